@@ -16,9 +16,10 @@ def sockman_cc_library(name, copts = [], **kwargs):
 def sockman_cc_binary(name, copts = [], **kwargs):
     cc_binary(name = name, copts = SOCKMAN_COPTS + copts, **kwargs)
 
-def sockman_cc_test(name, copts = [], deps = [], **kwargs):
+def sockman_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
     cc_test(
         name = name,
+        size = size,
         copts = SOCKMAN_COPTS + copts,
         deps = deps + ["@debian//:gtest_main"],
         **kwargs

@@ -1,0 +1,75 @@
+#include "engine/socket_address.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace sockman {
+
+absl::StatusOr<SocketAddress> SocketAddress::Parse(absl::string_view host, uint16_t port) {
+  std::string text(host);
+  SocketAddress address;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&address.storage_);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&address.storage_);
+  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    address.length_ = sizeof(sockaddr_in);
+    return address;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    address.length_ = sizeof(sockaddr_in6);
+    return address;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("'", host, "' is not a numeric IPv4 or IPv6 address"));
+}
+
+SocketAddress SocketAddress::FromSockaddr(const sockaddr* addr, socklen_t length) {
+  SocketAddress address;
+  length = std::min<socklen_t>(length, sizeof(address.storage_));
+  std::memcpy(&address.storage_, addr, length);
+  address.length_ = length;
+  return address;
+}
+
+absl::StatusOr<SocketAddress> SocketAddress::LocalOf(int fd) {
+  sockaddr_storage storage;
+  socklen_t length = sizeof(storage);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&storage), &length) != 0) {
+    return absl::ErrnoToStatus(errno, "getsockname");
+  }
+  return FromSockaddr(reinterpret_cast<sockaddr*>(&storage), length);
+}
+
+uint16_t SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (family() == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  }
+  return 0;
+}
+
+std::string SocketAddress::Host() const {
+  char text[INET6_ADDRSTRLEN] = "";
+  if (family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, text,
+              sizeof(text));
+  } else if (family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
+std::string SocketAddress::ToString() const {
+  if (is_ipv6()) return absl::StrCat("[", Host(), "]:", port());
+  return absl::StrCat(Host(), ":", port());
+}
+
+}  // namespace sockman

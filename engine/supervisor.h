@@ -1,0 +1,114 @@
+// Supervisor is the master side of the prefork model: it forks `count`
+// workers per pool, waits until each reports that it is serving, restarts a
+// worker that dies (same worker id, with backoff for a crash loop), and on
+// SIGTERM/SIGINT/SIGQUIT stops every worker and returns.
+// It never touches client traffic: listeners are bound by the caller before
+// Start() and inherited by the workers.
+//
+//   WorkerPool pool{.name = "web", .count = 4, .run = [](int id, ReadySignal& ready) {
+//     ...bind, build the loop...; ready.Ready(); loop.Run(); return 0; }};
+//   SOCKMAN_ASSIGN_OR_RETURN(auto supervisor, Supervisor::Create(reactor, {pool}, {}));
+//   SOCKMAN_RETURN_IF_ERROR(supervisor->Start());
+//   return supervisor->Run();
+#ifndef SOCKMAN_ENGINE_SUPERVISOR_H_
+#define SOCKMAN_ENGINE_SUPERVISOR_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "engine/reactor.h"
+
+namespace sockman {
+
+// Given to a worker so it can tell the master it is serving, or why it cannot.
+class ReadySignal {
+ public:
+  explicit ReadySignal(int fd) : fd_(fd) {}
+  void Ready();
+  void Fail(absl::string_view message);
+
+ private:
+  int fd_;  // -1 when nobody waits (a restarted worker)
+};
+
+struct WorkerPool {
+  std::string name;
+  int count = 1;
+  // Runs in the forked worker; returns its exit status. Must call
+  // ready.Ready() once it serves, or ready.Fail(why) and return non-zero.
+  std::function<int(int worker_id, ReadySignal& ready)> run;
+  // Descriptors this pool's workers keep. Descriptors listed by other pools
+  // are closed in this pool's workers.
+  std::vector<int> fds;
+};
+
+struct SupervisorOptions {
+  int64_t stop_timeout_ms = 2000;   // TERM, then KILL after this long
+  int64_t ready_timeout_ms = 30000;  // for the first start of every worker
+};
+
+struct WorkerInfo {
+  std::string pool;
+  int id = 0;
+  pid_t pid = 0;
+  int restarts = 0;
+};
+
+class Supervisor {
+ public:
+  // Blocks the signals it handles (call before creating other threads).
+  static absl::StatusOr<std::unique_ptr<Supervisor>> Create(Reactor& reactor,
+                                                            std::vector<WorkerPool> pools,
+                                                            SupervisorOptions options);
+  ~Supervisor();
+
+  // Forks every worker and waits until all are serving. On failure, the
+  // workers already started are stopped and the first worker's message is
+  // returned ("worker web/0: bind 0.0.0.0:80: Permission denied").
+  absl::Status Start();
+
+  // Supervises until a stop signal, then stops the workers. Returns the exit
+  // status for the master (0).
+  int Run();
+
+  std::vector<WorkerInfo> workers() const;
+
+ private:
+  struct Slot {
+    int pool = 0;
+    int id = 0;
+    pid_t pid = 0;
+    int restarts = 0;
+    int crash_streak = 0;
+    int64_t started_ms = 0;
+    TimerId restart_timer = kNoTimer;
+  };
+
+  Supervisor(Reactor& reactor, std::vector<WorkerPool> pools, SupervisorOptions options);
+  absl::StatusOr<pid_t> Fork(Slot& slot, int ready_fd);
+  void OnSignal(int signo);
+  void ReapChildren();
+  void StopAll(int signo);
+  void KillAll(int signo);
+
+  Reactor& reactor_;
+  std::vector<WorkerPool> pools_;
+  SupervisorOptions options_;
+  std::unique_ptr<SignalSource> signals_;
+  std::vector<Slot> slots_;
+  std::map<pid_t, size_t> slot_by_pid_;
+  bool stopping_ = false;
+  pid_t master_pid_;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_ENGINE_SUPERVISOR_H_

@@ -1,0 +1,236 @@
+#include "engine/tcp_connection.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace sockman {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
+    Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
+    Delegate* delegate) {
+  int one = 1;
+  if (peer.family() == AF_INET || peer.family() == AF_INET6) {
+    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  int raw = fd.get();
+  std::unique_ptr<TcpConnection> connection(
+      new TcpConnection(reactor, std::move(fd), peer, limits, delegate));
+  if (absl::Status s = reactor.Watch(raw, kEvents, connection.get()); !s.ok()) return s;
+  return connection;
+}
+
+TcpConnection::~TcpConnection() {
+  reactor_.CancelTimer(close_timer_);
+  if (fd_.valid()) reactor_.Unwatch(fd_.get());
+}
+
+void TcpConnection::OnEvents(uint32_t events) {
+  if (state_ == State::kClosed) return;
+  if ((events & (EPOLLOUT | EPOLLERR)) && !output_.empty()) Flush();
+  if (state_ == State::kClosed) return;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    HandleReadable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  }
+}
+
+void TcpConnection::HandleReadable(bool peer_hung_up) {
+  if (state_ == State::kClosing) {
+    DrainWhileClosing();
+    return;
+  }
+  if (recv_paused_) {
+    read_pending_ = true;
+    return;
+  }
+  Buffer& shared = reactor_.shared_read_buffer();
+  while (state_ == State::kOpen) {
+    if (input_.size() >= limits_.max_package_size) {
+      Destroy();  // the delegate left a full buffer unconsumed
+      return;
+    }
+    size_t want = std::min(kReadChunk, limits_.max_package_size - input_.size());
+    // With nothing pending, read into the loop's shared buffer: idle
+    // connections then hold no receive memory, and only leftovers are copied.
+    bool use_shared = input_.empty();
+    Buffer& target = use_shared ? shared : input_;
+    if (use_shared) shared.Clear();
+    absl::Span<char> space = target.PrepareWrite(want);
+    ssize_t n = ::read(fd_.get(), space.data(), want);
+    if (n > 0) {
+      target.CommitWrite(static_cast<size_t>(n));
+      bytes_read_ += static_cast<uint64_t>(n);
+      delegate_->OnData(*this, target);
+      if (use_shared) {
+        if (!shared.empty() && state_ != State::kClosed) input_.Append(shared.view());
+        shared.Clear();
+      }
+      if (state_ != State::kOpen) return;
+      if (input_.size() >= limits_.max_package_size) {
+        Destroy();  // the delegate left a full buffer unconsumed
+        return;
+      }
+      if (recv_paused_) {
+        read_pending_ = true;
+        return;
+      }
+      // A short read drained the socket; the next arrival raises a new edge.
+      // After a hang-up there is no next edge, so keep reading to see EOF.
+      if (static_cast<size_t>(n) < want && !peer_hung_up) return;
+      continue;
+    }
+    if (n == 0) {
+      peer_eof_ = true;
+      Close();  // answer what was received, then close
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) Destroy();
+    return;
+  }
+}
+
+void TcpConnection::DrainWhileClosing() {
+  char discard[16 * 1024];
+  for (;;) {
+    ssize_t n = ::read(fd_.get(), discard, sizeof(discard));
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    peer_eof_ = true;
+    if (output_.empty()) Destroy();
+    return;
+  }
+}
+
+TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
+  if (state_ != State::kOpen) return SendResult::kClosed;
+  if (bytes.empty()) return SendResult::kOk;
+  if (output_.empty() && cork_depth_ == 0) {
+    ssize_t n;
+    do {
+      n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      if (errno != EAGAIN) {
+        Destroy();
+        return SendResult::kClosed;
+      }
+      n = 0;
+    }
+    bytes_written_ += static_cast<uint64_t>(n);
+    if (static_cast<size_t>(n) == bytes.size()) return SendResult::kOk;
+    bytes.remove_prefix(static_cast<size_t>(n));
+  } else if (output_.size() >= limits_.max_send_buffer_size) {
+    ++send_failures_;
+    return SendResult::kDropped;
+  }
+  output_.Append(bytes);
+  if (output_.size() >= limits_.max_send_buffer_size) delegate_->OnBufferFull(*this);
+  return SendResult::kOk;
+}
+
+void TcpConnection::Uncork() {
+  if (cork_depth_ > 0) --cork_depth_;
+  if (cork_depth_ == 0 && state_ != State::kClosed && !output_.empty()) Flush();
+}
+
+void TcpConnection::Flush() {
+  while (!output_.empty()) {
+    ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      output_.Consume(static_cast<size_t>(n));
+      bytes_written_ += static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;  // EPOLLOUT edge will resume
+    Destroy();
+    return;
+  }
+  output_.ShrinkIfEmpty(kReadChunk);
+  if (state_ == State::kOpen) {
+    delegate_->OnBufferDrain(*this);
+  } else if (state_ == State::kClosing) {
+    FinishClose();
+  }
+}
+
+void TcpConnection::Close() {
+  if (state_ != State::kOpen) return;
+  state_ = State::kClosing;
+  close_timer_ = reactor_.AddTimer(limits_.close_timeout_ms, [this] {
+    close_timer_ = kNoTimer;
+    Destroy();
+  });
+  if (output_.empty()) {
+    FinishClose();
+  } else if (cork_depth_ == 0) {
+    Flush();
+  }
+}
+
+void TcpConnection::FinishClose() {
+  // Everything is sent. Half-close and read until the peer's FIN, so unread
+  // request bytes do not make the kernel answer with a reset that could
+  // destroy the response before the peer reads it (nginx's lingering close).
+  if (peer_eof_) {
+    Destroy();
+    return;
+  }
+  if (!shut_down_) {
+    shut_down_ = true;
+    ::shutdown(fd_.get(), SHUT_WR);
+  }
+  DrainWhileClosing();
+}
+
+void TcpConnection::Destroy() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  reactor_.CancelTimer(close_timer_);
+  close_timer_ = kNoTimer;
+  reactor_.Unwatch(fd_.get());
+  fd_.reset();
+  output_.ShrinkIfEmpty(0);
+  output_.Clear();
+  delegate_->OnClosed(*this);
+}
+
+void TcpConnection::PauseRecv() { recv_paused_ = true; }
+
+void TcpConnection::ResumeRecv() {
+  if (!recv_paused_) return;
+  recv_paused_ = false;
+  if (resume_scheduled_) return;
+  resume_scheduled_ = true;
+  // Deliver buffered bytes and read what arrived while paused, but not from
+  // inside the caller's stack (which may be this connection's own callback).
+  reactor_.Defer([this] {
+    resume_scheduled_ = false;
+    if (state_ == State::kOpen && !recv_paused_) DeliverBuffered();
+  });
+}
+
+void TcpConnection::DeliverBuffered() {
+  if (!input_.empty()) {
+    delegate_->OnData(*this, input_);
+    if (state_ != State::kOpen || recv_paused_) return;
+  }
+  if (read_pending_) {
+    read_pending_ = false;
+    HandleReadable(true);
+  }
+}
+
+}  // namespace sockman

@@ -1,0 +1,134 @@
+// TcpConnection is one accepted, non-blocking TCP socket on a Reactor: it
+// reads into a bounded receive buffer, writes directly when it can and buffers
+// the rest up to a bound, and closes gracefully (flush, half-close, drain).
+// It knows nothing of protocols: its Delegate decides what the bytes mean.
+//
+// Workerman semantics on output: Send() writes at once when nothing is queued;
+// otherwise it queues. When the queue holds max_send_buffer_size bytes or more
+// the delegate hears OnBufferFull, further sends are dropped (kDropped, and
+// send_failures() counts them) until the queue drains, and OnBufferDrain
+// follows every time the queue empties.
+//
+// Ownership: the owner keeps the TcpConnection alive at least until OnClosed
+// and must destroy it with Reactor::DeleteLater, never inside a callback.
+// All methods run on the reactor's loop.
+#ifndef SOCKMAN_ENGINE_TCP_CONNECTION_H_
+#define SOCKMAN_ENGINE_TCP_CONNECTION_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/statusor.h"
+#include "engine/base/unique_fd.h"
+#include "engine/buffer.h"
+#include "engine/reactor.h"
+#include "engine/socket_address.h"
+
+namespace sockman {
+
+struct ConnectionLimits {
+  // The most unconsumed input held for one connection (one incomplete message).
+  size_t max_package_size = 10 * 1024 * 1024;
+  // Output queued beyond what the kernel accepted; past this, sends are dropped.
+  size_t max_send_buffer_size = 1024 * 1024;
+  // How long Close() waits for queued output (and the peer's FIN) before the
+  // socket is closed anyway.
+  int64_t close_timeout_ms = 5000;
+};
+
+class TcpConnection : public Reactor::Watcher {
+ public:
+  class Delegate {
+   public:
+    virtual ~Delegate() = default;
+    // New bytes arrived. `input` holds every unconsumed byte; consume what was
+    // used. Bytes left are kept for the next call. `input` never holds more
+    // than max_package_size bytes: a delegate that leaves it full without
+    // closing the connection gets the connection destroyed.
+    virtual void OnData(TcpConnection& connection, Buffer& input) = 0;
+    virtual void OnBufferFull(TcpConnection& connection) {}
+    virtual void OnBufferDrain(TcpConnection& connection) {}
+    // The socket is closed. Called exactly once, possibly from inside Send(),
+    // Close() or Destroy().
+    virtual void OnClosed(TcpConnection& connection) = 0;
+  };
+
+  enum class SendResult {
+    kOk,       // written or queued
+    kDropped,  // the send buffer was full; nothing was queued
+    kClosed,   // the connection is closing or closed
+  };
+
+  // Takes ownership of a connected non-blocking socket and starts reading.
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(Reactor& reactor, UniqueFd fd,
+                                                               const SocketAddress& peer,
+                                                               const ConnectionLimits& limits,
+                                                               Delegate* delegate);
+  ~TcpConnection() override;
+
+  SendResult Send(absl::string_view bytes);
+
+  // While corked, Send() only queues; Uncork() writes everything queued in
+  // one system call. Used to answer a batch of pipelined requests at once.
+  void Cork() { ++cork_depth_; }
+  void Uncork();
+
+  // Stops reading, sends what is queued, half-closes, then closes.
+  void Close();
+  // Closes the socket now, dropping queued output.
+  void Destroy();
+
+  void PauseRecv();
+  void ResumeRecv();
+  bool recv_paused() const { return recv_paused_; }
+
+  bool open() const { return state_ == State::kOpen; }
+  bool closed() const { return state_ == State::kClosed; }
+  const SocketAddress& peer() const { return peer_; }
+  size_t send_buffer_size() const { return output_.size(); }
+  uint64_t bytes_read() const { return bytes_read_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+  uint64_t send_failures() const { return send_failures_; }
+  Reactor& reactor() { return reactor_; }
+
+  void OnEvents(uint32_t events) override;
+
+ private:
+  enum class State { kOpen, kClosing, kClosed };
+
+  TcpConnection(Reactor& reactor, UniqueFd fd, const SocketAddress& peer,
+                const ConnectionLimits& limits, Delegate* delegate)
+      : reactor_(reactor), fd_(std::move(fd)), peer_(peer), limits_(limits),
+        delegate_(delegate) {}
+
+  void HandleReadable(bool peer_hung_up);
+  void DrainWhileClosing();
+  void DeliverBuffered();
+  void Flush();
+  void FinishClose();
+
+  Reactor& reactor_;
+  UniqueFd fd_;
+  SocketAddress peer_;
+  ConnectionLimits limits_;
+  Delegate* delegate_;
+  State state_ = State::kOpen;
+  Buffer input_;
+  Buffer output_;
+  int cork_depth_ = 0;
+  bool recv_paused_ = false;
+  bool read_pending_ = false;  // readable while paused (edge-triggered)
+  bool resume_scheduled_ = false;
+  bool peer_eof_ = false;
+  bool shut_down_ = false;
+  TimerId close_timer_ = kNoTimer;
+  uint64_t bytes_read_ = 0;
+  uint64_t bytes_written_ = 0;
+  uint64_t send_failures_ = 0;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_ENGINE_TCP_CONNECTION_H_

@@ -1,0 +1,164 @@
+#include "engine/tcp_connection.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "engine/base/clock.h"
+#include "engine/listener.h"
+#include "engine/reactor.h"
+#include "gtest/gtest.h"
+
+namespace sockman {
+namespace {
+
+class Recorder : public TcpConnection::Delegate {
+ public:
+  void OnData(TcpConnection& c, Buffer& input) override {
+    if (consume) {
+      received.append(input.data(), input.size());
+      input.Consume(input.size());
+    }
+  }
+  void OnBufferFull(TcpConnection&) override { ++full; }
+  void OnBufferDrain(TcpConnection&) override { ++drained; }
+  void OnClosed(TcpConnection&) override { ++closed; }
+
+  bool consume = true;
+  std::string received;
+  int full = 0, drained = 0, closed = 0;
+};
+
+class TcpConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reactor_ = *Reactor::Create(SystemClock());
+    ListenOptions options;
+    options.address = *SocketAddress::Parse("127.0.0.1", 0);
+    listen_fd_ = *BindTcpListener(options);
+    SocketAddress bound = *SocketAddress::LocalOf(listen_fd_.get());
+    client_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::connect(client_.get(), bound.sockaddr_ptr(), bound.length()), 0);
+    sockaddr_storage peer;
+    socklen_t length = sizeof(peer);
+    UniqueFd fd(::accept4(listen_fd_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC));
+    ASSERT_TRUE(fd.valid());
+    limits_.max_package_size = 1024;
+    limits_.max_send_buffer_size = 64 * 1024;
+    connection_ = *TcpConnection::Create(
+        *reactor_, std::move(fd),
+        SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), length), limits_,
+        &recorder_);
+  }
+
+  void Spin(int passes = 5) {
+    for (int i = 0; i < passes; ++i) reactor_->RunOnce(10);
+  }
+
+  std::string ReadClient(size_t n) {
+    std::string out;
+    while (out.size() < n) {
+      char buf[65536];
+      ssize_t got = ::read(client_.get(), buf, std::min(sizeof(buf), n - out.size()));
+      if (got <= 0) break;
+      out.append(buf, got);
+    }
+    return out;
+  }
+
+  std::unique_ptr<Reactor> reactor_;
+  UniqueFd listen_fd_;
+  UniqueFd client_;
+  ConnectionLimits limits_;
+  Recorder recorder_;
+  std::unique_ptr<TcpConnection> connection_;
+};
+
+TEST_F(TcpConnectionTest, DeliversBytesAndSendsReplies) {
+  ASSERT_EQ(::write(client_.get(), "ping", 4), 4);
+  Spin();
+  EXPECT_EQ(recorder_.received, "ping");
+  EXPECT_EQ(connection_->Send("pong"), TcpConnection::SendResult::kOk);
+  EXPECT_EQ(ReadClient(4), "pong");
+  EXPECT_EQ(connection_->bytes_read(), 4u);
+  EXPECT_EQ(connection_->bytes_written(), 4u);
+}
+
+TEST_F(TcpConnectionTest, BufferFullDropsSendsUntilDrained) {
+  std::string big(256 * 1024, 'x');
+  size_t sent = 0;
+  // The client does not read: the kernel buffers fill, then ours does.
+  while (recorder_.full == 0) {
+    ASSERT_EQ(connection_->Send(big), TcpConnection::SendResult::kOk);
+    sent += big.size();
+  }
+  EXPECT_EQ(connection_->Send("dropped"), TcpConnection::SendResult::kDropped);
+  EXPECT_EQ(connection_->send_failures(), 1u);
+  size_t got = 0;
+  while (got < sent) {
+    Spin(1);
+    char buf[65536];
+    ssize_t n = ::recv(client_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) got += n;
+  }
+  EXPECT_EQ(got, sent);
+  Spin();
+  EXPECT_GE(recorder_.drained, 1);
+  EXPECT_EQ(connection_->send_buffer_size(), 0u);
+}
+
+TEST_F(TcpConnectionTest, CloseFlushesQueuedOutputFirst) {
+  std::string big(512 * 1024, 'y');
+  connection_->Cork();
+  connection_->Send(big);
+  connection_->Close();
+  connection_->Uncork();
+  EXPECT_EQ(connection_->Send("late"), TcpConnection::SendResult::kClosed);
+  std::string got;
+  while (got.size() < big.size()) {
+    Spin(1);
+    char buf[65536];
+    ssize_t n = ::recv(client_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) got.append(buf, n);
+  }
+  EXPECT_EQ(got, big);
+  // Our half-close: the client sees EOF, then closes, and we finish.
+  char c;
+  EXPECT_EQ(::read(client_.get(), &c, 1), 0);
+  client_.reset();
+  Spin();
+  EXPECT_EQ(recorder_.closed, 1);
+}
+
+TEST_F(TcpConnectionTest, FullUnconsumedInputDestroysConnection) {
+  recorder_.consume = false;
+  std::string data(2048, 'z');
+  ASSERT_EQ(::write(client_.get(), data.data(), data.size()), 2048);
+  Spin();
+  EXPECT_EQ(recorder_.closed, 1);
+  EXPECT_TRUE(connection_->closed());
+}
+
+TEST_F(TcpConnectionTest, PausedConnectionReadsAfterResume) {
+  connection_->PauseRecv();
+  ASSERT_EQ(::write(client_.get(), "later", 5), 5);
+  Spin();
+  EXPECT_EQ(recorder_.received, "");
+  connection_->ResumeRecv();
+  Spin();
+  EXPECT_EQ(recorder_.received, "later");
+}
+
+TEST_F(TcpConnectionTest, PeerCloseIsReportedOnce) {
+  client_.reset();
+  Spin();
+  EXPECT_EQ(recorder_.closed, 1);
+  connection_->Destroy();
+  EXPECT_EQ(recorder_.closed, 1);
+}
+
+}  // namespace
+}  // namespace sockman
