@@ -1,0 +1,118 @@
+#include "config/config_file.h"
+
+#include <errno.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/io/tokenizer.h"
+
+namespace sockman {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::TextFormat;
+
+// Keeps the first error (the one that matters) with its 1-based position.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!has_error_) {
+      has_error_ = true;
+      line_ = line;
+      column_ = column;
+      message_ = message;
+    }
+  }
+  void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
+
+  std::string Format(absl::string_view name) const {
+    return absl::StrCat(name, ":", line_ + 1, ":", column_ + 1, ": ", message_);
+  }
+
+ private:
+  bool has_error_ = false;
+  int line_ = 0;
+  int column_ = 0;
+  std::string message_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot read config"));
+  std::stringstream text;
+  text << in.rdbuf();
+  return Parse(path, text.str());
+}
+
+absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Parse(std::string name,
+                                                              absl::string_view text) {
+  std::unique_ptr<ConfigFile> file(new ConfigFile());
+  file->name_ = std::move(name);
+  FirstErrorCollector errors;
+  TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  parser.WriteLocationsTo(&file->locations_);
+  parser.AllowUnknownField(false);
+  parser.AllowUnknownExtension(false);
+  if (!parser.ParseFromString(std::string(text), &file->config_)) {
+    return absl::InvalidArgumentError(errors.Format(file->name_));
+  }
+  return file;
+}
+
+std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree,
+                               const Descriptor* descriptor, absl::string_view path,
+                               std::string fallback) const {
+  std::string where = std::move(fallback);
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (tree == nullptr || descriptor == nullptr) break;
+    const FieldDescriptor* field = descriptor->FindFieldByName(std::string(part));
+    if (field == nullptr) break;
+    int index = field->is_repeated() ? 0 : -1;
+    auto location = tree->GetLocation(field, index);
+    if (location.line < 0) break;
+    where = absl::StrCat(name_, ":", location.line + 1, ":", location.column + 1);
+    if (field->type() != FieldDescriptor::TYPE_MESSAGE) break;
+    tree = tree->GetTreeForNested(field, index);
+    descriptor = field->message_type();
+  }
+  return where;
+}
+
+absl::Status ConfigFile::ServiceError(int index, absl::string_view field,
+                                      absl::string_view message) const {
+  const FieldDescriptor* service_field = Config::descriptor()->FindFieldByName("service");
+  auto service_location = locations_.GetLocation(service_field, index);
+  std::string where = name_;
+  if (service_location.line >= 0) {
+    where = absl::StrCat(name_, ":", service_location.line + 1, ":",
+                         service_location.column + 1);
+  }
+  where = Locate(locations_.GetTreeForNested(service_field, index), Service::descriptor(),
+                 field, where);
+  const Service& service = config_.service(index);
+  std::string who = service.has_name() && !service.name().empty()
+                        ? absl::StrCat("service '", service.name(), "'")
+                        : absl::StrCat("service #", index + 1);
+  std::string what = field.empty() ? "" : absl::StrCat(field, ": ");
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", who, ": ", what, message));
+}
+
+absl::Status ConfigFile::GlobalError(absl::string_view field, absl::string_view message) const {
+  const FieldDescriptor* global_field = Config::descriptor()->FindFieldByName("global");
+  std::string where = Locate(&locations_, Config::descriptor(), "global", name_);
+  where = Locate(locations_.GetTreeForNested(global_field, -1), Global::descriptor(), field,
+                 where);
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": global: ", field, ": ", message));
+}
+
+}  // namespace sockman

@@ -1,0 +1,122 @@
+#include <string>
+
+#include "config/config_file.h"
+#include "config/validate.h"
+#include "gtest/gtest.h"
+
+namespace sockman {
+namespace {
+
+std::string ErrorOf(absl::string_view text) {
+  auto file = ConfigFile::Parse("t.textproto", text);
+  if (!file.ok()) return std::string(file.status().message());
+  absl::Status s = ValidateStructure(**file);
+  return s.ok() ? "" : std::string(s.message());
+}
+
+TEST(ConfigFileTest, SyntaxErrorHasLineAndColumn) {
+  EXPECT_EQ(ErrorOf("service {\n  name: \"a\"\n  listen \"x\"\n}\n"),
+            "t.textproto:3:10: Expected \":\", found \"\"x\"\".");
+}
+
+TEST(ConfigFileTest, UnknownFieldIsAnError) {
+  std::string error = ErrorOf("service {\n  nmae: \"a\"\n}\n");
+  EXPECT_EQ(error.rfind("t.textproto:2:7: ", 0), 0u) << error;
+  EXPECT_NE(error.find("nmae"), std::string::npos) << error;
+}
+
+TEST(ConfigFileTest, UnknownEnumValueIsAnError) {
+  std::string error = ErrorOf(
+      "service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: QUIC echo {} }");
+  EXPECT_NE(error.find("t.textproto:1:"), std::string::npos) << error;
+  EXPECT_NE(error.find("QUIC"), std::string::npos) << error;
+}
+
+TEST(ValidateTest, ValidConfigPasses) {
+  EXPECT_EQ(ErrorOf(R"(
+    service { name: "echo" listen: "text://127.0.0.1:0" count: 2 echo { prefix: "hi " } }
+    service { name: "v6" listen: "frame://[::1]:0" echo {} }
+  )"),
+            "");
+}
+
+TEST(ValidateTest, SemanticErrorsNameServiceFieldAndPosition) {
+  EXPECT_EQ(ErrorOf("service {\n  name: \"web\"\n  listen: \"text://1.2.3:80\"\n  echo {}\n}\n"),
+            "t.textproto:3:3: service 'web': listen: 'text://1.2.3:80': host '1.2.3' is not an "
+            "IPv4 address, [IPv6] address or localhost (names are not resolved)");
+}
+
+TEST(ValidateTest, RejectsBadServices) {
+  struct Case {
+    const char* config;
+    const char* error_part;
+  } cases[] = {
+      {"service { listen: \"text://127.0.0.1:1\" echo {} }", "service #1: name: is required"},
+      {"service { name: \"a b\" listen: \"text://127.0.0.1:1\" echo {} }", "name: 'a b' must"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" echo {} }\n"
+       "service { name: \"a\" listen: \"text://127.0.0.1:2\" echo {} }",
+       "t.textproto:2:11: service 'a': name: duplicate service name"},
+      {"service { name: \"a\" echo {} }", "listen: is required"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:65536\" echo {} }", "invalid port"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1\" echo {} }", "has no port"},
+      {"service { name: \"a\" listen: \"127.0.0.1:80\" echo {} }", "has no scheme"},
+      {"service { name: \"a\" listen: \"text://[::1:80\" echo {} }", "unterminated"},
+      {"service { name: \"a\" listen: \"text://example.com:80\" echo {} }", "names are not"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" }", "no handler (set exactly one"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" count: 5000 echo {} }",
+       "count: 5000 is too large"},
+      {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" echo {} }", "not supported yet"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: SSL echo {} }",
+       "transport: SSL is not supported yet"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat {} echo {} }",
+       "heartbeat: not supported yet"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" ipv6_only: true echo {} }",
+       "ipv6_only: only applies"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" group: \"x\" echo {} }",
+       "group: needs user"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\"\n"
+       "  limits { max_package_size: 0 } echo {} }",
+       "t.textproto:2:12: service 'a': limits.max_package_size: must be between"},
+      {"global { log_file: \"/tmp/x\" }\n"
+       "service { name: \"a\" listen: \"text://127.0.0.1:1\" echo {} }",
+       "t.textproto:1:10: global: log_file: not supported yet"},
+      {"", "no service defined"},
+  };
+  for (const Case& c : cases) {
+    std::string error = ErrorOf(c.config);
+    EXPECT_NE(error.find(c.error_part), std::string::npos)
+        << "config: " << c.config << "\nerror: " << error;
+  }
+}
+
+TEST(ListenUriTest, ParsesForms) {
+  auto uri = ParseListenUri("WS://[::]:8080");
+  ASSERT_TRUE(uri.ok());
+  EXPECT_EQ(uri->scheme, "ws");
+  EXPECT_EQ(uri->host, "::");
+  EXPECT_TRUE(uri->ipv6);
+  EXPECT_EQ(uri->ToString(), "ws://[::]:8080");
+  uri = ParseListenUri("text://localhost:0");
+  ASSERT_TRUE(uri.ok());
+  EXPECT_EQ(uri->host, "127.0.0.1");
+  EXPECT_EQ(uri->port, 0);
+  EXPECT_FALSE(ParseListenUri("text://127.0.0.1:-1").ok());
+  EXPECT_FALSE(ParseListenUri("text://127.0.0.1:80/path").ok());
+  EXPECT_FALSE(ParseListenUri("text://:80").ok());
+}
+
+TEST(WithDefaultsTest, FillsEveryDefault) {
+  auto file = ConfigFile::Parse(
+      "t", "service { name: \"a\" listen: \"text://127.0.0.1:1\" count: 0 echo {} }");
+  ASSERT_TRUE(file.ok());
+  Config resolved = WithDefaults((*file)->config(), 3);
+  const Service& s = resolved.service(0);
+  EXPECT_EQ(s.count(), 3u);
+  EXPECT_EQ(s.limits().max_package_size(), kDefaultMaxPackageSize);
+  EXPECT_EQ(s.limits().max_send_buffer_size(), kDefaultMaxSendBufferSize);
+  EXPECT_TRUE(s.reloadable());
+  EXPECT_EQ(resolved.global().stop_timeout_ms(), kDefaultStopTimeoutMs);
+}
+
+}  // namespace
+}  // namespace sockman

@@ -1,0 +1,222 @@
+#include "config/validate.h"
+
+#include <arpa/inet.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace sockman {
+namespace {
+
+bool ValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status NotSupportedYet(const ConfigFile& file, int index, absl::string_view field) {
+  return file.ServiceError(index, field, "not supported yet");
+}
+
+}  // namespace
+
+const std::vector<std::string>& DslSchemes() {
+  static const auto* schemes = new std::vector<std::string>{
+      "tcp", "text", "frame", "http", "websocket", "ws", "udp"};
+  return *schemes;
+}
+
+std::string ListenUri::ToString() const {
+  if (ipv6) return absl::StrCat(scheme, "://[", host, "]:", port);
+  return absl::StrCat(scheme, "://", host, ":", port);
+}
+
+absl::StatusOr<ListenUri> ParseListenUri(absl::string_view uri) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", uri, "' ", why, " (expected scheme://host:port)"));
+  };
+  ListenUri result;
+  size_t sep = uri.find("://");
+  if (sep == absl::string_view::npos || sep == 0) return bad("has no scheme");
+  result.scheme = absl::AsciiStrToLower(uri.substr(0, sep));
+  for (char c : result.scheme) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-') {
+      return bad("has an invalid scheme");
+    }
+  }
+  absl::string_view rest = uri.substr(sep + 3);
+  absl::string_view host;
+  absl::string_view port;
+  if (absl::StartsWith(rest, "[")) {
+    size_t close = rest.find(']');
+    if (close == absl::string_view::npos) return bad("has an unterminated [IPv6] host");
+    host = rest.substr(1, close - 1);
+    rest.remove_prefix(close + 1);
+    if (!absl::StartsWith(rest, ":")) return bad("has no port");
+    port = rest.substr(1);
+    result.ipv6 = true;
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon == absl::string_view::npos) return bad("has no port");
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (host.empty()) return bad("has no host");
+  uint32_t port_number = 0;
+  if (port.empty() || port.size() > 5 ||
+      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+      !absl::SimpleAtoi(port, &port_number) || port_number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("'", uri, "' has an invalid port '", port, "' (expected 0-65535)"));
+  }
+  result.port = static_cast<uint16_t>(port_number);
+  std::string host_text(host);
+  unsigned char scratch[16];
+  if (result.ipv6) {
+    if (inet_pton(AF_INET6, host_text.c_str(), scratch) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("'", uri, "': '", host, "' is not an IPv6 address"));
+    }
+  } else if (host_text == "localhost") {
+    host_text = "127.0.0.1";
+  } else if (inet_pton(AF_INET, host_text.c_str(), scratch) != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", uri, "': host '", host,
+        "' is not an IPv4 address, [IPv6] address or localhost (names are not resolved)"));
+  }
+  result.host = host_text;
+  return result;
+}
+
+std::string HandlerName(const Service& service) {
+  const auto* oneof = Service::descriptor()->FindOneofByName("handler");
+  const auto* field = service.GetReflection()->GetOneofFieldDescriptor(service, oneof);
+  return field == nullptr ? "" : field->name();
+}
+
+std::vector<std::string> DslHandlerNames() {
+  std::vector<std::string> names;
+  const auto* oneof = Service::descriptor()->FindOneofByName("handler");
+  for (int i = 0; i < oneof->field_count(); ++i) names.push_back(oneof->field(i)->name());
+  return names;
+}
+
+absl::Status ValidateStructure(const ConfigFile& file) {
+  const Config& config = file.config();
+  if (config.has_global()) {
+    const Global& global = config.global();
+    for (absl::string_view field : {"pid_file", "log_file", "stdout_file", "control_socket"}) {
+      const auto* descriptor = Global::descriptor()->FindFieldByName(std::string(field));
+      if (global.GetReflection()->HasField(global, descriptor)) {
+        return file.GlobalError(field, "not supported yet");
+      }
+    }
+    if (global.stop_timeout_ms() > kMaxStopTimeoutMs) {
+      return file.GlobalError("stop_timeout_ms",
+                              absl::StrCat("must be at most ", kMaxStopTimeoutMs));
+    }
+  }
+  if (config.service_size() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(file.name(), ": no service defined (add a service { ... } block)"));
+  }
+
+  absl::flat_hash_set<std::string> names;
+  for (int i = 0; i < config.service_size(); ++i) {
+    const Service& service = config.service(i);
+    if (!service.has_name()) return file.ServiceError(i, "name", "is required");
+    if (!ValidName(service.name())) {
+      return file.ServiceError(i, "name",
+                               absl::StrCat("'", service.name(),
+                                            "' must be 1-64 characters of [a-zA-Z0-9_-]"));
+    }
+    if (!names.insert(service.name()).second) {
+      return file.ServiceError(i, "name", "duplicate service name");
+    }
+    if (!service.has_listen()) return file.ServiceError(i, "listen", "is required");
+    absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
+    if (!uri.ok()) return file.ServiceError(i, "listen", uri.status().message());
+    if (uri->scheme == "udp" || service.transport() == UDP) {
+      return file.ServiceError(i, service.has_transport() ? "transport" : "listen",
+                               "UDP is not supported yet");
+    }
+    if (service.transport() == SSL) {
+      return file.ServiceError(i, "transport", "SSL is not supported yet");
+    }
+    if (service.has_tls()) return NotSupportedYet(file, i, "tls");
+    if (service.has_heartbeat()) return NotSupportedYet(file, i, "heartbeat");
+    if (service.has_reloadable() && !service.reloadable()) {
+      return file.ServiceError(i, "reloadable", "false is not supported yet (no reload yet)");
+    }
+    if (service.count() > kMaxWorkerCount) {
+      return file.ServiceError(i, "count",
+                               absl::StrCat(service.count(), " is too large (at most ",
+                                            kMaxWorkerCount, "; 0 means one per CPU)"));
+    }
+    if (service.has_user() && service.user().empty()) {
+      return file.ServiceError(i, "user", "must not be empty");
+    }
+    if (service.has_group() && !service.has_user()) {
+      return file.ServiceError(i, "group", "needs user as well");
+    }
+    if (service.ipv6_only() && !uri->ipv6) {
+      return file.ServiceError(i, "ipv6_only", "only applies to [IPv6] listeners");
+    }
+    if (service.has_limits()) {
+      const Limits& limits = service.limits();
+      if (limits.has_max_package_size() &&
+          (limits.max_package_size() < 1 || limits.max_package_size() > kMaxBufferLimit)) {
+        return file.ServiceError(i, "limits.max_package_size",
+                                 absl::StrCat("must be between 1 and ", kMaxBufferLimit));
+      }
+      if (limits.has_max_send_buffer_size() &&
+          (limits.max_send_buffer_size() < 1 ||
+           limits.max_send_buffer_size() > kMaxBufferLimit)) {
+        return file.ServiceError(i, "limits.max_send_buffer_size",
+                                 absl::StrCat("must be between 1 and ", kMaxBufferLimit));
+      }
+    }
+    if (HandlerName(service).empty()) {
+      return file.ServiceError(
+          i, "",
+          absl::StrCat("no handler (set exactly one of: ",
+                       absl::StrJoin(DslHandlerNames(), ", "), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Config WithDefaults(const Config& config, int cpu_count) {
+  Config resolved = config;
+  Global* global = resolved.mutable_global();
+  if (!global->has_stop_timeout_ms()) global->set_stop_timeout_ms(kDefaultStopTimeoutMs);
+  for (Service& service : *resolved.mutable_service()) {
+    if (!service.has_transport()) service.set_transport(TCP);
+    if (!service.has_count()) service.set_count(1);
+    if (service.count() == 0) service.set_count(static_cast<uint32_t>(cpu_count));
+    if (!service.has_reuse_port()) service.set_reuse_port(false);
+    if (!service.has_reloadable()) service.set_reloadable(true);
+    if (absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
+        uri.ok() && uri->ipv6 && !service.has_ipv6_only()) {
+      service.set_ipv6_only(false);
+    }
+    Limits* limits = service.mutable_limits();
+    if (!limits->has_max_package_size()) limits->set_max_package_size(kDefaultMaxPackageSize);
+    if (!limits->has_max_send_buffer_size()) {
+      limits->set_max_send_buffer_size(kDefaultMaxSendBufferSize);
+    }
+    if (!limits->has_max_connections()) limits->set_max_connections(0);
+  }
+  return resolved;
+}
+
+}  // namespace sockman
