@@ -47,6 +47,7 @@ class Reactor {
   TimerId AddTimer(int64_t delay_ms, std::function<void()> callback);
   TimerId AddRepeatingTimer(int64_t interval_ms, std::function<void()> callback);
   bool CancelTimer(TimerId id) { return timers_.Cancel(id); }
+  bool TimerPending(TimerId id) { return timers_.Pending(id); }
   size_t timer_count() const { return timers_.size(); }
 
   // Runs `task` after the current pass's events, before waiting again.

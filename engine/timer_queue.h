@@ -30,6 +30,9 @@ class TimerQueue {
   // Returns false if `id` already fired (one-shot) or was cancelled.
   bool Cancel(TimerId id);
 
+  // True while `id` may still fire.
+  bool Pending(TimerId id) { return Find(id) != nullptr; }
+
   // The earliest deadline, or -1 when empty.
   int64_t NextDeadline() const;
 

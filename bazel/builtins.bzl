@@ -1,0 +1,16 @@
+"""The one list of built-in protocols and handlers.
+
+Adding a protocol or handler: one directory, one alwayslink library, one
+registration line in it, and one entry here. //cli:registry_test checks that
+the real binary registered every name listed.
+"""
+
+BUILTIN_PROTOCOLS = {
+    "frame": "//protocols/frame",
+    "tcp": "//protocols/tcp",
+    "text": "//protocols/text",
+}
+
+BUILTIN_HANDLERS = {
+    "echo": "//handlers/echo",
+}

@@ -1,0 +1,134 @@
+#include "protocols/connection.h"
+
+#include <algorithm>
+
+namespace sockman {
+
+absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
+    Reactor& reactor, uint64_t id, UniqueFd fd, const SocketAddress& peer,
+    const Protocol& protocol, const CodecOptions& codec_options, const ConnectionLimits& limits,
+    ConnectionEvents& events, ServiceCounters& counters,
+    std::function<void(Connection&)> on_closed) {
+  std::unique_ptr<Connection> connection(
+      new Connection(reactor, id, protocol, protocol.NewCodec(codec_options),
+                     codec_options.max_package_size, events, counters, std::move(on_closed)));
+  auto tcp = TcpConnection::Create(reactor, std::move(fd), peer, limits, connection.get());
+  if (!tcp.ok()) return tcp.status();
+  connection->tcp_ = std::move(*tcp);
+  return connection;
+}
+
+Connection::Connection(Reactor& reactor, uint64_t id, const Protocol& protocol,
+                       std::unique_ptr<Codec> codec, size_t max_package_size,
+                       ConnectionEvents& events, ServiceCounters& counters,
+                       std::function<void(Connection&)> on_closed)
+    : reactor_(reactor),
+      id_(id),
+      protocol_(protocol),
+      codec_(std::move(codec)),
+      max_package_size_(max_package_size),
+      events_(events),
+      counters_(counters),
+      on_closed_(std::move(on_closed)) {}
+
+Connection::~Connection() {
+  for (TimerId timer : timers_) reactor_.CancelTimer(timer);
+}
+
+bool Connection::Send(absl::string_view message) {
+  encoded_.clear();
+  codec_->Encode(message, encoded_);
+  bool sent = SendRaw(encoded_);
+  if (encoded_.capacity() > 64 * 1024) std::string().swap(encoded_);
+  return sent;
+}
+
+bool Connection::SendRaw(absl::string_view bytes) {
+  switch (tcp_->Send(bytes)) {
+    case TcpConnection::SendResult::kOk:
+      ++counters_.messages_out;
+      return true;
+    case TcpConnection::SendResult::kDropped:
+      ++counters_.send_failures;
+      events_.OnError(*this, ConnectionError::kSendFail, "send buffer full, message dropped");
+      return false;
+    case TcpConnection::SendResult::kClosed:
+      ++counters_.send_failures;
+      return false;
+  }
+  return false;
+}
+
+void Connection::Close() { tcp_->Close(); }
+
+void Connection::Close(absl::string_view last_message) {
+  Send(last_message);
+  tcp_->Close();
+}
+
+void Connection::Destroy() { tcp_->Destroy(); }
+
+TimerId Connection::AddTimer(int64_t delay_ms, std::function<void()> callback) {
+  if (timers_.size() >= 16) {
+    // Forget timers that already fired so the list stays short.
+    std::erase_if(timers_, [this](TimerId t) { return !reactor_.TimerPending(t); });
+  }
+  TimerId id = reactor_.AddTimer(delay_ms, std::move(callback));
+  timers_.push_back(id);
+  return id;
+}
+
+TimerId Connection::AddRepeatingTimer(int64_t interval_ms, std::function<void()> callback) {
+  TimerId id = reactor_.AddRepeatingTimer(interval_ms, std::move(callback));
+  timers_.push_back(id);
+  return id;
+}
+
+void Connection::CancelTimer(TimerId id) {
+  reactor_.CancelTimer(id);
+  std::erase(timers_, id);
+}
+
+void Connection::OnData(TcpConnection& tcp, Buffer& input) {
+  // Replies to everything decoded from this read leave in one write.
+  tcp.Cork();
+  while (tcp.open() && !tcp.recv_paused()) {
+    DecodeResult result = codec_->Decode(input.view());
+    if (result.status == DecodeStatus::kNeedMore) {
+      if (input.size() >= max_package_size_) {
+        FailProtocol(DecodeResult::Error(ProtocolError::kTooLarge,
+                                         "message larger than max_package_size"));
+      }
+      break;
+    }
+    if (result.status == DecodeStatus::kError) {
+      FailProtocol(result);
+      break;
+    }
+    ++counters_.messages_in;
+    events_.OnMessage(*this, result.message);
+    input.Consume(result.consumed);
+  }
+  tcp.Uncork();
+}
+
+void Connection::FailProtocol(const DecodeResult& result) {
+  ++counters_.protocol_errors;
+  encoded_.clear();
+  codec_->EncodeError(result, encoded_);
+  if (!encoded_.empty()) tcp_->Send(encoded_);
+  events_.OnError(*this, ConnectionError::kProtocol, result.reason);
+  tcp_->Close();
+}
+
+void Connection::OnBufferFull(TcpConnection&) { events_.OnBufferFull(*this); }
+void Connection::OnBufferDrain(TcpConnection&) { events_.OnBufferDrain(*this); }
+
+void Connection::OnClosed(TcpConnection&) {
+  for (TimerId timer : timers_) reactor_.CancelTimer(timer);
+  timers_.clear();
+  events_.OnClose(*this);
+  on_closed_(*this);
+}
+
+}  // namespace sockman

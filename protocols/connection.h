@@ -1,0 +1,130 @@
+// Connection is what a handler holds: one client connection with its
+// protocol's codec bound to it (the "session"). Send() takes a message and
+// the protocol encodes it: a line on text, a frame on frame, and later a full
+// HTTP response or a WebSocket frame. ConnectionEvents are Workerman's
+// callbacks; handlers implement them.
+//
+//   void OnMessage(Connection& c, absl::string_view message) override {
+//     c.Send(absl::StrCat("you said: ", message));
+//   }
+//
+// Every method runs on the worker's loop. A Connection stays valid until
+// OnClose returns; it is freed after the current loop pass.
+#ifndef SOCKMAN_PROTOCOLS_CONNECTION_H_
+#define SOCKMAN_PROTOCOLS_CONNECTION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "engine/reactor.h"
+#include "engine/socket_address.h"
+#include "engine/tcp_connection.h"
+#include "protocols/protocol.h"
+
+namespace sockman {
+
+class Connection;
+
+enum class ConnectionError {
+  kSendFail,  // a message was dropped: the send buffer was full or the peer gone
+  kProtocol,  // the peer broke the protocol; the connection is being closed
+};
+
+class ConnectionEvents {
+ public:
+  virtual ~ConnectionEvents() = default;
+  virtual void OnConnect(Connection& connection) {}
+  // `message` is valid only during the call.
+  virtual void OnMessage(Connection& connection, absl::string_view message) = 0;
+  virtual void OnClose(Connection& connection) {}
+  virtual void OnBufferFull(Connection& connection) {}
+  virtual void OnBufferDrain(Connection& connection) {}
+  virtual void OnError(Connection& connection, ConnectionError error,
+                       absl::string_view message) {}
+};
+
+// Per-worker counters shared by the connections of one service.
+struct ServiceCounters {
+  uint64_t connections_accepted = 0;
+  uint64_t messages_in = 0;
+  uint64_t messages_out = 0;
+  uint64_t send_failures = 0;
+  uint64_t protocol_errors = 0;
+};
+
+class Connection : private TcpConnection::Delegate {
+ public:
+  // Called by the server that accepted `fd`; `on_closed` runs after OnClose.
+  static absl::StatusOr<std::unique_ptr<Connection>> Create(
+      Reactor& reactor, uint64_t id, UniqueFd fd, const SocketAddress& peer,
+      const Protocol& protocol, const CodecOptions& codec_options,
+      const ConnectionLimits& limits, ConnectionEvents& events, ServiceCounters& counters,
+      std::function<void(Connection&)> on_closed);
+  ~Connection() override;
+
+  // A worker-unique id (1, 2, ...).
+  uint64_t id() const { return id_; }
+
+  // Encodes `message` with the protocol and sends it. Returns false when it
+  // was dropped (send buffer full: OnError(kSendFail) follows) or the
+  // connection is closing.
+  bool Send(absl::string_view message);
+  // Sends bytes as they are, bypassing the protocol.
+  bool SendRaw(absl::string_view bytes);
+
+  // Sends what is queued, then closes. Close(message) sends one last message.
+  void Close();
+  void Close(absl::string_view last_message);
+  // Closes at once; queued output is lost.
+  void Destroy();
+
+  // Stop and restart delivering messages (flow control).
+  void PauseRecv() { tcp_->PauseRecv(); }
+  void ResumeRecv() { tcp_->ResumeRecv(); }
+
+  // Timers that are cancelled automatically when the connection closes.
+  TimerId AddTimer(int64_t delay_ms, std::function<void()> callback);
+  TimerId AddRepeatingTimer(int64_t interval_ms, std::function<void()> callback);
+  void CancelTimer(TimerId id);
+
+  const SocketAddress& remote_address() const { return tcp_->peer(); }
+  absl::string_view protocol() const { return protocol_.name(); }
+  bool open() const { return tcp_->open(); }
+  size_t send_buffer_size() const { return tcp_->send_buffer_size(); }
+  uint64_t bytes_read() const { return tcp_->bytes_read(); }
+  uint64_t bytes_written() const { return tcp_->bytes_written(); }
+  Reactor& reactor() { return reactor_; }
+
+ private:
+  Connection(Reactor& reactor, uint64_t id, const Protocol& protocol,
+             std::unique_ptr<Codec> codec, size_t max_package_size, ConnectionEvents& events,
+             ServiceCounters& counters, std::function<void(Connection&)> on_closed);
+
+  // TcpConnection::Delegate
+  void OnData(TcpConnection& tcp, Buffer& input) override;
+  void OnBufferFull(TcpConnection& tcp) override;
+  void OnBufferDrain(TcpConnection& tcp) override;
+  void OnClosed(TcpConnection& tcp) override;
+
+  void FailProtocol(const DecodeResult& result);
+
+  Reactor& reactor_;
+  uint64_t id_;
+  const Protocol& protocol_;
+  std::unique_ptr<Codec> codec_;
+  size_t max_package_size_;
+  ConnectionEvents& events_;
+  ServiceCounters& counters_;
+  std::function<void(Connection&)> on_closed_;
+  std::unique_ptr<TcpConnection> tcp_;
+  std::string encoded_;  // reused for every Send
+  std::vector<TimerId> timers_;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_CONNECTION_H_

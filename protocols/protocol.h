@@ -1,0 +1,111 @@
+// A protocol is a streaming codec on one connection: Workerman's
+// input/decode/encode triple made incremental and bounded. Codecs are pure:
+// bytes in, messages out; no fd, no clock, no allocation per message.
+//
+//   class LineCodec : public Codec {
+//     DecodeResult Decode(absl::string_view input) override { ... }
+//     void Encode(absl::string_view message, std::string& out) override { ... }
+//   };
+//   class LineProtocol : public Protocol { ... NewCodec returns a LineCodec ... };
+//   SOCKMAN_REGISTER_PROTOCOL(LineProtocol);   // in a library with alwayslink
+//
+// The registry maps listen schemes ("text", "ws") to protocols.
+#ifndef SOCKMAN_PROTOCOLS_PROTOCOL_H_
+#define SOCKMAN_PROTOCOLS_PROTOCOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+
+namespace sockman {
+
+struct CodecOptions {
+  // No message, framing included, may be larger than this.
+  size_t max_package_size = 10 * 1024 * 1024;
+};
+
+enum class DecodeStatus { kNeedMore, kMessage, kError };
+
+// Why a decode failed. Protocols answer each in their own way (EncodeError).
+enum class ProtocolError : uint8_t {
+  kNone,
+  kMalformed,  // bytes that can never be valid
+  kTooLarge,   // a message over max_package_size
+};
+
+struct DecodeResult {
+  DecodeStatus status = DecodeStatus::kNeedMore;
+  size_t consumed = 0;         // kMessage: bytes of input this message used
+  absl::string_view message;   // kMessage: valid until the input changes
+  ProtocolError error = ProtocolError::kNone;
+  const char* reason = "";     // kError: static text for logs and counters
+
+  static DecodeResult NeedMore() { return DecodeResult{}; }
+  static DecodeResult Message(size_t consumed, absl::string_view message) {
+    return DecodeResult{DecodeStatus::kMessage, consumed, message};
+  }
+  static DecodeResult Error(ProtocolError error, const char* reason) {
+    return DecodeResult{DecodeStatus::kError, 0, {}, error, reason};
+  }
+};
+
+// One per connection; may keep state across calls (partial scans).
+class Codec {
+ public:
+  virtual ~Codec() = default;
+
+  // Decodes at most one message from the front of `input`, which holds every
+  // unconsumed byte of the connection. After kMessage the caller drops
+  // `consumed` bytes; after kNeedMore it calls again with the same bytes and
+  // more appended. Must not return kNeedMore with input.size() >=
+  // max_package_size (the caller then reports kTooLarge itself).
+  virtual DecodeResult Decode(absl::string_view input) = 0;
+
+  // Appends the wire form of `message` to `out`.
+  virtual void Encode(absl::string_view message, std::string& out) = 0;
+
+  // Appends what the protocol sends before closing after `error` (an HTTP 400,
+  // a WebSocket close frame). Nothing by default.
+  virtual void EncodeError(const DecodeResult& error, std::string& out) {}
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  // The listen scheme ("text").
+  virtual absl::string_view name() const = 0;
+  // Other schemes for the same protocol ("ws" for "websocket").
+  virtual std::vector<std::string> aliases() const { return {}; }
+  virtual std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const = 0;
+};
+
+// Protocols by scheme. Filled by static registration before main(); read-only
+// afterwards.
+class ProtocolRegistry {
+ public:
+  static ProtocolRegistry& Global();
+
+  // Returns true so it can initialize a static. Dies on a duplicate scheme
+  // (a build error in disguise).
+  bool Register(std::unique_ptr<Protocol> protocol);
+  const Protocol* Find(absl::string_view scheme) const;
+  // Every registered scheme, aliases included, sorted.
+  std::vector<std::string> Schemes() const;
+
+ private:
+  std::vector<std::unique_ptr<Protocol>> protocols_;
+  absl::flat_hash_map<std::string, const Protocol*> by_scheme_;
+};
+
+#define SOCKMAN_REGISTER_PROTOCOL(type)                                    \
+  static const bool sockman_protocol_registered_##type [[maybe_unused]] = \
+      ::sockman::ProtocolRegistry::Global().Register(std::make_unique<type>())
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_PROTOCOL_H_

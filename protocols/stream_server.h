@@ -1,0 +1,69 @@
+// StreamServer runs one service in one worker: it accepts connections on a
+// listening socket, binds each to a codec of the service's protocol, and
+// delivers their events to the service's ConnectionEvents (its handler).
+//
+//   SOCKMAN_ASSIGN_OR_RETURN(auto server,
+//       StreamServer::Create(reactor, listen_fd, options, handler));
+//   reactor.Run();
+#ifndef SOCKMAN_PROTOCOLS_STREAM_SERVER_H_
+#define SOCKMAN_PROTOCOLS_STREAM_SERVER_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "engine/listener.h"
+#include "engine/reactor.h"
+#include "engine/tcp_connection.h"
+#include "protocols/connection.h"
+#include "protocols/protocol.h"
+
+namespace sockman {
+
+struct StreamServerOptions {
+  const Protocol* protocol = nullptr;
+  CodecOptions codec;
+  ConnectionLimits limits;
+  uint32_t max_connections = 0;  // per worker; 0 = unlimited
+};
+
+class StreamServer {
+ public:
+  // `listen_fd` is borrowed and must outlive the server; `events` too.
+  static absl::StatusOr<std::unique_ptr<StreamServer>> Create(Reactor& reactor, int listen_fd,
+                                                              StreamServerOptions options,
+                                                              ConnectionEvents& events);
+  // Destroys every open connection.
+  ~StreamServer();
+
+  size_t connection_count() const { return connections_.size(); }
+  const ServiceCounters& counters() const { return counters_; }
+
+  // Calls `visit` for each open connection.
+  template <typename Visit>
+  void ForEachConnection(Visit visit) {
+    for (auto& [id, connection] : connections_) visit(*connection);
+  }
+
+  void StopAccepting() { acceptor_->Pause(); }
+
+ private:
+  StreamServer(Reactor& reactor, StreamServerOptions options, ConnectionEvents& events)
+      : reactor_(reactor), options_(options), events_(events) {}
+  void Accept(UniqueFd fd, const SocketAddress& peer);
+  void Remove(Connection& connection);
+
+  Reactor& reactor_;
+  StreamServerOptions options_;
+  ConnectionEvents& events_;
+  std::unique_ptr<Acceptor> acceptor_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  ServiceCounters counters_;
+  uint64_t next_id_ = 1;
+  bool stopping_ = false;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_STREAM_SERVER_H_
