@@ -44,12 +44,14 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Load(const std::string& path) {
+absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Load(const std::string& path,
+                                                             std::string name) {
+  if (name.empty()) name = path;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot read config"));
+  if (!in) return absl::ErrnoToStatus(errno, absl::StrCat(name, ": cannot read config"));
   std::stringstream text;
   text << in.rdbuf();
-  return Parse(path, text.str());
+  return Parse(std::move(name), text.str());
 }
 
 absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Parse(std::string name,

@@ -25,7 +25,9 @@ class ConfigFile {
  public:
   // Reads and parses `path`. Errors: InvalidArgument "PATH:LINE:COL: message",
   // or NotFound/PermissionDenied "PATH: ..." when the file cannot be read.
-  static absl::StatusOr<std::unique_ptr<ConfigFile>> Load(const std::string& path);
+  // `name` is what errors call the file (default: `path`).
+  static absl::StatusOr<std::unique_ptr<ConfigFile>> Load(const std::string& path,
+                                                          std::string name = "");
 
   // Parses `text`; `name` is what errors call the file.
   static absl::StatusOr<std::unique_ptr<ConfigFile>> Parse(std::string name,

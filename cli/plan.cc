@@ -1,0 +1,92 @@
+#include "cli/plan.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/match.h"
+
+namespace sockman {
+
+std::vector<std::string> KnownSchemes() {
+  std::vector<std::string> schemes = DslSchemes();
+  for (const std::string& scheme : ProtocolRegistry::Global().Schemes()) {
+    if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) {
+      schemes.push_back(scheme);
+    }
+  }
+  return schemes;
+}
+
+absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
+  if (absl::Status s = ValidateStructure(file); !s.ok()) return s;
+  Plan plan;
+  plan.resolved = WithDefaults(file.config(), cpu_count);
+  plan.stop_timeout_ms = plan.resolved.global().stop_timeout_ms();
+  for (int i = 0; i < plan.resolved.service_size(); ++i) {
+    const Service& service = plan.resolved.service(i);
+    ServicePlan sp;
+    sp.config = service;
+    sp.uri = *ParseListenUri(service.listen());  // validated above
+
+    sp.protocol = ProtocolRegistry::Global().Find(sp.uri.scheme);
+    if (sp.protocol == nullptr) {
+      const auto& dsl = DslSchemes();
+      if (std::find(dsl.begin(), dsl.end(), sp.uri.scheme) != dsl.end()) {
+        return file.ServiceError(
+            i, "listen", absl::StrCat("protocol '", sp.uri.scheme, "' is not supported yet"));
+      }
+      return file.ServiceError(i, "listen",
+                               absl::StrCat("unknown scheme '", sp.uri.scheme,
+                                            "' (expected one of: ",
+                                            absl::StrJoin(KnownSchemes(), ", "), ")"));
+    }
+    absl::StatusOr<SocketAddress> address = SocketAddress::Parse(sp.uri.host, sp.uri.port);
+    if (!address.ok()) return file.ServiceError(i, "listen", address.status().message());
+    sp.address = *address;
+
+    if (service.has_user()) {
+      absl::StatusOr<Credentials> credentials =
+          LookupCredentials(service.user(), service.group());
+      if (!credentials.ok()) {
+        bool group_missing = service.has_group() &&
+                             absl::StrContains(credentials.status().message(), "no group");
+        return file.ServiceError(i, group_missing ? "group" : "user",
+                                 credentials.status().message());
+      }
+      if (geteuid() != 0 && (credentials->uid != geteuid() || credentials->gid != getegid())) {
+        return file.ServiceError(
+            i, "user",
+            absl::StrCat("switching to '", service.user(), "' needs root (running as uid ",
+                         geteuid(), ")"));
+      }
+      sp.credentials = *credentials;
+    }
+
+    std::string handler_name = HandlerName(service);
+    const HandlerCreator* creator = HandlerRegistry::Global().Find(handler_name);
+    if (creator == nullptr) {
+      return file.ServiceError(
+          i, handler_name, absl::StrCat("handler '", handler_name, "' is not supported yet"));
+    }
+    const auto* field = Service::descriptor()->FindFieldByName(handler_name);
+    HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
+                                 service.name(), std::string(sp.protocol->name())};
+    absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
+    if (!factory.ok()) return file.ServiceError(i, handler_name, factory.status().message());
+    sp.handler = std::move(*factory);
+
+    const Limits& limits = service.limits();
+    sp.server.protocol = sp.protocol;
+    sp.server.codec.max_package_size = limits.max_package_size();
+    sp.server.limits.max_package_size = limits.max_package_size();
+    sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
+    sp.server.max_connections = limits.max_connections();
+    plan.services.push_back(std::move(sp));
+  }
+  return plan;
+}
+
+}  // namespace sockman

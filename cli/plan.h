@@ -1,0 +1,53 @@
+// A Plan is the validated, immutable snapshot of a config that the master
+// builds before anything is bound or forked: every service with its resolved
+// defaults, listen address, protocol, credentials and handler factory.
+// Checks that need the registries happen here; errors point into the file.
+//
+//   SOCKMAN_ASSIGN_OR_RETURN(auto file, ConfigFile::Load(path));
+//   SOCKMAN_ASSIGN_OR_RETURN(Plan plan, BuildPlan(*file, CpuCount()));
+#ifndef SOCKMAN_CLI_PLAN_H_
+#define SOCKMAN_CLI_PLAN_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config_file.h"
+#include "config/sockman.pb.h"
+#include "config/validate.h"
+#include "engine/credentials.h"
+#include "engine/socket_address.h"
+#include "handlers/handler.h"
+#include "protocols/protocol.h"
+#include "protocols/stream_server.h"
+
+namespace sockman {
+
+struct ServicePlan {
+  Service config;  // defaults filled in
+  ListenUri uri;
+  SocketAddress address;
+  const Protocol* protocol = nullptr;
+  std::optional<Credentials> credentials;
+  std::unique_ptr<HandlerFactory> handler;
+  StreamServerOptions server;
+};
+
+struct Plan {
+  Config resolved;  // the whole config, defaults filled in
+  std::vector<ServicePlan> services;
+  int64_t stop_timeout_ms = 0;
+};
+
+// Validates `file` completely (structure, registries, users) and builds the
+// plan. Errors: InvalidArgument "FILE:LINE:COL: service 'x': field: why".
+absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count);
+
+// Listen schemes for error messages: the DSL's, then any other registered.
+std::vector<std::string> KnownSchemes();
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_CLI_PLAN_H_

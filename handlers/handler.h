@@ -1,0 +1,85 @@
+// A handler is what a service does with its connections: Workerman's
+// callbacks (OnWorkerStart/Stop/Reload plus the connection events). Each
+// handler is configured by one field of the service's `oneof handler` in
+// config/sockman.proto, and registered under that field's name:
+//
+//   class EchoFactory : public HandlerFactory {
+//    public:
+//     std::unique_ptr<Handler> NewHandler(const WorkerContext&) const override;
+//   };
+//   absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateEcho(const HandlerConfig& config);
+//   SOCKMAN_REGISTER_HANDLER("echo", CreateEcho);   // library with alwayslink
+//
+// The factory is created (and the config validated) in the master, before
+// fork; each worker then asks it for its own Handler.
+#ifndef SOCKMAN_HANDLERS_HANDLER_H_
+#define SOCKMAN_HANDLERS_HANDLER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/reactor.h"
+#include "google/protobuf/message.h"
+#include "protocols/connection.h"
+
+namespace sockman {
+
+// What a worker tells its handler about where it runs.
+struct WorkerContext {
+  Reactor& reactor;
+  std::string service;
+  int worker_id = 0;
+};
+
+class Handler : public ConnectionEvents {
+ public:
+  // After the worker's listeners are ready, before the first connection.
+  virtual void OnWorkerStart(const WorkerContext& worker) {}
+  // When the worker is about to exit; connections are still open.
+  virtual void OnWorkerStop() {}
+  virtual void OnWorkerReload() {}
+};
+
+// Built once per service in the master; immutable after fork.
+class HandlerFactory {
+ public:
+  virtual ~HandlerFactory() = default;
+  virtual std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const = 0;
+};
+
+// What a handler's creator gets: its own config message and the service.
+struct HandlerConfig {
+  const google::protobuf::Message& message;  // e.g. sockman::EchoOptions
+  std::string service;
+  std::string protocol;  // the service's protocol name ("text")
+};
+
+using HandlerCreator =
+    std::function<absl::StatusOr<std::unique_ptr<HandlerFactory>>(const HandlerConfig&)>;
+
+class HandlerRegistry {
+ public:
+  static HandlerRegistry& Global();
+  // Returns true so it can initialize a static; dies on a duplicate name.
+  bool Register(std::string name, HandlerCreator creator);
+  const HandlerCreator* Find(absl::string_view name) const;
+  std::vector<std::string> Names() const;  // sorted
+
+ private:
+  absl::flat_hash_map<std::string, HandlerCreator> creators_;
+};
+
+#define SOCKMAN_HANDLER_CONCAT_INNER_(a, b) a##b
+#define SOCKMAN_HANDLER_CONCAT_(a, b) SOCKMAN_HANDLER_CONCAT_INNER_(a, b)
+#define SOCKMAN_REGISTER_HANDLER(name, creator)                                         \
+  static const bool SOCKMAN_HANDLER_CONCAT_(sockman_handler_registered_, __LINE__)    \
+      [[maybe_unused]] = ::sockman::HandlerRegistry::Global().Register(name, creator)
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_HANDLERS_HANDLER_H_
