@@ -1,0 +1,78 @@
+// Every example config under examples/ is loaded and served: ports are
+// rewritten to 0, the real binary starts it, and each service answers a
+// message in its protocol.
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+
+namespace sockman::testing {
+namespace {
+
+std::vector<std::string> ExampleFiles() {
+  std::vector<std::string> files;
+  std::ifstream list("integration/examples.txt");
+  std::string line;
+  while (std::getline(list, line)) {
+    if (absl::EndsWith(line, ".textproto")) files.push_back(line);
+  }
+  return files;
+}
+
+class ExamplesTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ExamplesTest, StartsAndServesEveryService) {
+  std::ifstream in(GetParam());
+  ASSERT_TRUE(in) << GetParam();
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string config = std::regex_replace(
+      text.str(), std::regex(R"re((listen:\s*"[a-z]+://(\[[^\]]*\]|[^:"]+)):\d+")re"),
+      "$1:0\"");
+  auto server = SockmanProcess::Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::regex name_re(R"re(name:\s*"([^"]+)")re");
+  int services = 0;
+  for (std::sregex_iterator it(config.begin(), config.end(), name_re), end; it != end; ++it) {
+    std::string name = (*it)[1];
+    std::string uri = (*server)->uri(name);
+    uint16_t port = (*server)->port(name);
+    ASSERT_NE(port, 0) << name;
+    TestClient client(port, absl::StrContains(uri, "[") ? "::1" : "127.0.0.1");
+    ASSERT_TRUE(client.connected()) << uri;
+    if (absl::StartsWith(uri, "text://")) {
+      ASSERT_TRUE(client.Send("tom\n"));
+      EXPECT_TRUE(absl::StrContains(client.ReadLine(), "tom")) << uri;
+    } else if (absl::StartsWith(uri, "frame://")) {
+      ASSERT_TRUE(client.Send(Frame("tom")));
+      std::string header = client.ReadExactly(4);
+      ASSERT_EQ(header.size(), 4u) << uri;
+      size_t length = (static_cast<unsigned char>(header[2]) << 8) |
+                      static_cast<unsigned char>(header[3]);
+      EXPECT_TRUE(absl::StrContains(client.ReadExactly(length - 4), "tom")) << uri;
+    } else if (absl::StartsWith(uri, "tcp://")) {
+      ASSERT_TRUE(client.Send("tom"));
+      EXPECT_TRUE(absl::StrContains(client.ReadExactly(3), "tom")) << uri;
+    }
+    ++services;
+  }
+  EXPECT_GT(services, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, ExamplesTest, ::testing::ValuesIn(ExampleFiles()),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(info.param.rfind('/') + 1);
+                           name = name.substr(0, name.find('.'));
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
+TEST(ExamplesListTest, IsNotEmpty) { EXPECT_FALSE(ExampleFiles().empty()); }
+
+}  // namespace
+}  // namespace sockman::testing
