@@ -25,24 +25,23 @@ Reactor::~Reactor() {
   graveyard_.clear();
 }
 
-absl::Status Reactor::Watch(int fd, uint32_t events, Watcher* watcher) {
+absl::Status Reactor::Control(int op, int fd, uint32_t events, Watcher* watcher) {
   epoll_event ev{};
   ev.events = events;
   ev.data.ptr = watcher;
-  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("epoll_ctl add fd ", fd));
+  if (epoll_ctl(epoll_fd_.get(), op, fd, &ev) != 0) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat(op == EPOLL_CTL_ADD ? "epoll_ctl add fd " : "epoll_ctl mod fd ", fd));
   }
   return absl::OkStatus();
 }
 
+absl::Status Reactor::Watch(int fd, uint32_t events, Watcher* watcher) {
+  return Control(EPOLL_CTL_ADD, fd, events, watcher);
+}
+
 absl::Status Reactor::Modify(int fd, uint32_t events, Watcher* watcher) {
-  epoll_event ev{};
-  ev.events = events;
-  ev.data.ptr = watcher;
-  if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &ev) != 0) {
-    return absl::ErrnoToStatus(errno, absl::StrCat("epoll_ctl mod fd ", fd));
-  }
-  return absl::OkStatus();
+  return Control(EPOLL_CTL_MOD, fd, events, watcher);
 }
 
 void Reactor::Unwatch(int fd) { epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, nullptr); }

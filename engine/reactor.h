@@ -75,6 +75,7 @@ class Reactor {
 
  private:
   Reactor(Clock& clock, UniqueFd epoll_fd);
+  absl::Status Control(int op, int fd, uint32_t events, Watcher* watcher);
   void RunDeferred();
 
   Clock& clock_;
