@@ -7,10 +7,12 @@ the real binary registered every name listed.
 
 BUILTIN_PROTOCOLS = {
     "frame": "//protocols/frame",
+    "http": "//protocols/http:http_codec",
     "tcp": "//protocols/tcp",
     "text": "//protocols/text",
 }
 
 BUILTIN_HANDLERS = {
     "echo": "//handlers/echo",
+    "respond": "//handlers/respond",
 }

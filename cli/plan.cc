@@ -84,6 +84,10 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_package_size = limits.max_package_size();
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
+    if (service.has_http()) {
+      sp.server.codec.max_header_size = service.http().max_header_size();
+      sp.server.codec.header_timeout_ms = service.http().header_timeout_ms();
+    }
     plan.services.push_back(std::move(sp));
   }
   return plan;

@@ -154,6 +154,20 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     }
     if (service.has_tls()) return NotSupportedYet(file, i, "tls");
     if (service.has_heartbeat()) return NotSupportedYet(file, i, "heartbeat");
+    if (service.has_access_log()) return NotSupportedYet(file, i, "access_log");
+    if (service.has_http()) {
+      if (uri->scheme != "http") {
+        return file.ServiceError(i, "http", "only applies to http:// services");
+      }
+      const Http& http = service.http();
+      if (http.has_max_header_size() &&
+          (http.max_header_size() < 256 || http.max_header_size() > 1024 * 1024)) {
+        return file.ServiceError(i, "http.max_header_size", "must be between 256 and 1048576");
+      }
+      if (http.has_header_timeout_ms() && http.header_timeout_ms() > 3'600'000) {
+        return file.ServiceError(i, "http.header_timeout_ms", "must be at most 3600000");
+      }
+    }
     if (service.has_reloadable() && !service.reloadable()) {
       return file.ServiceError(i, "reloadable", "false is not supported yet (no reload yet)");
     }
@@ -215,6 +229,12 @@ Config WithDefaults(const Config& config, int cpu_count) {
       limits->set_max_send_buffer_size(kDefaultMaxSendBufferSize);
     }
     if (!limits->has_max_connections()) limits->set_max_connections(0);
+    if (absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
+        uri.ok() && uri->scheme == "http") {
+      Http* http = service.mutable_http();
+      if (!http->has_max_header_size()) http->set_max_header_size(kDefaultMaxHeaderSize);
+      if (!http->has_header_timeout_ms()) http->set_header_timeout_ms(kDefaultHeaderTimeoutMs);
+    }
   }
   return resolved;
 }

@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
   auto tcp = TcpConnection::Create(reactor, std::move(fd), peer, limits, connection.get());
   if (!tcp.ok()) return tcp.status();
   connection->tcp_ = std::move(*tcp);
+  connection->UpdateDeadline(0);
   return connection;
 }
 
@@ -33,13 +34,20 @@ Connection::Connection(Reactor& reactor, uint64_t id, const Protocol& protocol,
 
 Connection::~Connection() {
   for (TimerId timer : timers_) reactor_.CancelTimer(timer);
+  reactor_.CancelTimer(deadline_timer_);
 }
 
 bool Connection::Send(absl::string_view message) {
   encoded_.clear();
   codec_->Encode(message, encoded_);
-  bool sent = SendRaw(encoded_);
+  bool sent = SendEncoded(encoded_);
   if (encoded_.capacity() > 64 * 1024) std::string().swap(encoded_);
+  return sent;
+}
+
+bool Connection::SendEncoded(absl::string_view bytes) {
+  bool sent = SendRaw(bytes);
+  if (codec_->CloseAfterSend()) tcp_->Close();
   return sent;
 }
 
@@ -95,6 +103,7 @@ void Connection::OnData(TcpConnection& tcp, Buffer& input) {
   while (tcp.open() && !tcp.recv_paused()) {
     DecodeResult result = codec_->Decode(input.view());
     if (result.status == DecodeStatus::kNeedMore) {
+      if (!result.reply.empty()) tcp.Send(result.reply);
       if (input.size() >= max_package_size_) {
         FailProtocol(DecodeResult::Error(ProtocolError::kTooLarge,
                                          "message larger than max_package_size"));
@@ -106,10 +115,33 @@ void Connection::OnData(TcpConnection& tcp, Buffer& input) {
       break;
     }
     ++counters_.messages_in;
+    ++messages_received_;
+    if (deadline_timer_ != kNoTimer) {  // the next message gets its own deadline
+      reactor_.CancelTimer(deadline_timer_);
+      deadline_timer_ = kNoTimer;
+    }
     events_.OnMessage(*this, result.message);
     input.Consume(result.consumed);
   }
+  if (tcp.open()) UpdateDeadline(input.size());
   tcp.Uncork();
+}
+
+void Connection::UpdateDeadline(size_t pending_bytes) {
+  int64_t timeout = codec_->PendingTimeoutMs();
+  bool want = timeout > 0 && (pending_bytes > 0 || messages_received_ == 0);
+  if (!want) {
+    reactor_.CancelTimer(deadline_timer_);
+    deadline_timer_ = kNoTimer;
+    return;
+  }
+  if (deadline_timer_ != kNoTimer) return;  // the first byte started the clock
+  deadline_timer_ = reactor_.AddTimer(timeout, [this] {
+    deadline_timer_ = kNoTimer;
+    if (tcp_->open()) {
+      FailProtocol(DecodeResult::Error(ProtocolError::kTimeout, "message deadline passed"));
+    }
+  });
 }
 
 void Connection::FailProtocol(const DecodeResult& result) {
@@ -127,6 +159,8 @@ void Connection::OnBufferDrain(TcpConnection&) { events_.OnBufferDrain(*this); }
 void Connection::OnClosed(TcpConnection&) {
   for (TimerId timer : timers_) reactor_.CancelTimer(timer);
   timers_.clear();
+  reactor_.CancelTimer(deadline_timer_);
+  deadline_timer_ = kNoTimer;
   events_.OnClose(*this);
   on_closed_(*this);
 }

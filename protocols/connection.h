@@ -91,6 +91,12 @@ class Connection : private TcpConnection::Delegate {
   TimerId AddRepeatingTimer(int64_t interval_ms, std::function<void()> callback);
   void CancelTimer(TimerId id);
 
+  // The protocol's codec for this connection, for protocol-specific APIs
+  // (see protocols/http/http.h).
+  Codec& codec() { return *codec_; }
+  // Sends bytes the codec produced, then closes if the codec asks for it.
+  bool SendEncoded(absl::string_view bytes);
+
   const SocketAddress& remote_address() const { return tcp_->peer(); }
   absl::string_view protocol() const { return protocol_.name(); }
   bool open() const { return tcp_->open(); }
@@ -111,6 +117,8 @@ class Connection : private TcpConnection::Delegate {
   void OnClosed(TcpConnection& tcp) override;
 
   void FailProtocol(const DecodeResult& result);
+  // Arms or cancels the codec's deadline for an incomplete message.
+  void UpdateDeadline(size_t pending_bytes);
 
   Reactor& reactor_;
   uint64_t id_;
@@ -123,6 +131,8 @@ class Connection : private TcpConnection::Delegate {
   std::unique_ptr<TcpConnection> tcp_;
   std::string encoded_;  // reused for every Send
   std::vector<TimerId> timers_;
+  TimerId deadline_timer_ = kNoTimer;
+  uint64_t messages_received_ = 0;
 };
 
 }  // namespace sockman

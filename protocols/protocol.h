@@ -21,12 +21,17 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "engine/reactor.h"
 
 namespace sockman {
 
 struct CodecOptions {
   // No message, framing included, may be larger than this.
   size_t max_package_size = 10 * 1024 * 1024;
+  // For protocols with a header (HTTP, the WebSocket handshake): the most
+  // header bytes, and how long a peer may take to send them.
+  size_t max_header_size = 16 * 1024;
+  int64_t header_timeout_ms = 10'000;
 };
 
 enum class DecodeStatus { kNeedMore, kMessage, kError };
@@ -36,6 +41,7 @@ enum class ProtocolError : uint8_t {
   kNone,
   kMalformed,  // bytes that can never be valid
   kTooLarge,   // a message over max_package_size
+  kTimeout,    // a message did not complete within the protocol's deadline
 };
 
 struct DecodeResult {
@@ -44,13 +50,15 @@ struct DecodeResult {
   absl::string_view message;   // kMessage: valid until the input changes
   ProtocolError error = ProtocolError::kNone;
   const char* reason = "";     // kError: static text for logs and counters
+  uint16_t code = 0;           // kError: the protocol's code (HTTP status, close code)
+  absl::string_view reply;     // kNeedMore: bytes to send now (HTTP 100 Continue)
 
   static DecodeResult NeedMore() { return DecodeResult{}; }
   static DecodeResult Message(size_t consumed, absl::string_view message) {
     return DecodeResult{DecodeStatus::kMessage, consumed, message};
   }
-  static DecodeResult Error(ProtocolError error, const char* reason) {
-    return DecodeResult{DecodeStatus::kError, 0, {}, error, reason};
+  static DecodeResult Error(ProtocolError error, const char* reason, uint16_t code = 0) {
+    return DecodeResult{DecodeStatus::kError, 0, {}, error, reason, code};
   }
 };
 
@@ -72,6 +80,14 @@ class Codec {
   // Appends what the protocol sends before closing after `error` (an HTTP 400,
   // a WebSocket close frame). Nothing by default.
   virtual void EncodeError(const DecodeResult& error, std::string& out) {}
+
+  // True when the connection must close once what was just encoded is sent
+  // (an HTTP response to a request that asked for close).
+  virtual bool CloseAfterSend() const { return false; }
+
+  // While this is > 0 and a message is incomplete (or none has arrived yet),
+  // the peer has this many ms to complete it; then EncodeError(kTimeout).
+  virtual int64_t PendingTimeoutMs() const { return 0; }
 };
 
 class Protocol {
@@ -82,6 +98,10 @@ class Protocol {
   // Other schemes for the same protocol ("ws" for "websocket").
   virtual std::vector<std::string> aliases() const { return {}; }
   virtual std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const = 0;
+
+  // Runs once in each worker that serves this protocol, before its first
+  // connection (per-process state such as HTTP's cached Date header).
+  virtual void StartWorker(Reactor& reactor) const {}
 };
 
 // Protocols by scheme. Filled by static registration before main(); read-only

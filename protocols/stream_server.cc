@@ -14,6 +14,7 @@ absl::StatusOr<std::unique_ptr<StreamServer>> StreamServer::Create(Reactor& reac
                                    });
   if (!acceptor.ok()) return acceptor.status();
   server->acceptor_ = std::move(*acceptor);
+  options.protocol->StartWorker(reactor);
   return server;
 }
 

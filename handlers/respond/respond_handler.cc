@@ -1,0 +1,84 @@
+#include "handlers/respond/respond_handler.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "config/sockman.pb.h"
+#include "protocols/http/http.h"
+
+namespace sockman {
+namespace {
+
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+          absl::string_view("!#$%&'*+-.^_`|~").find(c) != absl::string_view::npos)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsHeaderValue(absl::string_view s) {
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
+}
+
+class RespondFactory : public HandlerFactory {
+ public:
+  RespondFactory(int status, std::string headers, std::string body)
+      : status_(status), headers_(std::move(headers)), body_(std::move(body)) {}
+  std::unique_ptr<Handler> NewHandler(const WorkerContext&) const override {
+    return std::make_unique<RespondHandler>(status_, headers_, body_);
+  }
+
+ private:
+  int status_;
+  std::string headers_;
+  std::string body_;
+};
+
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRespond(const HandlerConfig& config) {
+  const auto& respond = static_cast<const RespondOptions&>(config.message);
+  if (config.protocol != "http") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("needs an http:// service, not ", config.protocol, "://"));
+  }
+  int status = respond.has_status() ? static_cast<int>(respond.status()) : 200;
+  if (status < 200 || status > 599) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("status: ", status, " is not a final HTTP status (200-599)"));
+  }
+  std::string content_type =
+      respond.has_content_type() ? respond.content_type() : "text/plain; charset=utf-8";
+  if (!IsHeaderValue(content_type)) {
+    return absl::InvalidArgumentError("content_type: contains control characters");
+  }
+  std::string headers;
+  if (!content_type.empty()) absl::StrAppend(&headers, "Content-Type: ", content_type, "\r\n");
+  for (const Header& header : respond.header()) {
+    if (!IsToken(header.name())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header: '", header.name(), "' is not a valid header name"));
+    }
+    if (!IsHeaderValue(header.value())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("header: value of '", header.name(), "' contains control characters"));
+    }
+    absl::StrAppend(&headers, header.name(), ": ", header.value(), "\r\n");
+  }
+  return std::make_unique<RespondFactory>(status, std::move(headers), respond.body());
+}
+
+SOCKMAN_REGISTER_HANDLER("respond", CreateRespond);
+
+}  // namespace
+
+void RespondHandler::OnMessage(Connection& connection, absl::string_view) {
+  SendHttpResponse(connection, status_, headers_, body_);
+}
+
+}  // namespace sockman

@@ -1,0 +1,51 @@
+#include "protocols/http/http.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace sockman {
+namespace {
+
+bool SafeHeaderText(absl::string_view s) {
+  return s.find_first_of("\r\n") == absl::string_view::npos;
+}
+
+}  // namespace
+
+HttpResponse& HttpResponse::AddHeader(absl::string_view name, absl::string_view value) {
+  if (name.empty() || !SafeHeaderText(name) || !SafeHeaderText(value) ||
+      name.find(':') != absl::string_view::npos) {
+    return *this;
+  }
+  absl::StrAppend(&headers_, name, ": ", value, "\r\n");
+  return *this;
+}
+
+HttpResponse& HttpResponse::SetCookie(absl::string_view name, absl::string_view value,
+                                      absl::string_view attributes) {
+  std::string cookie = absl::StrCat(name, "=", value);
+  if (!attributes.empty()) absl::StrAppend(&cookie, "; ", attributes);
+  return AddHeader("Set-Cookie", cookie);
+}
+
+const HttpRequest* HttpRequestOf(Connection& connection) {
+  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  return codec == nullptr ? nullptr : &codec->request();
+}
+
+bool SendHttpResponse(Connection& connection, const HttpResponse& response) {
+  return SendHttpResponse(connection, response.status(), response.headers(), response.body());
+}
+
+bool SendHttpResponse(Connection& connection, int status, absl::string_view headers,
+                      absl::string_view body) {
+  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  if (codec == nullptr) return false;
+  thread_local std::string encoded;
+  encoded.clear();
+  codec->EncodeResponse(status, headers, body, encoded);
+  bool sent = connection.SendEncoded(encoded);
+  if (encoded.capacity() > 256 * 1024) std::string().swap(encoded);
+  return sent;
+}
+
+}  // namespace sockman

@@ -1,0 +1,571 @@
+#include "protocols/http/http_codec.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "engine/base/clock.h"
+
+namespace sockman {
+namespace {
+
+SOCKMAN_REGISTER_PROTOCOL(HttpProtocol);
+
+constexpr size_t kMaxLeadingEmptyLines = 16;
+constexpr size_t kMaxChunkLine = 4096;
+constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// RFC 9110 5.6.2: tchar.
+bool IsTokenChar(unsigned char c) {
+  if (absl::ascii_isalnum(c)) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+// field-value bytes: HTAB, SP, VCHAR, obs-text. No CR, LF, NUL or other CTLs.
+bool IsFieldValue(absl::string_view s) {
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\t') continue;
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+absl::string_view TrimOws(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+struct HeadError {
+  uint16_t code;
+  const char* reason;
+};
+
+DecodeResult Fail(HeadError e) {
+  ProtocolError kind = ProtocolError::kMalformed;
+  if (e.code == 413) kind = ProtocolError::kTooLarge;
+  return DecodeResult::Error(kind, e.reason, e.code);
+}
+
+}  // namespace
+
+absl::string_view HttpRequest::Header(absl::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (absl::EqualsIgnoreCase(n, name)) return v;
+  }
+  return {};
+}
+
+bool HttpRequest::HasHeader(absl::string_view name) const {
+  for (const auto& [n, v] : headers) {
+    if (absl::EqualsIgnoreCase(n, name)) return true;
+  }
+  return false;
+}
+
+namespace {
+char date_text[32] = "";
+size_t date_size = 0;
+int64_t date_second = -1;
+}  // namespace
+
+void HttpDate::Update(int64_t unix_seconds) {
+  if (unix_seconds == date_second) return;
+  date_second = unix_seconds;
+  time_t t = static_cast<time_t>(unix_seconds);
+  tm parts;
+  gmtime_r(&t, &parts);
+  date_size = strftime(date_text, sizeof(date_text), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+}
+
+absl::string_view HttpDate::Now() {
+  if (date_second < 0) Update(SystemClock().WallSeconds());
+  return absl::string_view(date_text, date_size);
+}
+
+void HttpProtocol::StartWorker(Reactor& reactor) const {
+  static bool started = false;
+  HttpDate::Update(reactor.clock().WallSeconds());
+  if (started) return;
+  started = true;
+  reactor.AddRepeatingTimer(1000, [&reactor] { HttpDate::Update(reactor.clock().WallSeconds()); });
+}
+
+absl::string_view HttpReason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
+    case 417: return "Expectation Failed";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+void HttpCodec::Reset() {
+  phase_ = Phase::kHead;
+  start_ = scanned_ = line_start_ = head_end_ = 0;
+  content_length_ = 0;
+  pos_ = 0;
+  chunk_left_ = 0;
+  expect_continue_ = false;
+  header_spans_.clear();
+}
+
+DecodeResult HttpCodec::Decode(absl::string_view input) {
+  if (phase_ == Phase::kHead) {
+    if (scanned_ == 0) {
+      // RFC 9112 2.2: ignore empty lines before the request line.
+      while (start_ < input.size() && (input[start_] == '\r' || input[start_] == '\n')) {
+        if (++start_ > kMaxLeadingEmptyLines) return Fail({400, "too many empty lines"});
+      }
+      if (start_ == input.size()) return DecodeResult::NeedMore();
+      scanned_ = line_start_ = start_;
+    }
+    bool found = false;
+    while (scanned_ < input.size()) {
+      const void* nl = std::memchr(input.data() + scanned_, '\n', input.size() - scanned_);
+      if (nl == nullptr) {
+        scanned_ = input.size();
+        break;
+      }
+      size_t i = static_cast<size_t>(static_cast<const char*>(nl) - input.data());
+      size_t length = i - line_start_;
+      if (line_start_ == start_ && length > kMaxTargetSize + 64) {
+        return Fail({414, "request line too long"});
+      }
+      scanned_ = i + 1;
+      if (length == 0 || (length == 1 && input[line_start_] == '\r')) {
+        head_end_ = i + 1;
+        found = true;
+        break;
+      }
+      line_start_ = i + 1;
+    }
+    if (!found) {
+      if (line_start_ == start_ && input.size() - start_ > kMaxTargetSize + 64) {
+        return Fail({414, "request line too long"});
+      }
+      if (input.size() - start_ > options_.max_header_size) {
+        return Fail({431, "request header too large"});
+      }
+      return DecodeResult::NeedMore();
+    }
+    if (head_end_ - start_ > options_.max_header_size) {
+      return Fail({431, "request header too large"});
+    }
+    DecodeResult head = ParseHead(input);
+    if (head.status == DecodeStatus::kError) return head;
+    if (phase_ == Phase::kHead) return Deliver(input, head_end_, {});
+  }
+  if (phase_ == Phase::kBody) {
+    if (input.size() - head_end_ >= content_length_) {
+      return Deliver(input, head_end_ + content_length_,
+                     input.substr(head_end_, content_length_));
+    }
+    DecodeResult more = DecodeResult::NeedMore();
+    if (expect_continue_ && input.size() == head_end_) more.reply = kContinue;
+    expect_continue_ = false;
+    return more;
+  }
+  return DecodeChunked(input);
+}
+
+DecodeResult HttpCodec::ParseHead(absl::string_view input) {
+  absl::string_view head = input.substr(start_, head_end_ - start_);
+  auto span = [&](absl::string_view part) {
+    if (part.empty()) return Span{};
+    return Span{static_cast<uint32_t>(part.data() - input.data()),
+                static_cast<uint32_t>(part.size())};
+  };
+  // Request line: method SP request-target SP HTTP-version.
+  size_t line_end = head.find('\n');
+  absl::string_view line = head.substr(0, line_end);
+  if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+  size_t sp1 = line.find(' ');
+  if (sp1 == absl::string_view::npos) return Fail({400, "malformed request line"});
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == absl::string_view::npos) return Fail({400, "malformed request line"});
+  absl::string_view method = line.substr(0, sp1);
+  absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  absl::string_view version = line.substr(sp2 + 1);
+  if (!IsToken(method)) return Fail({400, "bad method"});
+  if (target.empty()) return Fail({400, "empty request target"});
+  for (char ch : target) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) return Fail({400, "bad byte in request target"});
+  }
+  if (target.size() > kMaxTargetSize) return Fail({414, "request target too long"});
+  if (version == "HTTP/1.1") {
+    version_minor_ = 1;
+  } else if (version == "HTTP/1.0") {
+    version_minor_ = 0;
+  } else if (version.size() == 8 && absl::StartsWith(version, "HTTP/") &&
+             absl::ascii_isdigit(static_cast<unsigned char>(version[5])) && version[6] == '.' &&
+             absl::ascii_isdigit(static_cast<unsigned char>(version[7]))) {
+    return Fail({505, "unsupported HTTP version"});
+  } else {
+    return Fail({400, "malformed HTTP version"});
+  }
+
+  // Request target forms (RFC 9112 3.2).
+  absl::string_view path, query, host;
+  bool has_authority = false;
+  if (target[0] == '/') {
+    path = target;
+  } else if (target == "*") {
+    if (method != "OPTIONS") return Fail({400, "asterisk-form needs OPTIONS"});
+    path = target;
+  } else if (absl::StartsWithIgnoreCase(target, "http://") ||
+             absl::StartsWithIgnoreCase(target, "https://")) {
+    absl::string_view rest = target.substr(target.find("//") + 2);
+    size_t end = rest.find_first_of("/?");
+    host = rest.substr(0, end);
+    if (host.empty()) return Fail({400, "absolute-form without host"});
+    has_authority = true;
+    path = end == absl::string_view::npos ? rest.substr(rest.size()) : rest.substr(end);
+  } else if (method == "CONNECT") {
+    host = target;
+    has_authority = true;
+  } else {
+    return Fail({400, "bad request target"});
+  }
+  if (size_t q = path.find('?'); q != absl::string_view::npos) {
+    query = path.substr(q + 1);
+    path = path.substr(0, q);
+  }
+
+  // Header fields.
+  header_spans_.clear();
+  int hosts = 0;
+  bool has_length = false;
+  bool has_te = false;
+  bool chunked = false;
+  bool connection_close = false;
+  bool connection_keep_alive = false;
+  content_length_ = 0;
+  expect_continue_ = false;
+  absl::string_view rest = head.substr(line_end + 1);
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    absl::string_view field = rest.substr(0, nl);
+    rest.remove_prefix(nl + 1);
+    if (absl::EndsWith(field, "\r")) field.remove_suffix(1);
+    if (field.empty()) break;  // the blank line
+    if (field[0] == ' ' || field[0] == '\t') return Fail({400, "obsolete line folding"});
+    size_t colon = field.find(':');
+    if (colon == absl::string_view::npos) return Fail({400, "header line without colon"});
+    absl::string_view name = field.substr(0, colon);
+    absl::string_view value = TrimOws(field.substr(colon + 1));
+    if (!IsToken(name)) return Fail({400, "bad header name"});
+    if (!IsFieldValue(value)) return Fail({400, "bad byte in header value"});
+    if (header_spans_.size() >= kMaxHeaders) return Fail({431, "too many headers"});
+    header_spans_.emplace_back(span(name), span(value));
+
+    if (absl::EqualsIgnoreCase(name, "host")) {
+      ++hosts;
+      if (!has_authority) host = value;
+    } else if (absl::EqualsIgnoreCase(name, "content-length")) {
+      // "5" or an identical list "5, 5" (RFC 9110 8.6).
+      for (absl::string_view item : absl::StrSplit(value, ',')) {
+        item = TrimOws(item);
+        uint64_t length;
+        if (item.empty() || item.size() > 18 ||
+            !std::all_of(item.begin(), item.end(),
+                         [](char c) { return c >= '0' && c <= '9'; }) ||
+            !absl::SimpleAtoi(item, &length)) {
+          return Fail({400, "bad Content-Length"});
+        }
+        if (has_length && length != content_length_) {
+          return Fail({400, "conflicting Content-Length"});
+        }
+        has_length = true;
+        content_length_ = length;
+      }
+    } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
+      has_te = true;
+      for (absl::string_view coding : absl::StrSplit(value, ',')) {
+        coding = TrimOws(coding);
+        if (coding.empty()) continue;
+        if (chunked) return Fail({400, "chunked is not the final transfer coding"});
+        if (absl::EqualsIgnoreCase(coding, "chunked")) {
+          chunked = true;
+        } else {
+          return Fail({501, "unsupported transfer coding"});
+        }
+      }
+    } else if (absl::EqualsIgnoreCase(name, "connection")) {
+      for (absl::string_view option : absl::StrSplit(value, ',')) {
+        option = TrimOws(option);
+        if (absl::EqualsIgnoreCase(option, "close")) connection_close = true;
+        if (absl::EqualsIgnoreCase(option, "keep-alive")) connection_keep_alive = true;
+      }
+    } else if (absl::EqualsIgnoreCase(name, "expect")) {
+      if (absl::EqualsIgnoreCase(value, "100-continue")) {
+        expect_continue_ = version_minor_ == 1;
+      } else {
+        return Fail({417, "unsupported expectation"});
+      }
+    }
+  }
+
+  // Message framing and smuggling shapes (RFC 9112 6.1, 6.3).
+  if (has_te && has_length) return Fail({400, "both Transfer-Encoding and Content-Length"});
+  if (has_te && !chunked) return Fail({400, "Transfer-Encoding without chunked"});
+  if (has_te && version_minor_ == 0) return Fail({400, "Transfer-Encoding in HTTP/1.0"});
+  if (version_minor_ == 1 && hosts == 0) return Fail({400, "missing Host header"});
+  if (hosts > 1) return Fail({400, "more than one Host header"});
+  if (has_length && (content_length_ > options_.max_package_size ||
+                     head_end_ + content_length_ > options_.max_package_size)) {
+    return Fail({413, "body larger than max_package_size"});
+  }
+
+  method_ = span(method);
+  target_ = span(target);
+  path_ = span(path);
+  query_ = span(query);
+  host_ = span(host);
+  keep_alive_ = version_minor_ == 1 ? !connection_close
+                                    : connection_keep_alive && !connection_close;
+  head_request_ = method == "HEAD";
+  if (chunked) {
+    phase_ = Phase::kChunkSize;
+    pos_ = head_end_;
+    body_.clear();
+  } else if (content_length_ > 0) {
+    phase_ = Phase::kBody;
+  } else {
+    expect_continue_ = false;
+  }
+  return DecodeResult::NeedMore();
+}
+
+DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
+  DecodeResult more = DecodeResult::NeedMore();
+  if (expect_continue_ && pos_ == head_end_ && input.size() == head_end_) more.reply = kContinue;
+  expect_continue_ = false;
+  for (;;) {
+    switch (phase_) {
+      case Phase::kChunkSize: {
+        size_t nl = input.find('\n', pos_);
+        if (nl == absl::string_view::npos) {
+          if (input.size() - pos_ > kMaxChunkLine) return Fail({400, "chunk size line too long"});
+          return more;
+        }
+        absl::string_view line = input.substr(pos_, nl - pos_);
+        if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+        size_t digits = 0;
+        uint64_t size = 0;
+        while (digits < line.size() && absl::ascii_isxdigit(static_cast<unsigned char>(line[digits]))) {
+          if (digits == 15) return Fail({400, "chunk size too large"});
+          char c = line[digits];
+          size = size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+          ++digits;
+        }
+        if (digits == 0) return Fail({400, "bad chunk size"});
+        absl::string_view ext = TrimOws(line.substr(digits));
+        if (!ext.empty() && (ext[0] != ';' || !IsFieldValue(ext))) {
+          return Fail({400, "bad chunk extension"});
+        }
+        pos_ = nl + 1;
+        if (size == 0) {
+          phase_ = Phase::kTrailers;
+          break;
+        }
+        if (body_.size() + size > options_.max_package_size) {
+          return Fail({413, "body larger than max_package_size"});
+        }
+        chunk_left_ = size;
+        phase_ = Phase::kChunkData;
+        break;
+      }
+      case Phase::kChunkData: {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(input.size() - pos_, chunk_left_));
+        body_.append(input.data() + pos_, take);
+        pos_ += take;
+        chunk_left_ -= take;
+        if (chunk_left_ > 0) return more;
+        phase_ = Phase::kChunkDataEnd;
+        break;
+      }
+      case Phase::kChunkDataEnd: {
+        if (pos_ >= input.size()) return more;
+        if (input[pos_] == '\n') {
+          pos_ += 1;
+        } else if (input[pos_] == '\r') {
+          if (pos_ + 1 >= input.size()) return more;
+          if (input[pos_ + 1] != '\n') return Fail({400, "chunk data not followed by CRLF"});
+          pos_ += 2;
+        } else {
+          return Fail({400, "chunk data not followed by CRLF"});
+        }
+        phase_ = Phase::kChunkSize;
+        break;
+      }
+      case Phase::kTrailers: {
+        size_t nl = input.find('\n', pos_);
+        if (nl == absl::string_view::npos) {
+          if (input.size() - pos_ > options_.max_header_size) {
+            return Fail({431, "trailer section too large"});
+          }
+          return more;
+        }
+        absl::string_view field = input.substr(pos_, nl - pos_);
+        if (absl::EndsWith(field, "\r")) field.remove_suffix(1);
+        if (field.empty()) return Deliver(input, nl + 1, body_);
+        size_t colon = field.find(':');
+        if (colon == absl::string_view::npos || !IsToken(field.substr(0, colon)) ||
+            !IsFieldValue(field.substr(colon + 1))) {
+          return Fail({400, "bad trailer field"});
+        }
+        pos_ = nl + 1;
+        break;
+      }
+      default:
+        return Fail({400, "internal parser state"});
+    }
+  }
+}
+
+DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::string_view body) {
+  auto view = [&](Span s) { return input.substr(s.at, s.size); };
+  request_.method = view(method_);
+  request_.target = view(target_);
+  request_.path = view(path_);
+  request_.query = view(query_);
+  request_.host = view(host_);
+  request_.version_minor = version_minor_;
+  request_.headers.clear();
+  for (const auto& [name, value] : header_spans_) {
+    request_.headers.emplace_back(view(name), view(value));
+  }
+  request_.body = body;
+  request_.keep_alive = keep_alive_;
+  request_.head = head_request_;
+  answering_head_ = head_request_;
+  answering_keep_alive_ = keep_alive_;
+  answering_minor_ = version_minor_;
+  close_after_send_ = !keep_alive_;
+  Reset();
+  return DecodeResult::Message(end, body);
+}
+
+void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::string_view body,
+                               std::string& out, int64_t content_length) {
+  char code[4] = {static_cast<char>('0' + status / 100 % 10),
+                  static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
+                  ' '};
+  absl::string_view reason = HttpReason(status);
+  absl::string_view date = HttpDate::Now();
+  out.reserve(out.size() + 128 + headers.size() + body.size());
+  out.append("HTTP/1.1 ");
+  out.append(code, 4);
+  out.append(reason.data(), reason.size());
+  out.append("\r\nServer: sockman\r\nDate: ");
+  out.append(date.data(), date.size());
+  out.append("\r\n");
+  bool has_body = status >= 200 && status != 204 && status != 304;
+  if (has_body) {
+    char digits[24];
+    uint64_t length = content_length >= 0 ? static_cast<uint64_t>(content_length) : body.size();
+    int n = snprintf(digits, sizeof(digits), "%llu", static_cast<unsigned long long>(length));
+    out.append("Content-Length: ");
+    out.append(digits, static_cast<size_t>(n));
+    out.append("\r\n");
+  }
+  if (close_after_send_) {
+    out.append("Connection: close\r\n");
+  } else if (answering_minor_ == 0) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append(headers.data(), headers.size());
+  out.append("\r\n");
+  if (has_body && !answering_head_) out.append(body.data(), body.size());
+}
+
+void HttpCodec::Encode(absl::string_view message, std::string& out) {
+  EncodeResponse(200, "Content-Type: text/html;charset=utf-8\r\n", message, out);
+}
+
+void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
+  close_after_send_ = true;
+  answering_head_ = false;
+  answering_minor_ = 1;
+  uint16_t status = error.code;
+  if (status == 0) {
+    switch (error.error) {
+      case ProtocolError::kTooLarge:
+        status = 413;
+        break;
+      case ProtocolError::kTimeout:
+        // Nothing of a request arrived: close quietly, as nginx does.
+        if (phase_ == Phase::kHead && scanned_ == 0) return;
+        status = 408;
+        break;
+      default:
+        status = 400;
+    }
+  }
+  std::string body = absl::StrCat("<html><head><title>", status, " ", HttpReason(status),
+                                  "</title></head><body><h1>", status, " ", HttpReason(status),
+                                  "</h1></body></html>\n");
+  EncodeResponse(status, "Content-Type: text/html\r\n", body, out);
+}
+
+}  // namespace sockman

@@ -1,0 +1,133 @@
+// The HTTP/1.1 server codec (RFC 9112): an incremental, bounded request
+// parser and the response encoder. Pure: bytes in, requests out; no fd, no
+// clock (the Date header comes from HttpDate, refreshed by the worker).
+//
+// Decode() yields one message per request; the message is the request body
+// (de-chunked), and request() describes the rest while the handler runs.
+// Errors carry the HTTP status to answer with (400, 408, 413, 414, 417, 431,
+// 501, 505); EncodeError writes that response, and the connection closes.
+//
+//   HttpCodec codec(options);
+//   DecodeResult r = codec.Decode(bytes);
+//   if (r.status == DecodeStatus::kMessage) { const HttpRequest& q = codec.request(); ... }
+#ifndef SOCKMAN_PROTOCOLS_HTTP_HTTP_CODEC_H_
+#define SOCKMAN_PROTOCOLS_HTTP_HTTP_CODEC_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "protocols/protocol.h"
+
+namespace sockman {
+
+// One parsed request. Views point into the connection's input and are valid
+// only during OnMessage.
+struct HttpRequest {
+  absl::string_view method;  // "GET"
+  absl::string_view target;  // as sent: "/a/b?x=1", "http://host/a", "*"
+  absl::string_view path;    // "/a/b" (still percent-encoded)
+  absl::string_view query;   // "x=1" (without "?"), empty if none
+  absl::string_view host;    // from an absolute-form target, else the Host header
+  int version_minor = 1;     // HTTP/1.<minor>
+  std::vector<std::pair<absl::string_view, absl::string_view>> headers;
+  absl::string_view body;
+  bool keep_alive = true;
+  bool head = false;         // a HEAD request: responses carry no body
+
+  // The first header named `name` (case-insensitive), or "" if absent.
+  absl::string_view Header(absl::string_view name) const;
+  bool HasHeader(absl::string_view name) const;
+};
+
+// "Sun, 22 Nov 2026 02:26:08 GMT" for the current second of this process.
+class HttpDate {
+ public:
+  static absl::string_view Now();
+  static void Update(int64_t unix_seconds);
+};
+
+// The reason phrase for a status code ("Not Found"), or "Unknown".
+absl::string_view HttpReason(int status);
+
+class HttpCodec : public Codec {
+ public:
+  // Most request headers (each line counts once).
+  static constexpr int kMaxHeaders = 100;
+  // Longest request target before 414.
+  static constexpr size_t kMaxTargetSize = 8 * 1024;
+
+  explicit HttpCodec(const CodecOptions& options) : options_(options) {}
+
+  DecodeResult Decode(absl::string_view input) override;
+  // A complete 200 response with `message` as a text/html body.
+  void Encode(absl::string_view message, std::string& out) override;
+  void EncodeError(const DecodeResult& error, std::string& out) override;
+  bool CloseAfterSend() const override { return close_after_send_; }
+  int64_t PendingTimeoutMs() const override {
+    return phase_ == Phase::kHead ? options_.header_timeout_ms : 0;
+  }
+
+  // The request most recently decoded (valid during its OnMessage).
+  const HttpRequest& request() const { return request_; }
+
+  // Appends a response to the current request: status line, Server, Date,
+  // Content-Length, Connection as the request asked, then `headers` (already
+  // rendered "Name: value\r\n" lines), then `body` unless the request was
+  // HEAD or the status has no body. `content_length` < 0 means body.size().
+  void EncodeResponse(int status, absl::string_view headers, absl::string_view body,
+                      std::string& out, int64_t content_length = -1);
+
+  // Forces the connection to close after the next response.
+  void set_close_after_send() { close_after_send_ = true; }
+
+ private:
+  enum class Phase { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers };
+
+  DecodeResult ParseHead(absl::string_view head);
+  DecodeResult DecodeChunked(absl::string_view input);
+  DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
+  void Reset();
+
+  CodecOptions options_;
+  Phase phase_ = Phase::kHead;
+  size_t start_ = 0;        // leading empty lines skipped before the request line
+  size_t scanned_ = 0;      // head bytes already searched for the blank line
+  size_t line_start_ = 0;   // start of the head line being scanned
+  size_t head_end_ = 0;     // offset just past the blank line
+  uint64_t content_length_ = 0;
+  size_t pos_ = 0;          // chunked: parse position in the input
+  uint64_t chunk_left_ = 0;
+  bool expect_continue_ = false;
+  std::string body_;        // de-chunked body
+  HttpRequest request_;
+  // Offsets into the input of the parsed head, rebuilt as views on delivery.
+  struct Span {
+    uint32_t at = 0, size = 0;
+  };
+  Span method_, target_, path_, query_, host_;
+  std::vector<std::pair<Span, Span>> header_spans_;
+  int version_minor_ = 1;
+  bool keep_alive_ = true;
+  bool head_request_ = false;
+  // Of the request being answered.
+  bool close_after_send_ = false;
+  bool answering_head_ = false;
+  bool answering_keep_alive_ = true;
+  int answering_minor_ = 1;
+};
+
+class HttpProtocol : public Protocol {
+ public:
+  absl::string_view name() const override { return "http"; }
+  std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
+    return std::make_unique<HttpCodec>(options);
+  }
+  void StartWorker(Reactor& reactor) const override;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_HTTP_HTTP_CODEC_H_

@@ -1,0 +1,225 @@
+#include "protocols/http/http_codec.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "protocols/testing/codec_testing.h"
+
+namespace sockman {
+namespace {
+
+using ::sockman::testing::RandomChunks;
+
+CodecOptions Options(size_t max_package = 1 << 20, size_t max_header = 16 * 1024) {
+  CodecOptions options;
+  options.max_package_size = max_package;
+  options.max_header_size = max_header;
+  return options;
+}
+
+// Decodes one request from `bytes`; returns its HTTP error code, or 0 when a
+// request was decoded, or -1 when more bytes are needed.
+int StatusOf(const std::string& bytes, CodecOptions options = Options()) {
+  HttpCodec codec(options);
+  DecodeResult r = codec.Decode(bytes);
+  if (r.status == DecodeStatus::kError) return r.code;
+  if (r.status == DecodeStatus::kNeedMore) return -1;
+  return 0;
+}
+
+TEST(HttpCodecTest, ParsesRequestLineHeadersAndQuery) {
+  HttpCodec codec(Options());
+  std::string bytes = "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nX-Two: a\r\nx-two: b\r\n\r\n";
+  DecodeResult r = codec.Decode(bytes);
+  ASSERT_EQ(r.status, DecodeStatus::kMessage);
+  EXPECT_EQ(r.consumed, bytes.size());
+  const HttpRequest& q = codec.request();
+  EXPECT_EQ(q.method, "GET");
+  EXPECT_EQ(q.path, "/a/b");
+  EXPECT_EQ(q.query, "x=1&y=2");
+  EXPECT_EQ(q.host, "example.com");
+  EXPECT_EQ(q.Header("HOST"), "example.com");
+  EXPECT_EQ(q.Header("x-TWO"), "a");
+  EXPECT_EQ(q.headers.size(), 3u);
+  EXPECT_TRUE(q.keep_alive);
+  EXPECT_FALSE(codec.CloseAfterSend());
+}
+
+TEST(HttpCodecTest, KeepAliveRules) {
+  auto keep_alive = [](const std::string& bytes) {
+    HttpCodec codec(Options());
+    EXPECT_EQ(codec.Decode(bytes).status, DecodeStatus::kMessage) << bytes;
+    return codec.request().keep_alive;
+  };
+  EXPECT_TRUE(keep_alive("GET / HTTP/1.1\r\nHost: h\r\n\r\n"));
+  EXPECT_FALSE(keep_alive("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"));
+  EXPECT_FALSE(keep_alive("GET / HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, CLOSE\r\n\r\n"));
+  EXPECT_FALSE(keep_alive("GET / HTTP/1.0\r\n\r\n"));
+  EXPECT_TRUE(keep_alive("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+}
+
+TEST(HttpCodecTest, ContentLengthBodyAcrossReadsAndPipelining) {
+  std::string stream =
+      "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world"
+      "GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
+      "\r\nPUT /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nTrailer-A: 1\r\n\r\n";
+  for (unsigned seed = 0; seed < 40; ++seed) {
+    HttpCodec codec(Options());
+    std::vector<std::string> bodies, paths;
+    std::string pending;
+    for (const std::string& chunk : RandomChunks(stream, seed)) {
+      pending += chunk;
+      for (;;) {
+        DecodeResult r = codec.Decode(pending);
+        ASSERT_NE(r.status, DecodeStatus::kError) << r.reason;
+        if (r.status == DecodeStatus::kNeedMore) break;
+        bodies.emplace_back(r.message);
+        paths.emplace_back(codec.request().path);
+        pending.erase(0, r.consumed);
+      }
+    }
+    EXPECT_EQ(paths, (std::vector<std::string>{"/up", "/next", "/x"}));
+    EXPECT_EQ(bodies, (std::vector<std::string>{"hello world", "", "hello world"}));
+    EXPECT_TRUE(pending.empty());
+  }
+}
+
+TEST(HttpCodecTest, AbsoluteFormAndAsteriskForm) {
+  HttpCodec codec(Options());
+  ASSERT_EQ(codec.Decode("GET http://other.example/p?q HTTP/1.1\r\nHost: h\r\n\r\n").status,
+            DecodeStatus::kMessage);
+  EXPECT_EQ(codec.request().host, "other.example");
+  EXPECT_EQ(codec.request().path, "/p");
+  EXPECT_EQ(codec.request().query, "q");
+  EXPECT_EQ(StatusOf("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+  EXPECT_EQ(StatusOf("GET * HTTP/1.1\r\nHost: h\r\n\r\n"), 400);
+}
+
+TEST(HttpCodecTest, MalformedRequestsAre400) {
+  const char* cases[] = {
+      "GET / HTTP/1.1\r\n\r\n",                                    // no Host in 1.1
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",              // two Hosts
+      "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",                        // double space
+      "GET / HTTP/1.1 \r\nHost: h\r\n\r\n",                        // trailing space
+      "GET\r\nHost: h\r\n\r\n",                                    // no target
+      "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",                         // bad method
+      "GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n",                    // control in target
+      "GET / HTTX/1.1\r\nHost: h\r\n\r\n",                         // bad version
+      "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n",          // space in name
+      "GET / HTTP/1.1\r\nHost: h\r\nName : x\r\n\r\n",             // space before colon
+      "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n",      // obs-fold
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n",            // NUL in value
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",              // bare CR
+      "GET relative HTTP/1.1\r\nHost: h\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 6\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -5\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX",
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1234567890abcdef0\r\n",
+  };
+  for (const char* c : cases) {
+    std::string bytes(c, c + std::char_traits<char>::length(c));
+    if (absl::string_view(c).find("a\x00b") == 0) continue;
+    EXPECT_EQ(StatusOf(bytes), 400) << bytes;
+  }
+  std::string nul("GET / HTTP/1.1\r\nHost: h\r\nX: a\0b\r\n\r\n", 36);
+  EXPECT_EQ(StatusOf(nul), 400);
+}
+
+TEST(HttpCodecTest, OtherErrorStatuses) {
+  EXPECT_EQ(StatusOf("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
+  EXPECT_EQ(StatusOf("GET / HTTP/1.2\r\nHost: h\r\n\r\n"), 505);
+  EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            501);
+  EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\n\r\n"), 417);
+  EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n",
+                     Options(1000)),
+            413);
+  EXPECT_EQ(StatusOf(absl::StrCat("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                  "800\r\n", std::string(0x800, 'x')),
+                     Options(1000)),
+            413);
+  EXPECT_EQ(StatusOf(absl::StrCat("GET /", std::string(9000, 'a'), " HTTP/1.1\r\nHost: h\r\n\r\n")),
+            414);
+  EXPECT_EQ(StatusOf(absl::StrCat("GET /", std::string(9000, 'a'))), 414);  // incomplete
+  EXPECT_EQ(StatusOf(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(20000, 'a'),
+                                  "\r\n\r\n")),
+            431);
+  EXPECT_EQ(StatusOf(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(20000, 'a'))),
+            431);
+  std::string many = "GET / HTTP/1.1\r\nHost: h\r\n";
+  for (int i = 0; i < 150; ++i) many += absl::StrCat("X", i, ": y\r\n");
+  EXPECT_EQ(StatusOf(many + "\r\n"), 431);
+}
+
+TEST(HttpCodecTest, ExpectContinueIsAnsweredOnceBeforeTheBody) {
+  HttpCodec codec(Options());
+  std::string head = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+  DecodeResult r = codec.Decode(head);
+  EXPECT_EQ(r.status, DecodeStatus::kNeedMore);
+  EXPECT_EQ(r.reply, "HTTP/1.1 100 Continue\r\n\r\n");
+  r = codec.Decode(head + "a");
+  EXPECT_EQ(r.reply, "");
+  r = codec.Decode(head + "abc");
+  EXPECT_EQ(r.status, DecodeStatus::kMessage);
+  EXPECT_EQ(r.message, "abc");
+}
+
+TEST(HttpCodecTest, HeaderDeadlineOnlyWhileReadingTheHead) {
+  HttpCodec codec(Options());
+  EXPECT_EQ(codec.PendingTimeoutMs(), 10000);
+  codec.Decode("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n");
+  EXPECT_EQ(codec.PendingTimeoutMs(), 0);  // body phase
+}
+
+TEST(HttpCodecTest, ResponsesFollowTheRequest) {
+  HttpCodec codec(Options());
+  codec.Decode("HEAD / HTTP/1.0\r\n\r\n");
+  std::string out;
+  codec.Encode("hello", out);
+  EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\nServer: sockman\r\nDate: ", 0), 0u) << out;
+  EXPECT_NE(out.find("\r\nContent-Length: 5\r\nConnection: close\r\n"), std::string::npos) << out;
+  EXPECT_TRUE(absl::EndsWith(out, "\r\n\r\n")) << "HEAD has no body: " << out;
+  EXPECT_TRUE(codec.CloseAfterSend());
+
+  HttpCodec keep(Options());
+  keep.Decode("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  out.clear();
+  keep.EncodeResponse(404, "X-A: b\r\n", "nope", out);
+  EXPECT_NE(out.find("HTTP/1.1 404 Not Found\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Connection: keep-alive\r\nX-A: b\r\n\r\nnope"), std::string::npos) << out;
+}
+
+TEST(HttpCodecTest, ErrorResponseClosesAndTimeoutWithoutBytesIsSilent) {
+  HttpCodec codec(Options());
+  DecodeResult r = codec.Decode("BAD\r\n\r\n");
+  ASSERT_EQ(r.status, DecodeStatus::kError);
+  std::string out;
+  codec.EncodeError(r, out);
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0), 0u);
+  EXPECT_NE(out.find("Connection: close"), std::string::npos);
+
+  HttpCodec idle(Options());
+  out.clear();
+  idle.EncodeError(DecodeResult::Error(ProtocolError::kTimeout, "t"), out);
+  EXPECT_EQ(out, "");
+  HttpCodec slow(Options());
+  slow.Decode("GET / HT");
+  slow.EncodeError(DecodeResult::Error(ProtocolError::kTimeout, "t"), out);
+  EXPECT_EQ(out.rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u);
+}
+
+TEST(HttpDateTest, FormatsImfFixdate) {
+  HttpDate::Update(784111777);
+  EXPECT_EQ(HttpDate::Now(), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+}  // namespace
+}  // namespace sockman
