@@ -15,4 +15,5 @@ BUILTIN_PROTOCOLS = {
 BUILTIN_HANDLERS = {
     "echo": "//handlers/echo",
     "respond": "//handlers/respond",
+    "static": "//handlers/static",
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ TcpConnection::~TcpConnection() {
 
 void TcpConnection::OnEvents(uint32_t events) {
   if (state_ == State::kClosed) return;
-  if ((events & (EPOLLOUT | EPOLLERR)) && !output_.empty()) Flush();
+  if ((events & (EPOLLOUT | EPOLLERR)) && !QueueEmpty()) Flush();
   if (state_ == State::kClosed) return;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
     HandleReadable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
@@ -108,7 +109,7 @@ void TcpConnection::DrainWhileClosing() {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     peer_eof_ = true;
-    if (output_.empty()) Destroy();
+    if (QueueEmpty()) Destroy();
     return;
   }
 }
@@ -116,7 +117,7 @@ void TcpConnection::DrainWhileClosing() {
 TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
   if (state_ != State::kOpen) return SendResult::kClosed;
   if (bytes.empty()) return SendResult::kOk;
-  if (output_.empty() && cork_depth_ == 0) {
+  if (QueueEmpty() && cork_depth_ == 0) {
     ssize_t n;
     do {
       n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -131,34 +132,83 @@ TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
     bytes_written_ += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) == bytes.size()) return SendResult::kOk;
     bytes.remove_prefix(static_cast<size_t>(n));
-  } else if (output_.size() >= limits_.max_send_buffer_size) {
+  } else if (send_buffer_size() >= limits_.max_send_buffer_size) {
     ++send_failures_;
     return SendResult::kDropped;
   }
-  output_.Append(bytes);
-  if (output_.size() >= limits_.max_send_buffer_size) delegate_->OnBufferFull(*this);
+  Enqueue(bytes);
+  if (send_buffer_size() >= limits_.max_send_buffer_size) delegate_->OnBufferFull(*this);
   return SendResult::kOk;
+}
+
+void TcpConnection::Enqueue(absl::string_view bytes) {
+  if (tail_.empty()) {
+    output_.Append(bytes);
+    return;
+  }
+  if (tail_.back().file.valid()) tail_.emplace_back();
+  tail_.back().bytes.append(bytes.data(), bytes.size());
+  tail_bytes_ += bytes.size();
+}
+
+TcpConnection::SendResult TcpConnection::SendFile(UniqueFd file, uint64_t offset,
+                                                  uint64_t length) {
+  if (state_ != State::kOpen) return SendResult::kClosed;
+  if (length == 0) return SendResult::kOk;
+  Segment segment;
+  segment.file = std::move(file);
+  segment.offset = offset;
+  segment.length = length;
+  tail_.push_back(std::move(segment));
+  if (cork_depth_ == 0) Flush();
+  return state_ == State::kClosed ? SendResult::kClosed : SendResult::kOk;
 }
 
 void TcpConnection::Uncork() {
   if (cork_depth_ > 0) --cork_depth_;
-  if (cork_depth_ == 0 && state_ != State::kClosed && !output_.empty()) Flush();
+  if (cork_depth_ == 0 && state_ != State::kClosed && !QueueEmpty()) Flush();
 }
 
 void TcpConnection::Flush() {
-  while (!output_.empty()) {
-    ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
+  bool had_output = !QueueEmpty();
+  for (;;) {
+    if (!output_.empty()) {
+      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
+      if (n > 0) {
+        output_.Consume(static_cast<size_t>(n));
+        bytes_written_ += static_cast<uint64_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return;  // EPOLLOUT edge will resume
+      Destroy();
+      return;
+    }
+    if (tail_.empty()) break;
+    Segment& front = tail_.front();
+    if (!front.file.valid()) {
+      tail_bytes_ -= front.bytes.size();
+      output_.Append(front.bytes);
+      tail_.pop_front();
+      continue;
+    }
+    off_t offset = static_cast<off_t>(front.offset);
+    size_t chunk = static_cast<size_t>(std::min<uint64_t>(front.length, 1 << 30));
+    ssize_t n = ::sendfile(fd_.get(), front.file.get(), &offset, chunk);
     if (n > 0) {
-      output_.Consume(static_cast<size_t>(n));
+      front.offset = static_cast<uint64_t>(offset);
+      front.length -= static_cast<uint64_t>(n);
       bytes_written_ += static_cast<uint64_t>(n);
+      if (front.length == 0) tail_.pop_front();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;  // EPOLLOUT edge will resume
-    Destroy();
+    if (n < 0 && errno == EAGAIN) return;
+    Destroy();  // an error, or the file shrank under us
     return;
   }
   output_.ShrinkIfEmpty(kReadChunk);
+  if (!had_output) return;
   if (state_ == State::kOpen) {
     delegate_->OnBufferDrain(*this);
   } else if (state_ == State::kClosing) {
@@ -173,7 +223,7 @@ void TcpConnection::Close() {
     close_timer_ = kNoTimer;
     Destroy();
   });
-  if (output_.empty()) {
+  if (QueueEmpty()) {
     FinishClose();
   } else if (cork_depth_ == 0) {
     Flush();
@@ -204,6 +254,8 @@ void TcpConnection::Destroy() {
   fd_.reset();
   output_.ShrinkIfEmpty(0);
   output_.Clear();
+  tail_.clear();
+  tail_bytes_ = 0;
   delegate_->OnClosed(*this);
 }
 

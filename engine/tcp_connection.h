@@ -17,7 +17,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <string>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
@@ -70,6 +72,13 @@ class TcpConnection : public Reactor::Watcher {
 
   SendResult Send(absl::string_view bytes);
 
+  // Sends `length` bytes of `file` from `offset` with sendfile(2), after
+  // everything already queued, without reading the file into memory. File
+  // bytes do not count against max_send_buffer_size. If the file turns out
+  // shorter than promised, the connection is destroyed (the peer was told a
+  // length that can no longer be honoured).
+  SendResult SendFile(UniqueFd file, uint64_t offset, uint64_t length);
+
   // While corked, Send() only queues; Uncork() writes everything queued in
   // one system call. Used to answer a batch of pipelined requests at once.
   void Cork() { ++cork_depth_; }
@@ -87,7 +96,8 @@ class TcpConnection : public Reactor::Watcher {
   bool open() const { return state_ == State::kOpen; }
   bool closed() const { return state_ == State::kClosed; }
   const SocketAddress& peer() const { return peer_; }
-  size_t send_buffer_size() const { return output_.size(); }
+  // Bytes queued in memory (file segments excluded).
+  size_t send_buffer_size() const { return output_.size() + tail_bytes_; }
   uint64_t bytes_read() const { return bytes_read_; }
   uint64_t bytes_written() const { return bytes_written_; }
   uint64_t send_failures() const { return send_failures_; }
@@ -108,6 +118,9 @@ class TcpConnection : public Reactor::Watcher {
   void DeliverBuffered();
   void Flush();
   void FinishClose();
+  bool QueueEmpty() const { return output_.empty() && tail_.empty(); }
+  // Appends bytes behind everything queued (files included).
+  void Enqueue(absl::string_view bytes);
 
   Reactor& reactor_;
   UniqueFd fd_;
@@ -117,6 +130,16 @@ class TcpConnection : public Reactor::Watcher {
   State state_ = State::kOpen;
   Buffer input_;
   Buffer output_;
+  // What must go out after output_, in order: files, and bytes queued behind
+  // a file. Empty in the common case.
+  struct Segment {
+    std::string bytes;
+    UniqueFd file;
+    uint64_t offset = 0;
+    uint64_t length = 0;  // file bytes left
+  };
+  std::deque<Segment> tail_;
+  size_t tail_bytes_ = 0;
   int cork_depth_ = 0;
   bool recv_paused_ = false;
   bool read_pending_ = false;  // readable while paused (edge-triggered)

@@ -2,7 +2,11 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
 
 #include <string>
 
@@ -131,6 +135,36 @@ TEST_F(TcpConnectionTest, CloseFlushesQueuedOutputFirst) {
   client_.reset();
   Spin();
   EXPECT_EQ(recorder_.closed, 1);
+}
+
+TEST_F(TcpConnectionTest, SendFileKeepsOrderWithQueuedBytes) {
+  std::string path = std::string(getenv("TEST_TMPDIR")) + "/file.bin";
+  std::string content;
+  for (int i = 0; i < 3 * 1024 * 1024; ++i) content.push_back(static_cast<char>(i * 7));
+  {
+    FILE* f = fopen(path.c_str(), "wb");
+    fwrite(content.data(), 1, content.size(), f);
+    fclose(f);
+  }
+  connection_->Cork();
+  connection_->Send("head:");
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(file.valid());
+  EXPECT_EQ(connection_->SendFile(std::move(file), 10, content.size() - 10),
+            TcpConnection::SendResult::kOk);
+  connection_->Send(":tail");
+  connection_->Uncork();
+  EXPECT_LT(connection_->send_buffer_size(), 64u) << "file bytes are not buffered in memory";
+  std::string expected = "head:" + content.substr(10) + ":tail";
+  std::string got;
+  while (got.size() < expected.size()) {
+    Spin(1);
+    char buf[65536];
+    ssize_t n = ::recv(client_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) got.append(buf, n);
+    if (n == 0) break;
+  }
+  EXPECT_TRUE(got == expected) << got.size() << " vs " << expected.size();
 }
 
 TEST_F(TcpConnectionTest, FullUnconsumedInputDestroysConnection) {

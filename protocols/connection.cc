@@ -67,6 +67,10 @@ bool Connection::SendRaw(absl::string_view bytes) {
   return false;
 }
 
+bool Connection::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
+  return tcp_->SendFile(std::move(file), offset, length) == TcpConnection::SendResult::kOk;
+}
+
 void Connection::Close() { tcp_->Close(); }
 
 void Connection::Close(absl::string_view last_message) {

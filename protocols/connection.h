@@ -75,6 +75,9 @@ class Connection : private TcpConnection::Delegate {
   bool Send(absl::string_view message);
   // Sends bytes as they are, bypassing the protocol.
   bool SendRaw(absl::string_view bytes);
+  // Sends `length` bytes of `file` from `offset` (sendfile, no copy), after
+  // everything sent before it. False if the connection is closing.
+  bool SendFile(UniqueFd file, uint64_t offset, uint64_t length);
 
   // Sends what is queued, then closes. Close(message) sends one last message.
   void Close();

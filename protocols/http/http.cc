@@ -48,4 +48,18 @@ bool SendHttpResponse(Connection& connection, int status, absl::string_view head
   return sent;
 }
 
+bool SendHttpFileResponse(Connection& connection, int status, absl::string_view headers,
+                          UniqueFd file, uint64_t offset, uint64_t length) {
+  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  if (codec == nullptr) return false;
+  std::string head;
+  codec->EncodeResponse(status, headers, "", head, static_cast<int64_t>(length));
+  bool sent = connection.SendRaw(head);
+  if (sent && !codec->request().head) {
+    sent = connection.SendFile(std::move(file), offset, length);
+  }
+  if (codec->CloseAfterSend()) connection.Close();
+  return sent;
+}
+
 }  // namespace sockman

@@ -62,6 +62,11 @@ bool SendHttpResponse(Connection& connection, const HttpResponse& response);
 bool SendHttpResponse(Connection& connection, int status, absl::string_view headers,
                       absl::string_view body);
 
+// A response whose body is `length` bytes of `file` from `offset`, sent with
+// sendfile after the head (nothing is read into memory; HEAD sends no body).
+bool SendHttpFileResponse(Connection& connection, int status, absl::string_view headers,
+                          UniqueFd file, uint64_t offset, uint64_t length);
+
 }  // namespace sockman
 
 #endif  // SOCKMAN_PROTOCOLS_HTTP_HTTP_H_

@@ -1,0 +1,388 @@
+#include "handlers/static/static_handler.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "config/sockman.pb.h"
+#include "handlers/static/static_path.h"
+
+namespace sockman {
+namespace {
+
+// Bodies up to this size are read and sent with the head in one write;
+// larger ones go out with sendfile.
+constexpr uint64_t kInlineBodyMax = 32 * 1024;
+
+std::string FormatHttpDate(time_t t) {
+  tm parts;
+  gmtime_r(&t, &parts);
+  char text[64];
+  size_t n = strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+  return std::string(text, n);
+}
+
+bool ParseHttpDate(absl::string_view text, time_t& out) {
+  std::string s(text);
+  tm parts{};
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+  if (end == nullptr || *end != '\0') return false;
+  out = timegm(&parts);
+  return true;
+}
+
+std::string HtmlEscape(absl::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string UrlEscape(absl::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+// True if the If-None-Match list names `etag` (weak comparison) or is "*".
+bool EtagMatches(absl::string_view header, absl::string_view etag) {
+  for (absl::string_view tag : absl::StrSplit(header, ',')) {
+    tag = absl::StripAsciiWhitespace(tag);
+    if (tag == "*") return true;
+    absl::ConsumePrefix(&tag, "W/");
+    if (tag == etag) return true;
+  }
+  return false;
+}
+
+bool AcceptsGzip(absl::string_view header) {
+  for (absl::string_view item : absl::StrSplit(header, ',')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parts[0]), "gzip")) continue;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      absl::string_view q = absl::StripAsciiWhitespace(parts[i]);
+      if (absl::ConsumePrefix(&q, "q=") || absl::ConsumePrefix(&q, "Q=")) {
+        double value;
+        if (absl::SimpleAtod(q, &value) && value <= 0) return false;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+enum class RangeKind { kNone, kSatisfiable, kUnsatisfiable };
+
+// One "bytes=first-last" range (RFC 9110 14.1.2). Several ranges are served
+// as the whole file, which the RFC allows.
+RangeKind ParseRange(absl::string_view header, uint64_t size, uint64_t& first, uint64_t& last) {
+  if (!absl::ConsumePrefix(&header, "bytes=")) return RangeKind::kNone;
+  header = absl::StripAsciiWhitespace(header);
+  if (header.find(',') != absl::string_view::npos) return RangeKind::kNone;
+  size_t dash = header.find('-');
+  if (dash == absl::string_view::npos) return RangeKind::kNone;
+  absl::string_view a = header.substr(0, dash);
+  absl::string_view b = header.substr(dash + 1);
+  auto digits = [](absl::string_view s) {
+    return !s.empty() && s.size() <= 19 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (a.empty()) {  // suffix: the last N bytes
+    uint64_t n;
+    if (!digits(b) || !absl::SimpleAtoi(b, &n)) return RangeKind::kNone;
+    if (n == 0 || size == 0) return RangeKind::kUnsatisfiable;
+    first = n >= size ? 0 : size - n;
+    last = size - 1;
+    return RangeKind::kSatisfiable;
+  }
+  if (!digits(a) || !absl::SimpleAtoi(a, &first)) return RangeKind::kNone;
+  if (b.empty()) {
+    last = size == 0 ? 0 : size - 1;
+  } else if (!digits(b) || !absl::SimpleAtoi(b, &last) || last < first) {
+    return RangeKind::kNone;
+  }
+  if (first >= size) return RangeKind::kUnsatisfiable;
+  last = std::min(last, size - 1);
+  return RangeKind::kSatisfiable;
+}
+
+class StaticFactory : public HandlerFactory {
+ public:
+  explicit StaticFactory(std::shared_ptr<const StaticSite> site) : site_(std::move(site)) {}
+  std::unique_ptr<Handler> NewHandler(const WorkerContext&) const override {
+    return std::make_unique<StaticHandler>(site_);
+  }
+
+ private:
+  std::shared_ptr<const StaticSite> site_;
+};
+
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const HandlerConfig& config) {
+  const auto& options = static_cast<const StaticOptions&>(config.message);
+  if (config.protocol != "http") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("needs an http:// service, not ", config.protocol, "://"));
+  }
+  if (!options.has_root() || options.root().empty()) {
+    return absl::InvalidArgumentError("root: is required");
+  }
+  char real[PATH_MAX];
+  struct stat st;
+  if (realpath(options.root().c_str(), real) == nullptr || stat(real, &st) != 0 ||
+      !S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("root: '", options.root(), "' is not a readable directory"));
+  }
+  auto site = std::make_shared<StaticSite>();
+  site->root = real;
+  if (site->root.size() > 1 && site->root.back() == '/') site->root.pop_back();
+  if (options.has_index()) {
+    if (options.index().empty() || options.index().find('/') != std::string::npos ||
+        options.index() == "." || options.index() == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("index: '", options.index(), "' must be a plain file name"));
+    }
+    site->index = options.index();
+  }
+  site->list_directories = options.list_directories();
+  site->mime = MimeTypes::Load();
+  return std::make_unique<StaticFactory>(std::move(site));
+}
+
+SOCKMAN_REGISTER_HANDLER("static", CreateStatic);
+
+}  // namespace
+
+void SendErrorPage(Connection& connection, int status, absl::string_view extra_headers) {
+  std::string body = absl::StrCat("<html><head><title>", status, " ", HttpReason(status),
+                                  "</title></head><body><h1>", status, " ", HttpReason(status),
+                                  "</h1><hr>sockman</body></html>\n");
+  SendHttpResponse(connection, status,
+                   absl::StrCat("Content-Type: text/html; charset=utf-8\r\n", extra_headers), body);
+}
+
+int StaticHandler::Confine(const std::string& path, std::string& real) const {
+  char buffer[PATH_MAX];
+  if (realpath(path.c_str(), buffer) == nullptr) {
+    return errno == EACCES ? 403 : 404;
+  }
+  real = buffer;
+  const std::string& root = site_->root;
+  if (real == root) return 0;
+  if (root == "/" || (absl::StartsWith(real, root) && real[root.size()] == '/')) return 0;
+  return 403;  // a symlink that leads out of the root
+}
+
+void StaticHandler::OnMessage(Connection& connection, absl::string_view) {
+  const HttpRequest* request = HttpRequestOf(connection);
+  if (request == nullptr) return;
+  if (request->method != "GET" && request->method != "HEAD") {
+    SendErrorPage(connection, 405, "Allow: GET, HEAD\r\n");
+    return;
+  }
+  SafePath safe = ResolveUrlPath(request->path);
+  if (safe.status != 0) {
+    SendErrorPage(connection, safe.status);
+    return;
+  }
+  std::string real;
+  int status = Confine(
+      safe.relative.empty() ? site_->root : absl::StrCat(site_->root, "/", safe.relative), real);
+  if (status != 0) {
+    SendErrorPage(connection, status);
+    return;
+  }
+  struct stat st;
+  if (stat(real.c_str(), &st) != 0) {
+    SendErrorPage(connection, errno == EACCES ? 403 : 404);
+    return;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (!safe.trailing_slash) {
+      std::string location = absl::StrCat(request->path, "/");
+      if (!request->query.empty()) absl::StrAppend(&location, "?", request->query);
+      SendErrorPage(connection, 301, absl::StrCat("Location: ", location, "\r\n"));
+      return;
+    }
+    std::string index_real;
+    struct stat index_st;
+    std::string index_path = absl::StrCat(real, "/", site_->index);
+    if (stat(index_path.c_str(), &index_st) == 0 && S_ISREG(index_st.st_mode) &&
+        Confine(index_path, index_real) == 0) {
+      ServeFile(connection, *request, index_real);
+    } else if (site_->list_directories) {
+      ServeListing(connection, *request, real);
+    } else {
+      SendErrorPage(connection, 403);
+    }
+    return;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    SendErrorPage(connection, 403);
+    return;
+  }
+  if (safe.trailing_slash) {
+    SendErrorPage(connection, 404);
+    return;
+  }
+  ServeFile(connection, *request, real);
+}
+
+void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request,
+                              const std::string& path) {
+  absl::string_view type = site_->mime.TypeOf(path);
+  // A precompressed sibling, when the client takes gzip.
+  std::string chosen = path;
+  bool gzip = false;
+  bool has_gz_sibling = false;
+  {
+    std::string gz_path = path + ".gz";
+    std::string gz_real;
+    struct stat gz_st;
+    if (stat(gz_path.c_str(), &gz_st) == 0 && S_ISREG(gz_st.st_mode) &&
+        Confine(gz_path, gz_real) == 0) {
+      has_gz_sibling = true;
+      if (AcceptsGzip(request.Header("Accept-Encoding"))) {
+        chosen = gz_real;
+        gzip = true;
+      }
+    }
+  }
+  UniqueFd file(::open(chosen.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!file.valid()) {
+    SendErrorPage(connection, errno == EACCES ? 403 : 404);
+    return;
+  }
+  struct stat st;
+  if (fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    SendErrorPage(connection, 403);
+    return;
+  }
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  std::string etag = absl::StrCat("\"", absl::Hex(st.st_mtime), "-", absl::Hex(size), "\"");
+  std::string last_modified = FormatHttpDate(st.st_mtime);
+
+  headers_.clear();
+  absl::StrAppend(&headers_, "Last-Modified: ", last_modified, "\r\nETag: ", etag, "\r\n");
+  if (has_gz_sibling) headers_ += "Vary: Accept-Encoding\r\n";
+
+  // Revalidation (RFC 9110 13.1): If-None-Match wins over If-Modified-Since.
+  absl::string_view if_none_match = request.Header("If-None-Match");
+  bool not_modified = false;
+  if (!if_none_match.empty()) {
+    not_modified = EtagMatches(if_none_match, etag);
+  } else if (absl::string_view ims = request.Header("If-Modified-Since"); !ims.empty()) {
+    time_t since;
+    not_modified = ParseHttpDate(ims, since) && st.st_mtime <= since;
+  }
+  if (not_modified) {
+    SendHttpResponse(connection, 304, headers_, "");
+    return;
+  }
+
+  absl::StrAppend(&headers_, "Content-Type: ", type, "\r\nAccept-Ranges: bytes\r\n");
+  if (gzip) headers_ += "Content-Encoding: gzip\r\n";
+  int status = 200;
+  uint64_t first = 0;
+  uint64_t length = size;
+  absl::string_view range = request.Header("Range");
+  absl::string_view if_range = request.Header("If-Range");
+  bool range_applies =
+      !range.empty() && (if_range.empty() || if_range == etag || if_range == last_modified);
+  if (range_applies) {
+    uint64_t last = 0;
+    switch (ParseRange(range, size, first, last)) {
+      case RangeKind::kNone:
+        first = 0;
+        break;
+      case RangeKind::kUnsatisfiable:
+        SendErrorPage(connection, 416, absl::StrCat("Content-Range: bytes */", size, "\r\n"));
+        return;
+      case RangeKind::kSatisfiable:
+        status = 206;
+        length = last - first + 1;
+        absl::StrAppend(&headers_, "Content-Range: bytes ", first, "-", last, "/", size, "\r\n");
+        break;
+    }
+  }
+  if (length <= kInlineBodyMax || request.head) {
+    std::string body;
+    if (!request.head) {
+      body.resize(length);
+      ssize_t n = pread(file.get(), body.data(), length, static_cast<off_t>(first));
+      if (n != static_cast<ssize_t>(length)) {
+        SendErrorPage(connection, 500);
+        return;
+      }
+    }
+    if (request.head) {
+      auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+      std::string head;
+      codec->EncodeResponse(status, headers_, "", head, static_cast<int64_t>(length));
+      connection.SendEncoded(head);
+      return;
+    }
+    SendHttpResponse(connection, status, headers_, body);
+    return;
+  }
+  SendHttpFileResponse(connection, status, headers_, std::move(file), first, length);
+}
+
+void StaticHandler::ServeListing(Connection& connection, const HttpRequest& request,
+                                 const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) {
+    SendErrorPage(connection, 403);
+    return;
+  }
+  std::vector<std::string> names;
+  while (dirent* entry = readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (entry->d_type == DT_DIR) name += "/";
+    names.push_back(std::move(name));
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  std::string title = HtmlEscape(request.path);
+  std::string body = absl::StrCat("<!DOCTYPE html><html><head><title>Index of ", title,
+                                  "</title></head><body><h1>Index of ", title,
+                                  "</h1><ul><li><a href=\"../\">../</a></li>");
+  for (const std::string& name : names) {
+    bool is_dir = name.back() == '/';
+    std::string bare = is_dir ? name.substr(0, name.size() - 1) : name;
+    absl::StrAppend(&body, "<li><a href=\"", UrlEscape(bare), is_dir ? "/" : "", "\">",
+                    HtmlEscape(name), "</a></li>");
+  }
+  body += "</ul></body></html>\n";
+  SendHttpResponse(connection, 200, "Content-Type: text/html; charset=utf-8\r\n", body);
+}
+
+}  // namespace sockman
