@@ -66,6 +66,17 @@ int ExitCode(int status) {
 
 std::string SockmanBinary() { return "cli/sockman"; }
 
+std::string Shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return "popen failed";
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
+  pclose(pipe);
+  return out;
+}
+
 std::string WriteTempFile(const std::string& name, const std::string& content) {
   std::string path = absl::StrCat(TempDir(), "/", name);
   std::ofstream(path, std::ios::binary) << content;

@@ -34,6 +34,9 @@ struct CommandResult {
   std::string err;
 };
 
+// Runs `command` with /bin/sh; returns its stdout and stderr.
+std::string Shell(const std::string& command);
+
 // Runs sockman with `args` to completion (killed after `timeout_ms`).
 CommandResult RunSockman(const std::vector<std::string>& args,
                          const std::vector<std::string>& extra_env = {},
