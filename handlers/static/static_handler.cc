@@ -1,6 +1,8 @@
 #include "handlers/static/static_handler.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -188,16 +190,48 @@ void SendErrorPage(Connection& connection, int status, absl::string_view extra_h
                    absl::StrCat("Content-Type: text/html; charset=utf-8\r\n", extra_headers), body);
 }
 
-int StaticHandler::Confine(const std::string& path, std::string& real) const {
-  char buffer[PATH_MAX];
-  if (realpath(path.c_str(), buffer) == nullptr) {
-    return errno == EACCES ? 403 : 404;
+StaticHandler::StaticHandler(std::shared_ptr<const StaticSite> site)
+    : site_(std::move(site)),
+      root_fd_(::open(site_->root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {}
+
+int StaticHandler::OpenBeneath(const std::string& relative, UniqueFd& fd) const {
+  auto status_of = [](int error) {
+    switch (error) {
+      case ENOENT:
+      case ENOTDIR:
+      case ENAMETOOLONG:
+        return 404;
+      default:
+        return 403;  // EACCES, EXDEV/ELOOP (leaves the root), anything odd
+    }
+  };
+  if (have_openat2_ && root_fd_.valid()) {
+    open_how how{};
+    how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    long r = syscall(SYS_openat2, root_fd_.get(), relative.c_str(), &how, sizeof(how));
+    if (r >= 0) {
+      fd.reset(static_cast<int>(r));
+      return 0;
+    }
+    // EXDEV: a ".." or a symlink crossed the root, or an absolute symlink
+    // (refused by RESOLVE_BENEATH even when it points inside): decide below.
+    if (errno == ENOSYS) {
+      const_cast<StaticHandler*>(this)->have_openat2_ = false;  // old kernel
+    } else if (errno != EXDEV) {
+      return status_of(errno);
+    }
   }
-  real = buffer;
+  std::string path = relative == "." ? site_->root : absl::StrCat(site_->root, "/", relative);
+  char real[PATH_MAX];
+  if (realpath(path.c_str(), real) == nullptr) return status_of(errno);
+  absl::string_view resolved(real);
   const std::string& root = site_->root;
-  if (real == root) return 0;
-  if (root == "/" || (absl::StartsWith(real, root) && real[root.size()] == '/')) return 0;
-  return 403;  // a symlink that leads out of the root
+  bool inside = resolved == root || root == "/" ||
+                (absl::StartsWith(resolved, root) && resolved[root.size()] == '/');
+  if (!inside) return 403;
+  fd.reset(::open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  return fd.valid() ? 0 : status_of(errno);
 }
 
 void StaticHandler::OnMessage(Connection& connection, absl::string_view) {
@@ -212,16 +246,15 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view) {
     SendErrorPage(connection, safe.status);
     return;
   }
-  std::string real;
-  int status = Confine(
-      safe.relative.empty() ? site_->root : absl::StrCat(site_->root, "/", safe.relative), real);
-  if (status != 0) {
+  std::string relative = safe.relative.empty() ? "." : safe.relative;
+  UniqueFd fd;
+  if (int status = OpenBeneath(relative, fd); status != 0) {
     SendErrorPage(connection, status);
     return;
   }
   struct stat st;
-  if (stat(real.c_str(), &st) != 0) {
-    SendErrorPage(connection, errno == EACCES ? 403 : 404);
+  if (fstat(fd.get(), &st) != 0) {
+    SendErrorPage(connection, 403);
     return;
   }
   if (S_ISDIR(st.st_mode)) {
@@ -231,14 +264,14 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view) {
       SendErrorPage(connection, 301, absl::StrCat("Location: ", location, "\r\n"));
       return;
     }
-    std::string index_real;
+    std::string index = absl::StrCat(relative, "/", site_->index);
+    UniqueFd index_fd;
     struct stat index_st;
-    std::string index_path = absl::StrCat(real, "/", site_->index);
-    if (stat(index_path.c_str(), &index_st) == 0 && S_ISREG(index_st.st_mode) &&
-        Confine(index_path, index_real) == 0) {
-      ServeFile(connection, *request, index_real);
+    if (OpenBeneath(index, index_fd) == 0 && fstat(index_fd.get(), &index_st) == 0 &&
+        S_ISREG(index_st.st_mode)) {
+      ServeFile(connection, *request, index, std::move(index_fd), index_st);
     } else if (site_->list_directories) {
-      ServeListing(connection, *request, real);
+      ServeListing(connection, *request, fd.get());
     } else {
       SendErrorPage(connection, 403);
     }
@@ -252,38 +285,23 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view) {
     SendErrorPage(connection, 404);
     return;
   }
-  ServeFile(connection, *request, real);
+  ServeFile(connection, *request, relative, std::move(fd), st);
 }
 
 void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request,
-                              const std::string& path) {
-  absl::string_view type = site_->mime.TypeOf(path);
-  // A precompressed sibling, when the client takes gzip.
-  std::string chosen = path;
+                              const std::string& relative, UniqueFd file, struct stat st) {
+  absl::string_view type = site_->mime.TypeOf(relative);
+  // A precompressed sibling, looked for only when the client takes gzip.
   bool gzip = false;
-  bool has_gz_sibling = false;
-  {
-    std::string gz_path = path + ".gz";
-    std::string gz_real;
+  if (AcceptsGzip(request.Header("Accept-Encoding"))) {
+    UniqueFd gz;
     struct stat gz_st;
-    if (stat(gz_path.c_str(), &gz_st) == 0 && S_ISREG(gz_st.st_mode) &&
-        Confine(gz_path, gz_real) == 0) {
-      has_gz_sibling = true;
-      if (AcceptsGzip(request.Header("Accept-Encoding"))) {
-        chosen = gz_real;
-        gzip = true;
-      }
+    if (OpenBeneath(relative + ".gz", gz) == 0 && fstat(gz.get(), &gz_st) == 0 &&
+        S_ISREG(gz_st.st_mode)) {
+      file = std::move(gz);
+      st = gz_st;
+      gzip = true;
     }
-  }
-  UniqueFd file(::open(chosen.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-  if (!file.valid()) {
-    SendErrorPage(connection, errno == EACCES ? 403 : 404);
-    return;
-  }
-  struct stat st;
-  if (fstat(file.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    SendErrorPage(connection, 403);
-    return;
   }
   uint64_t size = static_cast<uint64_t>(st.st_size);
   std::string etag = absl::StrCat("\"", absl::Hex(st.st_mtime), "-", absl::Hex(size), "\"");
@@ -291,7 +309,7 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
 
   headers_.clear();
   absl::StrAppend(&headers_, "Last-Modified: ", last_modified, "\r\nETag: ", etag, "\r\n");
-  if (has_gz_sibling) headers_ += "Vary: Accept-Encoding\r\n";
+  if (gzip) headers_ += "Vary: Accept-Encoding\r\n";
 
   // Revalidation (RFC 9110 13.1): If-None-Match wins over If-Modified-Since.
   absl::string_view if_none_match = request.Header("If-None-Match");
@@ -356,8 +374,8 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
 }
 
 void StaticHandler::ServeListing(Connection& connection, const HttpRequest& request,
-                                 const std::string& path) {
-  DIR* dir = opendir(path.c_str());
+                                 int dir_fd) {
+  DIR* dir = fdopendir(dup(dir_fd));
   if (dir == nullptr) {
     SendErrorPage(connection, 403);
     return;

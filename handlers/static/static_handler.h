@@ -27,16 +27,22 @@ struct StaticSite {
 
 class StaticHandler : public Handler {
  public:
-  explicit StaticHandler(std::shared_ptr<const StaticSite> site) : site_(std::move(site)) {}
+  explicit StaticHandler(std::shared_ptr<const StaticSite> site);
   void OnMessage(Connection& connection, absl::string_view body) override;
 
  private:
-  void ServeFile(Connection& connection, const HttpRequest& request, const std::string& path);
-  void ServeListing(Connection& connection, const HttpRequest& request, const std::string& path);
-  // The canonical path of `path` if it is inside the root; else a status.
-  int Confine(const std::string& path, std::string& real) const;
+  // Opens `relative` (no leading slash; "." for the root) for reading such
+  // that it cannot resolve outside the root, symlinks included: openat2 with
+  // RESOLVE_BENEATH where the kernel has it, realpath checks otherwise.
+  // Returns the fd, or the HTTP status to answer (403, 404).
+  int OpenBeneath(const std::string& relative, UniqueFd& fd) const;
+  void ServeFile(Connection& connection, const HttpRequest& request,
+                 const std::string& relative, UniqueFd file, struct stat st);
+  void ServeListing(Connection& connection, const HttpRequest& request, int dir_fd);
 
   std::shared_ptr<const StaticSite> site_;
+  UniqueFd root_fd_;
+  bool have_openat2_ = true;
   std::string headers_;  // reused per response
 };
 

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# bench/http.sh: sockman vs nginx (Debian) on this machine, same run, loopback.
+#
+#   bench/http.sh                 # 10 s runs, 3 alternating rounds per suite
+#   DURATION=3 RUNS=1 bench/http.sh   # quick look
+#
+# Suites (wrk -t1 -c100, keep-alive):
+#   hello        respond "hello world" vs nginx `return 200 "hello world\n"`
+#   pipelined    the same with 16 requests pipelined per write (bench/pipeline.lua)
+#   static-4k    a 4 KiB file via `static` vs nginx `root` (sendfile on)
+#   static-1m    a 1 MiB file
+# Both servers run one worker process. For each run it records requests/s and
+# requests per CPU-second of the server (utime+stime of all its processes from
+# /proc, before and after the run). On a 2-core machine wrk takes most of a
+# core, so requests per server CPU-second is the figure that separates fast
+# servers. Prints medians and sockman/nginx ratios, appends a Markdown table to
+# bench/RESULTS.md, and reports syscalls per keep-alive request (strace -c).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DURATION="${DURATION:-10}"
+RUNS="${RUNS:-3}"
+CONNECTIONS="${CONNECTIONS:-100}"
+RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
+work="$(mktemp -d /tmp/sockman-bench.XXXXXX)"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "${work}"
+}
+trap cleanup EXIT
+
+for tool in wrk nginx strace; do
+  if ! command -v "${tool}" >/dev/null; then
+    echo "bench: installing ${tool}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      "$( [[ ${tool} == nginx ]] && echo nginx-light || echo "${tool}")" >/dev/null
+  fi
+done
+
+"${root}/bazelw" build -c opt //cli:sockman >&2
+sockman="${work}/sockman"
+cp "${root}/bazel-bin/cli/sockman" "${sockman}"
+
+# Content.
+chmod 755 "${work}"
+mkdir -p "${work}/www/static"
+head -c 4096 /dev/urandom > "${work}/www/static/4k.bin"
+head -c 1048576 /dev/urandom > "${work}/www/static/1m.bin"
+chmod -R a+rX "${work}/www"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    shuf -i 20000-60000 -n 1
+}
+
+# sockman: one worker per service.
+cat > "${work}/sockman.textproto" <<CONF
+service {
+  name: "hello"
+  listen: "http://127.0.0.1:0"
+  count: 1
+  respond { body: "hello world\n" }
+}
+service {
+  name: "files"
+  listen: "http://127.0.0.1:0"
+  count: 1
+  static { root: "${work}/www" }
+}
+CONF
+"${sockman}" start -c "${work}/sockman.textproto" > "${work}/sockman.out" 2> "${work}/sockman.err" &
+sockman_pid=$!
+pids+=("${sockman_pid}")
+for _ in $(seq 100); do grep -q '^sockman: started' "${work}/sockman.out" 2>/dev/null && break; sleep 0.1; done
+hello_port="$(awk '$2=="listen" && $3=="hello" {n=split($4,a,":"); print a[n]}' "${work}/sockman.out")"
+files_port="$(awk '$2=="listen" && $3=="files" {n=split($4,a,":"); print a[n]}' "${work}/sockman.out")"
+[[ -n "${hello_port}" && -n "${files_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
+
+# nginx: one worker, the same answers.
+nginx_port="$(free_port)"
+cat > "${work}/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx.err;
+events { worker_connections 10240; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:${nginx_port};
+    location = /hello { return 200 "hello world\n"; }
+    location /static/ { root ${work}/www; }
+  }
+}
+CONF
+nginx -c "${work}/nginx.conf" &
+nginx_pid=$!
+pids+=("${nginx_pid}")
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/${nginx_port}") 2>/dev/null && break; sleep 0.1; done
+
+# CPU ticks (utime+stime) of a process and its children processes.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    if [[ -r "/proc/${pid}/stat" ]]; then
+      local stat
+      stat="$(sed 's/.*) //' "/proc/${pid}/stat")"
+      set -- ${stat}
+      total=$((total + ${12} + ${13}))
+    fi
+  done
+  echo "${total}"
+}
+hz="$(getconf CLK_TCK)"
+
+# run SYSTEM SUITE URL [wrk args...] -> "rps rps_per_cpu_second"
+run_one() {
+  local system="$1" url="$2"; shift 2
+  local pid="${sockman_pid}"
+  [[ "${system}" == nginx ]] && pid="${nginx_pid}"
+  local before after out requests rps
+  before="$(cpu_ticks "${pid}")"
+  out="$(wrk -t1 -c"${CONNECTIONS}" -d"${DURATION}s" "$@" "${url}")"
+  after="$(cpu_ticks "${pid}")"
+  requests="$(awk '/requests in/ {print $1}' <<<"${out}")"
+  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"${out}")"
+  awk -v r="${requests}" -v rps="${rps}" -v t=$((after - before)) -v hz="${hz}" \
+    'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
+
+declare -A urls_sockman urls_nginx extra
+urls_sockman[hello]="http://127.0.0.1:${hello_port}/hello"
+urls_nginx[hello]="http://127.0.0.1:${nginx_port}/hello"
+urls_sockman[pipelined]="${urls_sockman[hello]}"
+urls_nginx[pipelined]="${urls_nginx[hello]}"
+extra[pipelined]="-s ${root}/bench/pipeline.lua"
+urls_sockman[static-4k]="http://127.0.0.1:${files_port}/static/4k.bin"
+urls_nginx[static-4k]="http://127.0.0.1:${nginx_port}/static/4k.bin"
+urls_sockman[static-1m]="http://127.0.0.1:${files_port}/static/1m.bin"
+urls_nginx[static-1m]="http://127.0.0.1:${nginx_port}/static/1m.bin"
+suites=(hello pipelined static-4k static-1m)
+[[ $# -gt 0 ]] && suites=("$@")
+
+csv="${work}/results.csv"
+echo "suite,system,run,rps,rps_per_cpu_s" > "${csv}"
+for suite in "${suites[@]}"; do
+  for run in $(seq "${RUNS}"); do
+    for system in sockman nginx; do
+      if [[ "${system}" == sockman ]]; then url="${urls_sockman[${suite}]}"; else url="${urls_nginx[${suite}]}"; fi
+      # shellcheck disable=SC2086
+      read -r rps per_cpu < <(run_one "${system}" "${url}" ${extra[${suite}]:-})
+      echo "${suite},${system},${run},${rps},${per_cpu}" >> "${csv}"
+      echo "  ${suite} ${system} run ${run}: ${rps} req/s, ${per_cpu} req per server CPU-second" >&2
+    done
+  done
+done
+
+# Syscalls per keep-alive request on sockman's worker.
+worker="$(pgrep -P "${sockman_pid}" | head -n1)"
+strace_out="${work}/strace.txt"
+strace -c -f -p "${worker}" -o "${strace_out}" 2>/dev/null &
+strace_pid=$!
+sleep 0.5
+requests="$(wrk -t1 -c10 -d2s "${urls_sockman[hello]}" | awk '/requests in/ {print $1}')"
+kill -INT "${strace_pid}" 2>/dev/null || true
+wait "${strace_pid}" 2>/dev/null || true
+syscalls="$(awk '/total/ {print $4}' "${strace_out}")"
+per_request="$(awk -v s="${syscalls:-0}" -v r="${requests:-1}" 'BEGIN {printf "%.2f", s / r}')"
+breakdown="$(awk -v r="${requests:-1}" 'NR>2 && $NF!="total" && $4 ~ /^[0-9]+$/ {printf "%s %.2f, ", $NF, $4/r}' "${strace_out}")"
+
+# Report.
+date_utc="$(date -u +%Y-%m-%dT%H:%MZ)"
+cpu_model="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+{
+  echo
+  echo "## HTTP, ${date_utc}"
+  echo
+  echo "Machine: $(nproc) cores (${cpu_model}), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)."
+  echo "Versions: $("${sockman}" version | head -n1), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')."
+  echo "wrk -t1 -c${CONNECTIONS} -d${DURATION}s, keep-alive, ${RUNS} alternating runs each; medians."
+  echo
+  echo "| suite | sockman/nginx req/s | sockman/nginx req per CPU-s | sockman req/s | nginx req/s | sockman req/CPU-s | nginx req/CPU-s |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  for suite in "${suites[@]}"; do
+    s_rps="$(awk -F, -v s="${suite}" '$1==s && $2=="sockman" {print $4}' "${csv}" | median)"
+    n_rps="$(awk -F, -v s="${suite}" '$1==s && $2=="nginx" {print $4}' "${csv}" | median)"
+    s_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="sockman" {print $5}' "${csv}" | median)"
+    n_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="nginx" {print $5}' "${csv}" | median)"
+    awk -v su="${suite}" -v sr="${s_rps}" -v nr="${n_rps}" -v sc="${s_cpu}" -v nc="${n_cpu}" \
+      'BEGIN { printf "| %s | **%.2fx** | **%.2fx** | %.0f | %.0f | %.0f | %.0f |\n", su, (nr ? sr/nr : 0), (nc ? sc/nc : 0), sr, nr, sc, nc }'
+  done
+  echo
+  echo "Syscalls per keep-alive request (sockman worker, strace -c over ${requests} requests): ${per_request} (${breakdown%, })."
+} | tee -a "${RESULTS}"
+cp "${csv}" "${root}/bench/http-last.csv"
