@@ -173,7 +173,10 @@ void TcpConnection::Flush() {
   bool had_output = !QueueEmpty();
   for (;;) {
     if (!output_.empty()) {
-      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), MSG_NOSIGNAL);
+      // When a file follows (an HTTP head before its body), let the kernel
+      // pack both into full segments instead of sending the head alone.
+      int flags = MSG_NOSIGNAL | (tail_.empty() ? 0 : MSG_MORE);
+      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), flags);
       if (n > 0) {
         output_.Consume(static_cast<size_t>(n));
         bytes_written_ += static_cast<uint64_t>(n);
