@@ -1,5 +1,7 @@
 #include "cli/server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,6 +9,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
 #include "engine/listener.h"
+#include "engine/log_appender.h"
 #include "engine/reactor.h"
 #include "engine/supervisor.h"
 #include "protocols/stream_server.h"
@@ -23,7 +26,8 @@ ListenOptions ListenOptionsFor(const ServicePlan& service) {
 }
 
 // The body of one worker process. Returns its exit status.
-int RunWorker(const ServicePlan& service, int worker_id, int listen_fd, ReadySignal& ready) {
+int RunWorker(const ServicePlan& service, int worker_id, int listen_fd, int access_log_fd,
+              ReadySignal& ready) {
   auto reactor = Reactor::Create(SystemClock());
   if (!reactor.ok()) {
     ready.Fail(reactor.status().message());
@@ -56,9 +60,17 @@ int RunWorker(const ServicePlan& service, int worker_id, int listen_fd, ReadySig
     }
   }
 
+  StreamServerOptions options = service.server;
+  std::unique_ptr<LogAppender> access_log;
+  if (access_log_fd >= 0) {
+    access_log = std::make_unique<LogAppender>(UniqueFd(access_log_fd));
+    options.codec.access_log = access_log.get();
+    (*reactor)->AddRepeatingTimer(1000, [&access_log] { access_log->Flush(); });
+  }
+
   WorkerContext context{**reactor, service.config.name(), worker_id};
   std::unique_ptr<Handler> handler = service.handler->NewHandler(context);
-  auto server = StreamServer::Create(**reactor, listen_fd, service.server, *handler);
+  auto server = StreamServer::Create(**reactor, listen_fd, options, *handler);
   if (!server.ok()) {
     ready.Fail(server.status().message());
     return 1;
@@ -80,6 +92,7 @@ absl::StatusOr<int> RunServer(Plan& plan, FILE* out) {
   // Bind before fork, so every worker of a service shares one socket; with
   // reuse_port, hold the port (bound, not listening) and let workers bind.
   std::vector<UniqueFd> sockets;
+  std::vector<UniqueFd> access_logs;
   std::vector<std::string> uris;
   for (ServicePlan& service : plan.services) {
     ListenOptions options = ListenOptionsFor(service);
@@ -96,6 +109,17 @@ absl::StatusOr<int> RunServer(Plan& plan, FILE* out) {
     uri.port = bound->port();
     uris.push_back(uri.ToString());
     sockets.push_back(std::move(*fd));
+    // Opened by the master, before workers drop privileges, as nginx does.
+    UniqueFd log;
+    if (service.config.has_access_log()) {
+      const std::string& path = service.config.access_log();
+      log.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+      if (!log.valid()) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("service '", service.config.name(),
+                                                       "': access_log: open ", path));
+      }
+    }
+    access_logs.push_back(std::move(log));
   }
 
   auto reactor = Reactor::Create(SystemClock());
@@ -104,13 +128,16 @@ absl::StatusOr<int> RunServer(Plan& plan, FILE* out) {
   for (size_t i = 0; i < plan.services.size(); ++i) {
     const ServicePlan* service = &plan.services[i];
     int fd = sockets[i].get();
+    int log_fd = access_logs[i].get();
+    std::vector<int> fds = {fd};
+    if (log_fd >= 0) fds.push_back(log_fd);
     pools.push_back(WorkerPool{
         .name = service->config.name(),
         .count = static_cast<int>(service->config.count()),
-        .run = [service, fd](int worker_id, ReadySignal& ready) {
-          return RunWorker(*service, worker_id, fd, ready);
+        .run = [service, fd, log_fd](int worker_id, ReadySignal& ready) {
+          return RunWorker(*service, worker_id, fd, log_fd, ready);
         },
-        .fds = {fd},
+        .fds = fds,
     });
   }
   SupervisorOptions options;

@@ -154,7 +154,12 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     }
     if (service.has_tls()) return NotSupportedYet(file, i, "tls");
     if (service.has_heartbeat()) return NotSupportedYet(file, i, "heartbeat");
-    if (service.has_access_log()) return NotSupportedYet(file, i, "access_log");
+    if (service.has_access_log() && (uri->scheme != "http" || service.access_log().empty())) {
+      return file.ServiceError(i, "access_log",
+                               service.access_log().empty()
+                                   ? "must be a file path"
+                                   : "only applies to http:// services");
+    }
     if (service.has_http()) {
       if (uri->scheme != "http") {
         return file.ServiceError(i, "http", "only applies to http:// services");

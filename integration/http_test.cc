@@ -17,6 +17,7 @@ service {
   name: "hello"
   listen: "http://127.0.0.1:0"
   count: 2
+  access_log: "ACCESS_LOG"
   respond {
     body: "hello world\n"
     header { name: "X-Served-By" value: "sockman-test" }
@@ -50,7 +51,10 @@ CurlResult Curl(const std::string& args) {
 class HttpTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto started = SockmanProcess::Start(kConfig, "http");
+    access_log_ = absl::StrCat(getenv("TEST_TMPDIR"), "/access.log");
+    std::string config = kConfig;
+    config.replace(config.find("ACCESS_LOG"), 10, access_log_);
+    auto started = SockmanProcess::Start(config, "http");
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -75,9 +79,11 @@ class HttpTest : public ::testing::Test {
     return all;
   }
   static SockmanProcess* server_;
+  static std::string access_log_;
 };
 
 SockmanProcess* HttpTest::server_ = nullptr;
+std::string HttpTest::access_log_;
 
 TEST_F(HttpTest, RespondServesFixedResponseToCurl) {
   CurlResult r = Curl(absl::StrCat("-i ", Url("hello", "/any/path?x=1")));
@@ -88,6 +94,22 @@ TEST_F(HttpTest, RespondServesFixedResponseToCurl) {
   EXPECT_TRUE(absl::StrContains(r.out, "\r\nContent-Length: 12\r\n")) << r.out;
   EXPECT_TRUE(absl::StrContains(r.out, "\r\nX-Served-By: sockman-test\r\n")) << r.out;
   EXPECT_TRUE(absl::EndsWith(r.out, "\r\n\r\nhello world\n")) << r.out;
+}
+
+TEST_F(HttpTest, AccessLogHasCombinedFormatLines) {
+  CurlResult r = Curl(absl::StrCat("-A 'agent \"quoted\"' -e http://ref.example/ ",
+                                   Url("hello", "/logged?q=1")));
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string log;
+  for (int i = 0; i < 40 && !absl::StrContains(log, "/logged"); ++i) {
+    usleep(100000);  // workers flush their log buffers every second
+    log = Shell(absl::StrCat("cat ", access_log_));
+  }
+  EXPECT_TRUE(absl::StrContains(
+      log, "\"GET /logged?q=1 HTTP/1.1\" 200 12 \"http://ref.example/\" "
+           "\"agent \\x22quoted\\x22\"\n"))
+      << log;
+  EXPECT_TRUE(absl::StartsWith(log, "127.0.0.1 - - [")) << log;
 }
 
 TEST_F(HttpTest, HeadHasHeadersButNoBody) {

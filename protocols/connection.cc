@@ -15,6 +15,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
   auto tcp = TcpConnection::Create(reactor, std::move(fd), peer, limits, connection.get());
   if (!tcp.ok()) return tcp.status();
   connection->tcp_ = std::move(*tcp);
+  connection->codec_->Attach(peer);
   connection->UpdateDeadline(0);
   return connection;
 }

@@ -21,7 +21,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "engine/log_appender.h"
 #include "engine/reactor.h"
+#include "engine/socket_address.h"
 
 namespace sockman {
 
@@ -32,6 +34,9 @@ struct CodecOptions {
   // header bytes, and how long a peer may take to send them.
   size_t max_header_size = 16 * 1024;
   int64_t header_timeout_ms = 10'000;
+  // Where a request/response protocol logs each exchange (HTTP's access
+  // log, combined format); null for none. Owned by the worker.
+  LogAppender* access_log = nullptr;
 };
 
 enum class DecodeStatus { kNeedMore, kMessage, kError };
@@ -66,6 +71,9 @@ struct DecodeResult {
 class Codec {
  public:
   virtual ~Codec() = default;
+
+  // Told once, before any Decode, who the peer is (for logs).
+  virtual void Attach(const SocketAddress& peer) {}
 
   // Decodes at most one message from the front of `input`, which holds every
   // unconsumed byte of the connection. After kMessage the caller drops

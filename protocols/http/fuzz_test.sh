@@ -13,6 +13,7 @@ fi
 sources=(
   protocols/http/http_codec_fuzz.cc protocols/http/http_codec.cc protocols/protocol.cc
   engine/reactor.cc engine/timer_queue.cc engine/buffer.cc engine/base/clock.cc
+  engine/log_appender.cc engine/socket_address.cc
   engine/base/logging.cc
 )
 abseil=(/usr/lib/x86_64-linux-gnu/libabsl_*.a)

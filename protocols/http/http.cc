@@ -62,4 +62,30 @@ bool SendHttpFileResponse(Connection& connection, int status, absl::string_view 
   return sent;
 }
 
+bool BeginHttpStream(Connection& connection, int status, absl::string_view headers) {
+  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  if (codec == nullptr) return false;
+  std::string head;
+  codec->EncodeStreamHead(status, headers, head);
+  return connection.SendRaw(head);
+}
+
+bool SendHttpChunk(Connection& connection, absl::string_view data) {
+  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  if (codec == nullptr) return false;
+  std::string chunk;
+  codec->EncodeChunk(data, chunk);
+  return chunk.empty() || connection.SendRaw(chunk);
+}
+
+bool EndHttpStream(Connection& connection) {
+  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  if (codec == nullptr) return false;
+  std::string end;
+  codec->EncodeStreamEnd(end);
+  bool sent = end.empty() || connection.SendRaw(end);
+  if (codec->CloseAfterSend()) connection.Close();
+  return sent;
+}
+
 }  // namespace sockman

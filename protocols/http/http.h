@@ -67,6 +67,17 @@ bool SendHttpResponse(Connection& connection, int status, absl::string_view head
 bool SendHttpFileResponse(Connection& connection, int status, absl::string_view headers,
                           UniqueFd file, uint64_t offset, uint64_t length);
 
+// Streamed responses (length unknown up front): begin, send pieces, end.
+// Chunked for HTTP/1.1 clients; close-delimited for HTTP/1.0 ones. The
+// connection closes after End when the request asked for it.
+//
+//   BeginHttpStream(c, 200, "Content-Type: text/event-stream\r\n");
+//   SendHttpChunk(c, "data: 1\n\n");
+//   EndHttpStream(c);
+bool BeginHttpStream(Connection& connection, int status, absl::string_view headers);
+bool SendHttpChunk(Connection& connection, absl::string_view data);
+bool EndHttpStream(Connection& connection);
+
 }  // namespace sockman
 
 #endif  // SOCKMAN_PROTOCOLS_HTTP_HTTP_H_

@@ -89,7 +89,26 @@ bool HttpRequest::HasHeader(absl::string_view name) const {
 namespace {
 char date_text[32] = "";
 size_t date_size = 0;
+char log_time_text[32] = "";
+size_t log_time_size = 0;
 int64_t date_second = -1;
+
+// Quoted access-log fields: '"', '\\' and bytes outside printable ASCII
+// become \xHH, as nginx writes them.
+void AppendEscaped(std::string& out, absl::string_view s) {
+  if (s.empty()) {
+    out += '-';
+    return;
+  }
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out.push_back(ch);
+    }
+  }
+}
 }  // namespace
 
 void HttpDate::Update(int64_t unix_seconds) {
@@ -99,11 +118,38 @@ void HttpDate::Update(int64_t unix_seconds) {
   tm parts;
   gmtime_r(&t, &parts);
   date_size = strftime(date_text, sizeof(date_text), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+  log_time_size = strftime(log_time_text, sizeof(log_time_text), "%d/%b/%Y:%H:%M:%S +0000",
+                           &parts);
 }
 
 absl::string_view HttpDate::Now() {
   if (date_second < 0) Update(SystemClock().WallSeconds());
   return absl::string_view(date_text, date_size);
+}
+
+absl::string_view HttpDate::LogTime() {
+  if (date_second < 0) Update(SystemClock().WallSeconds());
+  return absl::string_view(log_time_text, log_time_size);
+}
+
+void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) {
+  if (options_.access_log == nullptr) return;
+  std::string line;
+  absl::StrAppend(&line, peer_host_, " - - [", HttpDate::LogTime(), "] \"");
+  if (have_request) {
+    AppendEscaped(line, request_.method);
+    line += ' ';
+    AppendEscaped(line, request_.target);
+    absl::StrAppend(&line, " HTTP/1.", request_.version_minor);
+  } else {
+    line += '-';
+  }
+  absl::StrAppend(&line, "\" ", status, " ", body_bytes, " \"");
+  AppendEscaped(line, have_request ? request_.Header("Referer") : "");
+  line += "\" \"";
+  AppendEscaped(line, have_request ? request_.Header("User-Agent") : "");
+  line += "\"\n";
+  options_.access_log->Append(line);
 }
 
 void HttpProtocol::StartWorker(Reactor& reactor) const {
@@ -537,6 +583,39 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
   out.append(headers.data(), headers.size());
   out.append("\r\n");
   if (has_body && !answering_head_) out.append(body.data(), body.size());
+  if (options_.access_log != nullptr) {
+    uint64_t length = content_length >= 0 ? static_cast<uint64_t>(content_length) : body.size();
+    LogExchange(status, has_body && !answering_head_ ? length : 0, !logging_error_);
+  }
+}
+
+void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::string& out) {
+  streaming_chunked_ = answering_minor_ == 1;
+  if (!streaming_chunked_) close_after_send_ = true;  // HTTP/1.0: the close ends the body
+  absl::string_view reason = HttpReason(status);
+  absl::string_view date = HttpDate::Now();
+  absl::StrAppend(&out, "HTTP/1.1 ", status, " ", reason, "\r\nServer: sockman\r\nDate: ", date,
+                  "\r\n");
+  if (streaming_chunked_) out += "Transfer-Encoding: chunked\r\n";
+  if (close_after_send_) out += "Connection: close\r\n";
+  out.append(headers.data(), headers.size());
+  out += "\r\n";
+  LogExchange(status, 0, true);
+}
+
+void HttpCodec::EncodeChunk(absl::string_view data, std::string& out) const {
+  if (answering_head_ || data.empty()) return;  // an empty chunk would end the body
+  if (!streaming_chunked_) {
+    out.append(data.data(), data.size());
+    return;
+  }
+  absl::StrAppend(&out, absl::Hex(data.size()), "\r\n");
+  out.append(data.data(), data.size());
+  out += "\r\n";
+}
+
+void HttpCodec::EncodeStreamEnd(std::string& out) const {
+  if (streaming_chunked_ && !answering_head_) out += "0\r\n\r\n";
 }
 
 void HttpCodec::Encode(absl::string_view message, std::string& out) {
@@ -565,7 +644,9 @@ void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
   std::string body = absl::StrCat("<html><head><title>", status, " ", HttpReason(status),
                                   "</title></head><body><h1>", status, " ", HttpReason(status),
                                   "</h1></body></html>\n");
+  logging_error_ = true;
   EncodeResponse(status, "Content-Type: text/html\r\n", body, out);
+  logging_error_ = false;
 }
 
 }  // namespace sockman

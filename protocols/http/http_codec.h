@@ -46,6 +46,8 @@ struct HttpRequest {
 class HttpDate {
  public:
   static absl::string_view Now();
+  // The same second for access logs: "22/Nov/2026:02:26:08 +0000".
+  static absl::string_view LogTime();
   static void Update(int64_t unix_seconds);
 };
 
@@ -61,6 +63,7 @@ class HttpCodec : public Codec {
 
   explicit HttpCodec(const CodecOptions& options) : options_(options) {}
 
+  void Attach(const SocketAddress& peer) override { peer_host_ = peer.Host(); }
   DecodeResult Decode(absl::string_view input) override;
   // A complete 200 response with `message` as a text/html body.
   void Encode(absl::string_view message, std::string& out) override;
@@ -80,6 +83,13 @@ class HttpCodec : public Codec {
   void EncodeResponse(int status, absl::string_view headers, absl::string_view body,
                       std::string& out, int64_t content_length = -1);
 
+  // Streamed bodies: the head of a response whose length is unknown. HTTP/1.1
+  // requests get "Transfer-Encoding: chunked" and EncodeChunk frames each
+  // piece; HTTP/1.0 requests get a body delimited by closing the connection.
+  void EncodeStreamHead(int status, absl::string_view headers, std::string& out);
+  void EncodeChunk(absl::string_view data, std::string& out) const;
+  void EncodeStreamEnd(std::string& out) const;
+
   // Forces the connection to close after the next response.
   void set_close_after_send() { close_after_send_ = true; }
 
@@ -90,8 +100,11 @@ class HttpCodec : public Codec {
   DecodeResult DecodeChunked(absl::string_view input);
   DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
   void Reset();
+  // One combined-format line for the current request, if logging.
+  void LogExchange(int status, uint64_t body_bytes, bool have_request);
 
   CodecOptions options_;
+  std::string peer_host_ = "-";
   Phase phase_ = Phase::kHead;
   size_t start_ = 0;        // leading empty lines skipped before the request line
   size_t scanned_ = 0;      // head bytes already searched for the blank line
@@ -117,6 +130,8 @@ class HttpCodec : public Codec {
   bool answering_head_ = false;
   bool answering_keep_alive_ = true;
   int answering_minor_ = 1;
+  bool streaming_chunked_ = false;
+  bool logging_error_ = false;  // no parsed request to log
 };
 
 class HttpProtocol : public Protocol {

@@ -216,6 +216,34 @@ TEST(HttpCodecTest, ErrorResponseClosesAndTimeoutWithoutBytesIsSilent) {
   EXPECT_EQ(out.rfind("HTTP/1.1 408 Request Timeout\r\n", 0), 0u);
 }
 
+TEST(HttpCodecTest, StreamedBodiesAreChunkedFor11AndCloseDelimitedFor10) {
+  HttpCodec codec(Options());
+  ASSERT_EQ(codec.Decode("GET / HTTP/1.1\r\nHost: h\r\n\r\n").status, DecodeStatus::kMessage);
+  std::string out;
+  codec.EncodeStreamHead(200, "Content-Type: text/plain\r\n", out);
+  codec.EncodeChunk("hello", out);
+  codec.EncodeChunk("", out);
+  codec.EncodeChunk(std::string(26, 'x'), out);
+  codec.EncodeStreamEnd(out);
+  EXPECT_NE(out.find("Transfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
+                     "5\r\nhello\r\n1a\r\nxxxxxxxxxxxxxxxxxxxxxxxxxx\r\n0\r\n\r\n"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("Content-Length"), std::string::npos);
+  EXPECT_FALSE(codec.CloseAfterSend());
+
+  HttpCodec old(Options());
+  ASSERT_EQ(old.Decode("GET / HTTP/1.0\r\n\r\n").status, DecodeStatus::kMessage);
+  out.clear();
+  old.EncodeStreamHead(200, "", out);
+  old.EncodeChunk("raw", out);
+  old.EncodeStreamEnd(out);
+  EXPECT_EQ(out.find("Transfer-Encoding"), std::string::npos);
+  EXPECT_TRUE(absl::EndsWith(out, "\r\n\r\nraw")) << out;
+  EXPECT_TRUE(codec.CloseAfterSend() || old.CloseAfterSend());
+  EXPECT_TRUE(old.CloseAfterSend());
+}
+
 TEST(HttpDateTest, FormatsImfFixdate) {
   HttpDate::Update(784111777);
   EXPECT_EQ(HttpDate::Now(), "Sun, 06 Nov 1994 08:49:37 GMT");
