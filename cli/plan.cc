@@ -73,11 +73,15 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     }
     const auto* field = Service::descriptor()->FindFieldByName(handler_name);
     HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
-                                 service.name(), std::string(sp.protocol->name())};
+                                 service.name(), std::string(sp.protocol->name()),
+                                 file.directory()};
     absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
     if (!factory.ok()) return file.ServiceError(i, handler_name, factory.status().message());
     sp.handler = std::move(*factory);
 
+    if (service.has_access_log()) {
+      sp.config.set_access_log(file.ResolvePath(service.access_log()));
+    }
     const Limits& limits = service.limits();
     sp.server.protocol = sp.protocol;
     sp.server.codec.max_package_size = limits.max_package_size();

@@ -51,7 +51,12 @@ absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Load(const std::string& 
   if (!in) return absl::ErrnoToStatus(errno, absl::StrCat(name, ": cannot read config"));
   std::stringstream text;
   text << in.rdbuf();
-  return Parse(std::move(name), text.str());
+  absl::StatusOr<std::unique_ptr<ConfigFile>> file = Parse(std::move(name), text.str());
+  if (file.ok()) {
+    size_t slash = path.rfind('/');
+    (*file)->directory_ = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+  }
+  return file;
 }
 
 absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Parse(std::string name,
@@ -68,6 +73,11 @@ absl::StatusOr<std::unique_ptr<ConfigFile>> ConfigFile::Parse(std::string name,
     return absl::InvalidArgumentError(errors.Format(file->name_));
   }
   return file;
+}
+
+std::string ConfigFile::ResolvePath(const std::string& path) const {
+  if (path.empty() || path[0] == '/') return path;
+  return absl::StrCat(directory_, "/", path);
 }
 
 std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree,

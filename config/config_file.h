@@ -34,6 +34,11 @@ class ConfigFile {
                                                            absl::string_view text);
 
   const std::string& name() const { return name_; }
+  // The directory of the file as loaded; relative paths in the config
+  // (static roots, log files) are relative to it. "." for parsed text.
+  const std::string& directory() const { return directory_; }
+  // `path` if absolute, else directory()/path.
+  std::string ResolvePath(const std::string& path) const;
   const Config& config() const { return config_; }
 
   // "NAME:LINE:COL: service 'web': FIELD: MESSAGE", pointing at `field` of
@@ -51,6 +56,7 @@ class ConfigFile {
                      absl::string_view path, std::string fallback) const;
 
   std::string name_;
+  std::string directory_ = ".";
   Config config_;
   google::protobuf::TextFormat::ParseInfoTree locations_;
 };

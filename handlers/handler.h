@@ -57,6 +57,9 @@ struct HandlerConfig {
   const google::protobuf::Message& message;  // e.g. sockman::EchoOptions
   std::string service;
   std::string protocol;  // the service's protocol name ("text")
+  // Relative paths in handler configs are relative to this directory (the
+  // config file's).
+  std::string config_directory = ".";
 };
 
 using HandlerCreator =

@@ -1,7 +1,12 @@
 // Every example config under examples/ is loaded and served: ports are
 // rewritten to 0, the real binary starts it, and each service answers a
 // message in its protocol.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 
@@ -32,7 +37,23 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
   std::string config = std::regex_replace(
       text.str(), std::regex(R"re((listen:\s*"[a-z]+://(\[[^\]]*\]|[^:"]+)):\d+")re"),
       "$1:0\"");
-  auto server = SockmanProcess::Start(config);
+  // Write the port-rewritten copy into a directory where the example's
+  // relative paths (static roots) still resolve: link the example's siblings.
+  std::string example_dir = GetParam().substr(0, GetParam().rfind('/'));
+  std::string copy_dir = absl::StrCat(getenv("TEST_TMPDIR"), "/example-", std::hash<std::string>()(GetParam()));
+  mkdir(copy_dir.c_str(), 0755);
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  if (DIR* dir = opendir(example_dir.c_str())) {
+    while (dirent* entry = readdir(dir)) {
+      std::string entry_name = entry->d_name;
+      if (entry_name == "." || entry_name == ".." || absl::EndsWith(entry_name, ".textproto")) continue;
+      symlink(absl::StrCat(cwd, "/", example_dir, "/", entry_name).c_str(),
+              absl::StrCat(copy_dir, "/", entry_name).c_str());
+    }
+    closedir(dir);
+  }
+  auto server = SockmanProcess::Start(config, "example", copy_dir);
   ASSERT_TRUE(server.ok()) << server.status();
   std::regex name_re(R"re(name:\s*"([^"]+)")re");
   int services = 0;
@@ -53,6 +74,10 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
       size_t length = (static_cast<unsigned char>(header[2]) << 8) |
                       static_cast<unsigned char>(header[3]);
       EXPECT_TRUE(absl::StrContains(client.ReadExactly(length - 4), "tom")) << uri;
+    } else if (absl::StartsWith(uri, "http://")) {
+      ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"));
+      std::string status = client.ReadLine();
+      EXPECT_EQ(status, "HTTP/1.1 200 OK\r") << uri;
     } else if (absl::StartsWith(uri, "tcp://")) {
       ASSERT_TRUE(client.Send("tom"));
       EXPECT_TRUE(absl::StrContains(client.ReadExactly(3), "tom")) << uri;

@@ -155,9 +155,12 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const HandlerConfig
   if (!options.has_root() || options.root().empty()) {
     return absl::InvalidArgumentError("root: is required");
   }
+  std::string root = options.root()[0] == '/'
+                         ? options.root()
+                         : absl::StrCat(config.config_directory, "/", options.root());
   char real[PATH_MAX];
   struct stat st;
-  if (realpath(options.root().c_str(), real) == nullptr || stat(real, &st) != 0 ||
+  if (realpath(root.c_str(), real) == nullptr || stat(real, &st) != 0 ||
       !S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(
         absl::StrCat("root: '", options.root(), "' is not a readable directory"));

@@ -117,11 +117,13 @@ CommandResult RunSockman(const std::vector<std::string>& args,
   return result;
 }
 
-absl::StatusOr<std::unique_ptr<SockmanProcess>> SockmanProcess::Start(const std::string& config,
-                                                                      const std::string& name) {
+absl::StatusOr<std::unique_ptr<SockmanProcess>> SockmanProcess::Start(
+    const std::string& config, const std::string& name, const std::string& directory) {
   int id = ++counter;
   std::string base = name.empty() ? absl::StrCat("config", id) : name;
-  std::string config_path = WriteTempFile(base + ".textproto", config);
+  std::string config_path = directory.empty() ? WriteTempFile(base + ".textproto", config)
+                                              : absl::StrCat(directory, "/", base, ".textproto");
+  if (!directory.empty()) std::ofstream(config_path, std::ios::binary) << config;
   std::unique_ptr<SockmanProcess> process(new SockmanProcess());
   process->stderr_path_ = absl::StrCat(TempDir(), "/", base, ".stderr");
   int pipe_fds[2];

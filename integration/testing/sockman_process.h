@@ -46,8 +46,11 @@ class SockmanProcess {
  public:
   // Writes the config and runs `sockman start -c` on it until it prints
   // "sockman: started". Errors carry the binary's stderr.
+  // The config is written to `directory` (default $TEST_TMPDIR), which is
+  // what relative paths in it are relative to.
   static absl::StatusOr<std::unique_ptr<SockmanProcess>> Start(const std::string& config,
-                                                               const std::string& name = "");
+                                                               const std::string& name = "",
+                                                               const std::string& directory = "");
   ~SockmanProcess();
 
   pid_t pid() const { return pid_; }
