@@ -38,7 +38,7 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
       text.str(), std::regex(R"re((listen:\s*"[a-z]+://(\[[^\]]*\]|[^:"]+)):\d+")re"),
       "$1:0\"");
   // Write the port-rewritten copy into a directory where the example's
-  // relative paths (static roots) still resolve: link the example's siblings.
+  // relative paths (static roots) still resolve: copy the example's siblings.
   std::string example_dir = GetParam().substr(0, GetParam().rfind('/'));
   std::string copy_dir = absl::StrCat(getenv("TEST_TMPDIR"), "/example-", std::hash<std::string>()(GetParam()));
   mkdir(copy_dir.c_str(), 0755);
@@ -48,17 +48,16 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
     while (dirent* entry = readdir(dir)) {
       std::string entry_name = entry->d_name;
       if (entry_name == "." || entry_name == ".." || absl::EndsWith(entry_name, ".textproto")) continue;
-      symlink(absl::StrCat(cwd, "/", example_dir, "/", entry_name).c_str(),
-              absl::StrCat(copy_dir, "/", entry_name).c_str());
+      // A copy, not a link: runfiles are symlinks out of the tree, which the
+      // static handler rightly refuses to follow.
+      Shell(absl::StrCat("cp -rL ", cwd, "/", example_dir, "/", entry_name, " ", copy_dir, "/"));
     }
     closedir(dir);
   }
   auto server = SockmanProcess::Start(config, "example", copy_dir);
   ASSERT_TRUE(server.ok()) << server.status();
-  std::regex name_re(R"re(name:\s*"([^"]+)")re");
   int services = 0;
-  for (std::sregex_iterator it(config.begin(), config.end(), name_re), end; it != end; ++it) {
-    std::string name = (*it)[1];
+  for (const std::string& name : (*server)->services()) {
     std::string uri = (*server)->uri(name);
     uint16_t port = (*server)->port(name);
     ASSERT_NE(port, 0) << name;
@@ -85,6 +84,9 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
     ++services;
   }
   EXPECT_GT(services, 0);
+  std::regex service_re(R"re(service\s*\{)re");
+  EXPECT_EQ(services, std::distance(std::sregex_iterator(config.begin(), config.end(), service_re),
+                                    std::sregex_iterator()));
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ExamplesTest, ::testing::ValuesIn(ExampleFiles()),

@@ -56,6 +56,12 @@ class SockmanProcess {
   pid_t pid() const { return pid_; }
   uint16_t port(const std::string& service) const;
   const std::string& uri(const std::string& service) const { return uris_.at(service); }
+  // Names of the services the binary reported listening.
+  std::vector<std::string> services() const {
+    std::vector<std::string> names;
+    for (const auto& [name, uri] : uris_) names.push_back(name);
+    return names;
+  }
 
   // Live child processes of the master.
   std::vector<pid_t> WorkerPids() const;
