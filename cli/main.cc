@@ -5,9 +5,17 @@
 //   sockman version              version and the built-in protocols/handlers
 //
 // Exit status: 0 success, 1 runtime failure, 2 usage or config error.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -15,7 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/plan.h"
+#include "cli/runtime.h"
 #include "cli/server.h"
+#include "config/validate.h"
 #include "config/config_file.h"
 #include "google/protobuf/text_format.h"
 #include "handlers/handler.h"
@@ -29,15 +39,19 @@ constexpr int kExitRuntime = 1;
 constexpr int kExitUsage = 2;
 
 constexpr char kUsage[] =
-    "usage: sockman COMMAND [options]\n"
+    "usage: sockman COMMAND -c FILE [options]\n"
     "\n"
     "commands:\n"
-    "  start   -c FILE        run the services in the foreground\n"
-    "  check   -c FILE        validate FILE and print the resolved config\n"
-    "  version                print the version and built-in protocols and handlers\n"
-    "  help                   print this text\n"
+    "  start   -c FILE [-d]       run the services (-d: as a daemon)\n"
+    "  stop    -c FILE [-g]       stop (-g: gracefully, up to stop_timeout_ms)\n"
+    "  restart -c FILE [-d]       stop, then start\n"
+    "  status  -c FILE [--json]   master and per-worker figures\n"
+    "  connections -c FILE [--json]  one row per open connection\n"
+    "  check   -c FILE            validate FILE and print the resolved config\n"
+    "  version                    print the version and built-in protocols and handlers\n"
+    "  help                       print this text\n"
     "\n"
-    "not supported yet: start -d, stop, restart, reload, status, connections\n";
+    "not supported yet: reload\n";
 
 struct Args {
   std::string command;
@@ -53,12 +67,46 @@ int Usage(const std::string& error) {
 }
 
 // Relative paths are relative to where the user ran the command; under
-// `bazel run` that is BUILD_WORKING_DIRECTORY, not the runfiles tree.
+// `bazel run` that is BUILD_WORKING_DIRECTORY, not the runfiles tree. The
+// result is absolute, so a daemon that leaves the directory still finds
+// everything the config names.
 std::string ResolvePath(const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
   const char* base = std::getenv("BUILD_WORKING_DIRECTORY");
-  if (base == nullptr || *base == '\0') return path;
-  return absl::StrCat(base, "/", path);
+  if (base != nullptr && *base != '\0') return absl::StrCat(base, "/", path);
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return path;
+  return absl::StrCat(cwd, "/", path);
+}
+
+std::string RuntimeDirEnv() {
+  const char* dir = std::getenv("XDG_RUNTIME_DIR");
+  return dir == nullptr ? "" : dir;
+}
+
+// The config file as parsed (no validation): enough to find a running
+// master's files even when the file has since been edited into an invalid
+// state.
+absl::StatusOr<RuntimePaths> PathsFor(const std::string& config, bool daemon) {
+  std::string path = ResolvePath(config);
+  auto file = ConfigFile::Load(path, config);
+  if (!file.ok()) return file.status();
+  return DeriveRuntimePaths(**file, path, daemon, RuntimeDirEnv());
+}
+
+int64_t MonotonicMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  // A zombie (our own child, not yet reaped) has exited too.
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = text.rfind(')');
+  return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
 }
 
 int CpuCount() {
@@ -70,6 +118,34 @@ absl::StatusOr<Plan> LoadPlan(const std::string& path) {
   auto file = ConfigFile::Load(ResolvePath(path), path);
   if (!file.ok()) return file.status();
   return BuildPlan(**file, CpuCount());
+}
+
+int PrintError(const absl::Status& status, int exit_code) {
+  std::fprintf(stderr, "sockman: %s\n", std::string(status.message()).c_str());
+  return exit_code;
+}
+
+// Asks the master to stop and waits until it has exited and removed its
+// files. Returns 0, or 1 when nothing was running or it did not stop.
+int StopAndWait(const RuntimePaths& paths, bool graceful, int64_t stop_timeout_ms,
+                bool quiet_if_not_running) {
+  pid_t pid = ReadLivePid(paths.pid_file);
+  if (pid <= 0) {
+    if (quiet_if_not_running) return 0;
+    std::fprintf(stderr, "sockman: not running (no live pid file at %s)\n",
+                 paths.pid_file.c_str());
+    return 1;
+  }
+  absl::StatusOr<std::string> reply =
+      ControlRequest(paths.control_socket, graceful ? "stop -g" : "stop");
+  if (!reply.ok()) kill(pid, graceful ? SIGQUIT : SIGTERM);  // no control socket: signal
+  int64_t deadline = MonotonicMs() + stop_timeout_ms + 10000;
+  while (MonotonicMs() < deadline) {
+    if (ProcessGone(pid) && ReadLivePid(paths.pid_file) != pid) return 0;
+    usleep(20000);
+  }
+  std::fprintf(stderr, "sockman: master %d did not stop in time\n", static_cast<int>(pid));
+  return 1;
 }
 
 int Check(const Args& args) {
@@ -86,21 +162,89 @@ int Check(const Args& args) {
 }
 
 int Start(const Args& args) {
-  if (args.daemon) {
-    return Usage("start -d (daemon mode) is not supported yet; run in the foreground");
-  }
   absl::StatusOr<Plan> plan = LoadPlan(args.config);
   if (!plan.ok()) {
     std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
     return kExitUsage;
   }
-  absl::StatusOr<int> status = RunServer(*plan, stdout);
+  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, args.daemon);
+  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  ServerOptions options;
+  options.paths = *paths;
+  options.version = kVersion;
+  if (pid_t live = ReadLivePid(paths->pid_file); live > 0) {
+    std::fprintf(stderr, "sockman: %s: already running (pid %d, pid file %s)\n",
+                 args.config.c_str(), static_cast<int>(live), paths->pid_file.c_str());
+    return kExitRuntime;
+  }
+  if (args.daemon) {
+    // fork, setsid, fork. The starting command waits on a pipe for the
+    // daemon's startup lines (or its error) and exits accordingly.
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return PrintError(absl::ErrnoToStatus(errno, "pipe"), 1);
+    pid_t first = fork();
+    if (first < 0) return PrintError(absl::ErrnoToStatus(errno, "fork"), kExitRuntime);
+    if (first > 0) {
+      ::close(pipe_fds[1]);
+      std::string out;
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(pipe_fds[0], buf, sizeof(buf))) > 0) out.append(buf, n);
+      waitpid(first, nullptr, 0);
+      std::fputs(out.c_str(), out.find("sockman: started") != std::string::npos ? stdout : stderr);
+      return out.find("sockman: started") != std::string::npos ? 0 : kExitRuntime;
+    }
+    ::close(pipe_fds[0]);
+    setsid();
+    if (fork() != 0) _exit(0);
+    if (chdir("/") != 0) {
+      // Paths are absolute by now; staying put is harmless.
+    }
+    options.daemon = true;
+    options.out = fdopen(pipe_fds[1], "w");
+  }
+  absl::StatusOr<int> status = RunServer(*plan, options);
   if (!status.ok()) {
-    std::fprintf(stderr, "sockman: %s: %s\n", args.config.c_str(),
-                 std::string(status.status().message()).c_str());
+    // A daemon's stderr is detached by now: the waiting command prints this.
+    std::fprintf(options.daemon ? options.out : stderr, "sockman: %s: %s\n",
+                 args.config.c_str(), std::string(status.status().message()).c_str());
     return kExitRuntime;
   }
   return *status;
+}
+
+int Stop(const Args& args) {
+  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
+  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  auto file = ConfigFile::Load(ResolvePath(args.config), args.config);
+  int64_t stop_timeout = (*file)->config().global().has_stop_timeout_ms()
+                             ? (*file)->config().global().stop_timeout_ms()
+                             : kDefaultStopTimeoutMs;
+  return StopAndWait(*paths, args.graceful, stop_timeout, false);
+}
+
+int Restart(const Args& args) {
+  absl::StatusOr<Plan> plan = LoadPlan(args.config);  // refuse to stop for a broken config
+  if (!plan.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
+    return kExitUsage;
+  }
+  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, args.daemon);
+  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  if (int stopped = StopAndWait(*paths, args.graceful, plan->stop_timeout_ms, true); stopped != 0) {
+    return stopped;
+  }
+  return Start(args);
+}
+
+int Query(const Args& args, const std::string& what) {
+  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
+  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  absl::StatusOr<std::string> reply =
+      ControlRequest(paths->control_socket, args.json ? what + " --json" : what);
+  if (!reply.ok()) return PrintError(reply.status(), kExitRuntime);
+  std::fputs(reply->c_str(), stdout);
+  return 0;
 }
 
 int Version() {
@@ -137,14 +281,15 @@ int Main(int argc, char** argv) {
     return 0;
   }
   if (c == "version" || c == "--version") return Version();
-  if (c == "start" || c == "check") {
+  if (c == "start" || c == "check" || c == "stop" || c == "restart" || c == "status" ||
+      c == "connections" || c == "reload") {
     if (args.config.empty()) return Usage(absl::StrCat(c, " needs -c FILE"));
-    return c == "start" ? Start(args) : Check(args);
-  }
-  if (c == "stop" || c == "restart" || c == "reload" || c == "status" || c == "connections") {
-    return Usage(absl::StrCat("'", c,
-                              "' is not supported yet; a foreground server stops on "
-                              "Ctrl-C or SIGTERM"));
+    if (c == "start") return Start(args);
+    if (c == "check") return Check(args);
+    if (c == "stop") return Stop(args);
+    if (c == "restart") return Restart(args);
+    if (c == "status" || c == "connections") return Query(args, c);
+    return Usage("'reload' is not supported yet; use restart");
   }
   return Usage(absl::StrCat("unknown command '", c, "'"));
 }

@@ -3,19 +3,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
+#include "cli/status.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
 #include "engine/listener.h"
 #include "engine/log_appender.h"
 #include "engine/reactor.h"
 #include "engine/supervisor.h"
+#include "engine/tcp_connection.h"
 #include "protocols/stream_server.h"
 
 namespace sockman {
 namespace {
+
+constexpr int64_t kQueryTimeoutMs = 1000;
 
 ListenOptions ListenOptionsFor(const ServicePlan& service) {
   ListenOptions options;
@@ -25,23 +34,88 @@ ListenOptions ListenOptionsFor(const ServicePlan& service) {
   return options;
 }
 
+// The worker's end of its channel to the master: one request line in, one
+// reply line out.
+class WorkerChannel : public Reactor::Watcher {
+ public:
+  WorkerChannel(Reactor& reactor, int fd, std::function<std::string(absl::string_view)> answer)
+      : reactor_(reactor), fd_(fd), answer_(std::move(answer)) {
+    reactor_.Watch(fd_.get(), EPOLLIN, this).IgnoreError();
+  }
+  ~WorkerChannel() override { reactor_.Unwatch(fd_.get()); }
+
+  void OnEvents(uint32_t events) override {
+    char chunk[4096];
+    ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
+    if (n <= 0) {
+      if (n == 0) reactor_.Unwatch(fd_.get());  // the master is gone
+      return;
+    }
+    pending_.append(chunk, static_cast<size_t>(n));
+    size_t newline;
+    while ((newline = pending_.find('\n')) != std::string::npos) {
+      std::string reply = answer_(absl::string_view(pending_).substr(0, newline)) + "\n";
+      pending_.erase(0, newline + 1);
+      // Replies are small; the master reads them at once. Block if needed.
+      size_t at = 0;
+      while (at < reply.size()) {
+        ssize_t w = ::send(fd_.get(), reply.data() + at, reply.size() - at, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        at += static_cast<size_t>(w);
+      }
+    }
+  }
+
+ private:
+  Reactor& reactor_;
+  UniqueFd fd_;
+  std::function<std::string(absl::string_view)> answer_;
+  std::string pending_;
+};
+
+struct WorkerFds {
+  int listen = -1;
+  int access_log = -1;
+  int channel = -1;
+  std::vector<int> close;  // the master's own descriptors
+};
+
 // The body of one worker process. Returns its exit status.
-int RunWorker(const ServicePlan& service, int worker_id, int listen_fd, int access_log_fd,
-              ReadySignal& ready) {
+int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
+              int64_t stop_timeout_ms, ReadySignal& ready) {
+  for (int fd : fds.close) ::close(fd);
   auto reactor = Reactor::Create(SystemClock());
   if (!reactor.ok()) {
     ready.Fail(reactor.status().message());
     return 1;
   }
-  auto signals = SignalSource::Create(**reactor, {SIGTERM, SIGINT, SIGQUIT, SIGHUP},
-                                      [&](int signo) {
-                                        if (signo != SIGHUP) (*reactor)->Stop();
-                                      });
+  Reactor& loop = **reactor;
+  std::unique_ptr<StreamServer> server;
+  bool draining = false;
+  auto drain = [&] {
+    if (draining || server == nullptr) return;
+    draining = true;
+    server->Drain();
+    // Exit when the last connection is gone, or at the deadline.
+    loop.AddRepeatingTimer(20, [&] {
+      if (server->connection_count() == 0) loop.Stop();
+    });
+    loop.AddTimer(stop_timeout_ms, [&] { loop.Stop(); });
+  };
+  auto signals = SignalSource::Create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP}, [&](int signo) {
+    if (signo == SIGQUIT) {
+      drain();
+    } else if (signo != SIGHUP) {
+      loop.Stop();
+    }
+  });
   if (!signals.ok()) {
     ready.Fail(signals.status().message());
     return 1;
   }
 
+  int listen_fd = fds.listen;
   UniqueFd own_listener;
   if (service.config.reuse_port()) {
     // Each worker has its own socket in the port's SO_REUSEPORT group.
@@ -58,46 +132,148 @@ int RunWorker(const ServicePlan& service, int worker_id, int listen_fd, int acce
       ready.Fail(absl::StrCat("user: ", s.message()));
       return 1;
     }
+  } else if (geteuid() == 0) {
+    LogWarning(absl::StrCat("service '", service.config.name(),
+                            "' runs as root (set `user` to drop privileges)"));
   }
 
   StreamServerOptions options = service.server;
   std::unique_ptr<LogAppender> access_log;
-  if (access_log_fd >= 0) {
-    access_log = std::make_unique<LogAppender>(UniqueFd(access_log_fd));
+  if (fds.access_log >= 0) {
+    access_log = std::make_unique<LogAppender>(UniqueFd(fds.access_log));
     options.codec.access_log = access_log.get();
-    (*reactor)->AddRepeatingTimer(1000, [&access_log] { access_log->Flush(); });
+    loop.AddRepeatingTimer(1000, [&access_log] { access_log->Flush(); });
   }
 
-  WorkerContext context{**reactor, service.config.name(), worker_id};
+  WorkerContext context{loop, service.config.name(), worker_id};
   std::unique_ptr<Handler> handler = service.handler->NewHandler(context);
-  auto server = StreamServer::Create(**reactor, listen_fd, options, *handler);
-  if (!server.ok()) {
-    ready.Fail(server.status().message());
+  auto created = StreamServer::Create(loop, listen_fd, options, *handler);
+  if (!created.ok()) {
+    ready.Fail(created.status().message());
     return 1;
   }
+  server = std::move(*created);
+  WorkerChannel channel(loop, fds.channel, [&](absl::string_view request) -> std::string {
+    if (request == "status") return WorkerStatusLine(*server, loop);
+    if (request == "connections") {
+      return WorkerConnectionsLine(*server, loop, service.config.name());
+    }
+    return "error=unknown-request";
+  });
   handler->OnWorkerStart(context);
   ready.Ready();
-  (*reactor)->Run();
+  loop.Run();
   handler->OnWorkerStop();
-  server->reset();  // closes every connection (OnClose runs for each)
+  server.reset();  // closes what is left (OnClose runs for each)
+  if (access_log) access_log->Flush();
   return 0;
+}
+
+// The control socket: one request line per connection, answered, closed.
+class ControlServer : public TcpConnection::Delegate {
+ public:
+  using Handler = std::function<void(absl::string_view request,
+                                     std::function<void(std::string)> reply)>;
+
+  ControlServer(Reactor& reactor, int listen_fd, Handler handler)
+      : reactor_(reactor), handler_(std::move(handler)) {
+    auto acceptor = Acceptor::Create(reactor, listen_fd, [this](UniqueFd fd, const SocketAddress&) {
+      ConnectionLimits limits;
+      limits.max_package_size = 4096;
+      limits.max_send_buffer_size = 64 << 20;
+      auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), limits, this);
+      if (connection.ok()) clients_.push_back(std::move(*connection));
+    });
+    if (acceptor.ok()) acceptor_ = std::move(*acceptor);
+  }
+
+  void OnData(TcpConnection& connection, Buffer& input) override {
+    size_t newline = input.view().find('\n');
+    if (newline == absl::string_view::npos) return;
+    std::string request(input.view().substr(0, newline));
+    input.Consume(input.size());
+    connection.PauseRecv();
+    TcpConnection* target = &connection;
+    handler_(request, [this, target](std::string reply) {
+      for (auto& client : clients_) {
+        if (client.get() == target && target->open()) {
+          target->Send(reply);
+          target->Close();
+        }
+      }
+    });
+  }
+
+  void OnClosed(TcpConnection& connection) override {
+    for (auto it = clients_.begin(); it != clients_.end(); ++it) {
+      if (it->get() == &connection) {
+        reactor_.DeleteLater(std::move(*it));
+        clients_.erase(it);
+        return;
+      }
+    }
+  }
+
+ private:
+  Reactor& reactor_;
+  Handler handler_;
+  std::unique_ptr<Acceptor> acceptor_;
+  std::vector<std::unique_ptr<TcpConnection>> clients_;
+};
+
+absl::StatusOr<UniqueFd> ListenUnix(const std::string& path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("control socket path too long: ", path));
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  // We hold the pid file lock, so a socket file left here is stale.
+  ::unlink(path.c_str());
+  mode_t old_mask = umask(0177);  // 0600: only the master's user
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  umask(old_mask);
+  if (bound != 0 || ::listen(fd.get(), 64) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("control socket ", path));
+  }
+  return fd;
+}
+
+absl::StatusOr<UniqueFd> OpenAppend(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  return fd;
 }
 
 }  // namespace
 
-absl::StatusOr<int> RunServer(Plan& plan, FILE* out) {
+absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   signal(SIGPIPE, SIG_IGN);
   SetLogRole("master");
+  const RuntimePaths& paths = options.paths;
+
+  absl::StatusOr<PidFile> pid_file = PidFile::Acquire(paths.pid_file);
+  if (!pid_file.ok()) return pid_file.status();
+  if (absl::Status s = pid_file->Write(getpid()); !s.ok()) return s;
+
+  UniqueFd log_fd;
+  if (!paths.log_file.empty()) {
+    absl::StatusOr<UniqueFd> fd = OpenAppend(paths.log_file);
+    if (!fd.ok()) return absl::Status(fd.status().code(), absl::StrCat("log_file: ", fd.status().message()));
+    log_fd = std::move(*fd);
+    SetLogFd(log_fd.get());
+  }
 
   // Bind before fork, so every worker of a service shares one socket; with
   // reuse_port, hold the port (bound, not listening) and let workers bind.
   std::vector<UniqueFd> sockets;
   std::vector<UniqueFd> access_logs;
-  std::vector<std::string> uris;
+  std::vector<ServiceSummary> summaries;
   for (ServicePlan& service : plan.services) {
-    ListenOptions options = ListenOptionsFor(service);
+    ListenOptions listen = ListenOptionsFor(service);
     absl::StatusOr<UniqueFd> fd =
-        service.config.reuse_port() ? ReserveTcpPort(options) : BindTcpListener(options);
+        service.config.reuse_port() ? ReserveTcpPort(listen) : BindTcpListener(listen);
     if (!fd.ok()) {
       return absl::Status(fd.status().code(), absl::StrCat("service '", service.config.name(),
                                                            "': ", fd.status().message()));
@@ -107,53 +283,116 @@ absl::StatusOr<int> RunServer(Plan& plan, FILE* out) {
     service.address = *bound;  // the real port when 0 was asked
     ListenUri uri = service.uri;
     uri.port = bound->port();
-    uris.push_back(uri.ToString());
+    summaries.push_back({service.config.name(), uri.ToString(),
+                         static_cast<int>(service.config.count())});
     sockets.push_back(std::move(*fd));
     // Opened by the master, before workers drop privileges, as nginx does.
     UniqueFd log;
     if (service.config.has_access_log()) {
-      const std::string& path = service.config.access_log();
-      log.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-      if (!log.valid()) {
-        return absl::ErrnoToStatus(errno, absl::StrCat("service '", service.config.name(),
-                                                       "': access_log: open ", path));
+      absl::StatusOr<UniqueFd> opened = OpenAppend(service.config.access_log());
+      if (!opened.ok()) {
+        return absl::Status(opened.status().code(),
+                            absl::StrCat("service '", service.config.name(),
+                                         "': access_log: ", opened.status().message()));
       }
+      log = std::move(*opened);
     }
     access_logs.push_back(std::move(log));
   }
 
+  absl::StatusOr<UniqueFd> control_fd = ListenUnix(paths.control_socket);
+  if (!control_fd.ok()) return control_fd.status();
+
   auto reactor = Reactor::Create(SystemClock());
   if (!reactor.ok()) return reactor.status();
+  std::vector<int> master_only = {control_fd->get(), pid_file->fd()};
+  if (options.daemon) {
+    // Detach stdio before forking workers, which must not hold the starting
+    // command's pipe: stdout/stderr go to stdout_file (default /dev/null);
+    // logs already go to log_file. Only `out` (the pipe) stays, master-only.
+    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    int sink = devnull;
+    if (!options.paths.stdout_file.empty()) {
+      int fd = ::open(options.paths.stdout_file.c_str(),
+                      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) sink = fd;
+    }
+    dup2(devnull, STDIN_FILENO);
+    dup2(sink, STDOUT_FILENO);
+    dup2(sink, STDERR_FILENO);
+    if (sink != devnull) ::close(sink);
+    ::close(devnull);
+    master_only.push_back(fileno(options.out));
+  }
   std::vector<WorkerPool> pools;
   for (size_t i = 0; i < plan.services.size(); ++i) {
     const ServicePlan* service = &plan.services[i];
-    int fd = sockets[i].get();
-    int log_fd = access_logs[i].get();
-    std::vector<int> fds = {fd};
-    if (log_fd >= 0) fds.push_back(log_fd);
+    WorkerFds fds;
+    fds.listen = sockets[i].get();
+    fds.access_log = access_logs[i].get();
+    fds.close = master_only;
+    std::vector<int> keep = {fds.listen};
+    if (fds.access_log >= 0) keep.push_back(fds.access_log);
+    int64_t stop_timeout = plan.stop_timeout_ms;
     pools.push_back(WorkerPool{
         .name = service->config.name(),
         .count = static_cast<int>(service->config.count()),
-        .run = [service, fd, log_fd](int worker_id, ReadySignal& ready) {
-          return RunWorker(*service, worker_id, fd, log_fd, ready);
+        .run = [service, fds, stop_timeout](int worker_id, ReadySignal& ready, int channel) {
+          WorkerFds mine = fds;
+          mine.channel = channel;
+          return RunWorker(*service, worker_id, mine, stop_timeout, ready);
         },
-        .fds = fds,
+        .fds = keep,
     });
   }
-  SupervisorOptions options;
-  options.stop_timeout_ms = plan.stop_timeout_ms;
-  auto supervisor = Supervisor::Create(**reactor, std::move(pools), options);
+  SupervisorOptions supervisor_options;
+  supervisor_options.stop_timeout_ms = plan.stop_timeout_ms;
+  auto supervisor = Supervisor::Create(**reactor, std::move(pools), supervisor_options);
   if (!supervisor.ok()) return supervisor.status();
-  if (absl::Status s = (*supervisor)->Start(); !s.ok()) return s;
+  Supervisor& workers = **supervisor;
+  if (absl::Status s = workers.Start(); !s.ok()) return s;
 
-  for (size_t i = 0; i < plan.services.size(); ++i) {
-    std::fprintf(out, "sockman: listen %s %s count=%u\n", plan.services[i].config.name().c_str(),
-                 uris[i].c_str(), plan.services[i].config.count());
+  MasterSummary summary;
+  summary.version = options.version;
+  summary.pid = getpid();
+  summary.start_wall_seconds = SystemClock().WallSeconds();
+  summary.services = summaries;
+  ControlServer control(**reactor, control_fd->get(),
+                        [&](absl::string_view request, std::function<void(std::string)> reply) {
+    if (request == "status" || request == "status --json") {
+      bool json = request != "status";
+      workers.Query("status", kQueryTimeoutMs, [&, json, reply](std::vector<WorkerReply> replies) {
+        summary.now_wall_seconds = SystemClock().WallSeconds();
+        summary.exits = workers.exit_counts();
+        reply(RenderStatus(summary, replies, json));
+      });
+    } else if (request == "connections" || request == "connections --json") {
+      bool json = request != "connections";
+      workers.Query("connections", kQueryTimeoutMs,
+                    [json, reply](std::vector<WorkerReply> replies) {
+                      reply(RenderConnections(replies, json));
+                    });
+    } else if (request == "stop") {
+      reply("stopping\n");
+      workers.StopNow();
+    } else if (request == "stop -g") {
+      reply("stopping gracefully\n");
+      workers.StopGracefully();
+    } else {
+      reply(absl::StrCat("error: unknown request '", request, "'\n"));
+    }
+  });
+
+  for (const ServiceSummary& s : summaries) {
+    std::fprintf(options.out, "sockman: listen %s %s count=%d\n", s.name.c_str(),
+                 s.listen.c_str(), s.count);
   }
-  std::fprintf(out, "sockman: started pid=%d\n", static_cast<int>(getpid()));
-  std::fflush(out);
+  std::fprintf(options.out, "sockman: started pid=%d\n", static_cast<int>(getpid()));
+  std::fflush(options.out);
+  if (options.daemon) std::fclose(options.out);  // the starting command returns
   LogInfo(absl::StrCat("serving ", plan.services.size(), " services"));
-  int status = (*supervisor)->Run();
+  int status = workers.Run();
+  ::unlink(paths.control_socket.c_str());
   LogInfo("stopped");
   return status;
 }

@@ -1,26 +1,37 @@
-// Running a plan: the master binds every listener, forks the workers through
-// the Supervisor, prints where each service listens, and supervises until
-// stopped. Each worker builds its own reactor, drops privileges and serves
-// its service with the service's protocol and handler.
+// Running a plan: the master takes the pid file, binds every listener, opens
+// the control socket, forks the workers through the Supervisor, prints where
+// each service listens, and supervises until stopped. Each worker builds its
+// own reactor, drops privileges and serves its service with the service's
+// protocol and handler, answering the master's status queries.
 #ifndef SOCKMAN_CLI_SERVER_H_
 #define SOCKMAN_CLI_SERVER_H_
 
 #include <cstdio>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "cli/plan.h"
+#include "cli/runtime.h"
 
 namespace sockman {
 
-// Runs in the foreground until SIGTERM/SIGINT/SIGQUIT. Once every worker is
-// serving, writes one line per service to `out`:
+struct ServerOptions {
+  RuntimePaths paths;
+  bool daemon = false;   // already detached: redirect stdio once serving
+  FILE* out = stdout;    // where the startup lines go
+  std::string version;
+};
+
+// Runs until stopped (signals, or `stop` on the control socket). Once every
+// worker is serving, writes one line per service to `out`:
 //
 //   sockman: listen NAME URI count=N
 //
 // followed by `sockman: started pid=PID`. URI carries the bound port (the
 // real one when port 0 was asked). Returns the process exit status; errors
-// before serving (bind, worker start-up) are returned as a status.
-absl::StatusOr<int> RunServer(Plan& plan, FILE* out);
+// before serving (already running, bind, worker start-up) come back as a
+// status.
+absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options);
 
 }  // namespace sockman
 

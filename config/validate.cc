@@ -116,8 +116,9 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     const Global& global = config.global();
     for (absl::string_view field : {"pid_file", "log_file", "stdout_file", "control_socket"}) {
       const auto* descriptor = Global::descriptor()->FindFieldByName(std::string(field));
-      if (global.GetReflection()->HasField(global, descriptor)) {
-        return file.GlobalError(field, "not supported yet");
+      if (global.GetReflection()->HasField(global, descriptor) &&
+          global.GetReflection()->GetString(global, descriptor).empty()) {
+        return file.GlobalError(field, "must be a file path");
       }
     }
     if (global.stop_timeout_ms() > kMaxStopTimeoutMs) {

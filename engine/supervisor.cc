@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,55 @@ std::string DescribeExit(int status) {
 }
 
 }  // namespace
+
+// The master's end of one worker's channel: reads reply lines.
+class ChannelWatcher : public Reactor::Watcher {
+ public:
+  ChannelWatcher(Supervisor& supervisor, size_t slot, UniqueFd fd)
+      : supervisor_(supervisor), slot_(slot), fd_(std::move(fd)) {
+    watching_ = supervisor_.reactor_.Watch(fd_.get(), EPOLLIN, this).ok();
+  }
+  ~ChannelWatcher() override {
+    if (watching_) supervisor_.reactor_.Unwatch(fd_.get());
+  }
+  int fd() const { return fd_.get(); }
+
+  bool Send(absl::string_view line) {
+    std::string framed = absl::StrCat(line, "\n");
+    return ::send(fd_.get(), framed.data(), framed.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+           static_cast<ssize_t>(framed.size());
+  }
+
+  void OnEvents(uint32_t events) override {
+    char chunk[16384];
+    for (;;) {
+      ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
+      if (n > 0) {
+        pending_.append(chunk, static_cast<size_t>(n));
+        size_t newline;
+        while ((newline = pending_.find('\n')) != std::string::npos) {
+          std::string line = pending_.substr(0, newline);
+          pending_.erase(0, newline + 1);
+          supervisor_.OnChannelLine(slot_, std::move(line));
+        }
+        if (pending_.size() > (64u << 20)) pending_.clear();  // a runaway worker
+        continue;
+      }
+      if (n < 0 && (errno == EINTR)) continue;
+      if (n < 0 && errno == EAGAIN) return;
+      if (watching_) supervisor_.reactor_.Unwatch(fd_.get());
+      watching_ = false;
+      return;
+    }
+  }
+
+ private:
+  Supervisor& supervisor_;
+  size_t slot_;
+  UniqueFd fd_;
+  std::string pending_;
+  bool watching_ = false;
+};
 
 void ReadySignal::Ready() {
   if (fd_ < 0) return;
@@ -73,17 +123,33 @@ Supervisor::Supervisor(Reactor& reactor, std::vector<WorkerPool> pools,
 
 Supervisor::~Supervisor() {
   for (Slot& slot : slots_) reactor_.CancelTimer(slot.restart_timer);
+  if (query_ != nullptr) reactor_.CancelTimer(query_->timer);
 }
 
 absl::StatusOr<pid_t> Supervisor::Fork(Slot& slot, int ready_fd) {
   const WorkerPool& pool = pools_[slot.pool];
+  int channel[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
+    return absl::ErrnoToStatus(errno, "socketpair");
+  }
+  size_t index = static_cast<size_t>(&slot - slots_.data());
   pid_t pid = fork();
-  if (pid < 0) return absl::ErrnoToStatus(errno, "fork");
+  if (pid < 0) {
+    ::close(channel[0]);
+    ::close(channel[1]);
+    return absl::ErrnoToStatus(errno, "fork");
+  }
   if (pid > 0) {
+    ::close(channel[1]);
     slot.pid = pid;
     slot.started_ms = reactor_.clock().NowMs();
-    slot_by_pid_[pid] = static_cast<size_t>(&slot - slots_.data());
+    slot.channel = std::make_unique<ChannelWatcher>(*this, index, UniqueFd(channel[0]));
+    slot_by_pid_[pid] = index;
     return pid;
+  }
+  ::close(channel[0]);
+  for (const Slot& other : slots_) {
+    if (other.channel) ::close(other.channel->fd());  // other workers' channels
   }
 
   // Worker. Die with the master; then restore default signal handling.
@@ -101,7 +167,7 @@ absl::StatusOr<pid_t> Supervisor::Fork(Slot& slot, int ready_fd) {
   }
   SetLogRole(absl::StrCat("worker ", pool.name, "/", slot.id));
   ReadySignal ready(ready_fd);
-  int status = pool.run(slot.id, ready);
+  int status = pool.run(slot.id, ready, channel[1]);
   _exit(status);
 }
 
@@ -199,8 +265,10 @@ void Supervisor::OnSignal(int signo) {
       break;
     case SIGTERM:
     case SIGINT:
-    case SIGQUIT:
       StopAll(signo);
+      break;
+    case SIGQUIT:
+      StopGracefully();
       break;
     case SIGHUP:
       LogWarning("SIGHUP: reload is not supported yet; ignoring");
@@ -217,11 +285,16 @@ void Supervisor::ReapChildren() {
     if (pid <= 0) break;
     auto it = slot_by_pid_.find(pid);
     if (it == slot_by_pid_.end()) continue;
-    Slot& slot = slots_[it->second];
+    size_t slot_index = it->second;
+    Slot& slot = slots_[slot_index];
     slot_by_pid_.erase(it);
     slot.pid = 0;
-    if (stopping_) continue;
+    // Its EOF may be pending in this very epoll batch: delete after the pass.
+    if (slot.channel) reactor_.DeleteLater(std::move(slot.channel));
+    OnChannelClosed(slot_index);
     const WorkerPool& pool = pools_[slot.pool];
+    ++exit_counts_[pool.name][DescribeExit(status)];
+    if (stopping_) continue;
     int64_t lived = reactor_.clock().NowMs() - slot.started_ms;
     slot.crash_streak = lived < kCrashWindowMs ? slot.crash_streak + 1 : 0;
     int64_t delay = 0;
@@ -261,15 +334,98 @@ void Supervisor::StopAll(int signo) {
   if (slot_by_pid_.empty()) reactor_.Stop();
 }
 
+void Supervisor::StopGracefully() {
+  if (stopping_) return;
+  LogInfo(absl::StrCat("graceful stop of ", slot_by_pid_.size(), " workers"));
+  stopping_ = true;
+  for (Slot& slot : slots_) {
+    reactor_.CancelTimer(slot.restart_timer);
+    slot.restart_timer = kNoTimer;
+  }
+  KillAll(SIGQUIT);
+  // Workers close what is left at stop_timeout_ms; this is the backstop.
+  reactor_.AddTimer(options_.stop_timeout_ms + 1000, [this] { KillAll(SIGKILL); });
+  if (slot_by_pid_.empty()) reactor_.Stop();
+}
+
+void Supervisor::StopNow() { StopAll(SIGTERM); }
+
+WorkerInfo Supervisor::InfoOf(const Slot& slot) const {
+  return WorkerInfo{pools_[slot.pool].name, slot.id, slot.pid, slot.restarts, slot.started_ms};
+}
+
+void Supervisor::Query(std::string request, int64_t timeout_ms,
+                       std::function<void(std::vector<WorkerReply>)> done) {
+  if (query_ != nullptr) {
+    queued_.emplace_back(std::move(request), std::move(done));
+    queued_timeouts_.push_back(timeout_ms);
+    return;
+  }
+  query_ = std::make_unique<PendingQuery>();
+  query_->done = std::move(done);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = slots_[i];
+    WorkerReply reply;
+    reply.worker = InfoOf(slot);
+    bool sent = slot.pid > 0 && slot.channel != nullptr && slot.channel->Send(request);
+    query_->replies.push_back(std::move(reply));
+    query_->slots.push_back(sent ? i : SIZE_MAX);
+    if (sent) ++query_->waiting;
+  }
+  if (query_->waiting == 0) {
+    FinishQuery();
+    return;
+  }
+  query_->timer = reactor_.AddTimer(timeout_ms, [this] {
+    query_->timer = kNoTimer;
+    FinishQuery();
+  });
+}
+
+void Supervisor::OnChannelLine(size_t slot, std::string line) {
+  if (query_ == nullptr) return;  // a late answer to a query that timed out
+  for (size_t i = 0; i < query_->slots.size(); ++i) {
+    if (query_->slots[i] != slot || query_->replies[i].answered) continue;
+    query_->replies[i].answered = true;
+    query_->replies[i].reply = std::move(line);
+    if (--query_->waiting == 0) FinishQuery();
+    return;
+  }
+}
+
+void Supervisor::OnChannelClosed(size_t slot) {
+  if (query_ == nullptr) return;
+  for (size_t i = 0; i < query_->slots.size(); ++i) {
+    if (query_->slots[i] == slot && !query_->replies[i].answered) {
+      query_->slots[i] = SIZE_MAX;
+      if (--query_->waiting == 0) {
+        FinishQuery();
+        return;
+      }
+    }
+  }
+}
+
+void Supervisor::FinishQuery() {
+  std::unique_ptr<PendingQuery> query = std::move(query_);
+  reactor_.CancelTimer(query->timer);
+  query->done(std::move(query->replies));
+  if (query_ == nullptr && !queued_.empty()) {
+    auto [request, done] = std::move(queued_.front());
+    int64_t timeout = queued_timeouts_.front();
+    queued_.erase(queued_.begin());
+    queued_timeouts_.erase(queued_timeouts_.begin());
+    Query(std::move(request), timeout, std::move(done));
+  }
+}
+
 void Supervisor::KillAll(int signo) {
   for (const auto& [pid, index] : slot_by_pid_) kill(pid, signo);
 }
 
 std::vector<WorkerInfo> Supervisor::workers() const {
   std::vector<WorkerInfo> result;
-  for (const Slot& slot : slots_) {
-    result.push_back(WorkerInfo{pools_[slot.pool].name, slot.id, slot.pid, slot.restarts});
-  }
+  for (const Slot& slot : slots_) result.push_back(InfoOf(slot));
   return result;
 }
 

@@ -44,7 +44,10 @@ struct WorkerPool {
   int count = 1;
   // Runs in the forked worker; returns its exit status. Must call
   // ready.Ready() once it serves, or ready.Fail(why) and return non-zero.
-  std::function<int(int worker_id, ReadySignal& ready)> run;
+  // `channel_fd` is the worker's end of a stream socket to the master: the
+  // master writes one-line requests (Supervisor::Query) and the worker
+  // answers each with one line.
+  std::function<int(int worker_id, ReadySignal& ready, int channel_fd)> run;
   // Descriptors this pool's workers keep. Descriptors listed by other pools
   // are closed in this pool's workers.
   std::vector<int> fds;
@@ -58,8 +61,16 @@ struct SupervisorOptions {
 struct WorkerInfo {
   std::string pool;
   int id = 0;
-  pid_t pid = 0;
+  pid_t pid = 0;  // 0 while waiting to be restarted
   int restarts = 0;
+  int64_t started_ms = 0;  // Clock::NowMs() of the last fork
+};
+
+// One worker's answer to Supervisor::Query.
+struct WorkerReply {
+  WorkerInfo worker;
+  bool answered = false;  // false: no answer in time (busy or dying)
+  std::string reply;      // the worker's line, without "\n"
 };
 
 class Supervisor {
@@ -81,6 +92,22 @@ class Supervisor {
 
   std::vector<WorkerInfo> workers() const;
 
+  // Sends `request` (one line, no "\n") to every live worker and calls `done`
+  // with every worker's reply once all answered or `timeout_ms` passed.
+  void Query(std::string request, int64_t timeout_ms,
+             std::function<void(std::vector<WorkerReply>)> done);
+
+  // Graceful stop: workers get SIGQUIT (stop accepting, finish what is in
+  // flight), then SIGKILL after stop_timeout_ms; Run() returns when all exited.
+  void StopGracefully();
+  // Fast stop, as on SIGTERM.
+  void StopNow();
+
+  // How workers of each pool ended: pool -> ("exited with status 1" -> count).
+  const std::map<std::string, std::map<std::string, int>>& exit_counts() const {
+    return exit_counts_;
+  }
+
  private:
   struct Slot {
     int pool = 0;
@@ -90,7 +117,19 @@ class Supervisor {
     int crash_streak = 0;
     int64_t started_ms = 0;
     TimerId restart_timer = kNoTimer;
+    std::unique_ptr<class ChannelWatcher> channel;
   };
+  struct PendingQuery {
+    std::vector<WorkerReply> replies;
+    std::vector<size_t> slots;  // slot index for each reply
+    size_t waiting = 0;
+    TimerId timer = kNoTimer;
+    std::function<void(std::vector<WorkerReply>)> done;
+  };
+  friend class ChannelWatcher;
+  void OnChannelLine(size_t slot, std::string line);
+  void OnChannelClosed(size_t slot);
+  void FinishQuery();
 
   Supervisor(Reactor& reactor, std::vector<WorkerPool> pools, SupervisorOptions options);
   absl::StatusOr<pid_t> Fork(Slot& slot, int ready_fd);
@@ -98,6 +137,7 @@ class Supervisor {
   void ReapChildren();
   void StopAll(int signo);
   void KillAll(int signo);
+  WorkerInfo InfoOf(const Slot& slot) const;
 
   Reactor& reactor_;
   std::vector<WorkerPool> pools_;
@@ -107,6 +147,10 @@ class Supervisor {
   std::map<pid_t, size_t> slot_by_pid_;
   bool stopping_ = false;
   pid_t master_pid_;
+  std::map<std::string, std::map<std::string, int>> exit_counts_;
+  std::unique_ptr<PendingQuery> query_;  // one at a time; later ones queue
+  std::vector<std::pair<std::string, std::function<void(std::vector<WorkerReply>)>>> queued_;
+  std::vector<int64_t> queued_timeouts_;
 };
 
 }  // namespace sockman

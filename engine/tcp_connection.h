@@ -96,6 +96,7 @@ class TcpConnection : public Reactor::Watcher {
   bool open() const { return state_ == State::kOpen; }
   bool closed() const { return state_ == State::kClosed; }
   const SocketAddress& peer() const { return peer_; }
+  int fd() const { return fd_.get(); }
   // Bytes queued in memory (file segments excluded).
   size_t send_buffer_size() const { return output_.size() + tail_bytes_; }
   uint64_t bytes_read() const { return bytes_read_; }

@@ -267,9 +267,16 @@ TEST(CommandLineTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunSockman({"frobnicate"}).exit_code, 2);
   EXPECT_EQ(RunSockman({"start"}).exit_code, 2);
   EXPECT_EQ(RunSockman({"check", "-c", "/nonexistent.textproto"}).exit_code, 2);
-  CommandResult stop = RunSockman({"stop", "-c", "x"});
+  CommandResult stop = RunSockman({"stop", "-c", "/nonexistent.textproto"});
   EXPECT_EQ(stop.exit_code, 2);
-  EXPECT_NE(stop.err.find("not supported yet"), std::string::npos);
+  EXPECT_NE(stop.err.find("/nonexistent.textproto: cannot read config"), std::string::npos)
+      << stop.err;
+  std::string valid = WriteTempFile("valid.textproto",
+                                    EchoService("a", "text://127.0.0.1:0", 1));
+  CommandResult reload = RunSockman({"reload", "-c", valid});
+  EXPECT_EQ(reload.exit_code, 2);
+  EXPECT_NE(reload.err.find("not supported yet"), std::string::npos) << reload.err;
+  EXPECT_EQ(RunSockman({"stop", "-c", valid}).exit_code, 1);  // not running
   EXPECT_EQ(RunSockman({"version"}).exit_code, 0);
 }
 

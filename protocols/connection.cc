@@ -16,6 +16,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
   if (!tcp.ok()) return tcp.status();
   connection->tcp_ = std::move(*tcp);
   connection->codec_->Attach(peer);
+  connection->created_ms_ = reactor.NowMs();
   connection->UpdateDeadline(0);
   return connection;
 }
@@ -56,6 +57,7 @@ bool Connection::SendRaw(absl::string_view bytes) {
   switch (tcp_->Send(bytes)) {
     case TcpConnection::SendResult::kOk:
       ++counters_.messages_out;
+      ++messages_sent_;
       return true;
     case TcpConnection::SendResult::kDropped:
       ++counters_.send_failures;
@@ -73,6 +75,12 @@ bool Connection::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
 }
 
 void Connection::Close() { tcp_->Close(); }
+
+std::string Connection::local_address() const {
+  if (tcp_->closed()) return "";
+  absl::StatusOr<SocketAddress> local = SocketAddress::LocalOf(tcp_->fd());
+  return local.ok() ? local->ToString() : "";
+}
 
 void Connection::Close(absl::string_view last_message) {
   Send(last_message);

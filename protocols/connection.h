@@ -105,6 +105,11 @@ class Connection : private TcpConnection::Delegate {
   bool open() const { return tcp_->open(); }
   size_t send_buffer_size() const { return tcp_->send_buffer_size(); }
   uint64_t bytes_read() const { return tcp_->bytes_read(); }
+  uint64_t messages_in() const { return messages_received_; }
+  uint64_t messages_out() const { return messages_sent_; }
+  int64_t created_ms() const { return created_ms_; }
+  // The local address of the socket ("" if it cannot be read).
+  std::string local_address() const;
   uint64_t bytes_written() const { return tcp_->bytes_written(); }
   Reactor& reactor() { return reactor_; }
 
@@ -136,6 +141,8 @@ class Connection : private TcpConnection::Delegate {
   std::vector<TimerId> timers_;
   TimerId deadline_timer_ = kNoTimer;
   uint64_t messages_received_ = 0;
+  uint64_t messages_sent_ = 0;
+  int64_t created_ms_ = 0;
 };
 
 }  // namespace sockman

@@ -75,6 +75,11 @@ class Codec {
   // Told once, before any Decode, who the peer is (for logs).
   virtual void Attach(const SocketAddress& peer) {}
 
+  // The worker is draining (graceful stop or reload): finish what is in
+  // flight and close at the next message boundary the protocol allows (HTTP:
+  // answer the next request with "Connection: close").
+  virtual void OnDrain() {}
+
   // Decodes at most one message from the front of `input`, which holds every
   // unconsumed byte of the connection. After kMessage the caller drops
   // `consumed` bytes; after kNeedMore it calls again with the same bytes and

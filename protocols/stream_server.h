@@ -46,7 +46,15 @@ class StreamServer {
     for (auto& [id, connection] : connections_) visit(*connection);
   }
 
-  void StopAccepting() { acceptor_->Pause(); }
+  void StopAccepting() {
+    stopping_ = true;
+    acceptor_->Pause();
+  }
+  // Stops accepting and tells every connection's codec to wind down.
+  void Drain() {
+    StopAccepting();
+    for (auto& [id, connection] : connections_) connection->codec().OnDrain();
+  }
 
  private:
   StreamServer(Reactor& reactor, StreamServerOptions options, ConnectionEvents& events)

@@ -547,7 +547,7 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   answering_head_ = head_request_;
   answering_keep_alive_ = keep_alive_;
   answering_minor_ = version_minor_;
-  close_after_send_ = !keep_alive_;
+  close_after_send_ = !keep_alive_ || draining_;
   Reset();
   return DecodeResult::Message(end, body);
 }

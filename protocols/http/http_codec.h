@@ -69,6 +69,10 @@ class HttpCodec : public Codec {
   void Encode(absl::string_view message, std::string& out) override;
   void EncodeError(const DecodeResult& error, std::string& out) override;
   bool CloseAfterSend() const override { return close_after_send_; }
+  void OnDrain() override {
+    draining_ = true;
+    close_after_send_ = true;
+  }
   int64_t PendingTimeoutMs() const override {
     return phase_ == Phase::kHead ? options_.header_timeout_ms : 0;
   }
@@ -132,6 +136,7 @@ class HttpCodec : public Codec {
   int answering_minor_ = 1;
   bool streaming_chunked_ = false;
   bool logging_error_ = false;  // no parsed request to log
+  bool draining_ = false;       // every response closes the connection
 };
 
 class HttpProtocol : public Protocol {

@@ -1,0 +1,219 @@
+#include "cli/status.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace sockman {
+namespace {
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default:
+        if (c < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A field as JSON: numbers stay numbers, anything else becomes a string.
+std::string JsonValue(absl::string_view value) {
+  int64_t n;
+  if (!value.empty() && absl::SimpleAtoi(value, &n) && absl::StrCat(n) == value) {
+    return std::string(value);
+  }
+  return JsonString(value);
+}
+
+std::string IsoTime(int64_t seconds) {
+  time_t t = static_cast<time_t>(seconds);
+  tm parts;
+  gmtime_r(&t, &parts);
+  char text[32];
+  strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &parts);
+  return text;
+}
+
+int64_t RssBytes(int pid) {
+  std::ifstream statm(absl::StrCat("/proc/", pid, "/statm"));
+  int64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+std::string Get(const std::map<std::string, std::string>& fields, const std::string& key) {
+  auto it = fields.find(key);
+  return it == fields.end() ? "-" : it->second;
+}
+
+constexpr const char* kWorkerFields[] = {"connections", "requests", "send_failures",
+                                         "protocol_errors", "timers", "accepted"};
+
+}  // namespace
+
+std::map<std::string, std::string> ParseFields(absl::string_view line) {
+  std::map<std::string, std::string> fields;
+  for (absl::string_view part : absl::StrSplit(line, ' ', absl::SkipEmpty())) {
+    size_t eq = part.find('=');
+    if (eq == absl::string_view::npos) continue;
+    fields[std::string(part.substr(0, eq))] = std::string(part.substr(eq + 1));
+  }
+  return fields;
+}
+
+std::string WorkerStatusLine(const StreamServer& server, const Reactor& reactor) {
+  const ServiceCounters& c = server.counters();
+  return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
+                      " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
+                      " timers=", reactor.timer_count(), " accepted=", c.connections_accepted);
+}
+
+std::string WorkerConnectionsLine(StreamServer& server, const Reactor& reactor,
+                                  const std::string& service) {
+  std::vector<std::string> records;
+  int64_t now = reactor.NowMs();
+  server.ForEachConnection([&](Connection& c) {
+    std::string local = c.local_address();
+    records.push_back(absl::StrCat(
+        "id=", c.id(), " service=", service, " protocol=", c.protocol(), " local=",
+        local.empty() ? "-" : local, " remote=", c.remote_address().ToString(), " bytes_in=",
+        c.bytes_read(), " bytes_out=", c.bytes_written(), " messages_in=", c.messages_in(),
+        " messages_out=", c.messages_out(), " send_buffer=", c.send_buffer_size(), " age_ms=",
+        now - c.created_ms()));
+  });
+  return absl::StrJoin(records, ";");
+}
+
+std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerReply>& workers,
+                         bool json) {
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  int64_t uptime = master.now_wall_seconds - master.start_wall_seconds;
+  if (json) {
+    std::string out = absl::StrCat(
+        "{\"version\":", JsonString(master.version), ",\"pid\":", master.pid,
+        ",\"start_time\":", JsonString(IsoTime(master.start_wall_seconds)),
+        ",\"uptime_seconds\":", uptime,
+        absl::StrFormat(",\"load_average\":[%.2f,%.2f,%.2f]", load[0], load[1], load[2]),
+        ",\"services\":[");
+    for (size_t i = 0; i < master.services.size(); ++i) {
+      const ServiceSummary& s = master.services[i];
+      absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(s.name),
+                      ",\"listen\":", JsonString(s.listen), ",\"count\":", s.count,
+                      ",\"exits\":{");
+      auto it = master.exits.find(s.name);
+      if (it != master.exits.end()) {
+        size_t k = 0;
+        for (const auto& [how, count] : it->second) {
+          absl::StrAppend(&out, k++ ? "," : "", JsonString(how), ":", count);
+        }
+      }
+      out += "}}";
+    }
+    out += "],\"workers\":[";
+    for (size_t i = 0; i < workers.size(); ++i) {
+      const WorkerReply& w = workers[i];
+      auto fields = ParseFields(w.reply);
+      absl::StrAppend(&out, i ? "," : "", "{\"pid\":", w.worker.pid,
+                      ",\"service\":", JsonString(w.worker.pool), ",\"id\":", w.worker.id,
+                      ",\"rss_bytes\":", w.worker.pid > 0 ? RssBytes(w.worker.pid) : 0,
+                      ",\"restarts\":", w.worker.restarts);
+      for (const char* key : kWorkerFields) {
+        absl::StrAppend(&out, ",\"", key, "\":", w.answered ? JsonValue(Get(fields, key)) : "null");
+      }
+      absl::StrAppend(&out, ",\"state\":",
+                      JsonString(w.worker.pid == 0 ? "restarting" : w.answered ? "idle" : "busy"),
+                      "}");
+    }
+    return out + "]}\n";
+  }
+  std::string out = absl::StrFormat(
+      "sockman %s  master pid %d  started %s  uptime %dd %02d:%02d:%02d  load %.2f %.2f %.2f\n\n",
+      master.version, master.pid, IsoTime(master.start_wall_seconds), uptime / 86400,
+      uptime / 3600 % 24, uptime / 60 % 60, uptime % 60, load[0], load[1], load[2]);
+  absl::StrAppend(&out, absl::StrFormat("%-16s %-36s %-7s %s\n", "SERVICE", "LISTEN", "COUNT",
+                                        "WORKER EXITS"));
+  for (const ServiceSummary& s : master.services) {
+    std::string exits = "-";
+    if (auto it = master.exits.find(s.name); it != master.exits.end()) {
+      std::vector<std::string> parts;
+      for (const auto& [how, count] : it->second) parts.push_back(absl::StrCat(how, " x", count));
+      exits = absl::StrJoin(parts, ", ");
+    }
+    absl::StrAppend(&out, absl::StrFormat("%-16s %-36s %-7d %s\n", s.name, s.listen, s.count,
+                                          exits));
+  }
+  absl::StrAppend(&out, "\n",
+                  absl::StrFormat("%-8s %-16s %-4s %-10s %-11s %-10s %-9s %-9s %-6s %s\n", "PID",
+                                  "SERVICE", "ID", "RSS", "CONNECTIONS", "REQUESTS",
+                                  "SEND_FAIL", "PROTO_ERR", "TIMERS", "STATE"));
+  for (const WorkerReply& w : workers) {
+    auto fields = ParseFields(w.reply);
+    absl::StrAppend(
+        &out, absl::StrFormat("%-8d %-16s %-4d %-10s %-11s %-10s %-9s %-9s %-6s %s\n",
+                              w.worker.pid, w.worker.pool, w.worker.id,
+                              absl::StrCat(w.worker.pid > 0 ? RssBytes(w.worker.pid) / 1024 : 0,
+                                           "K"),
+                              Get(fields, "connections"), Get(fields, "requests"),
+                              Get(fields, "send_failures"), Get(fields, "protocol_errors"),
+                              Get(fields, "timers"),
+                              w.worker.pid == 0 ? "restarting" : w.answered ? "idle" : "busy"));
+  }
+  return out;
+}
+
+std::string RenderConnections(const std::vector<WorkerReply>& workers, bool json) {
+  std::string out = json ? "[" : absl::StrFormat(
+                                     "%-8s %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %s\n",
+                                     "PID", "ID", "SERVICE", "PROTOCOL", "LOCAL", "REMOTE",
+                                     "BYTES_IN", "BYTES_OUT", "MSG_IN", "MSG_OUT", "SENDBUF",
+                                     "AGE_S");
+  bool first = true;
+  for (const WorkerReply& w : workers) {
+    if (!w.answered || w.reply.empty()) continue;
+    for (absl::string_view record : absl::StrSplit(w.reply, ';', absl::SkipEmpty())) {
+      auto f = ParseFields(record);
+      if (json) {
+        absl::StrAppend(&out, first ? "" : ",", "{\"worker_pid\":", w.worker.pid,
+                        ",\"worker_id\":", w.worker.id);
+        for (const auto& [key, value] : f) {
+          absl::StrAppend(&out, ",\"", key, "\":", JsonValue(value));
+        }
+        out += "}";
+      } else {
+        int64_t age_ms = 0;
+        absl::SimpleAtoi(Get(f, "age_ms"), &age_ms);
+        absl::StrAppend(&out, absl::StrFormat(
+                                  "%-8d %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %d\n",
+                                  w.worker.pid, Get(f, "id"), Get(f, "service"),
+                                  Get(f, "protocol"), Get(f, "local"), Get(f, "remote"),
+                                  Get(f, "bytes_in"), Get(f, "bytes_out"),
+                                  Get(f, "messages_in"), Get(f, "messages_out"),
+                                  Get(f, "send_buffer"), age_ms / 1000));
+      }
+      first = false;
+    }
+  }
+  if (json) out += "]\n";
+  return out;
+}
+
+}  // namespace sockman

@@ -1,0 +1,231 @@
+// Operating sockman: start -d, a refused second start, status and
+// connections (text and JSON), stop, stop -g with a request in flight,
+// restart, worker replacement in status, and per-service users.
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+
+namespace sockman::testing {
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0;
+}
+
+class LifecycleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Unix socket paths are short (108 bytes): runtime files go in a fresh
+    // directory under /tmp (pids repeat across Bazel's PID namespaces).
+    char dir[] = "/tmp/sockman-test-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    pid_file_ = dir_ + "/master.pid";
+    socket_ = dir_ + "/control.sock";
+    log_ = dir_ + "/master.log";
+  }
+  void TearDown() override {
+    if (!config_.empty()) RunSockman({"stop", "-c", config_});
+    Shell(absl::StrCat("rm -rf ", dir_));
+  }
+
+  std::string Global() const {
+    return absl::StrCat("global {\n  pid_file: \"", pid_file_, "\"\n  control_socket: \"", socket_,
+                        "\"\n  log_file: \"", log_, "\"\n  stop_timeout_ms: 3000\n}\n");
+  }
+  // Writes the config (global block + `services`) and returns its path.
+  std::string WriteConfig(const std::string& services) {
+    static int n = 0;
+    config_ = WriteTempFile(absl::StrCat("life", ++n, ".textproto"), Global() + services);
+    return config_;
+  }
+  static uint16_t PortOf(const std::string& out, const std::string& service) {
+    size_t at = out.find(absl::StrCat("sockman: listen ", service, " "));
+    if (at == std::string::npos) return 0;
+    size_t end = out.find(" count=", at);
+    size_t colon = out.rfind(':', end);
+    uint32_t port = 0;
+    absl::SimpleAtoi(out.substr(colon + 1, end - colon - 1), &port);
+    return static_cast<uint16_t>(port);
+  }
+  pid_t MasterPid() const {
+    int pid = 0;
+    absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(pid_file_)), &pid);
+    return pid;
+  }
+
+  std::string dir_, pid_file_, socket_, log_, config_;
+};
+
+constexpr char kServices[] = R"(
+service { name: "web" listen: "http://127.0.0.1:0" count: 2 respond { body: "hi\n" } }
+service { name: "chat" listen: "text://127.0.0.1:0" count: 1 echo { prefix: "> " } }
+)";
+
+TEST_F(LifecycleTest, DaemonStartStatusConnectionsStop) {
+  std::string config = WriteConfig(kServices);
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  EXPECT_TRUE(absl::StrContains(start.out, "sockman: started pid=")) << start.out;
+  pid_t master = MasterPid();
+  ASSERT_GT(master, 0);
+  EXPECT_EQ(kill(master, 0), 0);
+  struct stat st;
+  ASSERT_EQ(stat(socket_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "control socket mode";
+
+  CommandResult again = RunSockman({"start", "-d", "-c", config});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(again.err, "already running")) << again.err;
+
+  TestClient chat(PortOf(start.out, "chat"));
+  ASSERT_TRUE(chat.Send("hello\n"));
+  EXPECT_EQ(chat.ReadLine(), "> hello");
+  EXPECT_EQ(Shell(absl::StrCat("curl -s http://127.0.0.1:", PortOf(start.out, "web"), "/")),
+            "hi\n");
+
+  CommandResult status = RunSockman({"status", "-c", config});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_TRUE(absl::StrContains(status.out, absl::StrCat("master pid ", master))) << status.out;
+  EXPECT_TRUE(absl::StrContains(status.out, "chat")) << status.out;
+
+  CommandResult json = RunSockman({"status", "--json", "-c", config});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_TRUE(absl::StrContains(json.out, absl::StrCat("\"pid\":", master))) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"name\":\"web\"")) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"service\":\"chat\",\"id\":0")) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"connections\":1")) << json.out;  // chat's worker
+  EXPECT_TRUE(absl::StrContains(json.out, "\"state\":\"idle\"")) << json.out;
+
+  CommandResult connections = RunSockman({"connections", "--json", "-c", config});
+  ASSERT_EQ(connections.exit_code, 0) << connections.err;
+  EXPECT_TRUE(absl::StrContains(connections.out, "\"service\":\"chat\"")) << connections.out;
+  EXPECT_TRUE(absl::StrContains(connections.out, "\"messages_in\":1")) << connections.out;
+  EXPECT_TRUE(absl::StrContains(connections.out, "\"protocol\":\"text\"")) << connections.out;
+
+  CommandResult stop = RunSockman({"stop", "-c", config});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_NE(kill(master, 0), 0) << "master still alive";
+  EXPECT_FALSE(Exists(pid_file_));
+  EXPECT_FALSE(Exists(socket_));
+  EXPECT_TRUE(chat.WaitClosed());
+  EXPECT_TRUE(absl::StrContains(ReadFile(log_), "serving 2 services"));
+  config_.clear();
+
+  CommandResult not_running = RunSockman({"status", "-c", config});
+  EXPECT_EQ(not_running.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(not_running.err, "not running")) << not_running.err;
+}
+
+TEST_F(LifecycleTest, GracefulStopLetsAnInFlightRequestFinish) {
+  std::string config = WriteConfig(kServices);
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  TestClient client(PortOf(start.out, "web"));
+  ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: t\r\n"));  // half a request
+  usleep(100000);
+  CommandResult stop;
+  std::thread stopper([&] { stop = RunSockman({"stop", "-g", "-c", config}); });
+  usleep(500000);
+  ASSERT_TRUE(client.Send("\r\n"));
+  std::string response = client.ReadExactly(4096, 3000);
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK")) << response;
+  EXPECT_TRUE(absl::StrContains(response, "Connection: close")) << response;
+  stopper.join();
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_FALSE(Exists(pid_file_));
+  config_.clear();
+}
+
+TEST_F(LifecycleTest, RestartReplacesTheMaster) {
+  std::string config = WriteConfig(kServices);
+  ASSERT_EQ(RunSockman({"start", "-d", "-c", config}).exit_code, 0);
+  pid_t first = MasterPid();
+  CommandResult restart = RunSockman({"restart", "-d", "-c", config});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  pid_t second = MasterPid();
+  EXPECT_GT(second, 0);
+  EXPECT_NE(first, second);
+  EXPECT_NE(kill(first, 0), 0);
+  TestClient chat(PortOf(restart.out, "chat"));
+  ASSERT_TRUE(chat.Send("again\n"));
+  EXPECT_EQ(chat.ReadLine(), "> again");
+}
+
+TEST_F(LifecycleTest, KilledWorkerShowsInStatusAndIsReplaced) {
+  WriteConfig(kServices);
+  auto server = SockmanProcess::Start(Global() + kServices);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<pid_t> before = (*server)->WorkerPids();
+  ASSERT_EQ(before.size(), 3u);
+  std::string json = RunSockman({"status", "--json", "-c", config_}).out;
+  size_t at = json.find("\"service\":\"chat\"");
+  ASSERT_NE(at, std::string::npos) << json;
+  size_t pid_at = json.rfind("\"pid\":", at);
+  int chat_pid = 0;
+  absl::SimpleAtoi(json.substr(pid_at + 6, json.find(',', pid_at) - pid_at - 6), &chat_pid);
+  ASSERT_GT(chat_pid, 0);
+  ASSERT_EQ(kill(chat_pid, SIGKILL), 0);
+  std::string after;
+  for (int i = 0; i < 100; ++i) {
+    usleep(20000);
+    after = RunSockman({"status", "--json", "-c", config_}).out;
+    if (absl::StrContains(after, "\"restarts\":1")) break;
+  }
+  EXPECT_TRUE(absl::StrContains(after, "\"killed by signal 9\":1")) << after;
+  EXPECT_TRUE(absl::StrContains(after, "\"service\":\"chat\",\"id\":0")) << after;
+  EXPECT_TRUE(absl::StrContains(after, "\"restarts\":1")) << after;
+  EXPECT_FALSE(absl::StrContains(after, absl::StrCat("\"pid\":", chat_pid, ","))) << after;
+  (*server)->Stop();
+  config_.clear();
+}
+
+TEST_F(LifecycleTest, WorkersRunAsTheConfiguredUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  std::string uid_map = ReadFile("/proc/self/uid_map");
+  if (!absl::StrContains(uid_map, "4294967295")) {
+    GTEST_SKIP() << "in a user namespace, uid 0 cannot switch users: " << uid_map;
+  }
+  std::string passwd = ReadFile("/etc/passwd");
+  if (!absl::StrContains(passwd, "\nnobody:")) GTEST_SKIP() << "no user nobody";
+  std::string services =
+      "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 user: \"nobody\" "
+      "respond { body: \"hi\\n\" } }\n";
+  WriteConfig(services);
+  auto server = SockmanProcess::Start(Global() + services);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<pid_t> workers = (*server)->WorkerPids();
+  ASSERT_EQ(workers.size(), 2u);
+  for (pid_t worker : workers) {
+    std::string status = ReadFile(absl::StrCat("/proc/", worker, "/status"));
+    EXPECT_TRUE(absl::StrContains(status, "\nUid:\t65534\t65534\t65534\t65534")) << status;
+  }
+  EXPECT_TRUE(absl::StrContains(ReadFile(absl::StrCat("/proc/", (*server)->pid(), "/status")),
+                                "\nUid:\t0\t0\t0\t0"));
+  EXPECT_EQ(Shell(absl::StrCat("curl -s http://127.0.0.1:", (*server)->port("web"), "/")),
+            "hi\n");
+  (*server)->Stop();
+  config_.clear();
+}
+
+}  // namespace
+}  // namespace sockman::testing
