@@ -45,13 +45,12 @@ constexpr char kUsage[] =
     "  start   -c FILE [-d]       run the services (-d: as a daemon)\n"
     "  stop    -c FILE [-g]       stop (-g: gracefully, up to stop_timeout_ms)\n"
     "  restart -c FILE [-d]       stop, then start\n"
+    "  reload  -c FILE [-g]       re-read FILE; replace changed services' workers one by one\n"
     "  status  -c FILE [--json]   master and per-worker figures\n"
     "  connections -c FILE [--json]  one row per open connection\n"
     "  check   -c FILE            validate FILE and print the resolved config\n"
     "  version                    print the version and built-in protocols and handlers\n"
-    "  help                       print this text\n"
-    "\n"
-    "not supported yet: reload\n";
+    "  help                       print this text\n";
 
 struct Args {
   std::string command;
@@ -172,6 +171,9 @@ int Start(const Args& args) {
   ServerOptions options;
   options.paths = *paths;
   options.version = kVersion;
+  options.config_path = ResolvePath(args.config);
+  options.config_name = args.config;
+  options.cpu_count = CpuCount();
   if (pid_t live = ReadLivePid(paths->pid_file); live > 0) {
     std::fprintf(stderr, "sockman: %s: already running (pid %d, pid file %s)\n",
                  args.config.c_str(), static_cast<int>(live), paths->pid_file.c_str());
@@ -237,6 +239,24 @@ int Restart(const Args& args) {
   return Start(args);
 }
 
+int Reload(const Args& args) {
+  // Validate here first: a broken config never reaches the master.
+  absl::StatusOr<Plan> plan = LoadPlan(args.config);
+  if (!plan.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
+    return kExitUsage;
+  }
+  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
+  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  absl::StatusOr<std::string> reply = ControlRequest(
+      paths->control_socket, args.graceful ? "reload -g" : "reload",
+      static_cast<int>(60000 + plan->stop_timeout_ms));
+  if (!reply.ok()) return PrintError(reply.status(), kExitRuntime);
+  bool ok = reply->rfind("reloaded", 0) == 0;
+  std::fputs(reply->c_str(), ok ? stdout : stderr);
+  return ok ? 0 : kExitRuntime;
+}
+
 int Query(const Args& args, const std::string& what) {
   absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
   if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
@@ -289,7 +309,7 @@ int Main(int argc, char** argv) {
     if (c == "stop") return Stop(args);
     if (c == "restart") return Restart(args);
     if (c == "status" || c == "connections") return Query(args, c);
-    return Usage("'reload' is not supported yet; use restart");
+    return Reload(args);
   }
   return Usage(absl::StrCat("unknown command '", c, "'"));
 }

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "cli/status.h"
+#include "config/config_file.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
 #include "engine/listener.h"
@@ -324,17 +326,25 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
     ::close(devnull);
     master_only.push_back(fileno(options.out));
   }
-  std::vector<WorkerPool> pools;
-  for (size_t i = 0; i < plan.services.size(); ++i) {
-    const ServicePlan* service = &plan.services[i];
+
+  // Every plan ever loaded stays alive: workers forked from it refer to it.
+  std::vector<std::unique_ptr<Plan>> plans;
+  struct Running {
+    const ServicePlan* plan;
+    UniqueFd listen;
+    UniqueFd access_log;
+    ServiceSummary summary;
+  };
+  std::map<std::string, Running> running;
+  auto make_pool = [&master_only](const ServicePlan* service, const Running& r,
+                                  int64_t stop_timeout) {
     WorkerFds fds;
-    fds.listen = sockets[i].get();
-    fds.access_log = access_logs[i].get();
+    fds.listen = r.listen.get();
+    fds.access_log = r.access_log.get();
     fds.close = master_only;
     std::vector<int> keep = {fds.listen};
     if (fds.access_log >= 0) keep.push_back(fds.access_log);
-    int64_t stop_timeout = plan.stop_timeout_ms;
-    pools.push_back(WorkerPool{
+    return WorkerPool{
         .name = service->config.name(),
         .count = static_cast<int>(service->config.count()),
         .run = [service, fds, stop_timeout](int worker_id, ReadySignal& ready, int channel) {
@@ -343,11 +353,20 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
           return RunWorker(*service, worker_id, mine, stop_timeout, ready);
         },
         .fds = keep,
-    });
+    };
+  };
+  std::vector<WorkerPool> pools;
+  std::vector<ServiceSummary> order;
+  for (size_t i = 0; i < plan.services.size(); ++i) {
+    Running r{&plan.services[i], std::move(sockets[i]), std::move(access_logs[i]), summaries[i]};
+    pools.push_back(make_pool(r.plan, r, plan.stop_timeout_ms));
+    running.emplace(summaries[i].name, std::move(r));
   }
+  std::function<void()> on_hup;
   SupervisorOptions supervisor_options;
   supervisor_options.stop_timeout_ms = plan.stop_timeout_ms;
-  auto supervisor = Supervisor::Create(**reactor, std::move(pools), supervisor_options);
+  auto supervisor = Supervisor::Create(**reactor, std::move(pools), supervisor_options,
+                                       [&on_hup] { on_hup(); });
   if (!supervisor.ok()) return supervisor.status();
   Supervisor& workers = **supervisor;
   if (absl::Status s = workers.Start(); !s.ok()) return s;
@@ -357,6 +376,98 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   summary.pid = getpid();
   summary.start_wall_seconds = SystemClock().WallSeconds();
   summary.services = summaries;
+
+  // Re-reads the config and replaces what changed; `reply` gets one line.
+  auto reload = [&](bool graceful, std::function<void(std::string)> reply) {
+    auto file = ConfigFile::Load(options.config_path, options.config_name);
+    absl::StatusOr<Plan> loaded =
+        file.ok() ? BuildPlan(**file, options.cpu_count) : absl::StatusOr<Plan>(file.status());
+    if (!loaded.ok()) {
+      LogError(absl::StrCat("reload: keeping the running config: ", loaded.status().message()));
+      reply(absl::StrCat("error: ", loaded.status().message(), "\n"));
+      return;
+    }
+    auto next = std::make_unique<Plan>(std::move(*loaded));
+    std::vector<WorkerPool> next_pools;
+    std::vector<std::string> replace;
+    std::map<std::string, Running> next_running;
+    for (ServicePlan& service : next->services) {
+      const std::string& name = service.config.name();
+      auto old = running.find(name);
+      bool keep = old != running.end() &&
+                  (old->second.plan->config.SerializeAsString() ==
+                       service.config.SerializeAsString() ||
+                   !old->second.plan->config.reloadable() || !service.config.reloadable());
+      if (keep) {
+        next_pools.push_back(WorkerPool{.name = name});  // the supervisor keeps the old one
+        next_running.emplace(name, std::move(old->second));
+        continue;
+      }
+      Running r{&service, UniqueFd(), UniqueFd(), {}};
+      bool same_socket = old != running.end() &&
+                         old->second.plan->config.listen() == service.config.listen() &&
+                         old->second.plan->config.reuse_port() == service.config.reuse_port() &&
+                         old->second.plan->config.ipv6_only() == service.config.ipv6_only();
+      if (same_socket) {
+        // Keep the listening socket: its queue is shared by old and new
+        // workers, so no connection is refused while they change places.
+        r.listen = std::move(old->second.listen);
+        service.address = old->second.plan->address;
+        r.summary = old->second.summary;
+      } else {
+        ListenOptions listen = ListenOptionsFor(service);
+        absl::StatusOr<UniqueFd> fd =
+            service.config.reuse_port() ? ReserveTcpPort(listen) : BindTcpListener(listen);
+        absl::StatusOr<SocketAddress> bound =
+            fd.ok() ? SocketAddress::LocalOf(fd->get()) : absl::StatusOr<SocketAddress>(fd.status());
+        if (!bound.ok()) {
+          // Give back what was taken and keep everything running as it was.
+          for (auto& [n, taken] : next_running) {
+            if (running.contains(n) && !running[n].listen.valid()) {
+              running[n].listen = std::move(taken.listen);
+            }
+          }
+          LogError(absl::StrCat("reload: service '", name, "': ", bound.status().message()));
+          reply(absl::StrCat("error: service '", name, "': ", bound.status().message(), "\n"));
+          return;
+        }
+        service.address = *bound;
+        ListenUri uri = service.uri;
+        uri.port = bound->port();
+        r.listen = std::move(*fd);
+        r.summary = {name, uri.ToString(), 0};
+      }
+      r.summary.count = static_cast<int>(service.config.count());
+      if (service.config.has_access_log()) {
+        absl::StatusOr<UniqueFd> log = OpenAppend(service.config.access_log());
+        if (log.ok()) r.access_log = std::move(*log);
+      }
+      next_pools.push_back(make_pool(&service, r, next->stop_timeout_ms));
+      replace.push_back(name);
+      next_running.emplace(name, std::move(r));
+    }
+    plans.push_back(std::move(next));
+    running = std::move(next_running);  // removed services' sockets close here
+    summary.services.clear();
+    for (const ServicePlan& service : plans.back()->services) {
+      summary.services.push_back(running[service.config.name()].summary);
+    }
+    LogInfo(absl::StrCat("reload: replacing ", replace.size(), " of ",
+                         plans.back()->services.size(), " services"));
+    workers.Reload(std::move(next_pools), replace, graceful,
+                   [reply](std::vector<std::string> errors) {
+                     if (errors.empty()) {
+                       reply("reloaded\n");
+                       return;
+                     }
+                     std::string text = "error: reload incomplete:";
+                     for (const std::string& e : errors) absl::StrAppend(&text, " ", e, ";");
+                     LogError(text);
+                     reply(text + "\n");
+                   });
+  };
+  on_hup = [&] { reload(true, [](std::string) {}); };
+
   ControlServer control(**reactor, control_fd->get(),
                         [&](absl::string_view request, std::function<void(std::string)> reply) {
     if (request == "status" || request == "status --json") {
@@ -372,6 +483,10 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
                     [json, reply](std::vector<WorkerReply> replies) {
                       reply(RenderConnections(replies, json));
                     });
+    } else if (request == "reload" || request == "reload -g") {
+      // Old workers always finish what is in flight (SIGQUIT) once their
+      // successor accepts; -g is accepted for Workerman's muscle memory.
+      reload(true, reply);
     } else if (request == "stop") {
       reply("stopping\n");
       workers.StopNow();

@@ -16,13 +16,19 @@
 namespace sockman {
 
 struct ServerOptions {
+  // The config file (absolute) and what errors call it; reload re-reads it.
+  std::string config_path;
+  std::string config_name;
+  int cpu_count = 1;
   RuntimePaths paths;
   bool daemon = false;   // already detached: redirect stdio once serving
   FILE* out = stdout;    // where the startup lines go
   std::string version;
 };
 
-// Runs until stopped (signals, or `stop` on the control socket). Once every
+// Runs until stopped (signals, or `stop` on the control socket). SIGHUP or
+// `reload` on the control socket re-reads the config: changed services get
+// new workers one slot at a time, added ones start, removed ones stop. Once every
 // worker is serving, writes one line per service to `out`:
 //
 //   sockman: listen NAME URI count=N

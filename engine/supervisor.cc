@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -18,7 +19,7 @@
 namespace sockman {
 namespace {
 
-constexpr int64_t kCrashWindowMs = 1000;      // dying sooner than this is a crash loop
+constexpr int64_t kCrashWindowMs = 1000;  // dying sooner than this is a crash loop
 constexpr int64_t kMaxBackoffMs = 10'000;
 
 std::string DescribeExit(int status) {
@@ -32,7 +33,7 @@ std::string DescribeExit(int status) {
 // The master's end of one worker's channel: reads reply lines.
 class ChannelWatcher : public Reactor::Watcher {
  public:
-  ChannelWatcher(Supervisor& supervisor, size_t slot, UniqueFd fd)
+  ChannelWatcher(Supervisor& supervisor, Supervisor::Slot* slot, UniqueFd fd)
       : supervisor_(supervisor), slot_(slot), fd_(std::move(fd)) {
     watching_ = supervisor_.reactor_.Watch(fd_.get(), EPOLLIN, this).ok();
   }
@@ -40,6 +41,8 @@ class ChannelWatcher : public Reactor::Watcher {
     if (watching_) supervisor_.reactor_.Unwatch(fd_.get());
   }
   int fd() const { return fd_.get(); }
+  // A retired worker's channel no longer speaks for its slot.
+  void Detach() { slot_ = nullptr; }
 
   bool Send(absl::string_view line) {
     std::string framed = absl::StrCat(line, "\n");
@@ -57,12 +60,12 @@ class ChannelWatcher : public Reactor::Watcher {
         while ((newline = pending_.find('\n')) != std::string::npos) {
           std::string line = pending_.substr(0, newline);
           pending_.erase(0, newline + 1);
-          supervisor_.OnChannelLine(slot_, std::move(line));
+          if (slot_ != nullptr) supervisor_.OnChannelLine(slot_, std::move(line));
         }
         if (pending_.size() > (64u << 20)) pending_.clear();  // a runaway worker
         continue;
       }
-      if (n < 0 && (errno == EINTR)) continue;
+      if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return;
       if (watching_) supervisor_.reactor_.Unwatch(fd_.get());
       watching_ = false;
@@ -72,10 +75,42 @@ class ChannelWatcher : public Reactor::Watcher {
 
  private:
   Supervisor& supervisor_;
-  size_t slot_;
+  Supervisor::Slot* slot_;
   UniqueFd fd_;
   std::string pending_;
   bool watching_ = false;
+};
+
+// Waits (on the loop) for a reloaded worker's "ready" or failure message.
+class ReadyWatcher : public Reactor::Watcher {
+ public:
+  ReadyWatcher(Reactor& reactor, UniqueFd fd, std::function<void(std::string)> done)
+      : reactor_(reactor), fd_(std::move(fd)), done_(std::move(done)) {
+    reactor_.Watch(fd_.get(), EPOLLIN, this).IgnoreError();
+  }
+  ~ReadyWatcher() override {
+    if (fd_.valid()) reactor_.Unwatch(fd_.get());
+  }
+  void OnEvents(uint32_t events) override {
+    char chunk[512];
+    ssize_t n = ::read(fd_.get(), chunk, sizeof(chunk));
+    if (n > 0) {
+      reply_.append(chunk, static_cast<size_t>(n));
+      return;
+    }
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    reactor_.Unwatch(fd_.get());
+    fd_.reset();
+    // "R": ready; "E<why>": failed; nothing: died first.
+    auto done = std::move(done_);
+    done(reply_.empty() ? "Eexited before it was ready" : reply_);
+  }
+
+ private:
+  Reactor& reactor_;
+  UniqueFd fd_;
+  std::string reply_;
+  std::function<void(std::string)> done_;
 };
 
 void ReadySignal::Ready() {
@@ -100,9 +135,10 @@ void ReadySignal::Fail(absl::string_view message) {
 
 absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(Reactor& reactor,
                                                                std::vector<WorkerPool> pools,
-                                                               SupervisorOptions options) {
-  std::unique_ptr<Supervisor> supervisor(
-      new Supervisor(reactor, std::move(pools), options));
+                                                               SupervisorOptions options,
+                                                               std::function<void()> on_reload) {
+  std::unique_ptr<Supervisor> supervisor(new Supervisor(reactor, std::move(pools), options));
+  supervisor->on_reload_ = std::move(on_reload);
   Supervisor* raw = supervisor.get();
   auto signals = SignalSource::Create(reactor, {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP},
                                       [raw](int signo) { raw->OnSignal(signo); });
@@ -114,25 +150,35 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(Reactor& reactor,
 Supervisor::Supervisor(Reactor& reactor, std::vector<WorkerPool> pools,
                        SupervisorOptions options)
     : reactor_(reactor), pools_(std::move(pools)), options_(options), master_pid_(getpid()) {
-  for (size_t p = 0; p < pools_.size(); ++p) {
-    for (int id = 0; id < pools_[p].count; ++id) {
-      slots_.push_back(Slot{.pool = static_cast<int>(p), .id = id});
+  for (const WorkerPool& pool : pools_) {
+    for (int id = 0; id < pool.count; ++id) {
+      auto slot = std::make_unique<Slot>();
+      slot->pool = pool.name;
+      slot->id = id;
+      slots_.push_back(std::move(slot));
     }
   }
 }
 
 Supervisor::~Supervisor() {
-  for (Slot& slot : slots_) reactor_.CancelTimer(slot.restart_timer);
+  for (auto& slot : slots_) reactor_.CancelTimer(slot->restart_timer);
   if (query_ != nullptr) reactor_.CancelTimer(query_->timer);
 }
 
-absl::StatusOr<pid_t> Supervisor::Fork(Slot& slot, int ready_fd) {
-  const WorkerPool& pool = pools_[slot.pool];
+const WorkerPool* Supervisor::PoolNamed(const std::string& name) const {
+  for (const WorkerPool& pool : pools_) {
+    if (pool.name == name) return &pool;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<Supervisor::Spawned> Supervisor::Spawn(Slot& slot, int ready_fd) {
+  const WorkerPool* pool = PoolNamed(slot.pool);
+  if (pool == nullptr) return absl::NotFoundError(absl::StrCat("no pool ", slot.pool));
   int channel[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, channel) != 0) {
     return absl::ErrnoToStatus(errno, "socketpair");
   }
-  size_t index = static_cast<size_t>(&slot - slots_.data());
   pid_t pid = fork();
   if (pid < 0) {
     ::close(channel[0]);
@@ -141,15 +187,10 @@ absl::StatusOr<pid_t> Supervisor::Fork(Slot& slot, int ready_fd) {
   }
   if (pid > 0) {
     ::close(channel[1]);
-    slot.pid = pid;
-    slot.started_ms = reactor_.clock().NowMs();
-    slot.channel = std::make_unique<ChannelWatcher>(*this, index, UniqueFd(channel[0]));
-    slot_by_pid_[pid] = index;
-    return pid;
-  }
-  ::close(channel[0]);
-  for (const Slot& other : slots_) {
-    if (other.channel) ::close(other.channel->fd());  // other workers' channels
+    Spawned spawned;
+    spawned.pid = pid;
+    spawned.channel = std::make_unique<ChannelWatcher>(*this, &slot, UniqueFd(channel[0]));
+    return spawned;
   }
 
   // Worker. Die with the master; then restore default signal handling.
@@ -159,40 +200,54 @@ absl::StatusOr<pid_t> Supervisor::Fork(Slot& slot, int ready_fd) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   signal(SIGPIPE, SIG_IGN);
-  std::set<int> keep(pool.fds.begin(), pool.fds.end());
+  ::close(channel[0]);
+  for (const auto& other : slots_) {
+    if (other->channel) ::close(other->channel->fd());  // other workers' channels
+  }
+  for (const auto& old : retired_channels_) ::close(old->fd());
+  std::set<int> keep(pool->fds.begin(), pool->fds.end());
   for (const WorkerPool& other : pools_) {
     for (int fd : other.fds) {
       if (!keep.contains(fd)) ::close(fd);
     }
   }
-  SetLogRole(absl::StrCat("worker ", pool.name, "/", slot.id));
+  SetLogRole(absl::StrCat("worker ", pool->name, "/", slot.id));
   ReadySignal ready(ready_fd);
-  int status = pool.run(slot.id, ready, channel[1]);
+  int status = pool->run(slot.id, ready, channel[1]);
   _exit(status);
+}
+
+absl::Status Supervisor::Adopt(Slot& slot, Spawned spawned) {
+  slot.pid = spawned.pid;
+  slot.started_ms = reactor_.clock().NowMs();
+  slot.channel = std::move(spawned.channel);
+  slot_by_pid_[spawned.pid] = &slot;
+  return absl::OkStatus();
 }
 
 absl::Status Supervisor::Start() {
   struct Pending {
-    size_t slot;
+    Slot* slot;
     int fd;
     std::string reply;
   };
   std::vector<Pending> pending;
   absl::Status failure = absl::OkStatus();
-  for (size_t i = 0; i < slots_.size() && failure.ok(); ++i) {
+  for (auto& slot : slots_) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
       failure = absl::ErrnoToStatus(errno, "pipe2");
       break;
     }
-    absl::StatusOr<pid_t> pid = Fork(slots_[i], fds[1]);
+    absl::StatusOr<Spawned> spawned = Spawn(*slot, fds[1]);
     ::close(fds[1]);
-    if (!pid.ok()) {
+    if (!spawned.ok()) {
       ::close(fds[0]);
-      failure = pid.status();
+      failure = spawned.status();
       break;
     }
-    pending.push_back(Pending{i, fds[0], ""});
+    Adopt(*slot, std::move(*spawned)).IgnoreError();
+    pending.push_back(Pending{slot.get(), fds[0], ""});
   }
 
   // Wait for every worker's "R" (ready) or "E<message>" (failed) or EOF (died).
@@ -228,8 +283,7 @@ absl::Status Supervisor::Start() {
       ::close(p.fd);
       p.fd = -1;
       --open;
-      const Slot& slot = slots_[p.slot];
-      std::string who = absl::StrCat("worker ", pools_[slot.pool].name, "/", slot.id);
+      std::string who = absl::StrCat("worker ", p.slot->pool, "/", p.slot->id);
       if (p.reply.empty()) {
         failure = absl::InternalError(absl::StrCat(who, " exited before it was ready"));
       } else if (p.reply[0] == 'E') {
@@ -271,7 +325,11 @@ void Supervisor::OnSignal(int signo) {
       StopGracefully();
       break;
     case SIGHUP:
-      LogWarning("SIGHUP: reload is not supported yet; ignoring");
+      if (on_reload_) {
+        on_reload_();
+      } else {
+        LogWarning("SIGHUP: nothing to reload");
+      }
       break;
     default:
       break;
@@ -283,39 +341,205 @@ void Supervisor::ReapChildren() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) break;
+    if (auto old = retiring_.find(pid); old != retiring_.end()) {
+      ++exit_counts_[old->second][DescribeExit(status)];
+      retiring_.erase(old);
+      continue;
+    }
     auto it = slot_by_pid_.find(pid);
-    if (it == slot_by_pid_.end()) continue;
-    size_t slot_index = it->second;
-    Slot& slot = slots_[slot_index];
+    if (it == slot_by_pid_.end()) continue;  // a replacement that never got ready
+    Slot& slot = *it->second;
     slot_by_pid_.erase(it);
+    if (slot.pid != pid) {
+      // A reload's successor that died before it was promoted; the slot's
+      // worker is untouched and the ReadyWatcher reports the failure.
+      ++exit_counts_[slot.pool][DescribeExit(status)];
+      continue;
+    }
     slot.pid = 0;
     // Its EOF may be pending in this very epoll batch: delete after the pass.
     if (slot.channel) reactor_.DeleteLater(std::move(slot.channel));
-    OnChannelClosed(slot_index);
-    const WorkerPool& pool = pools_[slot.pool];
-    ++exit_counts_[pool.name][DescribeExit(status)];
-    if (stopping_) continue;
-    int64_t lived = reactor_.clock().NowMs() - slot.started_ms;
-    slot.crash_streak = lived < kCrashWindowMs ? slot.crash_streak + 1 : 0;
-    int64_t delay = 0;
-    if (slot.crash_streak > 0) {
-      delay = std::min<int64_t>(kMaxBackoffMs, int64_t{100} << std::min(slot.crash_streak, 10));
-    }
-    LogWarning(absl::StrCat("worker ", pool.name, "/", slot.id, " (pid ", pid, ") ",
-                            DescribeExit(status), "; restarting in ", delay, "ms"));
-    size_t index = static_cast<size_t>(&slot - slots_.data());
-    slot.restart_timer = reactor_.AddTimer(delay, [this, index] {
-      Slot& s = slots_[index];
-      s.restart_timer = kNoTimer;
-      if (stopping_) return;
-      ++s.restarts;
-      if (absl::StatusOr<pid_t> pid = Fork(s, -1); !pid.ok()) {
-        LogError(absl::StrCat("restarting worker ", pools_[s.pool].name, "/", s.id, ": ",
-                              pid.status().message()));
-      }
-    });
+    OnChannelClosed(&slot);
+    ++exit_counts_[slot.pool][DescribeExit(status)];
+    if (stopping_ || PoolNamed(slot.pool) == nullptr) continue;
+    if (slot.replacing) continue;  // its successor is starting and takes over
+    ScheduleRestart(slot, status);
   }
-  if (stopping_ && slot_by_pid_.empty()) reactor_.Stop();
+  if (stopping_ && slot_by_pid_.empty() && retiring_.empty()) reactor_.Stop();
+}
+
+void Supervisor::ScheduleRestart(Slot& slot, int status) {
+  int64_t lived = reactor_.clock().NowMs() - slot.started_ms;
+  slot.crash_streak = lived < kCrashWindowMs ? slot.crash_streak + 1 : 0;
+  int64_t delay = 0;
+  if (slot.crash_streak > 1) {
+    delay = std::min<int64_t>(kMaxBackoffMs, int64_t{100} << std::min(slot.crash_streak - 1, 10));
+  }
+  LogWarning(absl::StrCat("worker ", slot.pool, "/", slot.id, " ", DescribeExit(status),
+                          "; restarting in ", delay, "ms"));
+  Slot* target = &slot;
+  slot.restart_timer = reactor_.AddTimer(delay, [this, target] {
+    target->restart_timer = kNoTimer;
+    if (stopping_ || target->pid != 0) return;
+    ++target->restarts;
+    absl::StatusOr<Spawned> spawned = Spawn(*target, -1);
+    if (!spawned.ok()) {
+      LogError(absl::StrCat("restarting worker ", target->pool, "/", target->id, ": ",
+                            spawned.status().message()));
+      return;
+    }
+    Adopt(*target, std::move(*spawned)).IgnoreError();
+  });
+}
+
+void Supervisor::Retire(pid_t pid, const std::string& pool,
+                        std::unique_ptr<ChannelWatcher> channel, int signo) {
+  slot_by_pid_.erase(pid);
+  if (channel) {
+    channel->Detach();
+    retired_channels_.push_back(std::move(channel));
+  }
+  retiring_[pid] = pool;
+  kill(pid, signo);
+}
+
+void Supervisor::Reload(std::vector<WorkerPool> pools, std::vector<std::string> replace,
+                        bool graceful, std::function<void(std::vector<std::string>)> done) {
+  if (stopping_) {
+    done({"stopping"});
+    return;
+  }
+  if (reload_done_) {
+    done({"a reload is already in progress"});
+    return;
+  }
+  int signo = graceful ? SIGQUIT : SIGTERM;
+  std::set<std::string> names;
+  for (const WorkerPool& pool : pools) names.insert(pool.name);
+  // Pools that are gone: retire their workers.
+  std::vector<std::unique_ptr<Slot>> kept;
+  for (auto& slot : slots_) {
+    if (names.contains(slot->pool)) {
+      kept.push_back(std::move(slot));
+      continue;
+    }
+    reactor_.CancelTimer(slot->restart_timer);
+    if (slot->pid > 0) Retire(slot->pid, slot->pool, std::move(slot->channel), signo);
+    reactor_.DeleteLater(std::move(slot));
+  }
+  slots_ = std::move(kept);
+  std::set<std::string> running;
+  for (const WorkerPool& old : pools_) running.insert(old.name);
+  // Merge: new pools are appended, replaced pools swap in their new run().
+  // The old definitions stay alive (reloaded workers may still reference them).
+  std::vector<WorkerPool> merged = std::move(pools);
+  for (WorkerPool& old : pools_) {
+    if (!names.contains(old.name)) {
+      old.fds.clear();
+      old.name = absl::StrCat("\x01retired:", old.name);
+      merged.push_back(std::move(old));
+    }
+  }
+  std::set<std::string> replacing(replace.begin(), replace.end());
+  for (WorkerPool& pool : merged) {
+    if (!running.contains(pool.name) || replacing.contains(pool.name)) continue;
+    // Kept as they are: carry over the old definition.
+    for (WorkerPool& old : pools_) {
+      if (old.name == pool.name) pool = old;
+    }
+  }
+  pools_ = std::move(merged);
+
+  replace_queue_.clear();
+  replace_graceful_ = graceful;
+  reload_errors_.clear();
+  for (const WorkerPool& pool : pools_) {
+    if (pool.name.rfind("\x01", 0) == 0) continue;
+    bool is_new = !running.contains(pool.name);
+    if (!is_new && !replacing.contains(pool.name)) continue;
+    int existing = 0;
+    for (auto& slot : slots_) {
+      if (slot->pool != pool.name) continue;
+      if (slot->id >= pool.count) {  // fewer workers now
+        reactor_.CancelTimer(slot->restart_timer);
+        if (slot->pid > 0) Retire(slot->pid, slot->pool, std::move(slot->channel), signo);
+        slot->pid = 0;
+        slot->pool = absl::StrCat("\x01gone");
+        continue;
+      }
+      ++existing;
+      replace_queue_.push_back(slot.get());
+    }
+    for (int id = existing; id < pool.count; ++id) {
+      auto slot = std::make_unique<Slot>();
+      slot->pool = pool.name;
+      slot->id = id;
+      replace_queue_.push_back(slot.get());
+      slots_.push_back(std::move(slot));
+    }
+  }
+  std::erase_if(slots_, [](const std::unique_ptr<Slot>& slot) {
+    return slot->pool.rfind("\x01", 0) == 0;
+  });
+  reload_done_ = std::move(done);
+  ReplaceNext();
+}
+
+void Supervisor::ReplaceNext() {
+  if (replace_queue_.empty() || stopping_) {
+    auto done = std::move(reload_done_);
+    reload_done_ = nullptr;
+    if (done) done(std::move(reload_errors_));
+    return;
+  }
+  Slot* slot = replace_queue_.front();
+  replace_queue_.erase(replace_queue_.begin());
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    reload_errors_.push_back(absl::StrCat("pipe2: ", strerror(errno)));
+    ReplaceNext();
+    return;
+  }
+  slot->replacing = true;
+  absl::StatusOr<Spawned> spawned = Spawn(*slot, fds[1]);
+  ::close(fds[1]);
+  if (!spawned.ok()) {
+    ::close(fds[0]);
+    slot->replacing = false;
+    reload_errors_.push_back(absl::StrCat("worker ", slot->pool, "/", slot->id, ": ",
+                                          spawned.status().message()));
+    ReplaceNext();
+    return;
+  }
+  pid_t new_pid = spawned->pid;
+  auto successor = std::make_shared<Spawned>(std::move(*spawned));
+  slot_by_pid_[new_pid] = slot;  // reaped as this slot's if it dies early
+  ready_watcher_ = std::make_unique<ReadyWatcher>(
+      reactor_, UniqueFd(fds[0]), [this, slot, new_pid, successor](std::string reply) {
+        reactor_.DeleteLater(std::move(ready_watcher_));
+        slot->replacing = false;
+        bool alive = slot_by_pid_.contains(new_pid);
+        if (reply.empty() || reply[0] != 'R' || !alive) {
+          reload_errors_.push_back(absl::StrCat("worker ", slot->pool, "/", slot->id, ": ",
+                                                reply.size() > 1 ? reply.substr(1) : "failed"));
+          if (alive) {
+            slot_by_pid_.erase(new_pid);
+            retiring_[new_pid] = slot->pool;
+            kill(new_pid, SIGKILL);
+          }
+          if (slot->pid == 0 && !stopping_) ScheduleRestart(*slot, 0);
+        } else {
+          // The successor accepts; now the old worker stops accepting and
+          // finishes what it has.
+          if (slot->pid > 0 && slot->pid != new_pid) {
+            Retire(slot->pid, slot->pool, std::move(slot->channel),
+                   replace_graceful_ ? SIGQUIT : SIGTERM);
+          }
+          Adopt(*slot, std::move(*successor)).IgnoreError();
+          slot->crash_streak = 0;
+        }
+        ReplaceNext();
+      });
 }
 
 void Supervisor::StopAll(int signo) {
@@ -325,51 +549,60 @@ void Supervisor::StopAll(int signo) {
   }
   LogInfo(absl::StrCat("signal ", signo, ": stopping ", slot_by_pid_.size(), " workers"));
   stopping_ = true;
-  for (Slot& slot : slots_) {
-    reactor_.CancelTimer(slot.restart_timer);
-    slot.restart_timer = kNoTimer;
+  for (auto& slot : slots_) {
+    reactor_.CancelTimer(slot->restart_timer);
+    slot->restart_timer = kNoTimer;
   }
   KillAll(SIGTERM);
   reactor_.AddTimer(options_.stop_timeout_ms, [this] { KillAll(SIGKILL); });
-  if (slot_by_pid_.empty()) reactor_.Stop();
+  if (slot_by_pid_.empty() && retiring_.empty()) reactor_.Stop();
 }
 
 void Supervisor::StopGracefully() {
   if (stopping_) return;
   LogInfo(absl::StrCat("graceful stop of ", slot_by_pid_.size(), " workers"));
   stopping_ = true;
-  for (Slot& slot : slots_) {
-    reactor_.CancelTimer(slot.restart_timer);
-    slot.restart_timer = kNoTimer;
+  for (auto& slot : slots_) {
+    reactor_.CancelTimer(slot->restart_timer);
+    slot->restart_timer = kNoTimer;
   }
   KillAll(SIGQUIT);
   // Workers close what is left at stop_timeout_ms; this is the backstop.
   reactor_.AddTimer(options_.stop_timeout_ms + 1000, [this] { KillAll(SIGKILL); });
-  if (slot_by_pid_.empty()) reactor_.Stop();
+  if (slot_by_pid_.empty() && retiring_.empty()) reactor_.Stop();
 }
 
 void Supervisor::StopNow() { StopAll(SIGTERM); }
 
+void Supervisor::KillAll(int signo) {
+  for (const auto& [pid, slot] : slot_by_pid_) kill(pid, signo);
+  for (const auto& [pid, pool] : retiring_) kill(pid, signo == SIGQUIT ? SIGQUIT : signo);
+}
+
 WorkerInfo Supervisor::InfoOf(const Slot& slot) const {
-  return WorkerInfo{pools_[slot.pool].name, slot.id, slot.pid, slot.restarts, slot.started_ms};
+  return WorkerInfo{slot.pool, slot.id, slot.pid, slot.restarts, slot.started_ms};
+}
+
+std::vector<WorkerInfo> Supervisor::workers() const {
+  std::vector<WorkerInfo> result;
+  for (const auto& slot : slots_) result.push_back(InfoOf(*slot));
+  return result;
 }
 
 void Supervisor::Query(std::string request, int64_t timeout_ms,
                        std::function<void(std::vector<WorkerReply>)> done) {
   if (query_ != nullptr) {
-    queued_.emplace_back(std::move(request), std::move(done));
-    queued_timeouts_.push_back(timeout_ms);
+    queued_.emplace_back(std::move(request), timeout_ms, std::move(done));
     return;
   }
   query_ = std::make_unique<PendingQuery>();
   query_->done = std::move(done);
-  for (size_t i = 0; i < slots_.size(); ++i) {
-    Slot& slot = slots_[i];
+  for (auto& slot : slots_) {
     WorkerReply reply;
-    reply.worker = InfoOf(slot);
-    bool sent = slot.pid > 0 && slot.channel != nullptr && slot.channel->Send(request);
+    reply.worker = InfoOf(*slot);
+    bool sent = slot->pid > 0 && slot->channel != nullptr && slot->channel->Send(request);
     query_->replies.push_back(std::move(reply));
-    query_->slots.push_back(sent ? i : SIZE_MAX);
+    query_->slots.push_back(sent ? slot.get() : nullptr);
     if (sent) ++query_->waiting;
   }
   if (query_->waiting == 0) {
@@ -382,7 +615,7 @@ void Supervisor::Query(std::string request, int64_t timeout_ms,
   });
 }
 
-void Supervisor::OnChannelLine(size_t slot, std::string line) {
+void Supervisor::OnChannelLine(Slot* slot, std::string line) {
   if (query_ == nullptr) return;  // a late answer to a query that timed out
   for (size_t i = 0; i < query_->slots.size(); ++i) {
     if (query_->slots[i] != slot || query_->replies[i].answered) continue;
@@ -393,11 +626,11 @@ void Supervisor::OnChannelLine(size_t slot, std::string line) {
   }
 }
 
-void Supervisor::OnChannelClosed(size_t slot) {
+void Supervisor::OnChannelClosed(Slot* slot) {
   if (query_ == nullptr) return;
   for (size_t i = 0; i < query_->slots.size(); ++i) {
     if (query_->slots[i] == slot && !query_->replies[i].answered) {
-      query_->slots[i] = SIZE_MAX;
+      query_->slots[i] = nullptr;
       if (--query_->waiting == 0) {
         FinishQuery();
         return;
@@ -411,22 +644,10 @@ void Supervisor::FinishQuery() {
   reactor_.CancelTimer(query->timer);
   query->done(std::move(query->replies));
   if (query_ == nullptr && !queued_.empty()) {
-    auto [request, done] = std::move(queued_.front());
-    int64_t timeout = queued_timeouts_.front();
+    auto [request, timeout, done] = std::move(queued_.front());
     queued_.erase(queued_.begin());
-    queued_timeouts_.erase(queued_timeouts_.begin());
     Query(std::move(request), timeout, std::move(done));
   }
-}
-
-void Supervisor::KillAll(int signo) {
-  for (const auto& [pid, index] : slot_by_pid_) kill(pid, signo);
-}
-
-std::vector<WorkerInfo> Supervisor::workers() const {
-  std::vector<WorkerInfo> result;
-  for (const Slot& slot : slots_) result.push_back(InfoOf(slot));
-  return result;
 }
 
 }  // namespace sockman

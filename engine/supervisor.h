@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -76,9 +77,12 @@ struct WorkerReply {
 class Supervisor {
  public:
   // Blocks the signals it handles (call before creating other threads).
+  // `on_reload` runs on SIGHUP (the owner re-reads its config and calls
+  // Reload); may be empty.
   static absl::StatusOr<std::unique_ptr<Supervisor>> Create(Reactor& reactor,
                                                             std::vector<WorkerPool> pools,
-                                                            SupervisorOptions options);
+                                                            SupervisorOptions options,
+                                                            std::function<void()> on_reload = {});
   ~Supervisor();
 
   // Forks every worker and waits until all are serving. On failure, the
@@ -103,6 +107,15 @@ class Supervisor {
   // Fast stop, as on SIGTERM.
   void StopNow();
 
+  // Zero-downtime change of the pools. Pools named in `replace` get new
+  // workers one slot at a time: a new worker is started and, once it reports
+  // ready, the old one is sent SIGQUIT (finish in-flight work, then exit; or
+  // SIGTERM when `graceful` is false). Pools in `pools` but not running start;
+  // running pools missing from `pools` stop; the rest keep their workers.
+  // `done` runs when every replacement has settled, with the failures.
+  void Reload(std::vector<WorkerPool> pools, std::vector<std::string> replace, bool graceful,
+              std::function<void(std::vector<std::string> errors)> done);
+
   // How workers of each pool ended: pool -> ("exited with status 1" -> count).
   const std::map<std::string, std::map<std::string, int>>& exit_counts() const {
     return exit_counts_;
@@ -110,7 +123,7 @@ class Supervisor {
 
  private:
   struct Slot {
-    int pool = 0;
+    std::string pool;
     int id = 0;
     pid_t pid = 0;
     int restarts = 0;
@@ -118,39 +131,61 @@ class Supervisor {
     int64_t started_ms = 0;
     TimerId restart_timer = kNoTimer;
     std::unique_ptr<class ChannelWatcher> channel;
+    bool replacing = false;  // a successor is starting
+  };
+  struct Spawned {
+    pid_t pid = 0;
+    std::unique_ptr<class ChannelWatcher> channel;
   };
   struct PendingQuery {
     std::vector<WorkerReply> replies;
-    std::vector<size_t> slots;  // slot index for each reply
+    std::vector<Slot*> slots;  // who each reply is from (null: not asked)
     size_t waiting = 0;
     TimerId timer = kNoTimer;
     std::function<void(std::vector<WorkerReply>)> done;
   };
   friend class ChannelWatcher;
-  void OnChannelLine(size_t slot, std::string line);
-  void OnChannelClosed(size_t slot);
-  void FinishQuery();
+  friend class ReadyWatcher;
 
   Supervisor(Reactor& reactor, std::vector<WorkerPool> pools, SupervisorOptions options);
-  absl::StatusOr<pid_t> Fork(Slot& slot, int ready_fd);
+  absl::StatusOr<Spawned> Spawn(Slot& slot, int ready_fd);
+  absl::Status Adopt(Slot& slot, Spawned spawned);
   void OnSignal(int signo);
   void ReapChildren();
+  void ScheduleRestart(Slot& slot, int status);
   void StopAll(int signo);
   void KillAll(int signo);
+  // Sends `signo` to an old worker and stops counting it as its slot's.
+  void Retire(pid_t pid, const std::string& pool, std::unique_ptr<ChannelWatcher> channel,
+              int signo);
+  void ReplaceNext();
   WorkerInfo InfoOf(const Slot& slot) const;
+  const WorkerPool* PoolNamed(const std::string& name) const;
+  void OnChannelLine(Slot* slot, std::string line);
+  void OnChannelClosed(Slot* slot);
+  void FinishQuery();
 
   Reactor& reactor_;
   std::vector<WorkerPool> pools_;
   SupervisorOptions options_;
+  std::function<void()> on_reload_;
   std::unique_ptr<SignalSource> signals_;
-  std::vector<Slot> slots_;
-  std::map<pid_t, size_t> slot_by_pid_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::map<pid_t, Slot*> slot_by_pid_;
+  std::map<pid_t, std::string> retiring_;  // old workers finishing up: pid -> pool
+  std::vector<std::unique_ptr<ChannelWatcher>> retired_channels_;
   bool stopping_ = false;
   pid_t master_pid_;
   std::map<std::string, std::map<std::string, int>> exit_counts_;
   std::unique_ptr<PendingQuery> query_;  // one at a time; later ones queue
-  std::vector<std::pair<std::string, std::function<void(std::vector<WorkerReply>)>>> queued_;
-  std::vector<int64_t> queued_timeouts_;
+  std::vector<std::tuple<std::string, int64_t, std::function<void(std::vector<WorkerReply>)>>>
+      queued_;
+  // Reload in progress.
+  std::vector<Slot*> replace_queue_;
+  bool replace_graceful_ = true;
+  std::vector<std::string> reload_errors_;
+  std::function<void(std::vector<std::string>)> reload_done_;
+  std::unique_ptr<class ReadyWatcher> ready_watcher_;
 };
 
 }  // namespace sockman

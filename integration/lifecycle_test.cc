@@ -227,5 +227,65 @@ TEST_F(LifecycleTest, WorkersRunAsTheConfiguredUser) {
   config_.clear();
 }
 
+TEST_F(LifecycleTest, ReloadUnderLoadDropsNothingAndKeepsOtherServices) {
+  auto services = [](const std::string& body, bool extra) {
+    std::string text = absl::StrCat(
+        "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 respond { body: \"",
+        body, "\" } }\n"
+        "service { name: \"chat\" listen: \"text://127.0.0.1:0\" count: 1 echo { prefix: \"> \" } }\n");
+    if (extra) {
+      text += "service { name: \"extra\" listen: \"text://127.0.0.1:0\" echo { prefix: \"+ \" } }\n";
+    }
+    return text;
+  };
+  std::string config = WriteConfig(services("v0", false));
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  uint16_t web = PortOf(start.out, "web");
+  TestClient chat(PortOf(start.out, "chat"));
+  ASSERT_TRUE(chat.Send("before\n"));
+  EXPECT_EQ(chat.ReadLine(), "> before");
+
+  // Keep-alive traffic for the whole sequence of reloads.
+  std::string wrk_out;
+  std::thread load([&] {
+    wrk_out = Shell(absl::StrCat("wrk -t1 -c16 -d6s http://127.0.0.1:", web, "/"));
+  });
+  usleep(500000);
+  for (int i = 1; i <= 3; ++i) {
+    std::ofstream(config) << Global() << services(absl::StrCat("v", i), false);
+    CommandResult reload = RunSockman({"reload", "-c", config}, {}, 30000);
+    EXPECT_EQ(reload.exit_code, 0) << reload.err;
+    EXPECT_EQ(reload.out, "reloaded\n");
+    usleep(700000);
+  }
+  load.join();
+  EXPECT_TRUE(absl::StrContains(wrk_out, "requests in")) << wrk_out;
+  EXPECT_FALSE(absl::StrContains(wrk_out, "Socket errors")) << wrk_out;
+  EXPECT_FALSE(absl::StrContains(wrk_out, "Non-2xx")) << wrk_out;
+  EXPECT_EQ(Shell(absl::StrCat("curl -s http://127.0.0.1:", web, "/")), "v3");
+
+  // The chat service was not changed: same connection, still served.
+  ASSERT_TRUE(chat.Send("after\n"));
+  EXPECT_EQ(chat.ReadLine(), "> after");
+
+  // An invalid config is reported and the running services are kept.
+  std::ofstream(config) << Global() << "service { name: \"web\" listen: \"nope\" respond {} }\n";
+  CommandResult bad = RunSockman({"reload", "-c", config});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(bad.err, "listen:")) << bad.err;
+  EXPECT_EQ(Shell(absl::StrCat("curl -s http://127.0.0.1:", web, "/")), "v3");
+
+  // Added services start; removed ones stop.
+  std::ofstream(config) << Global() << services("v4", true);
+  ASSERT_EQ(RunSockman({"reload", "-c", config}).exit_code, 0);
+  std::string status = RunSockman({"status", "--json", "-c", config}).out;
+  EXPECT_TRUE(absl::StrContains(status, "\"name\":\"extra\"")) << status;
+  std::ofstream(config) << Global() << services("v4", false);
+  ASSERT_EQ(RunSockman({"reload", "-c", config}).exit_code, 0);
+  status = RunSockman({"status", "--json", "-c", config}).out;
+  EXPECT_FALSE(absl::StrContains(status, "\"extra\"")) << status;
+}
+
 }  // namespace
 }  // namespace sockman::testing
