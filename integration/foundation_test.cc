@@ -274,8 +274,8 @@ TEST(CommandLineTest, UsageErrorsExitTwo) {
   std::string valid = WriteTempFile("valid.textproto",
                                     EchoService("a", "text://127.0.0.1:0", 1));
   CommandResult reload = RunSockman({"reload", "-c", valid});
-  EXPECT_EQ(reload.exit_code, 2);
-  EXPECT_NE(reload.err.find("not supported yet"), std::string::npos) << reload.err;
+  EXPECT_EQ(reload.exit_code, 1);
+  EXPECT_NE(reload.err.find("not running"), std::string::npos) << reload.err;
   EXPECT_EQ(RunSockman({"stop", "-c", valid}).exit_code, 1);  // not running
   EXPECT_EQ(RunSockman({"version"}).exit_code, 0);
 }
