@@ -174,6 +174,9 @@ int Start(const Args& args) {
   options.config_path = ResolvePath(args.config);
   options.config_name = args.config;
   options.cpu_count = CpuCount();
+  if (const char* notify = std::getenv("NOTIFY_SOCKET"); notify != nullptr) {
+    options.notify_socket = notify;
+  }
   if (pid_t live = ReadLivePid(paths->pid_file); live > 0) {
     std::fprintf(stderr, "sockman: %s: already running (pid %d, pid file %s)\n",
                  args.config.c_str(), static_cast<int>(live), paths->pid_file.c_str());

@@ -12,6 +12,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "cli/notify.h"
 #include "cli/status.h"
 #include "config/config_file.h"
 #include "engine/base/clock.h"
@@ -378,7 +379,8 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   summary.services = summaries;
 
   // Re-reads the config and replaces what changed; `reply` gets one line.
-  auto reload = [&](bool graceful, std::function<void(std::string)> reply) {
+  std::function<void(bool, std::function<void(std::string)>)> reload =
+      [&](bool graceful, std::function<void(std::string)> reply) {
     auto file = ConfigFile::Load(options.config_path, options.config_name);
     absl::StatusOr<Plan> loaded =
         file.ok() ? BuildPlan(**file, options.cpu_count) : absl::StatusOr<Plan>(file.status());
@@ -467,6 +469,15 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
                    });
   };
   on_hup = [&] { reload(true, [](std::string) {}); };
+  // systemd hears about reloads as they start and end.
+  auto reload_and_notify = reload;
+  reload = [&options, reload_and_notify](bool graceful, std::function<void(std::string)> reply) {
+    SdNotify(options.notify_socket, "RELOADING=1");
+    reload_and_notify(graceful, [&options, reply](std::string text) {
+      SdNotify(options.notify_socket, "READY=1");
+      reply(std::move(text));
+    });
+  };
 
   ControlServer control(**reactor, control_fd->get(),
                         [&](absl::string_view request, std::function<void(std::string)> reply) {
@@ -489,9 +500,11 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
       reload(true, reply);
     } else if (request == "stop") {
       reply("stopping\n");
+      SdNotify(options.notify_socket, "STOPPING=1");
       workers.StopNow();
     } else if (request == "stop -g") {
       reply("stopping gracefully\n");
+      SdNotify(options.notify_socket, "STOPPING=1");
       workers.StopGracefully();
     } else {
       reply(absl::StrCat("error: unknown request '", request, "'\n"));
@@ -506,7 +519,9 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   std::fflush(options.out);
   if (options.daemon) std::fclose(options.out);  // the starting command returns
   LogInfo(absl::StrCat("serving ", plan.services.size(), " services"));
+  SdNotify(options.notify_socket, absl::StrCat("READY=1\nMAINPID=", getpid()));
   int status = workers.Run();
+  SdNotify(options.notify_socket, "STOPPING=1");
   ::unlink(paths.control_socket.c_str());
   LogInfo("stopped");
   return status;

@@ -21,6 +21,7 @@ struct ServerOptions {
   std::string config_name;
   int cpu_count = 1;
   RuntimePaths paths;
+  std::string notify_socket;  // $NOTIFY_SOCKET: systemd Type=notify
   bool daemon = false;   // already detached: redirect stdio once serving
   FILE* out = stdout;    // where the startup lines go
   std::string version;

@@ -174,9 +174,6 @@ absl::Status ValidateStructure(const ConfigFile& file) {
         return file.ServiceError(i, "http.header_timeout_ms", "must be at most 3600000");
       }
     }
-    if (service.has_reloadable() && !service.reloadable()) {
-      return file.ServiceError(i, "reloadable", "false is not supported yet (no reload yet)");
-    }
     if (service.count() > kMaxWorkerCount) {
       return file.ServiceError(i, "count",
                                absl::StrCat(service.count(), " is too large (at most ",

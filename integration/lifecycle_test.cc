@@ -287,5 +287,27 @@ TEST_F(LifecycleTest, ReloadUnderLoadDropsNothingAndKeepsOtherServices) {
   EXPECT_FALSE(absl::StrContains(status, "\"extra\"")) << status;
 }
 
+TEST_F(LifecycleTest, ReloadableFalseKeepsItsWorkers) {
+  auto config_text = [](const std::string& body) {
+    return absl::StrCat("service { name: \"pinned\" listen: \"http://127.0.0.1:0\" "
+                        "reloadable: false respond { body: \"", body, "\" } }\n");
+  };
+  std::string config = WriteConfig(config_text("old"));
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  std::string url = absl::StrCat("http://127.0.0.1:", PortOf(start.out, "pinned"), "/");
+  std::string before = RunSockman({"status", "--json", "-c", config}).out;
+  std::ofstream(config) << Global() << config_text("new");
+  ASSERT_EQ(RunSockman({"reload", "-c", config}).exit_code, 0);
+  EXPECT_EQ(Shell("curl -s " + url), "old");
+  std::string after = RunSockman({"status", "--json", "-c", config}).out;
+  size_t at = before.find("\"workers\":");
+  ASSERT_NE(at, std::string::npos) << before;
+  EXPECT_EQ(before.substr(at, before.find("\"rss_bytes\"", at) - at),
+            after.substr(after.find("\"workers\":"),
+                         before.find("\"rss_bytes\"", at) - at))
+      << "worker pids changed:\n" << before << "\n" << after;
+}
+
 }  // namespace
 }  // namespace sockman::testing
