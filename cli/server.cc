@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -11,7 +12,9 @@
 #include <cstring>
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "cli/notify.h"
 #include "cli/status.h"
 #include "config/config_file.h"
@@ -37,11 +40,12 @@ ListenOptions ListenOptionsFor(const ServicePlan& service) {
   return options;
 }
 
-// The worker's end of its channel to the master: one request line in, one
-// reply line out.
+// The worker's end of its channel to the master: one request line in (maybe
+// with descriptors attached), one reply line out.
 class WorkerChannel : public Reactor::Watcher {
  public:
-  WorkerChannel(Reactor& reactor, int fd, std::function<std::string(absl::string_view)> answer)
+  using Answer = std::function<std::string(absl::string_view, std::vector<UniqueFd>&)>;
+  WorkerChannel(Reactor& reactor, int fd, Answer answer)
       : reactor_(reactor), fd_(fd), answer_(std::move(answer)) {
     reactor_.Watch(fd_.get(), EPOLLIN, this).IgnoreError();
   }
@@ -49,16 +53,36 @@ class WorkerChannel : public Reactor::Watcher {
 
   void OnEvents(uint32_t events) override {
     char chunk[4096];
-    ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+    iovec iov{chunk, sizeof(chunk)};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof(control);
+    ssize_t n = ::recvmsg(fd_.get(), &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
     if (n <= 0) {
       if (n == 0) reactor_.Unwatch(fd_.get());  // the master is gone
       return;
     }
+    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+         header = CMSG_NXTHDR(&message, header)) {
+      if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int received;
+        std::memcpy(&received, CMSG_DATA(header) + i * sizeof(int), sizeof(int));
+        fds_.emplace_back(received);
+      }
+    }
     pending_.append(chunk, static_cast<size_t>(n));
     size_t newline;
     while ((newline = pending_.find('\n')) != std::string::npos) {
-      std::string reply = answer_(absl::string_view(pending_).substr(0, newline)) + "\n";
+      std::string reply = answer_(absl::string_view(pending_).substr(0, newline), fds_);
+      fds_.clear();
       pending_.erase(0, newline + 1);
+      if (reply.empty()) continue;  // a notice, not a query
+      reply += "\n";
       // Replies are small; the master reads them at once. Block if needed.
       size_t at = 0;
       while (at < reply.size()) {
@@ -73,8 +97,9 @@ class WorkerChannel : public Reactor::Watcher {
  private:
   Reactor& reactor_;
   UniqueFd fd_;
-  std::function<std::string(absl::string_view)> answer_;
+  Answer answer_;
   std::string pending_;
+  std::vector<UniqueFd> fds_;
 };
 
 struct WorkerFds {
@@ -156,10 +181,27 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     return 1;
   }
   server = std::move(*created);
-  WorkerChannel channel(loop, fds.channel, [&](absl::string_view request) -> std::string {
+  WorkerChannel channel(loop, fds.channel,
+                        [&](absl::string_view request, std::vector<UniqueFd>& received)
+                            -> std::string {
     if (request == "status") return WorkerStatusLine(*server, loop);
     if (request == "connections") {
       return WorkerConnectionsLine(*server, loop, service.config.name());
+    }
+    if (absl::StartsWith(request, "reopen")) {
+      // "reopen [log] [access]": the master's freshly opened files, in order,
+      // take over our descriptor numbers (logrotate's SIGUSR1).
+      size_t next = 0;
+      for (absl::string_view what : absl::StrSplit(request, ' ')) {
+        if (what == "reopen" || next >= received.size()) continue;
+        if (what == "log") {
+          dup2(received[next++].get(), LogFd());
+        } else if (what == "access" && access_log != nullptr) {
+          access_log->Flush();
+          dup2(received[next++].get(), fds.access_log);
+        }
+      }
+      return "";  // no reply: the master asked nothing
     }
     return "error=unknown-request";
   });
@@ -364,10 +406,11 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
     running.emplace(summaries[i].name, std::move(r));
   }
   std::function<void()> on_hup;
+  std::function<void()> on_usr1;
   SupervisorOptions supervisor_options;
   supervisor_options.stop_timeout_ms = plan.stop_timeout_ms;
   auto supervisor = Supervisor::Create(**reactor, std::move(pools), supervisor_options,
-                                       [&on_hup] { on_hup(); });
+                                       [&on_hup] { on_hup(); }, [&on_usr1] { on_usr1(); });
   if (!supervisor.ok()) return supervisor.status();
   Supervisor& workers = **supervisor;
   if (absl::Status s = workers.Start(); !s.ok()) return s;
@@ -469,6 +512,33 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
                    });
   };
   on_hup = [&] { reload(true, [](std::string) {}); };
+  // SIGUSR1 (logrotate): open every log file anew, as root, keep our
+  // descriptor numbers, and hand each worker the new files.
+  on_usr1 = [&] {
+    auto reopen = [](const std::string& path, int target) {
+      absl::StatusOr<UniqueFd> fresh = OpenAppend(path);
+      if (!fresh.ok()) {
+        LogError(absl::StrCat("reopen: ", fresh.status().message()));
+        return false;
+      }
+      return dup2(fresh->get(), target) >= 0;
+    };
+    bool log = log_fd.valid() && reopen(paths.log_file, log_fd.get());
+    for (auto& [name, r] : running) {
+      std::string line = "reopen";
+      std::vector<int> fds;
+      if (log) {
+        line += " log";
+        fds.push_back(log_fd.get());
+      }
+      if (r.access_log.valid() && reopen(r.plan->config.access_log(), r.access_log.get())) {
+        line += " access";
+        fds.push_back(r.access_log.get());
+      }
+      if (!fds.empty()) workers.SendToPool(name, line, fds);
+    }
+    LogInfo("reopened log files");
+  };
   // systemd hears about reloads as they start and end.
   auto reload_and_notify = reload;
   reload = [&options, reload_and_notify](bool graceful, std::function<void(std::string)> reply) {

@@ -44,9 +44,23 @@ class ChannelWatcher : public Reactor::Watcher {
   // A retired worker's channel no longer speaks for its slot.
   void Detach() { slot_ = nullptr; }
 
-  bool Send(absl::string_view line) {
+  bool Send(absl::string_view line, const std::vector<int>& fds = {}) {
     std::string framed = absl::StrCat(line, "\n");
-    return ::send(fd_.get(), framed.data(), framed.size(), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+    iovec iov{framed.data(), framed.size()};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+    if (!fds.empty()) {
+      message.msg_control = control.data();
+      message.msg_controllen = control.size();
+      cmsghdr* header = CMSG_FIRSTHDR(&message);
+      header->cmsg_level = SOL_SOCKET;
+      header->cmsg_type = SCM_RIGHTS;
+      header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+      std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
+    }
+    return ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL | MSG_DONTWAIT) ==
            static_cast<ssize_t>(framed.size());
   }
 
@@ -136,11 +150,14 @@ void ReadySignal::Fail(absl::string_view message) {
 absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(Reactor& reactor,
                                                                std::vector<WorkerPool> pools,
                                                                SupervisorOptions options,
-                                                               std::function<void()> on_reload) {
+                                                               std::function<void()> on_reload,
+                                                               std::function<void()> on_reopen) {
   std::unique_ptr<Supervisor> supervisor(new Supervisor(reactor, std::move(pools), options));
   supervisor->on_reload_ = std::move(on_reload);
+  supervisor->on_reopen_ = std::move(on_reopen);
   Supervisor* raw = supervisor.get();
-  auto signals = SignalSource::Create(reactor, {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP},
+  auto signals = SignalSource::Create(reactor,
+                                      {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1},
                                       [raw](int signo) { raw->OnSignal(signo); });
   if (!signals.ok()) return signals.status();
   supervisor->signals_ = std::move(*signals);
@@ -323,6 +340,9 @@ void Supervisor::OnSignal(int signo) {
       break;
     case SIGQUIT:
       StopGracefully();
+      break;
+    case SIGUSR1:
+      if (on_reopen_) on_reopen_();
       break;
     case SIGHUP:
       if (on_reload_) {
@@ -573,6 +593,13 @@ void Supervisor::StopGracefully() {
 }
 
 void Supervisor::StopNow() { StopAll(SIGTERM); }
+
+void Supervisor::SendToPool(const std::string& pool, absl::string_view line,
+                            const std::vector<int>& fds) {
+  for (auto& slot : slots_) {
+    if (slot->pool == pool && slot->pid > 0 && slot->channel) slot->channel->Send(line, fds);
+  }
+}
 
 void Supervisor::KillAll(int signo) {
   for (const auto& [pid, slot] : slot_by_pid_) kill(pid, signo);

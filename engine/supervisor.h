@@ -79,10 +79,12 @@ class Supervisor {
   // Blocks the signals it handles (call before creating other threads).
   // `on_reload` runs on SIGHUP (the owner re-reads its config and calls
   // Reload); may be empty.
+  // `on_reopen` runs on SIGUSR1 (the owner reopens its log files).
   static absl::StatusOr<std::unique_ptr<Supervisor>> Create(Reactor& reactor,
                                                             std::vector<WorkerPool> pools,
                                                             SupervisorOptions options,
-                                                            std::function<void()> on_reload = {});
+                                                            std::function<void()> on_reload = {},
+                                                            std::function<void()> on_reopen = {});
   ~Supervisor();
 
   // Forks every worker and waits until all are serving. On failure, the
@@ -100,6 +102,10 @@ class Supervisor {
   // with every worker's reply once all answered or `timeout_ms` passed.
   void Query(std::string request, int64_t timeout_ms,
              std::function<void(std::vector<WorkerReply>)> done);
+
+  // Sends `line` to every worker of `pool` with `fds` attached (SCM_RIGHTS);
+  // the worker receives its own copies of the descriptors.
+  void SendToPool(const std::string& pool, absl::string_view line, const std::vector<int>& fds);
 
   // Graceful stop: workers get SIGQUIT (stop accepting, finish what is in
   // flight), then SIGKILL after stop_timeout_ms; Run() returns when all exited.
@@ -169,6 +175,7 @@ class Supervisor {
   std::vector<WorkerPool> pools_;
   SupervisorOptions options_;
   std::function<void()> on_reload_;
+  std::function<void()> on_reopen_;
   std::unique_ptr<SignalSource> signals_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::map<pid_t, Slot*> slot_by_pid_;

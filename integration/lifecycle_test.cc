@@ -309,5 +309,39 @@ TEST_F(LifecycleTest, ReloadableFalseKeepsItsWorkers) {
       << "worker pids changed:\n" << before << "\n" << after;
 }
 
+TEST_F(LifecycleTest, Usr1ReopensLogFilesAfterRotation) {
+  std::string access = dir_ + "/access.log";
+  std::string config = WriteConfig(absl::StrCat(
+      "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 access_log: \"", access,
+      "\" user: \"nobody\" respond { body: \"hi\" } }\n"));
+  if (geteuid() != 0) {
+    std::ofstream(config) << Global()
+                          << absl::StrCat("service { name: \"web\" listen: \"http://127.0.0.1:0\" "
+                                          "count: 2 access_log: \"", access,
+                                          "\" respond { body: \"hi\" } }\n");
+  }
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  std::string url = absl::StrCat("http://127.0.0.1:", PortOf(start.out, "web"));
+  for (int i = 0; i < 4; ++i) Shell(absl::StrCat("curl -s ", url, "/before-rotation"));
+  usleep(1500000);  // workers flush access logs every second
+  ASSERT_EQ(::rename(access.c_str(), (access + ".1").c_str()), 0);
+  ASSERT_EQ(::rename(log_.c_str(), (log_ + ".1").c_str()), 0);
+  ASSERT_EQ(kill(MasterPid(), SIGUSR1), 0);
+  usleep(300000);
+  for (int i = 0; i < 4; ++i) Shell(absl::StrCat("curl -s ", url, "/after-rotation"));
+  std::string fresh;
+  for (int i = 0; i < 30 && !absl::StrContains(fresh, "after-rotation"); ++i) {
+    usleep(100000);
+    fresh = ReadFile(access);
+  }
+  EXPECT_TRUE(absl::StrContains(fresh, "/after-rotation")) << fresh;
+  EXPECT_FALSE(absl::StrContains(fresh, "/before-rotation")) << fresh;
+  std::string rotated = ReadFile(access + ".1");
+  EXPECT_TRUE(absl::StrContains(rotated, "/before-rotation")) << rotated;
+  EXPECT_FALSE(absl::StrContains(rotated, "/after-rotation")) << rotated;
+  EXPECT_TRUE(absl::StrContains(ReadFile(log_), "reopened log files")) << ReadFile(log_);
+}
+
 }  // namespace
 }  // namespace sockman::testing

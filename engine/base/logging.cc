@@ -32,6 +32,7 @@ const char* SeverityName(LogSeverity severity) {
 
 void SetLogRole(std::string role) { Role() = std::move(role); }
 void SetLogFd(int fd) { log_fd = fd; }
+int LogFd() { return log_fd; }
 
 void Log(LogSeverity severity, absl::string_view message) {
   timespec ts;

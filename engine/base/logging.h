@@ -21,6 +21,7 @@ void SetLogRole(std::string role);
 
 // Redirects logging to `fd` (which the caller keeps open). Default: stderr.
 void SetLogFd(int fd);
+int LogFd();
 
 void Log(LogSeverity severity, absl::string_view message);
 inline void LogInfo(absl::string_view message) { Log(LogSeverity::kInfo, message); }
