@@ -47,20 +47,24 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     if (!address.ok()) return file.ServiceError(i, "listen", address.status().message());
     sp.address = *address;
 
-    if (service.has_user()) {
-      absl::StatusOr<Credentials> credentials =
-          LookupCredentials(service.user(), service.group());
+    // The service's own user, else the global default.
+    const Global& global = file.config().global();
+    bool own_user = service.has_user();
+    if (own_user || global.has_user()) {
+      const std::string& user = own_user ? service.user() : global.user();
+      const std::string& group = own_user ? service.group() : global.group();
+      auto error = [&](absl::string_view field, absl::string_view message) {
+        return own_user ? file.ServiceError(i, field, message) : file.GlobalError(field, message);
+      };
+      absl::StatusOr<Credentials> credentials = LookupCredentials(user, group);
       if (!credentials.ok()) {
-        bool group_missing = service.has_group() &&
-                             absl::StrContains(credentials.status().message(), "no group");
-        return file.ServiceError(i, group_missing ? "group" : "user",
-                                 credentials.status().message());
+        bool group_missing =
+            !group.empty() && absl::StrContains(credentials.status().message(), "no group");
+        return error(group_missing ? "group" : "user", credentials.status().message());
       }
       if (geteuid() != 0 && (credentials->uid != geteuid() || credentials->gid != getegid())) {
-        return file.ServiceError(
-            i, "user",
-            absl::StrCat("switching to '", service.user(), "' needs root (running as uid ",
-                         geteuid(), ")"));
+        return error("user", absl::StrCat("switching to '", user,
+                                          "' needs root (running as uid ", geteuid(), ")"));
       }
       sp.credentials = *credentials;
     }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/stat.h>
@@ -213,6 +214,55 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
   if (access_log) access_log->Flush();
   return 0;
 }
+
+// Calls `on_change` (debounced) when the file at `path` is written or
+// replaced; watches its directory, since editors often rename a new file
+// over the old one.
+class ConfigWatcher : public Reactor::Watcher {
+ public:
+  ConfigWatcher(Reactor& reactor, const std::string& path, std::function<void()> on_change)
+      : reactor_(reactor), on_change_(std::move(on_change)) {
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
+    name_ = path.substr(slash + 1);
+    fd_.reset(inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+    if (!fd_.valid() ||
+        inotify_add_watch(fd_.get(), dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0 ||
+        !reactor_.Watch(fd_.get(), EPOLLIN, this).ok()) {
+      LogError(absl::StrCat("watch_config: cannot watch ", dir, ": ", strerror(errno)));
+      fd_.reset();
+    }
+  }
+  ~ConfigWatcher() override {
+    reactor_.CancelTimer(timer_);
+    if (fd_.valid()) reactor_.Unwatch(fd_.get());
+  }
+  void OnEvents(uint32_t events) override {
+    alignas(inotify_event) char buf[4096];
+    bool ours = false;
+    ssize_t n;
+    while ((n = ::read(fd_.get(), buf, sizeof(buf))) > 0) {
+      for (char* p = buf; p < buf + n;) {
+        auto* event = reinterpret_cast<inotify_event*>(p);
+        if (event->len > 0 && name_ == event->name) ours = true;
+        p += sizeof(inotify_event) + event->len;
+      }
+    }
+    if (!ours) return;
+    reactor_.CancelTimer(timer_);
+    timer_ = reactor_.AddTimer(200, [this] {  // let the writer finish
+      timer_ = kNoTimer;
+      on_change_();
+    });
+  }
+
+ private:
+  Reactor& reactor_;
+  std::function<void()> on_change_;
+  std::string name_;
+  UniqueFd fd_;
+  TimerId timer_ = kNoTimer;
+};
 
 // The control socket: one request line per connection, answered, closed.
 class ControlServer : public TcpConnection::Delegate {
@@ -512,6 +562,13 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
                    });
   };
   on_hup = [&] { reload(true, [](std::string) {}); };
+  std::unique_ptr<ConfigWatcher> config_watcher;
+  if (plan.resolved.global().watch_config()) {
+    config_watcher = std::make_unique<ConfigWatcher>(**reactor, options.config_path, [&] {
+      LogInfo("watch_config: the config file changed; reloading");
+      reload(true, [](std::string) {});
+    });
+  }
   // SIGUSR1 (logrotate): open every log file anew, as root, keep our
   // descriptor numbers, and hand each worker the new files.
   on_usr1 = [&] {

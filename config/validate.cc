@@ -121,6 +121,12 @@ absl::Status ValidateStructure(const ConfigFile& file) {
         return file.GlobalError(field, "must be a file path");
       }
     }
+    if (global.has_user() && global.user().empty()) {
+      return file.GlobalError("user", "must not be empty");
+    }
+    if (global.has_group() && !global.has_user()) {
+      return file.GlobalError("group", "needs user as well");
+    }
     if (global.stop_timeout_ms() > kMaxStopTimeoutMs) {
       return file.GlobalError("stop_timeout_ms",
                               absl::StrCat("must be at most ", kMaxStopTimeoutMs));
@@ -216,6 +222,7 @@ Config WithDefaults(const Config& config, int cpu_count) {
   Config resolved = config;
   Global* global = resolved.mutable_global();
   if (!global->has_stop_timeout_ms()) global->set_stop_timeout_ms(kDefaultStopTimeoutMs);
+  if (!global->has_watch_config()) global->set_watch_config(false);
   for (Service& service : *resolved.mutable_service()) {
     if (!service.has_transport()) service.set_transport(TCP);
     if (!service.has_count()) service.set_count(1);

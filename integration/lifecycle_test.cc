@@ -343,5 +343,47 @@ TEST_F(LifecycleTest, Usr1ReopensLogFilesAfterRotation) {
   EXPECT_TRUE(absl::StrContains(ReadFile(log_), "reopened log files")) << ReadFile(log_);
 }
 
+TEST_F(LifecycleTest, WatchConfigReloadsOnChange) {
+  auto config_text = [&](const std::string& body) {
+    return absl::StrCat("global { pid_file: \"", pid_file_, "\" control_socket: \"", socket_,
+                        "\" watch_config: true }\n"
+                        "service { name: \"web\" listen: \"http://127.0.0.1:0\" respond { body: \"",
+                        body, "\" } }\n");
+  };
+  config_ = WriteTempFile("watched.textproto", config_text("one"));
+  CommandResult start = RunSockman({"start", "-d", "-c", config_});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  std::string url = absl::StrCat("http://127.0.0.1:", PortOf(start.out, "web"), "/");
+  EXPECT_EQ(Shell("curl -s " + url), "one");
+  // Replace the file the way editors do: write a new one, rename it over.
+  std::string temp = config_ + ".new";
+  std::ofstream(temp) << config_text("two");
+  ASSERT_EQ(::rename(temp.c_str(), config_.c_str()), 0);
+  std::string body;
+  for (int i = 0; i < 50 && body != "two"; ++i) {
+    usleep(100000);
+    body = Shell("curl -s " + url);
+  }
+  EXPECT_EQ(body, "two");
+}
+
+TEST_F(LifecycleTest, GlobalUserIsTheDefaultForServices) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  if (!absl::StrContains(ReadFile("/proc/self/uid_map"), "4294967295")) {
+    GTEST_SKIP() << "in a user namespace";
+  }
+  std::string services =
+      "service { name: \"web\" listen: \"http://127.0.0.1:0\" respond { body: \"hi\" } }\n";
+  std::string config = absl::StrCat("global { user: \"nobody\" pid_file: \"", pid_file_,
+                                    "\" control_socket: \"", socket_, "\" }\n", services);
+  auto server = SockmanProcess::Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<pid_t> workers = (*server)->WorkerPids();
+  ASSERT_EQ(workers.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(ReadFile(absl::StrCat("/proc/", workers[0], "/status")),
+                                "\nUid:\t65534\t65534\t65534\t65534"));
+  (*server)->Stop();
+}
+
 }  // namespace
 }  // namespace sockman::testing
