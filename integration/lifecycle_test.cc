@@ -1,7 +1,10 @@
 // Operating sockman: start -d, a refused second start, status and
 // connections (text and JSON), stop, stop -g with a request in flight,
 // restart, worker replacement in status, and per-service users.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -383,6 +386,82 @@ TEST_F(LifecycleTest, GlobalUserIsTheDefaultForServices) {
   EXPECT_TRUE(absl::StrContains(ReadFile(absl::StrCat("/proc/", workers[0], "/status")),
                                 "\nUid:\t65534\t65534\t65534\t65534"));
   (*server)->Stop();
+}
+
+TEST_F(LifecycleTest, KillNineUnderLoadIsReplacedWithinASecondOthersUntouched) {
+  std::string config = WriteConfig(
+      "service { name: \"chat\" listen: \"text://127.0.0.1:0\" count: 2 reuse_port: true echo {} }\n"
+      "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 respond { body: \"x\" } }\n");
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  // Enough connections that both chat workers hold some.
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 16; ++i) {
+    clients.push_back(std::make_unique<TestClient>(PortOf(start.out, "chat")));
+    ASSERT_TRUE(clients.back()->Send(absl::StrCat("c", i, "\n")));
+    ASSERT_EQ(clients.back()->ReadLine(), absl::StrCat("c", i));
+  }
+  // Both JSON documents parse.
+  std::string status_file = dir_ + "/status.json";
+  std::string connections_file = dir_ + "/connections.json";
+  std::ofstream(status_file) << RunSockman({"status", "--json", "-c", config}).out;
+  std::ofstream(connections_file) << RunSockman({"connections", "--json", "-c", config}).out;
+  EXPECT_EQ(Shell(absl::StrCat("python3 -c 'import json,sys; json.load(open(sys.argv[1])); "
+                               "c=json.load(open(sys.argv[2])); print(len(c))' ",
+                               status_file, " ", connections_file)),
+            "16\n");
+  // The chat worker with id 0 and the connections it holds.
+  std::string status = ReadFile(status_file);
+  size_t at = status.find("\"service\":\"chat\",\"id\":0");
+  ASSERT_NE(at, std::string::npos) << status;
+  size_t pid_at = status.rfind("\"pid\":", at);
+  int victim = std::atoi(status.c_str() + pid_at + 6);
+  std::string connections = ReadFile(connections_file);
+  std::vector<bool> on_victim;
+  for (int i = 0; i < 16; ++i) {
+    // Each client's remote port appears in its row with the owning worker.
+    sockaddr_in local{};
+    socklen_t length = sizeof(local);
+    getsockname(clients[i]->fd(), reinterpret_cast<sockaddr*>(&local), &length);
+    std::string remote = absl::StrCat("\"remote\":\"127.0.0.1:", ntohs(local.sin_port), "\"");
+    size_t row = connections.find(remote);
+    ASSERT_NE(row, std::string::npos) << connections;
+    size_t row_start = connections.rfind("{", row);
+    on_victim.push_back(absl::StartsWith(connections.substr(row_start),
+                                         absl::StrCat("{\"worker_pid\":", victim, ",")));
+  }
+
+  std::string wrk_out;
+  std::thread load([&] {
+    wrk_out = Shell(absl::StrCat("wrk -t1 -c8 -d3s http://127.0.0.1:", PortOf(start.out, "web"),
+                                 "/"));
+  });
+  usleep(500000);
+  ASSERT_EQ(kill(victim, SIGKILL), 0);
+  std::string after;
+  bool replaced = false;
+  for (int i = 0; i < 20 && !replaced; ++i) {  // within one second
+    usleep(50000);
+    after = RunSockman({"status", "--json", "-c", config}).out;
+    size_t slot = after.find("\"service\":\"chat\",\"id\":0");
+    if (slot == std::string::npos) continue;
+    int pid = std::atoi(after.c_str() + after.rfind("\"pid\":", slot) + 6);
+    replaced = pid > 0 && pid != victim;
+  }
+  EXPECT_TRUE(replaced) << after;
+  load.join();
+  EXPECT_TRUE(absl::StrContains(wrk_out, "requests in")) << wrk_out;
+  int untouched = 0;
+  for (int i = 0; i < 16; ++i) {
+    if (on_victim[i]) {
+      EXPECT_TRUE(clients[i]->WaitClosed(2000)) << "client " << i << " was on the killed worker";
+    } else {
+      ASSERT_TRUE(clients[i]->Send("still\n"));
+      EXPECT_EQ(clients[i]->ReadLine(), "still") << "client " << i;
+      ++untouched;
+    }
+  }
+  EXPECT_GT(untouched, 0);
 }
 
 }  // namespace
