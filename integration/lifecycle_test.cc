@@ -464,5 +464,38 @@ TEST_F(LifecycleTest, KillNineUnderLoadIsReplacedWithinASecondOthersUntouched) {
   EXPECT_GT(untouched, 0);
 }
 
+TEST_F(LifecycleTest, SignalsHupReloadsAndQuitStopsGracefully) {
+  auto text = [](const std::string& body) {
+    return absl::StrCat("service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 1 ",
+                        "respond { body: \"", body, "\" } }\n");
+  };
+  std::string config = WriteConfig(text("first"));
+  CommandResult start = RunSockman({"start", "-d", "-c", config});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  std::string url = absl::StrCat("http://127.0.0.1:", PortOf(start.out, "web"), "/");
+  pid_t master = MasterPid();
+  std::ofstream(config) << Global() << text("second");
+  ASSERT_EQ(kill(master, SIGHUP), 0);
+  std::string body;
+  for (int i = 0; i < 50 && body != "second"; ++i) {
+    usleep(100000);
+    body = Shell("curl -s " + url);
+  }
+  EXPECT_EQ(body, "second");
+
+  TestClient slow(PortOf(start.out, "web"));
+  ASSERT_TRUE(slow.Send("GET / HTTP/1.1\r\nHost: t\r\n"));
+  usleep(100000);
+  ASSERT_EQ(kill(master, SIGQUIT), 0);
+  usleep(300000);
+  ASSERT_TRUE(slow.Send("\r\n"));
+  std::string response = slow.ReadExactly(4096, 3000);
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 200 OK")) << response;
+  EXPECT_TRUE(absl::EndsWith(response, "second")) << response;
+  for (int i = 0; i < 100 && Exists(pid_file_); ++i) usleep(50000);
+  EXPECT_FALSE(Exists(pid_file_));
+  config_.clear();
+}
+
 }  // namespace
 }  // namespace sockman::testing
