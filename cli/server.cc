@@ -122,10 +122,16 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
   Reactor& loop = **reactor;
   std::unique_ptr<StreamServer> server;
   bool draining = false;
+  UniqueFd own_listener;
   auto drain = [&] {
     if (draining || server == nullptr) return;
     draining = true;
     server->Drain();
+    // With reuse_port this worker's own socket would keep receiving
+    // connections nobody accepts: close it now, so the kernel sends new ones
+    // to the other sockets of the port (and, with net.ipv4.tcp_migrate_req=1,
+    // moves those already queued here).
+    own_listener.reset();
     // Exit when the last connection is gone, or at the deadline.
     loop.AddRepeatingTimer(20, [&] {
       if (server->connection_count() == 0) loop.Stop();
@@ -145,7 +151,6 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
   }
 
   int listen_fd = fds.listen;
-  UniqueFd own_listener;
   if (service.config.reuse_port()) {
     // Each worker has its own socket in the port's SO_REUSEPORT group.
     absl::StatusOr<UniqueFd> fd = BindTcpListener(ListenOptionsFor(service));
