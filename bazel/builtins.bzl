@@ -10,6 +10,7 @@ BUILTIN_PROTOCOLS = {
     "http": "//protocols/http:http_codec",
     "tcp": "//protocols/tcp",
     "text": "//protocols/text",
+    "websocket": "//protocols/websocket:websocket_codec",
 }
 
 BUILTIN_HANDLERS = {

@@ -1,5 +1,7 @@
 #include "cli/plan.h"
 
+#include <memory>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -95,6 +97,15 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     if (service.has_http()) {
       sp.server.codec.max_header_size = service.http().max_header_size();
       sp.server.codec.header_timeout_ms = service.http().header_timeout_ms();
+    }
+    if (service.has_websocket()) {
+      auto ws = std::make_shared<WebSocketOptions>();
+      const WebSocket& config = service.websocket();
+      ws->allowed_origins.assign(config.allowed_origins().begin(), config.allowed_origins().end());
+      ws->subprotocols.assign(config.subprotocols().begin(), config.subprotocols().end());
+      ws->path = config.path();
+      ws->binary = config.binary();
+      sp.server.codec.protocol_options = std::move(ws);
     }
     plan.services.push_back(std::move(sp));
   }

@@ -22,6 +22,7 @@
 #include "handlers/handler.h"
 #include "protocols/protocol.h"
 #include "protocols/stream_server.h"
+#include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
 

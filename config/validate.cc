@@ -167,6 +167,18 @@ absl::Status ValidateStructure(const ConfigFile& file) {
                                    ? "must be a file path"
                                    : "only applies to http:// services");
     }
+    if (service.has_websocket()) {
+      if (uri->scheme != "websocket" && uri->scheme != "ws") {
+        return file.ServiceError(i, "websocket", "only applies to websocket:// services");
+      }
+      if (service.websocket().deflate()) {
+        return file.ServiceError(i, "websocket.deflate", "not supported yet");
+      }
+      if (service.websocket().has_path() && (service.websocket().path().empty() ||
+                                             service.websocket().path()[0] != '/')) {
+        return file.ServiceError(i, "websocket.path", "must start with '/'");
+      }
+    }
     if (service.has_http()) {
       if (uri->scheme != "http") {
         return file.ServiceError(i, "http", "only applies to http:// services");

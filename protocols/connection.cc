@@ -127,6 +127,15 @@ void Connection::OnData(TcpConnection& tcp, Buffer& input) {
       FailProtocol(result);
       break;
     }
+    if (result.status == DecodeStatus::kConsumed) {
+      if (!result.reply.empty()) tcp.Send(result.reply);
+      input.Consume(result.consumed);
+      if (result.close_after_reply) {
+        tcp.Close();
+        break;
+      }
+      continue;
+    }
     ++counters_.messages_in;
     ++messages_received_;
     if (deadline_timer_ != kNoTimer) {  // the next message gets its own deadline

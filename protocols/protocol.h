@@ -37,9 +37,15 @@ struct CodecOptions {
   // Where a request/response protocol logs each exchange (HTTP's access
   // log, combined format); null for none. Owned by the worker.
   LogAppender* access_log = nullptr;
+  // Protocol-specific settings (e.g. WebSocketOptions), built by the CLI from
+  // the service's config; the protocol knows the type. May be null.
+  std::shared_ptr<const void> protocol_options;
 };
 
-enum class DecodeStatus { kNeedMore, kMessage, kError };
+// kConsumed: `consumed` bytes were protocol traffic with no message for the
+// handler (a handshake, a ping); send `reply` if any, then close if
+// `close_after_reply`.
+enum class DecodeStatus { kNeedMore, kMessage, kError, kConsumed };
 
 // Why a decode failed. Protocols answer each in their own way (EncodeError).
 enum class ProtocolError : uint8_t {
@@ -56,11 +62,21 @@ struct DecodeResult {
   ProtocolError error = ProtocolError::kNone;
   const char* reason = "";     // kError: static text for logs and counters
   uint16_t code = 0;           // kError: the protocol's code (HTTP status, close code)
-  absl::string_view reply;     // kNeedMore: bytes to send now (HTTP 100 Continue)
+  absl::string_view reply;     // kNeedMore/kConsumed: bytes to send now
+  bool close_after_reply = false;  // kConsumed: then close (a close handshake)
 
   static DecodeResult NeedMore() { return DecodeResult{}; }
   static DecodeResult Message(size_t consumed, absl::string_view message) {
     return DecodeResult{DecodeStatus::kMessage, consumed, message};
+  }
+  static DecodeResult Consumed(size_t consumed, absl::string_view reply = {},
+                               bool close_after_reply = false) {
+    DecodeResult r;
+    r.status = DecodeStatus::kConsumed;
+    r.consumed = consumed;
+    r.reply = reply;
+    r.close_after_reply = close_after_reply;
+    return r;
   }
   static DecodeResult Error(ProtocolError error, const char* reason, uint16_t code = 0) {
     return DecodeResult{DecodeStatus::kError, 0, {}, error, reason, code};

@@ -1,6 +1,7 @@
 #include "handlers/echo/echo_handler.h"
 
 #include "config/sockman.pb.h"
+#include "protocols/websocket/websocket.h"
 
 namespace sockman {
 namespace {
@@ -26,13 +27,18 @@ SOCKMAN_REGISTER_HANDLER("echo", CreateEcho);
 }  // namespace
 
 void EchoHandler::OnMessage(Connection& connection, absl::string_view message) {
-  if (prefix_.empty()) {
-    connection.Send(message);
-    return;
+  absl::string_view reply = message;
+  if (!prefix_.empty()) {
+    reply_.assign(prefix_);
+    reply_.append(message.data(), message.size());
+    reply = reply_;
   }
-  reply_.assign(prefix_);
-  reply_.append(message.data(), message.size());
-  connection.Send(reply_);
+  // WebSocket messages are echoed in kind: binary stays binary.
+  if (IsBinaryWebSocketMessage(connection)) {
+    SendWebSocket(connection, reply, /*binary=*/true);
+  } else {
+    connection.Send(reply);
+  }
 }
 
 }  // namespace sockman

@@ -15,6 +15,9 @@ struct Decoded {
   std::vector<std::string> messages;
   bool error = false;
   ProtocolError error_kind = ProtocolError::kNone;
+  uint16_t error_code = 0;
+  std::vector<std::string> replies;  // from kConsumed results
+  bool closed = false;               // a kConsumed asked to close
   size_t leftover = 0;  // unconsumed bytes at the end
 };
 
@@ -31,7 +34,17 @@ inline Decoded DecodeChunks(Codec& codec, const std::vector<std::string>& chunks
       if (r.status == DecodeStatus::kError) {
         out.error = true;
         out.error_kind = r.error;
+        out.error_code = r.code;
         return out;
+      }
+      if (r.status == DecodeStatus::kConsumed) {
+        out.replies.emplace_back(r.reply.data(), r.reply.size());
+        pending.erase(0, r.consumed);
+        if (r.close_after_reply) {
+          out.closed = true;
+          return out;
+        }
+        continue;
       }
       out.messages.emplace_back(r.message.data(), r.message.size());
       pending.erase(0, r.consumed);

@@ -1,0 +1,181 @@
+// WebSocket end to end over raw sockets: the handshake, echo of text and
+// binary messages at the length boundaries, fragments, ping/pong, every
+// protocol violation's exact close code, and the close handshake.
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+
+namespace sockman::testing {
+namespace {
+
+std::string ClientFrame(uint8_t first_byte, const std::string& payload, bool masked = true) {
+  std::string out(1, static_cast<char>(first_byte));
+  uint8_t mask_bit = masked ? 0x80 : 0;
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(mask_bit | payload.size()));
+  } else if (payload.size() <= 0xFFFF) {
+    out.push_back(static_cast<char>(mask_bit | 126));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size()));
+  } else {
+    out.push_back(static_cast<char>(mask_bit | 127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(uint64_t{payload.size()} >> (8 * i)));
+  }
+  if (!masked) return out + payload;
+  const char mask[4] = {'\x5a', '\x13', '\x7f', '\x01'};
+  out.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) out.push_back(payload[i] ^ mask[i & 3]);
+  return out;
+}
+
+// Reads one server frame: {opcode, payload}.
+std::pair<int, std::string> ReadFrame(TestClient& client) {
+  std::string header = client.ReadExactly(2);
+  if (header.size() < 2) return {-1, ""};
+  int opcode = header[0] & 0x0F;
+  uint64_t length = header[1] & 0x7F;
+  if (length == 126) {
+    std::string ext = client.ReadExactly(2);
+    length = (uint64_t{static_cast<unsigned char>(ext[0])} << 8) | static_cast<unsigned char>(ext[1]);
+  } else if (length == 127) {
+    std::string ext = client.ReadExactly(8);
+    length = 0;
+    for (char c : ext) length = (length << 8) | static_cast<unsigned char>(c);
+  }
+  return {opcode, client.ReadExactly(length, 20000)};
+}
+
+class WebSocketTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto started = SockmanProcess::Start(R"(
+service {
+  name: "echo"
+  listen: "ws://127.0.0.1:0"
+  count: 2
+  limits { max_package_size: 20000000 }
+  echo {}
+}
+service {
+  name: "small"
+  listen: "websocket://127.0.0.1:0"
+  limits { max_package_size: 65536 }
+  websocket { path: "/chat" subprotocols: ["chat.v2", "chat.v1"] }
+  echo {}
+}
+)", "websocket");
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = started->release();
+  }
+  static void TearDownTestSuite() { delete server_; }
+
+  static std::unique_ptr<TestClient> Open(const std::string& service = "echo",
+                                          const std::string& path = "/",
+                                          const std::string& extra = "") {
+    auto client = std::make_unique<TestClient>(server_->port(service));
+    client->Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                              "Sec-WebSocket-Version: 13\r\n", extra, "\r\n"));
+    std::string response;
+    while (!absl::StrContains(response, "\r\n\r\n")) {
+      std::string line = client->ReadLine(5000);
+      if (client->eof() && line.empty()) break;
+      response += line + "\n";
+    }
+    last_handshake_ = response;
+    return client;
+  }
+  static SockmanProcess* server_;
+  static std::string last_handshake_;
+};
+
+SockmanProcess* WebSocketTest::server_ = nullptr;
+std::string WebSocketTest::last_handshake_;
+
+TEST_F(WebSocketTest, HandshakeThenEchoAtLengthBoundaries) {
+  auto client = Open();
+  EXPECT_TRUE(absl::StartsWith(last_handshake_, "HTTP/1.1 101 Switching Protocols")) << last_handshake_;
+  EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+  for (size_t size : {0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20}) {
+    std::string text(size, 'a' + size % 26);
+    ASSERT_TRUE(client->Send(ClientFrame(0x81, text)));
+    auto [opcode, payload] = ReadFrame(*client);
+    EXPECT_EQ(opcode, 1) << size;
+    EXPECT_TRUE(payload == text) << size << " got " << payload.size();
+    std::string binary(size, '\xfe');
+    ASSERT_TRUE(client->Send(ClientFrame(0x82, binary)));
+    auto [bop, bpayload] = ReadFrame(*client);
+    EXPECT_EQ(bop, 2) << size;
+    EXPECT_TRUE(bpayload == binary) << size;
+  }
+}
+
+TEST_F(WebSocketTest, FragmentsPingAndCloseHandshake) {
+  auto client = Open();
+  ASSERT_TRUE(client->Send(ClientFrame(0x01, "frag") + ClientFrame(0x89, "are you there") +
+                           ClientFrame(0x00, "men") + ClientFrame(0x80, "ted")));
+  auto pong = ReadFrame(*client);
+  EXPECT_EQ(pong.first, 0xA);
+  EXPECT_EQ(pong.second, "are you there");
+  auto echo = ReadFrame(*client);
+  EXPECT_EQ(echo.first, 1);
+  EXPECT_EQ(echo.second, "fragmented");
+  ASSERT_TRUE(client->Send(ClientFrame(0x8A, "unsolicited pong")));
+  ASSERT_TRUE(client->Send(ClientFrame(0x88, std::string("\x03\xe8" "bye", 5))));
+  auto close = ReadFrame(*client);
+  EXPECT_EQ(close.first, 8);
+  EXPECT_EQ(close.second, std::string("\x03\xe8", 2));
+  EXPECT_TRUE(client->WaitClosed());
+}
+
+struct Violation {
+  const char* name;
+  std::string bytes;
+  int code;
+};
+
+TEST_F(WebSocketTest, ViolationsGetTheExactCloseCode) {
+  std::vector<Violation> cases = {
+      {"unmasked", ClientFrame(0x81, "x", false), 1002},
+      {"rsv1", ClientFrame(0xC1, "x"), 1002},
+      {"reserved opcode", ClientFrame(0x83, "x"), 1002},
+      {"long ping", ClientFrame(0x89, std::string(126, 'p')), 1002},
+      {"fragmented ping", ClientFrame(0x09, "p"), 1002},
+      {"stray continuation", ClientFrame(0x80, "x"), 1002},
+      {"message inside message", ClientFrame(0x01, "a") + ClientFrame(0x81, "b"), 1002},
+      {"bad close code", ClientFrame(0x88, std::string("\x03\xed", 2)), 1002},
+      {"one-byte close", ClientFrame(0x88, "x"), 1002},
+      {"invalid utf-8", ClientFrame(0x81, "\xc0\xaf"), 1007},
+      {"invalid close reason", ClientFrame(0x88, std::string("\x03\xe8\xff", 3)), 1007},
+  };
+  for (const Violation& v : cases) {
+    auto client = Open();
+    ASSERT_TRUE(client->Send(v.bytes)) << v.name;
+    auto [opcode, payload] = ReadFrame(*client);
+    EXPECT_EQ(opcode, 8) << v.name;
+    ASSERT_EQ(payload.size(), 2u) << v.name;
+    int code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+    EXPECT_EQ(code, v.code) << v.name;
+  }
+  auto small = Open("small", "/chat");
+  ASSERT_TRUE(small->Send(ClientFrame(0x82, std::string(70000, 'x')).substr(0, 14)));
+  auto [opcode, payload] = ReadFrame(*small);
+  EXPECT_EQ(opcode, 8);
+  EXPECT_EQ(payload, std::string("\x03\xf1", 2));  // 1009
+}
+
+TEST_F(WebSocketTest, HttpAnswersForNonUpgradesAndWrongPaths) {
+  TestClient plain(server_->port("echo"));
+  plain.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string response = plain.ReadExactly(4096, 3000);
+  EXPECT_TRUE(absl::StartsWith(response, "HTTP/1.1 426 Upgrade Required")) << response;
+  EXPECT_TRUE(absl::StrContains(response, "Sec-WebSocket-Version: 13")) << response;
+  Open("small", "/elsewhere");
+  EXPECT_TRUE(absl::StartsWith(last_handshake_, "HTTP/1.1 404")) << last_handshake_;
+  auto chat = Open("small", "/chat", "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n");
+  EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Protocol: chat.v2")) << last_handshake_;
+}
+
+}  // namespace
+}  // namespace sockman::testing

@@ -1,0 +1,118 @@
+// The WebSocket server codec (RFC 6455): the HTTP/1.1 upgrade handshake,
+// then frames. Pure: bytes in, messages out.
+//
+// Handshake: GET + Upgrade: websocket + Connection: upgrade + version 13 +
+// a 16-byte base64 key; 101 with Sec-WebSocket-Accept, or 400/403/404/426.
+// Frames: masked client frames, no RSV bits (no extension is negotiated),
+// known opcodes, control frames <= 125 bytes and final, 16/64-bit lengths,
+// fragments reassembled with control frames allowed between them, text
+// validated as UTF-8 incrementally (failing fast), messages bounded by
+// max_package_size before they are buffered. Violations close with 1002,
+// 1007 or 1009. Pings get pongs; a close is validated and echoed.
+#ifndef SOCKMAN_PROTOCOLS_WEBSOCKET_WEBSOCKET_CODEC_H_
+#define SOCKMAN_PROTOCOLS_WEBSOCKET_WEBSOCKET_CODEC_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocols/http/http_codec.h"
+#include "protocols/protocol.h"
+
+namespace sockman {
+
+// Per-service settings (config: `websocket { ... }`).
+struct WebSocketOptions {
+  std::vector<std::string> allowed_origins;  // empty: any Origin
+  std::vector<std::string> subprotocols;     // offered, in preference order
+  std::string path;                          // empty: any path
+  bool binary = false;                       // Send() sends binary frames
+};
+
+// Incremental UTF-8 validation (RFC 3629: no overlongs, surrogates or code
+// points above U+10FFFF), across any split of the input.
+class Utf8Validator {
+ public:
+  // False as soon as the bytes so far cannot be the start of valid UTF-8.
+  bool Feed(absl::string_view bytes);
+  // True when no multi-byte sequence is left open.
+  bool Complete() const { return need_ == 0; }
+  void Reset() { need_ = 0; }
+
+ private:
+  int need_ = 0;
+  unsigned char lower_ = 0x80;
+  unsigned char upper_ = 0xBF;
+};
+
+// "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" for "dGhlIHNhbXBsZSBub25jZQ==" (RFC 6455 1.3).
+std::string WebSocketAccept(absl::string_view key);
+
+class WebSocketCodec : public Codec {
+ public:
+  enum Opcode : uint8_t {
+    kContinuation = 0x0,
+    kText = 0x1,
+    kBinary = 0x2,
+    kClose = 0x8,
+    kPing = 0x9,
+    kPong = 0xA,
+  };
+
+  explicit WebSocketCodec(const CodecOptions& options);
+
+  DecodeResult Decode(absl::string_view input) override;
+  // A text frame (binary when the service says `binary: true`).
+  void Encode(absl::string_view message, std::string& out) override;
+  void EncodeError(const DecodeResult& error, std::string& out) override;
+  bool CloseAfterSend() const override { return false; }
+  int64_t PendingTimeoutMs() const override {
+    return open_ ? 0 : options_.header_timeout_ms;
+  }
+  void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
+  void OnDrain() override { draining_ = true; }
+
+  // Whether the message being delivered was binary.
+  bool last_message_binary() const { return last_binary_; }
+  bool open() const { return open_; }
+  const HttpRequest& handshake() const { return http_.request(); }
+  const std::string& subprotocol() const { return subprotocol_; }
+
+  // Appends one unmasked, final frame.
+  static void EncodeFrame(Opcode opcode, absl::string_view payload, std::string& out);
+
+ private:
+  DecodeResult Handshake(absl::string_view input);
+  DecodeResult DecodeFrame(absl::string_view input);
+  DecodeResult Fail(uint16_t close_code, const char* reason);
+
+  CodecOptions options_;
+  std::shared_ptr<const WebSocketOptions> ws_;
+  HttpCodec http_;
+  bool open_ = false;
+  bool draining_ = false;
+  std::string reply_;        // a 101, a pong or a close, until the next Decode
+  std::string subprotocol_;
+  int handshake_status_ = 0;  // the HTTP status of a refused handshake
+  // The message being reassembled.
+  bool in_message_ = false;
+  bool message_binary_ = false;
+  bool last_binary_ = false;
+  std::string message_;
+  Utf8Validator utf8_;
+  std::string control_;       // an unmasked control payload
+};
+
+class WebSocketProtocol : public Protocol {
+ public:
+  absl::string_view name() const override { return "websocket"; }
+  std::vector<std::string> aliases() const override { return {"ws"}; }
+  std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
+    return std::make_unique<WebSocketCodec>(options);
+  }
+  void StartWorker(Reactor& reactor) const override;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_WEBSOCKET_WEBSOCKET_CODEC_H_

@@ -1,0 +1,222 @@
+#include "protocols/websocket/websocket_codec.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "protocols/testing/codec_testing.h"
+
+namespace sockman {
+namespace {
+
+using ::sockman::testing::DecodeChunks;
+
+constexpr char kUpgrade[] =
+    "GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n"
+    "Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+
+// A masked client frame.
+std::string ClientFrame(uint8_t first_byte, absl::string_view payload,
+                        const char mask[4] = "\x11\x22\x33\x44", bool masked = true) {
+  std::string out(1, static_cast<char>(first_byte));
+  uint8_t mask_bit = masked ? 0x80 : 0;
+  if (payload.size() < 126) {
+    out.push_back(static_cast<char>(mask_bit | payload.size()));
+  } else if (payload.size() <= 0xFFFF) {
+    out.push_back(static_cast<char>(mask_bit | 126));
+    out.push_back(static_cast<char>(payload.size() >> 8));
+    out.push_back(static_cast<char>(payload.size()));
+  } else {
+    out.push_back(static_cast<char>(mask_bit | 127));
+    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(uint64_t{payload.size()} >> (8 * i)));
+  }
+  if (!masked) return out + std::string(payload);
+  out.append(mask, 4);
+  for (size_t i = 0; i < payload.size(); ++i) out.push_back(payload[i] ^ mask[i & 3]);
+  return out;
+}
+
+std::string Text(absl::string_view s) { return ClientFrame(0x81, s); }
+
+WebSocketCodec OpenCodec(size_t max = 1 << 20,
+                         std::shared_ptr<WebSocketOptions> ws = nullptr) {
+  CodecOptions options;
+  options.max_package_size = max;
+  options.protocol_options = ws;
+  WebSocketCodec codec(options);
+  DecodeResult r = codec.Decode(kUpgrade);
+  EXPECT_EQ(r.status, DecodeStatus::kConsumed);
+  return codec;
+}
+
+uint16_t CloseCodeOf(const std::string& bytes, size_t max = 1 << 20) {
+  WebSocketCodec codec = OpenCodec(max);
+  auto d = DecodeChunks(codec, {bytes});
+  return d.error ? d.error_code : 0;
+}
+
+TEST(WebSocketTest, AcceptKeyFromTheRfc) {
+  EXPECT_EQ(WebSocketAccept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+TEST(WebSocketTest, HandshakeAnswers101WithAcceptAndSubprotocol) {
+  auto ws = std::make_shared<WebSocketOptions>();
+  ws->subprotocols = {"superchat", "chat"};
+  CodecOptions options;
+  options.protocol_options = ws;
+  WebSocketCodec codec(options);
+  DecodeResult r = codec.Decode(kUpgrade);
+  ASSERT_EQ(r.status, DecodeStatus::kConsumed);
+  EXPECT_EQ(r.consumed, std::string(kUpgrade).size());
+  std::string reply(r.reply);
+  EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 101 Switching Protocols\r\n")) << reply;
+  EXPECT_TRUE(absl::StrContains(reply, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+  EXPECT_TRUE(absl::StrContains(reply, "Sec-WebSocket-Protocol: superchat\r\n")) << reply;
+  EXPECT_TRUE(codec.open());
+}
+
+int HandshakeStatus(const std::string& request, std::shared_ptr<WebSocketOptions> ws = nullptr) {
+  CodecOptions options;
+  options.protocol_options = ws;
+  WebSocketCodec codec(options);
+  DecodeResult r = codec.Decode(request);
+  if (r.status != DecodeStatus::kError) return 0;
+  std::string out;
+  codec.EncodeError(r, out);
+  EXPECT_TRUE(absl::StrContains(out, "Connection: close")) << out;
+  return r.code;
+}
+
+TEST(WebSocketTest, BadHandshakesGetHttpAnswers) {
+  std::string base = kUpgrade;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = base;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  EXPECT_EQ(HandshakeStatus("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 426);
+  EXPECT_EQ(HandshakeStatus(with("Version: 13", "Version: 8")), 426);
+  EXPECT_EQ(HandshakeStatus(with("dGhlIHNhbXBsZSBub25jZQ==", "tooshort")), 400);
+  EXPECT_EQ(HandshakeStatus(with("keep-alive, Upgrade", "keep-alive")), 400);
+  EXPECT_EQ(HandshakeStatus(with("GET /chat", "POST /chat")), 400);
+  auto ws = std::make_shared<WebSocketOptions>();
+  ws->path = "/other";
+  EXPECT_EQ(HandshakeStatus(base, ws), 404);
+  ws = std::make_shared<WebSocketOptions>();
+  ws->allowed_origins = {"https://good.example"};
+  EXPECT_EQ(HandshakeStatus(base, ws), 403);
+  ws->allowed_origins.push_back("http://example.com");
+  EXPECT_EQ(HandshakeStatus(base, ws), 0);
+}
+
+TEST(WebSocketTest, FramesSplitAtEveryByteBoundary) {
+  std::string stream = Text("Hello, wörld") + ClientFrame(0x82, std::string(300, '\x01')) +
+                       ClientFrame(0x81, std::string(70000, 'x'));
+  for (size_t split = 1; split < stream.size(); split += (split < 400 ? 1 : 997)) {
+    WebSocketCodec codec = OpenCodec();
+    auto d = DecodeChunks(codec, {stream.substr(0, split), stream.substr(split)});
+    ASSERT_FALSE(d.error) << split;
+    ASSERT_EQ(d.messages.size(), 3u) << split;
+    EXPECT_EQ(d.messages[0], "Hello, wörld");
+    EXPECT_EQ(d.messages[1], std::string(300, '\x01'));
+    EXPECT_EQ(d.messages[2].size(), 70000u);
+  }
+}
+
+TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
+  WebSocketCodec codec = OpenCodec();
+  // "wörld" split inside the two-byte "ö": UTF-8 is checked across fragments.
+  std::string o = "\xc3\xb6";
+  auto d = DecodeChunks(codec, {ClientFrame(0x01, "w" + o.substr(0, 1)),
+                                ClientFrame(0x89, "ping!"),
+                                ClientFrame(0x80, o.substr(1) + "rld")});
+  ASSERT_FALSE(d.error);
+  EXPECT_EQ(d.messages, (std::vector<std::string>{"wörld"}));
+  ASSERT_EQ(d.replies.size(), 2u);  // the first fragment (no reply), the pong
+  EXPECT_EQ(d.replies[1], std::string("\x8a\x05ping!", 7));
+  EXPECT_FALSE(codec.last_message_binary());
+}
+
+TEST(WebSocketTest, ProtocolViolationsClose1002) {
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x81, "x", "\0\0\0\0", false)), 1002);  // unmasked
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0xC1, "x")), 1002);                     // RSV1
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x83, "x")), 1002);                     // opcode 3
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x8B, "x")), 1002);                     // opcode 11
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x89, std::string(126, 'p'))), 1002);   // big ping
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x09, "p")), 1002);                     // fragmented ping
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x80, "x")), 1002);                     // stray continuation
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x01, "a") + Text("b")), 1002);         // new message
+  std::string huge("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04", 14);
+  EXPECT_EQ(CloseCodeOf(huge), 1002);  // a 64-bit length with the top bit set
+}
+
+TEST(WebSocketTest, InvalidUtf8Closes1007) {
+  EXPECT_EQ(CloseCodeOf(Text("\xc0\x80")), 1007);                // overlong
+  EXPECT_EQ(CloseCodeOf(Text("\xed\xa0\x80")), 1007);            // surrogate
+  EXPECT_EQ(CloseCodeOf(Text("\xf4\x90\x80\x80")), 1007);        // above U+10FFFF
+  EXPECT_EQ(CloseCodeOf(Text("ok\xce")), 1007);                  // ends mid-character
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x01, "\xff") + ClientFrame(0x80, "x")), 1007);  // fast
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x82, "\xff\xfe")), 0);      // binary is not checked
+  EXPECT_EQ(CloseCodeOf(Text("\xf0\x9f\x98\x80 emoji")), 0);
+}
+
+TEST(WebSocketTest, OversizeMessageCloses1009BeforeBuffering) {
+  // Only the header of a 1 MiB frame: refused before any payload arrives.
+  std::string header = ClientFrame(0x82, std::string(1 << 20, 'x')).substr(0, 14);
+  EXPECT_EQ(CloseCodeOf(header, 1000), 1009);
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x02, std::string(600, 'x')) +
+                            ClientFrame(0x80, std::string(600, 'x')),
+                        1000),
+            1009);  // the sum of fragments counts
+}
+
+TEST(WebSocketTest, CloseHandshakeEchoesValidCodes) {
+  auto close_frame = [](uint16_t code, absl::string_view reason = "") {
+    std::string payload = {static_cast<char>(code >> 8), static_cast<char>(code)};
+    return ClientFrame(0x88, payload + std::string(reason));
+  };
+  for (uint16_t code : {1000, 1001, 1003, 1007, 1011, 3000, 4999}) {
+    WebSocketCodec codec = OpenCodec();
+    auto d = DecodeChunks(codec, {close_frame(code, "bye")});
+    ASSERT_FALSE(d.error) << code;
+    EXPECT_TRUE(d.closed);
+    ASSERT_EQ(d.replies.size(), 1u);
+    EXPECT_EQ(d.replies[0], std::string("\x88\x02", 2) + std::string(1, static_cast<char>(code >> 8)) +
+                                std::string(1, static_cast<char>(code & 0xff)));
+  }
+  for (uint16_t code : {0, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000}) {
+    EXPECT_EQ(CloseCodeOf(close_frame(code)), 1002) << code;
+  }
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x88, "x")), 1002);               // one byte
+  EXPECT_EQ(CloseCodeOf(close_frame(1000, "\xff")), 1007);            // bad reason
+  WebSocketCodec codec = OpenCodec();
+  auto d = DecodeChunks(codec, {ClientFrame(0x88, "")});
+  EXPECT_TRUE(d.closed);
+  EXPECT_EQ(d.replies.back(), std::string("\x88\x00", 2));
+}
+
+TEST(WebSocketTest, ServerFramesAreUnmaskedWithMinimalLengths) {
+  std::string out;
+  WebSocketCodec::EncodeFrame(WebSocketCodec::kText, "hi", out);
+  EXPECT_EQ(out, "\x81\x02hi");
+  out.clear();
+  WebSocketCodec::EncodeFrame(WebSocketCodec::kBinary, std::string(126, 'b'), out);
+  EXPECT_EQ(out.substr(0, 4), std::string("\x82\x7e\x00\x7e", 4));
+  out.clear();
+  WebSocketCodec::EncodeFrame(WebSocketCodec::kBinary, std::string(65536, 'b'), out);
+  EXPECT_EQ(out.substr(0, 10), std::string("\x82\x7f\0\0\0\0\0\x01\0\0", 10));
+}
+
+TEST(Utf8ValidatorTest, AcceptsAnySplitOfValidText) {
+  std::string text = "aé€😀z";
+  for (size_t split = 0; split <= text.size(); ++split) {
+    Utf8Validator v;
+    EXPECT_TRUE(v.Feed(text.substr(0, split)));
+    EXPECT_TRUE(v.Feed(text.substr(split)));
+    EXPECT_TRUE(v.Complete());
+  }
+}
+
+}  // namespace
+}  // namespace sockman
