@@ -69,5 +69,41 @@ TEST(BrowserTest, ChromiumRendersPageWithCssJsAndImage) {
   EXPECT_TRUE(absl::StrContains(dom, "js=ran css=rgb(1, 2, 3) img=3x2")) << dom;
 }
 
+TEST(BrowserTest, ChromiumTalksToAWebSocketService) {
+  std::string root = absl::StrCat(getenv("TEST_TMPDIR"), "/ws-site");
+  mkdir(root.c_str(), 0755);
+  auto server = SockmanProcess::Start(absl::StrCat(
+      "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { root: \"", root,
+      "\" } }\n"
+      "service { name: \"chat\" listen: \"ws://127.0.0.1:0\" echo { prefix: \"echo: \" } }\n"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  Write(root + "/index.html", absl::StrCat(R"(<!DOCTYPE html><html><body>
+<div id="result">pending</div>
+<script>
+const out = [];
+const ws = new WebSocket('ws://127.0.0.1:)", (*server)->port("chat"), R"(/');
+ws.binaryType = 'arraybuffer';
+ws.onopen = () => { ws.send('hello from chromium'); ws.send(new Uint8Array([1, 2, 3])); };
+ws.onmessage = (e) => {
+  out.push(typeof e.data === 'string' ? e.data
+                                       : 'binary:' + new Uint8Array(e.data).join(','));
+  if (out.length == 2) { document.getElementById('result').textContent = out.join(' | '); ws.close(1000); }
+};
+ws.onerror = () => { document.getElementById('result').textContent = 'error'; };
+</script></body></html>
+)"));
+  std::string profile = absl::StrCat(getenv("TEST_TMPDIR"), "/chromium-ws-profile");
+  std::string dom = Shell(absl::StrCat(
+      "HOME=", getenv("TEST_TMPDIR"),
+      " timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--disable-background-networking --disable-component-update --no-first-run "
+      "--disable-sync --disable-quic --user-data-dir=",
+      profile, " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:",
+      (*server)->port("site"), "/ 2>/dev/null"));
+  EXPECT_TRUE(absl::StrContains(dom, "echo: hello from chromium | binary:"))
+      << dom;
+  EXPECT_TRUE(absl::StrContains(dom, "binary:101,99,104,111,58,32,1,2,3")) << dom;  // "echo: " + bytes
+}
+
 }  // namespace
 }  // namespace sockman::testing

@@ -177,5 +177,15 @@ TEST_F(WebSocketTest, HttpAnswersForNonUpgradesAndWrongPaths) {
   EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Protocol: chat.v2")) << last_handshake_;
 }
 
+TEST_F(WebSocketTest, NodeWsClientEchoesEverything) {
+  const char* modules = getenv("SOCKMAN_NODE_MODULES");
+  ASSERT_NE(modules, nullptr) << "run through ./bazelw, which installs Node's ws";
+  std::string out = Shell(absl::StrCat("NODE_PATH=", modules,
+                                       " timeout 60 node integration/node/ws_echo_client.js "
+                                       "ws://127.0.0.1:",
+                                       server_->port("echo"), "/"));
+  EXPECT_EQ(out, "ok 15\n");
+}
+
 }  // namespace
 }  // namespace sockman::testing
