@@ -77,6 +77,11 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
       ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"));
       std::string status = client.ReadLine();
       EXPECT_EQ(status, "HTTP/1.1 200 OK\r") << uri;
+    } else if (absl::StartsWith(uri, "ws://") || absl::StartsWith(uri, "websocket://")) {
+      ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: example\r\nUpgrade: websocket\r\n"
+                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+      EXPECT_EQ(client.ReadLine(), "HTTP/1.1 101 Switching Protocols\r") << uri;
     } else if (absl::StartsWith(uri, "tcp://")) {
       ASSERT_TRUE(client.Send("tom"));
       EXPECT_TRUE(absl::StrContains(client.ReadExactly(3), "tom")) << uri;
