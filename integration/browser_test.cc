@@ -57,14 +57,8 @@ TEST(BrowserTest, ChromiumRendersPageWithCssJsAndImage) {
       "\" } }\n"));
   ASSERT_TRUE(server.ok()) << server.status();
 
-  std::string profile = absl::StrCat(getenv("TEST_TMPDIR"), "/chromium-profile");
-  std::string dom = Shell(absl::StrCat(
-      "HOME=", getenv("TEST_TMPDIR"),
-      " timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
-      "--disable-background-networking --disable-component-update --no-first-run "
-      "--disable-sync --disable-quic --user-data-dir=",
-      profile, " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:",
-      (*server)->port("site"), "/ 2>/dev/null"));
+  std::string dom = ChromiumDumpDom(
+      absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "js=ran");
   EXPECT_TRUE(absl::StrContains(dom, "<title>sockman browser test</title>")) << dom;
   EXPECT_TRUE(absl::StrContains(dom, "js=ran css=rgb(1, 2, 3) img=3x2")) << dom;
 }
@@ -92,14 +86,8 @@ ws.onmessage = (e) => {
 ws.onerror = () => { document.getElementById('result').textContent = 'error'; };
 </script></body></html>
 )"));
-  std::string profile = absl::StrCat(getenv("TEST_TMPDIR"), "/chromium-ws-profile");
-  std::string dom = Shell(absl::StrCat(
-      "HOME=", getenv("TEST_TMPDIR"),
-      " timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
-      "--disable-background-networking --disable-component-update --no-first-run "
-      "--disable-sync --disable-quic --user-data-dir=",
-      profile, " --virtual-time-budget=5000 --dump-dom http://127.0.0.1:",
-      (*server)->port("site"), "/ 2>/dev/null"));
+  std::string dom = ChromiumDumpDom(
+      absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "binary:");
   EXPECT_TRUE(absl::StrContains(dom, "echo: hello from chromium | binary:"))
       << dom;
   EXPECT_TRUE(absl::StrContains(dom, "binary:101,99,104,111,58,32,1,2,3")) << dom;  // "echo: " + bytes

@@ -22,13 +22,6 @@
 namespace sockman::testing {
 namespace {
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Runs `command` with sh; returns its exit status.
 int Status(const std::string& command) {
   std::string out = Shell(absl::StrCat(command, " >/dev/null 2>&1; echo $?"));

@@ -34,13 +34,6 @@ std::string TempDir() {
   return dir != nullptr ? dir : "/tmp";
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 int counter = 0;
 
 // Waits for `pid` up to `timeout_ms`; returns the wait status or -1.
@@ -75,6 +68,35 @@ std::string Shell(const std::string& command) {
   while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
   pclose(pipe);
   return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker) {
+  std::string dom;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string profile = absl::StrCat(TempDir(), "/chromium-profile-", ++counter);
+    std::string command = absl::StrCat(
+        "HOME=", TempDir(),
+        " timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+        "--disable-background-networking --disable-component-update --no-first-run "
+        "--disable-sync --disable-quic --user-data-dir=",
+        profile, " --virtual-time-budget=10000 --dump-dom ", url, " 2>/dev/null");
+    FILE* pipe = popen(command.c_str(), "r");  // stdout only: the DOM
+    if (pipe == nullptr) return "popen failed";
+    dom.clear();
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) dom.append(buf, n);
+    pclose(pipe);
+    if (dom.find(done_marker) != std::string::npos) break;
+  }
+  return dom;
 }
 
 std::string WriteTempFile(const std::string& name, const std::string& content) {

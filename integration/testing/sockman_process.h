@@ -37,6 +37,15 @@ struct CommandResult {
 // Runs `command` with /bin/sh; returns its stdout and stderr.
 std::string Shell(const std::string& command);
 
+// The whole file ("" if it cannot be read).
+std::string ReadFile(const std::string& path);
+
+// Loads `url` in headless Chromium (a fresh profile under $TEST_TMPDIR) and
+// returns the DOM after the page's scripts ran. Pages that finish
+// asynchronously (a WebSocket exchange) may be dumped early under load, so it
+// tries up to three times until the DOM contains `done_marker`.
+std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker);
+
 // Runs sockman with `args` to completion (killed after `timeout_ms`).
 CommandResult RunSockman(const std::vector<std::string>& args,
                          const std::vector<std::string>& extra_env = {},
