@@ -1,31 +1,11 @@
 #include "handlers/respond/respond_handler.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "config/sockman.pb.h"
 #include "protocols/http/http.h"
 
 namespace sockman {
 namespace {
-
-bool IsToken(absl::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-          absl::string_view("!#$%&'*+-.^_`|~").find(c) != absl::string_view::npos)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool IsHeaderValue(absl::string_view s) {
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
 
 class RespondFactory : public HandlerFactory {
  public:
@@ -54,17 +34,17 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRespond(const HandlerConfi
   }
   std::string content_type =
       respond.has_content_type() ? respond.content_type() : "text/plain; charset=utf-8";
-  if (!IsHeaderValue(content_type)) {
+  if (!IsHttpFieldValue(content_type)) {
     return absl::InvalidArgumentError("content_type: contains control characters");
   }
   std::string headers;
   if (!content_type.empty()) absl::StrAppend(&headers, "Content-Type: ", content_type, "\r\n");
   for (const Header& header : respond.header()) {
-    if (!IsToken(header.name())) {
+    if (!IsHttpToken(header.name())) {
       return absl::InvalidArgumentError(
           absl::StrCat("header: '", header.name(), "' is not a valid header name"));
     }
-    if (!IsHeaderValue(header.value())) {
+    if (!IsHttpFieldValue(header.value())) {
       return absl::InvalidArgumentError(
           absl::StrCat("header: value of '", header.name(), "' contains control characters"));
     }

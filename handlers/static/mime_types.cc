@@ -49,8 +49,16 @@ absl::string_view MimeTypes::TypeOf(absl::string_view file_name) const {
   size_t dot = file_name.rfind('.');
   size_t slash = file_name.rfind('/');
   if (dot != absl::string_view::npos && (slash == absl::string_view::npos || dot > slash)) {
-    auto it = by_extension_.find(absl::AsciiStrToLower(file_name.substr(dot + 1)));
-    if (it != by_extension_.end()) return it->second;
+    // Lower-case into a small buffer: no allocation per request.
+    absl::string_view extension = file_name.substr(dot + 1);
+    char lower[64];  // longer than any extension in mime.types
+    if (extension.size() <= sizeof(lower)) {
+      for (size_t i = 0; i < extension.size(); ++i) {
+        lower[i] = absl::ascii_tolower(static_cast<unsigned char>(extension[i]));
+      }
+      auto it = by_extension_.find(absl::string_view(lower, extension.size()));
+      if (it != by_extension_.end()) return it->second;
+    }
   }
   return "application/octet-stream";
 }

@@ -197,7 +197,7 @@ StaticHandler::StaticHandler(std::shared_ptr<const StaticSite> site)
     : site_(std::move(site)),
       root_fd_(::open(site_->root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {}
 
-int StaticHandler::OpenBeneath(const std::string& relative, UniqueFd& fd) const {
+int StaticHandler::OpenBeneath(const std::string& relative, UniqueFd& fd) {
   auto status_of = [](int error) {
     switch (error) {
       case ENOENT:
@@ -220,7 +220,7 @@ int StaticHandler::OpenBeneath(const std::string& relative, UniqueFd& fd) const 
     // EXDEV: a ".." or a symlink crossed the root, or an absolute symlink
     // (refused by RESOLVE_BENEATH even when it points inside): decide below.
     if (errno == ENOSYS) {
-      const_cast<StaticHandler*>(this)->have_openat2_ = false;  // old kernel
+      have_openat2_ = false;  // old kernel
     } else if (errno != EXDEV) {
       return status_of(errno);
     }
@@ -353,27 +353,19 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
         break;
     }
   }
-  if (length <= kInlineBodyMax || request.head) {
-    std::string body;
-    if (!request.head) {
-      body.resize(length);
-      ssize_t n = pread(file.get(), body.data(), length, static_cast<off_t>(first));
-      if (n != static_cast<ssize_t>(length)) {
-        SendErrorPage(connection, 500);
-        return;
-      }
-    }
-    if (request.head) {
-      auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
-      std::string head;
-      codec->EncodeResponse(status, headers_, "", head, static_cast<int64_t>(length));
-      connection.SendEncoded(head);
-      return;
-    }
-    SendHttpResponse(connection, status, headers_, body);
+  // HEAD and large bodies: the file path sends the head alone (HEAD) or the
+  // body with sendfile. Small bodies leave with the head in one write.
+  if (request.head || length > kInlineBodyMax) {
+    SendHttpFileResponse(connection, status, headers_, std::move(file), first, length);
     return;
   }
-  SendHttpFileResponse(connection, status, headers_, std::move(file), first, length);
+  std::string body(length, '\0');
+  if (pread(file.get(), body.data(), length, static_cast<off_t>(first)) !=
+      static_cast<ssize_t>(length)) {
+    SendErrorPage(connection, 500);
+    return;
+  }
+  SendHttpResponse(connection, status, headers_, body);
 }
 
 void StaticHandler::ServeListing(Connection& connection, const HttpRequest& request,

@@ -35,7 +35,7 @@ class StaticHandler : public Handler {
   // that it cannot resolve outside the root, symlinks included: openat2 with
   // RESOLVE_BENEATH where the kernel has it, realpath checks otherwise.
   // Returns the fd, or the HTTP status to answer (403, 404).
-  int OpenBeneath(const std::string& relative, UniqueFd& fd) const;
+  int OpenBeneath(const std::string& relative, UniqueFd& fd);
   void ServeFile(Connection& connection, const HttpRequest& request,
                  const std::string& relative, UniqueFd file, struct stat st);
   void ServeListing(Connection& connection, const HttpRequest& request, int dir_fd);

@@ -35,24 +35,6 @@ bool IsTokenChar(unsigned char c) {
   }
 }
 
-bool IsToken(absl::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-// field-value bytes: HTAB, SP, VCHAR, obs-text. No CR, LF, NUL or other CTLs.
-bool IsFieldValue(absl::string_view s) {
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\t') continue;
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
 absl::string_view TrimOws(absl::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -71,6 +53,30 @@ DecodeResult Fail(HeadError e) {
 }
 
 }  // namespace
+
+bool IsHttpToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+bool IsHttpFieldValue(absl::string_view s) {
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\t') continue;
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+bool HttpListHasToken(absl::string_view list, absl::string_view token) {
+  for (absl::string_view item : absl::StrSplit(list, ',')) {
+    if (absl::EqualsIgnoreCase(TrimOws(item), token)) return true;
+  }
+  return false;
+}
 
 absl::string_view HttpRequest::Header(absl::string_view name) const {
   for (const auto& [n, v] : headers) {
@@ -291,7 +297,7 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
   absl::string_view method = line.substr(0, sp1);
   absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   absl::string_view version = line.substr(sp2 + 1);
-  if (!IsToken(method)) return Fail({400, "bad method"});
+  if (!IsHttpToken(method)) return Fail({400, "bad method"});
   if (target.empty()) return Fail({400, "empty request target"});
   for (char ch : target) {
     unsigned char c = static_cast<unsigned char>(ch);
@@ -359,8 +365,8 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
     if (colon == absl::string_view::npos) return Fail({400, "header line without colon"});
     absl::string_view name = field.substr(0, colon);
     absl::string_view value = TrimOws(field.substr(colon + 1));
-    if (!IsToken(name)) return Fail({400, "bad header name"});
-    if (!IsFieldValue(value)) return Fail({400, "bad byte in header value"});
+    if (!IsHttpToken(name)) return Fail({400, "bad header name"});
+    if (!IsHttpFieldValue(value)) return Fail({400, "bad byte in header value"});
     if (header_spans_.size() >= kMaxHeaders) return Fail({431, "too many headers"});
     header_spans_.emplace_back(span(name), span(value));
 
@@ -397,11 +403,8 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
         }
       }
     } else if (absl::EqualsIgnoreCase(name, "connection")) {
-      for (absl::string_view option : absl::StrSplit(value, ',')) {
-        option = TrimOws(option);
-        if (absl::EqualsIgnoreCase(option, "close")) connection_close = true;
-        if (absl::EqualsIgnoreCase(option, "keep-alive")) connection_keep_alive = true;
-      }
+      connection_close |= HttpListHasToken(value, "close");
+      connection_keep_alive |= HttpListHasToken(value, "keep-alive");
     } else if (absl::EqualsIgnoreCase(name, "expect")) {
       if (absl::EqualsIgnoreCase(value, "100-continue")) {
         expect_continue_ = version_minor_ == 1;
@@ -466,7 +469,7 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
         }
         if (digits == 0) return Fail({400, "bad chunk size"});
         absl::string_view ext = TrimOws(line.substr(digits));
-        if (!ext.empty() && (ext[0] != ';' || !IsFieldValue(ext))) {
+        if (!ext.empty() && (ext[0] != ';' || !IsHttpFieldValue(ext))) {
           return Fail({400, "bad chunk extension"});
         }
         pos_ = nl + 1;
@@ -516,8 +519,8 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
         if (absl::EndsWith(field, "\r")) field.remove_suffix(1);
         if (field.empty()) return Deliver(input, nl + 1, body_);
         size_t colon = field.find(':');
-        if (colon == absl::string_view::npos || !IsToken(field.substr(0, colon)) ||
-            !IsFieldValue(field.substr(colon + 1))) {
+        if (colon == absl::string_view::npos || !IsHttpToken(field.substr(0, colon)) ||
+            !IsHttpFieldValue(field.substr(colon + 1))) {
           return Fail({400, "bad trailer field"});
         }
         pos_ = nl + 1;
@@ -552,29 +555,21 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   return DecodeResult::Message(end, body);
 }
 
-void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::string_view body,
-                               std::string& out, int64_t content_length) {
+void HttpCodec::AppendStatusLine(int status, std::string& out) const {
   char code[4] = {static_cast<char>('0' + status / 100 % 10),
                   static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
                   ' '};
   absl::string_view reason = HttpReason(status);
   absl::string_view date = HttpDate::Now();
-  out.reserve(out.size() + 128 + headers.size() + body.size());
   out.append("HTTP/1.1 ");
   out.append(code, 4);
   out.append(reason.data(), reason.size());
   out.append("\r\nServer: sockman\r\nDate: ");
   out.append(date.data(), date.size());
   out.append("\r\n");
-  bool has_body = status >= 200 && status != 204 && status != 304;
-  if (has_body) {
-    char digits[24];
-    uint64_t length = content_length >= 0 ? static_cast<uint64_t>(content_length) : body.size();
-    int n = snprintf(digits, sizeof(digits), "%llu", static_cast<unsigned long long>(length));
-    out.append("Content-Length: ");
-    out.append(digits, static_cast<size_t>(n));
-    out.append("\r\n");
-  }
+}
+
+void HttpCodec::AppendHeadEnd(absl::string_view headers, std::string& out) const {
   if (close_after_send_) {
     out.append("Connection: close\r\n");
   } else if (answering_minor_ == 0) {
@@ -582,24 +577,32 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
   }
   out.append(headers.data(), headers.size());
   out.append("\r\n");
-  if (has_body && !answering_head_) out.append(body.data(), body.size());
-  if (options_.access_log != nullptr) {
-    uint64_t length = content_length >= 0 ? static_cast<uint64_t>(content_length) : body.size();
-    LogExchange(status, has_body && !answering_head_ ? length : 0, !logging_error_);
+}
+
+void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::string_view body,
+                               std::string& out, int64_t content_length) {
+  out.reserve(out.size() + 128 + headers.size() + body.size());
+  AppendStatusLine(status, out);
+  bool has_body = status >= 200 && status != 204 && status != 304;
+  uint64_t length = content_length >= 0 ? static_cast<uint64_t>(content_length) : body.size();
+  if (has_body) {
+    char digits[24];
+    int n = snprintf(digits, sizeof(digits), "%llu", static_cast<unsigned long long>(length));
+    out.append("Content-Length: ");
+    out.append(digits, static_cast<size_t>(n));
+    out.append("\r\n");
   }
+  AppendHeadEnd(headers, out);
+  if (has_body && !answering_head_) out.append(body.data(), body.size());
+  LogExchange(status, has_body && !answering_head_ ? length : 0, !logging_error_);
 }
 
 void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::string& out) {
   streaming_chunked_ = answering_minor_ == 1;
   if (!streaming_chunked_) close_after_send_ = true;  // HTTP/1.0: the close ends the body
-  absl::string_view reason = HttpReason(status);
-  absl::string_view date = HttpDate::Now();
-  absl::StrAppend(&out, "HTTP/1.1 ", status, " ", reason, "\r\nServer: sockman\r\nDate: ", date,
-                  "\r\n");
+  AppendStatusLine(status, out);
   if (streaming_chunked_) out += "Transfer-Encoding: chunked\r\n";
-  if (close_after_send_) out += "Connection: close\r\n";
-  out.append(headers.data(), headers.size());
-  out += "\r\n";
+  AppendHeadEnd(headers, out);
   LogExchange(status, 0, true);
 }
 

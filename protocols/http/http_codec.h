@@ -54,6 +54,14 @@ class HttpDate {
 // The reason phrase for a status code ("Not Found"), or "Unknown".
 absl::string_view HttpReason(int status);
 
+// RFC 9110 5.6.2: a non-empty token (header names, methods).
+bool IsHttpToken(absl::string_view s);
+// RFC 9110 5.5: field-value bytes (HTAB, SP, VCHAR, obs-text; no CTLs).
+bool IsHttpFieldValue(absl::string_view s);
+// True if the comma-separated header value lists `token` (any case):
+// HttpListHasToken("keep-alive, Upgrade", "upgrade").
+bool HttpListHasToken(absl::string_view list, absl::string_view token);
+
 class HttpCodec : public Codec {
  public:
   // Most request headers (each line counts once).
@@ -104,6 +112,10 @@ class HttpCodec : public Codec {
   DecodeResult DecodeChunked(absl::string_view input);
   DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
   void Reset();
+  // "HTTP/1.1 200 OK", Server and Date lines.
+  void AppendStatusLine(int status, std::string& out) const;
+  // The Connection header the request calls for, `headers`, the blank line.
+  void AppendHeadEnd(absl::string_view headers, std::string& out) const;
   // One combined-format line for the current request, if logging.
   void LogExchange(int status, uint64_t body_bytes, bool have_request);
 

@@ -17,14 +17,6 @@ SOCKMAN_REGISTER_PROTOCOL(WebSocketProtocol);
 
 constexpr char kGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-// True if the comma-separated header value lists `token` (any case).
-bool HasToken(absl::string_view header, absl::string_view token) {
-  for (absl::string_view item : absl::StrSplit(header, ',')) {
-    if (absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(item), token)) return true;
-  }
-  return false;
-}
-
 bool ValidCloseCode(uint16_t code) {
   return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
          (code >= 3000 && code <= 4999);
@@ -120,11 +112,11 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
     handshake_status_ = status;
     return DecodeResult::Error(ProtocolError::kMalformed, reason, static_cast<uint16_t>(status));
   };
-  if (!HasToken(q.Header("Upgrade"), "websocket")) {
+  if (!HttpListHasToken(q.Header("Upgrade"), "websocket")) {
     return refuse(426, "not a WebSocket upgrade request");
   }
   if (q.method != "GET" || q.version_minor != 1) return refuse(400, "upgrade needs GET HTTP/1.1");
-  if (!HasToken(q.Header("Connection"), "upgrade")) return refuse(400, "Connection lacks upgrade");
+  if (!HttpListHasToken(q.Header("Connection"), "upgrade")) return refuse(400, "Connection lacks upgrade");
   if (q.Header("Sec-WebSocket-Version") != "13") return refuse(426, "unsupported version");
   absl::string_view key = q.Header("Sec-WebSocket-Key");
   std::string decoded;
@@ -140,7 +132,7 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
   subprotocol_.clear();
   absl::string_view offered = q.Header("Sec-WebSocket-Protocol");
   for (const std::string& mine : ws_->subprotocols) {
-    if (HasToken(offered, mine)) {
+    if (HttpListHasToken(offered, mine)) {
       subprotocol_ = mine;
       break;
     }
