@@ -434,12 +434,23 @@ void Supervisor::Reload(std::vector<WorkerPool> pools, std::vector<std::string> 
     return;
   }
   int signo = graceful ? SIGQUIT : SIGTERM;
-  std::set<std::string> names;
-  for (const WorkerPool& pool : pools) names.insert(pool.name);
-  // Pools that are gone: retire their workers.
+  std::set<std::string> replacing(replace.begin(), replace.end());
+  std::set<std::string> running;
+  for (const WorkerPool& old : pools_) running.insert(old.name);
+  // Pools kept as they are keep their old definition (and workers).
+  for (WorkerPool& pool : pools) {
+    if (!running.contains(pool.name) || replacing.contains(pool.name)) continue;
+    for (WorkerPool& old : pools_) {
+      if (old.name == pool.name) pool = std::move(old);
+    }
+  }
+  pools_ = std::move(pools);
+
+  // Retire the workers of removed pools and of slots past a pool's count.
   std::vector<std::unique_ptr<Slot>> kept;
   for (auto& slot : slots_) {
-    if (names.contains(slot->pool)) {
+    const WorkerPool* pool = PoolNamed(slot->pool);
+    if (pool != nullptr && slot->id < pool->count) {
       kept.push_back(std::move(slot));
       continue;
     }
@@ -448,49 +459,21 @@ void Supervisor::Reload(std::vector<WorkerPool> pools, std::vector<std::string> 
     reactor_.DeleteLater(std::move(slot));
   }
   slots_ = std::move(kept);
-  std::set<std::string> running;
-  for (const WorkerPool& old : pools_) running.insert(old.name);
-  // Merge: new pools are appended, replaced pools swap in their new run().
-  // The old definitions stay alive (reloaded workers may still reference them).
-  std::vector<WorkerPool> merged = std::move(pools);
-  for (WorkerPool& old : pools_) {
-    if (!names.contains(old.name)) {
-      old.fds.clear();
-      old.name = absl::StrCat("\x01retired:", old.name);
-      merged.push_back(std::move(old));
-    }
-  }
-  std::set<std::string> replacing(replace.begin(), replace.end());
-  for (WorkerPool& pool : merged) {
-    if (!running.contains(pool.name) || replacing.contains(pool.name)) continue;
-    // Kept as they are: carry over the old definition.
-    for (WorkerPool& old : pools_) {
-      if (old.name == pool.name) pool = old;
-    }
-  }
-  pools_ = std::move(merged);
 
+  // Every slot of a new or replaced pool gets a successor, one at a time.
   replace_queue_.clear();
   replace_graceful_ = graceful;
   reload_errors_.clear();
   for (const WorkerPool& pool : pools_) {
-    if (pool.name.rfind("\x01", 0) == 0) continue;
-    bool is_new = !running.contains(pool.name);
-    if (!is_new && !replacing.contains(pool.name)) continue;
-    int existing = 0;
+    if (running.contains(pool.name) && !replacing.contains(pool.name)) continue;
+    std::vector<bool> have(static_cast<size_t>(pool.count), false);
     for (auto& slot : slots_) {
       if (slot->pool != pool.name) continue;
-      if (slot->id >= pool.count) {  // fewer workers now
-        reactor_.CancelTimer(slot->restart_timer);
-        if (slot->pid > 0) Retire(slot->pid, slot->pool, std::move(slot->channel), signo);
-        slot->pid = 0;
-        slot->pool = absl::StrCat("\x01gone");
-        continue;
-      }
-      ++existing;
+      have[static_cast<size_t>(slot->id)] = true;
       replace_queue_.push_back(slot.get());
     }
-    for (int id = existing; id < pool.count; ++id) {
+    for (int id = 0; id < pool.count; ++id) {
+      if (have[static_cast<size_t>(id)]) continue;
       auto slot = std::make_unique<Slot>();
       slot->pool = pool.name;
       slot->id = id;
@@ -498,9 +481,6 @@ void Supervisor::Reload(std::vector<WorkerPool> pools, std::vector<std::string> 
       slots_.push_back(std::move(slot));
     }
   }
-  std::erase_if(slots_, [](const std::unique_ptr<Slot>& slot) {
-    return slot->pool.rfind("\x01", 0) == 0;
-  });
   reload_done_ = std::move(done);
   ReplaceNext();
 }
@@ -603,7 +583,7 @@ void Supervisor::SendToPool(const std::string& pool, absl::string_view line,
 
 void Supervisor::KillAll(int signo) {
   for (const auto& [pid, slot] : slot_by_pid_) kill(pid, signo);
-  for (const auto& [pid, pool] : retiring_) kill(pid, signo == SIGQUIT ? SIGQUIT : signo);
+  for (const auto& [pid, pool] : retiring_) kill(pid, signo);
 }
 
 WorkerInfo Supervisor::InfoOf(const Slot& slot) const {
