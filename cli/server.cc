@@ -346,6 +346,26 @@ absl::StatusOr<UniqueFd> OpenAppend(const std::string& path) {
   return fd;
 }
 
+// Binds `service`'s listener (with reuse_port: reserves its port), records
+// the bound address in the plan and fills `summary` with the listen URI as
+// bound (the real port when 0 was asked). Errors name the service.
+absl::StatusOr<UniqueFd> BindService(ServicePlan& service, ServiceSummary& summary) {
+  ListenOptions listen = ListenOptionsFor(service);
+  absl::StatusOr<UniqueFd> fd =
+      service.config.reuse_port() ? ReserveTcpPort(listen) : BindTcpListener(listen);
+  absl::StatusOr<SocketAddress> bound =
+      fd.ok() ? SocketAddress::LocalOf(fd->get()) : absl::StatusOr<SocketAddress>(fd.status());
+  if (!bound.ok()) {
+    return absl::Status(bound.status().code(), absl::StrCat("service '", service.config.name(),
+                                                            "': ", bound.status().message()));
+  }
+  service.address = *bound;
+  ListenUri uri = service.uri;
+  uri.port = bound->port();
+  summary = {service.config.name(), uri.ToString(), static_cast<int>(service.config.count())};
+  return fd;
+}
+
 }  // namespace
 
 absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
@@ -371,20 +391,10 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   std::vector<UniqueFd> access_logs;
   std::vector<ServiceSummary> summaries;
   for (ServicePlan& service : plan.services) {
-    ListenOptions listen = ListenOptionsFor(service);
-    absl::StatusOr<UniqueFd> fd =
-        service.config.reuse_port() ? ReserveTcpPort(listen) : BindTcpListener(listen);
-    if (!fd.ok()) {
-      return absl::Status(fd.status().code(), absl::StrCat("service '", service.config.name(),
-                                                           "': ", fd.status().message()));
-    }
-    absl::StatusOr<SocketAddress> bound = SocketAddress::LocalOf(fd->get());
-    if (!bound.ok()) return bound.status();
-    service.address = *bound;  // the real port when 0 was asked
-    ListenUri uri = service.uri;
-    uri.port = bound->port();
-    summaries.push_back({service.config.name(), uri.ToString(),
-                         static_cast<int>(service.config.count())});
+    ServiceSummary summary;
+    absl::StatusOr<UniqueFd> fd = BindService(service, summary);
+    if (!fd.ok()) return fd.status();
+    summaries.push_back(summary);
     sockets.push_back(std::move(*fd));
     // Opened by the master, before workers drop privileges, as nginx does.
     UniqueFd log;
@@ -488,56 +498,58 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
       return;
     }
     auto next = std::make_unique<Plan>(std::move(*loaded));
+    // What happens to each service: kept as it runs, replaced on its old
+    // socket, or replaced on a new socket (bound here, before anything
+    // changes, so a failure leaves everything running as it was).
+    enum class Fate { kKeep, kSameSocket, kNewSocket };
+    std::map<std::string, Fate> fates;
+    std::map<std::string, std::pair<UniqueFd, ServiceSummary>> new_sockets;
+    for (ServicePlan& service : next->services) {
+      const std::string& name = service.config.name();
+      auto old = running.find(name);
+      const Service* was = old == running.end() ? nullptr : &old->second.plan->config;
+      if (was != nullptr && (was->SerializeAsString() == service.config.SerializeAsString() ||
+                             !was->reloadable() || !service.config.reloadable())) {
+        fates[name] = Fate::kKeep;
+      } else if (was != nullptr && was->listen() == service.config.listen() &&
+                 was->reuse_port() == service.config.reuse_port() &&
+                 was->ipv6_only() == service.config.ipv6_only()) {
+        fates[name] = Fate::kSameSocket;
+      } else {
+        fates[name] = Fate::kNewSocket;
+        ServiceSummary bound_summary;
+        absl::StatusOr<UniqueFd> fd = BindService(service, bound_summary);
+        if (!fd.ok()) {
+          LogError(absl::StrCat("reload: ", fd.status().message()));
+          reply(absl::StrCat("error: ", fd.status().message(), "\n"));
+          return;
+        }
+        new_sockets[name] = {std::move(*fd), bound_summary};
+      }
+    }
     std::vector<WorkerPool> next_pools;
     std::vector<std::string> replace;
     std::map<std::string, Running> next_running;
     for (ServicePlan& service : next->services) {
       const std::string& name = service.config.name();
-      auto old = running.find(name);
-      bool keep = old != running.end() &&
-                  (old->second.plan->config.SerializeAsString() ==
-                       service.config.SerializeAsString() ||
-                   !old->second.plan->config.reloadable() || !service.config.reloadable());
-      if (keep) {
+      if (fates[name] == Fate::kKeep) {
         next_pools.push_back(WorkerPool{.name = name});  // the supervisor keeps the old one
-        next_running.emplace(name, std::move(old->second));
+        next_running.emplace(name, std::move(running[name]));
         continue;
       }
       Running r{&service, UniqueFd(), UniqueFd(), {}};
-      bool same_socket = old != running.end() &&
-                         old->second.plan->config.listen() == service.config.listen() &&
-                         old->second.plan->config.reuse_port() == service.config.reuse_port() &&
-                         old->second.plan->config.ipv6_only() == service.config.ipv6_only();
-      if (same_socket) {
+      if (fates[name] == Fate::kSameSocket) {
         // Keep the listening socket: its queue is shared by old and new
         // workers, so no connection is refused while they change places.
-        r.listen = std::move(old->second.listen);
-        service.address = old->second.plan->address;
-        r.summary = old->second.summary;
+        Running& old = running[name];
+        r.listen = std::move(old.listen);
+        service.address = old.plan->address;
+        r.summary = old.summary;
+        r.summary.count = static_cast<int>(service.config.count());
       } else {
-        ListenOptions listen = ListenOptionsFor(service);
-        absl::StatusOr<UniqueFd> fd =
-            service.config.reuse_port() ? ReserveTcpPort(listen) : BindTcpListener(listen);
-        absl::StatusOr<SocketAddress> bound =
-            fd.ok() ? SocketAddress::LocalOf(fd->get()) : absl::StatusOr<SocketAddress>(fd.status());
-        if (!bound.ok()) {
-          // Give back what was taken and keep everything running as it was.
-          for (auto& [n, taken] : next_running) {
-            if (running.contains(n) && !running[n].listen.valid()) {
-              running[n].listen = std::move(taken.listen);
-            }
-          }
-          LogError(absl::StrCat("reload: service '", name, "': ", bound.status().message()));
-          reply(absl::StrCat("error: service '", name, "': ", bound.status().message(), "\n"));
-          return;
-        }
-        service.address = *bound;
-        ListenUri uri = service.uri;
-        uri.port = bound->port();
-        r.listen = std::move(*fd);
-        r.summary = {name, uri.ToString(), 0};
+        r.listen = std::move(new_sockets[name].first);
+        r.summary = new_sockets[name].second;
       }
-      r.summary.count = static_cast<int>(service.config.count());
       if (service.config.has_access_log()) {
         absl::StatusOr<UniqueFd> log = OpenAppend(service.config.access_log());
         if (log.ok()) r.access_log = std::move(*log);
