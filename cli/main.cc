@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -83,14 +84,35 @@ std::string RuntimeDirEnv() {
   return dir == nullptr ? "" : dir;
 }
 
-// The config file as parsed (no validation): enough to find a running
-// master's files even when the file has since been edited into an invalid
-// state.
-absl::StatusOr<RuntimePaths> PathsFor(const std::string& config, bool daemon) {
-  std::string path = ResolvePath(config);
-  auto file = ConfigFile::Load(path, config);
+// The config file named on the command line, parsed once. Parsing alone
+// (no validation) is enough to find a running master's files, even when the
+// file has since been edited into an invalid state.
+struct Target {
+  std::string path;  // absolute
+  std::string name;  // as given: what messages call it
+  std::unique_ptr<ConfigFile> file;
+
+  RuntimePaths Paths(bool daemon) const {
+    return DeriveRuntimePaths(*file, path, daemon, RuntimeDirEnv());
+  }
+  int64_t StopTimeoutMs() const {
+    const Global& global = file->config().global();
+    return global.has_stop_timeout_ms() ? global.stop_timeout_ms() : kDefaultStopTimeoutMs;
+  }
+};
+
+absl::StatusOr<Target> LoadTarget(const std::string& config) {
+  Target target{ResolvePath(config), config, nullptr};
+  auto file = ConfigFile::Load(target.path, config);
   if (!file.ok()) return file.status();
-  return DeriveRuntimePaths(**file, path, daemon, RuntimeDirEnv());
+  target.file = std::move(*file);
+  return target;
+}
+
+// Config errors are printed as they are: they start with FILE:LINE:COL.
+int ConfigError(const absl::Status& status) {
+  std::fprintf(stderr, "%s\n", std::string(status.message()).c_str());
+  return kExitUsage;
 }
 
 int64_t MonotonicMs() {
@@ -113,11 +135,8 @@ int CpuCount() {
   return n > 0 ? static_cast<int>(n) : 1;
 }
 
-absl::StatusOr<Plan> LoadPlan(const std::string& path) {
-  auto file = ConfigFile::Load(ResolvePath(path), path);
-  if (!file.ok()) return file.status();
-  return BuildPlan(**file, CpuCount());
-}
+// Parses and fully validates (registries, users, handler configs).
+absl::StatusOr<Plan> LoadPlan(const Target& target) { return BuildPlan(*target.file, CpuCount()); }
 
 int PrintError(const absl::Status& status, int exit_code) {
   std::fprintf(stderr, "sockman: %s\n", std::string(status.message()).c_str());
@@ -148,11 +167,10 @@ int StopAndWait(const RuntimePaths& paths, bool graceful, int64_t stop_timeout_m
 }
 
 int Check(const Args& args) {
-  absl::StatusOr<Plan> plan = LoadPlan(args.config);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
-    return kExitUsage;
-  }
+  absl::StatusOr<Target> target = LoadTarget(args.config);
+  if (!target.ok()) return ConfigError(target.status());
+  absl::StatusOr<Plan> plan = LoadPlan(*target);
+  if (!plan.ok()) return ConfigError(plan.status());
   std::string text;
   google::protobuf::TextFormat::PrintToString(plan->resolved, &text);
   std::printf("# %s: OK, %zu service(s); defaults filled in\n%s", args.config.c_str(),
@@ -161,25 +179,23 @@ int Check(const Args& args) {
 }
 
 int Start(const Args& args) {
-  absl::StatusOr<Plan> plan = LoadPlan(args.config);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
-    return kExitUsage;
-  }
-  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, args.daemon);
-  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  absl::StatusOr<Target> target = LoadTarget(args.config);
+  if (!target.ok()) return ConfigError(target.status());
+  absl::StatusOr<Plan> plan = LoadPlan(*target);
+  if (!plan.ok()) return ConfigError(plan.status());
+  RuntimePaths paths = target->Paths(args.daemon);
   ServerOptions options;
-  options.paths = *paths;
+  options.paths = paths;
   options.version = kVersion;
-  options.config_path = ResolvePath(args.config);
-  options.config_name = args.config;
+  options.config_path = target->path;
+  options.config_name = target->name;
   options.cpu_count = CpuCount();
   if (const char* notify = std::getenv("NOTIFY_SOCKET"); notify != nullptr) {
     options.notify_socket = notify;
   }
-  if (pid_t live = ReadLivePid(paths->pid_file); live > 0) {
+  if (pid_t live = ReadLivePid(paths.pid_file); live > 0) {
     std::fprintf(stderr, "sockman: %s: already running (pid %d, pid file %s)\n",
-                 args.config.c_str(), static_cast<int>(live), paths->pid_file.c_str());
+                 args.config.c_str(), static_cast<int>(live), paths.pid_file.c_str());
     return kExitRuntime;
   }
   if (args.daemon) {
@@ -219,41 +235,32 @@ int Start(const Args& args) {
 }
 
 int Stop(const Args& args) {
-  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
-  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
-  auto file = ConfigFile::Load(ResolvePath(args.config), args.config);
-  int64_t stop_timeout = (*file)->config().global().has_stop_timeout_ms()
-                             ? (*file)->config().global().stop_timeout_ms()
-                             : kDefaultStopTimeoutMs;
-  return StopAndWait(*paths, args.graceful, stop_timeout, false);
+  absl::StatusOr<Target> target = LoadTarget(args.config);
+  if (!target.ok()) return ConfigError(target.status());
+  return StopAndWait(target->Paths(false), args.graceful, target->StopTimeoutMs(), false);
 }
 
 int Restart(const Args& args) {
-  absl::StatusOr<Plan> plan = LoadPlan(args.config);  // refuse to stop for a broken config
-  if (!plan.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
-    return kExitUsage;
-  }
-  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, args.daemon);
-  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
-  if (int stopped = StopAndWait(*paths, args.graceful, plan->stop_timeout_ms, true); stopped != 0) {
+  absl::StatusOr<Target> target = LoadTarget(args.config);
+  if (!target.ok()) return ConfigError(target.status());
+  // Refuse to stop a running server for a config that cannot start.
+  if (absl::StatusOr<Plan> plan = LoadPlan(*target); !plan.ok()) return ConfigError(plan.status());
+  if (int stopped =
+          StopAndWait(target->Paths(args.daemon), args.graceful, target->StopTimeoutMs(), true);
+      stopped != 0) {
     return stopped;
   }
   return Start(args);
 }
 
 int Reload(const Args& args) {
+  absl::StatusOr<Target> target = LoadTarget(args.config);
+  if (!target.ok()) return ConfigError(target.status());
   // Validate here first: a broken config never reaches the master.
-  absl::StatusOr<Plan> plan = LoadPlan(args.config);
-  if (!plan.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(plan.status().message()).c_str());
-    return kExitUsage;
-  }
-  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
-  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  if (absl::StatusOr<Plan> plan = LoadPlan(*target); !plan.ok()) return ConfigError(plan.status());
   absl::StatusOr<std::string> reply = ControlRequest(
-      paths->control_socket, args.graceful ? "reload -g" : "reload",
-      static_cast<int>(60000 + plan->stop_timeout_ms));
+      target->Paths(false).control_socket, args.graceful ? "reload -g" : "reload",
+      static_cast<int>(60000 + target->StopTimeoutMs()));
   if (!reply.ok()) return PrintError(reply.status(), kExitRuntime);
   bool ok = reply->rfind("reloaded", 0) == 0;
   std::fputs(reply->c_str(), ok ? stdout : stderr);
@@ -261,10 +268,10 @@ int Reload(const Args& args) {
 }
 
 int Query(const Args& args, const std::string& what) {
-  absl::StatusOr<RuntimePaths> paths = PathsFor(args.config, false);
-  if (!paths.ok()) return PrintError(paths.status(), kExitUsage);
+  absl::StatusOr<Target> target = LoadTarget(args.config);
+  if (!target.ok()) return ConfigError(target.status());
   absl::StatusOr<std::string> reply =
-      ControlRequest(paths->control_socket, args.json ? what + " --json" : what);
+      ControlRequest(target->Paths(false).control_socket, args.json ? what + " --json" : what);
   if (!reply.ok()) return PrintError(reply.status(), kExitRuntime);
   std::fputs(reply->c_str(), stdout);
   return 0;
