@@ -31,9 +31,8 @@ int Status(const std::string& command) {
 class InitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char dir[] = "/tmp/sockman-init-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
+    dir_ = ShortTempDir();
+    ASSERT_FALSE(dir_.empty());
     config_ = dir_ + "/sockman.textproto";
     std::ofstream(config_) << "global { pid_file: \"" << dir_ << "/s.pid\" control_socket: \""
                            << dir_ << "/s.sock\" stop_timeout_ms: 1000 }\n"

@@ -30,11 +30,8 @@ bool Exists(const std::string& path) {
 class LifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // Unix socket paths are short (108 bytes): runtime files go in a fresh
-    // directory under /tmp (pids repeat across Bazel's PID namespaces).
-    char dir[] = "/tmp/sockman-test-XXXXXX";
-    ASSERT_NE(mkdtemp(dir), nullptr);
-    dir_ = dir;
+    dir_ = ShortTempDir();  // runtime files, including the control socket
+    ASSERT_FALSE(dir_.empty());
     pid_file_ = dir_ + "/master.pid";
     socket_ = dir_ + "/control.sock";
     log_ = dir_ + "/master.log";

@@ -5,29 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman::testing {
 namespace {
-
-std::string ClientFrame(uint8_t first_byte, const std::string& payload, bool masked = true) {
-  std::string out(1, static_cast<char>(first_byte));
-  uint8_t mask_bit = masked ? 0x80 : 0;
-  if (payload.size() < 126) {
-    out.push_back(static_cast<char>(mask_bit | payload.size()));
-  } else if (payload.size() <= 0xFFFF) {
-    out.push_back(static_cast<char>(mask_bit | 126));
-    out.push_back(static_cast<char>(payload.size() >> 8));
-    out.push_back(static_cast<char>(payload.size()));
-  } else {
-    out.push_back(static_cast<char>(mask_bit | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(uint64_t{payload.size()} >> (8 * i)));
-  }
-  if (!masked) return out + payload;
-  const char mask[4] = {'\x5a', '\x13', '\x7f', '\x01'};
-  out.append(mask, 4);
-  for (size_t i = 0; i < payload.size(); ++i) out.push_back(payload[i] ^ mask[i & 3]);
-  return out;
-}
 
 // Reads one server frame: {opcode, payload}.
 std::pair<int, std::string> ReadFrame(TestClient& client) {

@@ -70,6 +70,11 @@ std::string Shell(const std::string& command) {
   return out;
 }
 
+std::string ShortTempDir() {
+  char dir[] = "/tmp/sockman-test-XXXXXX";
+  return mkdtemp(dir) == nullptr ? "" : dir;
+}
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;

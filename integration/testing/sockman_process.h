@@ -37,6 +37,10 @@ struct CommandResult {
 // Runs `command` with /bin/sh; returns its stdout and stderr.
 std::string Shell(const std::string& command);
 
+// A fresh directory under /tmp (unix socket paths must stay short, and pids
+// repeat across Bazel's PID namespaces, so $TEST_TMPDIR and pids won't do).
+std::string ShortTempDir();
+
 // The whole file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
 

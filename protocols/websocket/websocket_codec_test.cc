@@ -4,10 +4,12 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "protocols/testing/codec_testing.h"
+#include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman {
 namespace {
 
+using ::sockman::testing::ClientFrame;
 using ::sockman::testing::DecodeChunks;
 
 constexpr char kUpgrade[] =
@@ -16,28 +18,7 @@ constexpr char kUpgrade[] =
     "Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n"
     "Sec-WebSocket-Version: 13\r\n\r\n";
 
-// A masked client frame.
-std::string ClientFrame(uint8_t first_byte, absl::string_view payload,
-                        const char mask[4] = "\x11\x22\x33\x44", bool masked = true) {
-  std::string out(1, static_cast<char>(first_byte));
-  uint8_t mask_bit = masked ? 0x80 : 0;
-  if (payload.size() < 126) {
-    out.push_back(static_cast<char>(mask_bit | payload.size()));
-  } else if (payload.size() <= 0xFFFF) {
-    out.push_back(static_cast<char>(mask_bit | 126));
-    out.push_back(static_cast<char>(payload.size() >> 8));
-    out.push_back(static_cast<char>(payload.size()));
-  } else {
-    out.push_back(static_cast<char>(mask_bit | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(uint64_t{payload.size()} >> (8 * i)));
-  }
-  if (!masked) return out + std::string(payload);
-  out.append(mask, 4);
-  for (size_t i = 0; i < payload.size(); ++i) out.push_back(payload[i] ^ mask[i & 3]);
-  return out;
-}
-
-std::string Text(absl::string_view s) { return ClientFrame(0x81, s); }
+std::string Text(const std::string& s) { return ClientFrame(0x81, s); }
 
 WebSocketCodec OpenCodec(size_t max = 1 << 20,
                          std::shared_ptr<WebSocketOptions> ws = nullptr) {
@@ -139,7 +120,7 @@ TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
 }
 
 TEST(WebSocketTest, ProtocolViolationsClose1002) {
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x81, "x", "\0\0\0\0", false)), 1002);  // unmasked
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x81, "x", false)), 1002);  // unmasked
   EXPECT_EQ(CloseCodeOf(ClientFrame(0xC1, "x")), 1002);                     // RSV1
   EXPECT_EQ(CloseCodeOf(ClientFrame(0x83, "x")), 1002);                     // opcode 3
   EXPECT_EQ(CloseCodeOf(ClientFrame(0x8B, "x")), 1002);                     // opcode 11
