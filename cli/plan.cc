@@ -105,6 +105,7 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       ws->subprotocols.assign(config.subprotocols().begin(), config.subprotocols().end());
       ws->path = config.path();
       ws->binary = config.binary();
+      ws->deflate = config.deflate();
       sp.server.codec.protocol_options = std::move(ws);
     }
     plan.services.push_back(std::move(sp));

@@ -171,9 +171,6 @@ absl::Status ValidateStructure(const ConfigFile& file) {
       if (uri->scheme != "websocket" && uri->scheme != "ws") {
         return file.ServiceError(i, "websocket", "only applies to websocket:// services");
       }
-      if (service.websocket().deflate()) {
-        return file.ServiceError(i, "websocket.deflate", "not supported yet");
-      }
       if (service.websocket().has_path() && (service.websocket().path().empty() ||
                                              service.websocket().path()[0] != '/')) {
         return file.ServiceError(i, "websocket.path", "must start with '/'");

@@ -63,34 +63,63 @@ TEST(BrowserTest, ChromiumRendersPageWithCssJsAndImage) {
   EXPECT_TRUE(absl::StrContains(dom, "js=ran css=rgb(1, 2, 3) img=3x2")) << dom;
 }
 
-TEST(BrowserTest, ChromiumTalksToAWebSocketService) {
+// Chromium always offers permessage-deflate: "chat" declines it, "zchat"
+// (websocket { deflate: true }) accepts it and compresses its replies.
+TEST(BrowserTest, ChromiumTalksToWebSocketServicesWithAndWithoutDeflate) {
   std::string root = absl::StrCat(getenv("TEST_TMPDIR"), "/ws-site");
   mkdir(root.c_str(), 0755);
   auto server = SockmanProcess::Start(absl::StrCat(
       "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { root: \"", root,
       "\" } }\n"
-      "service { name: \"chat\" listen: \"ws://127.0.0.1:0\" echo { prefix: \"echo: \" } }\n"));
+      "service { name: \"chat\" listen: \"ws://127.0.0.1:0\" echo { prefix: \"echo: \" } }\n"
+      "service { name: \"zchat\" listen: \"ws://127.0.0.1:0\" websocket { deflate: true }"
+      " echo { prefix: \"echo: \" } }\n"));
   ASSERT_TRUE(server.ok()) << server.status();
   Write(root + "/index.html", absl::StrCat(R"(<!DOCTYPE html><html><body>
 <div id="result">pending</div>
 <script>
-const out = [];
-const ws = new WebSocket('ws://127.0.0.1:)", (*server)->port("chat"), R"(/');
-ws.binaryType = 'arraybuffer';
-ws.onopen = () => { ws.send('hello from chromium'); ws.send(new Uint8Array([1, 2, 3])); };
-ws.onmessage = (e) => {
-  out.push(typeof e.data === 'string' ? e.data
-                                       : 'binary:' + new Uint8Array(e.data).join(','));
-  if (out.length == 2) { document.getElementById('result').textContent = out.join(' | '); ws.close(1000); }
-};
-ws.onerror = () => { document.getElementById('result').textContent = 'error'; };
+const results = {};
+const long = 'hello from chromium '.repeat(20);
+function run(name, port) {
+  const out = [];
+  const ws = new WebSocket('ws://127.0.0.1:' + port + '/');
+  ws.binaryType = 'arraybuffer';
+  ws.onopen = () => {
+    ws.send('hello from chromium');
+    ws.send(long);
+    ws.send(new Uint8Array([1, 2, 3]));
+    ws.send(new Uint8Array(1000).fill(7));
+  };
+  ws.onmessage = (e) => {
+    if (typeof e.data === 'string') {
+      out.push(e.data === 'echo: ' + long ? 'long-ok' : e.data);
+    } else {
+      const bytes = new Uint8Array(e.data);
+      out.push(bytes.length > 100 ? 'bytes-' + bytes.length + '-' + bytes[500]
+                                  : 'binary:' + bytes.join(','));
+    }
+    if (out.length == 4) {
+      results[name] = name + '[' + ws.extensions + ']: ' + out.join(' | ');
+      ws.close(1000);
+      if (Object.keys(results).length == 2) {
+        document.getElementById('result').textContent =
+            'done ' + results.chat + ' ;; ' + results.zchat;
+      }
+    }
+  };
+  ws.onerror = () => { document.getElementById('result').textContent = 'error ' + name; };
+}
+run('chat', )", (*server)->port("chat"), R"();
+run('zchat', )", (*server)->port("zchat"), R"();
 </script></body></html>
 )"));
   std::string dom = ChromiumDumpDom(
-      absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "binary:");
-  EXPECT_TRUE(absl::StrContains(dom, "echo: hello from chromium | binary:"))
-      << dom;
-  EXPECT_TRUE(absl::StrContains(dom, "binary:101,99,104,111,58,32,1,2,3")) << dom;  // "echo: " + bytes
+      absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "done ");
+  const char* expected =
+      ": echo: hello from chromium | long-ok | binary:101,99,104,111,58,32,1,2,3 | "
+      "bytes-1006-7";  // "echo: " + the bytes
+  EXPECT_TRUE(absl::StrContains(dom, absl::StrCat("chat[]", expected))) << dom;
+  EXPECT_TRUE(absl::StrContains(dom, absl::StrCat("zchat[permessage-deflate]", expected))) << dom;
 }
 
 }  // namespace

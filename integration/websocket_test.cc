@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "protocols/websocket/permessage_deflate.h"
 #include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman::testing {
@@ -36,6 +37,13 @@ service {
   listen: "ws://127.0.0.1:0"
   count: 2
   limits { max_package_size: 20000000 }
+  echo {}
+}
+service {
+  name: "zecho"
+  listen: "ws://127.0.0.1:0"
+  limits { max_package_size: 20000000 }
+  websocket { deflate: true }
   echo {}
 }
 service {
@@ -158,14 +166,54 @@ TEST_F(WebSocketTest, HttpAnswersForNonUpgradesAndWrongPaths) {
   EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Protocol: chat.v2")) << last_handshake_;
 }
 
-TEST_F(WebSocketTest, NodeWsClientEchoesEverything) {
+std::string RunNodeClient(int port, const std::string& mode) {
   const char* modules = getenv("SOCKMAN_NODE_MODULES");
-  ASSERT_NE(modules, nullptr) << "run through ./bazelw, which installs Node's ws";
-  std::string out = Shell(absl::StrCat("NODE_PATH=", modules,
-                                       " timeout 60 node integration/node/ws_echo_client.js "
-                                       "ws://127.0.0.1:",
-                                       server_->port("echo"), "/"));
-  EXPECT_EQ(out, "ok 15\n");
+  if (modules == nullptr) return "run through ./bazelw, which installs Node's ws";
+  return Shell(absl::StrCat("NODE_PATH=", modules,
+                            " timeout 60 node integration/node/ws_echo_client.js ws://127.0.0.1:",
+                            port, "/ ", mode));
+}
+
+TEST_F(WebSocketTest, NodeWsClientEchoesEverything) {
+  EXPECT_EQ(RunNodeClient(server_->port("echo"), "plain"), "ok 15\n");
+}
+
+TEST_F(WebSocketTest, NodeWsClientEchoesEverythingDeflated) {
+  EXPECT_EQ(RunNodeClient(server_->port("zecho"), "deflate"), "ok 15\n");
+  EXPECT_EQ(RunNodeClient(server_->port("zecho"), "deflate-nct"), "ok 15\n");
+}
+
+// A compressed message in, a compressed echo out (RSV1 set); a deflate bomb
+// closes 1009 instead of inflating without bound.
+TEST_F(WebSocketTest, DeflateOverRawSockets) {
+  auto client = Open("zecho", "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+  ASSERT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Extensions: permessage-deflate"))
+      << last_handshake_;
+  client->Send(ClientFrame(0xC1, std::string("\xf2\x48\xcd\xc9\xc9\x07\x00", 7)));  // "Hello"
+  auto [opcode, payload] = ReadFrame(*client);
+  EXPECT_EQ(opcode, 1);
+  EXPECT_EQ(payload, "Hello");  // short replies go uncompressed
+  MessageDeflater deflater(15, false);
+  std::string message(5000, 'z'), compressed;
+  ASSERT_TRUE(deflater.Deflate(message, compressed));
+  client->Send(ClientFrame(0xC1, compressed));
+  std::string header = client->ReadExactly(2);
+  ASSERT_EQ(header.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(header[0]), 0xC1);  // FIN | RSV1 | text
+  std::string reply = client->ReadExactly(header[1] & 0x7F);
+  MessageInflater inflater(false);
+  std::string back;
+  ASSERT_EQ(inflater.Inflate(reply, true, 1 << 20, back), MessageInflater::Result::kOk);
+  EXPECT_EQ(back, message);
+
+  auto bombed = Open("zecho", "/", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+  MessageDeflater bomber(15, false);
+  std::string bomb;
+  ASSERT_TRUE(bomber.Deflate(std::string(100 << 20, 'b'), bomb));  // 100 MiB > 20 MB limit
+  bombed->Send(ClientFrame(0xC2, bomb));
+  auto [close_opcode, close_payload] = ReadFrame(*bombed);
+  EXPECT_EQ(close_opcode, 8);
+  EXPECT_EQ(close_payload, std::string("\x03\xf1", 2));  // 1009
 }
 
 }  // namespace

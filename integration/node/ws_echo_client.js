@@ -1,11 +1,27 @@
 // Drives sockman's WebSocket echo with Node's `ws` client: text, binary,
 // empty and boundary-sized messages, a 16 MiB message and a fragmented one.
-// Usage: node ws_echo_client.js ws://127.0.0.1:PORT/
+// Usage: node ws_echo_client.js ws://127.0.0.1:PORT/ [plain|deflate|deflate-nct]
+//   plain        no extension offered (the default)
+//   deflate      permessage-deflate with context takeover, every message compressed
+//   deflate-nct  ...with no context takeover either way and a 10-bit server window
 // Prints "ok N" after N checks, or "FAIL ..." and exits 1.
 const WebSocket = require('ws');
 
 const url = process.argv[2];
-const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20 });
+const mode = process.argv[3] || 'plain';
+const deflate = {
+  plain: false,
+  deflate: { threshold: 0 },
+  'deflate-nct': {
+    threshold: 0, serverNoContextTakeover: true, clientNoContextTakeover: true,
+    serverMaxWindowBits: 10,
+  },
+}[mode];
+if (deflate === undefined) {
+  console.log('FAIL unknown mode ' + mode);
+  process.exit(1);
+}
+const ws = new WebSocket(url, { perMessageDeflate: deflate, maxPayload: 64 << 20 });
 const sizes = [0, 1, 125, 126, 65535, 65536, 16 << 20];
 const cases = [];
 for (const n of sizes) {
@@ -32,7 +48,11 @@ function next() {
   ws.send(c.data, { binary: c.binary });
 }
 
-ws.on('open', next);
+ws.on('open', () => {
+  const negotiated = ws.extensions.includes('permessage-deflate');
+  if (negotiated !== (deflate !== false)) fail('extensions: "' + ws.extensions + '"');
+  next();
+});
 ws.on('message', (data, isBinary) => {
   if (index === cases.length) {
     if (isBinary || data.toString() !== 'fragmented') fail('fragmented echo: ' + data);

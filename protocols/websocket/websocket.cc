@@ -12,8 +12,7 @@ bool SendWebSocket(Connection& connection, absl::string_view message, bool binar
   if (codec == nullptr || !codec->open()) return false;
   thread_local std::string frame;
   frame.clear();
-  WebSocketCodec::EncodeFrame(binary ? WebSocketCodec::kBinary : WebSocketCodec::kText, message,
-                              frame);
+  codec->EncodeMessage(binary, message, frame);
   bool sent = connection.SendRaw(frame);
   if (frame.capacity() > (1u << 20)) std::string().swap(frame);
   return sent;

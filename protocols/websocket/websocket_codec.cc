@@ -31,6 +31,22 @@ std::shared_ptr<const WebSocketOptions> OptionsOf(const CodecOptions& options) {
   return *defaults;
 }
 
+// XORs `size` bytes with the 4-byte mask, a word at a time.
+void Unmask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
+  uint64_t key;
+  unsigned char key_bytes[8];
+  for (int i = 0; i < 8; ++i) key_bytes[i] = mask[i & 3];
+  std::memcpy(&key, key_bytes, 8);
+  size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, in + i, 8);
+    word ^= key;
+    std::memcpy(out + i, &word, 8);
+  }
+  for (; i < size; ++i) out[i] = static_cast<char>(in[i] ^ mask[i & 3]);
+}
+
 }  // namespace
 
 bool Utf8Validator::Feed(absl::string_view bytes) {
@@ -90,8 +106,18 @@ std::string WebSocketAccept(absl::string_view key) {
       absl::string_view(reinterpret_cast<const char*>(digest), sizeof(digest)));
 }
 
+struct WebSocketCodec::Deflate {
+  explicit Deflate(const DeflateParams& p)
+      : inflater(p.client_no_context_takeover),
+        deflater(p.server_max_window_bits, p.server_no_context_takeover) {}
+  MessageInflater inflater;
+  MessageDeflater deflater;
+};
+
 WebSocketCodec::WebSocketCodec(const CodecOptions& options)
     : options_(options), ws_(OptionsOf(options)), http_(options) {}
+
+WebSocketCodec::~WebSocketCodec() = default;
 
 void WebSocketProtocol::StartWorker(Reactor& reactor) const {
   HttpProtocol().StartWorker(reactor);  // the cached Date of handshake answers
@@ -142,6 +168,20 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
       "Sec-WebSocket-Accept: ",
       WebSocketAccept(key), "\r\n");
   if (!subprotocol_.empty()) absl::StrAppend(&reply_, "Sec-WebSocket-Protocol: ", subprotocol_, "\r\n");
+  deflate_.reset();
+  if (ws_->deflate) {
+    std::string offers;
+    for (const auto& [name, value] : q.headers) {
+      if (absl::EqualsIgnoreCase(name, "Sec-WebSocket-Extensions")) {
+        absl::StrAppend(&offers, offers.empty() ? "" : ", ", value);
+      }
+    }
+    std::string accepted;
+    if (auto params = NegotiateDeflate(offers, accepted)) {
+      deflate_ = std::make_unique<Deflate>(*params);
+      absl::StrAppend(&reply_, "Sec-WebSocket-Extensions: ", accepted, "\r\n");
+    }
+  }
   reply_ += "\r\n";
   open_ = true;
   return DecodeResult::Consumed(r.consumed, reply_);
@@ -157,12 +197,17 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
   if (input.size() < 2) return DecodeResult::NeedMore();
   const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
   bool fin = bytes[0] & 0x80;
+  bool rsv1 = bytes[0] & 0x40;
   uint8_t opcode = bytes[0] & 0x0F;
-  if (bytes[0] & 0x70) return Fail(1002, "RSV bits set without an extension");
+  if (bytes[0] & 0x30) return Fail(1002, "RSV2 or RSV3 set");
   bool control = opcode & 0x8;
   if (opcode != kContinuation && opcode != kText && opcode != kBinary && opcode != kClose &&
       opcode != kPing && opcode != kPong) {
     return Fail(1002, "unknown opcode");
+  }
+  if (rsv1 && !deflate_) return Fail(1002, "RSV1 set without permessage-deflate");
+  if (rsv1 && (control || opcode == kContinuation)) {
+    return Fail(1002, "RSV1 set on a control or continuation frame");
   }
   if (!(bytes[1] & 0x80)) return Fail(1002, "client frame not masked");
   uint64_t length = bytes[1] & 0x7F;
@@ -184,7 +229,7 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
   } else {
     if (opcode == kContinuation && !in_message_) return Fail(1002, "continuation without a message");
     if (opcode != kContinuation && in_message_) return Fail(1002, "new message inside a message");
-    size_t so_far = opcode == kContinuation ? message_.size() : 0;
+    uint64_t so_far = opcode == kContinuation ? wire_size_ : 0;
     if (length > options_.max_package_size || so_far + length > options_.max_package_size) {
       return Fail(1009, "message larger than max_package_size");
     }
@@ -194,9 +239,7 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
   const unsigned char* mask = bytes + header - 4;
   const unsigned char* payload = bytes + header;
   size_t total = header + static_cast<size_t>(length);
-  auto unmask = [&](char* out) {
-    for (size_t i = 0; i < length; ++i) out[i] = static_cast<char>(payload[i] ^ mask[i & 3]);
-  };
+  auto unmask = [&](char* out) { Unmask(payload, static_cast<size_t>(length), mask, out); };
 
   if (control) {
     control_.resize(static_cast<size_t>(length));
@@ -230,15 +273,29 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
   if (opcode != kContinuation) {
     in_message_ = true;
     message_binary_ = opcode == kBinary;
+    message_compressed_ = rsv1;
+    wire_size_ = 0;
     if (message_.capacity() > (1u << 20)) std::string().swap(message_);
     message_.clear();
     utf8_.Reset();
   }
+  wire_size_ += length;
   size_t start = message_.size();
-  message_.resize(start + static_cast<size_t>(length));
-  unmask(message_.data() + start);
-  if (!message_binary_ &&
-      !utf8_.Feed(absl::string_view(message_).substr(start, static_cast<size_t>(length)))) {
+  if (message_compressed_) {
+    thread_local std::string compressed;
+    compressed.resize(static_cast<size_t>(length));
+    unmask(compressed.data());
+    auto result = deflate_->inflater.Inflate(compressed, fin, options_.max_package_size, message_);
+    if (compressed.capacity() > (1u << 20)) std::string().swap(compressed);
+    if (result == MessageInflater::Result::kTooLarge) {
+      return Fail(1009, "inflated message larger than max_package_size");
+    }
+    if (result == MessageInflater::Result::kCorrupt) return Fail(1007, "invalid compressed data");
+  } else {
+    message_.resize(start + static_cast<size_t>(length));
+    unmask(message_.data() + start);
+  }
+  if (!message_binary_ && !utf8_.Feed(absl::string_view(message_).substr(start))) {
     return Fail(1007, "text message is not UTF-8");
   }
   if (!fin) return DecodeResult::Consumed(total);
@@ -269,8 +326,24 @@ void WebSocketCodec::EncodeFrame(Opcode opcode, absl::string_view payload, std::
   out.append(payload.data(), payload.size());
 }
 
+void WebSocketCodec::EncodeMessage(bool binary, absl::string_view payload, std::string& out) {
+  Opcode opcode = binary ? kBinary : kText;
+  if (deflate_ && payload.size() >= kMinDeflateSize) {
+    thread_local std::string compressed;
+    compressed.clear();
+    if (deflate_->deflater.Deflate(payload, compressed)) {
+      size_t at = out.size();
+      EncodeFrame(opcode, compressed, out);
+      out[at] = static_cast<char>(out[at] | 0x40);  // RSV1: a compressed message
+      if (compressed.capacity() > (1u << 20)) std::string().swap(compressed);
+      return;
+    }
+  }
+  EncodeFrame(opcode, payload, out);
+}
+
 void WebSocketCodec::Encode(absl::string_view message, std::string& out) {
-  EncodeFrame(ws_->binary ? kBinary : kText, message, out);
+  EncodeMessage(ws_->binary, message, out);
 }
 
 void WebSocketCodec::EncodeError(const DecodeResult& error, std::string& out) {

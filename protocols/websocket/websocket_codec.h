@@ -3,8 +3,9 @@
 //
 // Handshake: GET + Upgrade: websocket + Connection: upgrade + version 13 +
 // a 16-byte base64 key; 101 with Sec-WebSocket-Accept, or 400/403/404/426.
-// Frames: masked client frames, no RSV bits (no extension is negotiated),
-// known opcodes, control frames <= 125 bytes and final, 16/64-bit lengths,
+// permessage-deflate (RFC 7692) when the service enables it and the client
+// offers it. Frames: masked client frames, RSV1 only on the first frame of a
+// compressed message, known opcodes, control frames <= 125 bytes and final, 16/64-bit lengths,
 // fragments reassembled with control frames allowed between them, text
 // validated as UTF-8 incrementally (failing fast), messages bounded by
 // max_package_size before they are buffered. Violations close with 1002,
@@ -18,6 +19,7 @@
 
 #include "protocols/http/http_codec.h"
 #include "protocols/protocol.h"
+#include "protocols/websocket/permessage_deflate.h"
 
 namespace sockman {
 
@@ -27,6 +29,7 @@ struct WebSocketOptions {
   std::vector<std::string> subprotocols;     // offered, in preference order
   std::string path;                          // empty: any path
   bool binary = false;                       // Send() sends binary frames
+  bool deflate = false;                      // accept permessage-deflate offers
 };
 
 // Incremental UTF-8 validation (RFC 3629: no overlongs, surrogates or code
@@ -59,7 +62,11 @@ class WebSocketCodec : public Codec {
     kPong = 0xA,
   };
 
+  // Messages shorter than this are sent uncompressed even with deflate on.
+  static constexpr size_t kMinDeflateSize = 64;
+
   explicit WebSocketCodec(const CodecOptions& options);
+  ~WebSocketCodec() override;
 
   DecodeResult Decode(absl::string_view input) override;
   // A text frame (binary when the service says `binary: true`).
@@ -77,8 +84,12 @@ class WebSocketCodec : public Codec {
   bool open() const { return open_; }
   const HttpRequest& handshake() const { return http_.request(); }
   const std::string& subprotocol() const { return subprotocol_; }
+  bool deflate() const { return deflate_ != nullptr; }
 
-  // Appends one unmasked, final frame.
+  // Appends one data message as a final frame, compressed when deflate was
+  // negotiated and the message is worth it.
+  void EncodeMessage(bool binary, absl::string_view payload, std::string& out);
+  // Appends one unmasked, final, uncompressed frame.
   static void EncodeFrame(Opcode opcode, absl::string_view payload, std::string& out);
 
  private:
@@ -94,9 +105,13 @@ class WebSocketCodec : public Codec {
   std::string reply_;        // a 101, a pong or a close, until the next Decode
   std::string subprotocol_;
   int handshake_status_ = 0;  // the HTTP status of a refused handshake
+  struct Deflate;
+  std::unique_ptr<Deflate> deflate_;  // set when permessage-deflate was negotiated
   // The message being reassembled.
   bool in_message_ = false;
   bool message_binary_ = false;
+  bool message_compressed_ = false;
+  uint64_t wire_size_ = 0;    // payload bytes received for the message so far
   bool last_binary_ = false;
   std::string message_;
   Utf8Validator utf8_;

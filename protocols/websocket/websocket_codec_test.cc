@@ -20,20 +20,21 @@ constexpr char kUpgrade[] =
 
 std::string Text(const std::string& s) { return ClientFrame(0x81, s); }
 
-WebSocketCodec OpenCodec(size_t max = 1 << 20,
-                         std::shared_ptr<WebSocketOptions> ws = nullptr) {
+std::unique_ptr<WebSocketCodec> OpenCodec(size_t max = 1 << 20,
+                                          std::shared_ptr<WebSocketOptions> ws = nullptr,
+                                          const std::string& upgrade = kUpgrade) {
   CodecOptions options;
   options.max_package_size = max;
   options.protocol_options = ws;
-  WebSocketCodec codec(options);
-  DecodeResult r = codec.Decode(kUpgrade);
+  auto codec = std::make_unique<WebSocketCodec>(options);
+  DecodeResult r = codec->Decode(upgrade);
   EXPECT_EQ(r.status, DecodeStatus::kConsumed);
   return codec;
 }
 
 uint16_t CloseCodeOf(const std::string& bytes, size_t max = 1 << 20) {
-  WebSocketCodec codec = OpenCodec(max);
-  auto d = DecodeChunks(codec, {bytes});
+  auto codec = OpenCodec(max);
+  auto d = DecodeChunks(*codec, {bytes});
   return d.error ? d.error_code : 0;
 }
 
@@ -95,7 +96,8 @@ TEST(WebSocketTest, FramesSplitAtEveryByteBoundary) {
   std::string stream = Text("Hello, wörld") + ClientFrame(0x82, std::string(300, '\x01')) +
                        ClientFrame(0x81, std::string(70000, 'x'));
   for (size_t split = 1; split < stream.size(); split += (split < 400 ? 1 : 997)) {
-    WebSocketCodec codec = OpenCodec();
+    auto owned = OpenCodec();
+  WebSocketCodec& codec = *owned;
     auto d = DecodeChunks(codec, {stream.substr(0, split), stream.substr(split)});
     ASSERT_FALSE(d.error) << split;
     ASSERT_EQ(d.messages.size(), 3u) << split;
@@ -106,7 +108,8 @@ TEST(WebSocketTest, FramesSplitAtEveryByteBoundary) {
 }
 
 TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
-  WebSocketCodec codec = OpenCodec();
+  auto owned = OpenCodec();
+  WebSocketCodec& codec = *owned;
   // "wörld" split inside the two-byte "ö": UTF-8 is checked across fragments.
   std::string o = "\xc3\xb6";
   auto d = DecodeChunks(codec, {ClientFrame(0x01, "w" + o.substr(0, 1)),
@@ -158,7 +161,8 @@ TEST(WebSocketTest, CloseHandshakeEchoesValidCodes) {
     return ClientFrame(0x88, payload + std::string(reason));
   };
   for (uint16_t code : {1000, 1001, 1003, 1007, 1011, 3000, 4999}) {
-    WebSocketCodec codec = OpenCodec();
+    auto owned = OpenCodec();
+  WebSocketCodec& codec = *owned;
     auto d = DecodeChunks(codec, {close_frame(code, "bye")});
     ASSERT_FALSE(d.error) << code;
     EXPECT_TRUE(d.closed);
@@ -171,7 +175,8 @@ TEST(WebSocketTest, CloseHandshakeEchoesValidCodes) {
   }
   EXPECT_EQ(CloseCodeOf(ClientFrame(0x88, "x")), 1002);               // one byte
   EXPECT_EQ(CloseCodeOf(close_frame(1000, "\xff")), 1007);            // bad reason
-  WebSocketCodec codec = OpenCodec();
+  auto owned = OpenCodec();
+  WebSocketCodec& codec = *owned;
   auto d = DecodeChunks(codec, {ClientFrame(0x88, "")});
   EXPECT_TRUE(d.closed);
   EXPECT_EQ(d.replies.back(), std::string("\x88\x00", 2));
@@ -187,6 +192,116 @@ TEST(WebSocketTest, ServerFramesAreUnmaskedWithMinimalLengths) {
   out.clear();
   WebSocketCodec::EncodeFrame(WebSocketCodec::kBinary, std::string(65536, 'b'), out);
   EXPECT_EQ(out.substr(0, 10), std::string("\x82\x7f\0\0\0\0\0\x01\0\0", 10));
+}
+
+// --- permessage-deflate ---
+
+std::string WithOffer(const std::string& offer) {
+  std::string upgrade = kUpgrade;
+  upgrade.insert(upgrade.size() - 2, "Sec-WebSocket-Extensions: " + offer + "\r\n");
+  return upgrade;
+}
+
+std::shared_ptr<WebSocketOptions> DeflateOn() {
+  auto ws = std::make_shared<WebSocketOptions>();
+  ws->deflate = true;
+  return ws;
+}
+
+std::string Reply101(std::shared_ptr<WebSocketOptions> ws, const std::string& upgrade) {
+  WebSocketCodec codec(CodecOptions{.protocol_options = ws});
+  DecodeResult r = codec.Decode(upgrade);
+  EXPECT_EQ(r.status, DecodeStatus::kConsumed);
+  return std::string(r.reply);
+}
+
+TEST(WebSocketDeflateTest, NegotiatedOnlyWhenEnabledAndOffered) {
+  std::string offer = WithOffer("permessage-deflate; client_max_window_bits");
+  EXPECT_TRUE(absl::StrContains(Reply101(DeflateOn(), offer),
+                                "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"));
+  EXPECT_FALSE(absl::StrContains(Reply101(nullptr, offer), "Extensions"));
+  EXPECT_FALSE(absl::StrContains(Reply101(DeflateOn(), kUpgrade), "Extensions"));
+  EXPECT_FALSE(absl::StrContains(Reply101(DeflateOn(), WithOffer("permessage-deflate; x=1")),
+                                 "Extensions"));
+  // Offers may be spread over several header lines.
+  std::string two = WithOffer("foo");
+  two.insert(two.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate; "
+                             "server_no_context_takeover\r\n");
+  EXPECT_TRUE(absl::StrContains(
+      Reply101(DeflateOn(), two),
+      "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
+  // Without a negotiated extension RSV1 is a protocol error.
+  auto codec = OpenCodec(1 << 20, DeflateOn());
+  EXPECT_FALSE(codec->deflate());
+  EXPECT_EQ(DecodeChunks(*codec, {ClientFrame(0xC1, "x")}).error_code, 1002);
+}
+
+std::unique_ptr<WebSocketCodec> DeflateCodec(size_t max = 1 << 20) {
+  auto codec = OpenCodec(max, DeflateOn(), WithOffer("permessage-deflate"));
+  EXPECT_TRUE(codec->deflate());
+  return codec;
+}
+
+// "Hello" compressed (RFC 7692 7.2.3.1) and the same again with the shared window.
+const std::string kHello("\xf2\x48\xcd\xc9\xc9\x07\x00", 7);
+const std::string kHelloAgain("\xf2\x00\x11\x00\x00", 5);
+
+TEST(WebSocketDeflateTest, CompressedMessagesSplitAtEveryByte) {
+  std::string stream = ClientFrame(0xC1, kHello) + ClientFrame(0x81, "plain") +
+                       ClientFrame(0x41, kHello.substr(0, 3)) + ClientFrame(0x89, "p") +
+                       ClientFrame(0x80, kHello.substr(3)) + ClientFrame(0xC2, kHelloAgain);
+  for (size_t split = 1; split < stream.size(); ++split) {
+    auto codec = DeflateCodec();
+    auto d = DecodeChunks(*codec, {stream.substr(0, split), stream.substr(split)});
+    ASSERT_FALSE(d.error) << split;
+    EXPECT_EQ(d.messages, (std::vector<std::string>{"Hello", "plain", "Hello", "Hello"})) << split;
+    EXPECT_TRUE(codec->last_message_binary());
+  }
+}
+
+TEST(WebSocketDeflateTest, Violations) {
+  auto code = [](const std::string& bytes, size_t max = 1 << 20) {
+    auto codec = DeflateCodec(max);
+    auto d = DecodeChunks(*codec, {bytes});
+    return d.error ? d.error_code : 0;
+  };
+  EXPECT_EQ(code(ClientFrame(0x41, kHello.substr(0, 3)) + ClientFrame(0xC0, kHello.substr(3))),
+            1002);                                           // RSV1 on a continuation
+  EXPECT_EQ(code(ClientFrame(0xC9, "")), 1002);              // RSV1 on a ping
+  EXPECT_EQ(code(ClientFrame(0xA1, "x")), 1002);             // RSV2
+  EXPECT_EQ(code(ClientFrame(0x91, "x")), 1002);             // RSV3
+  EXPECT_EQ(code(ClientFrame(0xC1, "\xff\xff\xff")), 1007);  // not DEFLATE data
+  // Compressed text that inflates to invalid UTF-8.
+  MessageDeflater deflater(15, false);
+  std::string bad;
+  ASSERT_TRUE(deflater.Deflate("ok \xc0\x80", bad));
+  EXPECT_EQ(code(ClientFrame(0xC1, bad)), 1007);
+  // A deflate bomb: 16 MiB of zeros in under 128 KiB, against a 1 MiB limit.
+  MessageDeflater bomber(15, false);
+  std::string bomb;
+  ASSERT_TRUE(bomber.Deflate(std::string(16 << 20, '\0'), bomb));
+  ASSERT_LT(bomb.size(), 128u << 10);
+  EXPECT_EQ(code(ClientFrame(0xC2, bomb)), 1009);
+}
+
+TEST(WebSocketDeflateTest, LargeMessagesAreSentCompressed) {
+  auto codec = DeflateCodec();
+  std::string message;
+  for (int i = 0; i < 100; ++i) absl::StrAppend(&message, "{\"seq\":", i, "}");
+  std::string out;
+  codec->EncodeMessage(false, message, out);
+  ASSERT_EQ(static_cast<unsigned char>(out[0]), 0xC1);  // FIN | RSV1 | text
+  ASSERT_LT(out.size(), message.size() / 2);
+  size_t header = (out[1] & 0x7F) == 126 ? 4 : 2;
+  MessageInflater inflater(false);
+  std::string back;
+  ASSERT_EQ(inflater.Inflate(absl::string_view(out).substr(header), true, 1 << 20, back),
+            MessageInflater::Result::kOk);
+  EXPECT_EQ(back, message);
+  // Short messages are not worth it.
+  out.clear();
+  codec->EncodeMessage(true, "tiny", out);
+  EXPECT_EQ(out, "\x82\x04tiny");
 }
 
 TEST(Utf8ValidatorTest, AcceptsAnySplitOfValidText) {
