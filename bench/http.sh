@@ -18,6 +18,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "${root}/bench/lib.sh"
 DURATION="${DURATION:-10}"
 RUNS="${RUNS:-3}"
 CONNECTIONS="${CONNECTIONS:-100}"
@@ -74,8 +75,8 @@ CONF
 sockman_pid=$!
 pids+=("${sockman_pid}")
 for _ in $(seq 100); do grep -q '^sockman: started' "${work}/sockman.out" 2>/dev/null && break; sleep 0.1; done
-hello_port="$(awk '$2=="listen" && $3=="hello" {n=split($4,a,":"); print a[n]}' "${work}/sockman.out")"
-files_port="$(awk '$2=="listen" && $3=="files" {n=split($4,a,":"); print a[n]}' "${work}/sockman.out")"
+hello_port="$(sockman_port "${work}/sockman.out" hello)"
+files_port="$(sockman_port "${work}/sockman.out" files)"
 [[ -n "${hello_port}" && -n "${files_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
 
 # nginx: one worker, the same answers.
@@ -104,20 +105,6 @@ nginx_pid=$!
 pids+=("${nginx_pid}")
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/${nginx_port}") 2>/dev/null && break; sleep 0.1; done
 
-# CPU ticks (utime+stime) of a process and its children processes.
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    if [[ -r "/proc/${pid}/stat" ]]; then
-      local stat
-      stat="$(sed 's/.*) //' "/proc/${pid}/stat")"
-      set -- ${stat}
-      total=$((total + ${12} + ${13}))
-    fi
-  done
-  echo "${total}"
-}
-hz="$(getconf CLK_TCK)"
 
 # run SYSTEM SUITE URL [wrk args...] -> "rps rps_per_cpu_second"
 run_one() {
@@ -133,8 +120,6 @@ run_one() {
   awk -v r="${requests}" -v rps="${rps}" -v t=$((after - before)) -v hz="${hz}" \
     'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
 }
-
-median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 
 declare -A urls_sockman urls_nginx extra
 urls_sockman[hello]="http://127.0.0.1:${hello_port}/hello"
@@ -178,12 +163,11 @@ breakdown="$(awk -v r="${requests:-1}" 'NR>2 && $NF!="total" && $4 ~ /^[0-9]+$/ 
 
 # Report.
 date_utc="$(date -u +%Y-%m-%dT%H:%MZ)"
-cpu_model="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 {
   echo
   echo "## HTTP, ${date_utc}"
   echo
-  echo "Machine: $(nproc) cores (${cpu_model}), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)."
+  machine_line
   echo "Versions: $("${sockman}" version | head -n1), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')."
   echo "wrk -t1 -c${CONNECTIONS} -d${DURATION}s, keep-alive, ${RUNS} alternating runs each; medians."
   echo

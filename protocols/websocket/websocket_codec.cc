@@ -31,20 +31,28 @@ std::shared_ptr<const WebSocketOptions> OptionsOf(const CodecOptions& options) {
   return *defaults;
 }
 
-// XORs `size` bytes with the 4-byte mask, a word at a time.
-void Unmask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
+// XORs `size` bytes with the 4-byte mask, a word at a time. Returns whether
+// every byte was ASCII, so text needs no further UTF-8 pass.
+bool Unmask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
   uint64_t key;
   unsigned char key_bytes[8];
   for (int i = 0; i < 8; ++i) key_bytes[i] = mask[i & 3];
   std::memcpy(&key, key_bytes, 8);
+  uint64_t high = 0;
   size_t i = 0;
   for (; i + 8 <= size; i += 8) {
     uint64_t word;
     std::memcpy(&word, in + i, 8);
     word ^= key;
+    high |= word;
     std::memcpy(out + i, &word, 8);
   }
-  for (; i < size; ++i) out[i] = static_cast<char>(in[i] ^ mask[i & 3]);
+  unsigned char tail = 0;
+  for (; i < size; ++i) {
+    out[i] = static_cast<char>(in[i] ^ mask[i & 3]);
+    tail |= static_cast<unsigned char>(out[i]);
+  }
+  return ((high & 0x8080808080808080ull) | (tail & 0x80)) == 0;
 }
 
 }  // namespace
@@ -239,7 +247,7 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
   const unsigned char* mask = bytes + header - 4;
   const unsigned char* payload = bytes + header;
   size_t total = header + static_cast<size_t>(length);
-  auto unmask = [&](char* out) { Unmask(payload, static_cast<size_t>(length), mask, out); };
+  auto unmask = [&](char* out) { return Unmask(payload, static_cast<size_t>(length), mask, out); };
 
   if (control) {
     control_.resize(static_cast<size_t>(length));
@@ -281,6 +289,7 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
   }
   wire_size_ += length;
   size_t start = message_.size();
+  bool ascii = false;
   if (message_compressed_) {
     thread_local std::string compressed;
     compressed.resize(static_cast<size_t>(length));
@@ -293,9 +302,11 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input) {
     if (result == MessageInflater::Result::kCorrupt) return Fail(1007, "invalid compressed data");
   } else {
     message_.resize(start + static_cast<size_t>(length));
-    unmask(message_.data() + start);
+    ascii = unmask(message_.data() + start);
   }
-  if (!message_binary_ && !utf8_.Feed(absl::string_view(message_).substr(start))) {
+  // ASCII after a complete character is valid UTF-8 as it stands.
+  bool checked = ascii && utf8_.Complete();
+  if (!message_binary_ && !checked && !utf8_.Feed(absl::string_view(message_).substr(start))) {
     return Fail(1007, "text message is not UTF-8");
   }
   if (!fin) return DecodeResult::Consumed(total);
