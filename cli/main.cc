@@ -28,6 +28,7 @@
 #include "cli/server.h"
 #include "config/validate.h"
 #include "config/config_file.h"
+#include "engine/fd_limit.h"
 #include "google/protobuf/text_format.h"
 #include "handlers/handler.h"
 #include "protocols/protocol.h"

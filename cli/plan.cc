@@ -94,6 +94,12 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_package_size = limits.max_package_size();
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
+    sp.server.idle_timeout_ms = limits.idle_timeout_ms();
+    if (service.has_heartbeat()) {
+      sp.server.heartbeat.interval_ms = service.heartbeat().interval_ms();
+      sp.server.heartbeat.not_response_limit = service.heartbeat().not_response_limit();
+      sp.server.heartbeat.ping_data = service.heartbeat().ping_data();
+    }
     if (service.has_http()) {
       sp.server.codec.max_header_size = service.http().max_header_size();
       sp.server.codec.header_timeout_ms = service.http().header_timeout_ms();

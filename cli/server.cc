@@ -21,6 +21,7 @@
 #include "config/config_file.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
+#include "engine/fd_limit.h"
 #include "engine/listener.h"
 #include "engine/log_appender.h"
 #include "engine/reactor.h"
@@ -160,6 +161,15 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     }
     own_listener = std::move(*fd);
     listen_fd = own_listener.get();
+  }
+  // Room for max_connections (or as many as the system allows), raised
+  // while still root.
+  uint64_t max_connections = service.server.max_connections;
+  uint64_t wanted_fds = max_connections > 0 ? max_connections + kSpareFds : CurrentFdLimits().hard;
+  if (uint64_t got = RaiseFdLimit(wanted_fds); max_connections > 0 && got < wanted_fds) {
+    LogWarning(absl::StrCat("service '", service.config.name(), "': open-file limit is ", got,
+                            ", below the ", wanted_fds, " that max_connections ", max_connections,
+                            " needs"));
   }
   if (service.credentials.has_value()) {
     if (absl::Status s = DropPrivileges(*service.credentials); !s.ok()) {

@@ -64,8 +64,9 @@ std::string Get(const std::map<std::string, std::string>& fields, const std::str
   return it == fields.end() ? "-" : it->second;
 }
 
-constexpr const char* kWorkerFields[] = {"connections", "requests", "send_failures",
-                                         "protocol_errors", "timers", "accepted"};
+constexpr const char* kWorkerFields[] = {"connections",     "requests",        "send_failures",
+                                         "protocol_errors", "timers",          "accepted",
+                                         "accept_pauses",   "heartbeat_closes", "idle_closes"};
 
 }  // namespace
 
@@ -83,7 +84,9 @@ std::string WorkerStatusLine(const StreamServer& server, const Reactor& reactor)
   const ServiceCounters& c = server.counters();
   return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
                       " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
-                      " timers=", reactor.timer_count(), " accepted=", c.connections_accepted);
+                      " timers=", reactor.timer_count(), " accepted=", c.connections_accepted,
+                      " accept_pauses=", c.accept_pauses, " heartbeat_closes=", c.heartbeat_closes,
+                      " idle_closes=", c.idle_closes);
 }
 
 std::string WorkerConnectionsLine(StreamServer& server, const Reactor& reactor,

@@ -69,7 +69,18 @@ TEST(ValidateTest, RejectsBadServices) {
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: SSL echo {} }",
        "transport: SSL is not supported yet"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat {} echo {} }",
-       "heartbeat: not supported yet"},
+       "heartbeat.interval_ms: is required"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat { interval_ms: 5 } "
+       "echo {} }",
+       "heartbeat.interval_ms: must be between 10 and 86400000"},
+      {"service { name: \"a\" listen: \"http://127.0.0.1:1\" heartbeat { interval_ms: 1000 "
+       "ping_data: \"p\" } respond {} }",
+       "heartbeat.ping_data: http:// services cannot push pings"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" limits { idle_timeout_ms: "
+       "100000000 } echo {} }",
+       "limits.idle_timeout_ms: must be at most 86400000"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" tls {} echo {} }",
+       "tls: not supported yet"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" ipv6_only: true echo {} }",
        "ipv6_only: only applies"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" group: \"x\" echo {} }",

@@ -160,7 +160,24 @@ absl::Status ValidateStructure(const ConfigFile& file) {
       return file.ServiceError(i, "transport", "SSL is not supported yet");
     }
     if (service.has_tls()) return NotSupportedYet(file, i, "tls");
-    if (service.has_heartbeat()) return NotSupportedYet(file, i, "heartbeat");
+    if (service.has_heartbeat()) {
+      const Heartbeat& heartbeat = service.heartbeat();
+      if (!heartbeat.has_interval_ms()) {
+        return file.ServiceError(i, "heartbeat.interval_ms", "is required");
+      }
+      if (heartbeat.interval_ms() < 10 || heartbeat.interval_ms() > kMaxTimeoutMs) {
+        return file.ServiceError(i, "heartbeat.interval_ms",
+                                 absl::StrCat("must be between 10 and ", kMaxTimeoutMs));
+      }
+      if (uint64_t{heartbeat.interval_ms()} * heartbeat.not_response_limit() > kMaxTimeoutMs * 10) {
+        return file.ServiceError(i, "heartbeat.not_response_limit",
+                                 "interval_ms * not_response_limit must be at most 10 days");
+      }
+      if (uri->scheme == "http" && !heartbeat.ping_data().empty()) {
+        return file.ServiceError(i, "heartbeat.ping_data",
+                                 "http:// services cannot push pings (leave it empty)");
+      }
+    }
     if (service.has_access_log() && (uri->scheme != "http" || service.access_log().empty())) {
       return file.ServiceError(i, "access_log",
                                service.access_log().empty()
@@ -210,6 +227,10 @@ absl::Status ValidateStructure(const ConfigFile& file) {
         return file.ServiceError(i, "limits.max_package_size",
                                  absl::StrCat("must be between 1 and ", kMaxBufferLimit));
       }
+      if (limits.idle_timeout_ms() > kMaxTimeoutMs) {
+        return file.ServiceError(i, "limits.idle_timeout_ms",
+                                 absl::StrCat("must be at most ", kMaxTimeoutMs, " (1 day)"));
+      }
       if (limits.has_max_send_buffer_size() &&
           (limits.max_send_buffer_size() < 1 ||
            limits.max_send_buffer_size() > kMaxBufferLimit)) {
@@ -248,6 +269,12 @@ Config WithDefaults(const Config& config, int cpu_count) {
       limits->set_max_send_buffer_size(kDefaultMaxSendBufferSize);
     }
     if (!limits->has_max_connections()) limits->set_max_connections(0);
+    if (!limits->has_idle_timeout_ms()) limits->set_idle_timeout_ms(0);
+    if (service.has_heartbeat()) {
+      Heartbeat* heartbeat = service.mutable_heartbeat();
+      if (!heartbeat->has_not_response_limit()) heartbeat->set_not_response_limit(0);
+      if (!heartbeat->has_ping_data()) heartbeat->set_ping_data("");
+    }
     if (absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
         uri.ok() && uri->scheme == "http") {
       Http* http = service.mutable_http();

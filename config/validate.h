@@ -25,6 +25,7 @@ inline constexpr uint64_t kMaxBufferLimit = uint64_t{1} << 30;  // 1 GiB
 inline constexpr uint32_t kDefaultStopTimeoutMs = 2000;
 inline constexpr uint32_t kMaxStopTimeoutMs = 3'600'000;
 inline constexpr uint32_t kMaxWorkerCount = 1024;
+inline constexpr uint64_t kMaxTimeoutMs = 86'400'000;  // one day
 inline constexpr uint32_t kDefaultMaxHeaderSize = 16 * 1024;
 inline constexpr uint32_t kDefaultHeaderTimeoutMs = 10'000;
 

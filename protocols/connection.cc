@@ -16,7 +16,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
   if (!tcp.ok()) return tcp.status();
   connection->tcp_ = std::move(*tcp);
   connection->codec_->Attach(peer);
-  connection->created_ms_ = reactor.NowMs();
+  connection->created_ms_ = connection->last_recv_ms_ = reactor.NowMs();
   connection->UpdateDeadline(0);
   return connection;
 }
@@ -54,6 +54,7 @@ bool Connection::SendEncoded(absl::string_view bytes) {
 }
 
 bool Connection::SendRaw(absl::string_view bytes) {
+  last_send_ms_ = reactor_.NowMs();
   switch (tcp_->Send(bytes)) {
     case TcpConnection::SendResult::kOk:
       ++counters_.messages_out;
@@ -71,6 +72,7 @@ bool Connection::SendRaw(absl::string_view bytes) {
 }
 
 bool Connection::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
+  last_send_ms_ = reactor_.NowMs();
   return tcp_->SendFile(std::move(file), offset, length) == TcpConnection::SendResult::kOk;
 }
 
@@ -88,6 +90,17 @@ void Connection::Close(absl::string_view last_message) {
 }
 
 void Connection::Destroy() { tcp_->Destroy(); }
+
+void Connection::SendHeartbeat(absl::string_view ping_data) {
+  if (!tcp_->open()) return;
+  encoded_.clear();
+  codec_->EncodeHeartbeat(ping_data, encoded_);
+  if (encoded_.empty()) return;
+  // A ping is not a handler's message (no counters, no OnError when
+  // dropped) and not activity: it keeps neither idle_timeout_ms nor the
+  // peer's silence from expiring.
+  tcp_->Send(encoded_);
+}
 
 TimerId Connection::AddTimer(int64_t delay_ms, std::function<void()> callback) {
   if (timers_.size() >= 16) {
@@ -111,6 +124,7 @@ void Connection::CancelTimer(TimerId id) {
 }
 
 void Connection::OnData(TcpConnection& tcp, Buffer& input) {
+  last_recv_ms_ = reactor_.NowMs();
   // Replies to everything decoded from this read leave in one write.
   tcp.Cork();
   while (tcp.open() && !tcp.recv_paused()) {

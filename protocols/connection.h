@@ -13,6 +13,7 @@
 #ifndef SOCKMAN_PROTOCOLS_CONNECTION_H_
 #define SOCKMAN_PROTOCOLS_CONNECTION_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,6 +55,9 @@ struct ServiceCounters {
   uint64_t messages_out = 0;
   uint64_t send_failures = 0;
   uint64_t protocol_errors = 0;
+  uint64_t heartbeat_closes = 0;  // silent past heartbeat interval * not_response_limit
+  uint64_t idle_closes = 0;       // idle past limits.idle_timeout_ms
+  uint64_t accept_pauses = 0;     // times max_connections stopped accepting
 };
 
 class Connection : private TcpConnection::Delegate {
@@ -85,6 +89,10 @@ class Connection : private TcpConnection::Delegate {
   // Closes at once; queued output is lost.
   void Destroy();
 
+  // Sends the service's heartbeat ping, as the protocol encodes it (see
+  // Codec::EncodeHeartbeat); nothing if the protocol has none to send.
+  void SendHeartbeat(absl::string_view ping_data);
+
   // Stop and restart delivering messages (flow control).
   void PauseRecv() { tcp_->PauseRecv(); }
   void ResumeRecv() { tcp_->ResumeRecv(); }
@@ -108,6 +116,10 @@ class Connection : private TcpConnection::Delegate {
   uint64_t messages_in() const { return messages_received_; }
   uint64_t messages_out() const { return messages_sent_; }
   int64_t created_ms() const { return created_ms_; }
+  // When bytes last arrived (or the connection opened), and when anything
+  // last moved either way: loop time, in ms.
+  int64_t last_recv_ms() const { return last_recv_ms_; }
+  int64_t last_active_ms() const { return std::max(last_recv_ms_, last_send_ms_); }
   // The local address of the socket ("" if it cannot be read).
   std::string local_address() const;
   uint64_t bytes_written() const { return tcp_->bytes_written(); }
@@ -143,6 +155,8 @@ class Connection : private TcpConnection::Delegate {
   uint64_t messages_received_ = 0;
   uint64_t messages_sent_ = 0;
   int64_t created_ms_ = 0;
+  int64_t last_recv_ms_ = 0;
+  int64_t last_send_ms_ = 0;
 };
 
 }  // namespace sockman

@@ -117,6 +117,14 @@ class Codec {
   // While this is > 0 and a message is incomplete (or none has arrived yet),
   // the peer has this many ms to complete it; then EncodeError(kTimeout).
   virtual int64_t PendingTimeoutMs() const { return 0; }
+
+  // Appends the service's heartbeat ping (config `heartbeat { ping_data }`).
+  // By default a non-empty `ping_data` is sent as a message and an empty one
+  // sends nothing; protocols with a ping of their own (WebSocket) send it for
+  // an empty `ping_data`, and request/response protocols (HTTP) never ping.
+  virtual void EncodeHeartbeat(absl::string_view ping_data, std::string& out) {
+    if (!ping_data.empty()) Encode(ping_data, out);
+  }
 };
 
 class Protocol {

@@ -15,12 +15,61 @@ absl::StatusOr<std::unique_ptr<StreamServer>> StreamServer::Create(Reactor& reac
   if (!acceptor.ok()) return acceptor.status();
   server->acceptor_ = std::move(*acceptor);
   options.protocol->StartWorker(reactor);
+  server->StartPolicies();
   return server;
+}
+
+void StreamServer::StartPolicies() {
+  const HeartbeatOptions& heartbeat = options_.heartbeat;
+  if (heartbeat.interval_ms > 0) {
+    // Every connection gets the ping, so this pass visits each one; the
+    // silence check below does not.
+    ping_timer_ = reactor_.AddRepeatingTimer(heartbeat.interval_ms, [this] {
+      for (auto& [id, connection] : connections_) {
+        connection->SendHeartbeat(options_.heartbeat.ping_data);
+      }
+    });
+    if (heartbeat.not_response_limit > 0) {
+      silence_ = std::make_unique<ActivityWheel>(
+          reactor_, heartbeat.interval_ms * heartbeat.not_response_limit, heartbeat.interval_ms,
+          [this](uint64_t id) -> std::optional<int64_t> {
+            Connection* c = Find(id);
+            if (c == nullptr) return std::nullopt;
+            return c->last_recv_ms();
+          },
+          [this](uint64_t id) {
+            ++counters_.heartbeat_closes;
+            Find(id)->Destroy();
+          });
+    }
+  }
+  if (options_.idle_timeout_ms > 0) {
+    // Checked ten times per timeout: closes at most 10% late.
+    idle_ = std::make_unique<ActivityWheel>(
+        reactor_, options_.idle_timeout_ms, std::max<int64_t>(options_.idle_timeout_ms / 10, 10),
+        [this](uint64_t id) -> std::optional<int64_t> {
+          Connection* c = Find(id);
+          if (c == nullptr) return std::nullopt;
+          return c->last_active_ms();
+        },
+        [this](uint64_t id) {
+          ++counters_.idle_closes;
+          Find(id)->Close();
+        });
+  }
+}
+
+Connection* StreamServer::Find(uint64_t id) const {
+  auto it = connections_.find(id);
+  return it == connections_.end() ? nullptr : it->second.get();
 }
 
 StreamServer::~StreamServer() {
   stopping_ = true;
   acceptor_.reset();
+  reactor_.CancelTimer(ping_timer_);
+  silence_.reset();
+  idle_.reset();
   // Take the map so Remove() (called from each OnClose) finds nothing; the
   // connections die with `open` at the end of this scope.
   auto open = std::move(connections_);
@@ -37,7 +86,10 @@ void StreamServer::Accept(UniqueFd fd, const SocketAddress& peer) {
   ++counters_.connections_accepted;
   Connection& ref = **connection;
   connections_.emplace(id, std::move(*connection));
+  if (silence_) silence_->Add(id, ref.last_recv_ms());
+  if (idle_) idle_->Add(id, ref.last_active_ms());
   if (options_.max_connections > 0 && connections_.size() >= options_.max_connections) {
+    ++counters_.accept_pauses;
     acceptor_->Pause();
   }
   events_.OnConnect(ref);

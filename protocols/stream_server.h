@@ -16,16 +16,29 @@
 #include "engine/listener.h"
 #include "engine/reactor.h"
 #include "engine/tcp_connection.h"
+#include "protocols/activity_wheel.h"
 #include "protocols/connection.h"
 #include "protocols/protocol.h"
 
 namespace sockman {
+
+// GatewayWorker's heartbeat: every `interval_ms` each connection gets
+// `ping_data` (as the protocol encodes it, see Codec::EncodeHeartbeat), and a
+// connection that has sent nothing for interval_ms * not_response_limit is
+// closed (not_response_limit 0: pings only, silence is never closed).
+struct HeartbeatOptions {
+  int64_t interval_ms = 0;  // 0: no heartbeat
+  uint32_t not_response_limit = 0;
+  std::string ping_data;
+};
 
 struct StreamServerOptions {
   const Protocol* protocol = nullptr;
   CodecOptions codec;
   ConnectionLimits limits;
   uint32_t max_connections = 0;  // per worker; 0 = unlimited
+  int64_t idle_timeout_ms = 0;   // close after this long with no bytes either way; 0 = never
+  HeartbeatOptions heartbeat;
 };
 
 class StreamServer {
@@ -61,6 +74,8 @@ class StreamServer {
       : reactor_(reactor), options_(options), events_(events) {}
   void Accept(UniqueFd fd, const SocketAddress& peer);
   void Remove(Connection& connection);
+  Connection* Find(uint64_t id) const;
+  void StartPolicies();
 
   Reactor& reactor_;
   StreamServerOptions options_;
@@ -70,6 +85,9 @@ class StreamServer {
   ServiceCounters counters_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;
+  std::unique_ptr<ActivityWheel> silence_;  // heartbeat: closes silent peers
+  std::unique_ptr<ActivityWheel> idle_;     // idle_timeout_ms
+  TimerId ping_timer_ = kNoTimer;
 };
 
 }  // namespace sockman

@@ -152,6 +152,7 @@ absl::StatusOr<std::unique_ptr<SockmanProcess>> SockmanProcess::Start(
                                               : absl::StrCat(directory, "/", base, ".textproto");
   if (!directory.empty()) std::ofstream(config_path, std::ios::binary) << config;
   std::unique_ptr<SockmanProcess> process(new SockmanProcess());
+  process->config_path_ = config_path;
   process->stderr_path_ = absl::StrCat(TempDir(), "/", base, ".stderr");
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return absl::InternalError("pipe");

@@ -67,6 +67,8 @@ class SockmanProcess {
   ~SockmanProcess();
 
   pid_t pid() const { return pid_; }
+  // The config file it was started with (for `sockman status -c`).
+  const std::string& config_path() const { return config_path_; }
   uint16_t port(const std::string& service) const;
   const std::string& uri(const std::string& service) const { return uris_.at(service); }
   // Names of the services the binary reported listening.
@@ -86,6 +88,7 @@ class SockmanProcess {
  private:
   SockmanProcess() = default;
   pid_t pid_ = 0;
+  std::string config_path_;
   std::string stderr_path_;
   std::map<std::string, std::string> uris_;
   std::map<std::string, uint16_t> ports_;

@@ -75,6 +75,8 @@ class HttpCodec : public Codec {
   DecodeResult Decode(absl::string_view input) override;
   // A complete 200 response with `message` as a text/html body.
   void Encode(absl::string_view message, std::string& out) override;
+  // A client that did not ask gets no response: heartbeats are not sent.
+  void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override {}
   void EncodeError(const DecodeResult& error, std::string& out) override;
   bool CloseAfterSend() const override { return close_after_send_; }
   void OnDrain() override {

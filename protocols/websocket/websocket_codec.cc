@@ -353,6 +353,15 @@ void WebSocketCodec::EncodeMessage(bool binary, absl::string_view payload, std::
   EncodeFrame(opcode, payload, out);
 }
 
+void WebSocketCodec::EncodeHeartbeat(absl::string_view ping_data, std::string& out) {
+  if (!open_) return;
+  if (ping_data.empty()) {
+    EncodeFrame(kPing, "", out);
+  } else {
+    EncodeMessage(ws_->binary, ping_data, out);
+  }
+}
+
 void WebSocketCodec::Encode(absl::string_view message, std::string& out) {
   EncodeMessage(ws_->binary, message, out);
 }

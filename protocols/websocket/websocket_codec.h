@@ -72,6 +72,8 @@ class WebSocketCodec : public Codec {
   // A text frame (binary when the service says `binary: true`).
   void Encode(absl::string_view message, std::string& out) override;
   void EncodeError(const DecodeResult& error, std::string& out) override;
+  // Once open: a ping frame for an empty `ping_data`, else a data message.
+  void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override;
   bool CloseAfterSend() const override { return false; }
   int64_t PendingTimeoutMs() const override {
     return open_ ? 0 : options_.header_timeout_ms;
