@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -43,10 +44,11 @@ ListenOptions ListenOptionsFor(const ServicePlan& service) {
 }
 
 // The worker's end of its channel to the master: one request line in (maybe
-// with descriptors attached), one reply line out.
+// with descriptors attached), one reply line out (none for a notice).
 class WorkerChannel : public Reactor::Watcher {
  public:
-  using Answer = std::function<std::string(absl::string_view, std::vector<UniqueFd>&)>;
+  using Answer =
+      std::function<std::optional<std::string>(absl::string_view, std::vector<UniqueFd>&)>;
   WorkerChannel(Reactor& reactor, int fd, Answer answer)
       : reactor_(reactor), fd_(fd), answer_(std::move(answer)) {
     reactor_.Watch(fd_.get(), EPOLLIN, this).IgnoreError();
@@ -80,11 +82,13 @@ class WorkerChannel : public Reactor::Watcher {
     pending_.append(chunk, static_cast<size_t>(n));
     size_t newline;
     while ((newline = pending_.find('\n')) != std::string::npos) {
-      std::string reply = answer_(absl::string_view(pending_).substr(0, newline), fds_);
+      std::optional<std::string> answer =
+          answer_(absl::string_view(pending_).substr(0, newline), fds_);
       fds_.clear();
       pending_.erase(0, newline + 1);
-      if (reply.empty()) continue;  // a notice, not a query
-      reply += "\n";
+      if (!answer.has_value()) continue;  // a notice, not a query
+      // An empty answer (no open connections) is a reply too.
+      std::string reply = std::move(*answer) + "\n";
       // Replies are small; the master reads them at once. Block if needed.
       size_t at = 0;
       while (at < reply.size()) {
@@ -199,7 +203,7 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
   server = std::move(*created);
   WorkerChannel channel(loop, fds.channel,
                         [&](absl::string_view request, std::vector<UniqueFd>& received)
-                            -> std::string {
+                            -> std::optional<std::string> {
     if (request == "status") return WorkerStatusLine(*server, loop);
     if (request == "connections") {
       return WorkerConnectionsLine(*server, loop, service.config.name());
@@ -217,7 +221,7 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
           dup2(received[next++].get(), fds.access_log);
         }
       }
-      return "";  // no reply: the master asked nothing
+      return std::nullopt;  // no reply: the master asked nothing
     }
     return "error=unknown-request";
   });
