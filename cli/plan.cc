@@ -5,12 +5,31 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
+#include "engine/tls.h"
+#include "openssl/mem.h"
+#include "openssl/sha.h"
 
 namespace sockman {
+namespace {
+
+// SHA-256 of a file's content ("" if unreadable), to notice it changed
+// without keeping (private key) bytes around.
+std::string FileDigest(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
+  OPENSSL_cleanse(content.data(), content.size());
+  return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
+}
+
+}  // namespace
 
 std::vector<std::string> KnownSchemes() {
   std::vector<std::string> schemes = DslSchemes();
@@ -95,6 +114,27 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
     sp.server.idle_timeout_ms = limits.idle_timeout_ms();
+    if (service.transport() == SSL) {
+      // Loaded here, in the master before fork: a bad certificate or key is a
+      // config error, and every worker shares the context's ticket keys.
+      const Tls& tls = service.tls();
+      TlsOptions options;
+      options.certificates.push_back(
+          {"", file.ResolvePath(tls.cert_file()), file.ResolvePath(tls.key_file())});
+      for (const Certificate& c : tls.certificate()) {
+        options.certificates.push_back(
+            {c.server_name(), file.ResolvePath(c.cert_file()), file.ResolvePath(c.key_file())});
+      }
+      absl::string_view protocol = sp.protocol->name();
+      if (protocol == "http" || protocol == "websocket") options.alpn = {"http/1.1"};
+      absl::StatusOr<std::shared_ptr<TlsContext>> context = TlsContext::Create(options);
+      if (!context.ok()) return file.ServiceError(i, "tls", context.status().message());
+      for (const TlsCertificate& c : options.certificates) {
+        absl::StrAppend(&sp.loaded_files, FileDigest(c.cert_file), FileDigest(c.key_file));
+      }
+      sp.server.tls = std::move(*context);
+      sp.server.limits.tls_handshake_timeout_ms = tls.handshake_timeout_ms();
+    }
     if (service.has_heartbeat()) {
       sp.server.heartbeat.interval_ms = service.heartbeat().interval_ms();
       sp.server.heartbeat.not_response_limit = service.heartbeat().not_response_limit();

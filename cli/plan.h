@@ -34,6 +34,10 @@ struct ServicePlan {
   std::optional<Credentials> credentials;
   std::unique_ptr<HandlerFactory> handler;
   StreamServerOptions server;
+  // Digests of files the service loads at start (TLS certificates and
+  // keys): `reload` replaces a service when these change, even if its
+  // config did not.
+  std::string loaded_files;
 };
 
 struct Plan {

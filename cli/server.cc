@@ -522,8 +522,10 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
       const std::string& name = service.config.name();
       auto old = running.find(name);
       const Service* was = old == running.end() ? nullptr : &old->second.plan->config;
-      if (was != nullptr && (was->SerializeAsString() == service.config.SerializeAsString() ||
-                             !was->reloadable() || !service.config.reloadable())) {
+      bool same = was != nullptr &&
+                  was->SerializeAsString() == service.config.SerializeAsString() &&
+                  old->second.plan->loaded_files == service.loaded_files;
+      if (was != nullptr && (same || !was->reloadable() || !service.config.reloadable())) {
         fates[name] = Fate::kKeep;
       } else if (was != nullptr && was->listen() == service.config.listen() &&
                  was->reuse_port() == service.config.reuse_port() &&

@@ -67,7 +67,7 @@ TEST(ValidateTest, RejectsBadServices) {
        "count: 5000 is too large"},
       {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" echo {} }", "not supported yet"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: SSL echo {} }",
-       "transport: SSL is not supported yet"},
+       "transport: TLS needs a `tls { cert_file key_file }` block"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat {} echo {} }",
        "heartbeat.interval_ms: is required"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat { interval_ms: 5 } "
@@ -80,7 +80,13 @@ TEST(ValidateTest, RejectsBadServices) {
        "100000000 } echo {} }",
        "limits.idle_timeout_ms: must be at most 86400000"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" tls {} echo {} }",
-       "tls: not supported yet"},
+       "tls: only applies with transport: SSL, https:// or wss://"},
+      {"service { name: \"a\" listen: \"https://127.0.0.1:1\" tls { cert_file: \"c\" } "
+       "respond {} }",
+       "tls.key_file: is required"},
+      {"service { name: \"a\" listen: \"wss://127.0.0.1:1\" tls { cert_file: \"c\" key_file: "
+       "\"k\" certificate { cert_file: \"c\" } } echo {} }",
+       "tls.certificate: needs server_name, cert_file and key_file"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" ipv6_only: true echo {} }",
        "ipv6_only: only applies"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" group: \"x\" echo {} }",

@@ -22,21 +22,20 @@ bool ValidName(absl::string_view name) {
   return true;
 }
 
-absl::Status NotSupportedYet(const ConfigFile& file, int index, absl::string_view field) {
-  return file.ServiceError(index, field, "not supported yet");
-}
-
 }  // namespace
 
 const std::vector<std::string>& DslSchemes() {
   static const auto* schemes = new std::vector<std::string>{
-      "tcp", "text", "frame", "http", "websocket", "ws", "udp"};
+      "tcp", "text", "frame", "http", "websocket", "ws", "https", "wss", "udp"};
   return *schemes;
 }
 
 std::string ListenUri::ToString() const {
-  if (ipv6) return absl::StrCat(scheme, "://[", host, "]:", port);
-  return absl::StrCat(scheme, "://", host, ":", port);
+  std::string shown = scheme;
+  if (tls && scheme == "http") shown = "https";
+  if (tls && scheme == "ws") shown = "wss";
+  if (ipv6) return absl::StrCat(shown, "://[", host, "]:", port);
+  return absl::StrCat(shown, "://", host, ":", port);
 }
 
 absl::StatusOr<ListenUri> ParseListenUri(absl::string_view uri) {
@@ -48,6 +47,10 @@ absl::StatusOr<ListenUri> ParseListenUri(absl::string_view uri) {
   size_t sep = uri.find("://");
   if (sep == absl::string_view::npos || sep == 0) return bad("has no scheme");
   result.scheme = absl::AsciiStrToLower(uri.substr(0, sep));
+  if (result.scheme == "https" || result.scheme == "wss") {  // TLS shorthands
+    result.scheme = result.scheme == "https" ? "http" : "ws";
+    result.tls = true;
+  }
   for (char c : result.scheme) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-') {
       return bad("has an invalid scheme");
@@ -156,10 +159,32 @@ absl::Status ValidateStructure(const ConfigFile& file) {
       return file.ServiceError(i, service.has_transport() ? "transport" : "listen",
                                "UDP is not supported yet");
     }
-    if (service.transport() == SSL) {
-      return file.ServiceError(i, "transport", "SSL is not supported yet");
+    bool tls = uri->tls || service.transport() == SSL;
+    if (tls && !service.has_tls()) {
+      return file.ServiceError(i, service.transport() == SSL ? "transport" : "listen",
+                               "TLS needs a `tls { cert_file key_file }` block");
     }
-    if (service.has_tls()) return NotSupportedYet(file, i, "tls");
+    if (service.has_tls()) {
+      const Tls& t = service.tls();
+      if (!tls) {
+        return file.ServiceError(i, "tls", "only applies with transport: SSL, https:// or wss://");
+      }
+      if (t.cert_file().empty() || t.key_file().empty()) {
+        return file.ServiceError(i, t.cert_file().empty() ? "tls.cert_file" : "tls.key_file",
+                                 "is required");
+      }
+      for (const Certificate& c : t.certificate()) {
+        if (c.server_name().empty() || c.cert_file().empty() || c.key_file().empty()) {
+          return file.ServiceError(i, "tls.certificate",
+                                   "needs server_name, cert_file and key_file");
+        }
+      }
+      if (t.has_handshake_timeout_ms() &&
+          (t.handshake_timeout_ms() < 100 || t.handshake_timeout_ms() > 3'600'000)) {
+        return file.ServiceError(i, "tls.handshake_timeout_ms",
+                                 "must be between 100 and 3600000");
+      }
+    }
     if (service.has_heartbeat()) {
       const Heartbeat& heartbeat = service.heartbeat();
       if (!heartbeat.has_interval_ms()) {
@@ -254,7 +279,13 @@ Config WithDefaults(const Config& config, int cpu_count) {
   if (!global->has_stop_timeout_ms()) global->set_stop_timeout_ms(kDefaultStopTimeoutMs);
   if (!global->has_watch_config()) global->set_watch_config(false);
   for (Service& service : *resolved.mutable_service()) {
-    if (!service.has_transport()) service.set_transport(TCP);
+    if (!service.has_transport()) {
+      absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
+      service.set_transport(uri.ok() && uri->tls ? SSL : TCP);
+    }
+    if (service.has_tls() && !service.tls().has_handshake_timeout_ms()) {
+      service.mutable_tls()->set_handshake_timeout_ms(kDefaultHandshakeTimeoutMs);
+    }
     if (!service.has_count()) service.set_count(1);
     if (service.count() == 0) service.set_count(static_cast<uint32_t>(cpu_count));
     if (!service.has_reuse_port()) service.set_reuse_port(false);

@@ -28,6 +28,7 @@ inline constexpr uint32_t kMaxWorkerCount = 1024;
 inline constexpr uint64_t kMaxTimeoutMs = 86'400'000;  // one day
 inline constexpr uint32_t kDefaultMaxHeaderSize = 16 * 1024;
 inline constexpr uint32_t kDefaultHeaderTimeoutMs = 10'000;
+inline constexpr uint32_t kDefaultHandshakeTimeoutMs = 10'000;
 
 // The listen schemes of the DSL, in the order errors list them.
 const std::vector<std::string>& DslSchemes();
@@ -38,6 +39,7 @@ struct ListenUri {
   std::string host;    // numeric, without brackets ("::1"); localhost -> 127.0.0.1
   uint16_t port = 0;
   bool ipv6 = false;
+  bool tls = false;    // https:// or wss:// (scheme is then "http" or "ws")
 
   std::string ToString() const;  // "text://[::1]:80"
 };

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+
+#include "openssl/err.h"
 
 namespace sockman {
 namespace {
@@ -19,7 +22,7 @@ constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
     Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
-    Delegate* delegate) {
+    Delegate* delegate, const TlsContext* tls) {
   int one = 1;
   if (peer.family() == AF_INET || peer.family() == AF_INET6) {
     setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -27,21 +30,78 @@ absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
   int raw = fd.get();
   std::unique_ptr<TcpConnection> connection(
       new TcpConnection(reactor, std::move(fd), peer, limits, delegate));
+  if (tls != nullptr) {
+    connection->ssl_ = tls->NewSsl(raw);
+    if (connection->ssl_ == nullptr) return absl::ResourceExhaustedError("SSL_new failed");
+    TcpConnection* c = connection.get();
+    connection->handshake_timer_ = reactor.AddTimer(limits.tls_handshake_timeout_ms, [c] {
+      c->handshake_timer_ = kNoTimer;
+      c->Destroy();
+    });
+  }
   if (absl::Status s = reactor.Watch(raw, kEvents, connection.get()); !s.ok()) return s;
   return connection;
 }
 
 TcpConnection::~TcpConnection() {
   reactor_.CancelTimer(close_timer_);
+  reactor_.CancelTimer(handshake_timer_);
   if (fd_.valid()) reactor_.Unwatch(fd_.get());
 }
 
 void TcpConnection::OnEvents(uint32_t events) {
   if (state_ == State::kClosed) return;
-  if ((events & (EPOLLOUT | EPOLLERR)) && !QueueEmpty()) Flush();
+  bool writable = events & (EPOLLOUT | EPOLLERR);
+  bool readable = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+  // TLS can need the other direction: a write that must first read the
+  // peer's handshake, a read that must first send ours.
+  bool flush = writable || (readable && write_wants_read_);
+  bool read = readable || (writable && read_wants_write_);
+  write_wants_read_ = read_wants_write_ = false;
+  if (flush && !QueueEmpty()) Flush();
   if (state_ == State::kClosed) return;
-  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
-    HandleReadable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+  if (read) HandleReadable((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+}
+
+ssize_t TcpConnection::ReadSome(char* data, size_t size) {
+  if (ssl_ == nullptr) return ::read(fd_.get(), data, size);
+  errno = 0;
+  int n = SSL_read(ssl_.get(), data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+  return TlsResult(n, /*reading=*/true);
+}
+
+ssize_t TcpConnection::WriteSome(const char* data, size_t size, int flags) {
+  if (ssl_ == nullptr) return ::send(fd_.get(), data, size, flags);
+  errno = 0;
+  int n = SSL_write(ssl_.get(), data, static_cast<int>(std::min<size_t>(size, INT_MAX)));
+  return TlsResult(n, /*reading=*/false);
+}
+
+ssize_t TcpConnection::TlsResult(int result, bool reading) {
+  if (handshake_timer_ != kNoTimer && SSL_is_init_finished(ssl_.get())) {
+    reactor_.CancelTimer(handshake_timer_);
+    handshake_timer_ = kNoTimer;
+  }
+  if (result > 0) return result;
+  switch (SSL_get_error(ssl_.get(), result)) {
+    case SSL_ERROR_WANT_READ:
+      if (!reading) write_wants_read_ = true;
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_WANT_WRITE:
+      if (reading) read_wants_write_ = true;
+      errno = EAGAIN;
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:  // the peer's close_notify
+      return reading ? 0 : (errno = EPIPE, -1);
+    case SSL_ERROR_SYSCALL:
+      if (errno == 0) return reading ? 0 : (errno = EPIPE, -1);  // EOF without close_notify
+      if (errno == EAGAIN) errno = EIO;  // never a retry BoringSSL did not ask for
+      return -1;
+    default:  // a TLS alert or garbage: this connection only
+      ERR_clear_error();
+      errno = EPROTO;
+      return -1;
   }
 }
 
@@ -67,7 +127,7 @@ void TcpConnection::HandleReadable(bool peer_hung_up) {
     Buffer& target = use_shared ? shared : input_;
     if (use_shared) shared.Clear();
     absl::Span<char> space = target.PrepareWrite(want);
-    ssize_t n = ::read(fd_.get(), space.data(), want);
+    ssize_t n = ReadSome(space.data(), want);
     if (n > 0) {
       target.CommitWrite(static_cast<size_t>(n));
       bytes_read_ += static_cast<uint64_t>(n);
@@ -87,7 +147,8 @@ void TcpConnection::HandleReadable(bool peer_hung_up) {
       }
       // A short read drained the socket; the next arrival raises a new edge.
       // After a hang-up there is no next edge, so keep reading to see EOF.
-      if (static_cast<size_t>(n) < want && !peer_hung_up) return;
+      // (TLS returns a record at a time: read until it says there is no more.)
+      if (ssl_ == nullptr && static_cast<size_t>(n) < want && !peer_hung_up) return;
       continue;
     }
     if (n == 0) {
@@ -120,7 +181,7 @@ TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
   if (QueueEmpty() && cork_depth_ == 0) {
     ssize_t n;
     do {
-      n = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      n = WriteSome(bytes.data(), bytes.size(), MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno != EAGAIN) {
@@ -176,7 +237,7 @@ void TcpConnection::Flush() {
       // When a file follows (an HTTP head before its body), let the kernel
       // pack both into full segments instead of sending the head alone.
       int flags = MSG_NOSIGNAL | (tail_.empty() ? 0 : MSG_MORE);
-      ssize_t n = ::send(fd_.get(), output_.data(), output_.size(), flags);
+      ssize_t n = WriteSome(output_.data(), output_.size(), flags);
       if (n > 0) {
         output_.Consume(static_cast<size_t>(n));
         bytes_written_ += static_cast<uint64_t>(n);
@@ -193,6 +254,22 @@ void TcpConnection::Flush() {
       tail_bytes_ -= front.bytes.size();
       output_.Append(front.bytes);
       tail_.pop_front();
+      continue;
+    }
+    if (ssl_ != nullptr) {
+      // No sendfile under TLS: bring the file through memory a chunk at a time.
+      size_t chunk = static_cast<size_t>(std::min<uint64_t>(front.length, kReadChunk));
+      absl::Span<char> space = output_.PrepareWrite(chunk);
+      ssize_t n = ::pread(front.file.get(), space.data(), chunk, static_cast<off_t>(front.offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        Destroy();  // an error, or the file shrank under us
+        return;
+      }
+      output_.CommitWrite(static_cast<size_t>(n));
+      front.offset += static_cast<uint64_t>(n);
+      front.length -= static_cast<uint64_t>(n);
+      if (front.length == 0) tail_.pop_front();
       continue;
     }
     off_t offset = static_cast<off_t>(front.offset);
@@ -243,6 +320,9 @@ void TcpConnection::FinishClose() {
   }
   if (!shut_down_) {
     shut_down_ = true;
+    // TLS: say close_notify first (best effort: the socket is writable
+    // enough, everything before it having been sent).
+    if (ssl_ != nullptr && SSL_is_init_finished(ssl_.get())) SSL_shutdown(ssl_.get());
     ::shutdown(fd_.get(), SHUT_WR);
   }
   DrainWhileClosing();
@@ -253,6 +333,8 @@ void TcpConnection::Destroy() {
   state_ = State::kClosed;
   reactor_.CancelTimer(close_timer_);
   close_timer_ = kNoTimer;
+  reactor_.CancelTimer(handshake_timer_);
+  handshake_timer_ = kNoTimer;
   reactor_.Unwatch(fd_.get());
   fd_.reset();
   output_.ShrinkIfEmpty(0);

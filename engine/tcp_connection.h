@@ -2,6 +2,9 @@
 // reads into a bounded receive buffer, writes directly when it can and buffers
 // the rest up to a bound, and closes gracefully (flush, half-close, drain).
 // It knows nothing of protocols: its Delegate decides what the bytes mean.
+// With a TlsContext the same happens over TLS: the delegate sees plaintext,
+// the handshake runs inside the first reads and writes, and backpressure,
+// buffering and close behave exactly as on plain TCP.
 //
 // Workerman semantics on output: Send() writes at once when nothing is queued;
 // otherwise it queues. When the queue holds max_send_buffer_size bytes or more
@@ -27,6 +30,7 @@
 #include "engine/buffer.h"
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
+#include "engine/tls.h"
 
 namespace sockman {
 
@@ -38,6 +42,8 @@ struct ConnectionLimits {
   // How long Close() waits for queued output (and the peer's FIN) before the
   // socket is closed anyway.
   int64_t close_timeout_ms = 5000;
+  // TLS only: a handshake not finished this long after accept closes the socket.
+  int64_t tls_handshake_timeout_ms = 10000;
 };
 
 class TcpConnection : public Reactor::Watcher {
@@ -63,11 +69,11 @@ class TcpConnection : public Reactor::Watcher {
     kClosed,   // the connection is closing or closed
   };
 
-  // Takes ownership of a connected non-blocking socket and starts reading.
-  static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(Reactor& reactor, UniqueFd fd,
-                                                               const SocketAddress& peer,
-                                                               const ConnectionLimits& limits,
-                                                               Delegate* delegate);
+  // Takes ownership of a connected non-blocking socket and starts reading;
+  // with `tls`, as the server side of a TLS connection.
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(
+      Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
+      Delegate* delegate, const TlsContext* tls = nullptr);
   ~TcpConnection() override;
 
   SendResult Send(absl::string_view bytes);
@@ -103,6 +109,8 @@ class TcpConnection : public Reactor::Watcher {
   uint64_t bytes_written() const { return bytes_written_; }
   uint64_t send_failures() const { return send_failures_; }
   Reactor& reactor() { return reactor_; }
+  // The TLS session (nullptr on plain TCP), e.g. for the negotiated protocol.
+  const ::SSL* ssl() const { return ssl_.get(); }
 
   void OnEvents(uint32_t events) override;
 
@@ -114,6 +122,11 @@ class TcpConnection : public Reactor::Watcher {
       : reactor_(reactor), fd_(std::move(fd)), peer_(peer), limits_(limits),
         delegate_(delegate) {}
 
+  // The socket, or TLS over it: > 0 bytes moved; 0 end of stream (reads);
+  // -1 with errno (EAGAIN: wait for the next event).
+  ssize_t ReadSome(char* data, size_t size);
+  ssize_t WriteSome(const char* data, size_t size, int flags);
+  ssize_t TlsResult(int result, bool reading);
   void HandleReadable(bool peer_hung_up);
   void DrainWhileClosing();
   void DeliverBuffered();
@@ -148,6 +161,10 @@ class TcpConnection : public Reactor::Watcher {
   bool peer_eof_ = false;
   bool shut_down_ = false;
   TimerId close_timer_ = kNoTimer;
+  bssl::UniquePtr<::SSL> ssl_;
+  bool read_wants_write_ = false;  // TLS: retry the read when writable
+  bool write_wants_read_ = false;  // TLS: retry the write when readable
+  TimerId handshake_timer_ = kNoTimer;
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
   uint64_t send_failures_ = 0;

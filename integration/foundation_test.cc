@@ -231,7 +231,7 @@ TEST(StartTest, BadConfigExitsTwoWithLocationAndBindsNothing) {
   EXPECT_EQ(result.err, absl::StrCat(path,
                                      ":3:3: service 'web': listen: unknown scheme 'htp' "
                                      "(expected one of: tcp, text, frame, http, websocket, ws, "
-                                     "udp)\n"));
+                                     "https, wss, udp)\n"));
   EXPECT_EQ(result.out, "");
 
   path = WriteTempFile("syntax.textproto", "service {\n  name: \"web\"\n  listen: 80\n}\n");

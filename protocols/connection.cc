@@ -8,11 +8,11 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
     Reactor& reactor, uint64_t id, UniqueFd fd, const SocketAddress& peer,
     const Protocol& protocol, const CodecOptions& codec_options, const ConnectionLimits& limits,
     ConnectionEvents& events, ServiceCounters& counters,
-    std::function<void(Connection&)> on_closed) {
+    std::function<void(Connection&)> on_closed, const TlsContext* tls) {
   std::unique_ptr<Connection> connection(
       new Connection(reactor, id, protocol, protocol.NewCodec(codec_options),
                      codec_options.max_package_size, events, counters, std::move(on_closed)));
-  auto tcp = TcpConnection::Create(reactor, std::move(fd), peer, limits, connection.get());
+  auto tcp = TcpConnection::Create(reactor, std::move(fd), peer, limits, connection.get(), tls);
   if (!tcp.ok()) return tcp.status();
   connection->tcp_ = std::move(*tcp);
   connection->codec_->Attach(peer);

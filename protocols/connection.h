@@ -67,7 +67,7 @@ class Connection : private TcpConnection::Delegate {
       Reactor& reactor, uint64_t id, UniqueFd fd, const SocketAddress& peer,
       const Protocol& protocol, const CodecOptions& codec_options,
       const ConnectionLimits& limits, ConnectionEvents& events, ServiceCounters& counters,
-      std::function<void(Connection&)> on_closed);
+      std::function<void(Connection&)> on_closed, const TlsContext* tls = nullptr);
   ~Connection() override;
 
   // A worker-unique id (1, 2, ...).

@@ -39,6 +39,7 @@ struct StreamServerOptions {
   uint32_t max_connections = 0;  // per worker; 0 = unlimited
   int64_t idle_timeout_ms = 0;   // close after this long with no bytes either way; 0 = never
   HeartbeatOptions heartbeat;
+  std::shared_ptr<const TlsContext> tls;  // set: connections speak TLS
 };
 
 class StreamServer {

@@ -82,7 +82,8 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker) {
+std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
+                            const std::string& flags) {
   std::string dom;
   for (int attempt = 0; attempt < 3; ++attempt) {
     std::string profile = absl::StrCat(TempDir(), "/chromium-profile-", ++counter);
@@ -91,7 +92,7 @@ std::string ChromiumDumpDom(const std::string& url, const std::string& done_mark
         " timeout 60 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
         "--disable-background-networking --disable-component-update --no-first-run "
         "--disable-sync --disable-quic --user-data-dir=",
-        profile, " --virtual-time-budget=10000 --dump-dom ", url, " 2>/dev/null");
+        profile, " --virtual-time-budget=10000 ", flags, " --dump-dom ", url, " 2>/dev/null");
     FILE* pipe = popen(command.c_str(), "r");  // stdout only: the DOM
     if (pipe == nullptr) return "popen failed";
     dom.clear();

@@ -48,7 +48,9 @@ std::string ReadFile(const std::string& path);
 // returns the DOM after the page's scripts ran. Pages that finish
 // asynchronously (a WebSocket exchange) may be dumped early under load, so it
 // tries up to three times until the DOM contains `done_marker`.
-std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker);
+// `flags` are added to Chromium's command line.
+std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
+                            const std::string& flags = "");
 
 // Runs sockman with `args` to completion (killed after `timeout_ms`).
 CommandResult RunSockman(const std::vector<std::string>& args,

@@ -1,0 +1,64 @@
+// TLS for stream connections, with BoringSSL: a TlsContext holds a
+// service's certificates and settings, is built in the master before fork
+// (so a bad key is a config error, and every worker shares its session-ticket
+// keys), and makes one SSL per accepted socket for TcpConnection.
+//
+// Policy: TLS 1.2 and 1.3 only; for TLS 1.2 only ECDHE key exchange with
+// AEAD ciphers (AES-GCM, ChaCha20-Poly1305); ALPN answers with the first of
+// the service's protocols the client offers (http/1.1 for http and
+// websocket); certificates chosen by SNI, the first one the default;
+// stateless session resumption with tickets keyed per master start.
+#ifndef SOCKMAN_ENGINE_TLS_H_
+#define SOCKMAN_ENGINE_TLS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "openssl/ssl.h"
+
+namespace sockman {
+
+struct TlsCertificate {
+  std::string server_name;  // "" for the default; "*.example.com" matches one label
+  std::string cert_file;    // PEM, leaf first, then intermediates
+  std::string key_file;     // PEM
+};
+
+struct TlsOptions {
+  std::vector<TlsCertificate> certificates;  // the first is the default
+  std::vector<std::string> alpn;             // offered protocols, e.g. {"http/1.1"}
+};
+
+// Note: BoringSSL's types are spelled ::SSL here, since sockman::SSL is the
+// config's Transport value.
+class TlsContext {
+ public:
+  // Loads and checks every certificate and key (a key that does not match its
+  // certificate is an error naming the files).
+  static absl::StatusOr<std::shared_ptr<TlsContext>> Create(const TlsOptions& options);
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  // A server-side SSL for a connected socket, in accept state; nullptr if
+  // BoringSSL cannot allocate one.
+  bssl::UniquePtr<::SSL> NewSsl(int fd) const;
+
+  // The context serving `server_name` (SNI), or the default one.
+  ::SSL_CTX* ForServerName(const char* server_name) const;
+
+ private:
+  TlsContext() = default;
+  struct Entry {
+    std::string server_name;
+    bssl::UniquePtr<::SSL_CTX> ctx;
+  };
+  std::vector<Entry> entries_;  // entries_[0] is the default
+  std::string alpn_wire_;       // length-prefixed protocol names
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_ENGINE_TLS_H_
