@@ -284,7 +284,7 @@ class ConfigWatcher : public Reactor::Watcher {
 };
 
 // The control socket: one request line per connection, answered, closed.
-class ControlServer : public TcpConnection::Delegate {
+class ControlServer : public PeerTransport::Delegate {
  public:
   using Handler = std::function<void(absl::string_view request,
                                      std::function<void(std::string)> reply)>;
@@ -301,13 +301,13 @@ class ControlServer : public TcpConnection::Delegate {
     if (acceptor.ok()) acceptor_ = std::move(*acceptor);
   }
 
-  void OnData(TcpConnection& connection, Buffer& input) override {
+  void OnData(PeerTransport& connection, Buffer& input) override {
     size_t newline = input.view().find('\n');
     if (newline == absl::string_view::npos) return;
     std::string request(input.view().substr(0, newline));
     input.Consume(input.size());
     connection.PauseRecv();
-    TcpConnection* target = &connection;
+    PeerTransport* target = &connection;
     handler_(request, [this, target](std::string reply) {
       for (auto& client : clients_) {
         if (client.get() == target && target->open()) {
@@ -318,7 +318,7 @@ class ControlServer : public TcpConnection::Delegate {
     });
   }
 
-  void OnClosed(TcpConnection& connection) override {
+  void OnClosed(PeerTransport& connection) override {
     for (auto it = clients_.begin(); it != clients_.end(); ++it) {
       if (it->get() == &connection) {
         reactor_.DeleteLater(std::move(*it));

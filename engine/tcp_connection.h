@@ -31,6 +31,7 @@
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
 #include "engine/tls.h"
+#include "engine/peer_transport.h"
 
 namespace sockman {
 
@@ -46,29 +47,10 @@ struct ConnectionLimits {
   int64_t tls_handshake_timeout_ms = 10000;
 };
 
-class TcpConnection : public Reactor::Watcher {
+// The delegate's `input` never holds more than max_package_size bytes: a
+// delegate that leaves it full without closing gets the connection destroyed.
+class TcpConnection : public PeerTransport, public Reactor::Watcher {
  public:
-  class Delegate {
-   public:
-    virtual ~Delegate() = default;
-    // New bytes arrived. `input` holds every unconsumed byte; consume what was
-    // used. Bytes left are kept for the next call. `input` never holds more
-    // than max_package_size bytes: a delegate that leaves it full without
-    // closing the connection gets the connection destroyed.
-    virtual void OnData(TcpConnection& connection, Buffer& input) = 0;
-    virtual void OnBufferFull(TcpConnection& connection) {}
-    virtual void OnBufferDrain(TcpConnection& connection) {}
-    // The socket is closed. Called exactly once, possibly from inside Send(),
-    // Close() or Destroy().
-    virtual void OnClosed(TcpConnection& connection) = 0;
-  };
-
-  enum class SendResult {
-    kOk,       // written or queued
-    kDropped,  // the send buffer was full; nothing was queued
-    kClosed,   // the connection is closing or closed
-  };
-
   // Takes ownership of a connected non-blocking socket and starts reading;
   // with `tls`, as the server side of a TLS connection.
   static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(
@@ -76,37 +58,37 @@ class TcpConnection : public Reactor::Watcher {
       Delegate* delegate, const TlsContext* tls = nullptr);
   ~TcpConnection() override;
 
-  SendResult Send(absl::string_view bytes);
+  SendResult Send(absl::string_view bytes) override;
 
   // Sends `length` bytes of `file` from `offset` with sendfile(2), after
   // everything already queued, without reading the file into memory. File
   // bytes do not count against max_send_buffer_size. If the file turns out
   // shorter than promised, the connection is destroyed (the peer was told a
   // length that can no longer be honoured).
-  SendResult SendFile(UniqueFd file, uint64_t offset, uint64_t length);
+  SendResult SendFile(UniqueFd file, uint64_t offset, uint64_t length) override;
 
   // While corked, Send() only queues; Uncork() writes everything queued in
   // one system call. Used to answer a batch of pipelined requests at once.
-  void Cork() { ++cork_depth_; }
-  void Uncork();
+  void Cork() override { ++cork_depth_; }
+  void Uncork() override;
 
   // Stops reading, sends what is queued, half-closes, then closes.
-  void Close();
+  void Close() override;
   // Closes the socket now, dropping queued output.
-  void Destroy();
+  void Destroy() override;
 
-  void PauseRecv();
-  void ResumeRecv();
-  bool recv_paused() const { return recv_paused_; }
+  void PauseRecv() override;
+  void ResumeRecv() override;
+  bool recv_paused() const override { return recv_paused_; }
 
-  bool open() const { return state_ == State::kOpen; }
-  bool closed() const { return state_ == State::kClosed; }
-  const SocketAddress& peer() const { return peer_; }
-  int fd() const { return fd_.get(); }
+  bool open() const override { return state_ == State::kOpen; }
+  bool closed() const override { return state_ == State::kClosed; }
+  const SocketAddress& peer() const override { return peer_; }
+  int fd() const override { return fd_.get(); }
   // Bytes queued in memory (file segments excluded).
-  size_t send_buffer_size() const { return output_.size() + tail_bytes_; }
-  uint64_t bytes_read() const { return bytes_read_; }
-  uint64_t bytes_written() const { return bytes_written_; }
+  size_t send_buffer_size() const override { return output_.size() + tail_bytes_; }
+  uint64_t bytes_read() const override { return bytes_read_; }
+  uint64_t bytes_written() const override { return bytes_written_; }
   uint64_t send_failures() const { return send_failures_; }
   Reactor& reactor() { return reactor_; }
   // The TLS session (nullptr on plain TCP), e.g. for the negotiated protocol.

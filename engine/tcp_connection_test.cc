@@ -20,15 +20,15 @@ namespace {
 
 class Recorder : public TcpConnection::Delegate {
  public:
-  void OnData(TcpConnection& c, Buffer& input) override {
+  void OnData(PeerTransport& c, Buffer& input) override {
     if (consume) {
       received.append(input.data(), input.size());
       input.Consume(input.size());
     }
   }
-  void OnBufferFull(TcpConnection&) override { ++full; }
-  void OnBufferDrain(TcpConnection&) override { ++drained; }
-  void OnClosed(TcpConnection&) override { ++closed; }
+  void OnBufferFull(PeerTransport&) override { ++full; }
+  void OnBufferDrain(PeerTransport&) override { ++drained; }
+  void OnClosed(PeerTransport&) override { ++closed; }
 
   bool consume = true;
   std::string received;

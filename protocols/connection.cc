@@ -5,17 +5,16 @@
 namespace sockman {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
-    Reactor& reactor, uint64_t id, UniqueFd fd, const SocketAddress& peer,
-    const Protocol& protocol, const CodecOptions& codec_options, const ConnectionLimits& limits,
+    Reactor& reactor, uint64_t id, const Protocol& protocol, const CodecOptions& codec_options,
     ConnectionEvents& events, ServiceCounters& counters,
-    std::function<void(Connection&)> on_closed, const TlsContext* tls) {
+    std::function<void(Connection&)> on_closed, const TransportFactory& make_transport) {
   std::unique_ptr<Connection> connection(
       new Connection(reactor, id, protocol, protocol.NewCodec(codec_options),
                      codec_options.max_package_size, events, counters, std::move(on_closed)));
-  auto tcp = TcpConnection::Create(reactor, std::move(fd), peer, limits, connection.get(), tls);
-  if (!tcp.ok()) return tcp.status();
-  connection->tcp_ = std::move(*tcp);
-  connection->codec_->Attach(peer);
+  auto transport = make_transport(*connection);
+  if (!transport.ok()) return transport.status();
+  connection->transport_ = std::move(*transport);
+  connection->codec_->Attach(connection->transport_->peer());
   connection->created_ms_ = connection->last_recv_ms_ = reactor.NowMs();
   connection->UpdateDeadline(0);
   return connection;
@@ -49,13 +48,13 @@ bool Connection::Send(absl::string_view message) {
 
 bool Connection::SendEncoded(absl::string_view bytes) {
   bool sent = SendRaw(bytes);
-  if (codec_->CloseAfterSend()) tcp_->Close();
+  if (codec_->CloseAfterSend()) transport_->Close();
   return sent;
 }
 
 bool Connection::SendRaw(absl::string_view bytes) {
   last_send_ms_ = reactor_.NowMs();
-  switch (tcp_->Send(bytes)) {
+  switch (transport_->Send(bytes)) {
     case TcpConnection::SendResult::kOk:
       ++counters_.messages_out;
       ++messages_sent_;
@@ -73,33 +72,33 @@ bool Connection::SendRaw(absl::string_view bytes) {
 
 bool Connection::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
   last_send_ms_ = reactor_.NowMs();
-  return tcp_->SendFile(std::move(file), offset, length) == TcpConnection::SendResult::kOk;
+  return transport_->SendFile(std::move(file), offset, length) == TcpConnection::SendResult::kOk;
 }
 
-void Connection::Close() { tcp_->Close(); }
+void Connection::Close() { transport_->Close(); }
 
 std::string Connection::local_address() const {
-  if (tcp_->closed()) return "";
-  absl::StatusOr<SocketAddress> local = SocketAddress::LocalOf(tcp_->fd());
+  if (transport_->closed()) return "";
+  absl::StatusOr<SocketAddress> local = SocketAddress::LocalOf(transport_->fd());
   return local.ok() ? local->ToString() : "";
 }
 
 void Connection::Close(absl::string_view last_message) {
   Send(last_message);
-  tcp_->Close();
+  transport_->Close();
 }
 
-void Connection::Destroy() { tcp_->Destroy(); }
+void Connection::Destroy() { transport_->Destroy(); }
 
 void Connection::SendHeartbeat(absl::string_view ping_data) {
-  if (!tcp_->open()) return;
+  if (!transport_->open()) return;
   encoded_.clear();
   codec_->EncodeHeartbeat(ping_data, encoded_);
   if (encoded_.empty()) return;
   // A ping is not a handler's message (no counters, no OnError when
   // dropped) and not activity: it keeps neither idle_timeout_ms nor the
   // peer's silence from expiring.
-  tcp_->Send(encoded_);
+  transport_->Send(encoded_);
 }
 
 TimerId Connection::AddTimer(int64_t delay_ms, std::function<void()> callback) {
@@ -123,7 +122,7 @@ void Connection::CancelTimer(TimerId id) {
   std::erase(timers_, id);
 }
 
-void Connection::OnData(TcpConnection& tcp, Buffer& input) {
+void Connection::OnData(PeerTransport& tcp, Buffer& input) {
   last_recv_ms_ = reactor_.NowMs();
   // Replies to everything decoded from this read leave in one write.
   tcp.Cork();
@@ -174,7 +173,7 @@ void Connection::UpdateDeadline(size_t pending_bytes) {
   if (deadline_timer_ != kNoTimer) return;  // the first byte started the clock
   deadline_timer_ = reactor_.AddTimer(timeout, [this] {
     deadline_timer_ = kNoTimer;
-    if (tcp_->open()) {
+    if (transport_->open()) {
       FailProtocol(DecodeResult::Error(ProtocolError::kTimeout, "message deadline passed"));
     }
   });
@@ -184,15 +183,15 @@ void Connection::FailProtocol(const DecodeResult& result) {
   ++counters_.protocol_errors;
   encoded_.clear();
   codec_->EncodeError(result, encoded_);
-  if (!encoded_.empty()) tcp_->Send(encoded_);
+  if (!encoded_.empty()) transport_->Send(encoded_);
   events_.OnError(*this, ConnectionError::kProtocol, result.reason);
-  tcp_->Close();
+  transport_->Close();
 }
 
-void Connection::OnBufferFull(TcpConnection&) { events_.OnBufferFull(*this); }
-void Connection::OnBufferDrain(TcpConnection&) { events_.OnBufferDrain(*this); }
+void Connection::OnBufferFull(PeerTransport&) { events_.OnBufferFull(*this); }
+void Connection::OnBufferDrain(PeerTransport&) { events_.OnBufferDrain(*this); }
 
-void Connection::OnClosed(TcpConnection&) {
+void Connection::OnClosed(PeerTransport&) {
   for (TimerId timer : timers_) reactor_.CancelTimer(timer);
   timers_.clear();
   reactor_.CancelTimer(deadline_timer_);

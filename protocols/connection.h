@@ -24,6 +24,7 @@
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
 #include "engine/tcp_connection.h"
+#include "engine/peer_transport.h"
 #include "protocols/protocol.h"
 
 namespace sockman {
@@ -60,14 +61,17 @@ struct ServiceCounters {
   uint64_t accept_pauses = 0;     // times max_connections stopped accepting
 };
 
-class Connection : private TcpConnection::Delegate {
+class Connection : private PeerTransport::Delegate {
  public:
-  // Called by the server that accepted `fd`; `on_closed` runs after OnClose.
+  // Builds the connection's transport, delivering to the connection.
+  using TransportFactory =
+      std::function<absl::StatusOr<std::unique_ptr<PeerTransport>>(PeerTransport::Delegate& delegate)>;
+
+  // Called by the server that accepted a peer; `on_closed` runs after OnClose.
   static absl::StatusOr<std::unique_ptr<Connection>> Create(
-      Reactor& reactor, uint64_t id, UniqueFd fd, const SocketAddress& peer,
-      const Protocol& protocol, const CodecOptions& codec_options,
-      const ConnectionLimits& limits, ConnectionEvents& events, ServiceCounters& counters,
-      std::function<void(Connection&)> on_closed, const TlsContext* tls = nullptr);
+      Reactor& reactor, uint64_t id, const Protocol& protocol, const CodecOptions& codec_options,
+      ConnectionEvents& events, ServiceCounters& counters,
+      std::function<void(Connection&)> on_closed, const TransportFactory& make_transport);
   ~Connection() override;
 
   // A worker-unique id (1, 2, ...).
@@ -94,8 +98,8 @@ class Connection : private TcpConnection::Delegate {
   void SendHeartbeat(absl::string_view ping_data);
 
   // Stop and restart delivering messages (flow control).
-  void PauseRecv() { tcp_->PauseRecv(); }
-  void ResumeRecv() { tcp_->ResumeRecv(); }
+  void PauseRecv() { transport_->PauseRecv(); }
+  void ResumeRecv() { transport_->ResumeRecv(); }
 
   // Timers that are cancelled automatically when the connection closes.
   TimerId AddTimer(int64_t delay_ms, std::function<void()> callback);
@@ -108,11 +112,11 @@ class Connection : private TcpConnection::Delegate {
   // Sends bytes the codec produced, then closes if the codec asks for it.
   bool SendEncoded(absl::string_view bytes);
 
-  const SocketAddress& remote_address() const { return tcp_->peer(); }
+  const SocketAddress& remote_address() const { return transport_->peer(); }
   absl::string_view protocol() const { return protocol_.name(); }
-  bool open() const { return tcp_->open(); }
-  size_t send_buffer_size() const { return tcp_->send_buffer_size(); }
-  uint64_t bytes_read() const { return tcp_->bytes_read(); }
+  bool open() const { return transport_->open(); }
+  size_t send_buffer_size() const { return transport_->send_buffer_size(); }
+  uint64_t bytes_read() const { return transport_->bytes_read(); }
   uint64_t messages_in() const { return messages_received_; }
   uint64_t messages_out() const { return messages_sent_; }
   int64_t created_ms() const { return created_ms_; }
@@ -122,7 +126,7 @@ class Connection : private TcpConnection::Delegate {
   int64_t last_active_ms() const { return std::max(last_recv_ms_, last_send_ms_); }
   // The local address of the socket ("" if it cannot be read).
   std::string local_address() const;
-  uint64_t bytes_written() const { return tcp_->bytes_written(); }
+  uint64_t bytes_written() const { return transport_->bytes_written(); }
   Reactor& reactor() { return reactor_; }
 
  private:
@@ -130,11 +134,11 @@ class Connection : private TcpConnection::Delegate {
              std::unique_ptr<Codec> codec, size_t max_package_size, ConnectionEvents& events,
              ServiceCounters& counters, std::function<void(Connection&)> on_closed);
 
-  // TcpConnection::Delegate
-  void OnData(TcpConnection& tcp, Buffer& input) override;
-  void OnBufferFull(TcpConnection& tcp) override;
-  void OnBufferDrain(TcpConnection& tcp) override;
-  void OnClosed(TcpConnection& tcp) override;
+  // PeerTransport::Delegate
+  void OnData(PeerTransport& tcp, Buffer& input) override;
+  void OnBufferFull(PeerTransport& tcp) override;
+  void OnBufferDrain(PeerTransport& tcp) override;
+  void OnClosed(PeerTransport& tcp) override;
 
   void FailProtocol(const DecodeResult& result);
   // Arms or cancels the codec's deadline for an incomplete message.
@@ -148,7 +152,7 @@ class Connection : private TcpConnection::Delegate {
   ConnectionEvents& events_;
   ServiceCounters& counters_;
   std::function<void(Connection&)> on_closed_;
-  std::unique_ptr<TcpConnection> tcp_;
+  std::unique_ptr<PeerTransport> transport_;
   std::string encoded_;  // reused for every Send
   std::vector<TimerId> timers_;
   TimerId deadline_timer_ = kNoTimer;

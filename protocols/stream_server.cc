@@ -79,10 +79,13 @@ StreamServer::~StreamServer() {
 
 void StreamServer::Accept(UniqueFd fd, const SocketAddress& peer) {
   uint64_t id = next_id_++;
-  auto connection = Connection::Create(reactor_, id, std::move(fd), peer, *options_.protocol,
-                                       options_.codec, options_.limits, events_, counters_,
-                                       [this](Connection& c) { Remove(c); },
-                                       options_.tls.get());
+  auto connection = Connection::Create(
+      reactor_, id, *options_.protocol, options_.codec, events_, counters_,
+      [this](Connection& c) { Remove(c); },
+      [&](PeerTransport::Delegate& delegate) -> absl::StatusOr<std::unique_ptr<PeerTransport>> {
+        return TcpConnection::Create(reactor_, std::move(fd), peer, options_.limits, &delegate,
+                                     options_.tls.get());
+      });
   if (!connection.ok()) return;  // the socket is closed with the fd
   ++counters_.connections_accepted;
   Connection& ref = **connection;

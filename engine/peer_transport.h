@@ -1,0 +1,69 @@
+// PeerTransport is what carries one peer's bytes: a TCP connection (plain or
+// TLS, see tcp_connection.h) or the sender of a UDP datagram (udp_peer.h).
+// Connection, the protocol layer's session, talks to a PeerTransport and never
+// to a socket, so every protocol and handler runs over either.
+#ifndef SOCKMAN_ENGINE_PEER_TRANSPORT_H_
+#define SOCKMAN_ENGINE_PEER_TRANSPORT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+#include "engine/base/unique_fd.h"
+#include "engine/buffer.h"
+#include "engine/socket_address.h"
+
+namespace sockman {
+
+class PeerTransport {
+ public:
+  class Delegate {
+   public:
+    virtual ~Delegate() = default;
+    // New bytes arrived. `input` holds every unconsumed byte; consume what was
+    // used. Bytes left are kept for the next call (stream transports) or
+    // dropped (datagrams: a datagram is complete or nothing).
+    virtual void OnData(PeerTransport& transport, Buffer& input) = 0;
+    virtual void OnBufferFull(PeerTransport& transport) {}
+    virtual void OnBufferDrain(PeerTransport& transport) {}
+    // The transport is closed. Called exactly once, possibly from inside
+    // Send(), Close() or Destroy().
+    virtual void OnClosed(PeerTransport& transport) = 0;
+  };
+
+  enum class SendResult {
+    kOk,       // written or queued
+    kDropped,  // the send buffer was full; nothing was queued
+    kClosed,   // the transport is closing or closed
+  };
+
+  virtual ~PeerTransport() = default;
+
+  virtual SendResult Send(absl::string_view bytes) = 0;
+  // Sends `length` bytes of `file` from `offset` after everything queued.
+  virtual SendResult SendFile(UniqueFd file, uint64_t offset, uint64_t length) = 0;
+  // While corked, sends may be held back and written together by Uncork().
+  virtual void Cork() {}
+  virtual void Uncork() {}
+  // Sends what is queued, then closes.
+  virtual void Close() = 0;
+  // Closes now, dropping queued output.
+  virtual void Destroy() = 0;
+  virtual void PauseRecv() {}
+  virtual void ResumeRecv() {}
+  virtual bool recv_paused() const { return false; }
+
+  virtual bool open() const = 0;
+  virtual bool closed() const = 0;
+  virtual const SocketAddress& peer() const = 0;
+  // The socket (shared by every peer of a UDP service); -1 once closed.
+  virtual int fd() const = 0;
+  // Bytes queued in memory, not yet taken by the kernel.
+  virtual size_t send_buffer_size() const { return 0; }
+  virtual uint64_t bytes_read() const = 0;
+  virtual uint64_t bytes_written() const = 0;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_ENGINE_PEER_TRANSPORT_H_
