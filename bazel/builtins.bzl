@@ -10,6 +10,7 @@ BUILTIN_PROTOCOLS = {
     "http": "//protocols/http:http_codec",
     "tcp": "//protocols/tcp",
     "text": "//protocols/text",
+    "udp": "//protocols/udp",
     "websocket": "//protocols/websocket:websocket_codec",
 }
 

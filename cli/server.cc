@@ -28,18 +28,23 @@
 #include "engine/reactor.h"
 #include "engine/supervisor.h"
 #include "engine/tcp_connection.h"
+#include "engine/udp_peer.h"
 #include "protocols/stream_server.h"
+#include "protocols/udp_server.h"
 
 namespace sockman {
 namespace {
 
 constexpr int64_t kQueryTimeoutMs = 1000;
 
+bool IsUdp(const ServicePlan& service) { return service.config.transport() == UDP; }
+
 ListenOptions ListenOptionsFor(const ServicePlan& service) {
   ListenOptions options;
   options.address = service.address;
   options.reuse_port = service.config.reuse_port();
   options.ipv6_only = service.config.ipv6_only();
+  options.datagram = IsUdp(service);
   return options;
 }
 
@@ -125,7 +130,7 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     return 1;
   }
   Reactor& loop = **reactor;
-  std::unique_ptr<StreamServer> server;
+  std::unique_ptr<Server> server;
   bool draining = false;
   UniqueFd own_listener;
   auto drain = [&] {
@@ -156,9 +161,12 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
   }
 
   int listen_fd = fds.listen;
-  if (service.config.reuse_port()) {
-    // Each worker has its own socket in the port's SO_REUSEPORT group.
-    absl::StatusOr<UniqueFd> fd = BindTcpListener(ListenOptionsFor(service));
+  // With reuse_port each worker has its own socket in the port's group. For
+  // UDP the master's socket is in the group too (a bound UDP socket receives
+  // its share of datagrams), so worker 0 serves that one.
+  if (service.config.reuse_port() && !(IsUdp(service) && worker_id == 0)) {
+    absl::StatusOr<UniqueFd> fd = IsUdp(service) ? BindUdpSocket(ListenOptionsFor(service))
+                                                 : BindTcpListener(ListenOptionsFor(service));
     if (!fd.ok()) {
       ready.Fail(fd.status().message());
       return 1;
@@ -195,12 +203,20 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
 
   WorkerContext context{loop, service.config.name(), worker_id};
   std::unique_ptr<Handler> handler = service.handler->NewHandler(context);
-  auto created = StreamServer::Create(loop, listen_fd, options, *handler);
+  absl::Status created;
+  if (IsUdp(service)) {
+    auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler);
+    if (udp.ok()) server = std::move(*udp);
+    created = udp.status();
+  } else {
+    auto stream = StreamServer::Create(loop, listen_fd, options, *handler);
+    if (stream.ok()) server = std::move(*stream);
+    created = stream.status();
+  }
   if (!created.ok()) {
-    ready.Fail(created.status().message());
+    ready.Fail(created.message());
     return 1;
   }
-  server = std::move(*created);
   WorkerChannel channel(loop, fds.channel,
                         [&](absl::string_view request, std::vector<UniqueFd>& received)
                             -> std::optional<std::string> {
@@ -365,8 +381,9 @@ absl::StatusOr<UniqueFd> OpenAppend(const std::string& path) {
 // bound (the real port when 0 was asked). Errors name the service.
 absl::StatusOr<UniqueFd> BindService(ServicePlan& service, ServiceSummary& summary) {
   ListenOptions listen = ListenOptionsFor(service);
-  absl::StatusOr<UniqueFd> fd =
-      service.config.reuse_port() ? ReserveTcpPort(listen) : BindTcpListener(listen);
+  absl::StatusOr<UniqueFd> fd = IsUdp(service)                ? BindUdpSocket(listen)
+                                : service.config.reuse_port() ? ReserveTcpPort(listen)
+                                                              : BindTcpListener(listen);
   absl::StatusOr<SocketAddress> bound =
       fd.ok() ? SocketAddress::LocalOf(fd->get()) : absl::StatusOr<SocketAddress>(fd.status());
   if (!bound.ok()) {

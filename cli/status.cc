@@ -66,7 +66,8 @@ std::string Get(const std::map<std::string, std::string>& fields, const std::str
 
 constexpr const char* kWorkerFields[] = {"connections",     "requests",        "send_failures",
                                          "protocol_errors", "timers",          "accepted",
-                                         "accept_pauses",   "heartbeat_closes", "idle_closes"};
+                                         "accept_pauses",   "heartbeat_closes", "idle_closes",
+                                         "datagrams_dropped"};
 
 }  // namespace
 
@@ -80,16 +81,16 @@ std::map<std::string, std::string> ParseFields(absl::string_view line) {
   return fields;
 }
 
-std::string WorkerStatusLine(const StreamServer& server, const Reactor& reactor) {
+std::string WorkerStatusLine(const Server& server, const Reactor& reactor) {
   const ServiceCounters& c = server.counters();
   return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
                       " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
                       " timers=", reactor.timer_count(), " accepted=", c.connections_accepted,
                       " accept_pauses=", c.accept_pauses, " heartbeat_closes=", c.heartbeat_closes,
-                      " idle_closes=", c.idle_closes);
+                      " idle_closes=", c.idle_closes, " datagrams_dropped=", c.datagrams_dropped);
 }
 
-std::string WorkerConnectionsLine(StreamServer& server, const Reactor& reactor,
+std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
                                   const std::string& service) {
   std::vector<std::string> records;
   int64_t now = reactor.NowMs();

@@ -15,9 +15,9 @@
 namespace sockman {
 
 // Worker side: "connections=2 requests=10 send_failures=0 ...".
-std::string WorkerStatusLine(const StreamServer& server, const Reactor& reactor);
+std::string WorkerStatusLine(const Server& server, const Reactor& reactor);
 // Worker side: one record per open connection, records separated by ";".
-std::string WorkerConnectionsLine(StreamServer& server, const Reactor& reactor,
+std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
                                   const std::string& service);
 
 struct ServiceSummary {

@@ -65,7 +65,9 @@ TEST(ValidateTest, RejectsBadServices) {
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" }", "no handler (set exactly one"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" count: 5000 echo {} }",
        "count: 5000 is too large"},
-      {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" echo {} }", "not supported yet"},
+      {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" limits { idle_timeout_ms: 5 } "
+       "echo {} }",
+       "limits.idle_timeout_ms: does not apply to UDP services"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: SSL echo {} }",
        "transport: TLS needs a `tls { cert_file key_file }` block"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat {} echo {} }",

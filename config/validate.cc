@@ -155,9 +155,31 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     if (!service.has_listen()) return file.ServiceError(i, "listen", "is required");
     absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
     if (!uri.ok()) return file.ServiceError(i, "listen", uri.status().message());
-    if (uri->scheme == "udp" || service.transport() == UDP) {
-      return file.ServiceError(i, service.has_transport() ? "transport" : "listen",
-                               "UDP is not supported yet");
+    bool udp = uri->scheme == "udp" || service.transport() == UDP;
+    if (udp) {
+      if (uri->scheme == "udp" && service.has_transport() && service.transport() != UDP) {
+        return file.ServiceError(i, "transport", "udp:// services are datagrams (UDP)");
+      }
+      if (uri->scheme != "udp" && uri->scheme != "text" && uri->scheme != "frame") {
+        return file.ServiceError(
+            i, "transport",
+            absl::StrCat("UDP carries udp://, text:// and frame:// services, not ", uri->scheme,
+                         "://"));
+      }
+      const char* tcp_only[] = {"tls", "heartbeat", "http", "websocket", "access_log"};
+      for (const char* field : tcp_only) {
+        const auto* descriptor = Service::descriptor()->FindFieldByName(field);
+        if (service.GetReflection()->HasField(service, descriptor)) {
+          return file.ServiceError(i, field, "does not apply to UDP services");
+        }
+      }
+      if (service.limits().max_connections() > 0 || service.limits().idle_timeout_ms() > 0) {
+        return file.ServiceError(i,
+                                 service.limits().max_connections() > 0
+                                     ? "limits.max_connections"
+                                     : "limits.idle_timeout_ms",
+                                 "does not apply to UDP services (there are no connections)");
+      }
     }
     bool tls = uri->tls || service.transport() == SSL;
     if (tls && !service.has_tls()) {
@@ -281,7 +303,7 @@ Config WithDefaults(const Config& config, int cpu_count) {
   for (Service& service : *resolved.mutable_service()) {
     if (!service.has_transport()) {
       absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
-      service.set_transport(uri.ok() && uri->tls ? SSL : TCP);
+      service.set_transport(!uri.ok() ? TCP : uri->tls ? SSL : uri->scheme == "udp" ? UDP : TCP);
     }
     if (service.has_tls() && !service.tls().has_handshake_timeout_ms()) {
       service.mutable_tls()->set_handshake_timeout_ms(kDefaultHandshakeTimeoutMs);

@@ -12,7 +12,8 @@ namespace {
 
 absl::StatusOr<UniqueFd> BoundSocket(const ListenOptions& options) {
   const SocketAddress& address = options.address;
-  UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int type = options.datagram ? SOCK_DGRAM : SOCK_STREAM;
+  UniqueFd fd(::socket(address.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd.valid()) return absl::ErrnoToStatus(errno, "socket");
   int one = 1;
   if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
@@ -48,6 +49,8 @@ absl::StatusOr<UniqueFd> BindTcpListener(const ListenOptions& options) {
 absl::StatusOr<UniqueFd> ReserveTcpPort(const ListenOptions& options) {
   return BoundSocket(options);
 }
+
+absl::StatusOr<UniqueFd> BindSocket(const ListenOptions& options) { return BoundSocket(options); }
 
 absl::StatusOr<std::unique_ptr<Acceptor>> Acceptor::Create(Reactor& reactor, int listen_fd,
                                                            AcceptCallback on_accept) {

@@ -25,6 +25,7 @@ struct ListenOptions {
   bool reuse_port = false;
   bool ipv6_only = false;  // for IPv6 wildcard listeners; dual-stack otherwise
   int backlog = 4096;      // capped by net.core.somaxconn
+  bool datagram = false;   // SOCK_DGRAM (see udp_peer.h) instead of SOCK_STREAM
 };
 
 // socket + SO_REUSEADDR (+ SO_REUSEPORT) + bind + listen, non-blocking, CLOEXEC.
@@ -34,6 +35,10 @@ absl::StatusOr<UniqueFd> BindTcpListener(const ListenOptions& options);
 // Binds without listening, to learn and hold the port a reuse_port service
 // will use when it asked for port 0. Not listening, it receives no connections.
 absl::StatusOr<UniqueFd> ReserveTcpPort(const ListenOptions& options);
+
+// socket + SO_REUSEADDR (+ SO_REUSEPORT, IPV6_V6ONLY) + bind: what the
+// functions above start with, for stream or datagram sockets.
+absl::StatusOr<UniqueFd> BindSocket(const ListenOptions& options);
 
 // Accepts connections on a listening socket it does not own. Level-triggered
 // and EPOLLEXCLUSIVE, so workers sharing one socket do not all wake up.

@@ -59,6 +59,7 @@ struct ServiceCounters {
   uint64_t heartbeat_closes = 0;  // silent past heartbeat interval * not_response_limit
   uint64_t idle_closes = 0;       // idle past limits.idle_timeout_ms
   uint64_t accept_pauses = 0;     // times max_connections stopped accepting
+  uint64_t datagrams_dropped = 0;  // UDP: over max_package_size (or 65507 bytes)
 };
 
 class Connection : private PeerTransport::Delegate {

@@ -19,6 +19,7 @@
 #include "protocols/activity_wheel.h"
 #include "protocols/connection.h"
 #include "protocols/protocol.h"
+#include "protocols/server.h"
 
 namespace sockman {
 
@@ -42,21 +43,20 @@ struct StreamServerOptions {
   std::shared_ptr<const TlsContext> tls;  // set: connections speak TLS
 };
 
-class StreamServer {
+class StreamServer : public Server {
  public:
   // `listen_fd` is borrowed and must outlive the server; `events` too.
   static absl::StatusOr<std::unique_ptr<StreamServer>> Create(Reactor& reactor, int listen_fd,
                                                               StreamServerOptions options,
                                                               ConnectionEvents& events);
   // Destroys every open connection.
-  ~StreamServer();
+  ~StreamServer() override;
 
-  size_t connection_count() const { return connections_.size(); }
-  const ServiceCounters& counters() const { return counters_; }
+  size_t connection_count() const override { return connections_.size(); }
+  const ServiceCounters& counters() const override { return counters_; }
 
   // Calls `visit` for each open connection.
-  template <typename Visit>
-  void ForEachConnection(Visit visit) {
+  void ForEachConnection(const std::function<void(Connection&)>& visit) override {
     for (auto& [id, connection] : connections_) visit(*connection);
   }
 
@@ -65,7 +65,7 @@ class StreamServer {
     acceptor_->Pause();
   }
   // Stops accepting and tells every connection's codec to wind down.
-  void Drain() {
+  void Drain() override {
     StopAccepting();
     for (auto& [id, connection] : connections_) connection->codec().OnDrain();
   }

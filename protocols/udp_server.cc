@@ -1,0 +1,80 @@
+#include "protocols/udp_server.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+
+#include "engine/udp_peer.h"
+
+namespace sockman {
+namespace {
+
+// Datagrams handled per readiness event before other work gets a turn (the
+// socket is level-triggered: the rest wait for the next loop pass).
+constexpr int kBatch = 64;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(Reactor& reactor, int fd,
+                                                             UdpServerOptions options,
+                                                             ConnectionEvents& events) {
+  std::unique_ptr<UdpServer> server(new UdpServer(reactor, fd, options, events));
+  if (absl::Status s = reactor.Watch(fd, EPOLLIN, server.get()); !s.ok()) return s;
+  server->watching_ = true;
+  options.protocol->StartWorker(reactor);
+  return server;
+}
+
+UdpServer::~UdpServer() {
+  if (watching_) reactor_.Unwatch(fd_);
+}
+
+void UdpServer::Drain() {
+  if (watching_) reactor_.Unwatch(fd_);
+  watching_ = false;
+}
+
+void UdpServer::OnEvents(uint32_t events) {
+  size_t limit = std::min<size_t>(options_.codec.max_package_size, kMaxDatagramSize);
+  for (int i = 0; i < kBatch && watching_; ++i) {
+    sockaddr_storage from{};
+    socklen_t from_length = sizeof(from);
+    datagram_.Clear();
+    // One byte of room past the limit, and MSG_TRUNC, to see oversized ones.
+    absl::Span<char> space = datagram_.PrepareWrite(limit + 1);
+    ssize_t n = ::recvfrom(fd_, space.data(), limit + 1, MSG_DONTWAIT | MSG_TRUNC,
+                           reinterpret_cast<sockaddr*>(&from), &from_length);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;  // EAGAIN: drained (or a transient error such as ECONNREFUSED)
+    }
+    if (static_cast<size_t>(n) > limit) {
+      ++counters_.datagrams_dropped;
+      continue;
+    }
+    datagram_.CommitWrite(static_cast<size_t>(n));
+    Handle(datagram_, SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&from),
+                                                  from_length));
+  }
+}
+
+void UdpServer::Handle(Buffer& datagram, const SocketAddress& sender) {
+  UdpPeer* peer = nullptr;
+  auto connection = Connection::Create(
+      reactor_, next_id_++, *options_.protocol, options_.codec, events_, counters_,
+      [](Connection&) {},
+      [&](PeerTransport::Delegate& delegate) -> absl::StatusOr<std::unique_ptr<PeerTransport>> {
+        auto owned = std::make_unique<UdpPeer>(fd_, sender, delegate);
+        peer = owned.get();
+        return owned;
+      });
+  if (!connection.ok()) return;
+  ++counters_.connections_accepted;
+  peer->Deliver(datagram);
+  // Freed after this loop pass, so nothing the handler started this pass
+  // dangles; it must not keep the connection beyond that.
+  reactor_.DeleteLater(std::move(*connection));
+}
+
+}  // namespace sockman

@@ -1,0 +1,60 @@
+// UdpServer runs a datagram service in one worker: each datagram is decoded
+// with the service's protocol into one or more messages (a trailing partial
+// message is dropped: a datagram is complete or nothing, as in Workerman),
+// each handed to the handler on a Connection whose Send() answers the
+// datagram's sender. Datagrams over max_package_size (at most 65507 bytes)
+// are counted as datagrams_dropped and dropped.
+//
+// The Connection lives for its datagram: OnMessage may reply, but must not
+// keep it for later. OnConnect and OnClose are not called (Workerman's UDP).
+#ifndef SOCKMAN_PROTOCOLS_UDP_SERVER_H_
+#define SOCKMAN_PROTOCOLS_UDP_SERVER_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "engine/reactor.h"
+#include "protocols/connection.h"
+#include "protocols/protocol.h"
+#include "protocols/server.h"
+
+namespace sockman {
+
+struct UdpServerOptions {
+  const Protocol* protocol = nullptr;
+  CodecOptions codec;  // codec.max_package_size bounds datagrams
+};
+
+class UdpServer : public Server, private Reactor::Watcher {
+ public:
+  // `fd` is a bound datagram socket, borrowed; `events` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<UdpServer>> Create(Reactor& reactor, int fd,
+                                                           UdpServerOptions options,
+                                                           ConnectionEvents& events);
+  ~UdpServer() override;
+
+  size_t connection_count() const override { return 0; }
+  const ServiceCounters& counters() const override { return counters_; }
+  void ForEachConnection(const std::function<void(Connection&)>& visit) override {}
+  void Drain() override;
+
+ private:
+  UdpServer(Reactor& reactor, int fd, UdpServerOptions options, ConnectionEvents& events)
+      : reactor_(reactor), fd_(fd), options_(options), events_(events) {}
+  void OnEvents(uint32_t events) override;
+  void Handle(Buffer& datagram, const SocketAddress& sender);
+
+  Reactor& reactor_;
+  int fd_;
+  UdpServerOptions options_;
+  ConnectionEvents& events_;
+  ServiceCounters counters_;
+  Buffer datagram_;
+  uint64_t next_id_ = 1;
+  bool watching_ = false;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_UDP_SERVER_H_
