@@ -176,6 +176,16 @@ int Check(const Args& args) {
   google::protobuf::TextFormat::PrintToString(plan->resolved, &text);
   std::printf("# %s: OK, %zu service(s); defaults filled in\n%s", args.config.c_str(),
               plan->services.size(), text.c_str());
+  // Each worker holds one service's connections: warn when the system will
+  // not give it enough descriptors (the config is still valid).
+  for (const ServicePlan& service : plan->services) {
+    if (service.server.max_connections == 0) continue;
+    std::string warning = FdLimitWarning(service.server.max_connections, geteuid() == 0);
+    if (!warning.empty()) {
+      std::fprintf(stderr, "warning: service '%s': %s\n", service.config.name().c_str(),
+                   warning.c_str());
+    }
+  }
   return 0;
 }
 

@@ -180,6 +180,39 @@ service {
   EXPECT_EQ(third.ReadLine(3000), "3");
 }
 
+TEST(LimitsTest, WorkersRaiseTheirOpenFileLimitAndCheckWarns) {
+  auto server = StartOrDie(R"(
+service {
+  name: "many"
+  listen: "text://127.0.0.1:0"
+  limits { max_connections: 30000 }
+  echo {}
+}
+)");
+  ASSERT_NE(server, nullptr);
+  std::vector<pid_t> workers = server->WorkerPids();
+  ASSERT_EQ(workers.size(), 1u);
+  // "Max open files  SOFT  HARD  files": the soft limit covers 30000 + 128.
+  std::string limits = ReadFile(absl::StrCat("/proc/", workers[0], "/limits"));
+  size_t at = limits.find("Max open files");
+  ASSERT_NE(at, std::string::npos) << limits;
+  long soft = std::stol(limits.substr(at + 14));
+  // Up to the hard limit, or past it where root may raise that too (not in
+  // a sandbox's user namespace).
+  rlimit mine{};
+  getrlimit(RLIMIT_NOFILE, &mine);
+  EXPECT_GE(soft, std::min<long>(30128, static_cast<long>(mine.rlim_max))) << limits;
+
+  // More connections than the kernel allows any process: check says so.
+  std::string path = WriteTempFile("too_many.textproto", R"(
+service { name: "huge" listen: "text://127.0.0.1:0" limits { max_connections: 4000000000 } echo {} }
+)");
+  CommandResult check = RunSockman({"check", "-c", path});
+  EXPECT_EQ(check.exit_code, 0) << check.err;  // valid, but it cannot work as configured
+  EXPECT_TRUE(absl::StrContains(check.err, "warning: service 'huge': 4000000000 connections need"))
+      << check.err;
+}
+
 TEST(LimitsTest, TenThousandIdleConnectionsOnOneWorker) {
   constexpr int kConnections = 10000;
   rlimit rl{};
