@@ -15,7 +15,9 @@ BUILTIN_PROTOCOLS = {
 }
 
 BUILTIN_HANDLERS = {
+    "broadcast": "//handlers/broadcast",
     "echo": "//handlers/echo",
+    "push": "//handlers/push",
     "respond": "//handlers/respond",
     "static": "//handlers/static",
 }

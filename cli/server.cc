@@ -29,6 +29,7 @@
 #include "engine/supervisor.h"
 #include "engine/tcp_connection.h"
 #include "engine/udp_peer.h"
+#include "engine/worker_bus.h"
 #include "protocols/stream_server.h"
 #include "protocols/udp_server.h"
 
@@ -148,6 +149,13 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     });
     loop.AddTimer(stop_timeout_ms, [&] { loop.Stop(); });
   };
+  // The bus first, so peers told about this worker can reach it soon. The
+  // handler that uses it (broadcast, push) sets what receives its frames.
+  auto bus = WorkerBus::Create(loop, {});
+  if (!bus.ok()) {
+    ready.Fail(bus.status().message());
+    return 1;
+  }
   auto signals = SignalSource::Create(loop, {SIGTERM, SIGINT, SIGQUIT, SIGHUP}, [&](int signo) {
     if (signo == SIGQUIT) {
       drain();
@@ -201,7 +209,7 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     loop.AddRepeatingTimer(1000, [&access_log] { access_log->Flush(); });
   }
 
-  WorkerContext context{loop, service.config.name(), worker_id};
+  WorkerContext context{loop, service.config.name(), worker_id, bus->get()};
   std::unique_ptr<Handler> handler = service.handler->NewHandler(context);
   absl::Status created;
   if (IsUdp(service)) {
@@ -221,6 +229,10 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
                         [&](absl::string_view request, std::vector<UniqueFd>& received)
                             -> std::optional<std::string> {
     if (request == "status") return WorkerStatusLine(*server, loop);
+    if (absl::StartsWith(request, "peers ")) {
+      (*bus)->SetPeers(WorkerBus::ParsePeers(request));
+      return std::nullopt;
+    }
     if (request == "connections") {
       return WorkerConnectionsLine(*server, loop, service.config.name());
     }
@@ -505,10 +517,22 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   std::function<void()> on_usr1;
   SupervisorOptions supervisor_options;
   supervisor_options.stop_timeout_ms = plan.stop_timeout_ms;
+  // Workers find each other on the worker bus (messaging across workers);
+  // the master only tells them who is there.
+  Supervisor* supervisor_ptr = nullptr;
+  supervisor_options.on_membership_change = [&supervisor_ptr] {
+    if (supervisor_ptr == nullptr) return;
+    WorkerBus::Peers peers;
+    for (const WorkerInfo& worker : supervisor_ptr->workers()) {
+      if (worker.pid > 0) peers[worker.pool].push_back(worker.pid);
+    }
+    supervisor_ptr->SendToAll(WorkerBus::FormatPeers(peers));
+  };
   auto supervisor = Supervisor::Create(**reactor, std::move(pools), supervisor_options,
                                        [&on_hup] { on_hup(); }, [&on_usr1] { on_usr1(); });
   if (!supervisor.ok()) return supervisor.status();
   Supervisor& workers = **supervisor;
+  supervisor_ptr = &workers;
   if (absl::Status s = workers.Start(); !s.ok()) return s;
 
   MasterSummary summary;

@@ -292,6 +292,22 @@ absl::Status ValidateStructure(const ConfigFile& file) {
                        absl::StrJoin(DslHandlerNames(), ", "), ")"));
     }
   }
+  // A push API must name a broadcast service of the same config.
+  for (int i = 0; i < config.service_size(); ++i) {
+    const Service& service = config.service(i);
+    if (!service.has_push()) continue;
+    const std::string& target = service.push().service();
+    const Service* found = nullptr;
+    for (const Service& other : config.service()) {
+      if (other.name() == target) found = &other;
+    }
+    if (found == nullptr || !found->has_broadcast()) {
+      return file.ServiceError(
+          i, "push.service",
+          target.empty() ? std::string("is required")
+                         : absl::StrCat("'", target, "' is not a broadcast service of this config"));
+    }
+  }
   return absl::OkStatus();
 }
 

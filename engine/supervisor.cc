@@ -239,7 +239,23 @@ absl::Status Supervisor::Adopt(Slot& slot, Spawned spawned) {
   slot.started_ms = reactor_.clock().NowMs();
   slot.channel = std::move(spawned.channel);
   slot_by_pid_[spawned.pid] = &slot;
+  MembershipChanged();
   return absl::OkStatus();
+}
+
+void Supervisor::MembershipChanged() {
+  if (!options_.on_membership_change || membership_pending_) return;
+  membership_pending_ = true;
+  reactor_.Defer([this] {
+    membership_pending_ = false;
+    if (!stopping_) options_.on_membership_change();
+  });
+}
+
+void Supervisor::SendToAll(absl::string_view line) {
+  for (auto& slot : slots_) {
+    if (slot->pid > 0 && slot->channel) slot->channel->Send(line);
+  }
 }
 
 absl::Status Supervisor::Start() {
@@ -380,6 +396,7 @@ void Supervisor::ReapChildren() {
     // Its EOF may be pending in this very epoll batch: delete after the pass.
     if (slot.channel) reactor_.DeleteLater(std::move(slot.channel));
     OnChannelClosed(&slot);
+    MembershipChanged();
     ++exit_counts_[slot.pool][DescribeExit(status)];
     if (stopping_ || PoolNamed(slot.pool) == nullptr) continue;
     if (slot.replacing) continue;  // its successor is starting and takes over
@@ -421,6 +438,7 @@ void Supervisor::Retire(pid_t pid, const std::string& pool,
   }
   retiring_[pid] = pool;
   kill(pid, signo);
+  MembershipChanged();
 }
 
 void Supervisor::Reload(std::vector<WorkerPool> pools, std::vector<std::string> replace,

@@ -57,6 +57,9 @@ struct WorkerPool {
 struct SupervisorOptions {
   int64_t stop_timeout_ms = 2000;   // TERM, then KILL after this long
   int64_t ready_timeout_ms = 30000;  // for the first start of every worker
+  // Runs (once per loop pass at most) after workers were forked or reaped:
+  // the owner tells the workers who their peers are (see SendToAll).
+  std::function<void()> on_membership_change;
 };
 
 struct WorkerInfo {
@@ -106,6 +109,8 @@ class Supervisor {
   // Sends `line` to every worker of `pool` with `fds` attached (SCM_RIGHTS);
   // the worker receives its own copies of the descriptors.
   void SendToPool(const std::string& pool, absl::string_view line, const std::vector<int>& fds);
+  // Sends `line` to every live worker of every pool.
+  void SendToAll(absl::string_view line);
 
   // Graceful stop: workers get SIGQUIT (stop accepting, finish what is in
   // flight), then SIGKILL after stop_timeout_ms; Run() returns when all exited.
@@ -168,6 +173,7 @@ class Supervisor {
   WorkerInfo InfoOf(const Slot& slot) const;
   const WorkerPool* PoolNamed(const std::string& name) const;
   void OnChannelLine(Slot* slot, std::string line);
+  void MembershipChanged();
   void OnChannelClosed(Slot* slot);
   void FinishQuery();
 
@@ -182,6 +188,7 @@ class Supervisor {
   std::map<pid_t, std::string> retiring_;  // old workers finishing up: pid -> pool
   std::vector<std::unique_ptr<ChannelWatcher>> retired_channels_;
   bool stopping_ = false;
+  bool membership_pending_ = false;
   pid_t master_pid_;
   std::map<std::string, std::map<std::string, int>> exit_counts_;
   std::unique_ptr<PendingQuery> query_;  // one at a time; later ones queue

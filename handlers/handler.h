@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "engine/reactor.h"
+#include "engine/worker_bus.h"
 #include "google/protobuf/message.h"
 #include "protocols/connection.h"
 
@@ -34,6 +35,8 @@ struct WorkerContext {
   Reactor& reactor;
   std::string service;
   int worker_id = 0;
+  // The bus to the other workers of this master (see handlers/messaging).
+  WorkerBus* bus = nullptr;
 };
 
 class Handler : public ConnectionEvents {

@@ -147,6 +147,7 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
         tcp.Close();
         break;
       }
+      if (result.opened) events_.OnHandshake(*this);
       continue;
     }
     ++counters_.messages_in;

@@ -40,6 +40,10 @@ class ConnectionEvents {
  public:
   virtual ~ConnectionEvents() = default;
   virtual void OnConnect(Connection& connection) {}
+  // The protocol's own handshake completed (WebSocket: the upgrade was
+  // accepted; Workerman's onWebSocketConnect). Protocols without one never
+  // call it.
+  virtual void OnHandshake(Connection& connection) {}
   // `message` is valid only during the call.
   virtual void OnMessage(Connection& connection, absl::string_view message) = 0;
   virtual void OnClose(Connection& connection) {}

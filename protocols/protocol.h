@@ -64,6 +64,7 @@ struct DecodeResult {
   uint16_t code = 0;           // kError: the protocol's code (HTTP status, close code)
   absl::string_view reply;     // kNeedMore/kConsumed: bytes to send now
   bool close_after_reply = false;  // kConsumed: then close (a close handshake)
+  bool opened = false;             // kConsumed: the protocol's handshake just completed
 
   static DecodeResult NeedMore() { return DecodeResult{}; }
   static DecodeResult Message(size_t consumed, absl::string_view message) {

@@ -142,18 +142,11 @@ void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) 
   if (options_.access_log == nullptr) return;
   std::string line;
   absl::StrAppend(&line, peer_host_, " - - [", HttpDate::LogTime(), "] \"");
-  if (have_request) {
-    AppendEscaped(line, request_.method);
-    line += ' ';
-    AppendEscaped(line, request_.target);
-    absl::StrAppend(&line, " HTTP/1.", request_.version_minor);
-  } else {
-    line += '-';
-  }
+  line += have_request ? logged_request_ : "-";
   absl::StrAppend(&line, "\" ", status, " ", body_bytes, " \"");
-  AppendEscaped(line, have_request ? request_.Header("Referer") : "");
+  if (have_request) line += logged_referer_;
   line += "\" \"";
-  AppendEscaped(line, have_request ? request_.Header("User-Agent") : "");
+  if (have_request) line += logged_agent_;
   line += "\"\n";
   options_.access_log->Append(line);
 }
@@ -551,6 +544,19 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   answering_keep_alive_ = keep_alive_;
   answering_minor_ = version_minor_;
   close_after_send_ = !keep_alive_ || draining_;
+  if (options_.access_log != nullptr) {
+    // The request's part of the log line, copied now: a handler may answer
+    // after the request's bytes are gone (asynchronous responses).
+    logged_request_.clear();
+    AppendEscaped(logged_request_, request_.method);
+    logged_request_ += ' ';
+    AppendEscaped(logged_request_, request_.target);
+    absl::StrAppend(&logged_request_, " HTTP/1.", request_.version_minor);
+    logged_referer_.clear();
+    AppendEscaped(logged_referer_, request_.Header("Referer"));
+    logged_agent_.clear();
+    AppendEscaped(logged_agent_, request_.Header("User-Agent"));
+  }
   Reset();
   return DecodeResult::Message(end, body);
 }

@@ -123,6 +123,10 @@ class HttpCodec : public Codec {
 
   CodecOptions options_;
   std::string peer_host_ = "-";
+  // The access log's view of the last request (only with an access log).
+  std::string logged_request_;
+  std::string logged_referer_;
+  std::string logged_agent_;
   Phase phase_ = Phase::kHead;
   size_t start_ = 0;        // leading empty lines skipped before the request line
   size_t scanned_ = 0;      // head bytes already searched for the blank line

@@ -192,7 +192,9 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
   }
   reply_ += "\r\n";
   open_ = true;
-  return DecodeResult::Consumed(r.consumed, reply_);
+  DecodeResult upgraded = DecodeResult::Consumed(r.consumed, reply_);
+  upgraded.opened = true;
+  return upgraded;
 }
 
 DecodeResult WebSocketCodec::Fail(uint16_t close_code, const char* reason) {

@@ -1,0 +1,200 @@
+#include "engine/worker_bus.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "engine/base/logging.h"
+
+namespace sockman {
+namespace {
+
+// Frames: a 4-byte big-endian length, then the bytes.
+constexpr size_t kMaxFrame = 256u << 20;
+// Output queued for one slow peer before frames to it are dropped.
+constexpr size_t kMaxQueued = 256u << 20;
+
+sockaddr_un BusAddress(pid_t pid, socklen_t& length) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string name = absl::StrCat("sockman-bus-", pid);
+  // Abstract namespace: a leading NUL, no file, gone with the process.
+  std::memcpy(address.sun_path + 1, name.data(), name.size());
+  length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return address;
+}
+
+ConnectionLimits BusLimits() {
+  ConnectionLimits limits;
+  limits.max_package_size = kMaxFrame + 4;
+  limits.max_send_buffer_size = kMaxQueued;
+  return limits;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WorkerBus>> WorkerBus::Create(Reactor& reactor, OnFrame on_frame) {
+  std::unique_ptr<WorkerBus> bus(new WorkerBus(reactor, std::move(on_frame)));
+  bus->self_ = getpid();
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, "bus socket");
+  socklen_t length;
+  sockaddr_un address = BusAddress(bus->self_, length);
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+      ::listen(fd.get(), 1024) != 0) {
+    return absl::ErrnoToStatus(errno, "bus bind");
+  }
+  bus->listener_ = std::move(fd);
+  WorkerBus* raw = bus.get();
+  auto acceptor = Acceptor::Create(reactor, bus->listener_.get(),
+                                   [raw](UniqueFd fd, const SocketAddress&) { raw->Accept(std::move(fd)); });
+  if (!acceptor.ok()) return acceptor.status();
+  bus->acceptor_ = std::move(*acceptor);
+  return bus;
+}
+
+WorkerBus::~WorkerBus() {
+  acceptor_.reset();
+  // Take the containers first: OnClosed (from Destroy) looks them up.
+  auto outbound = std::move(outbound_);
+  auto inbound = std::move(inbound_);
+  outbound_.clear();
+  inbound_.clear();
+  for (auto& [pid, connection] : outbound) connection->Destroy();
+  for (auto& connection : inbound) connection->Destroy();
+}
+
+void WorkerBus::SetPeers(Peers peers) {
+  peers_ = std::move(peers);
+  // Forget connections to workers that are gone.
+  for (auto it = outbound_.begin(); it != outbound_.end();) {
+    bool known = false;
+    for (const auto& [service, pids] : peers_) {
+      if (std::find(pids.begin(), pids.end(), it->first) != pids.end()) known = true;
+    }
+    if (known) {
+      ++it;
+      continue;
+    }
+    std::unique_ptr<TcpConnection> gone = std::move(it->second);
+    it = outbound_.erase(it);
+    gone->Destroy();
+    reactor_.DeleteLater(std::move(gone));
+  }
+}
+
+void WorkerBus::Accept(UniqueFd fd) {
+  auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
+  if (connection.ok()) inbound_.push_back(std::move(*connection));
+}
+
+TcpConnection* WorkerBus::Outbound(pid_t pid) {
+  if (auto it = outbound_.find(pid); it != outbound_.end()) return it->second.get();
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return nullptr;
+  socklen_t length;
+  sockaddr_un address = BusAddress(pid, length);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
+    return nullptr;  // not listening (yet, or any more)
+  }
+  auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
+  if (!connection.ok()) return nullptr;
+  TcpConnection* raw = connection->get();
+  outbound_[pid] = std::move(*connection);
+  return raw;
+}
+
+bool WorkerBus::SendTo(pid_t pid, absl::string_view frame) {
+  if (frame.size() > kMaxFrame) return false;
+  TcpConnection* connection = Outbound(pid);
+  if (connection == nullptr) return false;
+  uint32_t size = static_cast<uint32_t>(frame.size());
+  char header[4] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
+                    static_cast<char>(size >> 8), static_cast<char>(size)};
+  // Both parts or neither: a dropped frame must not leave half of itself.
+  if (connection->send_buffer_size() + frame.size() + 4 > kMaxQueued) return false;
+  connection->Cork();
+  connection->Send(absl::string_view(header, 4));
+  connection->Send(frame);
+  connection->Uncork();
+  return true;
+}
+
+int WorkerBus::SendToService(const std::string& service, absl::string_view frame) {
+  auto it = peers_.find(service);
+  if (it == peers_.end()) return 0;
+  int sent = 0;
+  for (pid_t pid : it->second) {
+    if (pid != self_ && SendTo(pid, frame)) ++sent;
+  }
+  return sent;
+}
+
+void WorkerBus::OnData(PeerTransport& transport, Buffer& input) {
+  for (;;) {
+    absl::string_view bytes = input.view();
+    if (bytes.size() < 4) return;
+    uint32_t size = (uint32_t{static_cast<unsigned char>(bytes[0])} << 24) |
+                    (uint32_t{static_cast<unsigned char>(bytes[1])} << 16) |
+                    (uint32_t{static_cast<unsigned char>(bytes[2])} << 8) |
+                    static_cast<unsigned char>(bytes[3]);
+    if (size > kMaxFrame) {
+      transport.Destroy();  // not a bus peer
+      return;
+    }
+    if (bytes.size() < 4 + size) return;
+    if (on_frame_) on_frame_(bytes.substr(4, size));
+    input.Consume(4 + size);
+    if (!transport.open()) return;
+  }
+}
+
+void WorkerBus::OnClosed(PeerTransport& transport) {
+  for (auto it = outbound_.begin(); it != outbound_.end(); ++it) {
+    if (it->second.get() == &transport) {
+      reactor_.DeleteLater(std::move(it->second));
+      outbound_.erase(it);
+      return;
+    }
+  }
+  for (auto it = inbound_.begin(); it != inbound_.end(); ++it) {
+    if (it->get() == &transport) {
+      reactor_.DeleteLater(std::move(*it));
+      inbound_.erase(it);
+      return;
+    }
+  }
+}
+
+std::string WorkerBus::FormatPeers(const Peers& peers) {
+  std::vector<std::string> parts;
+  for (const auto& [service, pids] : peers) {
+    parts.push_back(absl::StrCat(service, "=", absl::StrJoin(pids, ",")));
+  }
+  return absl::StrCat("peers ", absl::StrJoin(parts, ";"));
+}
+
+WorkerBus::Peers WorkerBus::ParsePeers(absl::string_view line) {
+  Peers peers;
+  if (!absl::ConsumePrefix(&line, "peers ")) return peers;
+  for (absl::string_view part : absl::StrSplit(line, ';', absl::SkipEmpty())) {
+    size_t eq = part.find('=');
+    if (eq == absl::string_view::npos) continue;
+    std::vector<pid_t>& pids = peers[std::string(part.substr(0, eq))];
+    for (absl::string_view pid : absl::StrSplit(part.substr(eq + 1), ',', absl::SkipEmpty())) {
+      int value;
+      if (absl::SimpleAtoi(pid, &value) && value > 0) pids.push_back(value);
+    }
+  }
+  return peers;
+}
+
+}  // namespace sockman

@@ -1,0 +1,125 @@
+// broadcast { exclude_sender template rooms_from_path notify_join notify_leave }:
+// every message a client sends reaches every client of the service in every
+// worker (or of its room), through the worker's Hub.
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "config/sockman.pb.h"
+#include "handlers/handler.h"
+#include "handlers/messaging/hub.h"
+#include "protocols/websocket/websocket.h"
+
+namespace sockman {
+namespace {
+
+struct BroadcastSettings {
+  bool exclude_sender = false;
+  std::string format = "{message}";
+  bool rooms_from_path = false;
+  std::string notify_join;
+  std::string notify_leave;
+  bool websocket = false;
+};
+
+// "/rooms/lobby" -> "lobby"; "/" -> "".
+std::string RoomFromPath(absl::string_view path) {
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  return parts.empty() ? "" : std::string(parts.back());
+}
+
+class BroadcastHandler : public Handler {
+ public:
+  BroadcastHandler(const BroadcastSettings& settings, const WorkerContext& worker)
+      : settings_(settings), service_(worker.service), hub_(Hub::ForWorker(worker)) {}
+
+  // WebSocket clients join once the upgrade is accepted (their path is the
+  // room); others as soon as they connect.
+  void OnConnect(Connection& connection) override {
+    if (!settings_.websocket) Join(connection, "");
+  }
+  void OnHandshake(Connection& connection) override {
+    std::string room;
+    if (settings_.rooms_from_path) {
+      if (const HttpRequest* request = WebSocketHandshake(connection)) {
+        room = RoomFromPath(request->path);
+      }
+    }
+    Join(connection, room);
+  }
+
+  void OnMessage(Connection& connection, absl::string_view message) override {
+    const std::string* room = hub_.RoomOf(connection);
+    if (room == nullptr) return;  // not joined (cannot happen after a handshake)
+    std::string id = hub_.ClientId(connection);
+    hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message),
+                 settings_.exclude_sender ? id : "");
+  }
+
+  void OnClose(Connection& connection) override {
+    const std::string* joined = hub_.RoomOf(connection);
+    if (joined == nullptr) return;
+    std::string room = *joined;
+    hub_.Leave(connection);
+    if (!settings_.notify_leave.empty()) {
+      hub_.Publish(service_, Target(room),
+                   Render(settings_.notify_leave, hub_.ClientId(connection), room, ""));
+    }
+  }
+
+ private:
+  Hub::Target Target(const std::string& room) const {
+    if (!settings_.rooms_from_path) return {Hub::Scope::kAll, ""};
+    return {Hub::Scope::kRoom, room};
+  }
+  static std::string Render(const std::string& format, const std::string& client_id,
+                            const std::string& room, absl::string_view message) {
+    if (format == "{message}") return std::string(message);
+    return absl::StrReplaceAll(format,
+                               {{"{client_id}", client_id}, {"{room}", room}, {"{message}", message}});
+  }
+  void Join(Connection& connection, const std::string& room) {
+    hub_.Join(connection, room);
+    if (!settings_.notify_join.empty()) {
+      hub_.Publish(service_, Target(room),
+                   Render(settings_.notify_join, hub_.ClientId(connection), room, ""));
+    }
+  }
+
+  const BroadcastSettings& settings_;
+  std::string service_;
+  Hub& hub_;
+};
+
+class BroadcastFactory : public HandlerFactory {
+ public:
+  explicit BroadcastFactory(BroadcastSettings settings) : settings_(std::move(settings)) {}
+  std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const override {
+    return std::make_unique<BroadcastHandler>(settings_, worker);
+  }
+
+ private:
+  BroadcastSettings settings_;
+};
+
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const HandlerConfig& config) {
+  const auto& options = static_cast<const BroadcastOptions&>(config.message);
+  if (config.protocol == "http") {
+    return absl::InvalidArgumentError(
+        "broadcasts to text, frame, tcp and websocket clients, not http (see push)");
+  }
+  BroadcastSettings settings;
+  settings.websocket = config.protocol == "websocket";
+  if (options.rooms_from_path() && !settings.websocket) {
+    return absl::InvalidArgumentError("rooms_from_path needs a websocket:// service");
+  }
+  settings.exclude_sender = options.exclude_sender();
+  if (options.has_template_()) settings.format = options.template_();
+  settings.rooms_from_path = options.rooms_from_path();
+  settings.notify_join = options.notify_join();
+  settings.notify_leave = options.notify_leave();
+  return std::make_unique<BroadcastFactory>(std::move(settings));
+}
+
+SOCKMAN_REGISTER_HANDLER("broadcast", CreateBroadcast);
+
+}  // namespace
+}  // namespace sockman

@@ -1,0 +1,102 @@
+// Hub delivers messages to the clients of a service across all its worker
+// processes, over the WorkerBus (no master on the path). One per worker.
+//
+// A broadcast service's handler registers its connections (Join/Leave) with
+// their room. Anyone in any worker (the broadcast handler, the push API of
+// another service) can then publish to all clients of a service, to a room,
+// or to one client id, close a client, or ask who is in a room; operations
+// that report back (how many were reached, who is there) sum the answers of
+// every worker of the service, or give up on a worker after a second.
+//
+// Order: messages from one worker reach each other worker in the order they
+// were published. A slow client is handled by its own send buffer rules and
+// never holds up the others.
+#ifndef SOCKMAN_HANDLERS_MESSAGING_HUB_H_
+#define SOCKMAN_HANDLERS_MESSAGING_HUB_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "engine/reactor.h"
+#include "engine/worker_bus.h"
+#include "handlers/handler.h"
+#include "protocols/connection.h"
+
+namespace sockman {
+
+class Hub {
+ public:
+  enum class Scope : char { kAll = 'a', kRoom = 'r', kClient = 'c' };
+  struct Target {
+    Scope scope = Scope::kAll;
+    std::string name;  // the room or client id
+  };
+
+  // This worker's hub (made on first use; needs the worker's bus).
+  static Hub& ForWorker(const WorkerContext& worker);
+
+  // A client id unique across workers, restarts and hosts' processes:
+  // 20+ hex digits (worker start time, pid, connection id).
+  std::string ClientId(const Connection& connection) const;
+
+  // Local membership of this worker's service.
+  void Join(Connection& connection, const std::string& room);
+  void Leave(Connection& connection);
+  const std::string* RoomOf(const Connection& connection) const;
+
+  // Delivers `payload` to the clients of `service` matching `target`, in
+  // every worker, skipping client `exclude`. `done`, if given, gets how many
+  // clients it reached.
+  void Publish(const std::string& service, const Target& target, const std::string& payload,
+               const std::string& exclude = "", std::function<void(int)> done = nullptr);
+  // Closes client `client_id` of `service`; `done` gets 1 if it was found.
+  void Close(const std::string& service, const std::string& client_id,
+             std::function<void(int)> done);
+  // The client ids in `room` of `service` (kAll: every client; kClient: the
+  // one client, if online).
+  void Members(const std::string& service, const Target& target,
+               std::function<void(std::vector<std::string>)> done);
+
+ private:
+  struct Pending {
+    int waiting = 0;
+    int count = 0;
+    std::vector<std::string> ids;
+    TimerId timer = kNoTimer;
+    std::function<void(int)> on_count;
+    std::function<void(std::vector<std::string>)> on_ids;
+  };
+
+  Hub(Reactor& reactor, WorkerBus& bus, std::string service);
+  // Runs `op` here and in every other worker of `service`; answers (if asked
+  // for) are collected into a Pending.
+  void Fan(const std::string& service, char op, const Target& target, const std::string& exclude,
+           const std::string& payload, std::function<void(int)> on_count,
+           std::function<void(std::vector<std::string>)> on_ids);
+  // Applies an operation to this worker's clients; appends member ids for 'm'.
+  int Apply(char op, const Target& target, const std::string& exclude, const std::string& payload,
+            std::vector<std::string>* ids);
+  void OnFrame(absl::string_view frame);
+  void Answer(uint64_t request, int count, const std::vector<std::string>& ids);
+  void Finish(uint64_t request);
+
+  Reactor& reactor_;
+  WorkerBus& bus_;
+  std::string service_;      // this worker's service
+  std::string id_prefix_;
+  absl::flat_hash_map<std::string, Connection*> clients_;  // by client id
+  absl::flat_hash_map<std::string, absl::flat_hash_set<Connection*>> rooms_;
+  absl::flat_hash_map<const Connection*, std::string> room_of_;
+  uint64_t next_request_ = 1;
+  std::map<uint64_t, Pending> pending_;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_HANDLERS_MESSAGING_HUB_H_
