@@ -12,9 +12,13 @@
 //             it has come back
 //   idle      opens the connections, prints "ready", holds them open for
 //             --seconds and sends nothing
+//   fanout    for a broadcast service: every connection subscribes, and the
+//             first also publishes --rate messages per second, each carrying
+//             its send time; every delivery's latency is recorded
 //
 // Prints one line: "messages=N seconds=S msgs_per_sec=R bytes_per_sec=B
-// connections=C errors=E" (echoed messages counted on receipt).
+// connections=C errors=E" (echoed messages counted on receipt); fanout adds
+// "published=P p50_us=.. p99_us=.. p999_us=..".
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,6 +27,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +49,7 @@ struct Options {
   std::string mode = "pingpong";
   double seconds = 10;
   int window = 0;
+  int rate = 1000;  // fanout: messages published per second
 };
 
 struct Conn {
@@ -59,6 +65,7 @@ struct Conn {
   size_t header_need = 2;
   uint64_t payload_left = 0;
   bool in_payload = false;
+  std::string stamp;  // fanout: the first bytes of the payload (the send time)
 };
 
 [[noreturn]] void Die(const char* what) {
@@ -78,15 +85,17 @@ Options Parse(int argc, char** argv) {
     else if (flag == "--mode") o.mode = v;
     else if (flag == "--seconds") o.seconds = std::atof(v);
     else if (flag == "--window") o.window = std::atoi(v);
+    else if (flag == "--rate") o.rate = std::atoi(v);
     else {
       std::fprintf(stderr, "ws_load: unknown flag %s\n", flag.c_str());
       std::exit(2);
     }
   }
   if (o.port <= 0 || o.connections <= 0 ||
-      (o.mode != "pingpong" && o.mode != "flood" && o.mode != "idle")) {
+      (o.mode != "pingpong" && o.mode != "flood" && o.mode != "idle" && o.mode != "fanout")) {
     std::fprintf(stderr, "usage: ws_load --port P [--connections N] [--size B] "
-                         "[--mode pingpong|flood|idle] [--seconds S] [--window W]\n");
+                         "[--mode pingpong|flood|idle|fanout] [--seconds S] [--window W] "
+                         "[--rate R]\n");
     std::exit(2);
   }
   if (o.window <= 0) {
@@ -154,7 +163,7 @@ int main(int argc, char** argv) {
     }
   };
   auto refill = [&](Conn& c, uint32_t index) {
-    if (o.mode == "idle" || c.out_offset < c.out_size) return;
+    if (o.mode == "idle" || o.mode == "fanout" || c.out_offset < c.out_size) return;
     int room = o.window - c.in_flight;
     if (room <= 0 || (c.in_flight > 0 && room < (o.window + 1) / 2)) return;
     c.out_offset = 0;
@@ -163,11 +172,31 @@ int main(int argc, char** argv) {
     flush(c, index);
   };
 
-  std::vector<epoll_event> events(1024);
-  std::vector<char> buf(256 * 1024);
   long messages = 0;
   Clock::time_point start;
   bool running = false;
+  // fanout: the publisher's schedule and every delivery's latency.
+  bool fanout = o.mode == "fanout";
+  long published = 0;
+  std::vector<uint32_t> latencies_us;
+  auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+  };
+  auto publish_due = [&](Clock::time_point now) {
+    long due = static_cast<long>(std::chrono::duration<double>(now - start).count() * o.rate);
+    std::string frames;
+    for (; published < due; ++published) {
+      char stamp[32];
+      int n = std::snprintf(stamp, sizeof(stamp), "t%016llx", static_cast<unsigned long long>(now_ns()));
+      std::string payload(stamp, n);
+      if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
+      frames += sockman::testing::ClientFrame(0x81, payload);
+    }
+    if (!frames.empty() && write(conns[0].fd, frames.data(), frames.size()) < 0) ++errors;
+  };
+  std::vector<epoll_event> events(1024);
+  std::vector<char> buf(256 * 1024);
   Clock::time_point handshake_deadline = Clock::now() + std::chrono::seconds(60);
   for (;;) {
     Clock::time_point now = Clock::now();
@@ -176,7 +205,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "ws_load: only %d of %d handshakes completed\n", opened, o.connections);
       return 1;
     }
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), 100);
+    if (running && fanout) publish_due(now);
+    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), fanout ? 1 : 100);
     for (int e = 0; e < n; ++e) {
       uint32_t index = events[e].data.u32;
       Conn& c = conns[index];
@@ -224,12 +254,20 @@ int main(int argc, char** argv) {
         while (p < end) {
           if (c.in_payload) {
             uint64_t take = std::min<uint64_t>(c.payload_left, static_cast<uint64_t>(end - p));
+            if (fanout && c.stamp.size() < 17) {
+              c.stamp.append(p, std::min<size_t>(17 - c.stamp.size(), take));
+            }
             p += take;
             c.payload_left -= take;
             if (c.payload_left > 0) break;
             c.in_payload = false;
             ++messages;
             --c.in_flight;
+            if (fanout && c.stamp.size() == 17 && c.stamp[0] == 't') {
+              long long sent = std::strtoll(c.stamp.c_str() + 1, nullptr, 16);
+              latencies_us.push_back(static_cast<uint32_t>((now_ns() - sent) / 1000));
+            }
+            c.stamp.clear();
             continue;
           }
           c.header[c.header_have++] = static_cast<unsigned char>(*p++);
@@ -265,8 +303,19 @@ int main(int argc, char** argv) {
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::printf("messages=%ld seconds=%.3f msgs_per_sec=%.0f bytes_per_sec=%.0f connections=%d "
-              "errors=%ld\n",
+              "errors=%ld",
               messages, seconds, messages / seconds, messages * static_cast<double>(o.size) / seconds,
               opened, errors);
+  if (fanout) {
+    std::sort(latencies_us.begin(), latencies_us.end());
+    auto pct = [&](double q) {
+      return latencies_us.empty() ? 0u
+                                  : latencies_us[std::min(latencies_us.size() - 1,
+                                                          static_cast<size_t>(q * latencies_us.size()))];
+    };
+    std::printf(" published=%ld p50_us=%u p99_us=%u p999_us=%u", published, pct(0.5), pct(0.99),
+                pct(0.999));
+  }
+  std::printf("\n");
   return errors == 0 ? 0 : 1;
 }

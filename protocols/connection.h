@@ -102,6 +102,11 @@ class Connection : private PeerTransport::Delegate {
   // Codec::EncodeHeartbeat); nothing if the protocol has none to send.
   void SendHeartbeat(absl::string_view ping_data);
 
+  // While corked, sends are queued and leave together, in one write, at
+  // Uncork (calls nest). For fan-out: many messages to one peer in one pass.
+  void Cork() { transport_->Cork(); }
+  void Uncork() { transport_->Uncork(); }
+
   // Stop and restart delivering messages (flow control).
   void PauseRecv() { transport_->PauseRecv(); }
   void ResumeRecv() { transport_->ResumeRecv(); }

@@ -161,6 +161,14 @@ int Hub::Apply(char op, const Target& target, const std::string& exclude,
     if (!connection->open() || connection == skip) continue;
     ++count;
     if (op == 'p') {
+      // Everything this loop pass sends to a client leaves in one write.
+      if (corked_.insert(connection).second) {
+        connection->Cork();
+        if (!uncork_scheduled_) {
+          uncork_scheduled_ = true;
+          reactor_.Defer([this] { UncorkAll(); });
+        }
+      }
       connection->Send(payload);
     } else if (op == 'x') {
       connection->Close();
@@ -209,6 +217,14 @@ void Hub::OnFrame(absl::string_view frame) {
   PutInt(answer, static_cast<uint64_t>(count), 4);
   answer += absl::StrJoin(ids, "\n");
   bus_.SendTo(static_cast<pid_t>(reply_to), answer);
+}
+
+void Hub::UncorkAll() {
+  uncork_scheduled_ = false;
+  // Connections closed this pass are still allocated (freed after it).
+  auto corked = std::move(corked_);
+  corked_.clear();
+  for (Connection* connection : corked) connection->Uncork();
 }
 
 void Hub::Finish(uint64_t request) {

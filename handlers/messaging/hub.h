@@ -85,6 +85,7 @@ class Hub {
   void OnFrame(absl::string_view frame);
   void Answer(uint64_t request, int count, const std::vector<std::string>& ids);
   void Finish(uint64_t request);
+  void UncorkAll();
 
   Reactor& reactor_;
   WorkerBus& bus_;
@@ -93,6 +94,8 @@ class Hub {
   absl::flat_hash_map<std::string, Connection*> clients_;  // by client id
   absl::flat_hash_map<std::string, absl::flat_hash_set<Connection*>> rooms_;
   absl::flat_hash_map<const Connection*, std::string> room_of_;
+  absl::flat_hash_set<Connection*> corked_;  // sent to in this loop pass
+  bool uncork_scheduled_ = false;
   uint64_t next_request_ = 1;
   std::map<uint64_t, Pending> pending_;
 };
