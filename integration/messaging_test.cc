@@ -37,6 +37,12 @@ class WsClient {
     return tcp_.ReadExactly(length, timeout_ms);
   }
   bool WaitClosed() { return tcp_.WaitClosed(3000); }
+  // The first byte and payload of the next frame.
+  std::pair<int, std::string> NextFrame() {
+    std::string header = tcp_.ReadExactly(2, 3000);
+    if (header.size() < 2) return {-1, ""};
+    return {static_cast<unsigned char>(header[0]), tcp_.ReadExactly(header[1] & 0x7F, 3000)};
+  }
   void Close() { tcp_.Close(); }
 
  private:
@@ -167,6 +173,7 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
   std::string all = Api("POST", "/all", "everyone");
   EXPECT_TRUE(absl::EndsWith(all, " 200")) << all;
   EXPECT_EQ(x->Next(), "everyone");
+  EXPECT_EQ(y->Next(), "everyone");
   EXPECT_EQ(z->Next(), "everyone");
 
   // Errors.
@@ -186,6 +193,8 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
 
   // Closing a client, and presence after a disconnect.
   EXPECT_EQ(Api("DELETE", "/clients/" + y_id), "{\"closed\":1}\n 200");
+  // A WebSocket close frame (1000) first, then the TCP close.
+  EXPECT_EQ(y->NextFrame(), std::make_pair(0x88, std::string("\x03\xe8", 2)));
   EXPECT_TRUE(y->WaitClosed());
   y->Close();  // as a real client does on the server's FIN
   EXPECT_EQ(x->Next(), "leave " + y_id);

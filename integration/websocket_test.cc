@@ -218,3 +218,29 @@ TEST_F(WebSocketTest, DeflateOverRawSockets) {
 
 }  // namespace
 }  // namespace sockman::testing
+
+namespace sockman::testing {
+namespace {
+
+// A graceful stop closes open WebSockets with 1001 (going away) so clients
+// reconnect to a live worker, and waits for them to finish the handshake.
+TEST(WebSocketCloseTest, GracefulStopSaysGoingAway) {
+  auto server = SockmanProcess::Start(
+      "service { name: \"ws\" listen: \"ws://127.0.0.1:0\" echo {} }\n", "", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  TestClient client((*server)->port("ws"));
+  client.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  ASSERT_TRUE(absl::StartsWith(client.ReadLine(), "HTTP/1.1 101"));
+  for (std::string line = "x"; !line.empty() && line != "\r";) line = client.ReadLine();
+  kill((*server)->pid(), SIGQUIT);
+  auto [opcode, payload] = ReadFrame(client);
+  EXPECT_EQ(opcode, 8);
+  EXPECT_EQ(payload, std::string("\x03\xe9", 2));  // 1001
+  client.Send(ClientFrame(0x88, std::string("\x03\xe9", 2)));  // the client's answer
+  EXPECT_TRUE(client.WaitClosed(3000));
+  EXPECT_EQ((*server)->Stop(SIGQUIT), 0);
+}
+
+}  // namespace
+}  // namespace sockman::testing

@@ -75,7 +75,17 @@ bool Connection::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
   return transport_->SendFile(std::move(file), offset, length) == TcpConnection::SendResult::kOk;
 }
 
-void Connection::Close() { transport_->Close(); }
+void Connection::Close() { CloseWith(/*going_away=*/false); }
+
+void Connection::CloseWith(bool going_away) {
+  if (!transport_->open()) return;
+  // The protocol's goodbye (a WebSocket close frame), then the graceful TCP
+  // close, which waits (close_timeout_ms) for the peer to finish its side.
+  encoded_.clear();
+  codec_->EncodeClose(going_away, encoded_);
+  if (!encoded_.empty()) transport_->Send(encoded_);
+  transport_->Close();
+}
 
 std::string Connection::local_address() const {
   if (transport_->closed()) return "";
@@ -85,7 +95,7 @@ std::string Connection::local_address() const {
 
 void Connection::Close(absl::string_view last_message) {
   Send(last_message);
-  transport_->Close();
+  Close();
 }
 
 void Connection::Destroy() { transport_->Destroy(); }

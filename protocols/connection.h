@@ -92,9 +92,12 @@ class Connection : private PeerTransport::Delegate {
   // everything sent before it. False if the connection is closing.
   bool SendFile(UniqueFd file, uint64_t offset, uint64_t length);
 
-  // Sends what is queued, then closes. Close(message) sends one last message.
+  // Sends what is queued and the protocol's goodbye (a WebSocket close
+  // frame), then closes. Close(message) sends one last message first.
   void Close();
   void Close(absl::string_view last_message);
+  // The same, saying the server is going away (WebSocket 1001).
+  void CloseGoingAway() { CloseWith(/*going_away=*/true); }
   // Closes at once; queued output is lost.
   void Destroy();
 
@@ -150,6 +153,7 @@ class Connection : private PeerTransport::Delegate {
   void OnBufferDrain(PeerTransport& tcp) override;
   void OnClosed(PeerTransport& tcp) override;
 
+  void CloseWith(bool going_away);
   void FailProtocol(const DecodeResult& result);
   // Arms or cancels the codec's deadline for an incomplete message.
   void UpdateDeadline(size_t pending_bytes);

@@ -119,6 +119,14 @@ class Codec {
   // the peer has this many ms to complete it; then EncodeError(kTimeout).
   virtual int64_t PendingTimeoutMs() const { return 0; }
 
+  // Appends what the protocol says before the server closes a connection
+  // (a WebSocket close frame: 1001 when `going_away`, the worker stopping;
+  // 1000 otherwise). Nothing by default.
+  virtual void EncodeClose(bool going_away, std::string& out) {}
+  // True when a draining worker should close this connection at once (after
+  // EncodeClose) rather than wait for it to finish on its own.
+  virtual bool CloseOnDrain() const { return false; }
+
   // Appends the service's heartbeat ping (config `heartbeat { ping_data }`).
   // By default a non-empty `ping_data` is sent as a message and an empty one
   // sends nothing; protocols with a ping of their own (WebSocket) send it for

@@ -67,7 +67,12 @@ class StreamServer : public Server {
   // Stops accepting and tells every connection's codec to wind down.
   void Drain() override {
     StopAccepting();
-    for (auto& [id, connection] : connections_) connection->codec().OnDrain();
+    std::vector<Connection*> closing;
+    for (auto& [id, connection] : connections_) {
+      connection->codec().OnDrain();
+      if (connection->codec().CloseOnDrain()) closing.push_back(connection.get());
+    }
+    for (Connection* connection : closing) connection->CloseGoingAway();
   }
 
  private:

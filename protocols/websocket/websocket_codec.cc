@@ -355,6 +355,13 @@ void WebSocketCodec::EncodeMessage(bool binary, absl::string_view payload, std::
   EncodeFrame(opcode, payload, out);
 }
 
+void WebSocketCodec::EncodeClose(bool going_away, std::string& out) {
+  if (!open_) return;
+  uint16_t code = going_away ? 1001 : 1000;
+  char payload[2] = {static_cast<char>(code >> 8), static_cast<char>(code)};
+  EncodeFrame(kClose, absl::string_view(payload, 2), out);
+}
+
 void WebSocketCodec::EncodeHeartbeat(absl::string_view ping_data, std::string& out) {
   if (!open_) return;
   if (ping_data.empty()) {

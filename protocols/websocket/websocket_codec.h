@@ -72,6 +72,11 @@ class WebSocketCodec : public Codec {
   // A text frame (binary when the service says `binary: true`).
   void Encode(absl::string_view message, std::string& out) override;
   void EncodeError(const DecodeResult& error, std::string& out) override;
+  // Once open: a close frame, 1000 or (going away) 1001.
+  void EncodeClose(bool going_away, std::string& out) override;
+  // Open WebSocket connections are long-lived: a draining worker closes them
+  // (1001) so clients reconnect to a live worker.
+  bool CloseOnDrain() const override { return open_; }
   // Once open: a ping frame for an empty `ping_data`, else a data message.
   void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override;
   bool CloseAfterSend() const override { return false; }
