@@ -114,6 +114,13 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
     sp.server.idle_timeout_ms = limits.idle_timeout_ms();
+    if (plan.resolved.global().has_cluster()) {
+      const Cluster& cluster = plan.resolved.global().cluster();
+      ListenUri redis = *ParseRedisUri(cluster.redis());  // validated above
+      absl::StatusOr<SocketAddress> address = SocketAddress::Parse(redis.host, redis.port);
+      if (!address.ok()) return file.GlobalError("cluster.redis", address.status().message());
+      sp.cluster = ClusterOptions{*address, cluster.node_id()};
+    }
     if (service.transport() == SSL) {
       // Loaded here, in the master before fork: a bad certificate or key is a
       // config error, and every worker shares the context's ticket keys.

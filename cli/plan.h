@@ -38,6 +38,8 @@ struct ServicePlan {
   // keys): `reload` replaces a service when these change, even if its
   // config did not.
   std::string loaded_files;
+  // Copied from `global { cluster }` into every service.
+  std::optional<ClusterOptions> cluster;
 };
 
 struct Plan {

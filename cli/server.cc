@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <map>
 #include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -22,6 +24,7 @@
 #include "config/config_file.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
+#include "engine/connector.h"
 #include "engine/fd_limit.h"
 #include "engine/listener.h"
 #include "engine/log_appender.h"
@@ -209,7 +212,8 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     loop.AddRepeatingTimer(1000, [&access_log] { access_log->Flush(); });
   }
 
-  WorkerContext context{loop, service.config.name(), worker_id, bus->get()};
+  WorkerContext context{loop, service.config.name(), worker_id, bus->get(),
+                        service.cluster.has_value() ? &*service.cluster : nullptr};
   std::unique_ptr<Handler> handler = service.handler->NewHandler(context);
   absl::Status created;
   if (IsUdp(service)) {
@@ -411,10 +415,37 @@ absl::StatusOr<UniqueFd> BindService(ServicePlan& service, ServiceSummary& summa
 
 }  // namespace
 
+// A cluster's Redis must answer PING before anything starts.
+absl::Status CheckRedis(const SocketAddress& address) {
+  auto error = [&](absl::string_view why) {
+    return absl::UnavailableError(
+        absl::StrCat("global.cluster.redis: cannot reach ", address.ToString(), ": ", why));
+  };
+  absl::StatusOr<UniqueFd> fd = ConnectBlocking(address, 2000);
+  if (!fd.ok()) return error(fd.status().message());
+  constexpr char kPing[] = "*1\r\n$4\r\nPING\r\n";
+  if (::send(fd->get(), kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) != sizeof(kPing) - 1) {
+    return error(strerror(errno));
+  }
+  pollfd p{fd->get(), POLLIN, 0};
+  char reply[64] = {};
+  if (::poll(&p, 1, 2000) <= 0 || ::recv(fd->get(), reply, sizeof(reply) - 1, 0) <= 0) {
+    return error("no answer to PING");
+  }
+  if (!absl::StartsWith(reply, "+PONG")) {
+    return error(absl::StrCat("PING answered '", absl::StripAsciiWhitespace(reply), "'"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   signal(SIGPIPE, SIG_IGN);
   SetLogRole("master");
   const RuntimePaths& paths = options.paths;
+  if (!plan.services.empty() && plan.services[0].cluster.has_value()) {
+    if (absl::Status s = CheckRedis(plan.services[0].cluster->redis); !s.ok()) return s;
+  }
+  WorkerBus::NewNamespace();  // before any worker is forked
 
   absl::StatusOr<PidFile> pid_file = PidFile::Acquire(paths.pid_file);
   if (!pid_file.ok()) return pid_file.status();

@@ -38,6 +38,16 @@ std::string ListenUri::ToString() const {
   return absl::StrCat(shown, "://", host, ":", port);
 }
 
+absl::StatusOr<ListenUri> ParseRedisUri(absl::string_view uri) {
+  if (!absl::StartsWith(uri, "redis://")) {
+    return absl::InvalidArgumentError(absl::StrCat("'", uri, "' must look like redis://HOST:PORT"));
+  }
+  absl::StatusOr<ListenUri> parsed = ParseListenUri(uri);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->port == 0) return absl::InvalidArgumentError(absl::StrCat("'", uri, "' needs a port"));
+  return parsed;
+}
+
 absl::StatusOr<ListenUri> ParseListenUri(absl::string_view uri) {
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
@@ -133,6 +143,19 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     if (global.stop_timeout_ms() > kMaxStopTimeoutMs) {
       return file.GlobalError("stop_timeout_ms",
                               absl::StrCat("must be at most ", kMaxStopTimeoutMs));
+    }
+    if (global.has_cluster()) {
+      const Cluster& cluster = global.cluster();
+      if (!ParseRedisUri(cluster.redis()).ok()) {
+        return file.GlobalError("cluster.redis", ParseRedisUri(cluster.redis()).status().message());
+      }
+      const std::string& node = cluster.node_id();
+      if (node.empty() || node.size() > 32 ||
+          !std::all_of(node.begin(), node.end(), [](char c) {
+            return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+          })) {
+        return file.GlobalError("cluster.node_id", "must be 1-32 characters of [a-zA-Z0-9_-]");
+      }
     }
   }
   if (config.service_size() == 0) {

@@ -46,6 +46,8 @@ struct ListenUri {
 
 // Errors: InvalidArgument with a message that quotes the bad part.
 absl::StatusOr<ListenUri> ParseListenUri(absl::string_view uri);
+// "redis://HOST:PORT" (host as in ParseListenUri), with a non-zero port.
+absl::StatusOr<ListenUri> ParseRedisUri(absl::string_view uri);
 
 // The name of the handler field set on `service` ("echo"), or "".
 std::string HandlerName(const Service& service);

@@ -1,11 +1,13 @@
 #include "engine/worker_bus.h"
 
 #include <errno.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <ctime>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,10 +24,12 @@ constexpr size_t kMaxFrame = 256u << 20;
 // Output queued for one slow peer before frames to it are dropped.
 constexpr size_t kMaxQueued = 256u << 20;
 
+uint64_t bus_namespace = 0;
+
 sockaddr_un BusAddress(pid_t pid, socklen_t& length) {
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  std::string name = absl::StrCat("sockman-bus-", pid);
+  std::string name = absl::StrCat("sockman-bus-", absl::Hex(bus_namespace), "-", pid);
   // Abstract namespace: a leading NUL, no file, gone with the process.
   std::memcpy(address.sun_path + 1, name.data(), name.size());
   length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
@@ -40,6 +44,14 @@ ConnectionLimits BusLimits() {
 }
 
 }  // namespace
+
+void WorkerBus::NewNamespace() {
+  uint64_t value = 0;
+  if (getrandom(&value, sizeof(value), 0) != sizeof(value)) {
+    value = (static_cast<uint64_t>(getpid()) << 32) ^ static_cast<uint64_t>(time(nullptr));
+  }
+  bus_namespace = value;
+}
 
 absl::StatusOr<std::unique_ptr<WorkerBus>> WorkerBus::Create(Reactor& reactor, OnFrame on_frame) {
   std::unique_ptr<WorkerBus> bus(new WorkerBus(reactor, std::move(on_frame)));

@@ -35,7 +35,13 @@ class WorkerBus : private PeerTransport::Delegate {
   using OnFrame = std::function<void(absl::string_view frame)>;
   using Peers = std::map<std::string, std::vector<pid_t>>;  // service -> worker pids
 
-  // Listens on "\0sockman-bus-<pid>" for this process.
+  // Picks this master's bus namespace (random): call once in the master
+  // before forking workers, which inherit it. Names are per network
+  // namespace while pids are per pid namespace, so pids alone could clash
+  // (containers, sandboxes).
+  static void NewNamespace();
+
+  // Listens on "\0sockman-bus-<namespace>-<pid>" for this process.
   static absl::StatusOr<std::unique_ptr<WorkerBus>> Create(Reactor& reactor, OnFrame on_frame);
   ~WorkerBus() override;
 

@@ -30,6 +30,12 @@
 
 namespace sockman {
 
+// Messaging between sockman instances (config `global { cluster }`).
+struct ClusterOptions {
+  SocketAddress redis;
+  std::string node_id;
+};
+
 // What a worker tells its handler about where it runs.
 struct WorkerContext {
   Reactor& reactor;
@@ -37,6 +43,8 @@ struct WorkerContext {
   int worker_id = 0;
   // The bus to the other workers of this master (see handlers/messaging).
   WorkerBus* bus = nullptr;
+  // Set when this instance is one node of a cluster.
+  const ClusterOptions* cluster = nullptr;
 };
 
 class Handler : public ConnectionEvents {

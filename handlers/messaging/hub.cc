@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -12,6 +14,9 @@ namespace {
 
 // How long an operation waits for the other workers' answers.
 constexpr int64_t kAnswerTimeoutMs = 1000;
+// Cluster presence: refreshed this often, gone this long after the last refresh.
+constexpr int64_t kRefreshMs = 5000;
+constexpr int64_t kPresenceTtlMs = 15000;
 
 // Bus frames:
 //   op(1) request(8) reply_to(4) scope(1) name_len(2) name exclude_len(2) exclude payload
@@ -45,16 +50,127 @@ void PutString(std::string& out, absl::string_view value) {
 }  // namespace
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {
-  static Hub* hub = new Hub(worker.reactor, *worker.bus, worker.service);
+  static Hub* hub = [&] {
+    auto* made = new Hub(worker.reactor, worker.bus, worker.service);
+    if (worker.cluster != nullptr) made->EnableCluster(*worker.cluster);
+    return made;
+  }();
   return *hub;
 }
 
-Hub::Hub(Reactor& reactor, WorkerBus& bus, std::string service)
+Hub::Hub(Reactor& reactor, WorkerBus* bus, std::string service)
     : reactor_(reactor), bus_(bus), service_(std::move(service)) {
   // Worker start time and pid: no two live or past workers share both.
   id_prefix_ = absl::StrCat(absl::Hex(SystemClock().WallSeconds(), absl::kZeroPad8),
                             absl::Hex(getpid(), absl::kZeroPad6));
-  bus_.SetOnFrame([this](absl::string_view frame) { OnFrame(frame); });
+  if (bus_ != nullptr) bus_->SetOnFrame([this](absl::string_view frame) { OnFrame(frame); });
+}
+
+void Hub::EnableCluster(const ClusterOptions& cluster) {
+  node_id_ = cluster.node_id;
+  // Ids carry the node too: unique across the cluster's hosts.
+  id_prefix_ = absl::StrCat(node_id_, "-", id_prefix_);
+  redis_ = std::make_unique<RedisClient>(reactor_, cluster.redis, "cluster");
+  subscriber_ = std::make_unique<RedisClient>(reactor_, cluster.redis, "cluster pub/sub");
+  // After a (re)connection Redis may have lost everything: write it again.
+  redis_->SetOnConnected([this] {
+    for (const auto& [id, connection] : clients_) {
+      redis_->Command({"SADD", WorkerKey(service_) + ":clients", id});
+    }
+    for (const auto& [room, members] : rooms_) {
+      for (Connection* connection : members) {
+        redis_->Command({"SADD", WorkerKey(service_) + ":room:" + room, ClientId(*connection)});
+      }
+    }
+    RefreshPresence();
+  });
+  subscriber_->Subscribe("sockman:" + service_,
+                         [this](const std::string&, const std::string& payload) {
+                           OnClusterMessage(payload);
+                         });
+  redis_->Start();
+  subscriber_->Start();
+  refresh_timer_ = reactor_.AddRepeatingTimer(kRefreshMs, [this] { RefreshPresence(); });
+}
+
+std::string Hub::WorkerKey(const std::string& service) const {
+  return absl::StrCat("sockman:", service, ":w:", node_id_, ":", getpid());
+}
+
+void Hub::RefreshPresence() {
+  if (redis_ == nullptr || !redis_->connected() || clients_.empty()) return;
+  std::string ttl = absl::StrCat(kPresenceTtlMs / 1000);
+  redis_->Command({"ZADD", WorkersKey(service_), absl::StrCat(SystemClock().WallSeconds()),
+                   absl::StrCat(node_id_, ":", getpid())});
+  redis_->Command({"EXPIRE", WorkerKey(service_) + ":clients", ttl});
+  for (const auto& [room, members] : rooms_) {
+    redis_->Command({"EXPIRE", WorkerKey(service_) + ":room:" + room, ttl});
+  }
+}
+
+void Hub::OnClusterMessage(const std::string& payload) {
+  size_t newline = payload.find('\n');
+  if (newline == std::string::npos) return;
+  if (absl::string_view(payload).substr(0, newline) == node_id_) return;  // ours: sent by the bus
+  OnFrame(absl::string_view(payload).substr(newline + 1));
+}
+
+void Hub::RedisMembers(const std::string& service, const Target& target,
+                       std::function<void(std::optional<std::vector<std::string>>)> done) {
+  if (redis_ == nullptr || !redis_->connected()) {
+    done(std::nullopt);
+    return;
+  }
+  int64_t oldest = SystemClock().WallSeconds() - kPresenceTtlMs / 1000;
+  redis_->Command(
+      {"ZRANGEBYSCORE", WorkersKey(service), absl::StrCat(oldest), "+inf"},
+      [this, service, target, done](const RedisValue* workers) {
+        if (workers == nullptr || workers->type != RedisValue::kArray) {
+          done(std::nullopt);
+          return;
+        }
+        struct Gather {
+          int waiting = 0;
+          bool failed = false;
+          absl::flat_hash_set<std::string> ids;
+          std::function<void(std::optional<std::vector<std::string>>)> done;
+        };
+        auto gather = std::make_shared<Gather>();
+        gather->done = done;
+        gather->waiting = static_cast<int>(workers->elements.size());
+        if (gather->waiting == 0) {
+          done(std::vector<std::string>());
+          return;
+        }
+        for (const RedisValue& worker : workers->elements) {
+          std::string key = absl::StrCat("sockman:", service, ":w:", worker.str);
+          std::vector<std::string> command;
+          if (target.scope == Scope::kClient) {
+            command = {"SISMEMBER", key + ":clients", target.name};
+          } else if (target.scope == Scope::kRoom) {
+            command = {"SMEMBERS", key + ":room:" + target.name};
+          } else {
+            command = {"SMEMBERS", key + ":clients"};
+          }
+          redis_->Command(command, [gather, target](const RedisValue* reply) {
+            if (reply == nullptr || reply->type == RedisValue::kError) {
+              gather->failed = true;
+            } else if (reply->type == RedisValue::kInteger) {
+              if (reply->integer == 1) gather->ids.insert(target.name);
+            } else {
+              for (const RedisValue& id : reply->elements) gather->ids.insert(id.str);
+            }
+            if (--gather->waiting > 0) return;
+            if (gather->failed) {
+              gather->done(std::nullopt);
+              return;
+            }
+            std::vector<std::string> ids(gather->ids.begin(), gather->ids.end());
+            std::sort(ids.begin(), ids.end());
+            gather->done(std::move(ids));
+          });
+        }
+      });
 }
 
 std::string Hub::ClientId(const Connection& connection) const {
@@ -62,9 +178,18 @@ std::string Hub::ClientId(const Connection& connection) const {
 }
 
 void Hub::Join(Connection& connection, const std::string& room) {
-  clients_[ClientId(connection)] = &connection;
+  std::string id = ClientId(connection);
+  clients_[id] = &connection;
+  bool first = rooms_[room].empty();
   rooms_[room].insert(&connection);
   room_of_[&connection] = room;
+  if (redis_ != nullptr && redis_->connected()) {
+    std::string ttl = absl::StrCat(kPresenceTtlMs / 1000);
+    redis_->Command({"SADD", WorkerKey(service_) + ":clients", id});
+    redis_->Command({"SADD", WorkerKey(service_) + ":room:" + room, id});
+    if (first) redis_->Command({"EXPIRE", WorkerKey(service_) + ":room:" + room, ttl});
+    if (clients_.size() == 1) RefreshPresence();
+  }
 }
 
 void Hub::Leave(Connection& connection) {
@@ -74,6 +199,11 @@ void Hub::Leave(Connection& connection) {
   if (room != rooms_.end()) {
     room->second.erase(&connection);
     if (room->second.empty()) rooms_.erase(room);
+  }
+  if (redis_ != nullptr && redis_->connected()) {
+    std::string id = ClientId(connection);
+    redis_->Command({"SREM", WorkerKey(service_) + ":clients", id});
+    redis_->Command({"SREM", WorkerKey(service_) + ":room:" + it->second, id});
   }
   room_of_.erase(it);
   clients_.erase(ClientId(connection));
@@ -86,17 +216,47 @@ const std::string* Hub::RoomOf(const Connection& connection) const {
 
 void Hub::Publish(const std::string& service, const Target& target, const std::string& payload,
                   const std::string& exclude, std::function<void(int)> done) {
-  Fan(service, 'p', target, exclude, payload, std::move(done), nullptr);
+  Fan(service, 'p', target, exclude, payload, OnlineAnywhere(service, target, std::move(done)),
+      nullptr);
 }
 
 void Hub::Close(const std::string& service, const std::string& client_id,
                 std::function<void(int)> done) {
-  Fan(service, 'x', {Scope::kClient, client_id}, "", "", std::move(done), nullptr);
+  Target target{Scope::kClient, client_id};
+  Fan(service, 'x', target, "", "", OnlineAnywhere(service, target, std::move(done)), nullptr);
+}
+
+std::function<void(int)> Hub::OnlineAnywhere(const std::string& service, const Target& target,
+                                              std::function<void(int)> done) {
+  // A client on another node was reached through Redis: ask presence whether
+  // it exists there (counts are otherwise this node's).
+  if (!done || redis_ == nullptr || target.scope != Scope::kClient) return done;
+  return [this, service, target, done](int count) {
+    if (count > 0) {
+      done(count);
+      return;
+    }
+    RedisMembers(service, target, [done](std::optional<std::vector<std::string>> ids) {
+      done(ids.has_value() ? static_cast<int>(ids->size()) : 0);
+    });
+  };
 }
 
 void Hub::Members(const std::string& service, const Target& target,
                   std::function<void(std::vector<std::string>)> done) {
-  Fan(service, 'm', target, "", "", nullptr, std::move(done));
+  if (redis_ == nullptr) {
+    Fan(service, 'm', target, "", "", nullptr, std::move(done));
+    return;
+  }
+  // Cluster-wide from Redis; this node's workers alone if Redis is down.
+  RedisMembers(service, target,
+               [this, service, target, done](std::optional<std::vector<std::string>> ids) {
+                 if (ids.has_value()) {
+                   done(std::move(*ids));
+                 } else {
+                   Fan(service, 'm', target, "", "", nullptr, done);
+                 }
+               });
 }
 
 void Hub::Fan(const std::string& service, char op, const Target& target,
@@ -109,12 +269,18 @@ void Hub::Fan(const std::string& service, char op, const Target& target,
   frame.reserve(24 + target.name.size() + exclude.size() + payload.size());
   frame.push_back(op);
   PutInt(frame, request, 8);
-  PutInt(frame, static_cast<uint64_t>(bus_.self()), 4);
+  PutInt(frame, static_cast<uint64_t>(getpid()), 4);
   frame.push_back(static_cast<char>(target.scope));
   PutString(frame, target.name);
   PutString(frame, exclude);
   frame += payload;
-  int sent = bus_.SendToService(service, frame);
+  int sent = bus_ != nullptr ? bus_->SendToService(service, frame) : 0;
+  if (subscriber_ != nullptr && (op == 'p' || op == 'x') && redis_->connected()) {
+    // Other nodes: the same operation, answered by nobody.
+    std::string remote = frame;
+    for (int i = 1; i <= 8; ++i) remote[i] = 0;
+    redis_->Command({"PUBLISH", "sockman:" + service, absl::StrCat(node_id_, "\n", remote)});
+  }
   Pending pending;
   if (service == service_) {
     pending.count = Apply(op, target, exclude, payload, on_ids ? &pending.ids : nullptr);
@@ -216,7 +382,7 @@ void Hub::OnFrame(absl::string_view frame) {
   PutInt(answer, request, 8);
   PutInt(answer, static_cast<uint64_t>(count), 4);
   answer += absl::StrJoin(ids, "\n");
-  bus_.SendTo(static_cast<pid_t>(reply_to), answer);
+  if (bus_ != nullptr) bus_->SendTo(static_cast<pid_t>(reply_to), answer);
 }
 
 void Hub::UncorkAll() {

@@ -11,6 +11,12 @@
 // Order: messages from one worker reach each other worker in the order they
 // were published. A slow client is handled by its own send buffer rules and
 // never holds up the others.
+//
+// In a cluster (config `global { cluster }`), publications and closes also go
+// to the other nodes through Redis pub/sub (channel "sockman:SERVICE"), and
+// presence lives in Redis too: each worker keeps its clients in sets that
+// expire unless refreshed, so a dead node's clients disappear. When Redis is
+// unreachable, local delivery goes on and the client reconnects.
 #ifndef SOCKMAN_HANDLERS_MESSAGING_HUB_H_
 #define SOCKMAN_HANDLERS_MESSAGING_HUB_H_
 
@@ -18,12 +24,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "engine/reactor.h"
+#include "engine/redis_client.h"
 #include "engine/worker_bus.h"
 #include "handlers/handler.h"
 #include "protocols/connection.h"
@@ -73,7 +81,22 @@ class Hub {
     std::function<void(std::vector<std::string>)> on_ids;
   };
 
-  Hub(Reactor& reactor, WorkerBus& bus, std::string service);
+  Hub(Reactor& reactor, WorkerBus* bus, std::string service);
+  void EnableCluster(const ClusterOptions& cluster);
+  // Redis keys: this worker's sets, and the live workers of a service.
+  std::string WorkerKey(const std::string& service) const;
+  static std::string WorkersKey(const std::string& service) {
+    return "sockman:" + service + ":workers";
+  }
+  void RefreshPresence();
+  // Wraps a count callback for a single-client target so that a client on
+  // another node counts (from Redis presence).
+  std::function<void(int)> OnlineAnywhere(const std::string& service, const Target& target,
+                                          std::function<void(int)> done);
+  void OnClusterMessage(const std::string& payload);
+  // Cluster-wide members from Redis (nullopt result: Redis unavailable).
+  void RedisMembers(const std::string& service, const Target& target,
+                    std::function<void(std::optional<std::vector<std::string>>)> done);
   // Runs `op` here and in every other worker of `service`; answers (if asked
   // for) are collected into a Pending.
   void Fan(const std::string& service, char op, const Target& target, const std::string& exclude,
@@ -88,7 +111,7 @@ class Hub {
   void UncorkAll();
 
   Reactor& reactor_;
-  WorkerBus& bus_;
+  WorkerBus* bus_;  // null: a lone worker (tests)
   std::string service_;      // this worker's service
   std::string id_prefix_;
   absl::flat_hash_map<std::string, Connection*> clients_;  // by client id
@@ -98,6 +121,11 @@ class Hub {
   bool uncork_scheduled_ = false;
   uint64_t next_request_ = 1;
   std::map<uint64_t, Pending> pending_;
+  // Cluster (all null/empty without one).
+  std::string node_id_;
+  std::unique_ptr<RedisClient> redis_;       // commands
+  std::unique_ptr<RedisClient> subscriber_;  // pub/sub
+  TimerId refresh_timer_ = kNoTimer;
 };
 
 }  // namespace sockman

@@ -85,7 +85,8 @@ std::string ReadFile(const std::string& path) {
 std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
                             const std::string& flags) {
   std::string dom;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  for (int attempt = 0; attempt < 6; ++attempt) {
+    if (attempt > 0) usleep(300'000 * attempt);  // a loaded machine: give it a moment
     std::string profile = absl::StrCat(TempDir(), "/chromium-profile-", ++counter);
     std::string command = absl::StrCat(
         "HOME=", TempDir(),

@@ -46,8 +46,9 @@ std::string ReadFile(const std::string& path);
 
 // Loads `url` in headless Chromium (a fresh profile under $TEST_TMPDIR) and
 // returns the DOM after the page's scripts ran. Pages that finish
-// asynchronously (a WebSocket exchange) may be dumped early under load, so it
-// tries up to three times until the DOM contains `done_marker`.
+// asynchronously (a WebSocket exchange) may be dumped early under load
+// (virtual time runs on while a WebSocket waits), so it tries up to six
+// times, pausing longer each time, until the DOM contains `done_marker`.
 // `flags` are added to Chromium's command line.
 std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
                             const std::string& flags = "");

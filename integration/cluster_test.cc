@@ -1,0 +1,167 @@
+// Two sockman instances (nodes) sharing broadcast, push and presence through
+// a real redis-server the test starts on a free port: cross-node delivery,
+// cluster-wide presence, Redis lost (local delivery goes on) and restarted
+// (cross-node delivery resumes), and Redis unreachable at start.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+#include "protocols/websocket/testing/client_frame.h"
+
+namespace sockman::testing {
+namespace {
+
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+  socklen_t length = sizeof(a);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// redis-server in the foreground, no persistence: a restart forgets all.
+class Redis {
+ public:
+  explicit Redis(uint16_t port) : port_(port) { Start(); }
+  ~Redis() { Kill(); }
+  void Start() {
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string port = absl::StrCat(port_);
+      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--loglevel", "warning", nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {  // until it answers
+      if (Shell(absl::StrCat("redis-cli -p ", port_, " ping 2>/dev/null")) == "PONG\n") return;
+      usleep(50'000);
+    }
+  }
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = 0;
+  }
+
+ private:
+  uint16_t port_;
+  pid_t pid_ = 0;
+};
+
+class WsClient {
+ public:
+  WsClient(uint16_t port, const std::string& path) : tcp_(port) {
+    tcp_.Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                           "Sec-WebSocket-Version: 13\r\n\r\n"));
+    for (std::string line = "x"; !line.empty() && line != "\r";) line = tcp_.ReadLine(5000);
+  }
+  void Send(const std::string& text) { tcp_.Send(ClientFrame(0x81, text)); }
+  std::string Next(int timeout_ms = 3000) {
+    std::string header = tcp_.ReadExactly(2, timeout_ms);
+    if (header.size() < 2) return "<none>";
+    return tcp_.ReadExactly(header[1] & 0x7F, timeout_ms);
+  }
+
+ private:
+  TestClient tcp_;
+};
+
+std::string NodeConfig(uint16_t redis_port, const std::string& node) {
+  return absl::StrCat("global { cluster { redis: \"redis://127.0.0.1:", redis_port,
+                      "\" node_id: \"", node, "\" } }\n",
+                      R"(
+service {
+  name: "chat"
+  listen: "ws://127.0.0.1:0"
+  count: 2
+  broadcast { rooms_from_path: true notify_join: "join {client_id}" }
+}
+service { name: "api" listen: "http://127.0.0.1:0" push { service: "chat" } }
+)");
+}
+
+std::string Api(SockmanProcess& node, const std::string& method, const std::string& path,
+                const std::string& body = "") {
+  return Shell(absl::StrCat("curl -s -X ", method, " -w ' %{http_code}' ",
+                            body.empty() ? "" : absl::StrCat("--data-binary '", body, "' "),
+                            "http://127.0.0.1:", node.port("api"), path));
+}
+
+TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
+  uint16_t redis_port = FreePort();
+  Redis redis(redis_port);
+  auto a = SockmanProcess::Start(NodeConfig(redis_port, "a"), "node_a", ShortTempDir());
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = SockmanProcess::Start(NodeConfig(redis_port, "b"), "node_b", ShortTempDir());
+  ASSERT_TRUE(b.ok()) << b.status();
+
+  WsClient on_a((*a)->port("chat"), "/rooms/r");
+  std::string a_id = on_a.Next().substr(5);
+  WsClient on_b((*b)->port("chat"), "/rooms/r");
+  std::string b_id = on_b.Next().substr(5);
+  EXPECT_TRUE(absl::StartsWith(a_id, "a-")) << a_id;
+  EXPECT_TRUE(absl::StartsWith(b_id, "b-")) << b_id;
+  EXPECT_EQ(on_a.Next(), "join " + b_id);  // b's join reached node a
+
+  // A message on node a reaches the room on node b.
+  on_a.Send("hello from a");
+  EXPECT_EQ(on_a.Next(), "hello from a");
+  EXPECT_EQ(on_b.Next(), "hello from a");
+
+  // Presence is cluster-wide, through either node's push API.
+  std::string room = Api(**b, "GET", "/rooms/r");
+  EXPECT_TRUE(absl::StrContains(room, R"("count":2)")) << room;
+  EXPECT_TRUE(absl::StrContains(room, a_id) && absl::StrContains(room, b_id)) << room;
+  EXPECT_TRUE(absl::StrContains(Api(**a, "GET", "/clients/" + b_id), R"("online":true)"));
+  EXPECT_EQ(Api(**a, "POST", "/clients/" + b_id, "to b via a"), "{\"delivered\":1}\n 200");
+  EXPECT_EQ(on_b.Next(), "to b via a");
+  EXPECT_EQ(Api(**a, "POST", "/clients/a-00000000000000000000", "x"),
+            "{\"error\":\"no such client\"}\n 404");
+
+  // Redis gone: each node still delivers locally.
+  redis.Kill();
+  WsClient second_a((*a)->port("chat"), "/rooms/r");
+  std::string second_id = second_a.Next().substr(5);
+  EXPECT_EQ(on_a.Next(), "join " + second_id);
+  on_a.Send("local only");
+  EXPECT_EQ(on_a.Next(), "local only");
+  EXPECT_EQ(second_a.Next(), "local only");
+
+  // Redis back (empty): nodes reconnect, write their presence again, and
+  // cross-node delivery resumes.
+  redis.Start();
+  bool resumed = false;
+  for (int i = 0; i < 40 && !resumed; ++i) {
+    usleep(250'000);
+    on_b.Send(absl::StrCat("ping ", i));
+    for (std::string got = on_a.Next(300); got != "<none>"; got = on_a.Next(300)) {
+      if (absl::StartsWith(got, "ping ")) resumed = true;
+    }
+  }
+  EXPECT_TRUE(resumed);
+  std::string after = Api(**a, "GET", "/rooms/r");
+  EXPECT_TRUE(absl::StrContains(after, R"("count":3)")) << after;
+}
+
+TEST(ClusterTest, RedisUnreachableAtStartIsAClearError) {
+  std::string path = WriteTempFile("no_redis.textproto", NodeConfig(FreePort(), "a"));
+  CommandResult start = RunSockman({"start", "-c", path});
+  EXPECT_EQ(start.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(start.err, "global.cluster.redis: cannot reach 127.0.0.1:"))
+      << start.err;
+}
+
+}  // namespace
+}  // namespace sockman::testing
