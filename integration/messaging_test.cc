@@ -202,6 +202,27 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
   EXPECT_EQ(Api("DELETE", "/clients/" + y_id), "{\"error\":\"no such client\"}\n 404");
 }
 
+// Without a token, the push API serves loopback clients only: reached over
+// the machine's own non-loopback address, it answers 403.
+TEST(PushLoopbackTest, WithoutATokenOnlyLoopbackIsServed) {
+  std::string address = Shell(
+      "ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, \"/\"); print a[1]; exit}'");
+  if (address.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
+  address.pop_back();
+  auto server = SockmanProcess::Start(R"(
+service { name: "chat" listen: "ws://127.0.0.1:0" broadcast {} }
+service { name: "api" listen: "http://0.0.0.0:0" push { service: "chat" } }
+)", "", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto call = [&](const std::string& host) {
+    return Shell(absl::StrCat("curl -s -w ' %{http_code}' -X POST --data-binary x http://", host,
+                              ":", (*server)->port("api"), "/all"));
+  };
+  EXPECT_EQ(call("127.0.0.1"), "{\"delivered\":0}\n 200");
+  EXPECT_EQ(call(address),
+            "{\"error\":\"the push API without a token serves loopback only\"}\n 403");
+}
+
 TEST(MessagingConfigTest, PushNeedsABroadcastService) {
   std::string path = WriteTempFile("push_check.textproto", R"(
 service { name: "web" listen: "http://127.0.0.1:0" push { service: "nope" } }

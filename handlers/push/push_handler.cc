@@ -78,9 +78,11 @@ class PushHandler : public Handler {
     const HttpRequest* request = HttpRequestOf(connection);
     if (request == nullptr) return;
     if (settings_.token.empty()) {
-      const SocketAddress& peer = connection.remote_address();
-      std::string host = peer.Host();
-      if (host != "127.0.0.1" && host != "::1" && !absl::StartsWith(host, "::ffff:127.")) {
+      // Loopback: 127.0.0.0/8, ::1, and 127/8 mapped into IPv6.
+      std::string host = connection.remote_address().Host();
+      bool loopback = absl::StartsWith(host, "127.") || host == "::1" ||
+                      absl::StartsWith(host, "::ffff:127.");
+      if (!loopback) {
         Reply(connection, 403, R"({"error":"the push API without a token serves loopback only"})");
         return;
       }
