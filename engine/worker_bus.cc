@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -104,6 +105,15 @@ void WorkerBus::SetPeers(Peers peers) {
 }
 
 void WorkerBus::Accept(UniqueFd fd) {
+  // Abstract sockets have no file permissions: anyone on the host can
+  // connect. Only the workers the master named are heard.
+  ucred peer{};
+  socklen_t length = sizeof(peer);
+  if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || !IsPeer(peer.pid)) {
+    LogWarning(absl::StrCat("worker bus: refused a connection from pid ", peer.pid,
+                            " (not a worker of this master)"));
+    return;
+  }
   auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
   if (connection.ok()) inbound_.push_back(std::move(*connection));
 }
@@ -138,6 +148,13 @@ bool WorkerBus::SendTo(pid_t pid, absl::string_view frame) {
   connection->Send(frame);
   connection->Uncork();
   return true;
+}
+
+bool WorkerBus::IsPeer(pid_t pid) const {
+  for (const auto& [service, pids] : peers_) {
+    if (std::find(pids.begin(), pids.end(), pid) != pids.end()) return true;
+  }
+  return false;
 }
 
 int WorkerBus::SendToService(const std::string& service, absl::string_view frame) {

@@ -4,6 +4,7 @@
 // master only tells every worker who its peers are (SetPeers), when workers
 // start or exit.
 //
+// Only processes the master named as peers may connect (SO_PEERCRED).
 // Frames are ordered and delivered at most once per (sender, receiver) pair;
 // a frame for a peer that is gone (or not listening yet) is dropped. Output
 // to a slow peer is queued up to a bound, so no client is ever held up by it.
@@ -63,6 +64,7 @@ class WorkerBus : private PeerTransport::Delegate {
  private:
   WorkerBus(Reactor& reactor, OnFrame on_frame) : reactor_(reactor), on_frame_(std::move(on_frame)) {}
   void Accept(UniqueFd fd);
+  bool IsPeer(pid_t pid) const;
   TcpConnection* Outbound(pid_t pid);
   // PeerTransport::Delegate, for inbound and outbound connections.
   void OnData(PeerTransport& transport, Buffer& input) override;

@@ -146,6 +146,31 @@ TEST_F(MessagingTest, TextBroadcastExcludesTheSender) {
   EXPECT_EQ(clients[0]->ReadLine(300), "");  // not back to the sender
 }
 
+// The worker bus is an abstract unix socket anyone on the host can find in
+// /proc/net/unix: a process that is not a worker of this master is refused.
+TEST_F(MessagingTest, TheWorkerBusRefusesStrangers) {
+  TestClient listener(server_->port("lines"));
+  usleep(200'000);
+  std::string injected = Shell(absl::StrCat(
+      "python3 - <<'PY'\n"
+      "import socket, struct\n"
+      "names = [l.split()[-1] for l in open('/proc/net/unix') if 'sockman-bus-' in l]\n"
+      "sent = 0\n"
+      "for name in names:\n"
+      "    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+      "    try:\n"
+      "        s.connect('\\0' + name[1:])\n"
+      "        body = b'p' + bytes(8) + bytes(4) + b'a' + bytes(2) + bytes(2) + b'intruder'\n"
+      "        s.sendall(struct.pack('>I', len(body)) + body)\n"
+      "        sent += 1\n"
+      "    except OSError:\n"
+      "        pass\n"
+      "print(sent)\n"
+      "PY\n"));
+  EXPECT_NE(injected, "0\n") << "found no bus socket to try";
+  EXPECT_EQ(listener.ReadLine(500), "");  // nothing was delivered
+}
+
 TEST_F(MessagingTest, PushApiRoutesAndPresence) {
   std::string x_id, y_id, z_id;
   auto x = Join("news", &x_id);
