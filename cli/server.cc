@@ -565,6 +565,9 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
   Supervisor& workers = **supervisor;
   supervisor_ptr = &workers;
   if (absl::Status s = workers.Start(); !s.ok()) return s;
+  // Every worker knows its peers before `started` is announced (the
+  // deferred notice would come a loop pass later).
+  supervisor_options.on_membership_change();
 
   MasterSummary summary;
   summary.version = options.version;
