@@ -206,7 +206,7 @@ TEST_F(TlsTest, ChromiumLoadsAnHttpsPageThatUsesWss) {
       "| openssl dgst -sha256 -binary | base64"));
   ASSERT_FALSE(spki.empty());
   spki.pop_back();
-  std::string dom = ChromiumDumpDom(Url("web", "/index.html"), "wss said",
+  std::string dom = ChromiumDumpDom(Url("web", "/index.html"), "wss said over tls",
                                     "--ignore-certificate-errors-spki-list=" + spki);
   EXPECT_TRUE(absl::StrContains(dom, "wss said over tls on https:")) << dom;
 }

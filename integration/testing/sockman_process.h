@@ -44,6 +44,7 @@ std::string ShortTempDir();
 // The whole file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
 
+// `done_marker` must be text only the finished page has (not in its source).
 // Loads `url` in headless Chromium (a fresh profile under $TEST_TMPDIR) and
 // returns the DOM after the page's scripts ran. Pages that finish
 // asynchronously (a WebSocket exchange) may be dumped early under load
