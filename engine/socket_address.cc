@@ -55,6 +55,15 @@ uint16_t SocketAddress::port() const {
   return 0;
 }
 
+SocketAddress SocketAddress::WithPort(uint16_t port) const {
+  SocketAddress copy = *this;
+  if (family() == AF_INET) reinterpret_cast<sockaddr_in*>(&copy.storage_)->sin_port = htons(port);
+  if (family() == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&copy.storage_)->sin6_port = htons(port);
+  }
+  return copy;
+}
+
 std::string SocketAddress::Host() const {
   char text[INET6_ADDRSTRLEN] = "";
   if (family() == AF_INET) {

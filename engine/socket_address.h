@@ -32,6 +32,8 @@ class SocketAddress {
   int family() const { return storage_.ss_family; }
   bool is_ipv6() const { return family() == AF_INET6; }
   uint16_t port() const;
+  // The same address with another port.
+  SocketAddress WithPort(uint16_t port) const;
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage_); }
   socklen_t length() const { return length_; }
 
