@@ -17,6 +17,7 @@ BUILTIN_PROTOCOLS = {
 BUILTIN_HANDLERS = {
     "broadcast": "//handlers/broadcast",
     "echo": "//handlers/echo",
+    "exec": "//handlers/exec",
     "proxy": "//handlers/proxy",
     "push": "//handlers/push",
     "respond": "//handlers/respond",
