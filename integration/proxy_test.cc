@@ -5,9 +5,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman::testing {
 namespace {
@@ -41,7 +43,9 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
       "service { name: \"raw\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: \"tcp://localhost:",
       port, "\" } }\n",
       "service { name: \"lines\" listen: \"text://127.0.0.1:0\" proxy { upstream: [\"tcp://127.0.0.1:",
-      dead, "\", \"tcp://localhost:", port, "\"] connect_timeout_ms: 500 } }\n"),
+      dead, "\", \"tcp://localhost:", port, "\"] connect_timeout_ms: 500 } }\n",
+      "service { name: \"bridge\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"tcp://localhost:",
+      port, "\" } }\n"),
       "", ShortTempDir());
   ASSERT_TRUE(front.ok()) << front.status();
 
@@ -56,6 +60,15 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
     EXPECT_EQ(lines.ReadLine(), "one");
     EXPECT_EQ(lines.ReadLine(), "two");
   }
+
+  // websockify: WebSocket messages go up as bytes, come back as binary messages.
+  TestClient ws((*front)->port("bridge"));
+  ws.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  ASSERT_TRUE(absl::StartsWith(ws.ReadLine(), "HTTP/1.1 101"));
+  for (std::string line = "x"; !line.empty() && line != "\r";) line = ws.ReadLine();
+  ASSERT_TRUE(ws.Send(ClientFrame(0x81, "bridged")));
+  EXPECT_EQ(ws.ReadExactly(9), "\x82\x07" "bridged");
 
   // The upstream goes away: the open connection is closed, new ones too...
   backend.reset();

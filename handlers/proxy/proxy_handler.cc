@@ -4,6 +4,8 @@
 // encoded again on the other side) flow both ways with Workerman's pipe()
 // backpressure: while one side's send buffer is full, the other side is not
 // read. Either side closing closes the other once its output is flushed.
+// WebSocket services bridge to a plain TCP upstream (websockify): message
+// payloads go up as bytes, upstream bytes come down as binary messages.
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,8 @@
 #include "engine/resolver.h"
 #include "engine/tcp_connection.h"
 #include "handlers/handler.h"
+#include "protocols/tcp/tcp_protocol.h"
+#include "protocols/websocket/websocket.h"
 
 namespace sockman {
 namespace {
@@ -96,6 +100,11 @@ class ProxyHandler : public Handler {
       : settings_(settings), reactor_(worker.reactor) {}
 
   void OnConnect(Connection& connection) override {
+    if (websocket_) return;  // once the upgrade is accepted
+    Begin(connection);
+  }
+  void OnHandshake(Connection& connection) override { Begin(connection); }
+  void Begin(Connection& connection) {
     connection.PauseRecv();  // until the upstream is there
     auto session = std::make_unique<Session>(*this, connection);
     Session* raw = session.get();
@@ -142,6 +151,7 @@ class ProxyHandler : public Handler {
   }
   Protocol const* protocol = nullptr;
   CodecOptions codec_options;
+  bool websocket_ = false;  // bridge: bytes upstream, binary messages down
 
  private:
   Session* Find(Connection& connection) {
@@ -215,7 +225,8 @@ void Session::Connected(UniqueFd fd) {
     return;
   }
   upstream_ = std::move(*upstream);
-  codec_ = handler_.protocol->NewCodec(handler_.codec_options);
+  codec_ = handler_.websocket_ ? std::make_unique<RawCodec>()
+                               : handler_.protocol->NewCodec(handler_.codec_options);
   client_.ResumeRecv();
 }
 
@@ -244,7 +255,13 @@ void Session::OnData(PeerTransport& upstream, Buffer& input) {
       upstream.Close();
       return;
     }
-    if (r.status == DecodeStatus::kMessage) client_.Send(r.message);
+    if (r.status == DecodeStatus::kMessage) {
+      if (handler_.websocket_) {
+        SendWebSocket(client_, r.message, /*binary=*/true);
+      } else {
+        client_.Send(r.message);
+      }
+    }
     input.Consume(r.consumed);
   }
 }
@@ -274,6 +291,7 @@ class ProxyFactory : public HandlerFactory {
   std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const override {
     auto handler = std::make_unique<ProxyHandler>(settings_, worker);
     handler->protocol = protocol_;
+    handler->websocket_ = protocol_->name() == "websocket";
     return handler;
   }
 
@@ -284,8 +302,9 @@ class ProxyFactory : public HandlerFactory {
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig& config) {
   const auto& options = static_cast<const ProxyOptions&>(config.message);
-  if (config.protocol != "tcp" && config.protocol != "text" && config.protocol != "frame") {
-    return absl::InvalidArgumentError("proxies tcp://, text:// and frame:// services");
+  if (config.protocol != "tcp" && config.protocol != "text" && config.protocol != "frame" &&
+      config.protocol != "websocket") {
+    return absl::InvalidArgumentError("proxies tcp://, text://, frame:// and websocket:// services");
   }
   ProxySettings settings;
   for (const std::string& uri : options.upstream()) {
