@@ -12,22 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/testing/client_frame.h"
+#include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
-
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t length = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
-  close(fd);
-  return ntohs(a.sin_port);
-}
 
 // redis-server in the foreground, no persistence: a restart forgets all.
 class Redis {
@@ -59,31 +47,13 @@ class Redis {
   pid_t pid_ = 0;
 };
 
-class WsClient {
- public:
-  WsClient(uint16_t port, const std::string& path) : tcp_(port) {
-    tcp_.Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n"));
-    for (std::string line = "x"; !line.empty() && line != "\r";) line = tcp_.ReadLine(5000);
-  }
-  void Send(const std::string& text) { tcp_.Send(ClientFrame(0x81, text)); }
-  std::string Next(int timeout_ms = 3000) {
-    std::string header = tcp_.ReadExactly(2, timeout_ms);
-    if (header.size() < 2) return "<none>";
-    return tcp_.ReadExactly(header[1] & 0x7F, timeout_ms);
-  }
-  // The next message that is not a join notice (another node's notice can
-  // arrive after this client joined: the cluster relays asynchronously).
-  std::string NextMessage() {
-    std::string message = Next();
-    while (absl::StartsWith(message, "join ")) message = Next();
-    return message;
-  }
-
- private:
-  TestClient tcp_;
-};
+// The next message that is not a join notice (another node's notice can
+// arrive after a client joined: the cluster relays asynchronously).
+std::string NextMessage(WebSocketClient& client) {
+  std::string message = client.Next();
+  while (absl::StartsWith(message, "join ")) message = client.Next();
+  return message;
+}
 
 std::string NodeConfig(uint16_t redis_port, const std::string& node) {
   return absl::StrCat("global { cluster { redis: \"redis://127.0.0.1:", redis_port,
@@ -123,9 +93,9 @@ TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   }
   ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
 
-  WsClient on_a((*a)->port("chat"), "/rooms/r");
+  WebSocketClient on_a((*a)->port("chat"), "/rooms/r");
   std::string a_id = on_a.Next().substr(5);
-  WsClient on_b((*b)->port("chat"), "/rooms/r");
+  WebSocketClient on_b((*b)->port("chat"), "/rooms/r");
   std::string b_id = on_b.Next().substr(5);
   EXPECT_TRUE(absl::StartsWith(a_id, "a-")) << a_id;
   EXPECT_TRUE(absl::StartsWith(b_id, "b-")) << b_id;
@@ -134,7 +104,7 @@ TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   // A message on node a reaches the room on node b.
   on_a.Send("hello from a");
   EXPECT_EQ(on_a.Next(), "hello from a");
-  EXPECT_EQ(on_b.NextMessage(), "hello from a");
+  EXPECT_EQ(NextMessage(on_b), "hello from a");
 
   // Presence is cluster-wide, through either node's push API.
   std::string room = Api(**b, "GET", "/rooms/r");
@@ -142,13 +112,13 @@ TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   EXPECT_TRUE(absl::StrContains(room, a_id) && absl::StrContains(room, b_id)) << room;
   EXPECT_TRUE(absl::StrContains(Api(**a, "GET", "/clients/" + b_id), R"("online":true)"));
   EXPECT_EQ(Api(**a, "POST", "/clients/" + b_id, "to b via a"), "{\"delivered\":1}\n 200");
-  EXPECT_EQ(on_b.NextMessage(), "to b via a");
+  EXPECT_EQ(NextMessage(on_b), "to b via a");
   EXPECT_EQ(Api(**a, "POST", "/clients/a-00000000000000000000", "x"),
             "{\"error\":\"no such client\"}\n 404");
 
   // Redis gone: each node still delivers locally.
   redis.Kill();
-  WsClient second_a((*a)->port("chat"), "/rooms/r");
+  WebSocketClient second_a((*a)->port("chat"), "/rooms/r");
   std::string second_id = second_a.Next().substr(5);
   EXPECT_EQ(on_a.Next(), "join " + second_id);
   on_a.Send("local only");

@@ -7,48 +7,10 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/testing/client_frame.h"
+#include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
-
-// A WebSocket client over TestClient: the upgrade, then text frames.
-class WsClient {
- public:
-  WsClient(uint16_t port, const std::string& path) : tcp_(port) {
-    tcp_.Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                           "Sec-WebSocket-Version: 13\r\n\r\n"));
-    std::string status = tcp_.ReadLine(5000);
-    ok_ = absl::StartsWith(status, "HTTP/1.1 101");
-    for (std::string line = status; !line.empty() && line != "\r";) line = tcp_.ReadLine(5000);
-  }
-  bool ok() const { return ok_; }
-  void Send(const std::string& text) { tcp_.Send(ClientFrame(0x81, text)); }
-  // The next text message, or "<none>" after `timeout_ms`.
-  std::string Next(int timeout_ms = 3000) {
-    std::string header = tcp_.ReadExactly(2, timeout_ms);
-    if (header.size() < 2) return "<none>";
-    size_t length = header[1] & 0x7F;
-    if (length == 126) {
-      std::string ext = tcp_.ReadExactly(2, timeout_ms);
-      length = (static_cast<unsigned char>(ext[0]) << 8) | static_cast<unsigned char>(ext[1]);
-    }
-    return tcp_.ReadExactly(length, timeout_ms);
-  }
-  bool WaitClosed() { return tcp_.WaitClosed(3000); }
-  // The first byte and payload of the next frame.
-  std::pair<int, std::string> NextFrame() {
-    std::string header = tcp_.ReadExactly(2, 3000);
-    if (header.size() < 2) return {-1, ""};
-    return {static_cast<unsigned char>(header[0]), tcp_.ReadExactly(header[1] & 0x7F, 3000)};
-  }
-  void Close() { tcp_.Close(); }
-
- private:
-  TestClient tcp_;
-  bool ok_ = false;
-};
 
 class MessagingTest : public ::testing::Test {
  protected:
@@ -94,8 +56,8 @@ service { name: "secured" listen: "http://127.0.0.1:0" push { service: "rooms" t
                               " http://127.0.0.1:", server_->port(service), path));
   }
   // A rooms client in `room`; its id comes from its own join notice.
-  static std::unique_ptr<WsClient> Join(const std::string& room, std::string* id) {
-    auto client = std::make_unique<WsClient>(server_->port("rooms"), "/rooms/" + room);
+  static std::unique_ptr<WebSocketClient> Join(const std::string& room, std::string* id) {
+    auto client = std::make_unique<WebSocketClient>(server_->port("rooms"), "/rooms/" + room);
     EXPECT_TRUE(client->ok());
     std::string notice = client->Next();
     EXPECT_TRUE(absl::StartsWith(notice, "join ")) << notice;

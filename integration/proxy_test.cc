@@ -14,18 +14,6 @@
 namespace sockman::testing {
 namespace {
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t length = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::unique_ptr<SockmanProcess> Backend(uint16_t port) {
   auto started = SockmanProcess::Start(
       absl::StrCat("service { name: \"echo\" listen: \"tcp://127.0.0.1:", port, "\" echo {} }\n"),

@@ -82,6 +82,18 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
+uint16_t FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(a);
+  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
+            getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) == 0;
+  close(fd);
+  return ok ? ntohs(a.sin_port) : 0;
+}
+
 std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
                             const std::string& flags) {
   std::string dom;

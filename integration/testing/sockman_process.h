@@ -37,6 +37,10 @@ struct CommandResult {
 // Runs `command` with /bin/sh; returns its stdout and stderr.
 std::string Shell(const std::string& command);
 
+// A TCP port on 127.0.0.1 that was free a moment ago (for servers that must
+// come back on the same port).
+uint16_t FreePort();
+
 // A fresh directory under /tmp (unix socket paths must stay short, and pids
 // repeat across Bazel's PID namespaces, so $TEST_TMPDIR and pids won't do).
 std::string ShortTempDir();
