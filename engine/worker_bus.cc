@@ -110,8 +110,14 @@ void WorkerBus::Accept(UniqueFd fd) {
   ucred peer{};
   socklen_t length = sizeof(peer);
   if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || !IsPeer(peer.pid)) {
-    LogWarning(absl::StrCat("worker bus: refused a connection from pid ", peer.pid,
-                            " (not a worker of this master)"));
+    // Logged at most once a minute, with how many were refused meanwhile.
+    ++refused_;
+    if (reactor_.NowMs() - last_refusal_log_ms_ >= 60'000 || last_refusal_log_ms_ == 0) {
+      LogWarning(absl::StrCat("worker bus: refused ", refused_, " connection(s), the last from pid ",
+                              peer.pid, " (not a worker of this master)"));
+      last_refusal_log_ms_ = reactor_.NowMs();
+      refused_ = 0;
+    }
     return;
   }
   auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);

@@ -78,7 +78,8 @@ class WorkerBus : private PeerTransport::Delegate {
   Peers peers_;
   std::map<pid_t, std::unique_ptr<TcpConnection>> outbound_;
   std::vector<std::unique_ptr<TcpConnection>> inbound_;
-  std::string header_;  // scratch for a frame's length
+  uint64_t refused_ = 0;
+  int64_t last_refusal_log_ms_ = 0;
 };
 
 }  // namespace sockman
