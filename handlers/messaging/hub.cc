@@ -100,8 +100,11 @@ std::string Hub::WorkerKey(const std::string& service) const {
 void Hub::RefreshPresence() {
   if (redis_ == nullptr || !redis_->connected() || clients_.empty()) return;
   std::string ttl = absl::StrCat(kPresenceTtlMs / 1000);
-  redis_->Command({"ZADD", WorkersKey(service_), absl::StrCat(SystemClock().WallSeconds()),
+  int64_t now = SystemClock().WallSeconds();
+  redis_->Command({"ZADD", WorkersKey(service_), absl::StrCat(now),
                    absl::StrCat(node_id_, ":", getpid())});
+  // Forget workers (of any node) silent for a minute: restarts add members.
+  redis_->Command({"ZREMRANGEBYSCORE", WorkersKey(service_), "-inf", absl::StrCat(now - 60)});
   redis_->Command({"EXPIRE", WorkerKey(service_) + ":clients", ttl});
   for (const auto& [room, members] : rooms_) {
     redis_->Command({"EXPIRE", WorkerKey(service_) + ":room:" + room, ttl});
