@@ -28,6 +28,7 @@
 #include "cli/server.h"
 #include "config/validate.h"
 #include "config/config_file.h"
+#include "engine/base/read_file.h"
 #include "engine/fd_limit.h"
 #include "google/protobuf/text_format.h"
 #include "handlers/handler.h"
@@ -125,8 +126,7 @@ int64_t MonotonicMs() {
 bool ProcessGone(pid_t pid) {
   if (kill(pid, 0) != 0) return errno == ESRCH;
   // A zombie (our own child, not yet reaped) has exited too.
-  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  std::string text = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
   size_t close = text.rfind(')');
   return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/match.h"
+#include "engine/base/read_file.h"
 #include "engine/tls.h"
 #include "openssl/mem.h"
 #include "openssl/sha.h"
@@ -21,8 +22,7 @@ namespace {
 // SHA-256 of a file's content ("" if unreadable), to notice it changed
 // without keeping (private key) bytes around.
 std::string FileDigest(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string content = ReadFileOrEmpty(path);
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
   OPENSSL_cleanse(content.data(), content.size());

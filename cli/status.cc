@@ -4,13 +4,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <fstream>
+#include <cinttypes>
+#include <cstdio>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "engine/base/read_file.h"
 
 namespace sockman {
 namespace {
@@ -53,9 +55,9 @@ std::string IsoTime(int64_t seconds) {
 }
 
 int64_t RssBytes(int pid) {
-  std::ifstream statm(absl::StrCat("/proc/", pid, "/statm"));
+  std::string statm = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/statm"));
   int64_t size = 0, resident = 0;
-  statm >> size >> resident;
+  if (std::sscanf(statm.c_str(), "%" SCNd64 " %" SCNd64, &size, &resident) != 2) return 0;
   return resident * sysconf(_SC_PAGESIZE);
 }
 
