@@ -22,14 +22,7 @@ RUNS="${RUNS:-3}"
 SUBSCRIBERS="${SUBSCRIBERS:-1000}"
 RATES="${RATES:-100 1000 10000}"
 RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
-work="$(mktemp -d /tmp/sockman-bcbench.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "${work}"
-}
-trap cleanup EXIT
+bench_workdir bcbench
 ulimit -n "$(( $(ulimit -Hn) < 65536 ? $(ulimit -Hn) : 65536 ))"
 
 "${root}/bazelw" build -c opt //cli:sockman //bench:ws_load >&2
@@ -45,18 +38,11 @@ service {
   broadcast {}
 }
 CONF
-"${work}/sockman" start -c "${work}/sockman.textproto" > "${work}/sockman.out" 2> "${work}/sockman.err" &
-sockman_pid=$!
-pids+=("${sockman_pid}")
-for _ in $(seq 100); do grep -q '^sockman: started' "${work}/sockman.out" 2>/dev/null && break; sleep 0.1; done
+start_sockman "${work}/sockman"
 sockman_port="$(sockman_port "${work}/sockman.out" chat)"
 [[ -n "${sockman_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
 
-NODE_PATH="${node_modules}" node "${root}/bench/node/ws_broadcast_server.js" > "${work}/node.out" &
-node_pid=$!
-pids+=("${node_pid}")
-for _ in $(seq 100); do grep -q '^port ' "${work}/node.out" 2>/dev/null && break; sleep 0.1; done
-node_port="$(awk '/^port / {print $2}' "${work}/node.out")"
+start_node "${root}/bench/node/ws_broadcast_server.js" "${node_modules}"
 
 # run_one PID PORT RATE -> "deliveries/s deliveries/cpu-s p50 p99 p999"
 run_one() {

@@ -23,14 +23,7 @@ DURATION="${DURATION:-10}"
 RUNS="${RUNS:-3}"
 CONNECTIONS="${CONNECTIONS:-100}"
 RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
-work="$(mktemp -d /tmp/sockman-bench.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "${work}"
-}
-trap cleanup EXIT
+bench_workdir bench
 
 for tool in wrk nginx strace; do
   if ! command -v "${tool}" >/dev/null; then
@@ -71,10 +64,7 @@ service {
   static { root: "${work}/www" }
 }
 CONF
-"${sockman}" start -c "${work}/sockman.textproto" > "${work}/sockman.out" 2> "${work}/sockman.err" &
-sockman_pid=$!
-pids+=("${sockman_pid}")
-for _ in $(seq 100); do grep -q '^sockman: started' "${work}/sockman.out" 2>/dev/null && break; sleep 0.1; done
+start_sockman "${sockman}"
 hello_port="$(sockman_port "${work}/sockman.out" hello)"
 files_port="$(sockman_port "${work}/sockman.out" files)"
 [[ -n "${hello_port}" && -n "${files_port}" ]] || { cat "${work}/sockman.err"; exit 1; }

@@ -30,3 +30,36 @@ machine_line() {
   cpu_model="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
   echo "Machine: $(nproc) cores (${cpu_model}), $(free -g | awk '/Mem:/ {print $2}') GiB, kernel $(uname -r)."
 }
+
+# bench_workdir NAME: sets $work to a fresh directory; on exit every process
+# in $pids is killed and the directory removed.
+bench_workdir() {
+  work="$(mktemp -d "/tmp/sockman-$1.XXXXXX")"
+  pids=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "${work}"
+}
+
+# start_sockman BINARY: `BINARY start -c $work/sockman.textproto` in the
+# background, output in $work/sockman.{out,err}; sets $sockman_pid once it
+# says it started.
+start_sockman() {
+  "$1" start -c "${work}/sockman.textproto" > "${work}/sockman.out" 2> "${work}/sockman.err" &
+  sockman_pid=$!
+  pids+=("${sockman_pid}")
+  for _ in $(seq 100); do grep -q '^sockman: started' "${work}/sockman.out" 2>/dev/null && break; sleep 0.1; done
+}
+
+# start_node SCRIPT NODE_MODULES: a bench/node peer server; sets $node_pid
+# and $node_port (it prints "port N").
+start_node() {
+  NODE_PATH="$2" node "$1" > "${work}/node.out" &
+  node_pid=$!
+  pids+=("${node_pid}")
+  for _ in $(seq 100); do grep -q '^port ' "${work}/node.out" 2>/dev/null && break; sleep 0.1; done
+  node_port="$(awk '/^port / {print $2}' "${work}/node.out")"
+}

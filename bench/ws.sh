@@ -26,14 +26,7 @@ DURATION="${DURATION:-5}"
 RUNS="${RUNS:-3}"
 IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
 RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
-work="$(mktemp -d /tmp/sockman-wsbench.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "${work}"
-}
-trap cleanup EXIT
+bench_workdir wsbench
 
 # 10,000 connections need 10,000 descriptors on each side.
 ulimit -n "$(( $(ulimit -Hn) < 65536 ? $(ulimit -Hn) : 65536 ))"
@@ -55,19 +48,12 @@ service {
   echo {}
 }
 CONF
-"${sockman}" start -c "${work}/sockman.textproto" > "${work}/sockman.out" 2> "${work}/sockman.err" &
-sockman_pid=$!
-pids+=("${sockman_pid}")
-for _ in $(seq 100); do grep -q '^sockman: started' "${work}/sockman.out" 2>/dev/null && break; sleep 0.1; done
+start_sockman "${sockman}"
 sockman_port="$(sockman_port "${work}/sockman.out" echo)"
 [[ -n "${sockman_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
 sockman_worker="$(pgrep -P "${sockman_pid}" | head -n1)"
 
-NODE_PATH="${node_modules}" node "${root}/bench/node/ws_echo_server.js" > "${work}/node.out" &
-node_pid=$!
-pids+=("${node_pid}")
-for _ in $(seq 100); do grep -q '^port ' "${work}/node.out" 2>/dev/null && break; sleep 0.1; done
-node_port="$(awk '/^port / {print $2}' "${work}/node.out")"
+start_node "${root}/bench/node/ws_echo_server.js" "${node_modules}"
 [[ -n "${node_port}" ]] || { echo "bench: the Node ws server did not start" >&2; exit 1; }
 
 # run_one PID PORT MODE CONNECTIONS SIZE -> "msgs_per_sec msgs_per_cpu_second"

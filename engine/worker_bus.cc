@@ -89,11 +89,7 @@ void WorkerBus::SetPeers(Peers peers) {
   peers_ = std::move(peers);
   // Forget connections to workers that are gone.
   for (auto it = outbound_.begin(); it != outbound_.end();) {
-    bool known = false;
-    for (const auto& [service, pids] : peers_) {
-      if (std::find(pids.begin(), pids.end(), it->first) != pids.end()) known = true;
-    }
-    if (known) {
+    if (IsPeer(it->first)) {
       ++it;
       continue;
     }

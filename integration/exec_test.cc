@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/testing/client_frame.h"
+#include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
@@ -72,11 +72,9 @@ TEST_F(ExecTest, LinesBothWaysWithTheConnectionInTheEnvironment) {
 }
 
 TEST_F(ExecTest, WebSocketMessagesAreLines) {
-  TestClient ws(server_->port("ws"));
-  ws.Send("GET /feed?x=1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  ASSERT_TRUE(absl::StartsWith(ws.ReadLine(), "HTTP/1.1 101"));
-  for (std::string line = "x"; !line.empty() && line != "\r";) line = ws.ReadLine();
+  WebSocketClient upgraded(server_->port("ws"), "/feed?x=1");
+  ASSERT_TRUE(upgraded.ok());
+  TestClient& ws = upgraded.socket();
   auto next = [&] {
     std::string header = ws.ReadExactly(2);
     return header.size() < 2 ? std::string("<none>") : ws.ReadExactly(header[1] & 0x7F);

@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/testing/client_frame.h"
+#include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
@@ -62,11 +62,9 @@ TEST_F(Ipv6Test, HttpWithCurl) {
 }
 
 TEST_F(Ipv6Test, WebSocketRawAndNode) {
-  TestClient ws(server_->port("ws"), "::1");
-  ASSERT_TRUE(ws.Send("GET / HTTP/1.1\r\nHost: [::1]\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-  EXPECT_TRUE(absl::StartsWith(ws.ReadLine(), "HTTP/1.1 101"));
-  for (std::string line = "x"; !line.empty() && line != "\r";) line = ws.ReadLine();
+  WebSocketClient upgraded(server_->port("ws"), "/", "::1");
+  EXPECT_TRUE(upgraded.ok());
+  TestClient& ws = upgraded.socket();
   ASSERT_TRUE(ws.Send(ClientFrame(0x81, "over six")));
   EXPECT_EQ(ws.ReadExactly(10), "\x81\x08over six");
 

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/testing/client_frame.h"
+#include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
@@ -93,17 +93,12 @@ service {
 }
 )");
   ASSERT_NE(server, nullptr);
-  auto open = [&](TestClient& client) {
-    client.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-    std::string status = client.ReadLine(2000);
-    for (std::string line = status; !line.empty() && line != "\r";) line = client.ReadLine(2000);
-    return absl::StartsWith(status, "HTTP/1.1 101");
-  };
-  TestClient ponger(server->port("ws"));
-  TestClient silent(server->port("ws"));
-  ASSERT_TRUE(open(ponger));
-  ASSERT_TRUE(open(silent));
+  WebSocketClient ponger_ws(server->port("ws"), "/");
+  WebSocketClient silent_ws(server->port("ws"), "/");
+  ASSERT_TRUE(ponger_ws.ok());
+  ASSERT_TRUE(silent_ws.ok());
+  TestClient& ponger = ponger_ws.socket();
+  TestClient& silent = silent_ws.socket();
   // For two seconds the ponger answers each ping frame (an empty ping: 0x89 0x00).
   int64_t until = Now() + 2000;
   int pings = 0;

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/testing/client_frame.h"
+#include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
@@ -50,11 +50,9 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
   }
 
   // websockify: WebSocket messages go up as bytes, come back as binary messages.
-  TestClient ws((*front)->port("bridge"));
-  ws.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  ASSERT_TRUE(absl::StartsWith(ws.ReadLine(), "HTTP/1.1 101"));
-  for (std::string line = "x"; !line.empty() && line != "\r";) line = ws.ReadLine();
+  WebSocketClient upgraded((*front)->port("bridge"), "/");
+  ASSERT_TRUE(upgraded.ok());
+  TestClient& ws = upgraded.socket();
   ASSERT_TRUE(ws.Send(ClientFrame(0x81, "bridged")));
   EXPECT_EQ(ws.ReadExactly(9), "\x82\x07" "bridged");
 

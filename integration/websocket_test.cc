@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 #include "protocols/websocket/permessage_deflate.h"
+#include "integration/testing/websocket_client.h"
 #include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman::testing {
@@ -228,11 +229,9 @@ TEST(WebSocketCloseTest, GracefulStopSaysGoingAway) {
   auto server = SockmanProcess::Start(
       "service { name: \"ws\" listen: \"ws://127.0.0.1:0\" echo {} }\n", "", ShortTempDir());
   ASSERT_TRUE(server.ok()) << server.status();
-  TestClient client((*server)->port("ws"));
-  client.Send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  ASSERT_TRUE(absl::StartsWith(client.ReadLine(), "HTTP/1.1 101"));
-  for (std::string line = "x"; !line.empty() && line != "\r";) line = client.ReadLine();
+  WebSocketClient upgraded((*server)->port("ws"), "/");
+  ASSERT_TRUE(upgraded.ok());
+  TestClient& client = upgraded.socket();
   kill((*server)->pid(), SIGQUIT);
   auto [opcode, payload] = ReadFrame(client);
   EXPECT_EQ(opcode, 8);

@@ -19,7 +19,8 @@ namespace sockman::testing {
 
 class WebSocketClient {
  public:
-  WebSocketClient(uint16_t port, const std::string& path) : tcp_(port) {
+  WebSocketClient(uint16_t port, const std::string& path, const std::string& host = "127.0.0.1")
+      : tcp_(port, host) {
     tcp_.Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n"));
@@ -46,6 +47,8 @@ class WebSocketClient {
   }
   bool WaitClosed(int timeout_ms = 3000) { return tcp_.WaitClosed(timeout_ms); }
   void Close() { tcp_.Close(); }
+  // The connection itself, for tests that read or write raw frames.
+  TestClient& socket() { return tcp_; }
 
  private:
   TestClient tcp_;

@@ -84,7 +84,6 @@ class WebSocketCodec : public Codec {
     return open_ ? 0 : options_.header_timeout_ms;
   }
   void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
-  void OnDrain() override { draining_ = true; }
 
   // Whether the message being delivered was binary.
   bool last_message_binary() const { return last_binary_; }
@@ -108,7 +107,6 @@ class WebSocketCodec : public Codec {
   std::shared_ptr<const WebSocketOptions> ws_;
   HttpCodec http_;
   bool open_ = false;
-  bool draining_ = false;
   std::string reply_;        // a 101, a pong or a close, until the next Decode
   std::string subprotocol_;
   int handshake_status_ = 0;  // the HTTP status of a refused handshake
