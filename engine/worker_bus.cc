@@ -159,6 +159,13 @@ bool WorkerBus::IsPeer(pid_t pid) const {
   return false;
 }
 
+int WorkerBus::PeerCount(const std::string& service) const {
+  auto it = peers_.find(service);
+  if (it == peers_.end()) return 0;
+  return static_cast<int>(std::count_if(it->second.begin(), it->second.end(),
+                                        [this](pid_t pid) { return pid != self_; }));
+}
+
 int WorkerBus::SendToService(const std::string& service, absl::string_view frame) {
   auto it = peers_.find(service);
   if (it == peers_.end()) return 0;

@@ -52,6 +52,8 @@ class WorkerBus : private PeerTransport::Delegate {
   const Peers& peers() const { return peers_; }
   pid_t self() const { return self_; }
 
+  // How many workers of `service` there are besides this one.
+  int PeerCount(const std::string& service) const;
   // Sends to every worker of `service` except this one; returns how many
   // peers the frame was handed to.
   int SendToService(const std::string& service, absl::string_view frame);

@@ -49,7 +49,10 @@ class BroadcastHandler : public Handler {
   void OnMessage(Connection& connection, absl::string_view message) override {
     const std::string* room = hub_.RoomOf(connection);
     if (room == nullptr) return;  // not joined (cannot happen after a handshake)
-    std::string id = hub_.ClientId(connection);
+    // The sender's id only when it is used (the common "{message}" is a copy).
+    std::string id = settings_.exclude_sender || settings_.format != "{message}"
+                         ? hub_.ClientId(connection)
+                         : std::string();
     hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message),
                  settings_.exclude_sender ? id : "");
   }

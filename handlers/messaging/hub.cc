@@ -47,6 +47,20 @@ void PutString(std::string& out, absl::string_view value) {
   out.append(value.data(), value.size());
 }
 
+std::string EncodeFrame(char op, uint64_t request, const Hub::Target& target,
+                        const std::string& exclude, const std::string& payload) {
+  std::string frame;
+  frame.reserve(24 + target.name.size() + exclude.size() + payload.size());
+  frame.push_back(op);
+  PutInt(frame, request, 8);
+  PutInt(frame, static_cast<uint64_t>(getpid()), 4);
+  frame.push_back(static_cast<char>(target.scope));
+  PutString(frame, target.name);
+  PutString(frame, exclude);
+  frame += payload;
+  return frame;
+}
+
 }  // namespace
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {
@@ -268,17 +282,12 @@ void Hub::Fan(const std::string& service, char op, const Target& target,
               std::function<void(std::vector<std::string>)> on_ids) {
   bool answer = on_count || on_ids;
   uint64_t request = answer ? next_request_++ : 0;
-  std::string frame;
-  frame.reserve(24 + target.name.size() + exclude.size() + payload.size());
-  frame.push_back(op);
-  PutInt(frame, request, 8);
-  PutInt(frame, static_cast<uint64_t>(getpid()), 4);
-  frame.push_back(static_cast<char>(target.scope));
-  PutString(frame, target.name);
-  PutString(frame, exclude);
-  frame += payload;
-  int sent = bus_ != nullptr ? bus_->SendToService(service, frame) : 0;
-  if (subscriber_ != nullptr && (op == 'p' || op == 'x') && redis_->connected()) {
+  bool remote = (bus_ != nullptr && bus_->PeerCount(service) > 0) ||
+                (redis_ != nullptr && (op == 'p' || op == 'x') && redis_->connected());
+  // A lone worker (no peers, no cluster) has nothing to encode.
+  std::string frame = remote ? EncodeFrame(op, request, target, exclude, payload) : "";
+  int sent = remote && bus_ != nullptr ? bus_->SendToService(service, frame) : 0;
+  if (remote && subscriber_ != nullptr && (op == 'p' || op == 'x') && redis_->connected()) {
     // Other nodes: the same operation, answered by nobody.
     std::string remote = frame;
     for (int i = 1; i <= 8; ++i) remote[i] = 0;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "config/sockman.pb.h"
+#include "engine/base/json.h"
 #include "handlers/handler.h"
 #include "handlers/messaging/hub.h"
 #include "protocols/http/http.h"
@@ -23,20 +24,6 @@
 namespace sockman {
 namespace {
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 // Percent-decodes a path segment ("%20" -> " "); false on a bad escape.
 bool Unescape(absl::string_view in, std::string& out) {

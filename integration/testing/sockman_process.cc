@@ -14,11 +14,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/base/read_file.h"
 
 namespace sockman::testing {
 namespace {
@@ -75,11 +75,13 @@ std::string ShortTempDir() {
   return mkdtemp(dir) == nullptr ? "" : dir;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
+std::string ReadFile(const std::string& path) { return ReadFileOrEmpty(path); }
+
+bool Exited(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::string stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  size_t close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
 }
 
 uint16_t FreePort() {

@@ -41,6 +41,11 @@ std::string Shell(const std::string& command);
 // come back on the same port).
 uint16_t FreePort();
 
+// True once `pid` has exited: gone, or a zombie its (sub)reaper has not
+// collected yet (a daemon's parent is init or the test runner, which reap
+// in their own time).
+bool Exited(pid_t pid);
+
 // A fresh directory under /tmp (unix socket paths must stay short, and pids
 // repeat across Bazel's PID namespaces, so $TEST_TMPDIR and pids won't do).
 std::string ShortTempDir();
