@@ -22,4 +22,5 @@ BUILTIN_HANDLERS = {
     "push": "//handlers/push",
     "respond": "//handlers/respond",
     "static": "//handlers/static",
+    "webhook": "//handlers/webhook",
 }

@@ -232,7 +232,7 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
   WorkerChannel channel(loop, fds.channel,
                         [&](absl::string_view request, std::vector<UniqueFd>& received)
                             -> std::optional<std::string> {
-    if (request == "status") return WorkerStatusLine(*server, loop);
+    if (request == "status") return WorkerStatusLine(*server, loop, handler->backend_errors());
     if (absl::StartsWith(request, "peers ")) {
       (*bus)->SetPeers(WorkerBus::ParsePeers(request));
       return std::nullopt;

@@ -52,7 +52,7 @@ std::string Get(const std::map<std::string, std::string>& fields, const std::str
 constexpr const char* kWorkerFields[] = {"connections",     "requests",        "send_failures",
                                          "protocol_errors", "timers",          "accepted",
                                          "accept_pauses",   "heartbeat_closes", "idle_closes",
-                                         "datagrams_dropped"};
+                                         "datagrams_dropped", "backend_errors"};
 
 }  // namespace
 
@@ -66,13 +66,14 @@ std::map<std::string, std::string> ParseFields(absl::string_view line) {
   return fields;
 }
 
-std::string WorkerStatusLine(const Server& server, const Reactor& reactor) {
+std::string WorkerStatusLine(const Server& server, const Reactor& reactor, uint64_t backend_errors) {
   const ServiceCounters& c = server.counters();
   return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
                       " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
                       " timers=", reactor.timer_count(), " accepted=", c.connections_accepted,
                       " accept_pauses=", c.accept_pauses, " heartbeat_closes=", c.heartbeat_closes,
-                      " idle_closes=", c.idle_closes, " datagrams_dropped=", c.datagrams_dropped);
+                      " idle_closes=", c.idle_closes, " datagrams_dropped=", c.datagrams_dropped,
+                      " backend_errors=", backend_errors);
 }
 
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,

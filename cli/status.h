@@ -15,7 +15,8 @@
 namespace sockman {
 
 // Worker side: "connections=2 requests=10 send_failures=0 ...".
-std::string WorkerStatusLine(const Server& server, const Reactor& reactor);
+std::string WorkerStatusLine(const Server& server, const Reactor& reactor,
+                             uint64_t backend_errors = 0);
 // Worker side: one record per open connection, records separated by ";".
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
                                   const std::string& service);

@@ -315,7 +315,7 @@ absl::Status ValidateStructure(const ConfigFile& file) {
                        absl::StrJoin(DslHandlerNames(), ", "), ")"));
     }
   }
-  // A push API must name a broadcast service of the same config.
+  // A push API must name a broadcast or webhook service of the same config.
   for (int i = 0; i < config.service_size(); ++i) {
     const Service& service = config.service(i);
     if (!service.has_push()) continue;
@@ -324,11 +324,12 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     for (const Service& other : config.service()) {
       if (other.name() == target) found = &other;
     }
-    if (found == nullptr || !found->has_broadcast()) {
+    if (found == nullptr || !(found->has_broadcast() || found->has_webhook())) {
       return file.ServiceError(
           i, "push.service",
           target.empty() ? std::string("is required")
-                         : absl::StrCat("'", target, "' is not a broadcast service of this config"));
+                         : absl::StrCat("'", target,
+                                        "' is not a broadcast or webhook service of this config"));
     }
   }
   return absl::OkStatus();

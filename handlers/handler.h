@@ -54,6 +54,10 @@ class Handler : public ConnectionEvents {
   // When the worker is about to exit; connections are still open.
   virtual void OnWorkerStop() {}
   virtual void OnWorkerReload() {}
+
+  // Failed exchanges with a backend (webhook requests, proxy upstreams), for
+  // `status`.
+  virtual uint64_t backend_errors() const { return 0; }
 };
 
 // Built once per service in the master; immutable after fork.

@@ -217,7 +217,7 @@ service { name: "web" listen: "http://127.0.0.1:0" push { service: "nope" } }
   CommandResult check = RunSockman({"check", "-c", path});
   EXPECT_EQ(check.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(check.err,
-                                "push.service: 'nope' is not a broadcast service of this config"))
+                                "push.service: 'nope' is not a broadcast or webhook service of this config"))
       << check.err;
 }
 

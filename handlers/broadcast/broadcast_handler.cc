@@ -1,11 +1,15 @@
-// broadcast { exclude_sender template rooms_from_path notify_join notify_leave }:
-// every message a client sends reaches every client of the service in every
-// worker (or of its room), through the worker's Hub.
+// broadcast { exclude_sender template rooms_from_path notify_join notify_leave
+// webhook }: every message a client sends reaches every client of the service
+// in every worker (or of its room), through the worker's Hub; with a webhook,
+// a backend hears of every event too (see handlers/webhook/webhook.h).
+#include <optional>
+
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "config/sockman.pb.h"
 #include "handlers/handler.h"
 #include "handlers/messaging/hub.h"
+#include "handlers/webhook/webhook.h"
 #include "protocols/websocket/websocket.h"
 
 namespace sockman {
@@ -18,18 +22,15 @@ struct BroadcastSettings {
   std::string notify_join;
   std::string notify_leave;
   bool websocket = false;
+  std::optional<WebhookSettings> webhook;
 };
-
-// "/rooms/lobby" -> "lobby"; "/" -> "".
-std::string RoomFromPath(absl::string_view path) {
-  std::vector<absl::string_view> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
-  return parts.empty() ? "" : std::string(parts.back());
-}
 
 class BroadcastHandler : public Handler {
  public:
   BroadcastHandler(const BroadcastSettings& settings, const WorkerContext& worker)
-      : settings_(settings), service_(worker.service), hub_(Hub::ForWorker(worker)) {}
+      : settings_(settings), service_(worker.service), hub_(Hub::ForWorker(worker)) {
+    if (settings.webhook) webhook_ = std::make_unique<Webhook>(*settings.webhook, worker, hub_);
+  }
 
   // WebSocket clients join once the upgrade is accepted (their path is the
   // room); others as soon as they connect.
@@ -40,7 +41,7 @@ class BroadcastHandler : public Handler {
     std::string room;
     if (settings_.rooms_from_path) {
       if (const HttpRequest* request = WebSocketHandshake(connection)) {
-        room = RoomFromPath(request->path);
+        room = Hub::RoomFromPath(request->path);
       }
     }
     Join(connection, room);
@@ -55,12 +56,14 @@ class BroadcastHandler : public Handler {
                          : std::string();
     hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message),
                  settings_.exclude_sender ? id : "");
+    if (webhook_) webhook_->Message(connection, message);
   }
 
   void OnClose(Connection& connection) override {
     const std::string* joined = hub_.RoomOf(connection);
     if (joined == nullptr) return;
     std::string room = *joined;
+    if (webhook_) webhook_->Closed(connection);
     hub_.Leave(connection);
     if (!settings_.notify_leave.empty()) {
       hub_.Publish(service_, Target(room),
@@ -69,8 +72,10 @@ class BroadcastHandler : public Handler {
   }
 
  private:
+  // A client's messages go to its room: the one its path named, or one a
+  // webhook reply moved it to; else to everyone.
   Hub::Target Target(const std::string& room) const {
-    if (!settings_.rooms_from_path) return {Hub::Scope::kAll, ""};
+    if (!settings_.rooms_from_path && room.empty()) return {Hub::Scope::kAll, ""};
     return {Hub::Scope::kRoom, room};
   }
   static std::string Render(const std::string& format, const std::string& client_id,
@@ -85,11 +90,14 @@ class BroadcastHandler : public Handler {
       hub_.Publish(service_, Target(room),
                    Render(settings_.notify_join, hub_.ClientId(connection), room, ""));
     }
+    if (webhook_) webhook_->Opened(connection, room);
   }
+  uint64_t backend_errors() const override { return webhook_ ? webhook_->errors() : 0; }
 
   const BroadcastSettings& settings_;
   std::string service_;
   Hub& hub_;
+  std::unique_ptr<Webhook> webhook_;
 };
 
 class BroadcastFactory : public HandlerFactory {
@@ -119,6 +127,11 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const HandlerCon
   settings.rooms_from_path = options.rooms_from_path();
   settings.notify_join = options.notify_join();
   settings.notify_leave = options.notify_leave();
+  if (options.has_webhook()) {
+    absl::StatusOr<WebhookSettings> webhook = ParseWebhookSettings(options.webhook(), config.protocol);
+    if (!webhook.ok()) return webhook.status();
+    settings.webhook = std::move(*webhook);
+  }
   return std::make_unique<BroadcastFactory>(std::move(settings));
 }
 

@@ -194,6 +194,11 @@ std::string Hub::ClientId(const Connection& connection) const {
   return absl::StrCat(id_prefix_, absl::Hex(connection.id(), absl::kZeroPad6));
 }
 
+std::string Hub::RoomFromPath(absl::string_view path) {
+  std::vector<absl::string_view> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
+  return parts.empty() ? "" : std::string(parts.back());
+}
+
 void Hub::Join(Connection& connection, const std::string& room) {
   std::string id = ClientId(connection);
   clients_[id] = &connection;

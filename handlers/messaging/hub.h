@@ -46,6 +46,10 @@ class Hub {
     std::string name;  // the room or client id
   };
 
+  // The room a WebSocket request path names: its last segment
+  // ("/rooms/lobby" -> "lobby"; "/" -> "").
+  static std::string RoomFromPath(absl::string_view path);
+
   // This worker's hub (made on first use; needs the worker's bus).
   static Hub& ForWorker(const WorkerContext& worker);
 

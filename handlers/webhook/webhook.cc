@@ -1,0 +1,346 @@
+#include "handlers/webhook/webhook.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "protocols/http/http_codec.h"
+#include "protocols/websocket/websocket.h"
+
+namespace sockman {
+namespace {
+
+bool IsUnreserved(unsigned char c) {
+  return absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+void AppendFormEncoded(std::string& out, absl::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (IsUnreserved(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = absl::ascii_tolower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// application/x-www-form-urlencoded decoding ('+' is a space); malformed
+// escapes are kept as they are.
+std::string FormDecode(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '+') {
+      out.push_back(' ');
+    } else if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 &&
+               HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::string EncodeSession(const std::map<std::string, std::string>& session) {
+  std::string out;
+  for (const auto& [key, value] : session) {
+    if (!out.empty()) out.push_back('&');
+    AppendFormEncoded(out, key);
+    out.push_back('=');
+    AppendFormEncoded(out, value);
+  }
+  return out;
+}
+
+void AddHeader(std::string& out, absl::string_view name, absl::string_view value) {
+  absl::StrAppend(&out, name, ": ", value, "\r\n");
+}
+
+}  // namespace
+
+absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
+                                                     const std::string& protocol) {
+  WebhookSettings settings;
+  if (protocol != "text" && protocol != "frame" && protocol != "websocket") {
+    return absl::InvalidArgumentError("webhooks serve text://, frame:// and websocket:// services");
+  }
+  settings.websocket = protocol == "websocket";
+  settings.text = protocol == "text";
+  settings.url = options.url();
+  absl::string_view rest = options.url();
+  if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
+  if (absl::StartsWith(rest, "https://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "webhook.url '", options.url(), "': https:// backends are not supported; use http://"));
+  }
+  if (!absl::ConsumePrefix(&rest, "http://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook.url '", options.url(), "' must be http://HOST[:PORT]/PATH"));
+  }
+  size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  settings.target = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
+  for (unsigned char c : settings.target) {
+    if (c <= 0x20 || c >= 0x7f || c == '#') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("webhook.url '", options.url(), "' has a space, control byte or '#' in its path"));
+    }
+  }
+  absl::string_view host = authority;
+  size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
+    uint32_t port = 0;
+    if (!absl::SimpleAtoi(authority.substr(colon + 1), &port) || port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("webhook.url '", options.url(), "' needs a port 1-65535"));
+    }
+    settings.port = static_cast<uint16_t>(port);
+    host = authority.substr(0, colon);
+  }
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
+        return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat("webhook.url '", options.url(), "' has no valid host"));
+  }
+  settings.host = std::string(host);
+
+  if (options.events_size() > 0) {
+    settings.on_connect = settings.on_message = settings.on_close = false;
+    for (int event : options.events()) {
+      if (event == WebhookOptions::CONNECT) settings.on_connect = true;
+      if (event == WebhookOptions::MESSAGE) settings.on_message = true;
+      if (event == WebhookOptions::CLOSE) settings.on_close = true;
+    }
+  }
+  if (options.has_timeout_ms()) {
+    if (options.timeout_ms() < 10 || options.timeout_ms() > 600'000) {
+      return absl::InvalidArgumentError("webhook.timeout_ms must be between 10 and 600000");
+    }
+    settings.timeout_ms = options.timeout_ms();
+  }
+  if (options.has_max_connections()) {
+    if (options.max_connections() < 1 || options.max_connections() > 4096) {
+      return absl::InvalidArgumentError("webhook.max_connections must be between 1 and 4096");
+    }
+    settings.max_connections = options.max_connections();
+  }
+  if (options.has_max_queue()) {
+    if (options.max_queue() < 1 || options.max_queue() > 10'000'000) {
+      return absl::InvalidArgumentError("webhook.max_queue must be between 1 and 10000000");
+    }
+    settings.max_queue = options.max_queue();
+  }
+  for (const Header& header : options.header()) {
+    if (!IsHttpToken(header.name()) || !IsHttpFieldValue(header.value())) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("webhook.header '", header.name(), "' needs a token name and a value without control bytes"));
+    }
+    for (const char* reserved : {"Host", "Content-Length", "Transfer-Encoding", "Connection"}) {
+      if (absl::EqualsIgnoreCase(header.name(), reserved)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("webhook.header '", header.name(), "' is set by sockman"));
+      }
+    }
+    AddHeader(settings.headers, header.name(), header.value());
+  }
+  if (options.rooms_from_path() && !settings.websocket) {
+    return absl::InvalidArgumentError("webhook.rooms_from_path needs a websocket:// service");
+  }
+  settings.rooms_from_path = options.rooms_from_path();
+  return settings;
+}
+
+Webhook::Webhook(const WebhookSettings& settings, const WorkerContext& worker, Hub& hub)
+    : settings_(settings),
+      reactor_(worker.reactor),
+      service_(worker.service),
+      hub_(hub),
+      http_(worker.reactor, HttpClientOptions{.host = settings.host,
+                                              .port = settings.port,
+                                              .max_connections = settings.max_connections,
+                                              .max_queue = SIZE_MAX,  // bounded here, by max_queue
+                                              .timeout_ms = settings.timeout_ms}) {}
+
+void Webhook::Opened(Connection& connection, const std::string& room) {
+  auto client = std::make_unique<Client>();
+  client->key = connection.id();
+  client->connection = &connection;
+  client->id = hub_.ClientId(connection);
+  client->address = connection.remote_address().Host();
+  client->port = connection.remote_address().port();
+  client->room = room;
+  Client& c = *client;
+  clients_[connection.id()] = std::move(client);
+  if (!settings_.on_connect) return;
+  Event event{Kind::kConnect, "", ""};
+  if (const HttpRequest* request = WebSocketHandshake(connection)) {
+    AddHeader(event.headers, "X-Sockman-Request-Uri", request->target);
+    for (const char* name : {"Origin", "Cookie", "User-Agent"}) {
+      absl::string_view value = request->Header(name);
+      if (!value.empty()) AddHeader(event.headers, absl::StrCat("X-Sockman-", name), value);
+    }
+  }
+  Enqueue(c, std::move(event));
+}
+
+void Webhook::Message(Connection& connection, absl::string_view message) {
+  if (!settings_.on_message) return;
+  auto it = clients_.find(connection.id());
+  if (it == clients_.end()) return;
+  Event event{Kind::kMessage, std::string(message), ""};
+  bool text = settings_.text;
+  if (settings_.websocket) {
+    text = !IsBinaryWebSocketMessage(connection);
+    AddHeader(event.headers, "X-Sockman-Message-Type", text ? "text" : "binary");
+  }
+  AddHeader(event.headers, "Content-Type",
+            text ? "text/plain; charset=utf-8" : "application/octet-stream");
+  Enqueue(*it->second, std::move(event));
+}
+
+void Webhook::Closed(Connection& connection) {
+  auto it = clients_.find(connection.id());
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  c.connection = nullptr;
+  if (settings_.on_close) {
+    Enqueue(c, Event{Kind::kClose, "", ""});
+  } else {
+    Pump(connection.id());
+  }
+}
+
+void Webhook::Enqueue(Client& client, Event event) {
+  if (waiting_ >= settings_.max_queue) {
+    Error(absl::StrCat(settings_.max_queue, " events already waiting; an event of client ",
+                       client.id, " was dropped"));
+    Pump(client.key);  // forgets a closed client whose close event this was
+    return;
+  }
+  client.events.push_back(std::move(event));
+  ++waiting_;
+  if (client.connection != nullptr && client.events.size() >= kClientBacklog) {
+    client.connection->PauseRecv();  // resumed as its events go out
+  }
+  Pump(client.key);
+}
+
+void Webhook::Pump(uint64_t key) {
+  auto it = clients_.find(key);
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  if (c.busy) return;
+  if (c.events.empty()) {
+    if (c.connection == nullptr) clients_.erase(it);
+    return;
+  }
+  Event event = std::move(c.events.front());
+  c.events.pop_front();
+  --waiting_;
+  if (c.connection != nullptr && c.events.size() == kClientBacklog / 2) c.connection->ResumeRecv();
+  c.busy = true;
+
+  static constexpr const char* kNames[] = {"connect", "message", "close"};
+  HttpClientRequest request;
+  request.target = settings_.target;
+  std::string& h = request.headers;
+  AddHeader(h, "X-Sockman-Event", kNames[static_cast<int>(event.kind)]);
+  AddHeader(h, "X-Sockman-Service", service_);
+  AddHeader(h, "X-Sockman-Client-Id", c.id);
+  AddHeader(h, "X-Sockman-Remote-Addr", c.address);
+  AddHeader(h, "X-Sockman-Remote-Port", absl::StrCat(c.port));
+  if (!c.room.empty()) {
+    h += "X-Sockman-Room: ";
+    AppendFormEncoded(h, c.room);
+    h += "\r\n";
+  }
+  if (!c.session.empty()) AddHeader(h, "X-Sockman-Session", EncodeSession(c.session));
+  h += settings_.headers;
+  h += event.headers;
+  request.body = std::move(event.body);
+  http_.Send(std::move(request), [this, key](absl::StatusOr<HttpClientResponse> response) {
+    Answered(key, std::move(response));
+  });
+}
+
+void Webhook::Answered(uint64_t key, absl::StatusOr<HttpClientResponse> response) {
+  auto it = clients_.find(key);
+  if (it == clients_.end()) return;
+  Client& c = *it->second;
+  c.busy = false;
+  if (!response.ok()) {
+    Error(absl::StrCat("POST ", settings_.url, ": ", response.status().message()));
+  } else if (response->status < 200 || response->status > 299) {
+    Error(absl::StrCat("POST ", settings_.url, ": HTTP ", response->status));
+  } else if (c.connection != nullptr) {
+    Apply(c, *response);  // may close the client, which queues its close event
+  }
+  Pump(key);
+}
+
+void Webhook::Apply(Client& client, const HttpClientResponse& response) {
+  Connection& connection = *client.connection;
+  std::vector<absl::string_view> updates = response.Headers("X-Sockman-Set-Session");
+  if (!updates.empty()) {
+    std::map<std::string, std::string> session = client.session;
+    for (absl::string_view update : updates) {
+      for (absl::string_view pair : absl::StrSplit(update, '&', absl::SkipEmpty())) {
+        std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+        std::string key = FormDecode(absl::StripAsciiWhitespace(kv.first));
+        if (key.empty()) continue;
+        std::string value = FormDecode(kv.second);
+        if (value.empty()) {
+          session.erase(key);
+        } else {
+          session[key] = std::move(value);
+        }
+      }
+    }
+    if (EncodeSession(session).size() > kMaxSessionSize) {
+      Error(absl::StrCat("session of client ", client.id, " would exceed ", kMaxSessionSize,
+                         " bytes; update refused"));
+    } else {
+      client.session = std::move(session);
+    }
+  }
+  std::vector<absl::string_view> joins = response.Headers("X-Sockman-Join");
+  if (!joins.empty()) {
+    std::string room = FormDecode(joins.back());
+    hub_.Leave(connection);
+    hub_.Join(connection, room);
+    client.room = room;
+  }
+  if (!response.body.empty()) {
+    if (settings_.websocket) {
+      SendWebSocket(connection, response.body,
+                    absl::EqualsIgnoreCase(response.Header("X-Sockman-Message-Type"), "binary"));
+    } else {
+      connection.Send(response.body);
+    }
+  }
+  absl::string_view close = response.Header("X-Sockman-Close");
+  if (!close.empty() && close != "0" && !absl::EqualsIgnoreCase(close, "false")) connection.Close();
+}
+
+void Webhook::Error(absl::string_view what) {
+  ++errors_;
+  log_.Log(LogSeverity::kWarning, reactor_.NowMs(),
+           absl::StrCat("webhook ", service_, ": ", what, " (", errors_, " errors so far)"));
+}
+
+}  // namespace sockman

@@ -1,0 +1,111 @@
+// Webhook posts the events of a service's clients to an HTTP backend, the
+// way GatewayWorker hands them to a BusinessWorker: the `webhook` handler is
+// a gateway built on it, and `broadcast { webhook {} }` adds it to a
+// broadcast service.
+//
+// One POST per event (connect, message, close) with the client's facts in
+// X-Sockman-* headers and the message as the body. A client's events go one at
+// a time, in order; different clients' go in parallel over a keep-alive pool
+// (max_connections). A 2xx reply may carry a body for the client and headers
+// that close it, move it to a room or set its session (sent with its later
+// events). A backend that is down, slow or answering non-2xx costs only the
+// events concerned: they are counted (backend_errors) and logged, rate
+// limited.
+#ifndef SOCKMAN_HANDLERS_WEBHOOK_WEBHOOK_H_
+#define SOCKMAN_HANDLERS_WEBHOOK_WEBHOOK_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "config/sockman.pb.h"
+#include "engine/base/logging.h"
+#include "handlers/handler.h"
+#include "handlers/messaging/hub.h"
+#include "protocols/http/http_client.h"
+
+namespace sockman {
+
+struct WebhookSettings {
+  std::string host;
+  uint16_t port = 80;
+  std::string target = "/";  // path and query
+  std::string url;           // as configured, for logs
+  bool on_connect = true;
+  bool on_message = true;
+  bool on_close = true;
+  int64_t timeout_ms = 5000;
+  size_t max_connections = 16;
+  size_t max_queue = 10'000;
+  std::string headers;  // rendered extra request headers
+  bool rooms_from_path = false;
+  bool websocket = false;  // the service's protocol
+  bool text = false;       // messages are text (text://, or websocket text frames)
+};
+
+// Checks and resolves the config (in the master, before fork).
+absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
+                                                     const std::string& protocol);
+
+class Webhook {
+ public:
+  // Most events one client may have waiting before its reading pauses.
+  static constexpr size_t kClientBacklog = 64;
+  // Longest session (form-encoded) a client may carry.
+  static constexpr size_t kMaxSessionSize = 4096;
+
+  Webhook(const WebhookSettings& settings, const WorkerContext& worker, Hub& hub);
+
+  // The client is there (for WebSocket: after the upgrade), in `room`.
+  void Opened(Connection& connection, const std::string& room);
+  void Message(Connection& connection, absl::string_view message);
+  // Before the client leaves its room.
+  void Closed(Connection& connection);
+
+  uint64_t errors() const { return errors_; }
+
+ private:
+  enum class Kind { kConnect, kMessage, kClose };
+  struct Event {
+    Kind kind;
+    std::string body;
+    std::string headers;  // event-specific, rendered
+  };
+  struct Client {
+    uint64_t key = 0;                  // the connection's id
+    Connection* connection = nullptr;  // null once closed
+    std::string id;
+    std::string address;
+    uint16_t port = 0;
+    std::string room;
+    std::map<std::string, std::string> session;
+    std::deque<Event> events;
+    bool busy = false;
+  };
+
+  void Enqueue(Client& client, Event event);
+  // Sends the client's next event if none is in flight; forgets a closed
+  // client with nothing left to send.
+  void Pump(uint64_t key);
+  void Answered(uint64_t key, absl::StatusOr<HttpClientResponse> response);
+  void Apply(Client& client, const HttpClientResponse& response);
+  void Error(absl::string_view what);
+
+  const WebhookSettings& settings_;
+  Reactor& reactor_;
+  std::string service_;
+  Hub& hub_;
+  HttpClient http_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;  // by connection id
+  size_t waiting_ = 0;  // events queued, over all clients
+  uint64_t errors_ = 0;
+  RateLimitedLog log_;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_HANDLERS_WEBHOOK_WEBHOOK_H_

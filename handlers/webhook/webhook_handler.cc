@@ -1,0 +1,74 @@
+// webhook { url ... }: the gateway of GatewayWorker, with the application
+// behind an HTTP backend. Clients get ids and rooms in the worker's Hub (so a
+// push service can reach them) and their events go to the backend (see
+// webhook.h).
+#include "config/sockman.pb.h"
+#include "handlers/handler.h"
+#include "handlers/messaging/hub.h"
+#include "handlers/webhook/webhook.h"
+#include "protocols/websocket/websocket.h"
+
+namespace sockman {
+namespace {
+
+class WebhookHandler : public Handler {
+ public:
+  WebhookHandler(const WebhookSettings& settings, const WorkerContext& worker)
+      : settings_(settings), hub_(Hub::ForWorker(worker)), webhook_(settings, worker, hub_) {}
+
+  // WebSocket clients are there once the upgrade is accepted.
+  void OnConnect(Connection& connection) override {
+    if (!settings_.websocket) Open(connection, "");
+  }
+  void OnHandshake(Connection& connection) override {
+    std::string room;
+    if (settings_.rooms_from_path) {
+      if (const HttpRequest* request = WebSocketHandshake(connection)) {
+        room = Hub::RoomFromPath(request->path);
+      }
+    }
+    Open(connection, room);
+  }
+  void OnMessage(Connection& connection, absl::string_view message) override {
+    webhook_.Message(connection, message);
+  }
+  void OnClose(Connection& connection) override {
+    if (hub_.RoomOf(connection) == nullptr) return;  // never opened
+    webhook_.Closed(connection);
+    hub_.Leave(connection);
+  }
+  uint64_t backend_errors() const override { return webhook_.errors(); }
+
+ private:
+  void Open(Connection& connection, const std::string& room) {
+    hub_.Join(connection, room);
+    webhook_.Opened(connection, room);
+  }
+
+  const WebhookSettings& settings_;
+  Hub& hub_;
+  Webhook webhook_;
+};
+
+class WebhookFactory : public HandlerFactory {
+ public:
+  explicit WebhookFactory(WebhookSettings settings) : settings_(std::move(settings)) {}
+  std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const override {
+    return std::make_unique<WebhookHandler>(settings_, worker);
+  }
+
+ private:
+  WebhookSettings settings_;
+};
+
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateWebhook(const HandlerConfig& config) {
+  absl::StatusOr<WebhookSettings> settings =
+      ParseWebhookSettings(static_cast<const WebhookOptions&>(config.message), config.protocol);
+  if (!settings.ok()) return settings.status();
+  return std::make_unique<WebhookFactory>(std::move(*settings));
+}
+
+SOCKMAN_REGISTER_HANDLER("webhook", CreateWebhook);
+
+}  // namespace
+}  // namespace sockman

@@ -1,0 +1,281 @@
+// Webhooks on the real binary, against a Python backend
+// (testdata/webhook_backend.py): connect/message/close events with the
+// client's facts in headers, replies back to the client, session, rooms and
+// close by reply header, per-client order, keep-alive to the backend, a
+// backend that is down, and a chat built from broadcast + webhook + push.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+#include "integration/testing/websocket_client.h"
+
+namespace sockman::testing {
+namespace {
+
+class Backend {
+ public:
+  Backend() {
+    std::string port_file = ShortTempDir() + "/port";
+    pid_ = fork();
+    if (pid_ == 0) {
+      execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && port_ == 0; ++i) {
+      (void)absl::SimpleAtoi(ReadFile(port_file), &port_);
+      if (port_ == 0) usleep(25'000);
+    }
+  }
+  ~Backend() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  uint16_t port() const { return static_cast<uint16_t>(port_); }
+  std::string Get(const std::string& path) const {
+    return Shell(absl::StrCat("curl -s http://127.0.0.1:", port_, path));
+  }
+  // The recorded events (JSON objects) of one client.
+  std::vector<std::string> EventsOf(const std::string& client_id) const {
+    std::vector<std::string> found;
+    for (absl::string_view line : absl::StrSplit(Get("/events"), '\n', absl::SkipEmpty())) {
+      if (absl::StrContains(line, absl::StrCat("\"X-Sockman-Client-Id\": \"", client_id, "\""))) {
+        found.emplace_back(line);
+      }
+    }
+    return found;
+  }
+  // Waits until the client has `n` events recorded.
+  std::vector<std::string> WaitEvents(const std::string& client_id, size_t n) const {
+    std::vector<std::string> events;
+    for (int i = 0; i < 200; ++i) {
+      events = EventsOf(client_id);
+      if (events.size() >= n) break;
+      usleep(25'000);
+    }
+    return events;
+  }
+
+ private:
+  pid_t pid_ = 0;
+  uint32_t port_ = 0;
+};
+
+uint16_t LocalPort(TestClient& client) {
+  sockaddr_in address{};
+  socklen_t length = sizeof(address);
+  getsockname(client.fd(), reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+std::string WelcomeId(const std::string& welcome) {
+  EXPECT_TRUE(absl::StartsWith(welcome, "welcome ")) << welcome;
+  return welcome.size() > 8 ? welcome.substr(8) : "";
+}
+
+class WebhookTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    backend_ = new Backend();
+    ASSERT_NE(backend_->port(), 0) << "the backend did not start";
+    std::string url = absl::StrCat("http://127.0.0.1:", backend_->port(), "/events/in");
+    auto started = SockmanProcess::Start(absl::StrCat(R"(
+service {
+  name: "gw"
+  listen: "ws://127.0.0.1:0"
+  count: 2
+  webhook { url: ")", url, R"(" max_connections: 4 header { name: "Authorization" value: "Bearer t0k" } }
+}
+service { name: "lines" listen: "text://127.0.0.1:0" webhook { url: ")", url, R"(" events: MESSAGE } }
+service { name: "api" listen: "http://127.0.0.1:0" push { service: "gw" } }
+service {
+  name: "chat"
+  listen: "ws://127.0.0.1:0"
+  count: 2
+  broadcast { rooms_from_path: true template: "{client_id}: {message}" webhook { url: ")", url, R"(" } }
+}
+service { name: "chat_api" listen: "http://127.0.0.1:0" push { service: "chat" } }
+service { name: "down" listen: "text://127.0.0.1:0" webhook { url: "http://127.0.0.1:)",
+                                                        FreePort(), R"(/" timeout_ms: 500 } }
+)"),
+                                         "webhook", ShortTempDir());
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = started->release();
+    Shell(absl::StrCat("curl -s -d http://127.0.0.1:", server_->port("chat_api"),
+                       " http://127.0.0.1:", backend_->port(), "/config"));
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete backend_;
+  }
+  static Backend* backend_;
+  static SockmanProcess* server_;
+};
+
+Backend* WebhookTest::backend_ = nullptr;
+SockmanProcess* WebhookTest::server_ = nullptr;
+
+TEST_F(WebhookTest, EventsReachTheBackendAndRepliesReachTheClient) {
+  WebSocketClient ws(server_->port("gw"), "/app?token=abc");
+  ASSERT_TRUE(ws.ok());
+  std::string id = WelcomeId(ws.Next());
+  ws.Send("hello");
+  EXPECT_EQ(ws.Next(), "echo: hello");
+  ws.Send("bin:raw");
+  auto frame = ws.NextFrame();
+  EXPECT_EQ(frame.first, 0x82);
+  EXPECT_EQ(frame.second, "raw");
+  uint16_t port = LocalPort(ws.socket());
+  ws.Close();
+
+  std::vector<std::string> events = backend_->WaitEvents(id, 4);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_TRUE(absl::StrContains(events[0], "\"X-Sockman-Event\": \"connect\"")) << events[0];
+  EXPECT_TRUE(absl::StrContains(events[0], "\"X-Sockman-Request-Uri\": \"/app?token=abc\"")) << events[0];
+  EXPECT_TRUE(absl::StrContains(events[1], "\"X-Sockman-Event\": \"message\"")) << events[1];
+  EXPECT_TRUE(absl::StrContains(events[1], "\"X-Sockman-Message-Type\": \"text\"")) << events[1];
+  EXPECT_TRUE(absl::StrContains(events[1], "\"content-type\": \"text/plain; charset=utf-8\"")) << events[1];
+  EXPECT_TRUE(absl::StrContains(events[1], "\"body\": \"hello\"")) << events[1];
+  EXPECT_TRUE(absl::StrContains(events[3], "\"X-Sockman-Event\": \"close\"")) << events[3];
+  for (const std::string& event : events) {
+    EXPECT_TRUE(absl::StrContains(event, "\"X-Sockman-Service\": \"gw\"")) << event;
+    EXPECT_TRUE(absl::StrContains(event, "\"X-Sockman-Remote-Addr\": \"127.0.0.1\"")) << event;
+    EXPECT_TRUE(absl::StrContains(event, absl::StrCat("\"X-Sockman-Remote-Port\": \"", port, "\"")))
+        << event;
+    EXPECT_TRUE(absl::StrContains(event, "\"path\": \"/events/in\"")) << event;
+    EXPECT_TRUE(absl::StrContains(event, "\"auth\": \"Bearer t0k\"")) << event;
+  }
+}
+
+TEST_F(WebhookTest, SessionRoomsAndCloseByReplyHeaders) {
+  WebSocketClient ws(server_->port("gw"), "/");
+  ASSERT_TRUE(ws.ok());
+  std::string id = WelcomeId(ws.Next());
+  ws.Send("set:user=tom%20s");
+  EXPECT_EQ(ws.Next(), "set");
+  ws.Send("join:lobby");
+  EXPECT_EQ(ws.Next(), "joined lobby");
+  ws.Send("who");
+  EXPECT_EQ(ws.Next(), "echo: who");
+  std::vector<std::string> events = backend_->WaitEvents(id, 4);
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_TRUE(absl::StrContains(events[3], "\"X-Sockman-Session\": \"user=tom%20s\"")) << events[3];
+  EXPECT_TRUE(absl::StrContains(events[3], "\"X-Sockman-Room\": \"lobby\"")) << events[3];
+
+  // The push API reaches the client in the room the backend put it in.
+  std::string pushed = Shell(absl::StrCat("curl -s -d 'to the lobby' http://127.0.0.1:",
+                                          server_->port("api"), "/rooms/lobby"));
+  EXPECT_TRUE(absl::StrContains(pushed, "\"delivered\":1")) << pushed;
+  EXPECT_EQ(ws.Next(), "to the lobby");
+
+  // A reply that closes: its body first, then the close.
+  ws.Send("bye");
+  EXPECT_EQ(ws.Next(), "bye");
+  auto frame = ws.NextFrame();
+  EXPECT_EQ(frame.first, 0x88);  // close
+  ws.socket().Send(ClientFrame(0x88, frame.second));
+  EXPECT_TRUE(ws.WaitClosed());
+  ws.Close();  // the server's lingering close waits for this FIN
+  events = backend_->WaitEvents(id, 6);
+  ASSERT_EQ(events.size(), 6u);
+  EXPECT_TRUE(absl::StrContains(events[5], "\"X-Sockman-Event\": \"close\"")) << events[5];
+}
+
+TEST_F(WebhookTest, OneClientsEventsStayInOrderAndShareKeptConnections) {
+  int before = 0;
+  {
+    std::string stats = backend_->Get("/stats");
+    (void)absl::SimpleAtoi(stats.substr(stats.find(':') + 1, stats.find(',') - stats.find(':') - 1),
+                           &before);
+  }
+  std::vector<std::unique_ptr<WebSocketClient>> clients;
+  for (int c = 0; c < 4; ++c) {
+    clients.push_back(std::make_unique<WebSocketClient>(server_->port("gw"), "/"));
+    ASSERT_TRUE(clients.back()->ok());
+    WelcomeId(clients.back()->Next());
+  }
+  for (int i = 0; i < 50; ++i) {
+    for (auto& client : clients) client->Send(absl::StrCat("n", i));
+  }
+  for (auto& client : clients) {
+    for (int i = 0; i < 50; ++i) ASSERT_EQ(client->Next(), absl::StrCat("echo: n", i));
+  }
+  std::string stats = backend_->Get("/stats");
+  int after = 0;
+  (void)absl::SimpleAtoi(stats.substr(stats.find(':') + 1, stats.find(',') - stats.find(':') - 1),
+                         &after);
+  // 204 events over at most 4 kept connections per worker (2 workers).
+  EXPECT_LE(after - before, 8) << stats;
+}
+
+TEST_F(WebhookTest, TextServicesAndChosenEvents) {
+  TestClient lines(server_->port("lines"));
+  ASSERT_TRUE(lines.Send("one\nfail\ntwo\n"));
+  EXPECT_EQ(lines.ReadLine(), "echo: one");
+  EXPECT_EQ(lines.ReadLine(), "echo: two");  // a 500 sends nothing
+  lines.Close();
+  // Only message events were asked for.
+  std::string events = backend_->Get("/events");
+  EXPECT_FALSE(absl::StrContains(events, "\"X-Sockman-Event\": \"connect\", \"X-Sockman-Service\": \"lines\""));
+  EXPECT_TRUE(absl::StrContains(events, "\"X-Sockman-Event\": \"message\", \"X-Sockman-Service\": \"lines\""));
+  std::string status = Shell(SockmanBinary() + " status --json -c " + server_->config_path());
+  EXPECT_TRUE(absl::StrContains(status, "\"backend_errors\":1")) << status;
+}
+
+TEST_F(WebhookTest, ABackendThatIsDownCostsOnlyItsEvents) {
+  // The `status --json` record of the "down" service's worker.
+  auto down_worker = [] {
+    std::string status = Shell(SockmanBinary() + " status --json -c " + server_->config_path());
+    size_t at = status.find("\"service\":\"down\"");
+    return at == std::string::npos ? status : status.substr(at, status.find('}', at) - at);
+  };
+  TestClient client(server_->port("down"));
+  ASSERT_TRUE(client.Send("anyone?\n"));
+  EXPECT_EQ(client.ReadLine(500), "");  // nothing comes back
+  EXPECT_FALSE(client.eof());           // and the client stays connected
+  std::string worker = down_worker();
+  for (int i = 0; i < 50 && absl::StrContains(worker, "\"backend_errors\":0"); ++i) {
+    usleep(50'000);
+    worker = down_worker();
+  }
+  EXPECT_TRUE(absl::StrContains(worker, "\"backend_errors\":2")) << worker;  // connect, message
+  TestClient again(server_->port("down"));
+  EXPECT_TRUE(again.Send("still up\n"));
+  EXPECT_FALSE(again.WaitClosed(300));
+}
+
+// A moderated chat room from config only: broadcast relays messages within
+// rooms, the backend greets each client privately and kicks a spammer,
+// announcing it to the room through the push API.
+TEST_F(WebhookTest, ChatFromBroadcastWebhookAndPush) {
+  WebSocketClient alice(server_->port("chat"), "/rooms/lobby");
+  WebSocketClient bob(server_->port("chat"), "/rooms/lobby");
+  WebSocketClient carol(server_->port("chat"), "/rooms/elsewhere");
+  ASSERT_TRUE(alice.ok() && bob.ok() && carol.ok());
+  std::string a = WelcomeId(alice.Next());
+  WelcomeId(bob.Next());
+  WelcomeId(carol.Next());
+  alice.Send("hi all");
+  EXPECT_EQ(bob.Next(), absl::StrCat(a, ": hi all"));
+  EXPECT_EQ(alice.Next(), absl::StrCat(a, ": hi all"));
+  EXPECT_EQ(alice.Next(), "echo: hi all");  // the backend's private answer
+  alice.Send("spam");
+  EXPECT_EQ(bob.Next(), absl::StrCat(a, ": spam"));
+  EXPECT_EQ(bob.Next(), absl::StrCat("kicked ", a));
+  EXPECT_EQ(alice.Next(), absl::StrCat(a, ": spam"));
+  EXPECT_EQ(alice.Next(), absl::StrCat("kicked ", a));
+  EXPECT_EQ(alice.NextFrame().first, 0x88);
+  EXPECT_EQ(carol.Next(500), "<none>");  // another room heard nothing
+}
+
+}  // namespace
+}  // namespace sockman::testing

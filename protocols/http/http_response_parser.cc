@@ -1,0 +1,284 @@
+#include "protocols/http/http_response_parser.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "protocols/http/http_codec.h"
+
+namespace sockman {
+namespace {
+
+constexpr int kMaxHeaders = 200;
+
+absl::string_view TrimOws(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+absl::string_view StripCr(absl::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
+}  // namespace
+
+absl::string_view HttpClientResponse::Header(absl::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return value;
+  }
+  return "";
+}
+
+std::vector<absl::string_view> HttpClientResponse::Headers(absl::string_view name) const {
+  std::vector<absl::string_view> values;
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) values.push_back(value);
+  }
+  return values;
+}
+
+HttpResponseParser::Result HttpResponseParser::Fail(std::string why) {
+  error_ = std::move(why);
+  phase_ = Phase::kDone;
+  return Result::kError;
+}
+
+bool HttpResponseParser::NextLine(absl::string_view input, size_t* pos, absl::string_view* line) {
+  size_t lf = input.find('\n', *pos);
+  if (lf == absl::string_view::npos) return false;
+  *line = StripCr(input.substr(*pos, lf - *pos));
+  *pos = lf + 1;
+  return true;
+}
+
+HttpResponseParser::Result HttpResponseParser::Parse(absl::string_view input, size_t* consumed) {
+  *consumed = 0;
+  if (!input.empty()) started_ = true;
+  if (!error_.empty()) return Result::kError;
+  size_t pos = 0;
+  while (true) {
+    switch (phase_) {
+      case Phase::kHead: {
+        // Find the blank line that ends the head; a head is parsed whole.
+        absl::string_view rest = input.substr(pos);
+        size_t line_start = 0;
+        size_t head_end = absl::string_view::npos;  // just past the blank line
+        while (true) {
+          size_t lf = rest.find('\n', line_start);
+          if (lf == absl::string_view::npos) break;
+          if (StripCr(rest.substr(line_start, lf - line_start)).empty()) {
+            if (line_start == 0) {  // stray empty line before a status line
+              rest.remove_prefix(lf + 1);
+              pos += lf + 1;
+              continue;
+            }
+            head_end = lf + 1;
+            break;
+          }
+          line_start = lf + 1;
+        }
+        if (head_end == absl::string_view::npos) {
+          if (rest.size() > kMaxHeadSize) return Fail("response head over 64 KiB");
+          *consumed = pos;
+          return Result::kNeedMore;
+        }
+        if (head_end > kMaxHeadSize) return Fail("response head over 64 KiB");
+        Result r = ParseHead(rest.substr(0, line_start - 1));  // without its last LF
+        if (r == Result::kError) return r;
+        pos += head_end;
+        break;
+      }
+      case Phase::kBody: {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size() - pos));
+        response_.body.append(input.data() + pos, take);
+        pos += take;
+        remaining_ -= take;
+        if (remaining_ > 0) {
+          *consumed = pos;
+          return Result::kNeedMore;
+        }
+        phase_ = Phase::kDone;
+        break;
+      }
+      case Phase::kUntilClose: {
+        size_t take = input.size() - pos;
+        if (response_.body.size() + take > max_body_size_) return Fail("response body too large");
+        response_.body.append(input.data() + pos, take);
+        *consumed = input.size();
+        return Result::kNeedMore;
+      }
+      case Phase::kDone:
+        *consumed = pos;
+        return Result::kDone;
+      default: {
+        size_t used = 0;
+        Result r = ParseChunked(input.substr(pos), &used);
+        pos += used;
+        if (r == Result::kError) return r;
+        *consumed = pos;
+        if (r == Result::kNeedMore) return r;
+        break;
+      }
+    }
+  }
+}
+
+HttpResponseParser::Result HttpResponseParser::ParseHead(absl::string_view head) {
+  std::vector<absl::string_view> lines = absl::StrSplit(head, '\n');
+  absl::string_view status_line = StripCr(lines[0]);
+  // HTTP/1.x SP 3DIGIT [SP reason]
+  if (status_line.size() < 12 || !absl::StartsWith(status_line, "HTTP/1.") ||
+      !absl::ascii_isdigit(status_line[7]) || status_line[8] != ' ' ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
+    return Fail(absl::StrCat("bad status line '", status_line.substr(0, 80), "'"));
+  }
+  int status = 0;
+  if (!absl::SimpleAtoi(status_line.substr(9, 3), &status) || status < 100 || status > 599) {
+    return Fail(absl::StrCat("bad status code in '", status_line.substr(0, 80), "'"));
+  }
+  response_ = HttpClientResponse();
+  response_.status = status;
+  response_.version_minor = status_line[7] - '0';
+  if (lines.size() - 1 > kMaxHeaders) return Fail("too many response headers");
+  for (size_t i = 1; i < lines.size(); ++i) {
+    absl::string_view line = StripCr(lines[i]);
+    if (!line.empty() && (line[0] == ' ' || line[0] == '\t')) return Fail("obsolete line folding");
+    size_t colon = line.find(':');
+    if (colon == absl::string_view::npos || !IsHttpToken(line.substr(0, colon))) {
+      return Fail(absl::StrCat("bad header line '", line.substr(0, 80), "'"));
+    }
+    absl::string_view value = TrimOws(line.substr(colon + 1));
+    if (!IsHttpFieldValue(value)) return Fail("bad bytes in a header value");
+    response_.headers.emplace_back(std::string(line.substr(0, colon)), std::string(value));
+  }
+
+  if (status < 200 && status != 101) {  // interim (100 Continue, 103): the real one follows
+    phase_ = Phase::kHead;
+    return Result::kNeedMore;
+  }
+  absl::string_view connection = response_.Header("Connection");
+  response_.keep_alive = response_.version_minor >= 1 ? !HttpListHasToken(connection, "close")
+                                                      : HttpListHasToken(connection, "keep-alive");
+  if (status == 101 || head_request_ || status == 204 || status == 304) {
+    phase_ = Phase::kDone;
+    return Result::kDone;
+  }
+  std::vector<absl::string_view> codings = response_.Headers("Transfer-Encoding");
+  if (!codings.empty()) {
+    std::vector<absl::string_view> last = absl::StrSplit(codings.back(), ',');
+    if (absl::EqualsIgnoreCase(TrimOws(last.back()), "chunked")) {
+      phase_ = Phase::kChunkSize;
+    } else {
+      phase_ = Phase::kUntilClose;
+      response_.keep_alive = false;
+    }
+    return Result::kNeedMore;
+  }
+  bool have_length = false;
+  uint64_t length = 0;
+  for (absl::string_view header : response_.Headers("Content-Length")) {
+    for (absl::string_view part : absl::StrSplit(header, ',')) {
+      uint64_t value = 0;
+      part = TrimOws(part);
+      if (part.empty() || part.size() > 19 || !std::all_of(part.begin(), part.end(), absl::ascii_isdigit) ||
+          !absl::SimpleAtoi(part, &value)) {
+        return Fail("bad Content-Length");
+      }
+      if (have_length && value != length) return Fail("conflicting Content-Length values");
+      have_length = true;
+      length = value;
+    }
+  }
+  if (have_length) {
+    if (length > max_body_size_) return Fail("response body too large");
+    remaining_ = length;
+    phase_ = length == 0 ? Phase::kDone : Phase::kBody;
+    return Result::kNeedMore;
+  }
+  phase_ = Phase::kUntilClose;
+  response_.keep_alive = false;
+  return Result::kNeedMore;
+}
+
+HttpResponseParser::Result HttpResponseParser::ParseChunked(absl::string_view input,
+                                                            size_t* consumed) {
+  size_t pos = 0;
+  absl::string_view line;
+  while (true) {
+    *consumed = pos;
+    switch (phase_) {
+      case Phase::kChunkSize: {
+        if (!NextLine(input, &pos, &line)) {
+          if (input.size() - pos > 1024) return Fail("chunk size line too long");
+          return Result::kNeedMore;
+        }
+        absl::string_view digits = TrimOws(line.substr(0, line.find(';')));
+        uint64_t size = 0;
+        if (digits.empty() || digits.size() > 15) return Fail("bad chunk size");
+        for (char c : digits) {
+          if (!absl::ascii_isxdigit(c)) return Fail("bad chunk size");
+          size = size * 16 + (absl::ascii_isdigit(c) ? c - '0' : (absl::ascii_tolower(c) - 'a' + 10));
+        }
+        if (size == 0) {
+          phase_ = Phase::kTrailers;
+          remaining_ = 0;  // trailer bytes seen
+        } else {
+          if (response_.body.size() + size > max_body_size_) return Fail("response body too large");
+          phase_ = Phase::kChunkData;
+          remaining_ = size;
+        }
+        break;
+      }
+      case Phase::kChunkData: {
+        size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size() - pos));
+        response_.body.append(input.data() + pos, take);
+        pos += take;
+        remaining_ -= take;
+        if (remaining_ > 0) {
+          *consumed = pos;
+          return Result::kNeedMore;
+        }
+        phase_ = Phase::kChunkDataEnd;
+        break;
+      }
+      case Phase::kChunkDataEnd:
+        if (!NextLine(input, &pos, &line)) {
+          if (input.size() - pos > 1) return Fail("chunk not followed by CRLF");
+          return Result::kNeedMore;
+        }
+        if (!line.empty()) return Fail("chunk not followed by CRLF");
+        phase_ = Phase::kChunkSize;
+        break;
+      case Phase::kTrailers: {
+        size_t start = pos;
+        if (!NextLine(input, &pos, &line)) {
+          if (remaining_ + input.size() - pos > kMaxHeadSize) return Fail("trailers over 64 KiB");
+          return Result::kNeedMore;
+        }
+        remaining_ += pos - start;
+        if (remaining_ > kMaxHeadSize) return Fail("trailers over 64 KiB");
+        if (line.empty()) {
+          phase_ = Phase::kDone;
+          *consumed = pos;
+          return Result::kDone;
+        }
+        break;
+      }
+      default:
+        return Result::kDone;
+    }
+  }
+}
+
+HttpResponseParser::Result HttpResponseParser::Finish() {
+  if (!error_.empty()) return Result::kError;
+  if (phase_ == Phase::kUntilClose) phase_ = Phase::kDone;
+  if (phase_ == Phase::kDone) return Result::kDone;
+  return Fail(started_ ? "connection closed in the middle of the response"
+                       : "connection closed without a response");
+}
+
+}  // namespace sockman

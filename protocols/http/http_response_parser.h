@@ -1,0 +1,83 @@
+// The client side of HTTP/1.1 (RFC 9112): an incremental, bounded parser for
+// one response. Pure: bytes in, a response out. Interim 1xx responses are
+// skipped; the body is delimited by Transfer-Encoding: chunked, by
+// Content-Length, by the status (204, 304) or by the connection closing.
+//
+//   HttpResponseParser parser(/*max_body=*/1 << 20);
+//   size_t used = 0;
+//   switch (parser.Parse(input, &used)) { ... }   // consume `used` bytes
+//   ... at EOF: parser.Finish() completes a close-delimited body.
+#ifndef SOCKMAN_PROTOCOLS_HTTP_HTTP_RESPONSE_PARSER_H_
+#define SOCKMAN_PROTOCOLS_HTTP_HTTP_RESPONSE_PARSER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace sockman {
+
+struct HttpClientResponse {
+  int status = 0;
+  int version_minor = 1;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // The connection may carry another request.
+  bool keep_alive = true;
+
+  // The first header named `name` (case-insensitive), or "" if absent.
+  absl::string_view Header(absl::string_view name) const;
+  // Every value of the headers named `name`, in order.
+  std::vector<absl::string_view> Headers(absl::string_view name) const;
+};
+
+class HttpResponseParser {
+ public:
+  // Longest status line plus headers.
+  static constexpr size_t kMaxHeadSize = 64 * 1024;
+
+  enum class Result { kNeedMore, kDone, kError };
+
+  explicit HttpResponseParser(size_t max_body_size, bool head_request = false)
+      : max_body_size_(max_body_size), head_request_(head_request) {}
+
+  // Parses from the start of `input` (the bytes not yet consumed) and sets
+  // `*consumed` to how many bytes the caller may drop.
+  Result Parse(absl::string_view input, size_t* consumed);
+  // The peer closed the connection: completes a body delimited by the close,
+  // anything else is cut short (kError).
+  Result Finish();
+
+  // Valid after kDone.
+  HttpClientResponse& response() { return response_; }
+  // Why the last kError (for logs).
+  const std::string& error() const { return error_; }
+  // True once any byte of a response was parsed.
+  bool started() const { return started_; }
+
+ private:
+  enum class Phase { kHead, kBody, kUntilClose, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDone };
+
+  Result Fail(std::string why);
+  // Parses a complete head (through the blank line, `head` excludes it).
+  Result ParseHead(absl::string_view head);
+  Result ParseChunked(absl::string_view input, size_t* consumed);
+  // Moves `*line` to the next LF-terminated line of `input` from `*pos`;
+  // false if there is none yet.
+  static bool NextLine(absl::string_view input, size_t* pos, absl::string_view* line);
+
+  size_t max_body_size_;
+  bool head_request_;
+  bool started_ = false;
+  Phase phase_ = Phase::kHead;
+  uint64_t remaining_ = 0;  // kBody: body bytes; kChunkData: chunk bytes
+  HttpClientResponse response_;
+  std::string error_;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_HTTP_HTTP_RESPONSE_PARSER_H_
