@@ -69,6 +69,49 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
   EXPECT_EQ(again.ReadExactly(4), "back");
 }
 
+// WebSocket to a ws:// upstream (sockman's own WebSocket client): messages
+// keep their type and size, the upstream's path and the client's are used as
+// configured, and an upstream that refuses the upgrade closes the client.
+TEST(ProxyTest, WebSocketToAWebSocketUpstream) {
+  auto upstream = SockmanProcess::Start(R"(
+service { name: "up" listen: "ws://127.0.0.1:0" websocket { path: "/up" } echo { prefix: "up: " } }
+)", "", ShortTempDir());
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  uint16_t port = (*upstream)->port("up");
+  auto front = SockmanProcess::Start(absl::StrCat(
+      "service { name: \"fixed\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"ws://localhost:",
+      port, "/up\" } }\n",
+      "service { name: \"passthrough\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"ws://127.0.0.1:",
+      port, "\" } }\n"),
+      "", ShortTempDir());
+  ASSERT_TRUE(front.ok()) << front.status();
+
+  WebSocketClient ws((*front)->port("fixed"), "/anything");
+  ASSERT_TRUE(ws.ok());
+  ws.Send("hello");
+  EXPECT_EQ(ws.Next(), "up: hello");
+  TestClient& raw = ws.socket();
+  ASSERT_TRUE(raw.Send(ClientFrame(0x82, "bin")));
+  auto frame = ws.NextFrame();
+  EXPECT_EQ(frame.first, 0x82);
+  EXPECT_EQ(frame.second, "up: bin");
+  std::string big(60000, 'x');
+  ws.Send(big);
+  EXPECT_EQ(ws.Next(), "up: " + big);
+
+  // The client's own path when the upstream names none.
+  WebSocketClient through((*front)->port("passthrough"), "/up");
+  ASSERT_TRUE(through.ok());
+  through.Send("again");
+  EXPECT_EQ(through.Next(), "up: again");
+  // A path the upstream refuses (404): the client is closed.
+  WebSocketClient refused((*front)->port("passthrough"), "/wrong");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_TRUE(refused.WaitClosed(3000));
+  std::string status = Shell(SockmanBinary() + " status --json -c " + (*front)->config_path());
+  EXPECT_TRUE(absl::StrContains(status, "\"backend_errors\":1")) << status;
+}
+
 TEST(ProxyTest, HundredMebibytesWithBoundedMemory) {
   uint16_t port = FreePort();
   auto backend = Backend(port);

@@ -5,7 +5,8 @@
 // backpressure: while one side's send buffer is full, the other side is not
 // read. Either side closing closes the other once its output is flushed.
 // WebSocket services bridge to a plain TCP upstream (websockify): message
-// payloads go up as bytes, upstream bytes come down as binary messages.
+// payloads go up as bytes, upstream bytes come down as binary messages; or
+// they proxy to a ws:// upstream, message for message (text stays text).
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -16,7 +17,9 @@
 #include "engine/tcp_connection.h"
 #include "handlers/handler.h"
 #include "protocols/tcp/tcp_protocol.h"
+#include "protocols/http/http_response_parser.h"
 #include "protocols/websocket/websocket.h"
+#include "protocols/websocket/websocket_client.h"
 
 namespace sockman {
 namespace {
@@ -24,13 +27,30 @@ namespace {
 struct Upstream {
   std::string host;
   uint16_t port = 0;
-  std::string text;  // as configured, for logs
+  bool websocket = false;  // ws://
+  std::string path;        // ws://: the request target ("" = the client's)
+  std::string text;        // as configured, for logs
 };
 
 absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
   absl::string_view rest = uri;
-  if (!absl::ConsumePrefix(&rest, "tcp://")) {
-    return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' must be tcp://HOST:PORT"));
+  Upstream upstream;
+  if (absl::ConsumePrefix(&rest, "ws://")) {
+    upstream.websocket = true;
+    size_t slash = rest.find('/');
+    if (slash != absl::string_view::npos) {
+      upstream.path = std::string(rest.substr(slash));
+      rest = rest.substr(0, slash);
+      for (unsigned char c : upstream.path) {
+        if (c <= 0x20 || c >= 0x7f || c == '#') {
+          return absl::InvalidArgumentError(
+              absl::StrCat("upstream '", uri, "' has a space, control byte or '#' in its path"));
+        }
+      }
+    }
+  } else if (!absl::ConsumePrefix(&rest, "tcp://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("upstream '", uri, "' must be tcp://HOST:PORT or ws://HOST:PORT/PATH"));
   }
   size_t colon = rest.rfind(':');
   uint32_t port = 0;
@@ -41,7 +61,10 @@ absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
   absl::string_view host = rest.substr(0, colon);
   if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
   if (host.empty()) return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' has no host"));
-  return Upstream{std::string(host), static_cast<uint16_t>(port), uri};
+  upstream.host = std::string(host);
+  upstream.port = static_cast<uint16_t>(port);
+  upstream.text = uri;
+  return upstream;
 }
 
 struct ProxySettings {
@@ -56,9 +79,11 @@ class Session : public PeerTransport::Delegate {
  public:
   Session(ProxyHandler& handler, Connection& client) : handler_(handler), client_(client) {}
   ~Session() override;
-  void Start(size_t first_upstream);
-  // From the client.
-  void FromClient(absl::string_view message);
+  // `target`: the client's WebSocket request target, for ws:// upstreams
+  // without a path of their own.
+  void Start(size_t first_upstream, std::string target);
+  // From the client (`binary`: a binary WebSocket message).
+  void FromClient(absl::string_view message, bool binary);
   void ClientFull() {
     if (upstream_) upstream_->PauseRecv();
   }
@@ -71,8 +96,10 @@ class Session : public PeerTransport::Delegate {
 
  private:
   void Attempt();
-  void Connected(UniqueFd fd);
+  void Connected(UniqueFd fd, const Upstream& upstream);
   void Failed(const std::string& why);
+  // ws:// upstreams: the upgrade response, then frames.
+  void FromWebSocketUpstream(PeerTransport& upstream, Buffer& input);
   // PeerTransport::Delegate, for the upstream.
   void OnData(PeerTransport& upstream, Buffer& input) override;
   void OnBufferFull(PeerTransport&) override {
@@ -92,6 +119,9 @@ class Session : public PeerTransport::Delegate {
   std::unique_ptr<TcpConnection> upstream_;
   std::unique_ptr<Codec> codec_;  // the service's protocol, on the upstream side
   std::string encoded_;
+  std::string target_;
+  std::unique_ptr<WebSocketClientCodec> ws_;         // ws:// upstreams
+  std::unique_ptr<HttpResponseParser> ws_upgrade_;  // until the 101 arrived
 };
 
 class ProxyHandler : public Handler {
@@ -109,10 +139,12 @@ class ProxyHandler : public Handler {
     auto session = std::make_unique<Session>(*this, connection);
     Session* raw = session.get();
     sessions_[connection.id()] = std::move(session);
-    raw->Start(next_upstream_++ % settings_.upstreams.size());
+    const HttpRequest* request = websocket_ ? WebSocketHandshake(connection) : nullptr;
+    raw->Start(next_upstream_++ % settings_.upstreams.size(),
+               request != nullptr ? std::string(request->target) : "/");
   }
   void OnMessage(Connection& connection, absl::string_view message) override {
-    if (Session* s = Find(connection)) s->FromClient(message);
+    if (Session* s = Find(connection)) s->FromClient(message, IsBinaryWebSocketMessage(connection));
   }
   void OnBufferFull(Connection& connection) override {
     if (Session* s = Find(connection)) s->ClientFull();
@@ -141,6 +173,8 @@ class ProxyHandler : public Handler {
   }
 
   const ProxySettings& settings() const { return settings_; }
+  void CountError() { ++errors_; }
+  uint64_t backend_errors() const override { return errors_; }
   Reactor& reactor() { return reactor_; }
   Resolver* resolver() {
     if (resolver_ == nullptr) {
@@ -165,6 +199,7 @@ class ProxyHandler : public Handler {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Session>> sessions_;
   absl::flat_hash_map<Session*, std::unique_ptr<Session>> flushing_;
   size_t next_upstream_ = 0;
+  uint64_t errors_ = 0;
 };
 
 Session::~Session() {
@@ -176,8 +211,9 @@ Session::~Session() {
   }
 }
 
-void Session::Start(size_t first_upstream) {
+void Session::Start(size_t first_upstream, std::string target) {
   next_ = first_upstream;
+  target_ = std::move(target);
   Attempt();
 }
 
@@ -194,29 +230,33 @@ void Session::Attempt() {
     return;
   }
   resolver->Resolve(upstream.host, upstream.port,
-                    [this, text = upstream.text](absl::StatusOr<std::vector<SocketAddress>> addresses) {
+                    [this, &upstream](absl::StatusOr<std::vector<SocketAddress>> addresses) {
+    const std::string& text = upstream.text;
     if (!client_open_) return;
     if (!addresses.ok() || addresses->empty()) {
+      handler_.CountError();
       LogWarning(absl::StrCat("proxy: ", text, ": ", addresses.status().message()));
       Attempt();
       return;
     }
     connector_ = Connector::Connect(handler_.reactor(), addresses->front(),
                                     handler_.settings().connect_timeout_ms,
-                                    [this, text](absl::StatusOr<UniqueFd> fd) {
+                                    [this, &upstream](absl::StatusOr<UniqueFd> fd) {
+      const std::string& text = upstream.text;
       connector_.reset();  // safe: the Connector touches nothing after calling us
       if (!client_open_) return;
       if (!fd.ok()) {
+        handler_.CountError();
         LogWarning(absl::StrCat("proxy: ", text, ": ", fd.status().message()));
         Attempt();
         return;
       }
-      Connected(std::move(*fd));
+      Connected(std::move(*fd), upstream);
     });
   });
 }
 
-void Session::Connected(UniqueFd fd) {
+void Session::Connected(UniqueFd fd, const Upstream& to) {
   ConnectionLimits limits;
   limits.max_package_size = handler_.codec_options.max_package_size;
   auto upstream = TcpConnection::Create(handler_.reactor(), std::move(fd), SocketAddress(), limits, this);
@@ -225,6 +265,16 @@ void Session::Connected(UniqueFd fd) {
     return;
   }
   upstream_ = std::move(*upstream);
+  if (to.websocket) {
+    // The client is read once the upstream accepted the upgrade.
+    ws_ = std::make_unique<WebSocketClientCodec>(handler_.codec_options.max_package_size);
+    ws_upgrade_ = std::make_unique<HttpResponseParser>(/*max_body_size=*/0);
+    std::string host = to.host.find(':') != std::string::npos ? absl::StrCat("[", to.host, "]") : to.host;
+    std::string forwarded = absl::StrCat("X-Forwarded-For: ", client_.remote_address().Host(), "\r\n");
+    upstream_->Send(ws_->HandshakeRequest(absl::StrCat(host, ":", to.port),
+                                          to.path.empty() ? target_ : to.path, forwarded));
+    return;
+  }
   codec_ = handler_.websocket_ ? std::make_unique<RawCodec>()
                                : handler_.protocol->NewCodec(handler_.codec_options);
   client_.ResumeRecv();
@@ -235,10 +285,14 @@ void Session::Failed(const std::string& why) {
   client_.Close();
 }
 
-void Session::FromClient(absl::string_view message) {
+void Session::FromClient(absl::string_view message, bool binary) {
   if (!upstream_ || !upstream_->open()) return;
   encoded_.clear();
-  codec_->Encode(message, encoded_);
+  if (ws_) {
+    ws_->EncodeMessage(binary, message, encoded_);
+  } else {
+    codec_->Encode(message, encoded_);
+  }
   upstream_->Send(encoded_);
   if (encoded_.capacity() > (1u << 20)) std::string().swap(encoded_);
 }
@@ -246,6 +300,10 @@ void Session::FromClient(absl::string_view message) {
 void Session::OnData(PeerTransport& upstream, Buffer& input) {
   if (!client_open_) {
     input.Consume(input.size());  // nobody to give it to
+    return;
+  }
+  if (ws_) {
+    FromWebSocketUpstream(upstream, input);
     return;
   }
   while (upstream.open() && !upstream.recv_paused()) {
@@ -263,6 +321,49 @@ void Session::OnData(PeerTransport& upstream, Buffer& input) {
       }
     }
     input.Consume(r.consumed);
+  }
+}
+
+void Session::FromWebSocketUpstream(PeerTransport& upstream, Buffer& input) {
+  if (ws_upgrade_) {
+    size_t used = 0;
+    HttpResponseParser::Result r = ws_upgrade_->Parse(input.view(), &used);
+    if (r == HttpResponseParser::Result::kNeedMore) return;
+    absl::Status accepted = r == HttpResponseParser::Result::kError
+                                ? absl::DataLossError(ws_upgrade_->error())
+                                : ws_->CheckHandshake(ws_upgrade_->response());
+    if (!accepted.ok()) {
+      handler_.CountError();
+      LogWarning(absl::StrCat("proxy: connection ", client_.id(), ": upstream WebSocket: ",
+                              accepted.message()));
+      input.Consume(input.size());
+      upstream.Close();  // and the client with it
+      return;
+    }
+    input.Consume(used);
+    ws_upgrade_.reset();
+    client_.ResumeRecv();
+  }
+  while (upstream.open() && !upstream.recv_paused()) {
+    WebSocketClientCodec::Frame frame = ws_->Decode(input.view());
+    if (!ws_->reply().empty()) {  // a pong, or the answer to a close
+      upstream.Send(ws_->reply());
+      ws_->clear_reply();
+    }
+    if (frame.kind == WebSocketClientCodec::Kind::kMessage) {
+      SendWebSocket(client_, frame.payload, frame.binary);
+    }
+    input.Consume(frame.consumed);
+    if (frame.kind == WebSocketClientCodec::Kind::kNeedMore) return;
+    if (frame.kind == WebSocketClientCodec::Kind::kClose ||
+        frame.kind == WebSocketClientCodec::Kind::kError) {
+      if (frame.kind == WebSocketClientCodec::Kind::kError) {
+        LogWarning(absl::StrCat("proxy: upstream WebSocket broke the protocol: ", frame.error));
+      }
+      input.Consume(input.size());
+      upstream.Close();  // then the client, from OnClosed
+      return;
+    }
   }
 }
 
@@ -313,6 +414,15 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig&
     settings.upstreams.push_back(*upstream);
   }
   if (settings.upstreams.empty()) return absl::InvalidArgumentError("needs an upstream");
+  for (const Upstream& upstream : settings.upstreams) {
+    if (upstream.websocket != settings.upstreams[0].websocket) {
+      return absl::InvalidArgumentError("upstreams must all be tcp:// or all be ws://");
+    }
+    if (upstream.websocket && config.protocol != "websocket") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("upstream '", upstream.text, "': ws:// upstreams need a websocket:// service"));
+    }
+  }
   if (options.has_connect_timeout_ms()) {
     if (options.connect_timeout_ms() < 10 || options.connect_timeout_ms() > 600'000) {
       return absl::InvalidArgumentError("connect_timeout_ms must be between 10 and 600000");
