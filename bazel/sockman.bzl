@@ -16,6 +16,20 @@ def sockman_cc_library(name, copts = [], **kwargs):
 def sockman_cc_binary(name, copts = [], **kwargs):
     cc_binary(name = name, copts = SOCKMAN_COPTS + copts, **kwargs)
 
+def sockman_binary(name, modules = [], **kwargs):
+    """A static sockman binary: every built-in plus `modules`.
+
+    Each module is a cc_library with alwayslink = True whose sources register
+    protocols (SOCKMAN_REGISTER_PROTOCOL) or handlers (SOCKMAN_REGISTER_HANDLER).
+    From another repository: load("@sockman//bazel:sockman.bzl", "sockman_binary").
+    """
+    cc_binary(
+        name = name,
+        linkopts = ["-static"],
+        deps = [Label("//cli:main")] + modules,
+        **kwargs
+    )
+
 def sockman_cc_test(name, copts = [], deps = [], size = "small", **kwargs):
     cc_test(
         name = name,
@@ -36,7 +50,7 @@ def sockman_cc_proto(name, src, visibility = None):
         name = name + "_gen",
         srcs = [src],
         outs = [base + ".pb.h", base + ".pb.cc"],
-        cmd = "/usr/bin/protoc --proto_path=. --cpp_out=$(GENDIR) $(location %s)" % src,
+        cmd = "/usr/bin/protoc --proto_path=. --proto_path=/usr/include --cpp_out=$(GENDIR) $(location %s)" % src,
     )
     cc_library(
         name = name,

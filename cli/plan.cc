@@ -89,17 +89,47 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     }
 
     std::string handler_name = HandlerName(service);
-    const HandlerCreator* creator = HandlerRegistry::Global().Find(handler_name);
+    const auto* field = Service::descriptor()->FindFieldByName(handler_name);
+    // A module's creator is registered under the module's name.
+    std::string registered = handler_name;
+    if (service.has_module()) {
+      registered = service.module().name();
+      const auto& builtins = DslHandlerNames();
+      if (registered.empty()) return file.ServiceError(i, "module.name", "is required");
+      if (std::find(builtins.begin(), builtins.end(), registered) != builtins.end()) {
+        return file.ServiceError(i, "module.name",
+                                 absl::StrCat("'", registered, "' is a built-in handler: write `",
+                                              registered, " { ... }` instead"));
+      }
+    }
+    const HandlerCreator* creator = HandlerRegistry::Global().Find(registered);
     if (creator == nullptr) {
+      if (service.has_module()) {
+        std::vector<std::string> modules;
+        const auto& builtins = DslHandlerNames();
+        for (const std::string& name : HandlerRegistry::Global().Names()) {
+          if (std::find(builtins.begin(), builtins.end(), name) == builtins.end()) {
+            modules.push_back(name);
+          }
+        }
+        return file.ServiceError(
+            i, "module.name",
+            absl::StrCat("no module '", registered, "' in this binary (it has: ",
+                         modules.empty() ? "none" : absl::StrJoin(modules, ", "), ")"));
+      }
       return file.ServiceError(
           i, handler_name, absl::StrCat("handler '", handler_name, "' is not supported yet"));
     }
-    const auto* field = Service::descriptor()->FindFieldByName(handler_name);
     HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
                                  service.name(), std::string(sp.protocol->name()),
                                  file.directory()};
     absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
-    if (!factory.ok()) return file.ServiceError(i, handler_name, factory.status().message());
+    if (!factory.ok()) {
+      return file.ServiceError(i, service.has_module() ? "module" : handler_name,
+                               service.has_module()
+                                   ? absl::StrCat(registered, ": ", factory.status().message())
+                                   : std::string(factory.status().message()));
+    }
     sp.handler = std::move(*factory);
 
     if (service.has_access_log()) {

@@ -207,7 +207,7 @@ void Connection::OnClosed(PeerTransport&) {
   timers_.clear();
   reactor_.CancelTimer(deadline_timer_);
   deadline_timer_ = kNoTimer;
-  events_.OnClose(*this);
+  if (!quiet_) events_.OnClose(*this);
   on_closed_(*this);
 }
 

@@ -14,6 +14,7 @@
 #define SOCKMAN_PROTOCOLS_CONNECTION_H_
 
 #include <algorithm>
+#include <any>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -100,6 +101,11 @@ class Connection : private PeerTransport::Delegate {
   void CloseGoingAway() { CloseWith(/*going_away=*/true); }
   // Closes at once; queued output is lost.
   void Destroy();
+  // The same without OnClose (for an owner that is going away itself).
+  void DestroyQuietly() {
+    quiet_ = true;
+    Destroy();
+  }
 
   // Sends the service's heartbeat ping, as the protocol encodes it (see
   // Codec::EncodeHeartbeat); nothing if the protocol has none to send.
@@ -124,6 +130,10 @@ class Connection : private PeerTransport::Delegate {
   Codec& codec() { return *codec_; }
   // Sends bytes the codec produced, then closes if the codec asks for it.
   bool SendEncoded(absl::string_view bytes);
+
+  // Whatever the handler keeps with this connection (Workerman's dynamic
+  // properties): c.user_data() = Session{...}; std::any_cast<Session>(&c.user_data()).
+  std::any& user_data() { return user_data_; }
 
   const SocketAddress& remote_address() const { return transport_->peer(); }
   absl::string_view protocol() const { return protocol_.name(); }
@@ -175,6 +185,8 @@ class Connection : private PeerTransport::Delegate {
   int64_t created_ms_ = 0;
   int64_t last_recv_ms_ = 0;
   int64_t last_send_ms_ = 0;
+  bool quiet_ = false;
+  std::any user_data_;
 };
 
 }  // namespace sockman

@@ -57,7 +57,11 @@ int ExitCode(int status) {
 
 }  // namespace
 
-std::string SockmanBinary() { return "cli/sockman"; }
+std::string SockmanBinary() {
+  // Tests of custom binaries (examples/extending) name theirs.
+  const char* custom = getenv("SOCKMAN_BINARY");
+  return custom != nullptr ? custom : "cli/sockman";
+}
 
 std::string Shell(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");

@@ -1,0 +1,108 @@
+#include "examples/extending/protocols.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
+#include "examples/extending/json_check.h"
+
+namespace example {
+
+using sockman::DecodeResult;
+using sockman::ProtocolError;
+
+DecodeResult JsonNlCodec::Decode(absl::string_view input) {
+  size_t newline = input.find('\n', scanned_);
+  if (newline == absl::string_view::npos) {
+    scanned_ = input.size();
+    if (input.size() >= max_) return DecodeResult::Error(ProtocolError::kTooLarge, "line too long");
+    return DecodeResult::NeedMore();
+  }
+  scanned_ = 0;
+  if (newline + 1 > max_) return DecodeResult::Error(ProtocolError::kTooLarge, "line too long");
+  absl::string_view line = input.substr(0, newline);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (!IsValidJson(line)) return DecodeResult::Error(ProtocolError::kMalformed, "not JSON");
+  return DecodeResult::Message(newline + 1, line);
+}
+
+void JsonNlCodec::Encode(absl::string_view message, std::string& out) {
+  out.append(message.data(), message.size());
+  out.push_back('\n');
+}
+
+DecodeResult XmlCodec::Decode(absl::string_view input) {
+  if (input.size() < kHeader) return DecodeResult::NeedMore();
+  uint64_t total = 0;
+  for (size_t i = 0; i < kHeader; ++i) {
+    if (!absl::ascii_isdigit(input[i])) {
+      return DecodeResult::Error(ProtocolError::kMalformed, "length is not 10 digits");
+    }
+    total = total * 10 + (input[i] - '0');
+  }
+  if (total < kHeader + 2) return DecodeResult::Error(ProtocolError::kMalformed, "length too small");
+  if (total > max_) return DecodeResult::Error(ProtocolError::kTooLarge, "package too large");
+  if (input.size() < total) return DecodeResult::NeedMore();
+  absl::string_view body = input.substr(kHeader, total - kHeader);
+  absl::string_view trimmed = absl::StripAsciiWhitespace(body);
+  if (trimmed.size() < 2 || trimmed.front() != '<' || trimmed.back() != '>') {
+    return DecodeResult::Error(ProtocolError::kMalformed, "body is not XML");
+  }
+  return DecodeResult::Message(total, body);
+}
+
+void XmlCodec::Encode(absl::string_view message, std::string& out) {
+  out += absl::StrFormat("%010u", kHeader + message.size());
+  out.append(message.data(), message.size());
+}
+
+DecodeResult JsonIntCodec::Decode(absl::string_view input) {
+  if (input.size() < kHeader) return DecodeResult::NeedMore();
+  uint64_t total = 0;
+  for (size_t i = 0; i < kHeader; ++i) total = (total << 8) | static_cast<uint8_t>(input[i]);
+  if (total < kHeader) return DecodeResult::Error(ProtocolError::kMalformed, "length too small");
+  if (total > max_) return DecodeResult::Error(ProtocolError::kTooLarge, "package too large");
+  if (input.size() < total) return DecodeResult::NeedMore();
+  absl::string_view body = input.substr(kHeader, total - kHeader);
+  if (!IsValidJson(body)) return DecodeResult::Error(ProtocolError::kMalformed, "not JSON");
+  return DecodeResult::Message(total, body);
+}
+
+void JsonIntCodec::Encode(absl::string_view message, std::string& out) {
+  uint32_t total = static_cast<uint32_t>(kHeader + message.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(total >> shift));
+  out.append(message.data(), message.size());
+}
+
+namespace {
+
+template <typename CodecType>
+class Simple : public sockman::Protocol {
+ public:
+  explicit Simple(const char* name) : name_(name) {}
+  absl::string_view name() const override { return name_; }
+  std::unique_ptr<sockman::Codec> NewCodec(const sockman::CodecOptions& options) const override {
+    return std::make_unique<CodecType>(options);
+  }
+
+ private:
+  const char* name_;
+};
+
+class JsonNlProtocol : public Simple<JsonNlCodec> {
+ public:
+  JsonNlProtocol() : Simple("jsonnl") {}
+};
+class XmlProtocol : public Simple<XmlCodec> {
+ public:
+  XmlProtocol() : Simple("xml") {}
+};
+class JsonIntProtocol : public Simple<JsonIntCodec> {
+ public:
+  JsonIntProtocol() : Simple("jsonint") {}
+};
+
+SOCKMAN_REGISTER_PROTOCOL(JsonNlProtocol);
+SOCKMAN_REGISTER_PROTOCOL(XmlProtocol);
+SOCKMAN_REGISTER_PROTOCOL(JsonIntProtocol);
+
+}  // namespace
+}  // namespace example
