@@ -25,10 +25,8 @@ RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
 bench_workdir bcbench
 ulimit -n "$(( $(ulimit -Hn) < 65536 ? $(ulimit -Hn) : 65536 ))"
 
-"${root}/bazelw" build -c opt //cli:sockman //bench:ws_load >&2
-node_modules="${HOME}/.cache/sockman/node/node_modules"
+bench_build
 [[ -d "${node_modules}/ws" ]] || { echo "bench: ${node_modules}/ws missing (./bazelw installs it)" >&2; exit 1; }
-cp "${root}/bazel-bin/cli/sockman" "${root}/bazel-bin/bench/ws_load" "${work}/"
 
 cat > "${work}/sockman.textproto" <<CONF
 service {
@@ -59,7 +57,7 @@ run_one() {
   }' <<<"${out}"
 }
 
-csv="${work}/results.csv"
+csv="$(csv_out broadcast)"
 echo "rate,system,run,deliveries_per_sec,deliveries_per_cpu_s,p50_us,p99_us,p999_us" > "${csv}"
 for rate in ${RATES}; do
   for run in $(seq "${RUNS}"); do
@@ -93,4 +91,3 @@ col() { awk -F, -v r="$1" -v s="$2" -v c="$3" '$1==r && $2==s {print $c}' "${csv
       'BEGIN { printf "| %d | **%.1fx** | %.0f | %.0f | %.0f | %.0f | %.1f / %.1f / %.1f | %.1f / %.1f / %.1f |\n", r, (nd ? sd/nd : 0), sd, nd, sc, nc, s1/1000, s2/1000, s3/1000, n1/1000, n2/1000, n3/1000 }'
   done
 } | tee -a "${RESULTS}"
-cp "${csv}" "${root}/bench/broadcast-last.csv"

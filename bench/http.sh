@@ -4,9 +4,11 @@
 #   bench/http.sh                 # 10 s runs, 3 alternating rounds per suite
 #   DURATION=3 RUNS=1 bench/http.sh   # quick look
 #
-# Suites (wrk -t1 -c100, keep-alive):
+# Suites (wrk -t1 -c100, keep-alive unless said):
 #   hello        respond "hello world" vs nginx `return 200 "hello world\n"`
 #   pipelined    the same with 16 requests pipelined per write (bench/pipeline.lua)
+#   close        the same, a new connection per request (Connection: close)
+#   https        the same over TLS 1.3 (keep-alive; a self-signed P-256 certificate)
 #   static-4k    a 4 KiB file via `static` vs nginx `root` (sendfile on)
 #   static-1m    a 1 MiB file
 # Both servers run one worker process. For each run it records requests/s and
@@ -25,7 +27,7 @@ CONNECTIONS="${CONNECTIONS:-100}"
 RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
 bench_workdir bench
 
-for tool in wrk nginx strace; do
+for tool in wrk nginx strace openssl; do
   if ! command -v "${tool}" >/dev/null; then
     echo "bench: installing ${tool}" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
@@ -33,9 +35,9 @@ for tool in wrk nginx strace; do
   fi
 done
 
-"${root}/bazelw" build -c opt //cli:sockman >&2
-sockman="${work}/sockman"
-cp "${root}/bazel-bin/cli/sockman" "${sockman}"
+bench_build
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+  -subj /CN=127.0.0.1 -keyout "${work}/key.pem" -out "${work}/cert.pem" 2>/dev/null
 
 # Content.
 chmod 755 "${work}"
@@ -43,11 +45,6 @@ mkdir -p "${work}/www/static"
 head -c 4096 /dev/urandom > "${work}/www/static/4k.bin"
 head -c 1048576 /dev/urandom > "${work}/www/static/1m.bin"
 chmod -R a+rX "${work}/www"
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-    shuf -i 20000-60000 -n 1
-}
 
 # sockman: one worker per service.
 cat > "${work}/sockman.textproto" <<CONF
@@ -63,14 +60,23 @@ service {
   count: 1
   static { root: "${work}/www" }
 }
+service {
+  name: "tls"
+  listen: "https://127.0.0.1:0"
+  count: 1
+  tls { cert_file: "${work}/cert.pem" key_file: "${work}/key.pem" }
+  respond { body: "hello world\n" }
+}
 CONF
 start_sockman "${sockman}"
 hello_port="$(sockman_port "${work}/sockman.out" hello)"
 files_port="$(sockman_port "${work}/sockman.out" files)"
-[[ -n "${hello_port}" && -n "${files_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
+tls_port="$(sockman_port "${work}/sockman.out" tls)"
+[[ -n "${hello_port}" && -n "${files_port}" && -n "${tls_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
 
 # nginx: one worker, the same answers.
 nginx_port="$(free_port)"
+nginx_tls_port="$(free_port)"
 cat > "${work}/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -88,12 +94,19 @@ http {
     location = /hello { return 200 "hello world\n"; }
     location /static/ { root ${work}/www; }
   }
+  server {
+    listen 127.0.0.1:${nginx_tls_port} ssl;
+    ssl_certificate ${work}/cert.pem;
+    ssl_certificate_key ${work}/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location = /hello { return 200 "hello world\n"; }
+  }
 }
 CONF
 nginx -c "${work}/nginx.conf" &
 nginx_pid=$!
 pids+=("${nginx_pid}")
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/${nginx_port}") 2>/dev/null && break; sleep 0.1; done
+wait_port "${nginx_port}"
 
 
 # run SYSTEM SUITE URL [wrk args...] -> "rps rps_per_cpu_second"
@@ -117,14 +130,19 @@ urls_nginx[hello]="http://127.0.0.1:${nginx_port}/hello"
 urls_sockman[pipelined]="${urls_sockman[hello]}"
 urls_nginx[pipelined]="${urls_nginx[hello]}"
 extra[pipelined]="-s ${root}/bench/pipeline.lua"
+urls_sockman[close]="${urls_sockman[hello]}"
+urls_nginx[close]="${urls_nginx[hello]}"
+extra[close]="-H Connection:close"
+urls_sockman[https]="https://127.0.0.1:${tls_port}/hello"
+urls_nginx[https]="https://127.0.0.1:${nginx_tls_port}/hello"
 urls_sockman[static-4k]="http://127.0.0.1:${files_port}/static/4k.bin"
 urls_nginx[static-4k]="http://127.0.0.1:${nginx_port}/static/4k.bin"
 urls_sockman[static-1m]="http://127.0.0.1:${files_port}/static/1m.bin"
 urls_nginx[static-1m]="http://127.0.0.1:${nginx_port}/static/1m.bin"
-suites=(hello pipelined static-4k static-1m)
+suites=(hello pipelined close https static-4k static-1m)
 [[ $# -gt 0 ]] && suites=("$@")
 
-csv="${work}/results.csv"
+csv="$(csv_out http)"
 echo "suite,system,run,rps,rps_per_cpu_s" > "${csv}"
 for suite in "${suites[@]}"; do
   for run in $(seq "${RUNS}"); do
@@ -144,7 +162,7 @@ strace_out="${work}/strace.txt"
 strace -c -f -p "${worker}" -o "${strace_out}" 2>/dev/null &
 strace_pid=$!
 sleep 0.5
-requests="$(wrk -t1 -c10 -d2s "${urls_sockman[hello]}" | awk '/requests in/ {print $1}')"
+requests="$(wrk -t1 -c10 -d"${STRACE_SECONDS:-2}s" "${urls_sockman[hello]}" | awk '/requests in/ {print $1}')"
 kill -INT "${strace_pid}" 2>/dev/null || true
 wait "${strace_pid}" 2>/dev/null || true
 syscalls="$(awk '/total/ {print $4}' "${strace_out}")"
@@ -174,4 +192,3 @@ date_utc="$(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "Syscalls per keep-alive request (sockman worker, strace -c over ${requests} requests): ${per_request} (${breakdown%, })."
 } | tee -a "${RESULTS}"
-cp "${csv}" "${root}/bench/http-last.csv"

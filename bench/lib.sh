@@ -63,3 +63,38 @@ start_node() {
   for _ in $(seq 100); do grep -q '^port ' "${work}/node.out" 2>/dev/null && break; sleep 0.1; done
   node_port="$(awk '/^port / {print $2}' "${work}/node.out")"
 }
+
+# bench_build: puts the sockman binary at $sockman and the load tools
+# (ws_load, http_rate) in $work. With SOCKMAN_BIN and BENCH_TOOLS set (the
+# smoke test passes its runfiles) nothing is built; otherwise an optimized
+# build is made with ./bazelw.
+bench_build() {
+  sockman="${work}/sockman"
+  if [[ -n "${SOCKMAN_BIN:-}" ]]; then
+    cp "${SOCKMAN_BIN}" "${sockman}"
+    cp "${BENCH_TOOLS}/ws_load" "${BENCH_TOOLS}/http_rate" "${work}/"
+  else
+    "${root}/bazelw" build -c opt //cli:sockman //bench:ws_load //bench:http_rate >&2
+    cp "${root}/bazel-bin/cli/sockman" "${sockman}"
+    cp "${root}/bazel-bin/bench/ws_load" "${root}/bazel-bin/bench/http_rate" "${work}/"
+  fi
+  chmod u+w "${sockman}" "${work}/ws_load" "${work}/http_rate"
+}
+
+# Node's ws for the peers: ./bazelw installs it (SOCKMAN_NODE_MODULES in tests).
+node_modules="${SOCKMAN_NODE_MODULES:-${HOME}/.cache/sockman/node/node_modules}"
+
+# Where a run's CSV goes: $OUT (bench/run.sh sets it) or bench/NAME-last.csv.
+csv_out() { echo "${OUT:-${root}/bench}/$1-last.csv"; }
+
+# free_port: a loopback port nobody listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    shuf -i 20000-60000 -n 1
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (5 s at most).
+wait_port() {
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}

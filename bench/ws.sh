@@ -14,9 +14,12 @@
 #             unanswered per connection
 # Both servers run one process (sockman: `count: 1`). Each run records echoed
 # messages per second and messages per CPU-second of the server (utime+stime
-# of all its processes from /proc, before and after). Then it opens 10,000
-# idle WebSocket connections to each server and reports the growth of the
-# worker's RSS per connection. Prints medians and sockman/ws ratios and
+# of all its processes from /proc, before and after). Then, for each count in
+# IDLE_CONNECTIONS (default "10000 50000"), it opens that many idle WebSocket
+# connections to each server, spread over 127.0.0.1..127.0.0.K source
+# addresses (20,000 each), and reports the growth of the serving process's
+# RSS per connection; a count the open-file hard limit cannot hold on both
+# ends is reported as skipped. Prints medians and sockman/ws ratios and
 # appends a Markdown table to bench/RESULTS.md.
 set -euo pipefail
 
@@ -24,19 +27,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "${root}/bench/lib.sh"
 DURATION="${DURATION:-5}"
 RUNS="${RUNS:-3}"
-IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000}"
+IDLE_CONNECTIONS="${IDLE_CONNECTIONS:-10000 50000}"
 RESULTS="${RESULTS:-${root}/bench/RESULTS.md}"
 bench_workdir wsbench
 
-# 10,000 connections need 10,000 descriptors on each side.
-ulimit -n "$(( $(ulimit -Hn) < 65536 ? $(ulimit -Hn) : 65536 ))"
+# N idle connections need N descriptors on each side.
+hard_files="$(ulimit -Hn)"
+[[ "${hard_files}" == unlimited ]] && hard_files=1048576
+ulimit -n "$(( hard_files < 1048576 ? hard_files : 1048576 ))"
 
 # ./bazelw installs Node and its `ws` package for the tests; the peer uses it.
-"${root}/bazelw" build -c opt //cli:sockman //bench:ws_load >&2
-node_modules="${HOME}/.cache/sockman/node/node_modules"
+bench_build
 [[ -d "${node_modules}/ws" ]] || { echo "bench: ${node_modules}/ws missing (./bazelw installs it)" >&2; exit 1; }
-cp "${root}/bazel-bin/cli/sockman" "${root}/bazel-bin/bench/ws_load" "${work}/"
-sockman="${work}/sockman"
 load="${work}/ws_load"
 
 cat > "${work}/sockman.textproto" <<CONF
@@ -44,7 +46,7 @@ service {
   name: "echo"
   listen: "ws://127.0.0.1:0"
   count: 1
-  limits { max_connections: 20000 }
+  limits { max_connections: 100000 }
   echo {}
 }
 CONF
@@ -79,7 +81,7 @@ for mode in pingpong flood; do
 done
 [[ $# -gt 0 ]] && suites=("$@")
 
-csv="${work}/results.csv"
+csv="$(csv_out ws)"
 echo "suite,system,run,msgs_per_sec,msgs_per_cpu_s" > "${csv}"
 for suite in "${suites[@]}"; do
   IFS=- read -r mode connections size <<<"${suite}"
@@ -93,12 +95,12 @@ for suite in "${suites[@]}"; do
   done
 done
 
-# idle_rss PID PORT -> KiB of RSS growth per idle connection (PID: the process serving).
+# idle_rss PID PORT COUNT -> KiB of RSS growth per idle connection (PID: the process serving).
 idle_rss() {
-  local pid="$1" port="$2" before after
+  local pid="$1" port="$2" count="$3" before after
   before="$(rss_kib "${pid}")"
-  "${load}" --port "${port}" --mode idle --connections "${IDLE_CONNECTIONS}" --seconds 30 \
-    > "${work}/idle.out" &
+  "${load}" --port "${port}" --mode idle --connections "${count}" --seconds 30 \
+    --sources $(( (count + 19999) / 20000 )) > "${work}/idle.out" &
   local load_pid=$!
   for _ in $(seq 600); do grep -q '^ready' "${work}/idle.out" 2>/dev/null && break; sleep 0.1; done
   sleep 1
@@ -106,11 +108,23 @@ idle_rss() {
   kill "${load_pid}" 2>/dev/null || true
   wait "${load_pid}" 2>/dev/null || true
   grep -q '^ready' "${work}/idle.out" || { echo "bench: idle connections did not all open" >&2; echo 0; return; }
-  awk -v b="${before}" -v a="${after}" -v n="${IDLE_CONNECTIONS}" 'BEGIN { printf "%.2f\n", (a - b) / n }'
+  awk -v b="${before}" -v a="${after}" -v n="${count}" 'BEGIN { printf "%.2f\n", (a - b) / n }'
 }
-sockman_idle="$(idle_rss "${sockman_worker}" "${sockman_port}")"
-sleep 1
-node_idle="$(idle_rss "${node_pid}" "${node_port}")"
+idle_lines=()
+for count in ${IDLE_CONNECTIONS}; do
+  if (( count + 1000 > hard_files )); then
+    idle_lines+=("Idle connections: ${count} skipped: the open-file hard limit here is ${hard_files} (docs/kernel-tuning.md).")
+    echo "idle-${count},sockman,1,," >> "${csv}"
+    continue
+  fi
+  sockman_idle="$(idle_rss "${sockman_worker}" "${sockman_port}" "${count}")"
+  sleep 1
+  node_idle="$(idle_rss "${node_pid}" "${node_port}" "${count}")"
+  sleep 1
+  echo "idle-${count},sockman,1,${sockman_idle}," >> "${csv}"
+  echo "idle-${count},ws,1,${node_idle}," >> "${csv}"
+  idle_lines+=("Idle connections: ${count} open WebSockets grow sockman's worker RSS by ${sockman_idle} KiB per connection (Node ws: ${node_idle} KiB).")
+done
 
 # Report.
 {
@@ -133,6 +147,5 @@ node_idle="$(idle_rss "${node_pid}" "${node_port}")"
       'BEGIN { printf "| %s | **%.1fx** | **%.1fx** | %.0f | %.0f | %.0f | %.0f | %.0f |\n", su, (nr ? sr/nr : 0), (nc ? sc/nc : 0), sr, nr, sc, nc, sr * b / 1e6 }'
   done
   echo
-  echo "Idle connections: ${IDLE_CONNECTIONS} open WebSockets grow sockman's worker RSS by ${sockman_idle} KiB per connection (Node ws: ${node_idle} KiB)."
+  printf '%s\n' "${idle_lines[@]}"
 } | tee -a "${RESULTS}"
-cp "${csv}" "${root}/bench/ws-last.csv"

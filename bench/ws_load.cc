@@ -4,6 +4,11 @@
 //
 //   ws_load --port P [--host 127.0.0.1] [--connections 100] [--size 32]
 //           [--mode pingpong|flood|idle] [--seconds 10] [--window N]
+//           [--sources K]
+//
+//   --sources K  spread the connections over K source addresses,
+//                127.0.0.1 .. 127.0.0.K (each has its own ephemeral ports,
+//                so more than ~28,000 connections fit on loopback)
 //
 //   pingpong  one message in flight per connection: send, wait for the echo
 //   flood     clients keep sending without waiting for echoes, up to a
@@ -50,6 +55,7 @@ struct Options {
   double seconds = 10;
   int window = 0;
   int rate = 1000;  // fanout: messages published per second
+  int sources = 1;
 };
 
 struct Conn {
@@ -86,6 +92,7 @@ Options Parse(int argc, char** argv) {
     else if (flag == "--seconds") o.seconds = std::atof(v);
     else if (flag == "--window") o.window = std::atoi(v);
     else if (flag == "--rate") o.rate = std::atoi(v);
+    else if (flag == "--sources") o.sources = std::max(1, std::min(254, std::atoi(v)));
     else {
       std::fprintf(stderr, "ws_load: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -131,6 +138,14 @@ int main(int argc, char** argv) {
     Conn& c = conns[i];
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (c.fd < 0) Die("socket");
+    if (o.sources > 1) {
+      int one = 1;
+      setsockopt(c.fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+      sockaddr_in source{};
+      source.sin_family = AF_INET;
+      source.sin_addr.s_addr = htonl(0x7F000001u + static_cast<uint32_t>(i % o.sources));
+      if (bind(c.fd, reinterpret_cast<sockaddr*>(&source), sizeof(source)) != 0) Die("bind source");
+    }
     if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) Die("connect");
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
