@@ -85,7 +85,10 @@ bench_build() {
 node_modules="${SOCKMAN_NODE_MODULES:-${HOME}/.cache/sockman/node/node_modules}"
 
 # Where a run's CSV goes: $OUT (bench/run.sh sets it) or bench/NAME-last.csv.
-csv_out() { echo "${OUT:-${root}/bench}/$1-last.csv"; }
+csv_out() {
+  mkdir -p "${OUT:-${root}/bench}"
+  echo "${OUT:-${root}/bench}/$1-last.csv"
+}
 
 # free_port: a loopback port nobody listens on right now.
 free_port() {
