@@ -77,21 +77,13 @@ tls_port="$(sockman_port "${work}/sockman.out" tls)"
 # nginx: one worker, the same answers.
 nginx_port="$(free_port)"
 nginx_tls_port="$(free_port)"
-cat > "${work}/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx.err;
-events { worker_connections 10240; }
-http {
-  access_log off;
+start_nginx "${nginx_port}" "
   sendfile on;
   tcp_nopush on;
-  keepalive_requests 1000000;
   default_type application/octet-stream;
   server {
     listen 127.0.0.1:${nginx_port};
-    location = /hello { return 200 "hello world\n"; }
+    location = /hello { return 200 \"hello world\\n\"; }
     location /static/ { root ${work}/www; }
   }
   server {
@@ -99,15 +91,8 @@ http {
     ssl_certificate ${work}/cert.pem;
     ssl_certificate_key ${work}/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3;
-    location = /hello { return 200 "hello world\n"; }
-  }
-}
-CONF
-nginx -c "${work}/nginx.conf" &
-nginx_pid=$!
-pids+=("${nginx_pid}")
-wait_port "${nginx_port}"
-
+    location = /hello { return 200 \"hello world\\n\"; }
+  }"
 
 # run SYSTEM SUITE URL [wrk args...] -> "rps rps_per_cpu_second"
 run_one() {

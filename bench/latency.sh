@@ -32,21 +32,8 @@ sockman_port="$(sockman_port "${work}/sockman.out" hello)"
 [[ -n "${sockman_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
 
 nginx_port="$(free_port)"
-cat > "${work}/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid ${work}/nginx.pid;
-error_log ${work}/nginx.err;
-events { worker_connections 10240; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:${nginx_port}; location = /hello { return 200 "hello world\n"; } }
-}
-CONF
-nginx -c "${work}/nginx.conf" &
-pids+=("$!")
-wait_port "${nginx_port}" || { cat "${work}/nginx.err"; exit 1; }
+start_nginx "${nginx_port}" \
+  "  server { listen 127.0.0.1:${nginx_port}; location = /hello { return 200 \"hello world\\n\"; } }"
 
 csv="$(csv_out latency)"
 echo "rate,system,run,achieved_rps,p50_us,p99_us,p999_us,max_us" > "${csv}"

@@ -101,3 +101,25 @@ wait_port() {
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   return 1
 }
+
+# start_nginx PORT BODY: Debian's nginx with one worker process and no access
+# log; BODY is the rest of its http {} block (directives and servers). Sets
+# $nginx_pid once PORT accepts.
+start_nginx() {
+  cat > "${work}/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid ${work}/nginx.pid;
+error_log ${work}/nginx.err;
+events { worker_connections 10240; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+$2
+}
+CONF
+  nginx -c "${work}/nginx.conf" &
+  nginx_pid=$!
+  pids+=("${nginx_pid}")
+  wait_port "$1" || { cat "${work}/nginx.err" >&2; return 1; }
+}

@@ -127,6 +127,18 @@ class HttpClientTest : public ::testing::Test {
     ASSERT_EQ(answers, n);
   }
 
+  // Sends one request and runs the loop until its answer.
+  absl::StatusOr<HttpClientResponse> SendOne(HttpClient& client, HttpClientRequest request = {}) {
+    size_t answers = 0;
+    absl::StatusOr<HttpClientResponse> result = absl::UnknownError("no answer");
+    client.Send(std::move(request), [&](absl::StatusOr<HttpClientResponse> r) {
+      ++answers;
+      result = std::move(r);
+    });
+    RunUntil(answers, 1);
+    return result;
+  }
+
   std::unique_ptr<Reactor> reactor_;
 };
 
@@ -159,10 +171,8 @@ TEST_F(HttpClientTest, SendsHostAndContentLength) {
     return Ok("");
   });
   HttpClient client(*reactor_, {.host = "127.0.0.1", .port = origin.port()});
-  size_t answers = 0;
-  client.Send({.target = "/events?a=1", .headers = "X-Event: message\r\n", .body = "hello"},
-              [&](absl::StatusOr<HttpClientResponse> r) { ++answers; });
-  RunUntil(answers, 1);
+  ASSERT_TRUE(SendOne(client, {.target = "/events?a=1", .headers = "X-Event: message\r\n", .body = "hello"})
+                  .ok());
   EXPECT_TRUE(absl::StartsWith(seen, "POST /events?a=1 HTTP/1.1\r\n")) << seen;
   EXPECT_TRUE(absl::StrContains(seen, absl::StrCat("\r\nHost: 127.0.0.1:", origin.port(), "\r\n")));
   EXPECT_TRUE(absl::StrContains(seen, "\r\nContent-Length: 5\r\n"));
@@ -210,14 +220,7 @@ TEST_F(HttpClientTest, QueueLimit) {
 TEST_F(HttpClientTest, TimesOut) {
   FakeOrigin origin([](const std::string&) { return std::string(); });  // never answers
   HttpClient client(*reactor_, {.host = "127.0.0.1", .port = origin.port(), .timeout_ms = 100});
-  size_t answers = 0;
-  absl::Status status;
-  client.Send({}, [&](absl::StatusOr<HttpClientResponse> r) {
-    ++answers;
-    status = r.status();
-  });
-  RunUntil(answers, 1);
-  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(SendOne(client).status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(client.open_connections(), 0u);
 }
 
@@ -228,27 +231,16 @@ TEST_F(HttpClientTest, RefusedIsUnavailable) {
     port = gone.port();
   }
   HttpClient client(*reactor_, {.host = "127.0.0.1", .port = port});
-  size_t answers = 0;
-  absl::Status status;
-  client.Send({}, [&](absl::StatusOr<HttpClientResponse> r) {
-    ++answers;
-    status = r.status();
-  });
-  RunUntil(answers, 1);
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  absl::StatusOr<HttpClientResponse> r = SendOne(client);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
 }
 
 TEST_F(HttpClientTest, ResolvesLocalhost) {
   FakeOrigin origin([](const std::string&) { return Ok("hi"); });
   HttpClient client(*reactor_, {.host = "localhost", .port = origin.port()});
-  size_t answers = 0;
-  std::string body;
-  client.Send({}, [&](absl::StatusOr<HttpClientResponse> r) {
-    ++answers;
-    if (r.ok()) body = r->body;
-  });
-  RunUntil(answers, 1);
-  EXPECT_EQ(body, "hi");
+  absl::StatusOr<HttpClientResponse> r = SendOne(client);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "hi");
 }
 
 TEST_F(HttpClientTest, RetriesOnceWhenAKeptConnectionWasClosed) {
@@ -273,14 +265,8 @@ TEST_F(HttpClientTest, RetriesOnceWhenAKeptConnectionWasClosed) {
 TEST_F(HttpClientTest, MalformedResponseIsAnError) {
   FakeOrigin origin([](const std::string&) { return std::string("SMTP ready\r\n\r\n"); });
   HttpClient client(*reactor_, {.host = "127.0.0.1", .port = origin.port()});
-  size_t answers = 0;
-  absl::Status status;
-  client.Send({}, [&](absl::StatusOr<HttpClientResponse> r) {
-    ++answers;
-    status = r.status();
-  });
-  RunUntil(answers, 1);
-  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  absl::StatusOr<HttpClientResponse> r = SendOne(client);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
 }
 
 }  // namespace

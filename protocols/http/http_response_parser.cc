@@ -54,6 +54,14 @@ bool HttpResponseParser::NextLine(absl::string_view input, size_t* pos, absl::st
   return true;
 }
 
+bool HttpResponseParser::TakeBody(absl::string_view input, size_t* pos) {
+  size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size() - *pos));
+  response_.body.append(input.data() + *pos, take);
+  *pos += take;
+  remaining_ -= take;
+  return remaining_ == 0;
+}
+
 HttpResponseParser::Result HttpResponseParser::Parse(absl::string_view input, size_t* consumed) {
   *consumed = 0;
   if (!input.empty()) started_ = true;
@@ -91,18 +99,13 @@ HttpResponseParser::Result HttpResponseParser::Parse(absl::string_view input, si
         pos += head_end;
         break;
       }
-      case Phase::kBody: {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size() - pos));
-        response_.body.append(input.data() + pos, take);
-        pos += take;
-        remaining_ -= take;
-        if (remaining_ > 0) {
+      case Phase::kBody:
+        if (!TakeBody(input, &pos)) {
           *consumed = pos;
           return Result::kNeedMore;
         }
         phase_ = Phase::kDone;
         break;
-      }
       case Phase::kUntilClose: {
         size_t take = input.size() - pos;
         if (response_.body.size() + take > max_body_size_) return Fail("response body too large");
@@ -232,18 +235,13 @@ HttpResponseParser::Result HttpResponseParser::ParseChunked(absl::string_view in
         }
         break;
       }
-      case Phase::kChunkData: {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size() - pos));
-        response_.body.append(input.data() + pos, take);
-        pos += take;
-        remaining_ -= take;
-        if (remaining_ > 0) {
+      case Phase::kChunkData:
+        if (!TakeBody(input, &pos)) {
           *consumed = pos;
           return Result::kNeedMore;
         }
         phase_ = Phase::kChunkDataEnd;
         break;
-      }
       case Phase::kChunkDataEnd:
         if (!NextLine(input, &pos, &line)) {
           if (input.size() - pos > 1) return Fail("chunk not followed by CRLF");

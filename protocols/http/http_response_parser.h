@@ -65,6 +65,9 @@ class HttpResponseParser {
   // Parses a complete head (through the blank line, `head` excludes it).
   Result ParseHead(absl::string_view head);
   Result ParseChunked(absl::string_view input, size_t* consumed);
+  // Moves up to remaining_ bytes from `input` at `*pos` into the body; true
+  // once remaining_ is 0.
+  bool TakeBody(absl::string_view input, size_t* pos);
   // Moves `*line` to the next LF-terminated line of `input` from `*pos`;
   // false if there is none yet.
   static bool NextLine(absl::string_view input, size_t* pos, absl::string_view* line);
