@@ -69,20 +69,27 @@ int main(int argc, char** argv) {
   if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1) return 2;
   int ep = epoll_create1(EPOLL_CLOEXEC);
   std::vector<Conn> conns(connections);
-  std::vector<int> idle;
-  for (int i = 0; i < connections; ++i) {
-    conns[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(conns[i].fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  // Free connections, used in turn (so none sits unused long enough for a
+  // server's first-request deadline to close it).
+  std::deque<int> idle;
+  auto open_conn = [&](int i) {
+    Conn& c = conns[i];
+    c = Conn();
+    c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
       std::perror("http_rate: connect");
-      return 1;
+      std::exit(1);
     }
     int one = 1;
-    setsockopt(conns[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    fcntl(conns[i].fd, F_SETFL, O_NONBLOCK);
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fcntl(c.fd, F_SETFL, O_NONBLOCK);
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.u32 = static_cast<uint32_t>(i);
-    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+    epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+  };
+  for (int i = 0; i < connections; ++i) {
+    open_conn(i);
     idle.push_back(i);
   }
 
@@ -116,8 +123,8 @@ int main(int argc, char** argv) {
     }
     while (now < end && due_of(scheduled) <= now) waiting.push_back(due_of(scheduled++));
     while (!waiting.empty() && !idle.empty()) {
-      int i = idle.back();
-      idle.pop_back();
+      int i = idle.front();
+      idle.pop_front();
       send_on(i, waiting.front());
       waiting.pop_front();
     }
@@ -135,8 +142,21 @@ int main(int argc, char** argv) {
       for (;;) {
         ssize_t got = read(c.fd, buf, sizeof(buf));
         if (got == 0 || (got < 0 && errno != EAGAIN)) {
-          std::fprintf(stderr, "http_rate: connection %d closed by the server\n", i);
-          return 1;
+          // Closed by the server: a request in flight on it is an error;
+          // either way it is replaced by a new connection.
+          bool lost = c.busy;
+          close(c.fd);
+          open_conn(i);
+          if (lost) {
+            ++errors;
+            if (!waiting.empty()) {
+              send_on(i, waiting.front());
+              waiting.pop_front();
+              break;
+            }
+          }
+          if (std::find(idle.begin(), idle.end(), i) == idle.end()) idle.push_back(i);
+          break;
         }
         if (got < 0) break;
         c.in.append(buf, static_cast<size_t>(got));

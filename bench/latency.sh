@@ -43,7 +43,7 @@ for rate in ${RATES}; do
       port="${sockman_port}"
       [[ "${system}" == nginx ]] && port="${nginx_port}"
       out="$("${work}/http_rate" --port "${port}" --path /hello --connections "${CONNECTIONS}" \
-               --rate "${rate}" --seconds "${DURATION}")"
+               --rate "${rate}" --seconds "${DURATION}")" || true  # errors are in its line
       line="$(awk '{ for (i = 1; i <= NF; ++i) { split($i, kv, "="); v[kv[1]] = kv[2] }
                      printf "%s,%s,%s,%s,%s", v["rate"], v["p50_us"], v["p99_us"], v["p999_us"], v["max_us"] }' <<<"${out}")"
       echo "${rate},${system},${run},${line}" >> "${csv}"

@@ -102,9 +102,12 @@ set grid ytics
 $( [[ -n "${log}" ]] && echo "set logscale y" )
 plot for [c=2:${columns}] "${dat}" using c:xtic(1) title columnheader(c)
 PLOT
+  rm -f "${dat}"
 }
 
-for suite in "${suites[@]}"; do
+# Charts for every suite with results in OUT (also those of an earlier
+# invocation with the same OUT).
+for suite in http latency ws broadcast; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -124,6 +127,7 @@ for suite in "${suites[@]}"; do
       chart "${OUT}/ws-echo.csv" 1 5 "WebSocket echo messages per server CPU-second" "messages/CPU-s" "${OUT}/ws-per-cpu.png" log
       { head -n1 "${csv}"; grep '^idle-' "${csv}" || true; } > "${OUT}/ws-idle.csv"
       chart "${OUT}/ws-idle.csv" 1 4 "Memory per idle WebSocket connection (lower is better)" "KiB" "${OUT}/ws-idle.png"
+      rm -f "${OUT}/ws-echo.csv" "${OUT}/ws-idle.csv"
       ;;
     broadcast)
       chart "${csv}" 1 4 "Broadcast deliveries per second, by publish rate" "deliveries/s" "${OUT}/broadcast-rate.png" log

@@ -240,6 +240,10 @@ int RunWorker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
     if (request == "connections") {
       return WorkerConnectionsLine(*server, loop, service.config.name());
     }
+    if (request == "reload") {
+      handler->OnWorkerReload();
+      return std::nullopt;
+    }
     if (absl::StartsWith(request, "reopen")) {
       // "reopen [log] [access]": the master's freshly opened files, in order,
       // take over our descriptor numbers (logrotate's SIGUSR1).
@@ -587,6 +591,9 @@ absl::StatusOr<int> RunServer(Plan& plan, const ServerOptions& options) {
       return;
     }
     auto next = std::make_unique<Plan>(std::move(*loaded));
+    // Workerman's onWorkerReload: every running worker hears of the reload
+    // (those being replaced, and those of services kept as they run).
+    supervisor_ptr->SendToAll("reload");
     // What happens to each service: kept as it runs, replaced on its old
     // socket, or replaced on a new socket (bound here, before anything
     // changes, so a failure leaves everything running as it was).

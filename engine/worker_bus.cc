@@ -225,7 +225,7 @@ WorkerBus::Peers WorkerBus::ParsePeers(absl::string_view line) {
   if (!absl::ConsumePrefix(&line, "peers ")) return peers;
   for (absl::string_view part : absl::StrSplit(line, ';', absl::SkipEmpty())) {
     size_t eq = part.find('=');
-    if (eq == absl::string_view::npos) continue;
+    if (eq == absl::string_view::npos || eq == 0) continue;  // no service name
     std::vector<pid_t>& pids = peers[std::string(part.substr(0, eq))];
     for (absl::string_view pid : absl::StrSplit(part.substr(eq + 1), ',', absl::SkipEmpty())) {
       int value;

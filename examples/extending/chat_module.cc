@@ -1,7 +1,7 @@
 // example_chat: a chat room per worker process, built on the public API
 // alone. Every line a client sends reaches every client of the worker as
 // "NICK: line"; "/nick NAME" changes the sender's nickname, kept in the
-// connection's user data.
+// connection's user data; a reload is announced.
 //
 //   module { name: "example_chat"
 //            config { [type.googleapis.com/example.ChatConfig] { greeting: "hi {id}" } } }
@@ -48,6 +48,9 @@ class ChatHandler : public sockman::Handler {
     }
     Broadcast(absl::StrCat(member.nick, ": ", message));
   }
+
+  // `sockman reload` (this service is kept as it runs unless its config changed).
+  void OnWorkerReload() override { Broadcast("* the server is reloading"); }
 
   void OnClose(Connection& c) override {
     members_.erase(&c);

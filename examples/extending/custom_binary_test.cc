@@ -106,6 +106,11 @@ TEST_F(CustomBinaryTest, ChatModuleWithTypedConfig) {
   EXPECT_EQ(a.ReadLine(), "alice: hi bob");
   ASSERT_TRUE(a.Send("/nick waytoolongname\n"));
   EXPECT_EQ(a.ReadLine(), "a nickname has 1 to 8 characters");
+  // OnWorkerReload runs on `sockman reload`; the unchanged service keeps its clients.
+  CommandResult reload = RunSockman({"reload", "-c", server_->config_path()});
+  EXPECT_EQ(reload.exit_code, 0) << reload.err;
+  EXPECT_EQ(a.ReadLine(), "* the server is reloading");
+  EXPECT_EQ(b.ReadLine(), "* the server is reloading");
   a.Close();
   EXPECT_EQ(b.ReadLine(), "alice left");
 }

@@ -381,6 +381,11 @@ bool Session::ClientClosed() {
   client_open_ = false;
   connector_.reset();
   if (upstream_ == nullptr || upstream_->closed()) return true;
+  if (ws_ != nullptr && ws_upgrade_ == nullptr && upstream_->open()) {
+    encoded_.clear();  // a WebSocket upstream hears the goodbye it expects
+    ws_->EncodeClose(1000, encoded_);
+    upstream_->Send(encoded_);
+  }
   upstream_->Close();  // after what is queued for it
   return upstream_ == nullptr;  // closed at once (nothing queued): OnClosed ran
 }
