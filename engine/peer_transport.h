@@ -47,6 +47,9 @@ class PeerTransport {
   virtual void Uncork() {}
   // Sends what is queued, then closes.
   virtual void Close() = 0;
+  // The same when the peer said it sends nothing more (an HTTP request with
+  // Connection: close): no waiting for its FIN when nothing of it is unread.
+  virtual void CloseWithoutLinger() { Close(); }
   // Closes now, dropping queued output.
   virtual void Destroy() = 0;
   virtual void PauseRecv() {}

@@ -74,6 +74,10 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
 
   // Stops reading, sends what is queued, half-closes, then closes.
   void Close() override;
+  void CloseWithoutLinger() override {
+    linger_ = false;
+    Close();
+  }
   // Closes the socket now, dropping queued output.
   void Destroy() override;
 
@@ -142,6 +146,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   bool resume_scheduled_ = false;
   bool peer_eof_ = false;
   bool shut_down_ = false;
+  bool linger_ = true;  // see CloseWithoutLinger
   TimerId close_timer_ = kNoTimer;
   bssl::UniquePtr<::SSL> ssl_;
   bool read_wants_write_ = false;  // TLS: retry the read when writable

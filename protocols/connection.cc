@@ -48,7 +48,13 @@ bool Connection::Send(absl::string_view message) {
 
 bool Connection::SendEncoded(absl::string_view bytes) {
   bool sent = SendRaw(bytes);
-  if (codec_->CloseAfterSend()) transport_->Close();
+  if (codec_->CloseAfterSend()) {
+    if (codec_->PeerDoneSending()) {
+      transport_->CloseWithoutLinger();
+    } else {
+      transport_->Close();
+    }
+  }
   return sent;
 }
 

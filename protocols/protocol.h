@@ -114,6 +114,9 @@ class Codec {
   // True when the connection must close once what was just encoded is sent
   // (an HTTP response to a request that asked for close).
   virtual bool CloseAfterSend() const { return false; }
+  // True when the peer said it sends nothing more on this connection (that
+  // request asked for close): the close then need not wait for its FIN.
+  virtual bool PeerDoneSending() const { return false; }
 
   // While this is > 0 and a message is incomplete (or none has arrived yet),
   // the peer has this many ms to complete it; then EncodeError(kTimeout).

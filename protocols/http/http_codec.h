@@ -79,6 +79,7 @@ class HttpCodec : public Codec {
   void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override {}
   void EncodeError(const DecodeResult& error, std::string& out) override;
   bool CloseAfterSend() const override { return close_after_send_; }
+  bool PeerDoneSending() const override { return !answering_keep_alive_; }
   void OnDrain() override {
     draining_ = true;
     close_after_send_ = true;
