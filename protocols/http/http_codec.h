@@ -71,7 +71,11 @@ class HttpCodec : public Codec {
 
   explicit HttpCodec(const CodecOptions& options) : options_(options) {}
 
-  void Attach(const SocketAddress& peer) override { peer_host_ = peer.Host(); }
+  // The peer's address is only formatted for an access log (inet_ntop per
+  // connection otherwise shows in a Connection: close profile).
+  void Attach(const SocketAddress& peer) override {
+    if (options_.access_log != nullptr) peer_host_ = peer.Host();
+  }
   DecodeResult Decode(absl::string_view input) override;
   // A complete 200 response with `message` as a text/html body.
   void Encode(absl::string_view message, std::string& out) override;
