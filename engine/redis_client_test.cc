@@ -1,9 +1,5 @@
 #include "engine/redis_client.h"
 
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <functional>
 #include <string>
@@ -11,54 +7,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/clock.h"
+#include "engine/testing/local_servers.h"
 #include "gtest/gtest.h"
 
 namespace sockman {
 namespace {
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t n = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A real redis-server (./bazelw installs it), in the foreground, no persistence.
-class RedisServer {
- public:
-  explicit RedisServer(uint16_t port) : port_(port) { Start(); }
-  ~RedisServer() { Stop(); }
-  void Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string port = absl::StrCat(port_);
-      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--loglevel", "warning", nullptr);
-      _exit(127);
-    }
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = 0;
-  }
-
- private:
-  uint16_t port_;
-  pid_t pid_ = 0;
-};
+using testing::RedisServer;
 
 class RedisClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     reactor_ = *Reactor::Create(SystemClock());
-    port_ = FreePort();
+    port_ = testing::FreeLoopbackPort();
     server_ = std::make_unique<RedisServer>(port_);
   }
   bool RunUntil(const std::function<bool()>& done, int64_t ms = 10'000) {
@@ -113,7 +74,7 @@ TEST_F(RedisClientTest, PubSubAndReconnectAfterARestart) {
   EXPECT_EQ(got[0], "news:one");
 
   // The server dies: commands are answered with nullptr at once, not queued.
-  server_->Stop();
+  server_->Kill();
   ASSERT_TRUE(RunUntil([&] { return !publisher.connected(); }));
   bool lost = false;
   publisher.Command({"PING"}, [&](const RedisValue* r) { lost = r == nullptr; });

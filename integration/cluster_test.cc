@@ -11,41 +11,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "engine/testing/local_servers.h"
 #include "integration/testing/sockman_process.h"
 #include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
-
-// redis-server in the foreground, no persistence: a restart forgets all.
-class Redis {
- public:
-  explicit Redis(uint16_t port) : port_(port) { Start(); }
-  ~Redis() { Kill(); }
-  void Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string port = absl::StrCat(port_);
-      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--loglevel", "warning", nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 100; ++i) {  // until it answers
-      if (Shell(absl::StrCat("redis-cli -p ", port_, " ping 2>/dev/null")) == "PONG\n") return;
-      usleep(50'000);
-    }
-  }
-  void Kill() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = 0;
-  }
-
- private:
-  uint16_t port_;
-  pid_t pid_ = 0;
-};
 
 // The next message that is not a join notice (another node's notice can
 // arrive after a client joined: the cluster relays asynchronously).
@@ -78,7 +49,7 @@ std::string Api(SockmanProcess& node, const std::string& method, const std::stri
 
 TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   uint16_t redis_port = FreePort();
-  Redis redis(redis_port);
+  RedisServer redis(redis_port);
   auto a = SockmanProcess::Start(NodeConfig(redis_port, "a"), "node_a", ShortTempDir());
   ASSERT_TRUE(a.ok()) << a.status();
   auto b = SockmanProcess::Start(NodeConfig(redis_port, "b"), "node_b", ShortTempDir());

@@ -3,7 +3,6 @@
 // replies to each sender's own address, oversized datagrams counted and
 // dropped, reuse_port spreading datagrams over workers, IPv6, and config
 // errors for what does not apply to datagrams.
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/socket_address.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 
@@ -23,24 +23,9 @@ namespace {
 class UdpClient {
  public:
   UdpClient(uint16_t port, const std::string& host = "127.0.0.1") {
-    bool v6 = host.find(':') != std::string::npos;
-    fd_ = socket(v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_storage storage{};
-    socklen_t length;
-    if (v6) {
-      auto* a = reinterpret_cast<sockaddr_in6*>(&storage);
-      a->sin6_family = AF_INET6;
-      a->sin6_port = htons(port);
-      inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
-      length = sizeof(*a);
-    } else {
-      auto* a = reinterpret_cast<sockaddr_in*>(&storage);
-      a->sin_family = AF_INET;
-      a->sin_port = htons(port);
-      inet_pton(AF_INET, host.c_str(), &a->sin_addr);
-      length = sizeof(*a);
-    }
-    connect(fd_, reinterpret_cast<sockaddr*>(&storage), length);
+    SocketAddress address = *SocketAddress::Parse(host, port);
+    fd_ = socket(address.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    connect(fd_, address.sockaddr_ptr(), address.length());
   }
   ~UdpClient() { close(fd_); }
   void Send(const std::string& datagram) { send(fd_, datagram.data(), datagram.size(), 0); }

@@ -1,6 +1,5 @@
 #include "integration/testing/sockman_process.h"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -19,6 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/read_file.h"
+#include "engine/socket_address.h"
+#include "engine/testing/local_servers.h"
 
 namespace sockman::testing {
 namespace {
@@ -88,17 +89,7 @@ bool Exited(pid_t pid) {
   return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z';
 }
 
-uint16_t FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(a);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0 &&
-            getsockname(fd, reinterpret_cast<sockaddr*>(&a), &length) == 0;
-  close(fd);
-  return ok ? ntohs(a.sin_port) : 0;
-}
+uint16_t FreePort() { return FreeLoopbackPort(); }
 
 std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
                             const std::string& flags) {
@@ -279,28 +270,12 @@ int SockmanProcess::Stop(int signo, int timeout_ms) {
 std::string SockmanProcess::Stderr() const { return ReadFile(stderr_path_); }
 
 TestClient::TestClient(uint16_t port, const std::string& host) {
-  sockaddr_storage storage{};
-  socklen_t length;
-  int family;
-  if (host.find(':') != std::string::npos) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&storage);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    inet_pton(AF_INET6, host.c_str(), &a->sin6_addr);
-    length = sizeof(*a);
-    family = AF_INET6;
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&storage);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    inet_pton(AF_INET, host.c_str(), &a->sin_addr);
-    length = sizeof(*a);
-    family = AF_INET;
-  }
-  fd_ = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  absl::StatusOr<SocketAddress> address = SocketAddress::Parse(host, port);
+  if (!address.ok()) return;  // not connected()
+  fd_ = socket(address->family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
   timeval send_timeout{20, 0};  // a stuck server fails the test instead of hanging it
   setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout));
-  if (connect(fd_, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
+  if (connect(fd_, address->sockaddr_ptr(), address->length()) != 0) {
     close(fd_);
     fd_ = -1;
   }
