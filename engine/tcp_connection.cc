@@ -23,13 +23,13 @@ constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
     Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
     Delegate* delegate, const TlsContext* tls) {
-  int one = 1;
-  if (peer.family() == AF_INET || peer.family() == AF_INET6) {
-    setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  }
   int raw = fd.get();
   std::unique_ptr<TcpConnection> connection(
       new TcpConnection(reactor, std::move(fd), peer, limits, delegate));
+  bool tcp = peer.family() == AF_INET || peer.family() == AF_INET6;
+  // TLS writes happen inside BoringSSL too: no lazy TCP_NODELAY there.
+  if (!tcp || tls != nullptr) connection->nodelay_ = true;
+  if (tcp && tls != nullptr) connection->SetNoDelay();
   if (tls != nullptr) {
     connection->ssl_ = tls->NewSsl(raw);
     if (connection->ssl_ == nullptr) return absl::ResourceExhaustedError("SSL_new failed");
@@ -41,6 +41,24 @@ absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
   }
   if (absl::Status s = reactor.Watch(raw, kEvents, connection.get()); !s.ok()) return s;
   return connection;
+}
+
+void TcpConnection::SetNoDelay() {
+  nodelay_ = true;
+  int one = 1;
+  setsockopt(fd_.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void TcpConnection::AfterWrite(bool more_follows) {
+  // Nagle's algorithm only holds back data written while earlier data is
+  // unacknowledged, so a connection that writes once (an answer, then
+  // close) never needs TCP_NODELAY: it is switched on after the second
+  // write, which also pushes out anything Nagle held (nginx sets it when a
+  // connection turns keep-alive). Not between a head sent with MSG_MORE and
+  // its file, which the kernel should pack together.
+  if (nodelay_) return;
+  if (writes_ < 2) ++writes_;
+  if (writes_ >= 2 && !more_follows) SetNoDelay();
 }
 
 TcpConnection::~TcpConnection() {
@@ -190,6 +208,7 @@ TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
       }
       n = 0;
     }
+    if (n > 0) AfterWrite(false);
     bytes_written_ += static_cast<uint64_t>(n);
     if (static_cast<size_t>(n) == bytes.size()) return SendResult::kOk;
     bytes.remove_prefix(static_cast<size_t>(n));
@@ -239,6 +258,7 @@ void TcpConnection::Flush() {
       int flags = MSG_NOSIGNAL | (tail_.empty() ? 0 : MSG_MORE);
       ssize_t n = WriteSome(output_.data(), output_.size(), flags);
       if (n > 0) {
+        AfterWrite((flags & MSG_MORE) != 0);
         output_.Consume(static_cast<size_t>(n));
         bytes_written_ += static_cast<uint64_t>(n);
         continue;
@@ -276,6 +296,7 @@ void TcpConnection::Flush() {
     size_t chunk = static_cast<size_t>(std::min<uint64_t>(front.length, 1 << 30));
     ssize_t n = ::sendfile(fd_.get(), front.file.get(), &offset, chunk);
     if (n > 0) {
+      AfterWrite(false);
       front.offset = static_cast<uint64_t>(offset);
       front.length -= static_cast<uint64_t>(n);
       bytes_written_ += static_cast<uint64_t>(n);

@@ -118,6 +118,8 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   void DeliverBuffered();
   void Flush();
   void FinishClose();
+  void SetNoDelay();
+  void AfterWrite(bool more_follows);
   bool QueueEmpty() const { return output_.empty() && tail_.empty(); }
   // Appends bytes behind everything queued (files included).
   void Enqueue(absl::string_view bytes);
@@ -147,6 +149,8 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   bool peer_eof_ = false;
   bool shut_down_ = false;
   bool linger_ = true;  // see CloseWithoutLinger
+  bool nodelay_ = false;  // TCP_NODELAY is on (or not TCP); see AfterWrite
+  uint8_t writes_ = 0;    // write calls so far, counted up to 2
   TimerId close_timer_ = kNoTimer;
   bssl::UniquePtr<::SSL> ssl_;
   bool read_wants_write_ = false;  // TLS: retry the read when writable

@@ -1,6 +1,7 @@
 #include "engine/tcp_connection.h"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -89,6 +90,41 @@ TEST_F(TcpConnectionTest, DeliversBytesAndSendsReplies) {
   EXPECT_EQ(ReadClient(4), "pong");
   EXPECT_EQ(connection_->bytes_read(), 4u);
   EXPECT_EQ(connection_->bytes_written(), 4u);
+}
+
+int NoDelay(int fd) {
+  int value = -1;
+  socklen_t length = sizeof(value);
+  EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &length), 0);
+  return value;
+}
+
+TEST_F(TcpConnectionTest, NoDelayOnlyOnceAConnectionWritesAgain) {
+  // One answer then close needs no TCP_NODELAY (Nagle holds nothing back
+  // when nothing is in flight); the second write switches it on.
+  EXPECT_EQ(NoDelay(connection_->fd()), 0);
+  EXPECT_EQ(connection_->Send("one"), TcpConnection::SendResult::kOk);
+  EXPECT_EQ(NoDelay(connection_->fd()), 0);
+  EXPECT_EQ(connection_->Send("two"), TcpConnection::SendResult::kOk);
+  EXPECT_NE(NoDelay(connection_->fd()), 0);
+  EXPECT_EQ(ReadClient(6), "onetwo");
+}
+
+TEST_F(TcpConnectionTest, NoDelayWaitsForTheFileAfterAHead) {
+  // A head queued before a file goes out with MSG_MORE; TCP_NODELAY comes
+  // after the file, so the kernel can pack the two.
+  char path[] = "/tmp/tcp_connection_test_XXXXXX";
+  UniqueFd file(mkstemp(path));
+  ASSERT_TRUE(file.valid());
+  unlink(path);
+  ASSERT_EQ(::write(file.get(), "body", 4), 4);
+  connection_->Cork();
+  connection_->Send("head");
+  connection_->SendFile(std::move(file), 0, 4);
+  EXPECT_EQ(NoDelay(connection_->fd()), 0);
+  connection_->Uncork();
+  EXPECT_NE(NoDelay(connection_->fd()), 0);
+  EXPECT_EQ(ReadClient(8), "headbody");
 }
 
 TEST_F(TcpConnectionTest, BufferFullDropsSendsUntilDrained) {
