@@ -31,6 +31,8 @@ class Buffer {
   size_t capacity() const { return capacity_; }
   const char* data() const { return storage_.get() + read_; }
   absl::string_view view() const { return absl::string_view(data(), size()); }
+  // The unconsumed bytes, for a reader that may rewrite them in place.
+  absl::Span<char> writable() { return absl::Span<char>(storage_.get() + read_, size()); }
 
   void Append(absl::string_view bytes);
 

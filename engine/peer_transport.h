@@ -7,8 +7,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "engine/base/unique_fd.h"
 #include "engine/buffer.h"
 #include "engine/socket_address.h"
@@ -40,6 +42,15 @@ class PeerTransport {
   virtual ~PeerTransport() = default;
 
   virtual SendResult Send(absl::string_view bytes) = 0;
+  // Sends the parts one after another, as one message: all or none is
+  // queued. Stream transports write them with one gathering call, without
+  // copying them together first.
+  virtual SendResult SendParts(absl::Span<const absl::string_view> parts) {
+    if (parts.size() == 1) return Send(parts[0]);
+    std::string joined;
+    for (absl::string_view part : parts) joined.append(part.data(), part.size());
+    return Send(joined);
+  }
   // Sends `length` bytes of `file` from `offset` after everything queued.
   virtual SendResult SendFile(UniqueFd file, uint64_t offset, uint64_t length) = 0;
   // While corked, sends may be held back and written together by Uncork().

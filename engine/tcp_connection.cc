@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <climits>
 
+#include "absl/container/inlined_vector.h"
 #include "openssl/err.h"
 
 namespace sockman {
@@ -194,12 +195,19 @@ void TcpConnection::DrainWhileClosing() {
 }
 
 TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
+  return SendParts(absl::MakeConstSpan(&bytes, 1));
+}
+
+TcpConnection::SendResult TcpConnection::SendParts(absl::Span<const absl::string_view> parts) {
   if (state_ != State::kOpen) return SendResult::kClosed;
-  if (bytes.empty()) return SendResult::kOk;
+  size_t total = 0;
+  for (absl::string_view part : parts) total += part.size();
+  if (total == 0) return SendResult::kOk;
+  size_t written = 0;
   if (QueueEmpty() && cork_depth_ == 0) {
     ssize_t n;
     do {
-      n = WriteSome(bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      n = WriteParts(parts);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       if (errno != EAGAIN) {
@@ -210,15 +218,44 @@ TcpConnection::SendResult TcpConnection::Send(absl::string_view bytes) {
     }
     if (n > 0) AfterWrite(false);
     bytes_written_ += static_cast<uint64_t>(n);
-    if (static_cast<size_t>(n) == bytes.size()) return SendResult::kOk;
-    bytes.remove_prefix(static_cast<size_t>(n));
+    if (static_cast<size_t>(n) == total) return SendResult::kOk;
+    written = static_cast<size_t>(n);
   } else if (send_buffer_size() >= limits_.max_send_buffer_size) {
     ++send_failures_;
     return SendResult::kDropped;
   }
-  Enqueue(bytes);
+  for (absl::string_view part : parts) {  // queue what the kernel did not take
+    if (written >= part.size()) {
+      written -= part.size();
+      continue;
+    }
+    part.remove_prefix(written);
+    written = 0;
+    Enqueue(part);
+  }
   if (send_buffer_size() >= limits_.max_send_buffer_size) delegate_->OnBufferFull(*this);
   return SendResult::kOk;
+}
+
+ssize_t TcpConnection::WriteParts(absl::Span<const absl::string_view> parts) {
+  if (parts.size() == 1) return WriteSome(parts[0].data(), parts[0].size(), MSG_NOSIGNAL);
+  if (ssl_ != nullptr) {
+    // One TLS record for the message: TLS copies it anyway.
+    thread_local std::string joined;
+    joined.clear();
+    for (absl::string_view part : parts) joined.append(part.data(), part.size());
+    ssize_t n = WriteSome(joined.data(), joined.size(), 0);
+    if (joined.capacity() > kReadChunk) std::string().swap(joined);
+    return n;
+  }
+  absl::InlinedVector<iovec, 4> iov;
+  for (absl::string_view part : parts) {
+    if (!part.empty()) iov.push_back({const_cast<char*>(part.data()), part.size()});
+  }
+  msghdr message{};
+  message.msg_iov = iov.data();
+  message.msg_iovlen = iov.size();
+  return ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL);
 }
 
 void TcpConnection::Enqueue(absl::string_view bytes) {

@@ -59,6 +59,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   ~TcpConnection() override;
 
   SendResult Send(absl::string_view bytes) override;
+  SendResult SendParts(absl::Span<const absl::string_view> parts) override;
 
   // Sends `length` bytes of `file` from `offset` with sendfile(2), after
   // everything already queued, without reading the file into memory. File
@@ -112,6 +113,8 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   // -1 with errno (EAGAIN: wait for the next event).
   ssize_t ReadSome(char* data, size_t size);
   ssize_t WriteSome(const char* data, size_t size, int flags);
+  // Writes the parts with one call (TLS: one record).
+  ssize_t WriteParts(absl::Span<const absl::string_view> parts);
   ssize_t TlsResult(int result, bool reading);
   void HandleReadable(bool peer_hung_up);
   void DrainWhileClosing();

@@ -127,6 +127,35 @@ TEST_F(TcpConnectionTest, NoDelayWaitsForTheFileAfterAHead) {
   EXPECT_EQ(ReadClient(8), "headbody");
 }
 
+TEST_F(TcpConnectionTest, SendPartsKeepsOrderWrittenQueuedOrPartial) {
+  absl::string_view direct[] = {"he", "", "ad", "er"};
+  EXPECT_EQ(connection_->SendParts(direct), TcpConnection::SendResult::kOk);
+  EXPECT_EQ(ReadClient(6), "header");
+  connection_->Cork();
+  absl::string_view corked[] = {"[", "corked", "]"};
+  EXPECT_EQ(connection_->SendParts(corked), TcpConnection::SendResult::kOk);
+  EXPECT_EQ(connection_->send_buffer_size(), 8u);
+  connection_->Uncork();
+  EXPECT_EQ(ReadClient(8), "[corked]");
+  // Parts bigger than the kernel takes at once: the rest is queued from
+  // wherever the write stopped, inside whichever part.
+  int small = 4096;
+  ASSERT_EQ(setsockopt(connection_->fd(), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+  std::string a(2 << 20, 'a'), b(2 << 20, 'b');
+  absl::string_view big[] = {"<", a, b, ">"};
+  EXPECT_EQ(connection_->SendParts(big), TcpConnection::SendResult::kOk);
+  EXPECT_GT(connection_->send_buffer_size(), 0u);
+  std::string got;
+  while (got.size() < a.size() + b.size() + 2) {
+    Spin(1);
+    char buf[65536];
+    ssize_t n = ::recv(client_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) got.append(buf, n);
+  }
+  EXPECT_EQ(got, "<" + a + b + ">");
+  EXPECT_EQ(connection_->bytes_written(), 6u + 8u + got.size());
+}
+
 TEST_F(TcpConnectionTest, BufferFullDropsSendsUntilDrained) {
   std::string big(256 * 1024, 'x');
   size_t sent = 0;

@@ -40,14 +40,25 @@ Connection::~Connection() {
 
 bool Connection::Send(absl::string_view message) {
   encoded_.clear();
-  codec_->Encode(message, encoded_);
-  bool sent = SendEncoded(encoded_);
+  suffix_.clear();
+  bool sent;
+  if (codec_->EncodeFraming(message, encoded_, suffix_)) {
+    absl::string_view parts[] = {encoded_, message, suffix_};
+    sent = SendEncoded(parts);
+  } else {
+    codec_->Encode(message, encoded_);
+    sent = SendEncoded(encoded_);
+  }
   if (encoded_.capacity() > 64 * 1024) std::string().swap(encoded_);
   return sent;
 }
 
 bool Connection::SendEncoded(absl::string_view bytes) {
-  bool sent = SendRaw(bytes);
+  return SendEncoded(absl::MakeConstSpan(&bytes, 1));
+}
+
+bool Connection::SendEncoded(absl::Span<const absl::string_view> parts) {
+  bool sent = SendRaw(parts);
   if (codec_->CloseAfterSend()) {
     if (codec_->PeerDoneSending()) {
       transport_->CloseWithoutLinger();
@@ -58,9 +69,11 @@ bool Connection::SendEncoded(absl::string_view bytes) {
   return sent;
 }
 
-bool Connection::SendRaw(absl::string_view bytes) {
+bool Connection::SendRaw(absl::string_view bytes) { return SendRaw(absl::MakeConstSpan(&bytes, 1)); }
+
+bool Connection::SendRaw(absl::Span<const absl::string_view> parts) {
   last_send_ms_ = reactor_.NowMs();
-  switch (transport_->Send(bytes)) {
+  switch (transport_->SendParts(parts)) {
     case TcpConnection::SendResult::kOk:
       ++counters_.messages_out;
       ++messages_sent_;
@@ -143,7 +156,7 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
   // Replies to everything decoded from this read leave in one write.
   tcp.Cork();
   while (tcp.open() && !tcp.recv_paused()) {
-    DecodeResult result = codec_->Decode(input.view());
+    DecodeResult result = codec_->DecodeInPlace(input.writable());
     if (result.status == DecodeStatus::kNeedMore) {
       if (!result.reply.empty()) tcp.Send(result.reply);
       if (input.size() >= max_package_size_) {

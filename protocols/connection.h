@@ -89,6 +89,9 @@ class Connection : private PeerTransport::Delegate {
   bool Send(absl::string_view message);
   // Sends bytes as they are, bypassing the protocol.
   bool SendRaw(absl::string_view bytes);
+  // The same for one message in parts (a frame header and its payload),
+  // written with one gathering call instead of being copied together.
+  bool SendRaw(absl::Span<const absl::string_view> parts);
   // Sends `length` bytes of `file` from `offset` (sendfile, no copy), after
   // everything sent before it. False if the connection is closing.
   bool SendFile(UniqueFd file, uint64_t offset, uint64_t length);
@@ -130,6 +133,7 @@ class Connection : private PeerTransport::Delegate {
   Codec& codec() { return *codec_; }
   // Sends bytes the codec produced, then closes if the codec asks for it.
   bool SendEncoded(absl::string_view bytes);
+  bool SendEncoded(absl::Span<const absl::string_view> parts);
 
   // Whatever the handler keeps with this connection (Workerman's dynamic
   // properties): c.user_data() = Session{...}; std::any_cast<Session>(&c.user_data()).
@@ -177,7 +181,8 @@ class Connection : private PeerTransport::Delegate {
   ServiceCounters& counters_;
   std::function<void(Connection&)> on_closed_;
   std::unique_ptr<PeerTransport> transport_;
-  std::string encoded_;  // reused for every Send
+  std::string encoded_;  // reused for every Send (the prefix with EncodeFraming)
+  std::string suffix_;   // EncodeFraming's suffix
   std::vector<TimerId> timers_;
   TimerId deadline_timer_ = kNoTimer;
   uint64_t messages_received_ = 0;

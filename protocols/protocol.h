@@ -21,6 +21,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "engine/log_appender.h"
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
@@ -103,9 +104,24 @@ class Codec {
   // more appended. Must not return kNeedMore with input.size() >=
   // max_package_size (the caller then reports kTooLarge itself).
   virtual DecodeResult Decode(absl::string_view input) = 0;
+  // Decode, for a caller that drops the bytes of whatever it returns: the
+  // codec may then rewrite the bytes of a message where they lie (WebSocket
+  // unmasks a frame in place instead of copying it out). Connection calls
+  // this one; the default is Decode.
+  virtual DecodeResult DecodeInPlace(absl::Span<char> input) {
+    return Decode(absl::string_view(input.data(), input.size()));
+  }
 
   // Appends the wire form of `message` to `out`.
   virtual void Encode(absl::string_view message, std::string& out) = 0;
+  // When the wire form of `message` is `prefix + message + suffix`: appends
+  // them to `prefix` and `suffix` and returns true, and the message goes out
+  // without first being copied next to its framing. False (the default)
+  // when encoding transforms the message: Encode is used.
+  virtual bool EncodeFraming(absl::string_view message, std::string& prefix,
+                             std::string& suffix) {
+    return false;
+  }
 
   // Appends what the protocol sends before closing after `error` (an HTTP 400,
   // a WebSocket close frame). Nothing by default.

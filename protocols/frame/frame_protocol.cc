@@ -22,13 +22,20 @@ DecodeResult FrameCodec::Decode(absl::string_view input) {
 }
 
 void FrameCodec::Encode(absl::string_view message, std::string& out) {
+  std::string suffix;
+  EncodeFraming(message, out, suffix);
+  out.append(message.data(), message.size());
+}
+
+bool FrameCodec::EncodeFraming(absl::string_view message, std::string& prefix,
+                               std::string& suffix) {
   // Messages are bounded far below 4 GiB by max_send_buffer_size and
   // max_package_size; a larger one would not be representable.
   uint32_t length = static_cast<uint32_t>(message.size() + 4);
   char header[4] = {static_cast<char>(length >> 24), static_cast<char>(length >> 16),
                     static_cast<char>(length >> 8), static_cast<char>(length)};
-  out.append(header, 4);
-  out.append(message.data(), message.size());
+  prefix.append(header, 4);
+  return true;
 }
 
 }  // namespace sockman

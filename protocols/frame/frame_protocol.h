@@ -14,6 +14,8 @@ class FrameCodec : public Codec {
   explicit FrameCodec(const CodecOptions& options) : max_(options.max_package_size) {}
   DecodeResult Decode(absl::string_view input) override;
   void Encode(absl::string_view message, std::string& out) override;
+  bool EncodeFraming(absl::string_view message, std::string& prefix,
+                     std::string& suffix) override;
 
  private:
   size_t max_;

@@ -22,6 +22,13 @@ TEST(FrameCodecTest, EncodeCountsTheHeader) {
   EXPECT_EQ(Frame(""), std::string("\0\0\0\4", 4));
 }
 
+TEST(FrameCodecTest, FramingIsTheLengthPrefix) {
+  FrameCodec codec(CodecOptions{});
+  std::string prefix, suffix;
+  ASSERT_TRUE(codec.EncodeFraming("abc", prefix, suffix));
+  EXPECT_EQ(prefix + "abc" + suffix, Frame("abc"));
+}
+
 TEST(FrameCodecTest, ManyFramesInOneReadAndSplitFrames) {
   FrameCodec codec(CodecOptions{});
   std::string stream = Frame("one") + Frame("") + Frame("three");

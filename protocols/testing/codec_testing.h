@@ -22,14 +22,15 @@ struct Decoded {
 };
 
 // Appends each chunk to a pending buffer and decodes as much as possible
-// after each one, as Connection does.
+// after each one, as Connection does (DecodeInPlace: the codec may rewrite
+// the bytes it returns as a message).
 inline Decoded DecodeChunks(Codec& codec, const std::vector<std::string>& chunks) {
   Decoded out;
   std::string pending;
   for (const std::string& chunk : chunks) {
     pending += chunk;
     for (;;) {
-      DecodeResult r = codec.Decode(pending);
+      DecodeResult r = codec.DecodeInPlace(absl::MakeSpan(pending));
       if (r.status == DecodeStatus::kNeedMore) break;
       if (r.status == DecodeStatus::kError) {
         out.error = true;

@@ -13,6 +13,11 @@ class TextCodec : public Codec {
   explicit TextCodec(const CodecOptions& options) : max_(options.max_package_size) {}
   DecodeResult Decode(absl::string_view input) override;
   void Encode(absl::string_view message, std::string& out) override;
+  bool EncodeFraming(absl::string_view message, std::string& prefix,
+                     std::string& suffix) override {
+    suffix.push_back('\n');
+    return true;
+  }
 
  private:
   size_t max_;

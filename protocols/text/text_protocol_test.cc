@@ -65,6 +65,9 @@ TEST(TextCodecTest, EncodeAppendsNewline) {
   std::string out = "x";
   codec.Encode("hello", out);
   EXPECT_EQ(out, "xhello\n");
+  std::string prefix, suffix;
+  ASSERT_TRUE(codec.EncodeFraming("hello", prefix, suffix));
+  EXPECT_EQ(prefix + "hello" + suffix, "hello\n");
 }
 
 }  // namespace

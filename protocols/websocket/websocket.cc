@@ -12,8 +12,14 @@ bool SendWebSocket(Connection& connection, absl::string_view message, bool binar
   if (codec == nullptr || !codec->open()) return false;
   thread_local std::string frame;
   frame.clear();
-  codec->EncodeMessage(binary, message, frame);
-  bool sent = connection.SendRaw(frame);
+  bool sent;
+  if (codec->EncodeMessageHeader(binary, message, frame)) {
+    absl::string_view parts[] = {frame, message};
+    sent = connection.SendRaw(parts);
+  } else {
+    codec->EncodeMessage(binary, message, frame);
+    sent = connection.SendRaw(frame);
+  }
   if (frame.capacity() > (1u << 20)) std::string().swap(frame);
   return sent;
 }

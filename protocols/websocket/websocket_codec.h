@@ -69,8 +69,13 @@ class WebSocketCodec : public Codec {
   ~WebSocketCodec() override;
 
   DecodeResult Decode(absl::string_view input) override;
+  // Unmasks a message that arrived in one frame where it lies.
+  DecodeResult DecodeInPlace(absl::Span<char> input) override;
   // A text frame (binary when the service says `binary: true`).
   void Encode(absl::string_view message, std::string& out) override;
+  // The frame header, unless the message is to be compressed.
+  bool EncodeFraming(absl::string_view message, std::string& prefix,
+                     std::string& suffix) override;
   void EncodeError(const DecodeResult& error, std::string& out) override;
   // Once open: a close frame, 1000 or (going away) 1001.
   void EncodeClose(bool going_away, std::string& out) override;
@@ -95,12 +100,17 @@ class WebSocketCodec : public Codec {
   // Appends one data message as a final frame, compressed when deflate was
   // negotiated and the message is worth it.
   void EncodeMessage(bool binary, absl::string_view payload, std::string& out);
+  // When `payload` goes out as it is (not compressed): appends the header of
+  // its frame to `header` and returns true; the payload follows it.
+  bool EncodeMessageHeader(bool binary, absl::string_view payload, std::string& header);
   // Appends one unmasked, final, uncompressed frame.
   static void EncodeFrame(Opcode opcode, absl::string_view payload, std::string& out);
+  static void EncodeFrameHeader(Opcode opcode, uint64_t size, std::string& out);
 
  private:
   DecodeResult Handshake(absl::string_view input);
-  DecodeResult DecodeFrame(absl::string_view input);
+  // `writable`: input's bytes when the caller lets them be unmasked in place.
+  DecodeResult DecodeFrame(absl::string_view input, char* writable);
   DecodeResult Fail(uint16_t close_code, const char* reason);
 
   CodecOptions options_;

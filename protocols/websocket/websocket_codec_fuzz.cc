@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pending.append(reinterpret_cast<const char*>(data + at), n);
     at += n;
     for (;;) {
-      DecodeResult r = codec.Decode(pending);
+      DecodeResult r = codec.DecodeInPlace(absl::MakeSpan(pending));
       if (r.status == DecodeStatus::kNeedMore) {
         // Nothing over the limit (or a control frame's 125) is ever
         // buffered, plus at most 14 bytes of frame header.

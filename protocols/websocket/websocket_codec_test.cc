@@ -107,6 +107,57 @@ TEST(WebSocketTest, FramesSplitAtEveryByteBoundary) {
   }
 }
 
+TEST(WebSocketTest, DecodeWithoutRewritingGivesTheSameMessages) {
+  // Decode (read-only input, as the proxy uses it) and DecodeInPlace agree.
+  std::string stream = Text("Hello, wörld") + ClientFrame(0x82, std::string(300, '\x01')) +
+                       ClientFrame(0x01, "frag") + ClientFrame(0x80, "ment");
+  const std::string original = stream;
+  auto codec = OpenCodec();
+  std::vector<std::string> messages;
+  absl::string_view rest = stream;
+  while (!rest.empty()) {
+    DecodeResult r = codec->Decode(rest);
+    ASSERT_NE(r.status, DecodeStatus::kError);
+    ASSERT_NE(r.status, DecodeStatus::kNeedMore);
+    if (r.status == DecodeStatus::kMessage) messages.emplace_back(r.message);
+    rest.remove_prefix(r.consumed);
+  }
+  EXPECT_EQ(stream, original);  // nothing was rewritten
+  EXPECT_EQ(messages, (std::vector<std::string>{"Hello, wörld", std::string(300, '\x01'),
+                                                "fragment"}));
+}
+
+TEST(WebSocketTest, UnmaskFindsNonAsciiAtEveryOffset) {
+  // The unmasking pass decides whether text needs a UTF-8 check, 32, 8 and 1
+  // bytes at a time: a bad byte anywhere must be seen, a good one accepted.
+  for (size_t size = 1; size <= 80; ++size) {
+    for (size_t at = 0; at < size; ++at) {
+      std::string bad(size, 'a');
+      bad[at] = '\xff';
+      ASSERT_EQ(CloseCodeOf(Text(bad)), 1007) << size << " " << at;
+      if (at + 1 < size) {
+        std::string good(size, 'a');
+        good[at] = '\xc3';
+        good[at + 1] = '\xa9';  // é
+        auto codec = OpenCodec();
+        auto d = DecodeChunks(*codec, {Text(good)});
+        ASSERT_FALSE(d.error) << size << " " << at;
+        ASSERT_EQ(d.messages, std::vector<std::string>{good});
+      }
+    }
+  }
+}
+
+TEST(WebSocketTest, FramingIsTheFrameWithoutItsPayload) {
+  auto codec = OpenCodec();
+  for (size_t size : {0, 5, 125, 126, 65535, 65536}) {
+    std::string message(size, 'm'), prefix, suffix, whole;
+    ASSERT_TRUE(codec->EncodeFraming(message, prefix, suffix));
+    codec->Encode(message, whole);
+    EXPECT_EQ(prefix + message + suffix, whole) << size;
+  }
+}
+
 TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
   auto owned = OpenCodec();
   WebSocketCodec& codec = *owned;
@@ -282,6 +333,15 @@ TEST(WebSocketDeflateTest, Violations) {
   ASSERT_TRUE(bomber.Deflate(std::string(16 << 20, '\0'), bomb));
   ASSERT_LT(bomb.size(), 128u << 10);
   EXPECT_EQ(code(ClientFrame(0xC2, bomb)), 1009);
+}
+
+TEST(WebSocketDeflateTest, NoFramingForMessagesToCompress) {
+  auto codec = OpenCodec(1 << 20, DeflateOn(), WithOffer("permessage-deflate"));
+  ASSERT_TRUE(codec->deflate());
+  std::string prefix, suffix;
+  EXPECT_FALSE(codec->EncodeFraming(std::string(1000, 'z'), prefix, suffix));
+  EXPECT_TRUE(codec->EncodeFraming("short", prefix, suffix));  // under kMinDeflateSize
+  EXPECT_EQ(prefix, "\x81\x05");
 }
 
 TEST(WebSocketDeflateTest, LargeMessagesAreSentCompressed) {
