@@ -11,7 +11,9 @@
 #   https        the same over TLS 1.3 (keep-alive; a self-signed P-256 certificate)
 #   static-4k    a 4 KiB file via `static` vs nginx `root` (sendfile on)
 #   static-1m    a 1 MiB file
-# Both servers run one worker process. For each run it records requests/s and
+# Both servers run one worker process. The plain-HTTP suites also run
+# bench/floor_server (one read, one write per request, nothing else): the
+# most any server could reach here, for scale. For each run it records requests/s and
 # requests per CPU-second of the server (utime+stime of all its processes from
 # /proc, before and after the run). On a 2-core machine wrk takes most of a
 # core, so requests per server CPU-second is the figure that separates fast
@@ -94,11 +96,17 @@ start_nginx "${nginx_port}" "
     location = /hello { return 200 \"hello world\\n\"; }
   }"
 
+# The floor: a read and a write per request and nothing else (plain HTTP
+# suites only), for scale.
+start_floor http
+[[ -n "${floor_port}" ]] || { echo "bench: floor_server did not start" >&2; exit 1; }
+
 # run SYSTEM SUITE URL [wrk args...] -> "rps rps_per_cpu_second"
 run_one() {
   local system="$1" url="$2"; shift 2
   local pid="${sockman_pid}"
   [[ "${system}" == nginx ]] && pid="${nginx_pid}"
+  [[ "${system}" == floor ]] && pid="${floor_pid}"
   local before after out requests rps
   before="$(cpu_ticks "${pid}")"
   out="$(wrk -t1 -c"${CONNECTIONS}" -d"${DURATION}s" "$@" "${url}")"
@@ -109,14 +117,17 @@ run_one() {
     'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
 }
 
-declare -A urls_sockman urls_nginx extra
+declare -A urls_sockman urls_nginx urls_floor extra
 urls_sockman[hello]="http://127.0.0.1:${hello_port}/hello"
 urls_nginx[hello]="http://127.0.0.1:${nginx_port}/hello"
+urls_floor[hello]="http://127.0.0.1:${floor_port}/hello"
 urls_sockman[pipelined]="${urls_sockman[hello]}"
 urls_nginx[pipelined]="${urls_nginx[hello]}"
+urls_floor[pipelined]="${urls_floor[hello]}"
 extra[pipelined]="-s ${root}/bench/pipeline.lua"
 urls_sockman[close]="${urls_sockman[hello]}"
 urls_nginx[close]="${urls_nginx[hello]}"
+urls_floor[close]="${urls_floor[hello]}"
 extra[close]="-s ${root}/bench/close.lua"
 urls_sockman[https]="https://127.0.0.1:${tls_port}/hello"
 urls_nginx[https]="https://127.0.0.1:${nginx_tls_port}/hello"
@@ -131,8 +142,12 @@ csv="$(csv_out http)"
 echo "suite,system,run,rps,rps_per_cpu_s" > "${csv}"
 for suite in "${suites[@]}"; do
   for run in $(seq "${RUNS}"); do
-    for system in sockman nginx; do
-      if [[ "${system}" == sockman ]]; then url="${urls_sockman[${suite}]}"; else url="${urls_nginx[${suite}]}"; fi
+    for system in sockman nginx floor; do
+      case "${system}" in
+        sockman) url="${urls_sockman[${suite}]}" ;;
+        nginx) url="${urls_nginx[${suite}]}" ;;
+        floor) url="${urls_floor[${suite}]:-}"; [[ -n "${url}" ]] || continue ;;
+      esac
       # shellcheck disable=SC2086
       read -r rps per_cpu < <(run_one "${system}" "${url}" ${extra[${suite}]:-})
       echo "${suite},${system},${run},${rps},${per_cpu}" >> "${csv}"
@@ -164,16 +179,22 @@ date_utc="$(date -u +%Y-%m-%dT%H:%MZ)"
   echo "Versions: $("${sockman}" version | head -n1), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -n1 | awk '{print $1, $2}')."
   echo "wrk -t1 -c${CONNECTIONS} -d${DURATION}s, keep-alive, ${RUNS} alternating runs each; medians."
   echo
-  echo "| suite | sockman/nginx req/s | sockman/nginx req per CPU-s | sockman req/s | nginx req/s | sockman req/CPU-s | nginx req/CPU-s |"
-  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  echo "| suite | sockman/nginx req/s | sockman/nginx req per CPU-s | floor/nginx req per CPU-s | sockman req/s | nginx req/s | sockman req/CPU-s | nginx req/CPU-s | floor req/CPU-s |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for suite in "${suites[@]}"; do
     s_rps="$(awk -F, -v s="${suite}" '$1==s && $2=="sockman" {print $4}' "${csv}" | median)"
     n_rps="$(awk -F, -v s="${suite}" '$1==s && $2=="nginx" {print $4}' "${csv}" | median)"
     s_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="sockman" {print $5}' "${csv}" | median)"
     n_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="nginx" {print $5}' "${csv}" | median)"
-    awk -v su="${suite}" -v sr="${s_rps}" -v nr="${n_rps}" -v sc="${s_cpu}" -v nc="${n_cpu}" \
-      'BEGIN { printf "| %s | **%.2fx** | **%.2fx** | %.0f | %.0f | %.0f | %.0f |\n", su, (nr ? sr/nr : 0), (nc ? sc/nc : 0), sr, nr, sc, nc }'
+    f_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="floor" {print $5}' "${csv}" | median)"
+    awk -v su="${suite}" -v sr="${s_rps}" -v nr="${n_rps}" -v sc="${s_cpu}" -v nc="${n_cpu}" -v fc="${f_cpu}" \
+      'BEGIN {
+        floor_ratio = (fc + 0 > 0 && nc) ? sprintf("%.2fx", fc/nc) : "-"
+        printf "| %s | **%.2fx** | **%.2fx** | %s | %.0f | %.0f | %.0f | %.0f | %s |\n", su, (nr ? sr/nr : 0), (nc ? sc/nc : 0), floor_ratio, sr, nr, sc, nc, (fc + 0 > 0 ? sprintf("%.0f", fc) : "-")
+      }'
   done
+  echo
+  echo "floor: bench/floor_server, one read and one write per request (or pipelined batch) and nothing else: no parsing, no limits, no timers. floor/nginx is about the most any event-loop server could gain over nginx per CPU here; the rest is the kernel's TCP path."
   echo
   echo "Syscalls per keep-alive request (sockman worker, strace -c over ${requests} requests): ${per_request} (${breakdown%, })."
 } | tee -a "${RESULTS}"

@@ -65,20 +65,22 @@ start_node() {
 }
 
 # bench_build: puts the sockman binary at $sockman and the load tools
-# (ws_load, http_rate) in $work. With SOCKMAN_BIN and BENCH_TOOLS set (the
+# (ws_load, http_rate, floor_server) in $work. With SOCKMAN_BIN and BENCH_TOOLS set (the
 # smoke test passes its runfiles) nothing is built; otherwise an optimized
 # build is made with ./bazelw.
 bench_build() {
   sockman="${work}/sockman"
   if [[ -n "${SOCKMAN_BIN:-}" ]]; then
     cp "${SOCKMAN_BIN}" "${sockman}"
-    cp "${BENCH_TOOLS}/ws_load" "${BENCH_TOOLS}/http_rate" "${work}/"
+    cp "${BENCH_TOOLS}/ws_load" "${BENCH_TOOLS}/http_rate" "${BENCH_TOOLS}/floor_server" "${work}/"
   else
-    "${root}/bazelw" build -c opt //cli:sockman //bench:ws_load //bench:http_rate >&2
+    "${root}/bazelw" build -c opt //cli:sockman //bench:ws_load //bench:http_rate \
+      //bench:floor_server >&2
     cp "${root}/bazel-bin/cli/sockman" "${sockman}"
-    cp "${root}/bazel-bin/bench/ws_load" "${root}/bazel-bin/bench/http_rate" "${work}/"
+    cp "${root}/bazel-bin/bench/ws_load" "${root}/bazel-bin/bench/http_rate" \
+      "${root}/bazel-bin/bench/floor_server" "${work}/"
   fi
-  chmod u+w "${sockman}" "${work}/ws_load" "${work}/http_rate"
+  chmod u+w "${sockman}" "${work}/ws_load" "${work}/http_rate" "${work}/floor_server"
 }
 
 # Node's ws for the peers: ./bazelw installs it (SOCKMAN_NODE_MODULES in tests).
@@ -100,6 +102,16 @@ free_port() {
 wait_port() {
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
   return 1
+}
+
+# start_floor MODE: bench/floor_server (the least work per request a server
+# can do here, for scale); sets $floor_pid and $floor_port.
+start_floor() {
+  "${work}/floor_server" --mode "$1" > "${work}/floor.out" &
+  floor_pid=$!
+  pids+=("${floor_pid}")
+  for _ in $(seq 50); do grep -q '^port ' "${work}/floor.out" 2>/dev/null && break; sleep 0.1; done
+  floor_port="$(awk '/^port / {print $2}' "${work}/floor.out")"
 }
 
 # start_nginx PORT BODY: Debian's nginx with one worker process and no access

@@ -8,7 +8,7 @@ root="$(pwd)"
 export SOCKMAN_BIN="${root}/cli/sockman"
 export BENCH_TOOLS="${TEST_TMPDIR}/tools"
 mkdir -p "${BENCH_TOOLS}"
-cp bench/ws_load bench/http_rate "${BENCH_TOOLS}/"
+cp bench/ws_load bench/http_rate bench/floor_server "${BENCH_TOOLS}/"
 export SMOKE=1 OUT="${TEST_TMPDIR}/out" RESULTS="${TEST_TMPDIR}/RESULTS.md"
 
 bash bench/run.sh > "${TEST_TMPDIR}/run.log" 2>&1 || { tail -n 50 "${TEST_TMPDIR}/run.log"; exit 1; }

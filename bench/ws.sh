@@ -12,7 +12,8 @@
 #   pingpong  one message in flight per connection
 #   flood     clients send without waiting, up to 64 KiB (2..128 messages)
 #             unanswered per connection
-# Both servers run one process (sockman: `count: 1`). Each run records echoed
+# Both servers run one process (sockman: `count: 1`); bench/floor_server
+# (read, unmask, write back, nothing else) runs the same suites for scale. Each run records echoed
 # messages per second and messages per CPU-second of the server (utime+stime
 # of all its processes from /proc, before and after). Then, for each count in
 # IDLE_CONNECTIONS (default "10000 50000"), it opens that many idle WebSocket
@@ -57,6 +58,8 @@ sockman_worker="$(pgrep -P "${sockman_pid}" | head -n1)"
 
 start_node "${root}/bench/node/ws_echo_server.js" "${node_modules}"
 [[ -n "${node_port}" ]] || { echo "bench: the Node ws server did not start" >&2; exit 1; }
+start_floor ws
+[[ -n "${floor_port}" ]] || { echo "bench: floor_server did not start" >&2; exit 1; }
 
 # run_one PID PORT MODE CONNECTIONS SIZE -> "msgs_per_sec msgs_per_cpu_second"
 run_one() {
@@ -86,8 +89,12 @@ echo "suite,system,run,msgs_per_sec,msgs_per_cpu_s" > "${csv}"
 for suite in "${suites[@]}"; do
   IFS=- read -r mode connections size <<<"${suite}"
   for run in $(seq "${RUNS}"); do
-    for system in sockman ws; do
-      if [[ "${system}" == sockman ]]; then pid="${sockman_pid}" port="${sockman_port}"; else pid="${node_pid}" port="${node_port}"; fi
+    for system in sockman ws floor; do
+      case "${system}" in
+        sockman) pid="${sockman_pid}" port="${sockman_port}" ;;
+        ws) pid="${node_pid}" port="${node_port}" ;;
+        floor) pid="${floor_pid}" port="${floor_port}" ;;
+      esac
       read -r rate per_cpu < <(run_one "${pid}" "${port}" "${mode}" "${connections}" "${size}")
       echo "${suite},${system},${run},${rate},${per_cpu}" >> "${csv}"
       echo "  ${suite} ${system} run ${run}: ${rate} msg/s, ${per_cpu} msg per server CPU-second" >&2
@@ -135,17 +142,22 @@ done
   echo "Versions: $("${sockman}" version | head -n1), Node $(node --version) with ws $(node -p "require('${node_modules}/ws/package.json').version")."
   echo "bench/ws_load, ${DURATION} s runs, ${RUNS} alternating runs each; medians. Suite: mode-connections-bytes."
   echo
-  echo "| suite | sockman/ws msg/s | sockman/ws msg per CPU-s | sockman msg/s | ws msg/s | sockman msg/CPU-s | ws msg/CPU-s | sockman MB/s |"
-  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  echo "| suite | sockman/ws msg/s | sockman/ws msg per CPU-s | floor/ws msg/s | floor/ws msg per CPU-s | sockman msg/s | ws msg/s | floor msg/s | sockman msg/CPU-s | ws msg/CPU-s | floor msg/CPU-s | sockman MB/s |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for suite in "${suites[@]}"; do
     size="${suite##*-}"
     s_rate="$(awk -F, -v s="${suite}" '$1==s && $2=="sockman" {print $4}' "${csv}" | median)"
     n_rate="$(awk -F, -v s="${suite}" '$1==s && $2=="ws" {print $4}' "${csv}" | median)"
+    f_rate="$(awk -F, -v s="${suite}" '$1==s && $2=="floor" {print $4}' "${csv}" | median)"
     s_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="sockman" {print $5}' "${csv}" | median)"
     n_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="ws" {print $5}' "${csv}" | median)"
-    awk -v su="${suite}" -v sr="${s_rate}" -v nr="${n_rate}" -v sc="${s_cpu}" -v nc="${n_cpu}" -v b="${size}" \
-      'BEGIN { printf "| %s | **%.1fx** | **%.1fx** | %.0f | %.0f | %.0f | %.0f | %.0f |\n", su, (nr ? sr/nr : 0), (nc ? sc/nc : 0), sr, nr, sc, nc, sr * b / 1e6 }'
+    f_cpu="$(awk -F, -v s="${suite}" '$1==s && $2=="floor" {print $5}' "${csv}" | median)"
+    awk -v su="${suite}" -v sr="${s_rate}" -v nr="${n_rate}" -v fr="${f_rate}" -v sc="${s_cpu}" \
+        -v nc="${n_cpu}" -v fc="${f_cpu}" -v b="${size}" \
+      'BEGIN { printf "| %s | **%.1fx** | **%.1fx** | %.1fx | %.1fx | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n", su, (nr ? sr/nr : 0), (nc ? sc/nc : 0), (nr ? fr/nr : 0), (nc ? fc/nc : 0), sr, nr, fr, sc, nc, fc, sr * b / 1e6 }'
   done
+  echo
+  echo "floor: bench/floor_server, which reads, unmasks and writes back each frame and does nothing else (no validation, no limits, no UTF-8 check). floor/ws is about the most any event-loop server could reach over Node's ws here."
   echo
   printf '%s\n' "${idle_lines[@]}"
 } | tee -a "${RESULTS}"

@@ -177,8 +177,8 @@ void WebSocketClientCodec::EncodeMaskedFrame(WebSocketCodec::Opcode opcode,
   }
   out.append(reinterpret_cast<const char*>(mask), 4);
   size_t start = out.size();
-  out.append(payload.data(), n);
-  for (size_t i = 0; i < n; ++i) out[start + i] ^= static_cast<char>(mask[i & 3]);
+  out.resize(start + n);
+  WebSocketMask(reinterpret_cast<const unsigned char*>(payload.data()), n, mask, out.data() + start);
 }
 
 void WebSocketClientCodec::EncodeMessage(bool binary, absl::string_view payload, std::string& out) {

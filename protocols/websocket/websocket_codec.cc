@@ -31,10 +31,11 @@ std::shared_ptr<const WebSocketOptions> OptionsOf(const CodecOptions& options) {
   return *defaults;
 }
 
-// XORs `size` bytes with the 4-byte mask (`out` may be `in`), 32 bytes at a
-// time in two 16-byte vectors (SSE2 here), then a word, then bytes. Returns
-// whether every byte was ASCII, so text needs no further UTF-8 pass.
-bool Unmask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
+}  // namespace
+
+// 32 bytes at a time in two 16-byte vectors (SSE2 here), then a word, then
+// bytes.
+bool WebSocketMask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
   using Block = uint64_t __attribute__((vector_size(16)));
   uint64_t key;
   unsigned char key_bytes[8];
@@ -70,8 +71,6 @@ bool Unmask(const unsigned char* in, size_t size, const unsigned char* mask, cha
   }
   return ((high & 0x8080808080808080ull) | (tail & 0x80)) == 0;
 }
-
-}  // namespace
 
 bool Utf8Validator::Feed(absl::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -270,7 +269,9 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
   const unsigned char* mask = bytes + header - 4;
   const unsigned char* payload = bytes + header;
   size_t total = header + static_cast<size_t>(length);
-  auto unmask = [&](char* out) { return Unmask(payload, static_cast<size_t>(length), mask, out); };
+  auto unmask = [&](char* out) {
+    return WebSocketMask(payload, static_cast<size_t>(length), mask, out);
+  };
 
   if (control) {
     control_.resize(static_cast<size_t>(length));

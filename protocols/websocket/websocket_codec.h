@@ -48,6 +48,11 @@ class Utf8Validator {
   unsigned char upper_ = 0xBF;
 };
 
+// XORs `size` bytes of `in` with the 4-byte `mask` into `out` (which may be
+// `in`): masks and unmasks. Returns whether every result byte is ASCII (text
+// then needs no further UTF-8 check).
+bool WebSocketMask(const unsigned char* in, size_t size, const unsigned char* mask, char* out);
+
 // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" for "dGhlIHNhbXBsZSBub25jZQ==" (RFC 6455 1.3).
 std::string WebSocketAccept(absl::string_view key);
 
