@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include "absl/container/inlined_vector.h"
 #include "openssl/err.h"
@@ -224,15 +225,25 @@ TcpConnection::SendResult TcpConnection::SendParts(absl::Span<const absl::string
     ++send_failures_;
     return SendResult::kDropped;
   }
-  for (absl::string_view part : parts) {  // queue what the kernel did not take
+  // Queue what the kernel did not take, with one reservation when nothing
+  // waits behind a file.
+  size_t pending = total - written;
+  char* at = tail_.empty() ? output_.PrepareWrite(pending).data() : nullptr;
+  for (absl::string_view part : parts) {
     if (written >= part.size()) {
       written -= part.size();
       continue;
     }
     part.remove_prefix(written);
     written = 0;
-    Enqueue(part);
+    if (at == nullptr) {
+      Enqueue(part);
+    } else if (!part.empty()) {
+      std::memcpy(at, part.data(), part.size());
+      at += part.size();
+    }
   }
+  if (at != nullptr) output_.CommitWrite(pending);
   if (send_buffer_size() >= limits_.max_send_buffer_size) delegate_->OnBufferFull(*this);
   return SendResult::kOk;
 }

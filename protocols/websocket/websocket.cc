@@ -1,14 +1,27 @@
 #include "protocols/websocket/websocket.h"
 
+#include <typeinfo>
+
 namespace sockman {
 
+namespace {
+
+// The connection's WebSocket codec, or null. Per message on echo paths: a
+// type check (the class is final) instead of a dynamic_cast.
+WebSocketCodec* WebSocketCodecOf(Connection& connection) {
+  Codec& codec = connection.codec();
+  return typeid(codec) == typeid(WebSocketCodec) ? static_cast<WebSocketCodec*>(&codec) : nullptr;
+}
+
+}  // namespace
+
 bool IsBinaryWebSocketMessage(Connection& connection) {
-  auto* codec = dynamic_cast<WebSocketCodec*>(&connection.codec());
+  WebSocketCodec* codec = WebSocketCodecOf(connection);
   return codec != nullptr && codec->last_message_binary();
 }
 
 bool SendWebSocket(Connection& connection, absl::string_view message, bool binary) {
-  auto* codec = dynamic_cast<WebSocketCodec*>(&connection.codec());
+  WebSocketCodec* codec = WebSocketCodecOf(connection);
   if (codec == nullptr || !codec->open()) return false;
   thread_local std::string frame;
   frame.clear();
@@ -25,7 +38,7 @@ bool SendWebSocket(Connection& connection, absl::string_view message, bool binar
 }
 
 const HttpRequest* WebSocketHandshake(Connection& connection) {
-  auto* codec = dynamic_cast<WebSocketCodec*>(&connection.codec());
+  WebSocketCodec* codec = WebSocketCodecOf(connection);
   return codec == nullptr ? nullptr : &codec->handshake();
 }
 

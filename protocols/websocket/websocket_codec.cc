@@ -37,10 +37,9 @@ std::shared_ptr<const WebSocketOptions> OptionsOf(const CodecOptions& options) {
 // bytes.
 bool WebSocketMask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
   using Block = uint64_t __attribute__((vector_size(16)));
-  uint64_t key;
-  unsigned char key_bytes[8];
-  for (int i = 0; i < 8; ++i) key_bytes[i] = mask[i & 3];
-  std::memcpy(&key, key_bytes, 8);
+  uint32_t key4;
+  std::memcpy(&key4, mask, 4);
+  const uint64_t key = (uint64_t{key4} << 32) | key4;  // the mask twice, in memory order
   const Block keys = {key, key};
   Block high_a = {0, 0}, high_b = {0, 0};
   size_t i = 0;

@@ -56,7 +56,7 @@ bool WebSocketMask(const unsigned char* in, size_t size, const unsigned char* ma
 // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" for "dGhlIHNhbXBsZSBub25jZQ==" (RFC 6455 1.3).
 std::string WebSocketAccept(absl::string_view key);
 
-class WebSocketCodec : public Codec {
+class WebSocketCodec final : public Codec {
  public:
   enum Opcode : uint8_t {
     kContinuation = 0x0,
