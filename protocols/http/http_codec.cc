@@ -255,6 +255,12 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
     if (head_end_ - start_ > options_.max_header_size) {
       return Fail({431, "request header too large"});
     }
+    // The same answer whether the head came in one read or in several (the
+    // connection refuses more than max_package_size buffered): a head alone
+    // over max_package_size is a request over it.
+    if (head_end_ - start_ > options_.max_package_size) {
+      return Fail({413, "request larger than max_package_size"});
+    }
     DecodeResult head = ParseHead(input);
     if (head.status == DecodeStatus::kError) return head;
     if (phase_ == Phase::kHead) return Deliver(input, head_end_, {});

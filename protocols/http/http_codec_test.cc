@@ -146,6 +146,11 @@ TEST(HttpCodecTest, OtherErrorStatuses) {
                                   "800\r\n", std::string(0x800, 'x')),
                      Options(1000)),
             413);
+  // A head over max_package_size (but under max_header_size) in one read.
+  EXPECT_EQ(StatusOf(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'),
+                                  "\r\n\r\n"),
+                     Options(64)),
+            413);
   EXPECT_EQ(StatusOf(absl::StrCat("GET /", std::string(9000, 'a'), " HTTP/1.1\r\nHost: h\r\n\r\n")),
             414);
   EXPECT_EQ(StatusOf(absl::StrCat("GET /", std::string(9000, 'a'))), 414);  // incomplete
