@@ -12,7 +12,9 @@
 #include <cstring>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
 #include "openssl/err.h"
+#include "openssl/x509.h"
 
 namespace sockman {
 namespace {
@@ -25,24 +27,56 @@ constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
     Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
     Delegate* delegate, const TlsContext* tls) {
+  bssl::UniquePtr<::SSL> ssl;
+  if (tls != nullptr) {
+    ssl = tls->NewSsl(fd.get());
+    if (ssl == nullptr) return absl::ResourceExhaustedError("SSL_new failed");
+  }
+  return Start(reactor, std::move(fd), peer, limits, delegate, std::move(ssl));
+}
+
+absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::CreateTlsClient(
+    Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
+    Delegate* delegate, const TlsClientContext& tls, const std::string& host) {
+  bssl::UniquePtr<::SSL> ssl = tls.NewSsl(fd.get(), host);
+  if (ssl == nullptr) return absl::ResourceExhaustedError("SSL_new failed");
+  auto connection = Start(reactor, std::move(fd), peer, limits, delegate, std::move(ssl));
+  if (!connection.ok()) return connection;
+  // The client speaks first: send the ClientHello now, whether or not the
+  // protocol above has anything to write yet.
+  if (!(*connection)->Handshake()) {
+    const std::string& why = (*connection)->tls_error_;
+    return absl::UnavailableError(why.empty() ? "TLS handshake failed" : why);
+  }
+  return connection;
+}
+
+absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Start(
+    Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
+    Delegate* delegate, bssl::UniquePtr<::SSL> ssl) {
   int raw = fd.get();
   std::unique_ptr<TcpConnection> connection(
       new TcpConnection(reactor, std::move(fd), peer, limits, delegate));
   bool tcp = peer.family() == AF_INET || peer.family() == AF_INET6;
   // TLS writes happen inside BoringSSL too: no lazy TCP_NODELAY there.
-  if (!tcp || tls != nullptr) connection->nodelay_ = true;
-  if (tcp && tls != nullptr) connection->SetNoDelay();
-  if (tls != nullptr) {
-    connection->ssl_ = tls->NewSsl(raw);
-    if (connection->ssl_ == nullptr) return absl::ResourceExhaustedError("SSL_new failed");
+  if (!tcp || ssl != nullptr) connection->nodelay_ = true;
+  if (tcp && ssl != nullptr) connection->SetNoDelay();
+  if (ssl != nullptr) {
+    connection->ssl_ = std::move(ssl);
     TcpConnection* c = connection.get();
     connection->handshake_timer_ = reactor.AddTimer(limits.tls_handshake_timeout_ms, [c] {
       c->handshake_timer_ = kNoTimer;
+      c->tls_error_ = "TLS handshake timed out";
       c->Destroy();
     });
   }
   if (absl::Status s = reactor.Watch(raw, kEvents, connection.get()); !s.ok()) return s;
   return connection;
+}
+
+bool TcpConnection::Handshake() {
+  errno = 0;
+  return TlsResult(SSL_do_handshake(ssl_.get()), /*reading=*/true) >= 0 || errno == EAGAIN;
 }
 
 void TcpConnection::SetNoDelay() {
@@ -118,10 +152,20 @@ ssize_t TcpConnection::TlsResult(int result, bool reading) {
       if (errno == 0) return reading ? 0 : (errno = EPIPE, -1);  // EOF without close_notify
       if (errno == EAGAIN) errno = EIO;  // never a retry BoringSSL did not ask for
       return -1;
-    default:  // a TLS alert or garbage: this connection only
+    default: {  // a TLS alert or garbage: this connection only
+      long verify = SSL_get_verify_result(ssl_.get());
+      if (verify != X509_V_OK) {
+        tls_error_ = absl::StrCat("certificate verify failed: ",
+                                  X509_verify_cert_error_string(verify));
+      } else if (uint32_t e = ERR_peek_error()) {
+        char buf[256];
+        ERR_error_string_n(e, buf, sizeof(buf));
+        tls_error_ = buf;
+      }
       ERR_clear_error();
       errno = EPROTO;
       return -1;
+    }
   }
 }
 

@@ -56,7 +56,16 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(
       Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
       Delegate* delegate, const TlsContext* tls = nullptr);
+  // An outbound connection with TLS over it, verifying the server's
+  // certificate for `host`; the handshake starts at once.
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> CreateTlsClient(
+      Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
+      Delegate* delegate, const TlsClientContext& tls, const std::string& host);
   ~TcpConnection() override;
+
+  // Why TLS failed ("certificate verify failed: ...", a timed-out
+  // handshake, BoringSSL's reason), or "".
+  const std::string& tls_error() const { return tls_error_; }
 
   SendResult Send(absl::string_view bytes) override;
   SendResult SendParts(absl::Span<const absl::string_view> parts) override;
@@ -116,6 +125,11 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   // Writes the parts with one call (TLS: one record).
   ssize_t WriteParts(absl::Span<const absl::string_view> parts);
   ssize_t TlsResult(int result, bool reading);
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> Start(
+      Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
+      Delegate* delegate, bssl::UniquePtr<::SSL> ssl);
+  // Drives the TLS handshake as far as it goes now; false on failure.
+  bool Handshake();
   void HandleReadable(bool peer_hung_up);
   void DrainWhileClosing();
   void DeliverBuffered();
@@ -159,6 +173,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   bool read_wants_write_ = false;  // TLS: retry the read when writable
   bool write_wants_read_ = false;  // TLS: retry the write when readable
   TimerId handshake_timer_ = kNoTimer;
+  std::string tls_error_;
   uint64_t bytes_read_ = 0;
   uint64_t bytes_written_ = 0;
   uint64_t send_failures_ = 0;

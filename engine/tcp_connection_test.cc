@@ -259,5 +259,119 @@ TEST_F(TcpConnectionTest, PeerCloseIsReportedOnce) {
   EXPECT_EQ(recorder_.closed, 1);
 }
 
+// --- TLS client ---
+
+// A CA and a certificate for localhost / 127.0.0.1 it signed, made once.
+const std::string& CertDir() {
+  static const std::string* dir = [] {
+    char pattern[] = "/tmp/tls_client_test_XXXXXX";
+    auto* d = new std::string(mkdtemp(pattern));
+    std::string command =
+        "cd " + *d + " && (" +
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+        "-out ca.pem -days 2 -subj '/CN=test CA' && "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+        "-out server.csr -subj '/CN=localhost' && "
+        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' "
+        "> server.ext && "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+        "-out server.pem -days 2 -extfile server.ext) >/dev/null 2>&1";
+    EXPECT_EQ(std::system(command.c_str()), 0);
+    return d;
+  }();
+  return *dir;
+}
+
+class TlsClientTest : public TcpConnectionTest {
+ protected:
+  // The fixture's server side becomes a TLS server; a second socket pair
+  // carries the client.
+  void SetUp() override {
+    TcpConnectionTest::SetUp();
+    TlsOptions options;
+    options.certificates.push_back({"", CertDir() + "/server.pem", CertDir() + "/server.key"});
+    server_tls_ = *TlsContext::Create(options);
+  }
+
+  // Connects a TLS client for `host` trusting `ca_file` to a fresh TLS
+  // server connection; both on the one loop.
+  void Connect(const std::string& host, const std::string& ca_file) {
+    SocketAddress bound = *SocketAddress::LocalOf(listen_fd_.get());
+    UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    ASSERT_EQ(::connect(client.get(), bound.sockaddr_ptr(), bound.length()), 0);
+    ASSERT_EQ(fcntl(client.get(), F_SETFL, O_NONBLOCK), 0);
+    UniqueFd accepted(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    ASSERT_TRUE(accepted.valid());
+    server_ = *TcpConnection::Create(*reactor_, std::move(accepted), bound, limits_,
+                                     &server_side_, server_tls_.get());
+    auto tls = TlsClientContext::Create(ca_file, {"http/1.1"});
+    ASSERT_TRUE(tls.ok()) << tls.status();
+    client_tls_ = *tls;
+    auto connection = TcpConnection::CreateTlsClient(*reactor_, std::move(client), bound, limits_,
+                                                     &client_side_, *client_tls_, host);
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    tls_client_ = std::move(*connection);
+  }
+
+  std::shared_ptr<TlsContext> server_tls_;
+  std::shared_ptr<TlsClientContext> client_tls_;
+  Recorder server_side_, client_side_;
+  std::unique_ptr<TcpConnection> server_, tls_client_;
+};
+
+TEST_F(TlsClientTest, TalksToAServerItTrusts) {
+  Connect("localhost", CertDir() + "/ca.pem");
+  EXPECT_EQ(tls_client_->Send("ping"), TcpConnection::SendResult::kOk);
+  for (int i = 0; i < 50 && server_side_.received.size() < 4; ++i) Spin(1);
+  EXPECT_EQ(server_side_.received, "ping");
+  server_->Send("pong");
+  for (int i = 0; i < 50 && client_side_.received.size() < 4; ++i) Spin(1);
+  EXPECT_EQ(client_side_.received, "pong");
+  EXPECT_EQ(tls_client_->tls_error(), "");
+}
+
+TEST_F(TlsClientTest, AnIpAddressIsCheckedAgainstTheCertificate) {
+  Connect("127.0.0.1", CertDir() + "/ca.pem");
+  tls_client_->Send("ping");
+  for (int i = 0; i < 50 && server_side_.received.size() < 4; ++i) Spin(1);
+  EXPECT_EQ(server_side_.received, "ping");
+}
+
+TEST_F(TlsClientTest, RefusesTheWrongNameAndAnUnknownIssuer) {
+  Connect("other.example", CertDir() + "/ca.pem");
+  tls_client_->Send("secret");
+  for (int i = 0; i < 50 && client_side_.closed == 0; ++i) Spin(1);
+  EXPECT_EQ(client_side_.closed, 1);
+  EXPECT_EQ(server_side_.received, "");
+  EXPECT_NE(tls_client_->tls_error().find("certificate verify failed"), std::string::npos)
+      << tls_client_->tls_error();
+
+  // Trusting only the server's own certificate (not its issuer).
+  Connect("localhost", CertDir() + "/server.pem");
+  tls_client_->Send("secret");
+  for (int i = 0; i < 50 && client_side_.closed < 2; ++i) Spin(1);
+  EXPECT_EQ(client_side_.closed, 2);
+  EXPECT_EQ(server_side_.received, "");
+  EXPECT_NE(tls_client_->tls_error().find("certificate verify failed"), std::string::npos)
+      << tls_client_->tls_error();
+}
+
+TEST(TlsClientContextTest, ABadBundleIsAConfigError) {
+  auto missing = TlsClientContext::Create("/nonexistent/ca.pem", {});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("ca_file: cannot read /nonexistent/ca.pem"),
+            std::string::npos)
+      << missing.status();
+  std::string garbage = CertDir() + "/garbage.pem";
+  FILE* f = fopen(garbage.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("not a certificate\n", f);
+  fclose(f);
+  auto not_pem = TlsClientContext::Create(garbage, {});
+  ASSERT_FALSE(not_pem.ok());
+  EXPECT_NE(not_pem.status().message().find("has no PEM certificates"), std::string::npos)
+      << not_pem.status();
+}
+
 }  // namespace
 }  // namespace sockman

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -10,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "openssl/err.h"
 #include "openssl/rand.h"
+#include "openssl/x509v3.h"
 
 namespace sockman {
 namespace {
@@ -153,6 +155,65 @@ bssl::UniquePtr<::SSL> TlsContext::NewSsl(int fd) const {
   bssl::UniquePtr<::SSL> ssl(SSL_new(entries_[0].ctx.get()));
   if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) return nullptr;
   SSL_set_accept_state(ssl.get());
+  return ssl;
+}
+
+absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(
+    const std::string& ca_file, const std::vector<std::string>& alpn) {
+  std::string bundle = ca_file.empty() ? kSystemCaFile : ca_file;
+  if (absl::Status s = Readable(bundle, "ca_file"); !s.ok()) {
+    if (!ca_file.empty()) return s;
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no CA bundle at ", kSystemCaFile, " to verify TLS backends: install ca-certificates "
+        "or set ca_file"));
+  }
+  std::shared_ptr<TlsClientContext> context(new TlsClientContext());
+  ERR_clear_error();
+  context->ctx_.reset(SSL_CTX_new(TLS_client_method()));
+  SSL_CTX* c = context->ctx_.get();
+  if (c == nullptr) return absl::InternalError(SslErrors());
+  if (!SSL_CTX_load_verify_locations(c, bundle.c_str(), nullptr)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ca_file: ", bundle, " has no PEM certificates (", SslErrors(), ")"));
+  }
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+  SSL_CTX_set_max_proto_version(c, TLS1_3_VERSION);
+  if (!SSL_CTX_set_strict_cipher_list(c, kTls12Ciphers)) {
+    return absl::InternalError(absl::StrCat("cipher list: ", SslErrors()));
+  }
+  SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  std::string wire;
+  for (const std::string& protocol : alpn) {
+    wire.push_back(static_cast<char>(protocol.size()));
+    wire += protocol;
+  }
+  if (!wire.empty() &&
+      SSL_CTX_set_alpn_protos(c, reinterpret_cast<const uint8_t*>(wire.data()), wire.size()) != 0) {
+    return absl::InternalError(absl::StrCat("ALPN: ", SslErrors()));
+  }
+  return context;
+}
+
+TlsClientContext::~TlsClientContext() = default;
+
+bssl::UniquePtr<::SSL> TlsClientContext::NewSsl(int fd, const std::string& host) const {
+  bssl::UniquePtr<::SSL> ssl(SSL_new(ctx_.get()));
+  if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) return nullptr;
+  SSL_set_connect_state(ssl.get());
+  // "[::1]" as dialled is "::1" in a certificate.
+  std::string name = host;
+  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+  in6_addr ip6;
+  in_addr ip4;
+  bool ip = inet_pton(AF_INET, name.c_str(), &ip4) == 1 || inet_pton(AF_INET6, name.c_str(), &ip6) == 1;
+  if (ip) {
+    if (!X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())) return nullptr;
+  } else {
+    if (!X509_VERIFY_PARAM_set1_host(param, name.data(), name.size())) return nullptr;
+    if (!SSL_set_tlsext_host_name(ssl.get(), name.c_str())) return nullptr;
+  }
   return ssl;
 }
 

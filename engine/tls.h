@@ -59,6 +59,32 @@ class TlsContext {
   std::string alpn_wire_;       // length-prefixed protocol names
 };
 
+// TLS for outbound connections (https:// webhooks): TLS 1.2 and 1.3, the
+// peer's certificate verified against a CA bundle and the host dialled (a
+// name, or an IP address in the certificate); SNI sent for names. Built in
+// the master like TlsContext, so a missing bundle is a config error.
+class TlsClientContext {
+ public:
+  // The system bundle when it exists (Debian's ca-certificates).
+  static constexpr char kSystemCaFile[] = "/etc/ssl/certs/ca-certificates.crt";
+
+  // `ca_file`: a PEM bundle of trusted certificates; "" for kSystemCaFile.
+  // `alpn`: protocols offered, e.g. {"http/1.1"}.
+  static absl::StatusOr<std::shared_ptr<TlsClientContext>> Create(
+      const std::string& ca_file, const std::vector<std::string>& alpn);
+  ~TlsClientContext();
+  TlsClientContext(const TlsClientContext&) = delete;
+  TlsClientContext& operator=(const TlsClientContext&) = delete;
+
+  // A client-side SSL for a connected socket, in connect state, checking
+  // the certificate against `host`; nullptr if BoringSSL cannot make one.
+  bssl::UniquePtr<::SSL> NewSsl(int fd, const std::string& host) const;
+
+ private:
+  TlsClientContext() = default;
+  bssl::UniquePtr<::SSL_CTX> ctx_;
+};
+
 }  // namespace sockman
 
 #endif  // SOCKMAN_ENGINE_TLS_H_
