@@ -24,11 +24,18 @@ namespace {
 
 class Backend {
  public:
-  Backend() {
+  // With a certificate and key: an https:// backend.
+  explicit Backend(const std::string& cert_file = "", const std::string& key_file = "") {
     std::string port_file = ShortTempDir() + "/port";
     pid_ = fork();
     if (pid_ == 0) {
-      execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(), nullptr);
+      if (cert_file.empty()) {
+        execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(),
+               nullptr);
+      } else {
+        execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(),
+               cert_file.c_str(), key_file.c_str(), nullptr);
+      }
       _exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {
@@ -275,6 +282,65 @@ TEST_F(WebhookTest, ChatFromBroadcastWebhookAndPush) {
   EXPECT_EQ(alice.Next(), absl::StrCat("kicked ", a));
   EXPECT_EQ(alice.NextFrame().first, 0x88);
   EXPECT_EQ(carol.Next(500), "<none>");  // another room heard nothing
+}
+
+// https:// backends: the certificate is verified against ca_file for the
+// host in the url; a backend the bundle does not vouch for gets nothing.
+TEST(WebhookTlsTest, HttpsBackendsAreVerified) {
+  std::string dir = ShortTempDir();
+  ASSERT_EQ(Shell(absl::StrCat(
+                "cd ", dir, " && (",
+                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
+                "-out ca.pem -days 2 -subj '/CN=webhook test CA' && "
+                "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
+                "-out server.csr -subj '/CN=localhost' && "
+                "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext && "
+                "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+                "-out server.pem -days 2 -extfile server.ext) >/dev/null 2>&1 && echo made")),
+            "made\n");
+  Backend backend(dir + "/server.pem", dir + "/server.key");
+  ASSERT_NE(backend.port(), 0) << "the backend did not start";
+  auto url = [&](const std::string& host) {
+    return absl::StrCat("https://", host, ":", backend.port(), "/events");
+  };
+  auto started = SockmanProcess::Start(absl::StrCat(R"(
+service { name: "byname" listen: "text://127.0.0.1:0"
+          webhook { url: ")", url("localhost"), R"(" ca_file: ")", dir, R"(/ca.pem" events: MESSAGE } }
+service { name: "byip" listen: "text://127.0.0.1:0"
+          webhook { url: ")", url("127.0.0.1"), R"(" ca_file: ")", dir, R"(/ca.pem" events: MESSAGE } }
+service { name: "untrusted" listen: "text://127.0.0.1:0"
+          webhook { url: ")", url("localhost"), R"(" ca_file: ")", dir, R"(/server.pem" events: MESSAGE } }
+)"),
+                                       "webhook_tls", dir);
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<SockmanProcess> server = std::move(*started);
+
+  for (const char* service : {"byname", "byip"}) {
+    TestClient client(server->port(service));
+    ASSERT_TRUE(client.Send("over tls\n"));
+    EXPECT_EQ(client.ReadLine(), "echo: over tls") << service;
+    ASSERT_TRUE(client.Send("again\n"));  // on the kept connection
+    EXPECT_EQ(client.ReadLine(), "echo: again") << service;
+  }
+
+  TestClient client(server->port("untrusted"));
+  ASSERT_TRUE(client.Send("secret\n"));
+  EXPECT_EQ(client.ReadLine(1000), "");
+  std::string log;
+  for (int i = 0; i < 100 && !absl::StrContains(log, "certificate verify failed"); ++i) {
+    usleep(50'000);
+    log = server->Stderr();
+  }
+  EXPECT_TRUE(absl::StrContains(log, "certificate verify failed")) << log;
+
+  // A bundle that is not there is a config error, before anything starts.
+  auto refused = SockmanProcess::Start(
+      R"(service { name: "x" listen: "text://127.0.0.1:0"
+                   webhook { url: "https://localhost/" ca_file: "/nonexistent/ca.pem" } })",
+      "webhook_tls_bad", dir);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "cannot read /nonexistent/ca.pem"))
+      << refused.status();
 }
 
 }  // namespace

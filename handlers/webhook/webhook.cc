@@ -83,13 +83,14 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
   settings.url = options.url();
   absl::string_view rest = options.url();
   if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
-  if (absl::StartsWith(rest, "https://")) {
+  bool https = absl::ConsumePrefix(&rest, "https://");
+  if (!https && !absl::ConsumePrefix(&rest, "http://")) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "webhook.url '", options.url(), "': https:// backends are not supported; use http://"));
+        "webhook.url '", options.url(), "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
   }
-  if (!absl::ConsumePrefix(&rest, "http://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("webhook.url '", options.url(), "' must be http://HOST[:PORT]/PATH"));
+  if (https) settings.port = 443;
+  if (options.has_ca_file() && !https) {
+    return absl::InvalidArgumentError("webhook.ca_file is for https:// urls");
   }
   size_t slash = rest.find('/');
   absl::string_view authority = rest.substr(0, slash);
@@ -118,6 +119,13 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
     return absl::InvalidArgumentError(absl::StrCat("webhook.url '", options.url(), "' has no valid host"));
   }
   settings.host = std::string(host);
+  if (https) {
+    auto tls = TlsClientContext::Create(options.ca_file(), {"http/1.1"});
+    if (!tls.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("webhook: ", tls.status().message()));
+    }
+    settings.tls = *std::move(tls);
+  }
 
   if (options.events_size() > 0) {
     settings.on_connect = settings.on_message = settings.on_close = false;
@@ -172,6 +180,7 @@ Webhook::Webhook(const WebhookSettings& settings, const WorkerContext& worker, H
       hub_(hub),
       http_(worker.reactor, HttpClientOptions{.host = settings.host,
                                               .port = settings.port,
+                                              .tls = settings.tls,
                                               .max_connections = settings.max_connections,
                                               .max_queue = SIZE_MAX,  // bounded here, by max_queue
                                               .timeout_ms = settings.timeout_ms}) {}

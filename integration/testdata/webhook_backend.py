@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """A webhook backend for integration tests (the BusinessWorker side).
 
-usage: webhook_backend.py PORT_FILE
+usage: webhook_backend.py PORT_FILE [CERT_FILE KEY_FILE]
 
-Binds 127.0.0.1:0, writes its port to PORT_FILE, records every event it is
+Binds 127.0.0.1:0 (HTTPS with the certificate and key when given), writes
+its port to PORT_FILE, records every event it is
 posted and answers a message event by its body:
   join:ROOM   -> X-Sockman-Join: ROOM, body "joined ROOM"
   set:K=V     -> X-Sockman-Set-Session: K=V, body "set"
@@ -103,6 +104,11 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if len(sys.argv) == 4:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
     import os

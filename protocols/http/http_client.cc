@@ -93,7 +93,12 @@ class HttpClient::Link : public PeerTransport::Delegate {
         ConnectionLimits limits;
         limits.max_package_size = 2 * HttpResponseParser::kMaxHeadSize;
         limits.max_send_buffer_size = SIZE_MAX;  // a request is queued whole
-        auto tcp = TcpConnection::Create(client_.reactor_, std::move(*fd), SocketAddress(), limits, this);
+        auto tcp = client_.options_.tls == nullptr
+                       ? TcpConnection::Create(client_.reactor_, std::move(*fd), SocketAddress(),
+                                               limits, this)
+                       : TcpConnection::CreateTlsClient(client_.reactor_, std::move(*fd),
+                                                        SocketAddress(), limits, this,
+                                                        *client_.options_.tls, client_.options_.host);
         if (!tcp.ok()) {
           client_.Finished(*this, tcp.status(), false);
           return;
@@ -159,7 +164,9 @@ class HttpClient::Link : public PeerTransport::Delegate {
       client_.Dispatch();
       return;
     }
-    client_.Finished(*this, absl::UnavailableError(parser_->error()), false);
+    std::string why = parser_->error();
+    if (tcp_ != nullptr && !tcp_->tls_error().empty()) why = absl::StrCat("TLS: ", tcp_->tls_error());
+    client_.Finished(*this, absl::UnavailableError(why), false);
   }
 
   HttpClient& client_;
@@ -179,7 +186,9 @@ HttpClient::HttpClient(Reactor& reactor, HttpClientOptions options)
   host_header_ = options_.host.find(':') != std::string::npos
                      ? absl::StrCat("[", options_.host, "]")
                      : options_.host;
-  if (options_.port != 80) absl::StrAppend(&host_header_, ":", options_.port);
+  if (options_.port != (options_.tls == nullptr ? 80 : 443)) {
+    absl::StrAppend(&host_header_, ":", options_.port);
+  }
 }
 
 HttpClient::~HttpClient() {

@@ -1,5 +1,5 @@
 // HttpClient: HTTP/1.1 requests from a worker's loop to one origin
-// (http://HOST:PORT), over a pool of keep-alive connections. At most
+// (http://HOST:PORT, or https:// with `tls`), over a pool of keep-alive connections. At most
 // `max_connections` requests are in flight; the rest wait in a bounded queue
 // (first in, first out). Host names are resolved with c-ares on the loop.
 //
@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "engine/reactor.h"
 #include "engine/resolver.h"
+#include "engine/tls.h"
 #include "protocols/http/http_response_parser.h"
 
 namespace sockman {
@@ -31,6 +32,8 @@ namespace sockman {
 struct HttpClientOptions {
   std::string host;
   uint16_t port = 80;
+  // https://: TLS to the origin, its certificate verified for `host`.
+  std::shared_ptr<const TlsClientContext> tls;
   size_t max_connections = 16;
   size_t max_queue = 10'000;
   // From the moment a request is taken from the queue (connecting included)
