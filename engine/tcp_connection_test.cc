@@ -14,6 +14,7 @@
 #include "engine/base/clock.h"
 #include "engine/listener.h"
 #include "engine/reactor.h"
+#include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 
 namespace sockman {
@@ -266,17 +267,7 @@ const std::string& CertDir() {
   static const std::string* dir = [] {
     char pattern[] = "/tmp/tls_client_test_XXXXXX";
     auto* d = new std::string(mkdtemp(pattern));
-    std::string command =
-        "cd " + *d + " && (" +
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-        "-out ca.pem -days 2 -subj '/CN=test CA' && "
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
-        "-out server.csr -subj '/CN=localhost' && "
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nextendedKeyUsage=serverAuth\\n' "
-        "> server.ext && "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-        "-out server.pem -days 2 -extfile server.ext) >/dev/null 2>&1";
-    EXPECT_EQ(std::system(command.c_str()), 0);
+    EXPECT_TRUE(::sockman::testing::MakeTestCertificates(*d));
     return d;
   }();
   return *dir;

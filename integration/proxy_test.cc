@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "engine/testing/test_certificates.h"
 #include "integration/testing/sockman_process.h"
 #include "integration/testing/websocket_client.h"
 
@@ -110,6 +111,50 @@ service { name: "up" listen: "ws://127.0.0.1:0" websocket { path: "/up" } echo {
   EXPECT_TRUE(refused.WaitClosed(3000));
   std::string status = Shell(SockmanBinary() + " status --json -c " + (*front)->config_path());
   EXPECT_TRUE(absl::StrContains(status, "\"backend_errors\":1")) << status;
+}
+
+// tls:// and wss:// upstreams (sockman serving TLS): the certificate is
+// verified for the upstream's host against ca_file.
+TEST(ProxyTest, TlsUpstreams) {
+  std::string dir = ShortTempDir();
+  ASSERT_TRUE(MakeTestCertificates(dir));
+  std::string tls = absl::StrCat("transport: SSL tls { cert_file: \"", dir,
+                                 "/server.pem\" key_file: \"", dir, "/server.key\" }");
+  auto upstream = SockmanProcess::Start(absl::StrCat(
+      "service { name: \"bytes\" listen: \"tcp://127.0.0.1:0\" ", tls, " echo {} }\n",
+      "service { name: \"ws\" listen: \"ws://127.0.0.1:0\" ", tls, " echo { prefix: \"up: \" } }\n"),
+      "", dir);
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  std::string ca = absl::StrCat(" ca_file: \"", dir, "/ca.pem\"");
+  auto front = SockmanProcess::Start(absl::StrCat(
+      "service { name: \"tls\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: \"tls://localhost:",
+      (*upstream)->port("bytes"), "\"", ca, " } }\n",
+      "service { name: \"wss\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"wss://127.0.0.1:",
+      (*upstream)->port("ws"), "/\"", ca, " } }\n",
+      "service { name: \"untrusted\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: \"tls://localhost:",
+      (*upstream)->port("bytes"), "\" ca_file: \"", dir, "/server.pem\" } }\n"),
+      "", dir);
+  ASSERT_TRUE(front.ok()) << front.status();
+
+  TestClient client((*front)->port("tls"));
+  ASSERT_TRUE(client.Send("through tls\n"));
+  EXPECT_EQ(client.ReadLine(), "through tls");
+  std::string big(300000, 'z');
+  ASSERT_TRUE(client.Send(big));
+  EXPECT_EQ(client.ReadExactly(big.size()), big);
+
+  WebSocketClient ws((*front)->port("wss"), "/");
+  ASSERT_TRUE(ws.ok());
+  ws.Send("hello");
+  EXPECT_EQ(ws.Next(), "up: hello");
+
+  // An upstream the bundle does not vouch for: the client is closed,
+  // nothing reaches the upstream, and the reason is logged.
+  TestClient refused((*front)->port("untrusted"));
+  refused.Send("secret\n");
+  EXPECT_TRUE(refused.WaitClosed(5000));
+  EXPECT_TRUE(absl::StrContains((*front)->Stderr(), "certificate verify failed"))
+      << (*front)->Stderr();
 }
 
 TEST(ProxyTest, HundredMebibytesWithBoundedMemory) {

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "engine/testing/test_certificates.h"
 #include "integration/testing/sockman_process.h"
 
 namespace sockman::testing {
@@ -22,16 +23,9 @@ std::string Dir() {
     auto* d = new std::string(ShortTempDir());
     // A CA, a certificate for localhost/127.0.0.1/::1 (P-256), one for
     // other.test (RSA) for SNI, and a key that matches neither.
+    EXPECT_TRUE(MakeTestCertificates(*d));
     std::string out = Shell(absl::StrCat(
         "cd ", *d, " && (",
-        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-        "-out ca.pem -days 2 -subj '/CN=sockman test CA' && "
-        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
-        "-out server.csr -subj '/CN=localhost' && "
-        "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\\nextendedKeyUsage=serverAuth\\n' "
-        "> server.ext && "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem "
-        "-days 2 -extfile server.ext && "
         "openssl req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj '/CN=other.test' && "
         "printf 'subjectAltName=DNS:other.test\\n' > other.ext && "
         "openssl x509 -req -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other.pem "

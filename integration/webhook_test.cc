@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "engine/testing/test_certificates.h"
 #include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
@@ -288,16 +289,7 @@ TEST_F(WebhookTest, ChatFromBroadcastWebhookAndPush) {
 // host in the url; a backend the bundle does not vouch for gets nothing.
 TEST(WebhookTlsTest, HttpsBackendsAreVerified) {
   std::string dir = ShortTempDir();
-  ASSERT_EQ(Shell(absl::StrCat(
-                "cd ", dir, " && (",
-                "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key "
-                "-out ca.pem -days 2 -subj '/CN=webhook test CA' && "
-                "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key "
-                "-out server.csr -subj '/CN=localhost' && "
-                "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext && "
-                "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-                "-out server.pem -days 2 -extfile server.ext) >/dev/null 2>&1 && echo made")),
-            "made\n");
+  ASSERT_TRUE(MakeTestCertificates(dir));
   Backend backend(dir + "/server.pem", dir + "/server.key");
   ASSERT_NE(backend.port(), 0) << "the backend did not start";
   auto url = [&](const std::string& host) {

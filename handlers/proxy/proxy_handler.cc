@@ -7,6 +7,8 @@
 // WebSocket services bridge to a plain TCP upstream (websockify): message
 // payloads go up as bytes, upstream bytes come down as binary messages; or
 // they proxy to a ws:// upstream, message for message (text stays text).
+// tls:// and wss:// upstreams are the same over TLS, the upstream's
+// certificate verified for its host against `ca_file`.
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -27,7 +29,8 @@ namespace {
 struct Upstream {
   std::string host;
   uint16_t port = 0;
-  bool websocket = false;  // ws://
+  bool websocket = false;  // ws://, wss://
+  bool tls = false;        // tls://, wss://
   std::string path;        // ws://: the request target ("" = the client's)
   std::string text;        // as configured, for logs
 };
@@ -35,7 +38,8 @@ struct Upstream {
 absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
   absl::string_view rest = uri;
   Upstream upstream;
-  if (absl::ConsumePrefix(&rest, "ws://")) {
+  upstream.tls = absl::StartsWith(rest, "tls://") || absl::StartsWith(rest, "wss://");
+  if (absl::ConsumePrefix(&rest, "ws://") || absl::ConsumePrefix(&rest, "wss://")) {
     upstream.websocket = true;
     size_t slash = rest.find('/');
     if (slash != absl::string_view::npos) {
@@ -48,9 +52,9 @@ absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
         }
       }
     }
-  } else if (!absl::ConsumePrefix(&rest, "tcp://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("upstream '", uri, "' must be tcp://HOST:PORT or ws://HOST:PORT/PATH"));
+  } else if (!absl::ConsumePrefix(&rest, "tcp://") && !absl::ConsumePrefix(&rest, "tls://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "upstream '", uri, "' must be tcp://HOST:PORT, tls://HOST:PORT or ws[s]://HOST:PORT/PATH"));
   }
   size_t colon = rest.rfind(':');
   uint32_t port = 0;
@@ -70,6 +74,7 @@ absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
 struct ProxySettings {
   std::vector<Upstream> upstreams;
   int64_t connect_timeout_ms = 3000;
+  std::shared_ptr<const TlsClientContext> tls;  // for tls:// and wss:// upstreams
 };
 
 class ProxyHandler;
@@ -259,7 +264,10 @@ void Session::Attempt() {
 void Session::Connected(UniqueFd fd, const Upstream& to) {
   ConnectionLimits limits;
   limits.max_package_size = handler_.codec_options.max_package_size;
-  auto upstream = TcpConnection::Create(handler_.reactor(), std::move(fd), SocketAddress(), limits, this);
+  auto upstream =
+      to.tls ? TcpConnection::CreateTlsClient(handler_.reactor(), std::move(fd), SocketAddress(),
+                                              limits, this, *handler_.settings().tls, to.host)
+             : TcpConnection::Create(handler_.reactor(), std::move(fd), SocketAddress(), limits, this);
   if (!upstream.ok()) {
     Failed(std::string(upstream.status().message()));
     return;
@@ -369,6 +377,11 @@ void Session::FromWebSocketUpstream(PeerTransport& upstream, Buffer& input) {
 
 void Session::OnClosed(PeerTransport& upstream) {
   if (upstream_ == nullptr || upstream_.get() != &upstream) return;
+  if (!upstream_->tls_error().empty()) {
+    handler_.CountError();
+    LogWarning(absl::StrCat("proxy: connection ", client_.id(), ": upstream TLS: ",
+                            upstream_->tls_error()));
+  }
   handler_.reactor().DeleteLater(std::move(upstream_));
   if (client_open_) {
     client_.Close();  // after what is queued for it
@@ -419,10 +432,12 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig&
     settings.upstreams.push_back(*upstream);
   }
   if (settings.upstreams.empty()) return absl::InvalidArgumentError("needs an upstream");
+  bool tls = false;
   for (const Upstream& upstream : settings.upstreams) {
     if (upstream.websocket != settings.upstreams[0].websocket) {
-      return absl::InvalidArgumentError("upstreams must all be tcp:// or all be ws://");
+      return absl::InvalidArgumentError("upstreams must all be tcp:// or tls://, or all be ws[s]://");
     }
+    tls |= upstream.tls;
     if (upstream.websocket && config.protocol != "websocket") {
       return absl::InvalidArgumentError(
           absl::StrCat("upstream '", upstream.text, "': ws:// upstreams need a websocket:// service"));
@@ -433,6 +448,16 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig&
       return absl::InvalidArgumentError("connect_timeout_ms must be between 10 and 600000");
     }
     settings.connect_timeout_ms = options.connect_timeout_ms();
+  }
+  if (options.has_ca_file() && !tls) {
+    return absl::InvalidArgumentError("ca_file is for tls:// and wss:// upstreams");
+  }
+  if (tls) {
+    auto context = TlsClientContext::Create(
+        options.ca_file(), settings.upstreams[0].websocket ? std::vector<std::string>{"http/1.1"}
+                                                           : std::vector<std::string>{});
+    if (!context.ok()) return context.status();
+    settings.tls = *std::move(context);
   }
   const Protocol* protocol = ProtocolRegistry::Global().Find(config.protocol);
   return std::make_unique<ProxyFactory>(std::move(settings), protocol);
