@@ -136,8 +136,19 @@ struct WebSocketCodec::Deflate {
   MessageDeflater deflater;
 };
 
+namespace {
+
+// The upgrade request is bounded by max_header_size; max_package_size is
+// for messages (a small one must not refuse a browser's handshake).
+CodecOptions HandshakeOptions(CodecOptions options) {
+  options.max_package_size = std::max(options.max_package_size, options.max_header_size);
+  return options;
+}
+
+}  // namespace
+
 WebSocketCodec::WebSocketCodec(const CodecOptions& options)
-    : options_(options), ws_(OptionsOf(options)), http_(options) {}
+    : options_(options), ws_(OptionsOf(options)), http_(HandshakeOptions(options)) {}
 
 WebSocketCodec::~WebSocketCodec() = default;
 

@@ -42,6 +42,13 @@ TEST(WebSocketTest, AcceptKeyFromTheRfc) {
   EXPECT_EQ(WebSocketAccept("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+TEST(WebSocketTest, ASmallMaxPackageSizeStillAcceptsTheHandshake) {
+  // max_package_size bounds messages; the upgrade request, max_header_size.
+  auto codec = OpenCodec(/*max=*/16);
+  EXPECT_TRUE(codec->open());
+  EXPECT_EQ(CloseCodeOf(Text(std::string(17, 'x')), 16), 1009);
+}
+
 TEST(WebSocketTest, HandshakeAnswers101WithAcceptAndSubprotocol) {
   auto ws = std::make_shared<WebSocketOptions>();
   ws->subprotocols = {"superchat", "chat"};
