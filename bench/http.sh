@@ -121,13 +121,12 @@ declare -A urls_sockman urls_nginx urls_floor extra
 urls_sockman[hello]="http://127.0.0.1:${hello_port}/hello"
 urls_nginx[hello]="http://127.0.0.1:${nginx_port}/hello"
 urls_floor[hello]="http://127.0.0.1:${floor_port}/hello"
-urls_sockman[pipelined]="${urls_sockman[hello]}"
-urls_nginx[pipelined]="${urls_nginx[hello]}"
-urls_floor[pipelined]="${urls_floor[hello]}"
+for suite in pipelined close; do  # hello's URLs, another wrk script
+  urls_sockman[${suite}]="${urls_sockman[hello]}"
+  urls_nginx[${suite}]="${urls_nginx[hello]}"
+  urls_floor[${suite}]="${urls_floor[hello]}"
+done
 extra[pipelined]="-s ${root}/bench/pipeline.lua"
-urls_sockman[close]="${urls_sockman[hello]}"
-urls_nginx[close]="${urls_nginx[hello]}"
-urls_floor[close]="${urls_floor[hello]}"
 extra[close]="-s ${root}/bench/close.lua"
 urls_sockman[https]="https://127.0.0.1:${tls_port}/hello"
 urls_nginx[https]="https://127.0.0.1:${nginx_tls_port}/hello"

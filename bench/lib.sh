@@ -60,8 +60,14 @@ start_node() {
   NODE_PATH="$2" node "$1" > "${work}/node.out" &
   node_pid=$!
   pids+=("${node_pid}")
-  for _ in $(seq 100); do grep -q '^port ' "${work}/node.out" 2>/dev/null && break; sleep 0.1; done
-  node_port="$(awk '/^port / {print $2}' "${work}/node.out")"
+  node_port="$(announced_port "${work}/node.out")"
+}
+
+# announced_port FILE: the N of the "port N" line a starting server writes
+# to FILE (waits up to 10 s; empty if it never comes).
+announced_port() {
+  for _ in $(seq 100); do grep -q '^port ' "$1" 2>/dev/null && break; sleep 0.1; done
+  awk '/^port / {print $2}' "$1" 2>/dev/null
 }
 
 # bench_build: puts the sockman binary at $sockman and the load tools
@@ -110,8 +116,7 @@ start_floor() {
   "${work}/floor_server" --mode "$1" > "${work}/floor.out" &
   floor_pid=$!
   pids+=("${floor_pid}")
-  for _ in $(seq 50); do grep -q '^port ' "${work}/floor.out" 2>/dev/null && break; sleep 0.1; done
-  floor_port="$(awk '/^port / {print $2}' "${work}/floor.out")"
+  floor_port="$(announced_port "${work}/floor.out")"
 }
 
 # start_nginx PORT BODY: Debian's nginx with one worker process and no access

@@ -93,8 +93,8 @@ void TcpConnection::AfterWrite(bool more_follows) {
   // connection turns keep-alive). Not between a head sent with MSG_MORE and
   // its file, which the kernel should pack together.
   if (nodelay_) return;
-  if (writes_ < 2) ++writes_;
-  if (writes_ >= 2 && !more_follows) SetNoDelay();
+  if (wrote_ && !more_follows) SetNoDelay();
+  wrote_ = true;
 }
 
 TcpConnection::~TcpConnection() {

@@ -167,7 +167,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   bool shut_down_ = false;
   bool linger_ = true;  // see CloseWithoutLinger
   bool nodelay_ = false;  // TCP_NODELAY is on (or not TCP); see AfterWrite
-  uint8_t writes_ = 0;    // write calls so far, counted up to 2
+  bool wrote_ = false;    // a write call has been made
   TimerId close_timer_ = kNoTimer;
   bssl::UniquePtr<::SSL> ssl_;
   bool read_wants_write_ = false;  // TLS: retry the read when writable

@@ -54,6 +54,16 @@ const uint8_t* TicketKeys() {
   return keys;
 }
 
+// Protocol names as ALPN puts them on the wire: each after its length byte.
+std::string AlpnWire(const std::vector<std::string>& protocols) {
+  std::string wire;
+  for (const std::string& protocol : protocols) {
+    wire.push_back(static_cast<char>(protocol.size()));
+    wire += protocol;
+  }
+  return wire;
+}
+
 int SelectServerName(SSL* ssl, int* alert, void* arg) {
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (name != nullptr) SSL_set_SSL_CTX(ssl, static_cast<TlsContext*>(arg)->ForServerName(name));
@@ -80,10 +90,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsOptions&
     return absl::InvalidArgumentError("needs a certificate (cert_file and key_file)");
   }
   std::shared_ptr<TlsContext> context(new TlsContext());
-  for (const std::string& protocol : options.alpn) {
-    context->alpn_wire_.push_back(static_cast<char>(protocol.size()));
-    context->alpn_wire_ += protocol;
-  }
+  context->alpn_wire_ = AlpnWire(options.alpn);
   for (const TlsCertificate& certificate : options.certificates) {
     ERR_clear_error();
     bssl::UniquePtr<::SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()));
@@ -183,11 +190,7 @@ absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(
     return absl::InternalError(absl::StrCat("cipher list: ", SslErrors()));
   }
   SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  std::string wire;
-  for (const std::string& protocol : alpn) {
-    wire.push_back(static_cast<char>(protocol.size()));
-    wire += protocol;
-  }
+  std::string wire = AlpnWire(alpn);
   if (!wire.empty() &&
       SSL_CTX_set_alpn_protos(c, reinterpret_cast<const uint8_t*>(wire.data()), wire.size()) != 0) {
     return absl::InternalError(absl::StrCat("ALPN: ", SslErrors()));
@@ -201,18 +204,15 @@ bssl::UniquePtr<::SSL> TlsClientContext::NewSsl(int fd, const std::string& host)
   bssl::UniquePtr<::SSL> ssl(SSL_new(ctx_.get()));
   if (ssl == nullptr || !SSL_set_fd(ssl.get(), fd)) return nullptr;
   SSL_set_connect_state(ssl.get());
-  // "[::1]" as dialled is "::1" in a certificate.
-  std::string name = host;
-  if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
   in6_addr ip6;
   in_addr ip4;
-  bool ip = inet_pton(AF_INET, name.c_str(), &ip4) == 1 || inet_pton(AF_INET6, name.c_str(), &ip6) == 1;
+  bool ip = inet_pton(AF_INET, host.c_str(), &ip4) == 1 || inet_pton(AF_INET6, host.c_str(), &ip6) == 1;
   if (ip) {
-    if (!X509_VERIFY_PARAM_set1_ip_asc(param, name.c_str())) return nullptr;
+    if (!X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())) return nullptr;
   } else {
-    if (!X509_VERIFY_PARAM_set1_host(param, name.data(), name.size())) return nullptr;
-    if (!SSL_set_tlsext_host_name(ssl.get(), name.c_str())) return nullptr;
+    if (!X509_VERIFY_PARAM_set1_host(param, host.data(), host.size())) return nullptr;
+    if (!SSL_set_tlsext_host_name(ssl.get(), host.c_str())) return nullptr;
   }
   return ssl;
 }

@@ -77,7 +77,8 @@ class TlsClientContext {
   TlsClientContext& operator=(const TlsClientContext&) = delete;
 
   // A client-side SSL for a connected socket, in connect state, checking
-  // the certificate against `host`; nullptr if BoringSSL cannot make one.
+  // the certificate against `host` (a name, or an IP address without
+  // brackets); nullptr if BoringSSL cannot make one.
   bssl::UniquePtr<::SSL> NewSsl(int fd, const std::string& host) const;
 
  private:

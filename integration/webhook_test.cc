@@ -30,13 +30,11 @@ class Backend {
     std::string port_file = ShortTempDir() + "/port";
     pid_ = fork();
     if (pid_ == 0) {
-      if (cert_file.empty()) {
-        execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(),
-               nullptr);
-      } else {
-        execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(),
-               cert_file.c_str(), key_file.c_str(), nullptr);
-      }
+      std::vector<const char*> argv = {"python3", "integration/testdata/webhook_backend.py",
+                                       port_file.c_str()};
+      if (!cert_file.empty()) argv.insert(argv.end(), {cert_file.c_str(), key_file.c_str()});
+      argv.push_back(nullptr);
+      execvp("python3", const_cast<char* const*>(argv.data()));
       _exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {

@@ -46,7 +46,6 @@ bool Connection::Send(absl::string_view message) {
     absl::string_view parts[] = {encoded_, message, suffix_};
     sent = SendEncoded(parts);
   } else {
-    encoded_.clear();
     codec_->Encode(message, encoded_);
     sent = SendEncoded(encoded_);
   }

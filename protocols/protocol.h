@@ -116,8 +116,9 @@ class Codec {
   virtual void Encode(absl::string_view message, std::string& out) = 0;
   // When the wire form of `message` is `prefix + message + suffix`: appends
   // them to `prefix` and `suffix` and returns true, and the message goes out
-  // without first being copied next to its framing. False (the default)
-  // when encoding transforms the message: Encode is used.
+  // without first being copied next to its framing. False (the default),
+  // with nothing appended, when encoding transforms the message: Encode is
+  // used.
   virtual bool EncodeFraming(absl::string_view message, std::string& prefix,
                              std::string& suffix) {
     return false;

@@ -598,11 +598,7 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
   bool has_body = status >= 200 && status != 204 && status != 304;
   uint64_t length = content_length >= 0 ? static_cast<uint64_t>(content_length) : body.size();
   if (has_body) {
-    char digits[absl::numbers_internal::kFastToBufferSize];
-    char* end = absl::numbers_internal::FastIntToBuffer(length, digits);
-    out.append("Content-Length: ");
-    out.append(digits, static_cast<size_t>(end - digits));
-    out.append("\r\n");
+    absl::StrAppend(&out, "Content-Length: ", length, "\r\n");
   }
   AppendHeadEnd(headers, out);
   if (has_body && !answering_head_) out.append(body.data(), body.size());
