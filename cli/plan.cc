@@ -121,8 +121,8 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
           i, handler_name, absl::StrCat("handler '", handler_name, "' is not supported yet"));
     }
     HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
-                                 service.name(), std::string(sp.protocol->name()),
-                                 file.directory()};
+                                 service.name(), *sp.protocol,
+                                 service.transport() == UDP, file.directory()};
     absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
     if (!factory.ok()) {
       return file.ServiceError(i, service.has_module() ? "module" : handler_name,
@@ -160,8 +160,7 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
         options.certificates.push_back(
             {c.server_name(), file.ResolvePath(c.cert_file()), file.ResolvePath(c.key_file())});
       }
-      absl::string_view protocol = sp.protocol->name();
-      if (protocol == "http" || protocol == "websocket") options.alpn = {"http/1.1"};
+      options.alpn = sp.protocol->traits().alpn;
       absl::StatusOr<std::shared_ptr<TlsContext>> context = TlsContext::Create(options);
       if (!context.ok()) return file.ServiceError(i, "tls", context.status().message());
       for (const TlsCertificate& c : options.certificates) {

@@ -10,7 +10,7 @@
 //                                             SOCKMAN_REGISTER_HANDLER
 //   Module config    handlers/module.h       ParseModuleConfig (`module {}`)
 //   Connections      protocols/connection.h  ConnectionEvents (OnConnect,
-//                                             OnHandshake, OnMessage, OnClose,
+//                                             OnOpen, OnMessage, OnClose,
 //                                             OnBufferFull, OnBufferDrain,
 //                                             OnError); Connection (Send,
 //                                             Close, Destroy, PauseRecv,

@@ -7,8 +7,13 @@
 //    public:
 //     std::unique_ptr<Handler> NewHandler(const WorkerContext&) const override;
 //   };
-//   absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateEcho(const HandlerConfig& config);
+//   absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateEcho(const EchoOptions& options,
+//                                                              const HandlerConfig& config);
 //   SOCKMAN_REGISTER_HANDLER("echo", CreateEcho);   // library with alwayslink
+//
+// A creator that takes its own options message (EchoOptions) is handed the
+// service's field already checked to be of that type; one that takes only
+// the HandlerConfig reads `config.message` itself (modules do).
 //
 // The factory is created (and the config validated) in the master, before
 // fork; each worker then asks it for its own Handler.
@@ -22,11 +27,13 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "engine/reactor.h"
 #include "engine/worker_bus.h"
 #include "google/protobuf/message.h"
 #include "protocols/connection.h"
+#include "protocols/protocol.h"
 
 namespace sockman {
 
@@ -71,7 +78,10 @@ class HandlerFactory {
 struct HandlerConfig {
   const google::protobuf::Message& message;  // e.g. sockman::EchoOptions
   std::string service;
-  std::string protocol;  // the service's protocol name ("text")
+  // The service's protocol: ask its traits() what it can carry; its name()
+  // is for error messages.
+  const Protocol& protocol;
+  bool datagrams = false;  // the service runs over UDP
   // Relative paths in handler configs are relative to this directory (the
   // config file's).
   std::string config_directory = ".";
@@ -85,6 +95,23 @@ class HandlerRegistry {
   static HandlerRegistry& Global();
   // Returns true so it can initialize a static; dies on a duplicate name.
   bool Register(std::string name, HandlerCreator creator);
+  // A creator of a handler configured by its own message type `Options`.
+  // The config field is checked to be an `Options` once, here, so creators
+  // never cast.
+  template <typename Options>
+  bool Register(std::string name,
+                absl::StatusOr<std::unique_ptr<HandlerFactory>> (*create)(const Options&,
+                                                                         const HandlerConfig&)) {
+    return Register(std::move(name), [create](const HandlerConfig& config)
+                                         -> absl::StatusOr<std::unique_ptr<HandlerFactory>> {
+      if (config.message.GetDescriptor() != Options::descriptor()) {
+        return absl::InternalError(absl::StrCat("handler configured by ",
+                                                config.message.GetDescriptor()->full_name(),
+                                                ", not ", Options::descriptor()->full_name()));
+      }
+      return create(static_cast<const Options&>(config.message), config);
+    });
+  }
   const HandlerCreator* Find(absl::string_view name) const;
   std::vector<std::string> Names() const;  // sorted
 

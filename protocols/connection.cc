@@ -38,15 +38,26 @@ Connection::~Connection() {
   reactor_.CancelTimer(deadline_timer_);
 }
 
-bool Connection::Send(absl::string_view message) {
+void Connection::Accepted() {
+  events_.OnConnect(*this);
+  if (!protocol_.traits().handshake) Open();
+}
+
+void Connection::Open() {
+  if (opened_ || !transport_->open()) return;
+  opened_ = true;
+  events_.OnOpen(*this);
+}
+
+bool Connection::Send(absl::string_view message, MessageKind kind) {
   encoded_.clear();
   suffix_.clear();
   bool sent;
-  if (codec_->EncodeFraming(message, encoded_, suffix_)) {
+  if (codec_->EncodeFraming(message, kind, encoded_, suffix_)) {
     absl::string_view parts[] = {encoded_, message, suffix_};
     sent = SendEncoded(parts);
   } else {
-    codec_->Encode(message, encoded_);
+    codec_->Encode(message, kind, encoded_);
     sent = SendEncoded(encoded_);
   }
   if (encoded_.capacity() > 64 * 1024) std::string().swap(encoded_);
@@ -59,14 +70,17 @@ bool Connection::SendEncoded(absl::string_view bytes) {
 
 bool Connection::SendEncoded(absl::Span<const absl::string_view> parts) {
   bool sent = SendRaw(parts);
-  if (codec_->CloseAfterSend()) {
-    if (codec_->PeerDoneSending()) {
-      transport_->CloseWithoutLinger();
-    } else {
-      transport_->Close();
-    }
-  }
+  CloseIfCodecDone();
   return sent;
+}
+
+void Connection::CloseIfCodecDone() {
+  if (!codec_->CloseAfterSend()) return;
+  if (codec_->PeerDoneSending()) {
+    transport_->CloseWithoutLinger();
+  } else {
+    transport_->Close();
+  }
 }
 
 bool Connection::SendRaw(absl::string_view bytes) { return SendRaw(absl::MakeConstSpan(&bytes, 1)); }
@@ -176,7 +190,7 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
         tcp.Close();
         break;
       }
-      if (result.opened) events_.OnHandshake(*this);
+      if (result.opened) Open();
       continue;
     }
     ++counters_.messages_in;
@@ -185,7 +199,7 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
       reactor_.CancelTimer(deadline_timer_);
       deadline_timer_ = kNoTimer;
     }
-    events_.OnMessage(*this, result.message);
+    events_.OnMessage(*this, result.message, result.kind);
     input.Consume(result.consumed);
   }
   if (tcp.open()) UpdateDeadline(input.size());

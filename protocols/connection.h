@@ -1,11 +1,11 @@
 // Connection is what a handler holds: one client connection with its
 // protocol's codec bound to it (the "session"). Send() takes a message and
-// the protocol encodes it: a line on text, a frame on frame, and later a full
-// HTTP response or a WebSocket frame. ConnectionEvents are Workerman's
-// callbacks; handlers implement them.
+// the protocol encodes it: a line on text, a frame on frame, a full HTTP
+// response on http, a text or binary frame on WebSocket. ConnectionEvents
+// are Workerman's callbacks; handlers implement them.
 //
-//   void OnMessage(Connection& c, absl::string_view message) override {
-//     c.Send(absl::StrCat("you said: ", message));
+//   void OnMessage(Connection& c, absl::string_view message, MessageKind kind) override {
+//     c.Send(absl::StrCat("you said: ", message), kind);   // keeps text or binary
 //   }
 //
 // Every method runs on the worker's loop. A Connection stays valid until
@@ -40,13 +40,19 @@ enum class ConnectionError {
 class ConnectionEvents {
  public:
   virtual ~ConnectionEvents() = default;
+  // The peer was accepted (or an outbound connection was established):
+  // Workerman's onConnect. Nothing may be sent yet on a protocol with a
+  // handshake.
   virtual void OnConnect(Connection& connection) {}
-  // The protocol's own handshake completed (WebSocket: the upgrade was
-  // accepted; Workerman's onWebSocketConnect). Protocols without one never
-  // call it.
-  virtual void OnHandshake(Connection& connection) {}
-  // `message` is valid only during the call.
-  virtual void OnMessage(Connection& connection, absl::string_view message) = 0;
+  // The connection can carry messages: right after OnConnect for protocols
+  // without a handshake, after it for those with one (WebSocket: the
+  // upgrade was accepted; Workerman's onWebSocketConnect). Fires once, and
+  // not at all for a connection that closed first.
+  virtual void OnOpen(Connection& connection) {}
+  // `message` is valid only during the call; `kind` says whether it arrived
+  // as text or binary (see MessageKind).
+  virtual void OnMessage(Connection& connection, absl::string_view message,
+                         MessageKind kind) = 0;
   virtual void OnClose(Connection& connection) {}
   virtual void OnBufferFull(Connection& connection) {}
   virtual void OnBufferDrain(Connection& connection) {}
@@ -74,19 +80,27 @@ class Connection : private PeerTransport::Delegate {
       std::function<absl::StatusOr<std::unique_ptr<PeerTransport>>(PeerTransport::Delegate& delegate)>;
 
   // Called by the server that accepted a peer; `on_closed` runs after OnClose.
+  // The server then calls Accepted().
   static absl::StatusOr<std::unique_ptr<Connection>> Create(
       Reactor& reactor, uint64_t id, const Protocol& protocol, const CodecOptions& codec_options,
       ConnectionEvents& events, ServiceCounters& counters,
       std::function<void(Connection&)> on_closed, const TransportFactory& make_transport);
   ~Connection() override;
 
+  // Runs OnConnect, then OnOpen unless the protocol has a handshake (OnOpen
+  // then follows it). For the server or connector that made the connection.
+  void Accepted();
+
   // A worker-unique id (1, 2, ...).
   uint64_t id() const { return id_; }
 
-  // Encodes `message` with the protocol and sends it. Returns false when it
-  // was dropped (send buffer full: OnError(kSendFail) follows) or the
-  // connection is closing.
-  bool Send(absl::string_view message);
+  // Encodes `message` with the protocol and sends it as `kind` (a text or
+  // binary WebSocket frame; ignored by protocols without kinds). Returns
+  // false when it was dropped (send buffer full: OnError(kSendFail)
+  // follows) or the connection is closing.
+  bool Send(absl::string_view message, MessageKind kind);
+  // The same as the protocol's default kind (Codec::default_kind()).
+  bool Send(absl::string_view message) { return Send(message, codec_->default_kind()); }
   // Sends bytes as they are, bypassing the protocol.
   bool SendRaw(absl::string_view bytes);
   // The same for one message in parts (a frame header and its payload),
@@ -129,11 +143,21 @@ class Connection : private PeerTransport::Delegate {
   void CancelTimer(TimerId id);
 
   // The protocol's codec for this connection, for protocol-specific APIs
-  // (see protocols/http/http.h).
+  // (see protocols/http/http.h); codec_as<HttpCodec>() is it as its type, or
+  // null when the connection speaks another protocol.
   Codec& codec() { return *codec_; }
+  template <typename C>
+  C* codec_as() {
+    return CodecAs<C>(*codec_);
+  }
   // Sends bytes the codec produced, then closes if the codec asks for it.
   bool SendEncoded(absl::string_view bytes);
   bool SendEncoded(absl::Span<const absl::string_view> parts);
+  // Closes once what is queued is sent, if the codec says the exchange just
+  // encoded ends the connection (an HTTP response to a request that asked
+  // for close; without lingering when the peer sends nothing more). The one
+  // place that policy lives: call it after a whole response is queued.
+  void CloseIfCodecDone();
 
   // Whatever the handler keeps with this connection (Workerman's dynamic
   // properties): c.user_data() = Session{...}; std::any_cast<Session>(&c.user_data()).
@@ -168,6 +192,8 @@ class Connection : private PeerTransport::Delegate {
   void OnClosed(PeerTransport& tcp) override;
 
   void CloseWith(bool going_away);
+  // Runs OnOpen once, if the connection is still open.
+  void Open();
   void FailProtocol(const DecodeResult& result);
   // Arms or cancels the codec's deadline for an incomplete message.
   void UpdateDeadline(size_t pending_bytes);
@@ -191,6 +217,7 @@ class Connection : private PeerTransport::Delegate {
   int64_t last_recv_ms_ = 0;
   int64_t last_send_ms_ = 0;
   bool quiet_ = false;
+  bool opened_ = false;
   std::any user_data_;
 };
 

@@ -126,7 +126,7 @@ void AsyncTcpConnection::Connected(UniqueFd fd, const SocketAddress& peer) {
     return;
   }
   connection_ = std::move(*connection);
-  events_.OnConnect(*connection_);
+  connection_->Accepted();
 }
 
 void AsyncTcpConnection::Failed(const absl::Status& why) {

@@ -15,7 +15,7 @@ namespace {
 // The server side: answers each line in upper case; "quit" closes.
 class Upper : public ConnectionEvents {
  public:
-  void OnMessage(Connection& c, absl::string_view message) override {
+  void OnMessage(Connection& c, absl::string_view message, MessageKind kind) override {
     if (message == "quit") {
       c.Close();
       return;
@@ -33,7 +33,7 @@ class Recorder : public ConnectionEvents {
     ++connects;
     c.user_data() = std::string("mine");
   }
-  void OnMessage(Connection& c, absl::string_view message) override {
+  void OnMessage(Connection& c, absl::string_view message, MessageKind kind) override {
     messages.emplace_back(message);
     if (const std::string* tag = std::any_cast<std::string>(&c.user_data())) last_tag = *tag;
   }

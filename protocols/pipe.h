@@ -1,12 +1,14 @@
 // Pipe: Workerman's $source->pipe($destination), both ways. Every message
 // from one connection is sent to the other (re-encoded by the other's
-// protocol); while one side's send buffer is full the other side is not
+// protocol, keeping its kind); while one side's send buffer is full the other side is not
 // read; when one side closes, the other is closed after its queued output.
 //
 // A Pipe does not receive events itself: forward the handler's callbacks for
 // either connection to it.
 //
-//   void OnMessage(Connection& c, absl::string_view m) override { pipe_->OnMessage(c, m); }
+//   void OnMessage(Connection& c, absl::string_view m, MessageKind k) override {
+//     pipe_->OnMessage(c, m, k);
+//   }
 //   void OnBufferFull(Connection& c) override { pipe_->OnBufferFull(c); }
 //   void OnBufferDrain(Connection& c) override { pipe_->OnBufferDrain(c); }
 //   void OnClose(Connection& c) override { pipe_->OnClose(c); }
@@ -28,8 +30,8 @@ class Pipe {
     if (&c == b_) return a_;
     return nullptr;
   }
-  void OnMessage(Connection& from, absl::string_view message) {
-    if (Connection* to = Other(from)) to->Send(message);
+  void OnMessage(Connection& from, absl::string_view message, MessageKind kind) {
+    if (Connection* to = Other(from)) to->Send(message, kind);
   }
   // `full`'s output is backed up: stop reading the side that feeds it.
   void OnBufferFull(Connection& full) {

@@ -6,6 +6,11 @@
 
 namespace sockman {
 
+const ProtocolTraits& Protocol::traits() const {
+  static const ProtocolTraits kDefault;
+  return kDefault;
+}
+
 ProtocolRegistry& ProtocolRegistry::Global() {
   static ProtocolRegistry* registry = new ProtocolRegistry();
   return *registry;

@@ -4,12 +4,14 @@
 //
 //   class LineCodec : public Codec {
 //     DecodeResult Decode(absl::string_view input) override { ... }
-//     void Encode(absl::string_view message, std::string& out) override { ... }
+//     void Encode(absl::string_view message, MessageKind kind, std::string& out) override { ... }
 //   };
 //   class LineProtocol : public Protocol { ... NewCodec returns a LineCodec ... };
 //   SOCKMAN_REGISTER_PROTOCOL(LineProtocol);   // in a library with alwayslink
 //
-// The registry maps listen schemes ("text", "ws") to protocols.
+// The registry maps listen schemes ("text", "ws") to protocols. Upper layers
+// (config validation, the CLI, handlers) ask a protocol's traits() what it
+// can do, never its name.
 #ifndef SOCKMAN_PROTOCOLS_PROTOCOL_H_
 #define SOCKMAN_PROTOCOLS_PROTOCOL_H_
 
@@ -17,6 +19,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
+#include <typeinfo>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -27,6 +31,34 @@
 #include "engine/socket_address.h"
 
 namespace sockman {
+
+// What a message is: text (WebSocket text frames, lines) or bytes. A relay
+// keeps the kind of what it relays; protocols without the distinction
+// deliver kBinary (text:// delivers kText) and ignore it when encoding.
+enum class MessageKind : uint8_t { kText, kBinary };
+
+// What a protocol can do, for the layers above it.
+struct ProtocolTraits {
+  // Runs over a stream (TCP, TLS). Every built-in does.
+  bool stream = true;
+  // Runs over UDP, one message per datagram (`transport: UDP`).
+  bool datagrams = false;
+  // Every message is a request answered by one response (HTTP): handlers
+  // that relay or push messages do not apply, nor do heartbeats.
+  bool request_response = false;
+  // Messages flow only after an opening handshake (the WebSocket upgrade):
+  // OnOpen follows it, not the accept.
+  bool handshake = false;
+  // Has a ping of its own, sent as the heartbeat when `ping_data` is empty.
+  bool pings = false;
+  // Tells text from binary messages (MessageKind) on the wire.
+  bool message_kinds = false;
+  // Messages keep the boundaries the peer gave them (false for raw tcp://,
+  // where a message is whatever one read returned).
+  bool message_boundaries = true;
+  // TLS ALPN protocol ids it speaks, in preference order ("http/1.1").
+  std::vector<std::string> alpn;
+};
 
 struct CodecOptions {
   // No message, framing included, may be larger than this.
@@ -60,6 +92,7 @@ struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
   size_t consumed = 0;         // kMessage: bytes of input this message used
   absl::string_view message;   // kMessage: valid until the input changes
+  MessageKind kind = MessageKind::kBinary;  // kMessage: what the message is
   ProtocolError error = ProtocolError::kNone;
   const char* reason = "";     // kError: static text for logs and counters
   uint16_t code = 0;           // kError: the protocol's code (HTTP status, close code)
@@ -68,8 +101,9 @@ struct DecodeResult {
   bool opened = false;             // kConsumed: the protocol's handshake just completed
 
   static DecodeResult NeedMore() { return DecodeResult{}; }
-  static DecodeResult Message(size_t consumed, absl::string_view message) {
-    return DecodeResult{DecodeStatus::kMessage, consumed, message};
+  static DecodeResult Message(size_t consumed, absl::string_view message,
+                              MessageKind kind = MessageKind::kBinary) {
+    return DecodeResult{DecodeStatus::kMessage, consumed, message, kind};
   }
   static DecodeResult Consumed(size_t consumed, absl::string_view reply = {},
                                bool close_after_reply = false) {
@@ -81,7 +115,7 @@ struct DecodeResult {
     return r;
   }
   static DecodeResult Error(ProtocolError error, const char* reason, uint16_t code = 0) {
-    return DecodeResult{DecodeStatus::kError, 0, {}, error, reason, code};
+    return DecodeResult{DecodeStatus::kError, 0, {}, MessageKind::kBinary, error, reason, code};
   }
 };
 
@@ -112,17 +146,21 @@ class Codec {
     return Decode(absl::string_view(input.data(), input.size()));
   }
 
-  // Appends the wire form of `message` to `out`.
-  virtual void Encode(absl::string_view message, std::string& out) = 0;
+  // Appends the wire form of `message`, sent as `kind`, to `out`. Protocols
+  // without message kinds ignore `kind`.
+  virtual void Encode(absl::string_view message, MessageKind kind, std::string& out) = 0;
   // When the wire form of `message` is `prefix + message + suffix`: appends
   // them to `prefix` and `suffix` and returns true, and the message goes out
   // without first being copied next to its framing. False (the default),
   // with nothing appended, when encoding transforms the message: Encode is
   // used.
-  virtual bool EncodeFraming(absl::string_view message, std::string& prefix,
+  virtual bool EncodeFraming(absl::string_view message, MessageKind kind, std::string& prefix,
                              std::string& suffix) {
     return false;
   }
+  // The kind Connection::Send(message) sends (WebSocket: text, or binary
+  // with `websocket { binary: true }`).
+  virtual MessageKind default_kind() const { return MessageKind::kBinary; }
 
   // Appends what the protocol sends before closing after `error` (an HTTP 400,
   // a WebSocket close frame). Nothing by default.
@@ -152,9 +190,17 @@ class Codec {
   // sends nothing; protocols with a ping of their own (WebSocket) send it for
   // an empty `ping_data`, and request/response protocols (HTTP) never ping.
   virtual void EncodeHeartbeat(absl::string_view ping_data, std::string& out) {
-    if (!ping_data.empty()) Encode(ping_data, out);
+    if (!ping_data.empty()) Encode(ping_data, default_kind(), out);
   }
 };
+
+// `codec` as its concrete (final) type C, or null when it is another codec:
+// one type check, no dynamic_cast. For protocol APIs over Connection::codec().
+template <typename C>
+C* CodecAs(Codec& codec) {
+  static_assert(std::is_final_v<C>, "CodecAs needs a final codec class");
+  return typeid(codec) == typeid(C) ? static_cast<C*>(&codec) : nullptr;
+}
 
 class Protocol {
  public:
@@ -164,6 +210,9 @@ class Protocol {
   // Other schemes for the same protocol ("ws" for "websocket").
   virtual std::vector<std::string> aliases() const { return {}; }
   virtual std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const = 0;
+  // What the protocol can do (see ProtocolTraits); by default a stream
+  // protocol with no handshake, pings or kinds.
+  virtual const ProtocolTraits& traits() const;
 
   // Runs once in each worker that serves this protocol, before its first
   // connection (per-process state such as HTTP's cached Date header).

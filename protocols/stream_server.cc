@@ -96,7 +96,7 @@ void StreamServer::Accept(UniqueFd fd, const SocketAddress& peer) {
     ++counters_.accept_pauses;
     acceptor_->Pause();
   }
-  events_.OnConnect(ref);
+  ref.Accepted();
 }
 
 void StreamServer::Remove(Connection& connection) {

@@ -15,8 +15,13 @@ namespace {
 
 class Upper : public ConnectionEvents {
  public:
-  void OnConnect(Connection&) override { ++connects; }
-  void OnMessage(Connection& c, absl::string_view message) override {
+  void OnConnect(Connection&) override {
+    ++connects;
+    log += "connect ";
+  }
+  void OnOpen(Connection&) override { log += "open "; }
+  void OnMessage(Connection& c, absl::string_view message, MessageKind kind) override {
+    log += kind == MessageKind::kText ? "text " : "binary ";
     std::string reply(message);
     for (char& ch : reply) ch = static_cast<char>(toupper(ch));
     c.Send(reply);
@@ -26,6 +31,45 @@ class Upper : public ConnectionEvents {
     if (error == ConnectionError::kProtocol) ++protocol_errors;
   }
   int connects = 0, closes = 0, protocol_errors = 0;
+  std::string log;
+};
+
+// Lines, after a handshake: the first line must be "HELLO" (answered
+// "WELCOME"); every later line is a binary message.
+class GreetingCodec final : public Codec {
+ public:
+  DecodeResult Decode(absl::string_view input) override {
+    size_t newline = input.find('\n');
+    if (newline == absl::string_view::npos) return DecodeResult::NeedMore();
+    absl::string_view line = input.substr(0, newline);
+    if (!greeted_) {
+      if (line != "HELLO") return DecodeResult::Error(ProtocolError::kMalformed, "no greeting");
+      greeted_ = true;
+      DecodeResult r = DecodeResult::Consumed(newline + 1, "WELCOME\n");
+      r.opened = true;
+      return r;
+    }
+    return DecodeResult::Message(newline + 1, line, MessageKind::kBinary);
+  }
+  void Encode(absl::string_view message, MessageKind kind, std::string& out) override {
+    out.append(message.data(), message.size());
+    out.push_back('\n');
+  }
+
+ private:
+  bool greeted_ = false;
+};
+
+class GreetingProtocol : public Protocol {
+ public:
+  absl::string_view name() const override { return "greeting"; }
+  std::unique_ptr<Codec> NewCodec(const CodecOptions&) const override {
+    return std::make_unique<GreetingCodec>();
+  }
+  const ProtocolTraits& traits() const override {
+    static const ProtocolTraits kTraits{.handshake = true};
+    return kTraits;
+  }
 };
 
 class StreamServerTest : public ::testing::Test {
@@ -63,6 +107,18 @@ class StreamServerTest : public ::testing::Test {
     return in;
   }
 
+  // Serves `protocol` instead of text on a second listener.
+  std::unique_ptr<StreamServer> Serve(const Protocol& protocol, SocketAddress& address) {
+    ListenOptions listen;
+    listen.address = *SocketAddress::Parse("127.0.0.1", 0);
+    extra_fds_.push_back(*BindTcpListener(listen));
+    address = *SocketAddress::LocalOf(extra_fds_.back().get());
+    StreamServerOptions options;
+    options.protocol = &protocol;
+    return *StreamServer::Create(*reactor_, extra_fds_.back().get(), options, events_);
+  }
+
+  std::vector<UniqueFd> extra_fds_;
   TextProtocol protocol_;
   Upper events_;
   std::unique_ptr<Reactor> reactor_;
@@ -101,6 +157,41 @@ TEST_F(StreamServerTest, MaxConnectionsPausesAccepting) {
   EXPECT_EQ(server_->connection_count(), 2u);
   EXPECT_EQ(events_.connects, 3);
   EXPECT_EQ(Exchange(c.get(), "x\n", 2), "X\n");
+}
+
+}  // namespace
+}  // namespace sockman
+
+namespace sockman {
+namespace {
+
+TEST_F(StreamServerTest, OpensAtAcceptWithoutAHandshakeAndDeliversKinds) {
+  UniqueFd client = Connect();
+  EXPECT_EQ(Exchange(client.get(), "ab\n", 3), "AB\n");
+  EXPECT_EQ(events_.log, "connect open text ");
+}
+
+TEST_F(StreamServerTest, OpensAfterTheHandshakeOfAProtocolWithOne) {
+  GreetingProtocol greeting;
+  SocketAddress address;
+  std::unique_ptr<StreamServer> server = Serve(greeting, address);
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(client.get(), address.sockaddr_ptr(), address.length()), 0);
+  EXPECT_EQ(Exchange(client.get(), "HELLO\n", 8), "WELCOME\n");
+  EXPECT_EQ(events_.log, "connect open ");
+  EXPECT_EQ(Exchange(client.get(), "x\n", 2), "X\n");
+  EXPECT_EQ(events_.log, "connect open binary ");
+}
+
+TEST_F(StreamServerTest, NeverOpensAConnectionThatFailedItsHandshake) {
+  GreetingProtocol greeting;
+  SocketAddress address;
+  std::unique_ptr<StreamServer> server = Serve(greeting, address);
+  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(client.get(), address.sockaddr_ptr(), address.length()), 0);
+  Exchange(client.get(), "NOPE\n", 1);
+  EXPECT_EQ(events_.log, "connect ");
+  EXPECT_EQ(events_.protocol_errors, 1);
 }
 
 }  // namespace

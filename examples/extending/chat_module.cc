@@ -33,7 +33,7 @@ class ChatHandler : public sockman::Handler {
     if (config_.has_greeting()) c.Send(absl::StrReplaceAll(config_.greeting(), {{"{id}", id}}));
   }
 
-  void OnMessage(Connection& c, absl::string_view message) override {
+  void OnMessage(Connection& c, absl::string_view message, sockman::MessageKind kind) override {
     Member& member = std::any_cast<Member&>(c.user_data());
     if (absl::ConsumePrefix(&message, "/nick ")) {
       size_t max = config_.has_max_nick_length() ? config_.max_nick_length() : 32;
@@ -85,7 +85,9 @@ absl::StatusOr<std::unique_ptr<sockman::HandlerFactory>> CreateChat(
       (settings.max_nick_length() < 1 || settings.max_nick_length() > 256)) {
     return absl::InvalidArgumentError("max_nick_length must be between 1 and 256");
   }
-  if (config.protocol == "http") return absl::InvalidArgumentError("chats over text-like protocols");
+  if (config.protocol.traits().request_response) {
+    return absl::InvalidArgumentError("chats over text-like protocols");
+  }
   return std::make_unique<ChatFactory>(std::move(settings));
 }
 

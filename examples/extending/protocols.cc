@@ -24,7 +24,7 @@ DecodeResult JsonNlCodec::Decode(absl::string_view input) {
   return DecodeResult::Message(newline + 1, line);
 }
 
-void JsonNlCodec::Encode(absl::string_view message, std::string& out) {
+void JsonNlCodec::Encode(absl::string_view message, sockman::MessageKind, std::string& out) {
   out.append(message.data(), message.size());
   out.push_back('\n');
 }
@@ -49,7 +49,7 @@ DecodeResult XmlCodec::Decode(absl::string_view input) {
   return DecodeResult::Message(total, body);
 }
 
-void XmlCodec::Encode(absl::string_view message, std::string& out) {
+void XmlCodec::Encode(absl::string_view message, sockman::MessageKind, std::string& out) {
   out += absl::StrFormat("%010u", kHeader + message.size());
   out.append(message.data(), message.size());
 }
@@ -66,7 +66,7 @@ DecodeResult JsonIntCodec::Decode(absl::string_view input) {
   return DecodeResult::Message(total, body);
 }
 
-void JsonIntCodec::Encode(absl::string_view message, std::string& out) {
+void JsonIntCodec::Encode(absl::string_view message, sockman::MessageKind, std::string& out) {
   uint32_t total = static_cast<uint32_t>(kHeader + message.size());
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(total >> shift));
   out.append(message.data(), message.size());

@@ -21,7 +21,7 @@ class JsonNlCodec : public sockman::Codec {
  public:
   explicit JsonNlCodec(const sockman::CodecOptions& options) : max_(options.max_package_size) {}
   sockman::DecodeResult Decode(absl::string_view input) override;
-  void Encode(absl::string_view message, std::string& out) override;
+  void Encode(absl::string_view message, sockman::MessageKind kind, std::string& out) override;
 
  private:
   size_t max_;
@@ -33,7 +33,7 @@ class XmlCodec : public sockman::Codec {
   static constexpr size_t kHeader = 10;
   explicit XmlCodec(const sockman::CodecOptions& options) : max_(options.max_package_size) {}
   sockman::DecodeResult Decode(absl::string_view input) override;
-  void Encode(absl::string_view message, std::string& out) override;
+  void Encode(absl::string_view message, sockman::MessageKind kind, std::string& out) override;
 
  private:
   size_t max_;
@@ -44,7 +44,7 @@ class JsonIntCodec : public sockman::Codec {
   static constexpr size_t kHeader = 4;
   explicit JsonIntCodec(const sockman::CodecOptions& options) : max_(options.max_package_size) {}
   sockman::DecodeResult Decode(absl::string_view input) override;
-  void Encode(absl::string_view message, std::string& out) override;
+  void Encode(absl::string_view message, sockman::MessageKind kind, std::string& out) override;
 
  private:
   size_t max_;

@@ -51,7 +51,7 @@ TEST(JsonNlTest, OneJsonValuePerLine) {
   EXPECT_EQ(big.error_kind, ProtocolError::kTooLarge);
   std::string out;
   CodecOptions options;
-  JsonNlCodec(options).Encode("{}", out);
+  JsonNlCodec(options).Encode("{}", sockman::MessageKind::kText, out);
   EXPECT_EQ(out, "{}\n");
 }
 
@@ -59,10 +59,10 @@ TEST(XmlTest, TenDigitTotalLengthThenXml) {
   std::string encoded;
   CodecOptions options;
   XmlCodec codec(options);
-  codec.Encode("<a>hello</a>", encoded);
+  codec.Encode("<a>hello</a>", sockman::MessageKind::kText, encoded);
   EXPECT_EQ(encoded, "0000000022<a>hello</a>");
   std::string two;
-  codec.Encode("<b/>", two);
+  codec.Encode("<b/>", sockman::MessageKind::kText, two);
   auto d = DecodeEverySplit<XmlCodec>(encoded + two);
   EXPECT_EQ(d.messages, (std::vector<std::string>{"<a>hello</a>", "<b/>"}));
   EXPECT_TRUE(DecodeEverySplit<XmlCodec>("00000000x2<a/>").error);       // not digits
@@ -76,9 +76,9 @@ TEST(JsonIntTest, FourByteTotalLengthThenJson) {
   std::string encoded;
   CodecOptions options;
   JsonIntCodec codec(options);
-  codec.Encode("{\"x\":1}", encoded);
+  codec.Encode("{\"x\":1}", sockman::MessageKind::kText, encoded);
   EXPECT_EQ(encoded, std::string("\0\0\0\x0b{\"x\":1}", 11));
-  codec.Encode("[]", encoded);
+  codec.Encode("[]", sockman::MessageKind::kText, encoded);
   auto d = DecodeEverySplit<JsonIntCodec>(encoded);
   EXPECT_EQ(d.messages, (std::vector<std::string>{"{\"x\":1}", "[]"}));
   EXPECT_TRUE(DecodeEverySplit<JsonIntCodec>(std::string("\0\0\0\x07nop", 7)).error);

@@ -39,7 +39,7 @@ class TickerHandler : public sockman::Handler {
 
   // The service's own clients.
   void OnConnect(Connection& c) override { clients_.insert(&c); }
-  void OnMessage(Connection& c, absl::string_view message) override {}
+  void OnMessage(Connection& c, absl::string_view message, sockman::MessageKind kind) override {}
   void OnClose(Connection& c) override { clients_.erase(&c); }
 
  private:
@@ -47,7 +47,7 @@ class TickerHandler : public sockman::Handler {
   class UpstreamEvents : public sockman::ConnectionEvents {
    public:
     explicit UpstreamEvents(TickerHandler& ticker) : ticker_(ticker) {}
-    void OnMessage(Connection&, absl::string_view message) override {
+    void OnMessage(Connection&, absl::string_view message, sockman::MessageKind kind) override {
       for (Connection* client : ticker_.clients_) client->Send(message);
     }
     void OnClose(Connection&) override { ticker_.upstream_->Reconnect(500); }

@@ -22,8 +22,8 @@ struct Tunnel : public sockman::ConnectionEvents {
   Tunnel(TunnelHandler& handler, Connection& client) : handler(handler), client(&client) {}
   // The upstream connection's events.
   void OnConnect(Connection& up) override;
-  void OnMessage(Connection& up, absl::string_view bytes) override {
-    if (pipe) pipe->OnMessage(up, bytes);
+  void OnMessage(Connection& up, absl::string_view bytes, sockman::MessageKind kind) override {
+    if (pipe) pipe->OnMessage(up, bytes, kind);
   }
   void OnBufferFull(Connection& up) override {
     if (pipe) pipe->OnBufferFull(up);
@@ -61,8 +61,8 @@ class TunnelHandler : public sockman::Handler {
     });
     t->upstream->Connect();
   }
-  void OnMessage(Connection& c, absl::string_view bytes) override {
-    if (Tunnel* t = Of(c); t != nullptr && t->pipe) t->pipe->OnMessage(c, bytes);
+  void OnMessage(Connection& c, absl::string_view bytes, sockman::MessageKind kind) override {
+    if (Tunnel* t = Of(c); t != nullptr && t->pipe) t->pipe->OnMessage(c, bytes, kind);
   }
   void OnBufferFull(Connection& c) override {
     if (Tunnel* t = Of(c); t != nullptr && t->pipe) t->pipe->OnBufferFull(c);
@@ -129,7 +129,10 @@ absl::StatusOr<std::unique_ptr<sockman::HandlerFactory>> CreateTunnel(
   TunnelConfig settings;
   SOCKMAN_RETURN_IF_ERROR(sockman::ParseModuleConfig(config, &settings));
   SOCKMAN_RETURN_IF_ERROR(sockman::AsyncTcpConnection::CheckUri(settings.upstream()));
-  if (config.protocol != "tcp") return absl::InvalidArgumentError("tunnels tcp:// services");
+  // Bytes as they come: a protocol without message boundaries (tcp://).
+  if (config.protocol.traits().message_boundaries) {
+    return absl::InvalidArgumentError("tunnels tcp:// services");
+  }
   return std::make_unique<TunnelFactory>(std::move(settings));
 }
 

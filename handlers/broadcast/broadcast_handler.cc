@@ -21,7 +21,6 @@ struct BroadcastSettings {
   bool rooms_from_path = false;
   std::string notify_join;
   std::string notify_leave;
-  bool websocket = false;
   std::optional<WebhookSettings> webhook;
 };
 
@@ -32,12 +31,9 @@ class BroadcastHandler : public Handler {
     if (settings.webhook) webhook_ = std::make_unique<Webhook>(*settings.webhook, worker, hub_);
   }
 
-  // WebSocket clients join once the upgrade is accepted (their path is the
-  // room); others as soon as they connect.
-  void OnConnect(Connection& connection) override {
-    if (!settings_.websocket) Join(connection, "");
-  }
-  void OnHandshake(Connection& connection) override {
+  // Clients join once they can carry messages: WebSocket clients after the
+  // upgrade (their path may name the room), others at once.
+  void OnOpen(Connection& connection) override {
     std::string room;
     if (settings_.rooms_from_path) {
       if (const HttpRequest* request = WebSocketHandshake(connection)) {
@@ -47,7 +43,7 @@ class BroadcastHandler : public Handler {
     Join(connection, room);
   }
 
-  void OnMessage(Connection& connection, absl::string_view message) override {
+  void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
     const std::string* room = hub_.RoomOf(connection);
     if (room == nullptr) return;  // not joined (cannot happen after a handshake)
     // The sender's id only when it is used (the common "{message}" is a copy).
@@ -56,7 +52,7 @@ class BroadcastHandler : public Handler {
                          : std::string();
     hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message),
                  settings_.exclude_sender ? id : "");
-    if (webhook_) webhook_->Message(connection, message);
+    if (webhook_) webhook_->Message(connection, message, kind);
   }
 
   void OnClose(Connection& connection) override {
@@ -111,15 +107,14 @@ class BroadcastFactory : public HandlerFactory {
   BroadcastSettings settings_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const HandlerConfig& config) {
-  const auto& options = static_cast<const BroadcastOptions&>(config.message);
-  if (config.protocol == "http") {
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const BroadcastOptions& options,
+                                                                 const HandlerConfig& config) {
+  if (config.protocol.traits().request_response) {
     return absl::InvalidArgumentError(
         "broadcasts to text, frame, tcp and websocket clients, not http (see push)");
   }
   BroadcastSettings settings;
-  settings.websocket = config.protocol == "websocket";
-  if (options.rooms_from_path() && !settings.websocket) {
+  if (options.rooms_from_path() && !config.protocol.traits().handshake) {
     return absl::InvalidArgumentError("rooms_from_path needs a websocket:// service");
   }
   settings.exclude_sender = options.exclude_sender();

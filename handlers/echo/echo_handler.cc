@@ -1,7 +1,6 @@
 #include "handlers/echo/echo_handler.h"
 
 #include "config/sockman.pb.h"
-#include "protocols/websocket/websocket.h"
 
 namespace sockman {
 namespace {
@@ -17,8 +16,8 @@ class EchoFactory : public HandlerFactory {
   std::string prefix_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateEcho(const HandlerConfig& config) {
-  const auto& echo = static_cast<const sockman::EchoOptions&>(config.message);
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateEcho(const EchoOptions& echo,
+                                                            const HandlerConfig&) {
   return std::make_unique<EchoFactory>(echo.prefix());
 }
 
@@ -26,19 +25,15 @@ SOCKMAN_REGISTER_HANDLER("echo", CreateEcho);
 
 }  // namespace
 
-void EchoHandler::OnMessage(Connection& connection, absl::string_view message) {
+void EchoHandler::OnMessage(Connection& connection, absl::string_view message,
+                            MessageKind kind) {
   absl::string_view reply = message;
   if (!prefix_.empty()) {
     reply_.assign(prefix_);
     reply_.append(message.data(), message.size());
     reply = reply_;
   }
-  // WebSocket messages are echoed in kind: binary stays binary.
-  if (IsBinaryWebSocketMessage(connection)) {
-    SendWebSocket(connection, reply, /*binary=*/true);
-  } else {
-    connection.Send(reply);
-  }
+  connection.Send(reply, kind);  // in kind: binary stays binary
 }
 
 }  // namespace sockman

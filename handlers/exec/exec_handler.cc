@@ -86,12 +86,9 @@ class ExecHandler : public Handler {
   ExecHandler(const ExecSettings& settings, const WorkerContext& worker)
       : settings_(settings), worker_(worker), reactor_(worker.reactor) {}
 
-  void OnConnect(Connection& connection) override {
-    if (!settings_.raw && IsWebSocket(connection)) return;  // at the handshake
-    Start(connection);
-  }
-  void OnHandshake(Connection& connection) override { Start(connection); }
-  void OnMessage(Connection& connection, absl::string_view message) override {
+  // Once the client can carry messages (WebSocket: after the upgrade).
+  void OnOpen(Connection& connection) override { Start(connection); }
+  void OnMessage(Connection& connection, absl::string_view message, MessageKind) override {
     auto it = children_.find(connection.id());
     if (it != children_.end()) it->second->Write(message);
   }
@@ -119,7 +116,6 @@ class ExecHandler : public Handler {
   const ExecSettings& settings() const { return settings_; }
 
  private:
-  static bool IsWebSocket(Connection& connection) { return connection.protocol() == "websocket"; }
   void Start(Connection& connection) {
     if (children_.size() + exiting_.size() >= settings_.max_processes) {
       LogWarning(absl::StrCat("exec: ", worker_.service, ": max_processes (",
@@ -361,9 +357,10 @@ class ExecFactory : public HandlerFactory {
   ExecSettings settings_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateExec(const HandlerConfig& config) {
-  const auto& options = static_cast<const ExecOptions&>(config.message);
-  if (config.protocol == "http" || config.protocol == "udp") {
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateExec(const ExecOptions& options,
+                                                            const HandlerConfig& config) {
+  const ProtocolTraits& traits = config.protocol.traits();
+  if (traits.request_response || !traits.stream || config.datagrams) {
     return absl::InvalidArgumentError("runs a process per connection: tcp, text, frame or websocket");
   }
   if (options.command().empty()) return absl::InvalidArgumentError("command is required");
@@ -387,7 +384,7 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateExec(const HandlerConfig& 
     settings.max_processes = options.max_processes();
   }
   if (options.has_kill_grace_ms()) settings.kill_grace_ms = options.kill_grace_ms();
-  settings.raw = config.protocol == "tcp";
+  settings.raw = !traits.message_boundaries;
   return std::make_unique<ExecFactory>(std::move(settings));
 }
 

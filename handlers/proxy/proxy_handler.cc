@@ -88,7 +88,7 @@ class Session : public PeerTransport::Delegate {
   // without a path of their own.
   void Start(size_t first_upstream, std::string target);
   // From the client (`binary`: a binary WebSocket message).
-  void FromClient(absl::string_view message, bool binary);
+  void FromClient(absl::string_view message, MessageKind kind);
   void ClientFull() {
     if (upstream_) upstream_->PauseRecv();
   }
@@ -134,22 +134,18 @@ class ProxyHandler : public Handler {
   ProxyHandler(const ProxySettings& settings, const WorkerContext& worker)
       : settings_(settings), reactor_(worker.reactor) {}
 
-  void OnConnect(Connection& connection) override {
-    if (websocket_) return;  // once the upgrade is accepted
-    Begin(connection);
-  }
-  void OnHandshake(Connection& connection) override { Begin(connection); }
-  void Begin(Connection& connection) {
+  // Once the client can carry messages (WebSocket: after the upgrade).
+  void OnOpen(Connection& connection) override {
     connection.PauseRecv();  // until the upstream is there
     auto session = std::make_unique<Session>(*this, connection);
     Session* raw = session.get();
     sessions_[connection.id()] = std::move(session);
-    const HttpRequest* request = websocket_ ? WebSocketHandshake(connection) : nullptr;
+    const HttpRequest* request = WebSocketHandshake(connection);
     raw->Start(next_upstream_++ % settings_.upstreams.size(),
                request != nullptr ? std::string(request->target) : "/");
   }
-  void OnMessage(Connection& connection, absl::string_view message) override {
-    if (Session* s = Find(connection)) s->FromClient(message, IsBinaryWebSocketMessage(connection));
+  void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
+    if (Session* s = Find(connection)) s->FromClient(message, kind);
   }
   void OnBufferFull(Connection& connection) override {
     if (Session* s = Find(connection)) s->ClientFull();
@@ -190,7 +186,7 @@ class ProxyHandler : public Handler {
   }
   Protocol const* protocol = nullptr;
   CodecOptions codec_options;
-  bool websocket_ = false;  // bridge: bytes upstream, binary messages down
+  bool bridge_ = false;  // bytes upstream, binary messages down (see ProxyFactory)
 
  private:
   Session* Find(Connection& connection) {
@@ -283,7 +279,7 @@ void Session::Connected(UniqueFd fd, const Upstream& to) {
                                           to.path.empty() ? target_ : to.path, forwarded));
     return;
   }
-  codec_ = handler_.websocket_ ? std::make_unique<RawCodec>()
+  codec_ = handler_.bridge_ ? std::make_unique<RawCodec>()
                                : handler_.protocol->NewCodec(handler_.codec_options);
   client_.ResumeRecv();
 }
@@ -293,13 +289,13 @@ void Session::Failed(const std::string& why) {
   client_.Close();
 }
 
-void Session::FromClient(absl::string_view message, bool binary) {
+void Session::FromClient(absl::string_view message, MessageKind kind) {
   if (!upstream_ || !upstream_->open()) return;
   encoded_.clear();
   if (ws_) {
-    ws_->EncodeMessage(binary, message, encoded_);
+    ws_->EncodeMessage(kind == MessageKind::kBinary, message, encoded_);
   } else {
-    codec_->Encode(message, encoded_);
+    codec_->Encode(message, kind, encoded_);
   }
   upstream_->Send(encoded_);
   if (encoded_.capacity() > (1u << 20)) std::string().swap(encoded_);
@@ -322,11 +318,8 @@ void Session::OnData(PeerTransport& upstream, Buffer& input) {
       return;
     }
     if (r.status == DecodeStatus::kMessage) {
-      if (handler_.websocket_) {
-        SendWebSocket(client_, r.message, /*binary=*/true);
-      } else {
-        client_.Send(r.message);
-      }
+      // Bridged bytes reach a WebSocket client as binary messages.
+      client_.Send(r.message, handler_.bridge_ ? MessageKind::kBinary : r.kind);
     }
     input.Consume(r.consumed);
   }
@@ -359,7 +352,7 @@ void Session::FromWebSocketUpstream(PeerTransport& upstream, Buffer& input) {
       ws_->clear_reply();
     }
     if (frame.kind == WebSocketClientCodec::Kind::kMessage) {
-      SendWebSocket(client_, frame.payload, frame.binary);
+      client_.Send(frame.payload, frame.binary ? MessageKind::kBinary : MessageKind::kText);
     }
     input.Consume(frame.consumed);
     if (frame.kind == WebSocketClientCodec::Kind::kNeedMore) return;
@@ -410,7 +403,9 @@ class ProxyFactory : public HandlerFactory {
   std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const override {
     auto handler = std::make_unique<ProxyHandler>(settings_, worker);
     handler->protocol = protocol_;
-    handler->websocket_ = protocol_->name() == "websocket";
+    // A protocol that opens with a handshake cannot be replayed to a plain
+    // upstream: its messages are bridged as bytes.
+    handler->bridge_ = protocol_->traits().handshake;
     return handler;
   }
 
@@ -419,10 +414,10 @@ class ProxyFactory : public HandlerFactory {
   const Protocol* protocol_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig& config) {
-  const auto& options = static_cast<const ProxyOptions&>(config.message);
-  if (config.protocol != "tcp" && config.protocol != "text" && config.protocol != "frame" &&
-      config.protocol != "websocket") {
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const ProxyOptions& options,
+                                                             const HandlerConfig& config) {
+  const ProtocolTraits& traits = config.protocol.traits();
+  if (!traits.stream || traits.request_response) {
     return absl::InvalidArgumentError("proxies tcp://, text://, frame:// and websocket:// services");
   }
   ProxySettings settings;
@@ -438,7 +433,7 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig&
       return absl::InvalidArgumentError("upstreams must all be tcp:// or tls://, or all be ws[s]://");
     }
     tls |= upstream.tls;
-    if (upstream.websocket && config.protocol != "websocket") {
+    if (upstream.websocket && !(traits.handshake && traits.message_kinds)) {
       return absl::InvalidArgumentError(
           absl::StrCat("upstream '", upstream.text, "': ws:// upstreams need a websocket:// service"));
     }
@@ -459,8 +454,7 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const HandlerConfig&
     if (!context.ok()) return context.status();
     settings.tls = *std::move(context);
   }
-  const Protocol* protocol = ProtocolRegistry::Global().Find(config.protocol);
-  return std::make_unique<ProxyFactory>(std::move(settings), protocol);
+  return std::make_unique<ProxyFactory>(std::move(settings), &config.protocol);
 }
 
 SOCKMAN_REGISTER_HANDLER("proxy", CreateProxy);

@@ -61,7 +61,7 @@ class PushHandler : public Handler {
   void OnConnect(Connection& connection) override { live_.insert(connection.id()); }
   void OnClose(Connection& connection) override { live_.erase(connection.id()); }
 
-  void OnMessage(Connection& connection, absl::string_view body) override {
+  void OnMessage(Connection& connection, absl::string_view body, MessageKind) override {
     const HttpRequest* request = HttpRequestOf(connection);
     if (request == nullptr) return;
     if (settings_.token.empty()) {
@@ -178,9 +178,9 @@ class PushFactory : public HandlerFactory {
   PushSettings settings_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreatePush(const HandlerConfig& config) {
-  const auto& options = static_cast<const PushOptions&>(config.message);
-  if (config.protocol != "http") {
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreatePush(const PushOptions& options,
+                                                              const HandlerConfig& config) {
+  if (!config.protocol.traits().request_response) {
     return absl::InvalidArgumentError("push serves an HTTP API: use an http:// service");
   }
   if (options.service().empty()) return absl::InvalidArgumentError("service is required");

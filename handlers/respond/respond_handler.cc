@@ -21,11 +21,11 @@ class RespondFactory : public HandlerFactory {
   std::string body_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRespond(const HandlerConfig& config) {
-  const auto& respond = static_cast<const RespondOptions&>(config.message);
-  if (config.protocol != "http") {
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRespond(const RespondOptions& respond,
+                                                              const HandlerConfig& config) {
+  if (!config.protocol.traits().request_response) {
     return absl::InvalidArgumentError(
-        absl::StrCat("needs an http:// service, not ", config.protocol, "://"));
+        absl::StrCat("needs an http:// service, not ", config.protocol.name(), "://"));
   }
   int status = respond.has_status() ? static_cast<int>(respond.status()) : 200;
   if (status < 200 || status > 599) {
@@ -57,7 +57,7 @@ SOCKMAN_REGISTER_HANDLER("respond", CreateRespond);
 
 }  // namespace
 
-void RespondHandler::OnMessage(Connection& connection, absl::string_view) {
+void RespondHandler::OnMessage(Connection& connection, absl::string_view, MessageKind) {
   SendHttpResponse(connection, status_, headers_, body_);
 }
 

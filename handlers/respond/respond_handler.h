@@ -14,7 +14,7 @@ class RespondHandler : public Handler {
  public:
   RespondHandler(int status, std::string headers, std::string body)
       : status_(status), headers_(std::move(headers)), body_(std::move(body)) {}
-  void OnMessage(Connection& connection, absl::string_view request_body) override;
+  void OnMessage(Connection& connection, absl::string_view request_body, MessageKind) override;
 
  private:
   int status_;

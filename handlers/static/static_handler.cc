@@ -146,11 +146,11 @@ class StaticFactory : public HandlerFactory {
   std::shared_ptr<const StaticSite> site_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const HandlerConfig& config) {
-  const auto& options = static_cast<const StaticOptions&>(config.message);
-  if (config.protocol != "http") {
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const StaticOptions& options,
+                                                              const HandlerConfig& config) {
+  if (!config.protocol.traits().request_response) {
     return absl::InvalidArgumentError(
-        absl::StrCat("needs an http:// service, not ", config.protocol, "://"));
+        absl::StrCat("needs an http:// service, not ", config.protocol.name(), "://"));
   }
   if (!options.has_root() || options.root().empty()) {
     return absl::InvalidArgumentError("root: is required");
@@ -237,7 +237,7 @@ int StaticHandler::OpenBeneath(const std::string& relative, UniqueFd& fd) {
   return fd.valid() ? 0 : status_of(errno);
 }
 
-void StaticHandler::OnMessage(Connection& connection, absl::string_view) {
+void StaticHandler::OnMessage(Connection& connection, absl::string_view, MessageKind) {
   const HttpRequest* request = HttpRequestOf(connection);
   if (request == nullptr) return;
   if (request->method != "GET" && request->method != "HEAD") {

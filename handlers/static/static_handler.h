@@ -28,7 +28,7 @@ struct StaticSite {
 class StaticHandler : public Handler {
  public:
   explicit StaticHandler(std::shared_ptr<const StaticSite> site);
-  void OnMessage(Connection& connection, absl::string_view body) override;
+  void OnMessage(Connection& connection, absl::string_view body, MessageKind) override;
 
  private:
   // Opens `relative` (no leading slash; "." for the root) for reading such

@@ -73,13 +73,14 @@ void AddHeader(std::string& out, absl::string_view name, absl::string_view value
 }  // namespace
 
 absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
-                                                     const std::string& protocol) {
+                                                     const Protocol& protocol) {
   WebhookSettings settings;
-  if (protocol != "text" && protocol != "frame" && protocol != "websocket") {
+  const ProtocolTraits& traits = protocol.traits();
+  // Every event is one message: not raw bytes, not HTTP requests.
+  if (!traits.stream || traits.request_response || !traits.message_boundaries) {
     return absl::InvalidArgumentError("webhooks serve text://, frame:// and websocket:// services");
   }
-  settings.websocket = protocol == "websocket";
-  settings.text = protocol == "text";
+  settings.message_kinds = traits.message_kinds;
   settings.url = options.url();
   absl::string_view rest = options.url();
   if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
@@ -166,7 +167,7 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
     }
     AddHeader(settings.headers, header.name(), header.value());
   }
-  if (options.rooms_from_path() && !settings.websocket) {
+  if (options.rooms_from_path() && !traits.handshake) {
     return absl::InvalidArgumentError("webhook.rooms_from_path needs a websocket:// service");
   }
   settings.rooms_from_path = options.rooms_from_path();
@@ -207,14 +208,13 @@ void Webhook::Opened(Connection& connection, const std::string& room) {
   Enqueue(c, std::move(event));
 }
 
-void Webhook::Message(Connection& connection, absl::string_view message) {
+void Webhook::Message(Connection& connection, absl::string_view message, MessageKind kind) {
   if (!settings_.on_message) return;
   auto it = clients_.find(connection.id());
   if (it == clients_.end()) return;
   Event event{Kind::kMessage, std::string(message), ""};
-  bool text = settings_.text;
-  if (settings_.websocket) {
-    text = !IsBinaryWebSocketMessage(connection);
+  bool text = kind == MessageKind::kText;
+  if (settings_.message_kinds) {
     AddHeader(event.headers, "X-Sockman-Message-Type", text ? "text" : "binary");
   }
   AddHeader(event.headers, "Content-Type",
@@ -335,12 +335,8 @@ void Webhook::Apply(Client& client, const HttpClientResponse& response) {
     client.room = room;
   }
   if (!response.body.empty()) {
-    if (settings_.websocket) {
-      SendWebSocket(connection, response.body,
-                    absl::EqualsIgnoreCase(response.Header("X-Sockman-Message-Type"), "binary"));
-    } else {
-      connection.Send(response.body);
-    }
+    bool binary = absl::EqualsIgnoreCase(response.Header("X-Sockman-Message-Type"), "binary");
+    connection.Send(response.body, binary ? MessageKind::kBinary : MessageKind::kText);
   }
   absl::string_view close = response.Header("X-Sockman-Close");
   if (!close.empty() && close != "0" && !absl::EqualsIgnoreCase(close, "false")) connection.Close();

@@ -44,13 +44,15 @@ struct WebhookSettings {
   size_t max_queue = 10'000;
   std::string headers;  // rendered extra request headers
   bool rooms_from_path = false;
-  bool websocket = false;  // the service's protocol
-  bool text = false;       // messages are text (text://, or websocket text frames)
+  // The service's protocol tells text from binary (WebSocket): events say
+  // which in X-Sockman-Message-Type, and so may replies.
+  bool message_kinds = false;
 };
 
-// Checks and resolves the config (in the master, before fork).
+// Checks and resolves the config (in the master, before fork) for a service
+// of `protocol`.
 absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
-                                                     const std::string& protocol);
+                                                     const Protocol& protocol);
 
 class Webhook {
  public:
@@ -63,7 +65,7 @@ class Webhook {
 
   // The client is there (for WebSocket: after the upgrade), in `room`.
   void Opened(Connection& connection, const std::string& room);
-  void Message(Connection& connection, absl::string_view message);
+  void Message(Connection& connection, absl::string_view message, MessageKind kind);
   // Before the client leaves its room.
   void Closed(Connection& connection);
 

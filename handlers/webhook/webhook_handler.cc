@@ -16,11 +16,9 @@ class WebhookHandler : public Handler {
   WebhookHandler(const WebhookSettings& settings, const WorkerContext& worker)
       : settings_(settings), hub_(Hub::ForWorker(worker)), webhook_(settings, worker, hub_) {}
 
-  // WebSocket clients are there once the upgrade is accepted.
-  void OnConnect(Connection& connection) override {
-    if (!settings_.websocket) Open(connection, "");
-  }
-  void OnHandshake(Connection& connection) override {
+  // Clients are there once they can carry messages (WebSocket: after the
+  // upgrade).
+  void OnOpen(Connection& connection) override {
     std::string room;
     if (settings_.rooms_from_path) {
       if (const HttpRequest* request = WebSocketHandshake(connection)) {
@@ -29,8 +27,8 @@ class WebhookHandler : public Handler {
     }
     Open(connection, room);
   }
-  void OnMessage(Connection& connection, absl::string_view message) override {
-    webhook_.Message(connection, message);
+  void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
+    webhook_.Message(connection, message, kind);
   }
   void OnClose(Connection& connection) override {
     if (hub_.RoomOf(connection) == nullptr) return;  // never opened
@@ -61,9 +59,9 @@ class WebhookFactory : public HandlerFactory {
   WebhookSettings settings_;
 };
 
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateWebhook(const HandlerConfig& config) {
-  absl::StatusOr<WebhookSettings> settings =
-      ParseWebhookSettings(static_cast<const WebhookOptions&>(config.message), config.protocol);
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateWebhook(const WebhookOptions& options,
+                                                               const HandlerConfig& config) {
+  absl::StatusOr<WebhookSettings> settings = ParseWebhookSettings(options, config.protocol);
   if (!settings.ok()) return settings.status();
   return std::make_unique<WebhookFactory>(std::move(*settings));
 }

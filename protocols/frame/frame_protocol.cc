@@ -6,6 +6,11 @@ namespace sockman {
 
 SOCKMAN_REGISTER_PROTOCOL(FrameProtocol);
 
+const ProtocolTraits& FrameProtocol::traits() const {
+  static const ProtocolTraits kTraits{.datagrams = true};
+  return kTraits;
+}
+
 DecodeResult FrameCodec::Decode(absl::string_view input) {
   if (input.size() < 4) return DecodeResult::NeedMore();
   const auto* p = reinterpret_cast<const unsigned char*>(input.data());
@@ -21,13 +26,13 @@ DecodeResult FrameCodec::Decode(absl::string_view input) {
   return DecodeResult::Message(length, input.substr(4, length - 4));
 }
 
-void FrameCodec::Encode(absl::string_view message, std::string& out) {
+void FrameCodec::Encode(absl::string_view message, MessageKind kind, std::string& out) {
   std::string suffix;
-  EncodeFraming(message, out, suffix);
+  EncodeFraming(message, kind, out, suffix);
   out.append(message.data(), message.size());
 }
 
-bool FrameCodec::EncodeFraming(absl::string_view message, std::string& prefix,
+bool FrameCodec::EncodeFraming(absl::string_view message, MessageKind, std::string& prefix,
                                std::string& suffix) {
   // Messages are bounded far below 4 GiB by max_send_buffer_size and
   // max_package_size; a larger one would not be representable.

@@ -9,12 +9,12 @@
 
 namespace sockman {
 
-class FrameCodec : public Codec {
+class FrameCodec final : public Codec {
  public:
   explicit FrameCodec(const CodecOptions& options) : max_(options.max_package_size) {}
   DecodeResult Decode(absl::string_view input) override;
-  void Encode(absl::string_view message, std::string& out) override;
-  bool EncodeFraming(absl::string_view message, std::string& prefix,
+  void Encode(absl::string_view message, MessageKind kind, std::string& out) override;
+  bool EncodeFraming(absl::string_view message, MessageKind kind, std::string& prefix,
                      std::string& suffix) override;
 
  private:
@@ -27,6 +27,7 @@ class FrameProtocol : public Protocol {
   std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
     return std::make_unique<FrameCodec>(options);
   }
+  const ProtocolTraits& traits() const override;
 };
 
 }  // namespace sockman

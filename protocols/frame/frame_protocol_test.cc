@@ -13,7 +13,7 @@ using Messages = std::vector<std::string>;
 std::string Frame(const std::string& payload) {
   FrameCodec codec(CodecOptions{});
   std::string out;
-  codec.Encode(payload, out);
+  codec.Encode(payload, MessageKind::kBinary, out);
   return out;
 }
 
@@ -25,7 +25,7 @@ TEST(FrameCodecTest, EncodeCountsTheHeader) {
 TEST(FrameCodecTest, FramingIsTheLengthPrefix) {
   FrameCodec codec(CodecOptions{});
   std::string prefix, suffix;
-  ASSERT_TRUE(codec.EncodeFraming("abc", prefix, suffix));
+  ASSERT_TRUE(codec.EncodeFraming("abc", MessageKind::kBinary, prefix, suffix));
   EXPECT_EQ(prefix + "abc" + suffix, Frame("abc"));
 }
 

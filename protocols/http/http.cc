@@ -28,7 +28,7 @@ HttpResponse& HttpResponse::SetCookie(absl::string_view name, absl::string_view 
 }
 
 const HttpRequest* HttpRequestOf(Connection& connection) {
-  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  auto* codec = CodecAs<HttpCodec>(connection.codec());
   return codec == nullptr ? nullptr : &codec->request();
 }
 
@@ -38,7 +38,7 @@ bool SendHttpResponse(Connection& connection, const HttpResponse& response) {
 
 bool SendHttpResponse(Connection& connection, int status, absl::string_view headers,
                       absl::string_view body) {
-  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  auto* codec = CodecAs<HttpCodec>(connection.codec());
   if (codec == nullptr) return false;
   thread_local std::string encoded;
   encoded.clear();
@@ -50,7 +50,7 @@ bool SendHttpResponse(Connection& connection, int status, absl::string_view head
 
 bool SendHttpFileResponse(Connection& connection, int status, absl::string_view headers,
                           UniqueFd file, uint64_t offset, uint64_t length) {
-  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  auto* codec = CodecAs<HttpCodec>(connection.codec());
   if (codec == nullptr) return false;
   std::string head;
   codec->EncodeResponse(status, headers, "", head, static_cast<int64_t>(length));
@@ -58,12 +58,12 @@ bool SendHttpFileResponse(Connection& connection, int status, absl::string_view 
   if (sent && !codec->request().head) {
     sent = connection.SendFile(std::move(file), offset, length);
   }
-  if (codec->CloseAfterSend()) connection.Close();
+  connection.CloseIfCodecDone();
   return sent;
 }
 
 bool BeginHttpStream(Connection& connection, int status, absl::string_view headers) {
-  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  auto* codec = CodecAs<HttpCodec>(connection.codec());
   if (codec == nullptr) return false;
   std::string head;
   codec->EncodeStreamHead(status, headers, head);
@@ -71,7 +71,7 @@ bool BeginHttpStream(Connection& connection, int status, absl::string_view heade
 }
 
 bool SendHttpChunk(Connection& connection, absl::string_view data) {
-  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  auto* codec = CodecAs<HttpCodec>(connection.codec());
   if (codec == nullptr) return false;
   std::string chunk;
   codec->EncodeChunk(data, chunk);
@@ -79,12 +79,12 @@ bool SendHttpChunk(Connection& connection, absl::string_view data) {
 }
 
 bool EndHttpStream(Connection& connection) {
-  auto* codec = dynamic_cast<HttpCodec*>(&connection.codec());
+  auto* codec = CodecAs<HttpCodec>(connection.codec());
   if (codec == nullptr) return false;
   std::string end;
   codec->EncodeStreamEnd(end);
   bool sent = end.empty() || connection.SendRaw(end);
-  if (codec->CloseAfterSend()) connection.Close();
+  connection.CloseIfCodecDone();
   return sent;
 }
 

@@ -151,6 +151,11 @@ void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) 
   options_.access_log->Append(line);
 }
 
+const ProtocolTraits& HttpProtocol::traits() const {
+  static const ProtocolTraits kTraits{.request_response = true, .alpn = {"http/1.1"}};
+  return kTraits;
+}
+
 void HttpProtocol::StartWorker(Reactor& reactor) const {
   static bool started = false;
   HttpDate::Update(reactor.clock().WallSeconds());
@@ -629,7 +634,7 @@ void HttpCodec::EncodeStreamEnd(std::string& out) const {
   if (streaming_chunked_ && !answering_head_) out += "0\r\n\r\n";
 }
 
-void HttpCodec::Encode(absl::string_view message, std::string& out) {
+void HttpCodec::Encode(absl::string_view message, MessageKind, std::string& out) {
   EncodeResponse(200, "Content-Type: text/html;charset=utf-8\r\n", message, out);
 }
 

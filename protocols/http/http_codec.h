@@ -62,7 +62,7 @@ bool IsHttpFieldValue(absl::string_view s);
 // HttpListHasToken("keep-alive, Upgrade", "upgrade").
 bool HttpListHasToken(absl::string_view list, absl::string_view token);
 
-class HttpCodec : public Codec {
+class HttpCodec final : public Codec {
  public:
   // Most request headers (each line counts once).
   static constexpr int kMaxHeaders = 100;
@@ -78,7 +78,7 @@ class HttpCodec : public Codec {
   }
   DecodeResult Decode(absl::string_view input) override;
   // A complete 200 response with `message` as a text/html body.
-  void Encode(absl::string_view message, std::string& out) override;
+  void Encode(absl::string_view message, MessageKind kind, std::string& out) override;
   // A client that did not ask gets no response: heartbeats are not sent.
   void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override {}
   void EncodeError(const DecodeResult& error, std::string& out) override;
@@ -168,6 +168,7 @@ class HttpProtocol : public Protocol {
   std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
     return std::make_unique<HttpCodec>(options);
   }
+  const ProtocolTraits& traits() const override;
   void StartWorker(Reactor& reactor) const override;
 };
 

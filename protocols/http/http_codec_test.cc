@@ -188,7 +188,7 @@ TEST(HttpCodecTest, ResponsesFollowTheRequest) {
   HttpCodec codec(Options());
   codec.Decode("HEAD / HTTP/1.0\r\n\r\n");
   std::string out;
-  codec.Encode("hello", out);
+  codec.Encode("hello", MessageKind::kText, out);
   EXPECT_EQ(out.rfind("HTTP/1.1 200 OK\r\nServer: sockman\r\nDate: ", 0), 0u) << out;
   EXPECT_NE(out.find("\r\nContent-Length: 5\r\nConnection: close\r\n"), std::string::npos) << out;
   EXPECT_TRUE(absl::EndsWith(out, "\r\n\r\n")) << "HEAD has no body: " << out;

@@ -7,13 +7,13 @@
 
 namespace sockman {
 
-class RawCodec : public Codec {
+class RawCodec final : public Codec {
  public:
   DecodeResult Decode(absl::string_view input) override {
     if (input.empty()) return DecodeResult::NeedMore();
     return DecodeResult::Message(input.size(), input);
   }
-  void Encode(absl::string_view message, std::string& out) override {
+  void Encode(absl::string_view message, MessageKind, std::string& out) override {
     out.append(message.data(), message.size());
   }
 };
@@ -23,6 +23,10 @@ class TcpProtocol : public Protocol {
   absl::string_view name() const override { return "tcp"; }
   std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
     return std::make_unique<RawCodec>();
+  }
+  const ProtocolTraits& traits() const override {
+    static const ProtocolTraits kTraits{.message_boundaries = false};
+    return kTraits;
   }
 };
 

@@ -11,7 +11,7 @@ TEST(RawCodecTest, EachReadIsOneMessage) {
   auto d = ::sockman::testing::DecodeChunks(codec, {"abc", "de\nf"});
   EXPECT_EQ(d.messages, (std::vector<std::string>{"abc", "de\nf"}));
   std::string out;
-  codec.Encode("raw", out);
+  codec.Encode("raw", MessageKind::kBinary, out);
   EXPECT_EQ(out, "raw");
 }
 

@@ -13,6 +13,7 @@ namespace sockman::testing {
 
 struct Decoded {
   std::vector<std::string> messages;
+  std::vector<MessageKind> kinds;  // of each message
   bool error = false;
   ProtocolError error_kind = ProtocolError::kNone;
   uint16_t error_code = 0;
@@ -48,6 +49,7 @@ inline Decoded DecodeChunks(Codec& codec, const std::vector<std::string>& chunks
         continue;
       }
       out.messages.emplace_back(r.message.data(), r.message.size());
+      out.kinds.push_back(r.kind);
       pending.erase(0, r.consumed);
     }
   }

@@ -6,6 +6,11 @@ namespace sockman {
 
 SOCKMAN_REGISTER_PROTOCOL(TextProtocol);
 
+const ProtocolTraits& TextProtocol::traits() const {
+  static const ProtocolTraits kTraits{.datagrams = true};
+  return kTraits;
+}
+
 DecodeResult TextCodec::Decode(absl::string_view input) {
   // Search only bytes not searched before: a long line arriving in many
   // reads costs O(n), not O(n^2).
@@ -26,10 +31,10 @@ DecodeResult TextCodec::Decode(absl::string_view input) {
   size_t end = static_cast<size_t>(static_cast<const char*>(newline) - input.data());
   absl::string_view line = input.substr(0, end);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  return DecodeResult::Message(end + 1, line);
+  return DecodeResult::Message(end + 1, line, MessageKind::kText);
 }
 
-void TextCodec::Encode(absl::string_view message, std::string& out) {
+void TextCodec::Encode(absl::string_view message, MessageKind, std::string& out) {
   out.append(message.data(), message.size());
   out.push_back('\n');
 }

@@ -1,6 +1,7 @@
 // The text protocol (`text://`): one message per line. Decode splits on "\n"
 // and strips one trailing "\r"; Encode appends "\n". A line longer than
-// max_package_size (its "\n" included) is a kTooLarge error.
+// max_package_size (its "\n" included) is a kTooLarge error. Lines are
+// delivered as MessageKind::kText (not checked as UTF-8). Runs over UDP too.
 #ifndef SOCKMAN_PROTOCOLS_TEXT_TEXT_PROTOCOL_H_
 #define SOCKMAN_PROTOCOLS_TEXT_TEXT_PROTOCOL_H_
 
@@ -8,12 +9,12 @@
 
 namespace sockman {
 
-class TextCodec : public Codec {
+class TextCodec final : public Codec {
  public:
   explicit TextCodec(const CodecOptions& options) : max_(options.max_package_size) {}
   DecodeResult Decode(absl::string_view input) override;
-  void Encode(absl::string_view message, std::string& out) override;
-  bool EncodeFraming(absl::string_view message, std::string& prefix,
+  void Encode(absl::string_view message, MessageKind kind, std::string& out) override;
+  bool EncodeFraming(absl::string_view message, MessageKind kind, std::string& prefix,
                      std::string& suffix) override {
     suffix.push_back('\n');
     return true;
@@ -30,6 +31,7 @@ class TextProtocol : public Protocol {
   std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
     return std::make_unique<TextCodec>(options);
   }
+  const ProtocolTraits& traits() const override;
 };
 
 }  // namespace sockman

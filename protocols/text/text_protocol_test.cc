@@ -63,10 +63,10 @@ TEST(TextCodecTest, RejectsLineAboveMaxPackageSize) {
 TEST(TextCodecTest, EncodeAppendsNewline) {
   auto codec = Codec();
   std::string out = "x";
-  codec.Encode("hello", out);
+  codec.Encode("hello", MessageKind::kText, out);
   EXPECT_EQ(out, "xhello\n");
   std::string prefix, suffix;
-  ASSERT_TRUE(codec.EncodeFraming("hello", prefix, suffix));
+  ASSERT_TRUE(codec.EncodeFraming("hello", MessageKind::kText, prefix, suffix));
   EXPECT_EQ(prefix + "hello" + suffix, "hello\n");
 }
 

@@ -13,6 +13,11 @@ class UdpProtocol : public Protocol {
   std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
     return std::make_unique<RawCodec>();
   }
+  // Datagrams only: a `udp://` service is UDP by its scheme.
+  const ProtocolTraits& traits() const override {
+    static const ProtocolTraits kTraits{.stream = false, .datagrams = true};
+    return kTraits;
+  }
 };
 
 SOCKMAN_REGISTER_PROTOCOL(UdpProtocol);

@@ -1,25 +1,19 @@
-// The WebSocket API for handlers: message type, binary sends, the handshake.
+// The WebSocket API for handlers beyond Connection::Send(message, kind): the
+// upgrade request the connection was opened with.
 //
-//   void OnMessage(Connection& c, absl::string_view message) override {
-//     SendWebSocket(c, message, /*binary=*/IsBinaryWebSocketMessage(c));
+//   void OnOpen(Connection& c) override {
+//     if (const HttpRequest* upgrade = WebSocketHandshake(c)) Log(upgrade->path);
 //   }
 #ifndef SOCKMAN_PROTOCOLS_WEBSOCKET_WEBSOCKET_H_
 #define SOCKMAN_PROTOCOLS_WEBSOCKET_WEBSOCKET_H_
 
-#include "absl/strings/string_view.h"
 #include "protocols/connection.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
 
-// True if `connection` is a WebSocket and the message being handled is binary.
-bool IsBinaryWebSocketMessage(Connection& connection);
-
-// Sends one text or binary message. Returns false if `connection` is not a
-// WebSocket or the message was dropped.
-bool SendWebSocket(Connection& connection, absl::string_view message, bool binary);
-
-// The upgrade request (path, headers, Origin...), or nullptr.
+// The upgrade request (path, headers, Origin...), or nullptr when
+// `connection` is not a WebSocket.
 const HttpRequest* WebSocketHandshake(Connection& connection);
 
 }  // namespace sockman

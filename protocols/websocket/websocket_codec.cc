@@ -152,6 +152,12 @@ WebSocketCodec::WebSocketCodec(const CodecOptions& options)
 
 WebSocketCodec::~WebSocketCodec() = default;
 
+const ProtocolTraits& WebSocketProtocol::traits() const {
+  static const ProtocolTraits kTraits{
+      .handshake = true, .pings = true, .message_kinds = true, .alpn = {"http/1.1"}};
+  return kTraits;
+}
+
 void WebSocketProtocol::StartWorker(Reactor& reactor) const {
   HttpProtocol().StartWorker(reactor);  // the cached Date of handshake answers
 }
@@ -322,8 +328,8 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
       Utf8Validator utf8;
       if (!utf8.Feed(message) || !utf8.Complete()) return Fail(1007, "text message is not UTF-8");
     }
-    last_binary_ = opcode == kBinary;
-    return DecodeResult::Message(total, message);
+    return DecodeResult::Message(total, message,
+                                 opcode == kBinary ? MessageKind::kBinary : MessageKind::kText);
   }
 
   if (opcode != kContinuation) {
@@ -360,8 +366,8 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
   if (!fin) return DecodeResult::Consumed(total);
   if (!message_binary_ && !utf8_.Complete()) return Fail(1007, "text message ends mid-character");
   in_message_ = false;
-  last_binary_ = message_binary_;
-  return DecodeResult::Message(total, message_);
+  return DecodeResult::Message(total, message_,
+                               message_binary_ ? MessageKind::kBinary : MessageKind::kText);
 }
 
 void WebSocketCodec::EncodeFrameHeader(Opcode opcode, uint64_t size, std::string& out) {
@@ -395,9 +401,9 @@ bool WebSocketCodec::EncodeMessageHeader(bool binary, absl::string_view payload,
   return true;
 }
 
-bool WebSocketCodec::EncodeFraming(absl::string_view message, std::string& prefix,
-                                   std::string& suffix) {
-  return EncodeMessageHeader(ws_->binary, message, prefix);
+bool WebSocketCodec::EncodeFraming(absl::string_view message, MessageKind kind,
+                                   std::string& prefix, std::string& suffix) {
+  return EncodeMessageHeader(kind == MessageKind::kBinary, message, prefix);
 }
 
 void WebSocketCodec::EncodeMessage(bool binary, absl::string_view payload, std::string& out) {
@@ -432,8 +438,8 @@ void WebSocketCodec::EncodeHeartbeat(absl::string_view ping_data, std::string& o
   }
 }
 
-void WebSocketCodec::Encode(absl::string_view message, std::string& out) {
-  EncodeMessage(ws_->binary, message, out);
+void WebSocketCodec::Encode(absl::string_view message, MessageKind kind, std::string& out) {
+  EncodeMessage(kind == MessageKind::kBinary, message, out);
 }
 
 void WebSocketCodec::EncodeError(const DecodeResult& error, std::string& out) {

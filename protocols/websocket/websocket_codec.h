@@ -76,11 +76,15 @@ class WebSocketCodec final : public Codec {
   DecodeResult Decode(absl::string_view input) override;
   // Unmasks a message that arrived in one frame where it lies.
   DecodeResult DecodeInPlace(absl::Span<char> input) override;
-  // A text frame (binary when the service says `binary: true`).
-  void Encode(absl::string_view message, std::string& out) override;
+  // A text or binary frame, as `kind` says.
+  void Encode(absl::string_view message, MessageKind kind, std::string& out) override;
   // The frame header, unless the message is to be compressed.
-  bool EncodeFraming(absl::string_view message, std::string& prefix,
+  bool EncodeFraming(absl::string_view message, MessageKind kind, std::string& prefix,
                      std::string& suffix) override;
+  // Text, or binary when the service says `binary: true`.
+  MessageKind default_kind() const override {
+    return ws_->binary ? MessageKind::kBinary : MessageKind::kText;
+  }
   void EncodeError(const DecodeResult& error, std::string& out) override;
   // Once open: a close frame, 1000 or (going away) 1001.
   void EncodeClose(bool going_away, std::string& out) override;
@@ -95,8 +99,6 @@ class WebSocketCodec final : public Codec {
   }
   void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
 
-  // Whether the message being delivered was binary.
-  bool last_message_binary() const { return last_binary_; }
   bool open() const { return open_; }
   const HttpRequest& handshake() const { return http_.request(); }
   const std::string& subprotocol() const { return subprotocol_; }
@@ -132,7 +134,6 @@ class WebSocketCodec final : public Codec {
   bool message_binary_ = false;
   bool message_compressed_ = false;
   uint64_t wire_size_ = 0;    // payload bytes received for the message so far
-  bool last_binary_ = false;
   std::string message_;
   Utf8Validator utf8_;
   std::string control_;       // an unmasked control payload
@@ -145,6 +146,7 @@ class WebSocketProtocol : public Protocol {
   std::unique_ptr<Codec> NewCodec(const CodecOptions& options) const override {
     return std::make_unique<WebSocketCodec>(options);
   }
+  const ProtocolTraits& traits() const override;
   void StartWorker(Reactor& reactor) const override;
 };
 

@@ -107,7 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       std::string message(r.message);
       Check(message.size() <= options.max_package_size);
-      bool binary = codec.last_message_binary();
+      bool binary = r.kind == MessageKind::kBinary;
       if (!binary) {
         Utf8Validator utf8;
         Check(utf8.Feed(message) && utf8.Complete());

@@ -159,8 +159,8 @@ TEST(WebSocketTest, FramingIsTheFrameWithoutItsPayload) {
   auto codec = OpenCodec();
   for (size_t size : {0, 5, 125, 126, 65535, 65536}) {
     std::string message(size, 'm'), prefix, suffix, whole;
-    ASSERT_TRUE(codec->EncodeFraming(message, prefix, suffix));
-    codec->Encode(message, whole);
+    ASSERT_TRUE(codec->EncodeFraming(message, MessageKind::kText, prefix, suffix));
+    codec->Encode(message, MessageKind::kText, whole);
     EXPECT_EQ(prefix + message + suffix, whole) << size;
   }
 }
@@ -177,7 +177,7 @@ TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
   EXPECT_EQ(d.messages, (std::vector<std::string>{"wörld"}));
   ASSERT_EQ(d.replies.size(), 2u);  // the first fragment (no reply), the pong
   EXPECT_EQ(d.replies[1], std::string("\x8a\x05ping!", 7));
-  EXPECT_FALSE(codec.last_message_binary());
+  EXPECT_EQ(d.kinds, std::vector<MessageKind>{MessageKind::kText});
 }
 
 TEST(WebSocketTest, ProtocolViolationsClose1002) {
@@ -313,7 +313,9 @@ TEST(WebSocketDeflateTest, CompressedMessagesSplitAtEveryByte) {
     auto d = DecodeChunks(*codec, {stream.substr(0, split), stream.substr(split)});
     ASSERT_FALSE(d.error) << split;
     EXPECT_EQ(d.messages, (std::vector<std::string>{"Hello", "plain", "Hello", "Hello"})) << split;
-    EXPECT_TRUE(codec->last_message_binary());
+    EXPECT_EQ(d.kinds, (std::vector<MessageKind>{MessageKind::kText, MessageKind::kText,
+                                                 MessageKind::kText, MessageKind::kBinary}))
+        << split;
   }
 }
 
@@ -346,8 +348,8 @@ TEST(WebSocketDeflateTest, NoFramingForMessagesToCompress) {
   auto codec = OpenCodec(1 << 20, DeflateOn(), WithOffer("permessage-deflate"));
   ASSERT_TRUE(codec->deflate());
   std::string prefix, suffix;
-  EXPECT_FALSE(codec->EncodeFraming(std::string(1000, 'z'), prefix, suffix));
-  EXPECT_TRUE(codec->EncodeFraming("short", prefix, suffix));  // under kMinDeflateSize
+  EXPECT_FALSE(codec->EncodeFraming(std::string(1000, 'z'), MessageKind::kText, prefix, suffix));
+  EXPECT_TRUE(codec->EncodeFraming("short", MessageKind::kText, prefix, suffix));  // under kMinDeflateSize
   EXPECT_EQ(prefix, "\x81\x05");
 }
 
