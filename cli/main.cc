@@ -23,7 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/plan.h"
 #include "cli/runtime.h"
-#include "cli/server.h"
+#include "cli/master.h"
 #include "config/validate.h"
 #include "config/config_file.h"
 #include "engine/base/read_file.h"
@@ -193,7 +193,7 @@ int Start(const Args& args) {
   absl::StatusOr<Plan> plan = LoadPlan(*target);
   if (!plan.ok()) return ConfigError(plan.status());
   RuntimePaths paths = target->Paths(args.daemon);
-  ServerOptions options;
+  MasterOptions options;
   options.paths = paths;
   options.version = kVersion;
   options.config_path = target->path;
@@ -233,14 +233,16 @@ int Start(const Args& args) {
     options.daemon = true;
     options.out = fdopen(pipe_fds[1], "w");
   }
-  absl::StatusOr<int> status = RunServer(*plan, options);
-  if (!status.ok()) {
+  bool daemon = options.daemon;
+  FILE* out = options.out;
+  absl::StatusOr<std::unique_ptr<Master>> master = Master::Create(std::move(*plan), options);
+  if (!master.ok()) {
     // A daemon's stderr is detached by now: the waiting command prints this.
-    std::fprintf(options.daemon ? options.out : stderr, "sockman: %s: %s\n",
-                 args.config.c_str(), std::string(status.status().message()).c_str());
+    std::fprintf(daemon ? out : stderr, "sockman: %s: %s\n", args.config.c_str(),
+                 std::string(master.status().message()).c_str());
     return kExitRuntime;
   }
-  return *status;
+  return (*master)->Run();
 }
 
 int Stop(const Args& args) {

@@ -161,4 +161,10 @@ absl::StatusOr<std::string> ControlRequest(const std::string& path, const std::s
   return reply;
 }
 
+absl::StatusOr<UniqueFd> OpenAppend(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd.valid()) return absl::ErrnoToStatus(errno, absl::StrCat("open ", path));
+  return fd;
+}
+
 }  // namespace sockman

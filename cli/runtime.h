@@ -34,6 +34,10 @@ RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& confi
 // The pid file of a running master: created atomically (write, rename) and
 // locked (flock) for the master's lifetime, so a second start can tell a live
 // sockman from a stale file.
+// Opens `path` for appending (created 0644), close-on-exec. Errors: the
+// errno, naming the path.
+absl::StatusOr<UniqueFd> OpenAppend(const std::string& path);
+
 class PidFile {
  public:
   // Errors: AlreadyExists "already running (pid N, PATH)" when locked by a

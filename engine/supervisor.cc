@@ -28,79 +28,28 @@ std::string DescribeExit(int status) {
   return absl::StrCat("ended with wait status ", status);
 }
 
+// Why a worker that answered `reply` is not ready ("" when it is).
+std::string ReadyFailure(const std::string& reply) {
+  if (reply.empty()) return "exited before it was ready";
+  if (reply[0] == 'R') return "";
+  return reply.size() > 1 ? reply.substr(1) : "failed";
+}
+
 }  // namespace
 
-// The master's end of one worker's channel: reads reply lines.
-class ChannelWatcher : public Reactor::Watcher {
- public:
-  ChannelWatcher(Supervisor& supervisor, Supervisor::Slot* slot, UniqueFd fd)
-      : supervisor_(supervisor), slot_(slot), fd_(std::move(fd)) {
-    watching_ = supervisor_.reactor_.Watch(fd_.get(), EPOLLIN, this).ok();
-  }
-  ~ChannelWatcher() override {
-    if (watching_) supervisor_.reactor_.Unwatch(fd_.get());
-  }
-  int fd() const { return fd_.get(); }
-  // A retired worker's channel no longer speaks for its slot.
-  void Detach() { slot_ = nullptr; }
-
-  bool Send(absl::string_view line, const std::vector<int>& fds = {}) {
-    std::string framed = absl::StrCat(line, "\n");
-    iovec iov{framed.data(), framed.size()};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-    if (!fds.empty()) {
-      message.msg_control = control.data();
-      message.msg_controllen = control.size();
-      cmsghdr* header = CMSG_FIRSTHDR(&message);
-      header->cmsg_level = SOL_SOCKET;
-      header->cmsg_type = SCM_RIGHTS;
-      header->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-      std::memcpy(CMSG_DATA(header), fds.data(), sizeof(int) * fds.size());
-    }
-    return ::sendmsg(fd_.get(), &message, MSG_NOSIGNAL | MSG_DONTWAIT) ==
-           static_cast<ssize_t>(framed.size());
-  }
-
-  void OnEvents(uint32_t events) override {
-    char chunk[16384];
-    for (;;) {
-      ssize_t n = ::recv(fd_.get(), chunk, sizeof(chunk), MSG_DONTWAIT);
-      if (n > 0) {
-        pending_.append(chunk, static_cast<size_t>(n));
-        size_t newline;
-        while ((newline = pending_.find('\n')) != std::string::npos) {
-          std::string line = pending_.substr(0, newline);
-          pending_.erase(0, newline + 1);
-          if (slot_ != nullptr) supervisor_.OnChannelLine(slot_, std::move(line));
-        }
-        if (pending_.size() > (64u << 20)) pending_.clear();  // a runaway worker
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return;
-      if (watching_) supervisor_.reactor_.Unwatch(fd_.get());
-      watching_ = false;
-      return;
-    }
-  }
-
- private:
-  Supervisor& supervisor_;
-  Supervisor::Slot* slot_;
-  UniqueFd fd_;
-  std::string pending_;
-  bool watching_ = false;
-};
-
-// Waits (on the loop) for a reloaded worker's "ready" or failure message.
+// Waits (on the loop) for a starting worker's "ready" or failure message.
+// `done` gets what the worker wrote: "R" (ready), "E<why>" (failed), or
+// nothing (it died first); see ReadyFailure.
 class ReadyWatcher : public Reactor::Watcher {
  public:
-  ReadyWatcher(Reactor& reactor, UniqueFd fd, std::function<void(std::string)> done)
-      : reactor_(reactor), fd_(std::move(fd)), done_(std::move(done)) {
-    reactor_.Watch(fd_.get(), EPOLLIN, this).IgnoreError();
+  static absl::StatusOr<std::unique_ptr<ReadyWatcher>> Create(
+      Reactor& reactor, UniqueFd fd, std::function<void(std::string)> done) {
+    std::unique_ptr<ReadyWatcher> watcher(new ReadyWatcher(reactor, std::move(fd), std::move(done)));
+    if (absl::Status s = reactor.Watch(watcher->fd_.get(), EPOLLIN, watcher.get()); !s.ok()) {
+      watcher->fd_.reset();
+      return s;
+    }
+    return watcher;
   }
   ~ReadyWatcher() override {
     if (fd_.valid()) reactor_.Unwatch(fd_.get());
@@ -115,12 +64,14 @@ class ReadyWatcher : public Reactor::Watcher {
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
     reactor_.Unwatch(fd_.get());
     fd_.reset();
-    // "R": ready; "E<why>": failed; nothing: died first.
     auto done = std::move(done_);
-    done(reply_.empty() ? "Eexited before it was ready" : reply_);
+    done(reply_);
   }
 
  private:
+  ReadyWatcher(Reactor& reactor, UniqueFd fd, std::function<void(std::string)> done)
+      : reactor_(reactor), fd_(std::move(fd)), done_(std::move(done)) {}
+
   Reactor& reactor_;
   UniqueFd fd_;
   std::string reply_;
@@ -206,7 +157,16 @@ absl::StatusOr<Supervisor::Spawned> Supervisor::Spawn(Slot& slot, int ready_fd) 
     ::close(channel[1]);
     Spawned spawned;
     spawned.pid = pid;
-    spawned.channel = std::make_unique<ChannelWatcher>(*this, &slot, UniqueFd(channel[0]));
+    auto created = Channel::Create(
+        reactor_, UniqueFd(channel[0]),
+        [this, pid](ChannelMessage message) { OnChannelMessage(pid, std::move(message)); },
+        [this, pid] { OnChannelClosed(pid); });
+    if (!created.ok()) {
+      // The worker sees its channel closed; it is reaped like any other.
+      LogError(absl::StrCat("worker ", slot.pool, "/", slot.id, ": ", created.status().message()));
+    } else {
+      spawned.channel = std::move(*created);
+    }
     return spawned;
   }
 
@@ -221,7 +181,7 @@ absl::StatusOr<Supervisor::Spawned> Supervisor::Spawn(Slot& slot, int ready_fd) 
   for (const auto& other : slots_) {
     if (other->channel) ::close(other->channel->fd());  // other workers' channels
   }
-  for (const auto& old : retired_channels_) ::close(old->fd());
+  for (const auto& [old_pid, old] : retired_channels_) ::close(old->fd());
   std::set<int> keep(pool->fds.begin(), pool->fds.end());
   for (const WorkerPool& other : pools_) {
     for (int fd : other.fds) {
@@ -252,20 +212,17 @@ void Supervisor::MembershipChanged() {
   });
 }
 
-void Supervisor::SendToAll(absl::string_view line) {
+void Supervisor::SendToAll(ChannelCommand command, absl::string_view payload) {
   for (auto& slot : slots_) {
-    if (slot->pid > 0 && slot->channel) slot->channel->Send(line);
+    if (slot->pid > 0 && slot->channel) slot->channel->Send(command, payload);
   }
 }
 
 absl::Status Supervisor::Start() {
-  struct Pending {
-    Slot* slot;
-    int fd;
-    std::string reply;
-  };
-  std::vector<Pending> pending;
   absl::Status failure = absl::OkStatus();
+  size_t waiting = 0;
+  std::vector<std::unique_ptr<ReadyWatcher>> watchers;
+  starting_ = true;
   for (auto& slot : slots_) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -280,53 +237,37 @@ absl::Status Supervisor::Start() {
       break;
     }
     Adopt(*slot, std::move(*spawned)).IgnoreError();
-    pending.push_back(Pending{slot.get(), fds[0], ""});
+    // "R": ready; "E<message>": failed; nothing: died first.
+    std::string who = absl::StrCat("worker ", slot->pool, "/", slot->id);
+    auto watcher = ReadyWatcher::Create(
+        reactor_, UniqueFd(fds[0]), [&failure, &waiting, who](std::string reply) {
+          --waiting;
+          std::string why = ReadyFailure(reply);
+          if (!failure.ok() || why.empty()) return;
+          failure = reply.empty() ? absl::InternalError(absl::StrCat(who, " ", why))
+                                  : absl::UnavailableError(absl::StrCat(who, ": ", why));
+        });
+    if (!watcher.ok()) {
+      failure = watcher.status();
+      break;
+    }
+    ++waiting;
+    watchers.push_back(std::move(*watcher));
   }
 
-  // Wait for every worker's "R" (ready) or "E<message>" (failed) or EOF (died).
+  // Wait on the loop (which also takes signals: a stop ends the wait).
   int64_t deadline = reactor_.clock().NowMs() + options_.ready_timeout_ms;
-  size_t open = pending.size();
-  while (open > 0 && failure.ok()) {
-    std::vector<pollfd> polls;
-    for (const Pending& p : pending) {
-      if (p.fd >= 0) polls.push_back(pollfd{p.fd, POLLIN, 0});
-    }
+  while (waiting > 0 && failure.ok() && !stopping_) {
     int64_t left = deadline - reactor_.clock().NowMs();
     if (left <= 0) {
       failure = absl::DeadlineExceededError("workers did not become ready in time");
       break;
     }
-    int n = poll(polls.data(), polls.size(), static_cast<int>(left));
-    if (n < 0 && errno != EINTR) {
-      failure = absl::ErrnoToStatus(errno, "poll");
-      break;
-    }
-    for (Pending& p : pending) {
-      if (p.fd < 0) continue;
-      auto it = std::find_if(polls.begin(), polls.end(),
-                             [&](const pollfd& q) { return q.fd == p.fd; });
-      if (it == polls.end() || it->revents == 0) continue;
-      char chunk[512];
-      ssize_t got = ::read(p.fd, chunk, sizeof(chunk));
-      if (got > 0) {
-        p.reply.append(chunk, static_cast<size_t>(got));
-        continue;
-      }
-      if (got < 0 && errno == EINTR) continue;
-      ::close(p.fd);
-      p.fd = -1;
-      --open;
-      std::string who = absl::StrCat("worker ", p.slot->pool, "/", p.slot->id);
-      if (p.reply.empty()) {
-        failure = absl::InternalError(absl::StrCat(who, " exited before it was ready"));
-      } else if (p.reply[0] == 'E') {
-        failure = absl::UnavailableError(absl::StrCat(who, ": ", p.reply.substr(1)));
-      }
-    }
+    reactor_.RunOnce(static_cast<int>(std::min<int64_t>(left, 1000)));
   }
-  for (Pending& p : pending) {
-    if (p.fd >= 0) ::close(p.fd);
-  }
+  watchers.clear();
+  starting_ = false;
+  if (failure.ok() && stopping_) failure = absl::CancelledError("stopped while starting");
   if (!failure.ok()) {
     stopping_ = true;
     KillAll(SIGKILL);
@@ -380,6 +321,10 @@ void Supervisor::ReapChildren() {
     if (auto old = retiring_.find(pid); old != retiring_.end()) {
       ++exit_counts_[old->second][DescribeExit(status)];
       retiring_.erase(old);
+      if (auto channel = retired_channels_.find(pid); channel != retired_channels_.end()) {
+        reactor_.DeleteLater(std::move(channel->second));
+        retired_channels_.erase(channel);
+      }
       continue;
     }
     auto it = slot_by_pid_.find(pid);
@@ -395,10 +340,10 @@ void Supervisor::ReapChildren() {
     slot.pid = 0;
     // Its EOF may be pending in this very epoll batch: delete after the pass.
     if (slot.channel) reactor_.DeleteLater(std::move(slot.channel));
-    OnChannelClosed(&slot);
+    ForgetInQuery(&slot);
     MembershipChanged();
     ++exit_counts_[slot.pool][DescribeExit(status)];
-    if (stopping_ || PoolNamed(slot.pool) == nullptr) continue;
+    if (stopping_ || starting_ || PoolNamed(slot.pool) == nullptr) continue;
     if (slot.replacing) continue;  // its successor is starting and takes over
     ScheduleRestart(slot, status);
   }
@@ -429,13 +374,12 @@ void Supervisor::ScheduleRestart(Slot& slot, int status) {
   });
 }
 
-void Supervisor::Retire(pid_t pid, const std::string& pool,
-                        std::unique_ptr<ChannelWatcher> channel, int signo) {
+void Supervisor::Retire(pid_t pid, const std::string& pool, std::unique_ptr<Channel> channel,
+                        int signo) {
+  // Answers still pending from it are not waited for.
+  OnChannelClosed(pid);
   slot_by_pid_.erase(pid);
-  if (channel) {
-    channel->Detach();
-    retired_channels_.push_back(std::move(channel));
-  }
+  if (channel) retired_channels_[pid] = std::move(channel);
   retiring_[pid] = pool;
   kill(pid, signo);
   MembershipChanged();
@@ -532,14 +476,15 @@ void Supervisor::ReplaceNext() {
   pid_t new_pid = spawned->pid;
   auto successor = std::make_shared<Spawned>(std::move(*spawned));
   slot_by_pid_[new_pid] = slot;  // reaped as this slot's if it dies early
-  ready_watcher_ = std::make_unique<ReadyWatcher>(
+  auto watcher = ReadyWatcher::Create(
       reactor_, UniqueFd(fds[0]), [this, slot, new_pid, successor](std::string reply) {
         reactor_.DeleteLater(std::move(ready_watcher_));
         slot->replacing = false;
         bool alive = slot_by_pid_.contains(new_pid);
-        if (reply.empty() || reply[0] != 'R' || !alive) {
+        std::string why = ReadyFailure(reply);
+        if (!why.empty() || !alive) {
           reload_errors_.push_back(absl::StrCat("worker ", slot->pool, "/", slot->id, ": ",
-                                                reply.size() > 1 ? reply.substr(1) : "failed"));
+                                                why.empty() ? "exited once ready" : why));
           if (alive) {
             slot_by_pid_.erase(new_pid);
             retiring_[new_pid] = slot->pool;
@@ -558,6 +503,17 @@ void Supervisor::ReplaceNext() {
         }
         ReplaceNext();
       });
+  if (!watcher.ok()) {
+    slot->replacing = false;
+    slot_by_pid_.erase(new_pid);
+    retiring_[new_pid] = slot->pool;
+    kill(new_pid, SIGKILL);
+    reload_errors_.push_back(absl::StrCat("worker ", slot->pool, "/", slot->id, ": ",
+                                          watcher.status().message()));
+    ReplaceNext();
+    return;
+  }
+  ready_watcher_ = std::move(*watcher);
 }
 
 void Supervisor::StopAll(int signo) {
@@ -592,10 +548,12 @@ void Supervisor::StopGracefully() {
 
 void Supervisor::StopNow() { StopAll(SIGTERM); }
 
-void Supervisor::SendToPool(const std::string& pool, absl::string_view line,
-                            const std::vector<int>& fds) {
+void Supervisor::SendToPool(const std::string& pool, ChannelCommand command,
+                            absl::string_view payload, const std::vector<int>& fds) {
   for (auto& slot : slots_) {
-    if (slot->pool == pool && slot->pid > 0 && slot->channel) slot->channel->Send(line, fds);
+    if (slot->pool == pool && slot->pid > 0 && slot->channel) {
+      slot->channel->Send(command, payload, fds);
+    }
   }
 }
 
@@ -614,10 +572,10 @@ std::vector<WorkerInfo> Supervisor::workers() const {
   return result;
 }
 
-void Supervisor::Query(std::string request, int64_t timeout_ms,
+void Supervisor::Query(ChannelCommand command, int64_t timeout_ms,
                        std::function<void(std::vector<WorkerReply>)> done) {
   if (query_ != nullptr) {
-    queued_.emplace_back(std::move(request), timeout_ms, std::move(done));
+    queued_.push_back(QueuedQuery{command, timeout_ms, std::move(done)});
     return;
   }
   query_ = std::make_unique<PendingQuery>();
@@ -625,7 +583,7 @@ void Supervisor::Query(std::string request, int64_t timeout_ms,
   for (auto& slot : slots_) {
     WorkerReply reply;
     reply.worker = InfoOf(*slot);
-    bool sent = slot->pid > 0 && slot->channel != nullptr && slot->channel->Send(request);
+    bool sent = slot->pid > 0 && slot->channel != nullptr && slot->channel->Send(command);
     query_->replies.push_back(std::move(reply));
     query_->slots.push_back(sent ? slot.get() : nullptr);
     if (sent) ++query_->waiting;
@@ -640,18 +598,28 @@ void Supervisor::Query(std::string request, int64_t timeout_ms,
   });
 }
 
-void Supervisor::OnChannelLine(Slot* slot, std::string line) {
-  if (query_ == nullptr) return;  // a late answer to a query that timed out
+void Supervisor::OnChannelMessage(pid_t pid, ChannelMessage message) {
+  // Workers only answer; a reply from a worker no longer its slot's (a
+  // retired one) or to a query that timed out is dropped.
+  if (message.command != ChannelCommand::kReply || query_ == nullptr) return;
+  auto it = slot_by_pid_.find(pid);
+  if (it == slot_by_pid_.end() || it->second->pid != pid) return;
+  Slot* slot = it->second;
   for (size_t i = 0; i < query_->slots.size(); ++i) {
     if (query_->slots[i] != slot || query_->replies[i].answered) continue;
     query_->replies[i].answered = true;
-    query_->replies[i].reply = std::move(line);
+    query_->replies[i].reply = std::move(message.payload);
     if (--query_->waiting == 0) FinishQuery();
     return;
   }
 }
 
-void Supervisor::OnChannelClosed(Slot* slot) {
+void Supervisor::OnChannelClosed(pid_t pid) {
+  auto it = slot_by_pid_.find(pid);
+  if (it != slot_by_pid_.end() && it->second->pid == pid) ForgetInQuery(it->second);
+}
+
+void Supervisor::ForgetInQuery(Slot* slot) {
   if (query_ == nullptr) return;
   for (size_t i = 0; i < query_->slots.size(); ++i) {
     if (query_->slots[i] == slot && !query_->replies[i].answered) {
@@ -669,9 +637,9 @@ void Supervisor::FinishQuery() {
   reactor_.CancelTimer(query->timer);
   query->done(std::move(query->replies));
   if (query_ == nullptr && !queued_.empty()) {
-    auto [request, timeout, done] = std::move(queued_.front());
+    QueuedQuery next = std::move(queued_.front());
     queued_.erase(queued_.begin());
-    Query(std::move(request), timeout, std::move(done));
+    Query(next.command, next.timeout_ms, std::move(next.done));
   }
 }
 

@@ -20,11 +20,11 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/channel.h"
 #include "engine/reactor.h"
 
 namespace sockman {
@@ -45,9 +45,9 @@ struct WorkerPool {
   int count = 1;
   // Runs in the forked worker; returns its exit status. Must call
   // ready.Ready() once it serves, or ready.Fail(why) and return non-zero.
-  // `channel_fd` is the worker's end of a stream socket to the master: the
-  // master writes one-line requests (Supervisor::Query) and the worker
-  // answers each with one line.
+  // `channel_fd` is the worker's end of its Channel to the master
+  // (engine/channel.h): the master sends queries (Supervisor::Query) and
+  // notices; the worker answers each query with one kReply.
   std::function<int(int worker_id, ReadySignal& ready, int channel_fd)> run;
   // Descriptors this pool's workers keep. Descriptors listed by other pools
   // are closed in this pool's workers.
@@ -74,7 +74,7 @@ struct WorkerInfo {
 struct WorkerReply {
   WorkerInfo worker;
   bool answered = false;  // false: no answer in time (busy or dying)
-  std::string reply;      // the worker's line, without "\n"
+  std::string reply;      // the worker's kReply payload
 };
 
 class Supervisor {
@@ -101,16 +101,18 @@ class Supervisor {
 
   std::vector<WorkerInfo> workers() const;
 
-  // Sends `request` (one line, no "\n") to every live worker and calls `done`
-  // with every worker's reply once all answered or `timeout_ms` passed.
-  void Query(std::string request, int64_t timeout_ms,
+  // Sends the query `command` (kStatus, kConnections) to every live worker
+  // and calls `done` with every worker's reply once all answered or
+  // `timeout_ms` passed. Queries run one at a time; later ones wait.
+  void Query(ChannelCommand command, int64_t timeout_ms,
              std::function<void(std::vector<WorkerReply>)> done);
 
-  // Sends `line` to every worker of `pool` with `fds` attached (SCM_RIGHTS);
-  // the worker receives its own copies of the descriptors.
-  void SendToPool(const std::string& pool, absl::string_view line, const std::vector<int>& fds);
-  // Sends `line` to every live worker of every pool.
-  void SendToAll(absl::string_view line);
+  // Sends a notice to every live worker of `pool` with `fds` attached; the
+  // worker receives its own copies of the descriptors.
+  void SendToPool(const std::string& pool, ChannelCommand command, absl::string_view payload,
+                  const std::vector<int>& fds);
+  // Sends a notice to every live worker of every pool.
+  void SendToAll(ChannelCommand command, absl::string_view payload = {});
 
   // Graceful stop: workers get SIGQUIT (stop accepting, finish what is in
   // flight), then SIGKILL after stop_timeout_ms; Run() returns when all exited.
@@ -141,12 +143,12 @@ class Supervisor {
     int crash_streak = 0;
     int64_t started_ms = 0;
     TimerId restart_timer = kNoTimer;
-    std::unique_ptr<class ChannelWatcher> channel;
+    std::unique_ptr<Channel> channel;
     bool replacing = false;  // a successor is starting
   };
   struct Spawned {
     pid_t pid = 0;
-    std::unique_ptr<class ChannelWatcher> channel;
+    std::unique_ptr<Channel> channel;
   };
   struct PendingQuery {
     std::vector<WorkerReply> replies;
@@ -155,7 +157,11 @@ class Supervisor {
     TimerId timer = kNoTimer;
     std::function<void(std::vector<WorkerReply>)> done;
   };
-  friend class ChannelWatcher;
+  struct QueuedQuery {
+    ChannelCommand command;
+    int64_t timeout_ms;
+    std::function<void(std::vector<WorkerReply>)> done;
+  };
   friend class ReadyWatcher;
 
   Supervisor(Reactor& reactor, std::vector<WorkerPool> pools, SupervisorOptions options);
@@ -167,14 +173,17 @@ class Supervisor {
   void StopAll(int signo);
   void KillAll(int signo);
   // Sends `signo` to an old worker and stops counting it as its slot's.
-  void Retire(pid_t pid, const std::string& pool, std::unique_ptr<ChannelWatcher> channel,
-              int signo);
+  void Retire(pid_t pid, const std::string& pool, std::unique_ptr<Channel> channel, int signo);
   void ReplaceNext();
   WorkerInfo InfoOf(const Slot& slot) const;
   const WorkerPool* PoolNamed(const std::string& name) const;
-  void OnChannelLine(Slot* slot, std::string line);
+  // A message on the channel of worker `pid` (ignored once it is not its
+  // slot's current worker).
+  void OnChannelMessage(pid_t pid, ChannelMessage message);
   void MembershipChanged();
-  void OnChannelClosed(Slot* slot);
+  void OnChannelClosed(pid_t pid);
+  // The pending query stops waiting for `slot`'s answer.
+  void ForgetInQuery(Slot* slot);
   void FinishQuery();
 
   Reactor& reactor_;
@@ -186,14 +195,15 @@ class Supervisor {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::map<pid_t, Slot*> slot_by_pid_;
   std::map<pid_t, std::string> retiring_;  // old workers finishing up: pid -> pool
-  std::vector<std::unique_ptr<ChannelWatcher>> retired_channels_;
+  // Old workers' channels (no longer read for replies), until they are reaped.
+  std::map<pid_t, std::unique_ptr<Channel>> retired_channels_;
   bool stopping_ = false;
+  bool starting_ = false;  // in Start(): a worker that dies is a start failure
   bool membership_pending_ = false;
   pid_t master_pid_;
   std::map<std::string, std::map<std::string, int>> exit_counts_;
   std::unique_ptr<PendingQuery> query_;  // one at a time; later ones queue
-  std::vector<std::tuple<std::string, int64_t, std::function<void(std::vector<WorkerReply>)>>>
-      queued_;
+  std::vector<QueuedQuery> queued_;
   // Reload in progress.
   std::vector<Slot*> replace_queue_;
   bool replace_graceful_ = true;
