@@ -2,15 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
-
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/listeners.h"
 #include "cli/notify.h"
@@ -20,7 +14,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
 #include "engine/base/status_macros.h"
-#include "engine/connector.h"
+#include "engine/redis_client.h"
 #include "engine/worker_bus.h"
 
 namespace sockman {
@@ -29,28 +23,6 @@ namespace {
 constexpr int64_t kQueryTimeoutMs = 1000;
 
 }  // namespace
-
-absl::Status CheckRedis(const SocketAddress& address) {
-  auto error = [&](absl::string_view why) {
-    return absl::UnavailableError(
-        absl::StrCat("global.cluster.redis: cannot reach ", address.ToString(), ": ", why));
-  };
-  absl::StatusOr<UniqueFd> fd = ConnectBlocking(address, 2000);
-  if (!fd.ok()) return error(fd.status().message());
-  constexpr char kPing[] = "*1\r\n$4\r\nPING\r\n";
-  if (::send(fd->get(), kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) != sizeof(kPing) - 1) {
-    return error(strerror(errno));
-  }
-  pollfd p{fd->get(), POLLIN, 0};
-  char reply[64] = {};
-  if (::poll(&p, 1, 2000) <= 0 || ::recv(fd->get(), reply, sizeof(reply) - 1, 0) <= 0) {
-    return error("no answer to PING");
-  }
-  if (!absl::StartsWith(reply, "+PONG")) {
-    return error(absl::StrCat("PING answered '", absl::StripAsciiWhitespace(reply), "'"));
-  }
-  return absl::OkStatus();
-}
 
 absl::StatusOr<std::unique_ptr<Master>> Master::Create(Plan plan, MasterOptions options) {
   std::unique_ptr<Master> master(new Master(std::move(options)));
@@ -77,7 +49,11 @@ absl::Status Master::Start(Plan first) {
   auto plan = std::make_shared<Plan>(std::move(first));
   const RuntimePaths& paths = options_.paths;
   if (!plan->services.empty() && plan->services[0].cluster.has_value()) {
-    SOCKMAN_RETURN_IF_ERROR(CheckRedis(plan->services[0].cluster->redis));
+    const SocketAddress& redis = plan->services[0].cluster->redis;
+    if (absl::Status s = PingRedis(redis, 2000); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("global.cluster.redis: cannot reach ",
+                                                 redis.ToString(), ": ", s.message()));
+    }
   }
   WorkerBus::NewNamespace();  // before any worker is forked
 
@@ -118,19 +94,8 @@ absl::Status Master::Start(Plan first) {
   master_only_fds_ = {control_fd_.get(), pid_file_->fd()};
   if (options_.daemon) {
     // Detach stdio before forking workers, which must not hold the starting
-    // command's pipe: stdout/stderr go to stdout_file (default /dev/null);
-    // logs already go to log_file. Only `out` (the pipe) stays, master-only.
-    int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    int sink = devnull;
-    if (!paths.stdout_file.empty()) {
-      int fd = ::open(paths.stdout_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-      if (fd >= 0) sink = fd;
-    }
-    dup2(devnull, STDIN_FILENO);
-    dup2(sink, STDOUT_FILENO);
-    dup2(sink, STDERR_FILENO);
-    if (sink != devnull) ::close(sink);
-    ::close(devnull);
+    // command's pipe. Only `out` (the pipe) stays, master-only.
+    DetachStdio(paths.stdout_file);
     master_only_fds_.push_back(fileno(options_.out));
   }
 

@@ -4,7 +4,8 @@
 // socket (cli/control_server.h), reloads on SIGHUP, `reload` or a config
 // change (cli/reload.h decides what each service gets), and reopens its log
 // files on SIGUSR1. It never touches client traffic; each worker is a
-// cli/worker.h Worker.
+// cli/worker.h Worker. A cluster's Redis must answer PING before anything
+// starts.
 //
 //   SOCKMAN_ASSIGN_OR_RETURN(std::unique_ptr<Master> master, Master::Create(std::move(plan), opts));
 //   return master->Run();
@@ -39,9 +40,6 @@ struct MasterOptions {
   FILE* out = stdout;    // where the startup lines go
   std::string version;
 };
-
-// A cluster's Redis must answer PING before anything starts.
-absl::Status CheckRedis(const SocketAddress& address);
 
 class Master {
  public:

@@ -167,4 +167,18 @@ absl::StatusOr<UniqueFd> OpenAppend(const std::string& path) {
   return fd;
 }
 
+void DetachStdio(const std::string& stdout_file) {
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  int sink = devnull;
+  if (!stdout_file.empty()) {
+    int fd = ::open(stdout_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) sink = fd;
+  }
+  dup2(devnull, STDIN_FILENO);
+  dup2(sink, STDOUT_FILENO);
+  dup2(sink, STDERR_FILENO);
+  if (sink != devnull) ::close(sink);
+  ::close(devnull);
+}
+
 }  // namespace sockman

@@ -38,6 +38,10 @@ RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& confi
 // errno, naming the path.
 absl::StatusOr<UniqueFd> OpenAppend(const std::string& path);
 
+// A daemon's stdio, before it forks workers: stdin from /dev/null, stdout
+// and stderr to `stdout_file` (/dev/null when empty or unopenable).
+void DetachStdio(const std::string& stdout_file);
+
 class PidFile {
  public:
   // Errors: AlreadyExists "already running (pid N, PATH)" when locked by a

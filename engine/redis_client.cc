@@ -1,9 +1,14 @@
 #include "engine/redis_client.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 
@@ -192,6 +197,26 @@ void RedisClient::OnClosed(PeerTransport& transport) {
   if (connection_ == nullptr || connection_.get() != &transport) return;
   reactor_.DeleteLater(std::move(connection_));
   Lost("connection closed");
+}
+
+absl::Status PingRedis(const SocketAddress& address, int64_t timeout_ms) {
+  absl::StatusOr<UniqueFd> fd = ConnectBlocking(address, timeout_ms);
+  if (!fd.ok()) return fd.status();
+  constexpr char kPing[] = "*1\r\n$4\r\nPING\r\n";
+  if (::send(fd->get(), kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) != sizeof(kPing) - 1) {
+    return absl::ErrnoToStatus(errno, "send");
+  }
+  pollfd p{fd->get(), POLLIN, 0};
+  char reply[64] = {};
+  if (::poll(&p, 1, static_cast<int>(timeout_ms)) <= 0 ||
+      ::recv(fd->get(), reply, sizeof(reply) - 1, 0) <= 0) {
+    return absl::UnavailableError("no answer to PING");
+  }
+  if (!absl::StartsWith(reply, "+PONG")) {
+    return absl::UnavailableError(
+        absl::StrCat("PING answered '", absl::StripAsciiWhitespace(reply), "'"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sockman

@@ -36,6 +36,11 @@ struct RedisValue {
   std::vector<RedisValue> elements;
 };
 
+// Blocking: connects to `address`, sends PING and waits for +PONG, each step
+// within `timeout_ms` (for a master's start-up check, never on a loop).
+// Errors say which step failed.
+absl::Status PingRedis(const SocketAddress& address, int64_t timeout_ms);
+
 class RedisClient : private PeerTransport::Delegate {
  public:
   using Done = std::function<void(const RedisValue* reply)>;  // nullptr: not sent / lost
