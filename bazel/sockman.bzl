@@ -25,7 +25,10 @@ def sockman_binary(name, modules = [], **kwargs):
     """
     cc_binary(
         name = name,
-        linkopts = ["-static"],
+        linkopts = select({
+            str(Label("//bazel:sanitize")): [],
+            "//conditions:default": ["-static"],
+        }),
         deps = [Label("//cli:main")] + modules,
         **kwargs
     )

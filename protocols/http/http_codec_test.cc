@@ -172,7 +172,8 @@ TEST(HttpCodecTest, ExpectContinueIsAnsweredOnceBeforeTheBody) {
   EXPECT_EQ(r.reply, "HTTP/1.1 100 Continue\r\n\r\n");
   r = codec.Decode(head + "a");
   EXPECT_EQ(r.reply, "");
-  r = codec.Decode(head + "abc");
+  std::string whole = head + "abc";  // the message points into the input
+  r = codec.Decode(whole);
   EXPECT_EQ(r.status, DecodeStatus::kMessage);
   EXPECT_EQ(r.message, "abc");
 }
