@@ -190,7 +190,7 @@ std::string RenderConnections(const std::vector<WorkerReply>& workers, bool json
         out += "}";
       } else {
         int64_t age_ms = 0;
-        absl::SimpleAtoi(Get(f, "age_ms"), &age_ms);
+        if (!absl::SimpleAtoi(Get(f, "age_ms"), &age_ms)) age_ms = 0;  // shown as 0 if absent
         absl::StrAppend(&out, absl::StrFormat(
                                   "%-8d %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %d\n",
                                   w.worker.pid, Get(f, "id"), Get(f, "service"),

@@ -57,12 +57,12 @@ class LifecycleTest : public ::testing::Test {
     size_t end = out.find(" count=", at);
     size_t colon = out.rfind(':', end);
     uint32_t port = 0;
-    absl::SimpleAtoi(out.substr(colon + 1, end - colon - 1), &port);
+    if (!absl::SimpleAtoi(out.substr(colon + 1, end - colon - 1), &port)) return 0;
     return static_cast<uint16_t>(port);
   }
   pid_t MasterPid() const {
     int pid = 0;
-    absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(pid_file_)), &pid);
+    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFile(pid_file_)), &pid)) return 0;
     return pid;
   }
 
@@ -175,7 +175,8 @@ TEST_F(LifecycleTest, KilledWorkerShowsInStatusAndIsReplaced) {
   ASSERT_NE(at, std::string::npos) << json;
   size_t pid_at = json.rfind("\"pid\":", at);
   int chat_pid = 0;
-  absl::SimpleAtoi(json.substr(pid_at + 6, json.find(',', pid_at) - pid_at - 6), &chat_pid);
+  ASSERT_TRUE(
+      absl::SimpleAtoi(json.substr(pid_at + 6, json.find(',', pid_at) - pid_at - 6), &chat_pid));
   ASSERT_GT(chat_pid, 0);
   ASSERT_EQ(kill(chat_pid, SIGKILL), 0);
   std::string after;
@@ -498,10 +499,11 @@ int64_t RssKib(pid_t pid) {
   std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
   size_t at = status.find("VmRSS:");
   int64_t kib = 0;
-  if (at != std::string::npos) {
-    absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                         status.substr(at + 6, status.find('\n', at) - at - 6 - 3)),
-                     &kib);
+  if (at == std::string::npos ||
+      !absl::SimpleAtoi(absl::StripAsciiWhitespace(
+                            status.substr(at + 6, status.find('\n', at) - at - 6 - 3)),
+                        &kib)) {
+    return 0;
   }
   return kib;
 }
