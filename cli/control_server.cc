@@ -84,10 +84,13 @@ void ControlServer::OnData(PeerTransport& connection, Buffer& input) {
 
 void ControlServer::Answer(uint64_t id, const std::string& reply) {
   for (Client& client : clients_) {
-    if (client.id == id && client.connection->open()) {
-      client.connection->Send(reply);
-      client.connection->Close();
-    }
+    if (client.id != id) continue;
+    // Send may find the client gone and close it, which erases it from
+    // clients_: hold the connection, not the vector element.
+    TcpConnection* connection = client.connection.get();
+    if (connection->open()) connection->Send(reply);
+    if (connection->open()) connection->Close();
+    return;
   }
 }
 

@@ -97,10 +97,10 @@ absl::Status Worker::Start() {
     if (!stream.ok()) return stream.status();
     server_ = std::move(*stream);
   }
+  // No close callback: when the master is gone, PR_SET_PDEATHSIG ends us.
   auto channel = Channel::Create(
       loop, UniqueFd(fds_.channel),
-      [this](ChannelMessage message) { OnChannelMessage(std::move(message)); },
-      [] {});  // the master is gone: PR_SET_PDEATHSIG ends this worker
+      [this](ChannelMessage message) { OnChannelMessage(std::move(message)); });
   if (!channel.ok()) return channel.status();
   channel_ = std::move(*channel);
   handler_->OnWorkerStart(*context_);

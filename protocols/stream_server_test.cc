@@ -88,9 +88,10 @@ class StreamServerTest : public ::testing::Test {
     server_ = *StreamServer::Create(*reactor_, listen_fd_.get(), options, events_);
   }
 
-  UniqueFd Connect() {
+  UniqueFd Connect() { return Connect(address_); }
+  static UniqueFd Connect(const SocketAddress& address) {
     UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    EXPECT_EQ(::connect(fd.get(), address_.sockaddr_ptr(), address_.length()), 0);
+    EXPECT_EQ(::connect(fd.get(), address.sockaddr_ptr(), address.length()), 0);
     return fd;
   }
 
@@ -159,12 +160,6 @@ TEST_F(StreamServerTest, MaxConnectionsPausesAccepting) {
   EXPECT_EQ(Exchange(c.get(), "x\n", 2), "X\n");
 }
 
-}  // namespace
-}  // namespace sockman
-
-namespace sockman {
-namespace {
-
 TEST_F(StreamServerTest, OpensAtAcceptWithoutAHandshakeAndDeliversKinds) {
   UniqueFd client = Connect();
   EXPECT_EQ(Exchange(client.get(), "ab\n", 3), "AB\n");
@@ -175,8 +170,7 @@ TEST_F(StreamServerTest, OpensAfterTheHandshakeOfAProtocolWithOne) {
   GreetingProtocol greeting;
   SocketAddress address;
   std::unique_ptr<StreamServer> server = Serve(greeting, address);
-  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  ASSERT_EQ(::connect(client.get(), address.sockaddr_ptr(), address.length()), 0);
+  UniqueFd client = Connect(address);
   EXPECT_EQ(Exchange(client.get(), "HELLO\n", 8), "WELCOME\n");
   EXPECT_EQ(events_.log, "connect open ");
   EXPECT_EQ(Exchange(client.get(), "x\n", 2), "X\n");
@@ -187,8 +181,7 @@ TEST_F(StreamServerTest, NeverOpensAConnectionThatFailedItsHandshake) {
   GreetingProtocol greeting;
   SocketAddress address;
   std::unique_ptr<StreamServer> server = Serve(greeting, address);
-  UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  ASSERT_EQ(::connect(client.get(), address.sockaddr_ptr(), address.length()), 0);
+  UniqueFd client = Connect(address);
   Exchange(client.get(), "NOPE\n", 1);
   EXPECT_EQ(events_.log, "connect ");
   EXPECT_EQ(events_.protocol_errors, 1);
