@@ -1,17 +1,19 @@
 """The one list of built-in protocols and handlers.
 
 Adding a protocol or handler: one directory, one alwayslink library, one
-registration line in it, and one entry here. //cli:registry_test checks that
+registration line in it, and one entry here. A protocol with options of its
+own lists its binding target (//protocols/http:config), which brings the
+codec with it. //cli:registry_test checks that
 the real binary registered every name listed.
 """
 
 BUILTIN_PROTOCOLS = {
     "frame": "//protocols/frame",
-    "http": "//protocols/http:http_codec",
+    "http": "//protocols/http:config",
     "tcp": "//protocols/tcp",
     "text": "//protocols/text",
     "udp": "//protocols/udp",
-    "websocket": "//protocols/websocket:websocket_codec",
+    "websocket": "//protocols/websocket:config",
 }
 
 BUILTIN_HANDLERS = {

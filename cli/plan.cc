@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "engine/base/read_file.h"
 #include "engine/tls.h"
+#include "protocols/binding.h"
 #include "openssl/mem.h"
 #include "openssl/sha.h"
 
@@ -29,20 +30,11 @@ std::string FileDigest(const std::string& path) {
 
 }  // namespace
 
-std::vector<std::string> KnownSchemes() {
-  std::vector<std::string> schemes = DslSchemes();
-  for (const std::string& scheme : ProtocolRegistry::Global().Schemes()) {
-    if (std::find(schemes.begin(), schemes.end(), scheme) == schemes.end()) {
-      schemes.push_back(scheme);
-    }
-  }
-  return schemes;
-}
-
 absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
-  if (absl::Status s = ValidateStructure(file); !s.ok()) return s;
+  const SchemeCatalog& schemes = RegisteredSchemes();
+  if (absl::Status s = ValidateStructure(file, schemes); !s.ok()) return s;
   Plan plan;
-  plan.resolved = WithDefaults(file.config(), cpu_count);
+  plan.resolved = WithDefaults(file.config(), schemes, cpu_count);
   plan.stop_timeout_ms = plan.resolved.global().stop_timeout_ms();
   for (int i = 0; i < plan.resolved.service_size(); ++i) {
     const Service& service = plan.resolved.service(i);
@@ -52,15 +44,10 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
 
     sp.protocol = ProtocolRegistry::Global().Find(sp.uri.scheme);
     if (sp.protocol == nullptr) {
-      const auto& dsl = DslSchemes();
-      if (std::find(dsl.begin(), dsl.end(), sp.uri.scheme) != dsl.end()) {
-        return file.ServiceError(
-            i, "listen", absl::StrCat("protocol '", sp.uri.scheme, "' is not supported yet"));
-      }
       return file.ServiceError(i, "listen",
                                absl::StrCat("unknown scheme '", sp.uri.scheme,
                                             "' (expected one of: ",
-                                            absl::StrJoin(KnownSchemes(), ", "), ")"));
+                                            absl::StrJoin(schemes.Schemes(), ", "), ")"));
     }
     absl::StatusOr<SocketAddress> address = SocketAddress::Parse(sp.uri.host, sp.uri.port);
     if (!address.ok()) return file.ServiceError(i, "listen", address.status().message());
@@ -174,19 +161,9 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       sp.server.heartbeat.not_response_limit = service.heartbeat().not_response_limit();
       sp.server.heartbeat.ping_data = service.heartbeat().ping_data();
     }
-    if (service.has_http()) {
-      sp.server.codec.max_header_size = service.http().max_header_size();
-      sp.server.codec.header_timeout_ms = service.http().header_timeout_ms();
-    }
-    if (service.has_websocket()) {
-      auto ws = std::make_shared<WebSocketOptions>();
-      const WebSocket& config = service.websocket();
-      ws->allowed_origins.assign(config.allowed_origins().begin(), config.allowed_origins().end());
-      ws->subprotocols.assign(config.subprotocols().begin(), config.subprotocols().end());
-      ws->path = config.path();
-      ws->binary = config.binary();
-      ws->deflate = config.deflate();
-      sp.server.codec.protocol_options = std::move(ws);
+    if (const ProtocolBinding* binding = BindingRegistry::Global().Find(sp.protocol->name())) {
+      sp.protocol_options = binding->Options(service);
+      sp.server.codec.options = sp.protocol_options.get();
     }
     plan.services.push_back(std::move(sp));
   }

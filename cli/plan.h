@@ -22,7 +22,6 @@
 #include "handlers/handler.h"
 #include "protocols/protocol.h"
 #include "protocols/stream_server.h"
-#include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
 
@@ -33,7 +32,9 @@ struct ServicePlan {
   const Protocol* protocol = nullptr;
   std::optional<Credentials> credentials;
   std::unique_ptr<HandlerFactory> handler;
-  StreamServerOptions server;
+  StreamServerOptions server;  // server.codec.options points into protocol_options
+  // The codec's options, from the protocol's binding; null for its defaults.
+  std::shared_ptr<const ProtocolOptions> protocol_options;
   // Digests of files the service loads at start (TLS certificates and
   // keys): `reload` replaces a service when these change, even if its
   // config did not.
@@ -51,9 +52,6 @@ struct Plan {
 // Validates `file` completely (structure, registries, users) and builds the
 // plan. Errors: InvalidArgument "FILE:LINE:COL: service 'x': field: why".
 absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count);
-
-// Listen schemes for error messages: the DSL's, then any other registered.
-std::vector<std::string> KnownSchemes();
 
 }  // namespace sockman
 

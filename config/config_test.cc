@@ -1,4 +1,7 @@
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "config/config_file.h"
 #include "config/validate.h"
@@ -7,10 +10,61 @@
 namespace sockman {
 namespace {
 
+// Fields of a fake protocol: `http { }` is its own, max_header_size is
+// checked and defaulted.
+class FakeHttpFields : public ProtocolFields {
+ public:
+  std::vector<std::string> names() const override { return {"http", "access_log"}; }
+  std::optional<FieldError> Check(const Service& service) const override {
+    if (service.http().max_header_size() == 1) return FieldError{"http.max_header_size", "no"};
+    return std::nullopt;
+  }
+  void FillDefaults(Service& service) const override {
+    if (!service.http().has_max_header_size()) service.mutable_http()->set_max_header_size(77);
+  }
+};
+
+// What the CLI's catalog says of the built-ins, without the registries.
+class FakeSchemes : public SchemeCatalog {
+ public:
+  FakeSchemes() {
+    Add("tcp", {.protocol = "tcp"});
+    Add("text", {.protocol = "text", .datagrams = true});
+    Add("frame", {.protocol = "frame", .datagrams = true});
+    Add("http", {.protocol = "http", .pings = false, .fields = &http_});
+    Add("websocket", {.protocol = "websocket"});
+    Add("ws", {.protocol = "websocket"});
+    Add("https", {.protocol = "http", .tls = true, .pings = false, .fields = &http_});
+    Add("wss", {.protocol = "websocket", .tls = true});
+    Add("udp", {.protocol = "udp", .stream = false, .datagrams = true});
+  }
+  const SchemeInfo* Find(absl::string_view scheme) const override {
+    for (const auto& [name, info] : schemes_) {
+      if (name == scheme) return &info;
+    }
+    return nullptr;
+  }
+  std::vector<std::string> Schemes() const override {
+    std::vector<std::string> names;
+    for (const auto& [name, info] : schemes_) names.push_back(name);
+    return names;
+  }
+
+ private:
+  void Add(std::string name, SchemeInfo info) { schemes_.emplace_back(std::move(name), info); }
+  FakeHttpFields http_;
+  std::vector<std::pair<std::string, SchemeInfo>> schemes_;
+};
+
+const FakeSchemes& Schemes() {
+  static const FakeSchemes* schemes = new FakeSchemes();
+  return *schemes;
+}
+
 std::string ErrorOf(absl::string_view text) {
   auto file = ConfigFile::Parse("t.textproto", text);
   if (!file.ok()) return std::string(file.status().message());
-  absl::Status s = ValidateStructure(**file);
+  absl::Status s = ValidateStructure(**file, Schemes());
   return s.ok() ? "" : std::string(s.message());
 }
 
@@ -100,6 +154,18 @@ TEST(ValidateTest, RejectsBadServices) {
        "service { name: \"a\" listen: \"text://127.0.0.1:1\" echo {} }",
        "t.textproto:1:10: global: log_file: must be a file path"},
       {"", "no service defined"},
+      // What the catalog says of each scheme decides these.
+      {"service { name: \"a\" listen: \"ws://127.0.0.1:1\" transport: UDP echo {} }",
+       "transport: UDP carries udp://, text:// and frame:// services, not ws://"},
+      {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" transport: TCP echo {} }",
+       "transport: udp:// services are datagrams (UDP)"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: UDP http {} echo {} }",
+       "http: does not apply to UDP services"},
+      {"service { name: \"a\" listen: \"text://127.0.0.1:1\" access_log: \"x\" echo {} }",
+       "access_log: only applies to http:// services"},
+      {"service { name: \"a\" listen: \"https://127.0.0.1:1\" tls { cert_file: \"c\" "
+       "key_file: \"k\" } http { max_header_size: 1 } respond {} }",
+       "http.max_header_size: no"},
   };
   for (const Case& c : cases) {
     std::string error = ErrorOf(c.config);
@@ -128,13 +194,26 @@ TEST(WithDefaultsTest, FillsEveryDefault) {
   auto file = ConfigFile::Parse(
       "t", "service { name: \"a\" listen: \"text://127.0.0.1:1\" count: 0 echo {} }");
   ASSERT_TRUE(file.ok());
-  Config resolved = WithDefaults((*file)->config(), 3);
+  Config resolved = WithDefaults((*file)->config(), Schemes(), 3);
   const Service& s = resolved.service(0);
   EXPECT_EQ(s.count(), 3u);
   EXPECT_EQ(s.limits().max_package_size(), kDefaultMaxPackageSize);
   EXPECT_EQ(s.limits().max_send_buffer_size(), kDefaultMaxSendBufferSize);
   EXPECT_TRUE(s.reloadable());
   EXPECT_EQ(resolved.global().stop_timeout_ms(), kDefaultStopTimeoutMs);
+  EXPECT_EQ(s.transport(), TCP);
+  EXPECT_FALSE(s.has_http());
+}
+
+TEST(WithDefaultsTest, TransportAndProtocolDefaultsComeFromTheScheme) {
+  auto file = ConfigFile::Parse("t",
+                                "service { name: \"a\" listen: \"https://127.0.0.1:1\" respond {} }\n"
+                                "service { name: \"b\" listen: \"udp://127.0.0.1:1\" echo {} }");
+  ASSERT_TRUE(file.ok());
+  Config resolved = WithDefaults((*file)->config(), Schemes(), 1);
+  EXPECT_EQ(resolved.service(0).transport(), SSL);
+  EXPECT_EQ(resolved.service(0).http().max_header_size(), 77u);
+  EXPECT_EQ(resolved.service(1).transport(), UDP);
 }
 
 }  // namespace

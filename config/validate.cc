@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -22,20 +25,74 @@ bool ValidName(absl::string_view name) {
   return true;
 }
 
-}  // namespace
-
-const std::vector<std::string>& DslSchemes() {
-  static const auto* schemes = new std::vector<std::string>{
-      "tcp", "text", "frame", "http", "websocket", "ws", "https", "wss", "udp"};
-  return *schemes;
+// "udp://, text:// and frame://": the schemes UDP carries, datagram-only
+// protocols first.
+std::string DatagramSchemes(const SchemeCatalog& schemes) {
+  std::vector<std::string> names;
+  for (bool stream : {false, true}) {
+    for (const std::string& name : schemes.Schemes()) {
+      const SchemeInfo* info = schemes.Find(name);
+      if (info->datagrams && info->stream == stream && !info->tls && info->protocol == name) {
+        names.push_back(absl::StrCat(name, "://"));
+      }
+    }
+  }
+  if (names.size() < 2) return absl::StrJoin(names, "");
+  std::string last = names.back();
+  names.pop_back();
+  return absl::StrCat(absl::StrJoin(names, ", "), " and ", last);
 }
 
+// Each protocol's own fields and their protocol, in Service field order.
+std::vector<std::pair<std::string, std::string>> OwnedFields(const SchemeCatalog& schemes) {
+  std::vector<std::pair<std::string, std::string>> owned;
+  for (const std::string& name : schemes.Schemes()) {
+    const SchemeInfo* info = schemes.Find(name);
+    if (info->fields == nullptr || info->protocol != name) continue;
+    for (std::string& field : info->fields->names()) owned.emplace_back(std::move(field), name);
+  }
+  auto number = [](const std::string& field) {
+    const auto* descriptor = Service::descriptor()->FindFieldByName(field);
+    return descriptor == nullptr ? 0 : descriptor->number();
+  };
+  std::sort(owned.begin(), owned.end(),
+            [&](const auto& a, const auto& b) { return number(a.first) < number(b.first); });
+  return owned;
+}
+
+// The Service fields that do not apply over UDP, in Service field order: TLS,
+// heartbeats, and the fields of protocols that do not run over UDP.
+std::vector<std::string> StreamOnlyFields(const SchemeCatalog& schemes) {
+  std::vector<std::string> fields = {"tls", "heartbeat"};
+  for (const auto& [field, owner] : OwnedFields(schemes)) {
+    if (!schemes.Find(owner)->datagrams) fields.push_back(field);
+  }
+  auto number = [](const std::string& field) {
+    return Service::descriptor()->FindFieldByName(field)->number();
+  };
+  std::sort(fields.begin(), fields.end(),
+            [&](const auto& a, const auto& b) { return number(a) < number(b); });
+  return fields;
+}
+
+// ", https:// or wss://": the schemes that mean TLS.
+std::string TlsSchemes(const SchemeCatalog& schemes) {
+  std::vector<std::string> names;
+  for (const std::string& name : schemes.Schemes()) {
+    if (schemes.Find(name)->tls) names.push_back(absl::StrCat(name, "://"));
+  }
+  if (names.empty()) return "";
+  std::string last = names.back();
+  names.pop_back();
+  if (names.empty()) return absl::StrCat(" or ", last);
+  return absl::StrCat(", ", absl::StrJoin(names, ", "), " or ", last);
+}
+
+}  // namespace
+
 std::string ListenUri::ToString() const {
-  std::string shown = scheme;
-  if (tls && scheme == "http") shown = "https";
-  if (tls && scheme == "ws") shown = "wss";
-  if (ipv6) return absl::StrCat(shown, "://[", host, "]:", port);
-  return absl::StrCat(shown, "://", host, ":", port);
+  if (ipv6) return absl::StrCat(scheme, "://[", host, "]:", port);
+  return absl::StrCat(scheme, "://", host, ":", port);
 }
 
 absl::StatusOr<ListenUri> ParseRedisUri(absl::string_view uri) {
@@ -57,10 +114,6 @@ absl::StatusOr<ListenUri> ParseListenUri(absl::string_view uri) {
   size_t sep = uri.find("://");
   if (sep == absl::string_view::npos || sep == 0) return bad("has no scheme");
   result.scheme = absl::AsciiStrToLower(uri.substr(0, sep));
-  if (result.scheme == "https" || result.scheme == "wss") {  // TLS shorthands
-    result.scheme = result.scheme == "https" ? "http" : "ws";
-    result.tls = true;
-  }
   for (char c : result.scheme) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-') {
       return bad("has an invalid scheme");
@@ -123,7 +176,7 @@ std::vector<std::string> DslHandlerNames() {
   return names;
 }
 
-absl::Status ValidateStructure(const ConfigFile& file) {
+absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& schemes) {
   const Config& config = file.config();
   if (config.has_global()) {
     const Global& global = config.global();
@@ -178,20 +231,24 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     if (!service.has_listen()) return file.ServiceError(i, "listen", "is required");
     absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
     if (!uri.ok()) return file.ServiceError(i, "listen", uri.status().message());
-    bool udp = uri->scheme == "udp" || service.transport() == UDP;
+    // An unknown scheme is reported by the caller; its checks here are a
+    // stream protocol's with no fields of its own.
+    static const SchemeInfo kUnknown;
+    const SchemeInfo* found = schemes.Find(uri->scheme);
+    const SchemeInfo& scheme = found != nullptr ? *found : kUnknown;
+    bool udp = !scheme.stream || service.transport() == UDP;
     if (udp) {
-      if (uri->scheme == "udp" && service.has_transport() && service.transport() != UDP) {
-        return file.ServiceError(i, "transport", "udp:// services are datagrams (UDP)");
-      }
-      if (uri->scheme != "udp" && uri->scheme != "text" && uri->scheme != "frame") {
+      if (!scheme.stream && service.has_transport() && service.transport() != UDP) {
         return file.ServiceError(
-            i, "transport",
-            absl::StrCat("UDP carries udp://, text:// and frame:// services, not ", uri->scheme,
-                         "://"));
+            i, "transport", absl::StrCat(uri->scheme, ":// services are datagrams (UDP)"));
       }
-      const char* tcp_only[] = {"tls", "heartbeat", "http", "websocket", "access_log"};
-      for (const char* field : tcp_only) {
-        const auto* descriptor = Service::descriptor()->FindFieldByName(field);
+      if (!scheme.datagrams) {
+        return file.ServiceError(i, "transport",
+                                 absl::StrCat("UDP carries ", DatagramSchemes(schemes),
+                                              " services, not ", uri->scheme, "://"));
+      }
+      for (absl::string_view field : StreamOnlyFields(schemes)) {
+        const auto* descriptor = Service::descriptor()->FindFieldByName(std::string(field));
         if (service.GetReflection()->HasField(service, descriptor)) {
           return file.ServiceError(i, field, "does not apply to UDP services");
         }
@@ -204,7 +261,7 @@ absl::Status ValidateStructure(const ConfigFile& file) {
                                  "does not apply to UDP services (there are no connections)");
       }
     }
-    bool tls = uri->tls || service.transport() == SSL;
+    bool tls = scheme.tls || service.transport() == SSL;
     if (tls && !service.has_tls()) {
       return file.ServiceError(i, service.transport() == SSL ? "transport" : "listen",
                                "TLS needs a `tls { cert_file key_file }` block");
@@ -212,7 +269,8 @@ absl::Status ValidateStructure(const ConfigFile& file) {
     if (service.has_tls()) {
       const Tls& t = service.tls();
       if (!tls) {
-        return file.ServiceError(i, "tls", "only applies with transport: SSL, https:// or wss://");
+        return file.ServiceError(
+            i, "tls", absl::StrCat("only applies with transport: SSL", TlsSchemes(schemes)));
       }
       if (t.cert_file().empty() || t.key_file().empty()) {
         return file.ServiceError(i, t.cert_file().empty() ? "tls.cert_file" : "tls.key_file",
@@ -243,37 +301,23 @@ absl::Status ValidateStructure(const ConfigFile& file) {
         return file.ServiceError(i, "heartbeat.not_response_limit",
                                  "interval_ms * not_response_limit must be at most 10 days");
       }
-      if (uri->scheme == "http" && !heartbeat.ping_data().empty()) {
-        return file.ServiceError(i, "heartbeat.ping_data",
-                                 "http:// services cannot push pings (leave it empty)");
+      if (!scheme.pings && !heartbeat.ping_data().empty()) {
+        return file.ServiceError(
+            i, "heartbeat.ping_data",
+            absl::StrCat(scheme.protocol, ":// services cannot push pings (leave it empty)"));
       }
     }
-    if (service.has_access_log() && (uri->scheme != "http" || service.access_log().empty())) {
-      return file.ServiceError(i, "access_log",
-                               service.access_log().empty()
-                                   ? "must be a file path"
-                                   : "only applies to http:// services");
-    }
-    if (service.has_websocket()) {
-      if (uri->scheme != "websocket" && uri->scheme != "ws") {
-        return file.ServiceError(i, "websocket", "only applies to websocket:// services");
-      }
-      if (service.websocket().has_path() && (service.websocket().path().empty() ||
-                                             service.websocket().path()[0] != '/')) {
-        return file.ServiceError(i, "websocket.path", "must start with '/'");
+    // A protocol's own fields apply to its services alone.
+    for (const auto& [field, owner] : OwnedFields(schemes)) {
+      const auto* descriptor = Service::descriptor()->FindFieldByName(field);
+      if (owner != scheme.protocol && service.GetReflection()->HasField(service, descriptor)) {
+        return file.ServiceError(i, field,
+                                 absl::StrCat("only applies to ", owner, ":// services"));
       }
     }
-    if (service.has_http()) {
-      if (uri->scheme != "http") {
-        return file.ServiceError(i, "http", "only applies to http:// services");
-      }
-      const Http& http = service.http();
-      if (http.has_max_header_size() &&
-          (http.max_header_size() < 256 || http.max_header_size() > 1024 * 1024)) {
-        return file.ServiceError(i, "http.max_header_size", "must be between 256 and 1048576");
-      }
-      if (http.has_header_timeout_ms() && http.header_timeout_ms() > 3'600'000) {
-        return file.ServiceError(i, "http.header_timeout_ms", "must be at most 3600000");
+    if (scheme.fields != nullptr) {
+      if (std::optional<FieldError> error = scheme.fields->Check(service)) {
+        return file.ServiceError(i, error->field, error->message);
       }
     }
     if (service.count() > kMaxWorkerCount) {
@@ -335,15 +379,16 @@ absl::Status ValidateStructure(const ConfigFile& file) {
   return absl::OkStatus();
 }
 
-Config WithDefaults(const Config& config, int cpu_count) {
+Config WithDefaults(const Config& config, const SchemeCatalog& schemes, int cpu_count) {
   Config resolved = config;
   Global* global = resolved.mutable_global();
   if (!global->has_stop_timeout_ms()) global->set_stop_timeout_ms(kDefaultStopTimeoutMs);
   if (!global->has_watch_config()) global->set_watch_config(false);
   for (Service& service : *resolved.mutable_service()) {
+    absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
+    const SchemeInfo* scheme = uri.ok() ? schemes.Find(uri->scheme) : nullptr;
     if (!service.has_transport()) {
-      absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
-      service.set_transport(!uri.ok() ? TCP : uri->tls ? SSL : uri->scheme == "udp" ? UDP : TCP);
+      service.set_transport(scheme == nullptr ? TCP : scheme->tls ? SSL : !scheme->stream ? UDP : TCP);
     }
     if (service.has_tls() && !service.tls().has_handshake_timeout_ms()) {
       service.mutable_tls()->set_handshake_timeout_ms(kDefaultHandshakeTimeoutMs);
@@ -352,8 +397,7 @@ Config WithDefaults(const Config& config, int cpu_count) {
     if (service.count() == 0) service.set_count(static_cast<uint32_t>(cpu_count));
     if (!service.has_reuse_port()) service.set_reuse_port(false);
     if (!service.has_reloadable()) service.set_reloadable(true);
-    if (absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
-        uri.ok() && uri->ipv6 && !service.has_ipv6_only()) {
+    if (uri.ok() && uri->ipv6 && !service.has_ipv6_only()) {
       service.set_ipv6_only(false);
     }
     Limits* limits = service.mutable_limits();
@@ -368,12 +412,7 @@ Config WithDefaults(const Config& config, int cpu_count) {
       if (!heartbeat->has_not_response_limit()) heartbeat->set_not_response_limit(0);
       if (!heartbeat->has_ping_data()) heartbeat->set_ping_data("");
     }
-    if (absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
-        uri.ok() && uri->scheme == "http") {
-      Http* http = service.mutable_http();
-      if (!http->has_max_header_size()) http->set_max_header_size(kDefaultMaxHeaderSize);
-      if (!http->has_header_timeout_ms()) http->set_header_timeout_ms(kDefaultHeaderTimeoutMs);
-    }
+    if (scheme != nullptr && scheme->fields != nullptr) scheme->fields->FillDefaults(service);
   }
   return resolved;
 }

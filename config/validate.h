@@ -1,13 +1,17 @@
 // Structural validation of a parsed config, the listen URI grammar, and the
-// defaults. Checks that need the protocol and handler registries (is this
-// scheme or handler built in?) are done by the CLI, which can see them.
+// defaults. config/ names no protocol: what it must know of the protocol
+// behind a listen scheme (does it run over UDP, which Service fields are its
+// own) comes in a SchemeCatalog, which the CLI builds from the protocol
+// registry and the protocols' bindings (protocols/binding.h). Checks that
+// need the handler registry are done by the CLI.
 //
-//   SOCKMAN_RETURN_IF_ERROR(ValidateStructure(*file));
-//   Config resolved = WithDefaults(file->config(), cpu_count);
+//   SOCKMAN_RETURN_IF_ERROR(ValidateStructure(*file, catalog));
+//   Config resolved = WithDefaults(file->config(), catalog, cpu_count);
 #ifndef SOCKMAN_CONFIG_VALIDATE_H_
 #define SOCKMAN_CONFIG_VALIDATE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,20 +30,53 @@ inline constexpr uint32_t kDefaultStopTimeoutMs = 2000;
 inline constexpr uint32_t kMaxStopTimeoutMs = 3'600'000;
 inline constexpr uint32_t kMaxWorkerCount = 1024;
 inline constexpr uint64_t kMaxTimeoutMs = 86'400'000;  // one day
-inline constexpr uint32_t kDefaultMaxHeaderSize = 16 * 1024;
-inline constexpr uint32_t kDefaultHeaderTimeoutMs = 10'000;
 inline constexpr uint32_t kDefaultHandshakeTimeoutMs = 10'000;
 
-// The listen schemes of the DSL, in the order errors list them.
-const std::vector<std::string>& DslSchemes();
+// A config error in one field of a service: "FIELD: message".
+struct FieldError {
+  std::string field;    // "http.max_header_size"
+  std::string message;  // "must be between 256 and 1048576"
+};
+
+// The Service fields that belong to one protocol (`http { }` and
+// `access_log` to http://): their checks and defaults. Implemented by the
+// protocol's binding.
+class ProtocolFields {
+ public:
+  virtual ~ProtocolFields() = default;
+  // The fields, by name; they apply to this protocol's services only.
+  virtual std::vector<std::string> names() const = 0;
+  // The first error in them on `service`, one of this protocol's services.
+  virtual std::optional<FieldError> Check(const Service& service) const = 0;
+  // Sets their defaults on one of this protocol's services.
+  virtual void FillDefaults(Service& service) const {}
+};
+
+// What validation knows of the protocol behind one listen scheme.
+struct SchemeInfo {
+  std::string protocol;    // the protocol's own scheme: "http" for https://
+  bool tls = false;        // the scheme means TLS (https://, wss://)
+  bool stream = true;      // runs over TCP and TLS
+  bool datagrams = false;  // runs over UDP (`transport: UDP`)
+  bool pings = true;       // false: a heartbeat may not push ping_data (HTTP)
+  const ProtocolFields* fields = nullptr;  // null: no fields of its own
+};
+
+class SchemeCatalog {
+ public:
+  virtual ~SchemeCatalog() = default;
+  // The scheme's protocol, or null for an unknown scheme.
+  virtual const SchemeInfo* Find(absl::string_view scheme) const = 0;
+  // Every scheme, in the order error messages list them.
+  virtual std::vector<std::string> Schemes() const = 0;
+};
 
 // `scheme://host:port`. host: IPv4, [IPv6], or localhost; port: 0-65535.
 struct ListenUri {
-  std::string scheme;  // lower case, aliases kept ("ws")
+  std::string scheme;  // lower case, as written ("ws", "https")
   std::string host;    // numeric, without brackets ("::1"); localhost -> 127.0.0.1
   uint16_t port = 0;
   bool ipv6 = false;
-  bool tls = false;    // https:// or wss:// (scheme is then "http" or "ws")
 
   std::string ToString() const;  // "text://[::1]:80"
 };
@@ -54,13 +91,14 @@ std::string HandlerName(const Service& service);
 // The names of every handler field of the DSL, in declaration order.
 std::vector<std::string> DslHandlerNames();
 
-// Everything that can be checked from the config alone: names, listen URIs,
-// counts, limits, fields whose feature is not built yet. Returns the first
-// error, located: "FILE:LINE:COL: service 'web': FIELD: message".
-absl::Status ValidateStructure(const ConfigFile& file);
+// Everything that can be checked from the config and the schemes' rules:
+// names, listen URIs, counts, limits, the protocols' own fields. Returns the
+// first error, located: "FILE:LINE:COL: service 'web': FIELD: message". An
+// unknown scheme is left to the caller (which lists the known ones).
+absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& schemes);
 
 // A copy with every defaulted field set (count 0 -> `cpu_count`).
-Config WithDefaults(const Config& config, int cpu_count);
+Config WithDefaults(const Config& config, const SchemeCatalog& schemes, int cpu_count);
 
 }  // namespace sockman
 

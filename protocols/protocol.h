@@ -58,21 +58,36 @@ struct ProtocolTraits {
   bool message_boundaries = true;
   // TLS ALPN protocol ids it speaks, in preference order ("http/1.1").
   std::vector<std::string> alpn;
+  // The scheme that means this protocol over TLS ("https"), or "".
+  std::string tls_scheme;
 };
+
+// A protocol's own settings, built by its binding (protocols/binding.h) from
+// its config block, e.g. WebSocketOptions. Subclasses are final; codecs read
+// them through OptionsAs.
+class ProtocolOptions {
+ public:
+  virtual ~ProtocolOptions() = default;
+};
+
+// `options` as its concrete (final) type T, or null when it is null or
+// another type: one type check, no dynamic_cast.
+template <typename T>
+const T* OptionsAs(const ProtocolOptions* options) {
+  static_assert(std::is_final_v<T>, "OptionsAs needs a final options class");
+  return options != nullptr && typeid(*options) == typeid(T) ? static_cast<const T*>(options)
+                                                             : nullptr;
+}
 
 struct CodecOptions {
   // No message, framing included, may be larger than this.
   size_t max_package_size = 10 * 1024 * 1024;
-  // For protocols with a header (HTTP, the WebSocket handshake): the most
-  // header bytes, and how long a peer may take to send them.
-  size_t max_header_size = 16 * 1024;
-  int64_t header_timeout_ms = 10'000;
   // Where a request/response protocol logs each exchange (HTTP's access
   // log, combined format); null for none. Owned by the worker.
   LogAppender* access_log = nullptr;
-  // Protocol-specific settings (e.g. WebSocketOptions), built by the CLI from
-  // the service's config; the protocol knows the type. May be null.
-  std::shared_ptr<const void> protocol_options;
+  // The protocol's own settings; null for its defaults. Owned by the
+  // service's plan, which outlives every codec of the service.
+  const ProtocolOptions* options = nullptr;
 };
 
 // kConsumed: `consumed` bytes were protocol traffic with no message for the
@@ -228,13 +243,21 @@ class ProtocolRegistry {
   // Returns true so it can initialize a static. Dies on a duplicate scheme
   // (a build error in disguise).
   bool Register(std::unique_ptr<Protocol> protocol);
+  // The protocol of a scheme (its name, an alias or its TLS scheme), or null.
   const Protocol* Find(absl::string_view scheme) const;
-  // Every registered scheme, aliases included, sorted.
+  // True for a protocol's TLS scheme ("https").
+  bool IsTlsScheme(absl::string_view scheme) const;
+  // Every registered scheme in listing order: the protocols' names, then
+  // aliases, then TLS schemes, then datagram-only protocols; the built-ins
+  // first in the order the DSL documents them, then the rest sorted.
   std::vector<std::string> Schemes() const;
+  // Every registered protocol.
+  std::vector<const Protocol*> Protocols() const;
 
  private:
   std::vector<std::unique_ptr<Protocol>> protocols_;
   absl::flat_hash_map<std::string, const Protocol*> by_scheme_;
+  absl::flat_hash_map<std::string, const Protocol*> by_tls_scheme_;
 };
 
 #define SOCKMAN_REGISTER_PROTOCOL(type)                                    \

@@ -151,8 +151,13 @@ void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) 
   options_.access_log->Append(line);
 }
 
+HttpCodec::HttpCodec(const CodecOptions& options) : options_(options) {
+  if (const HttpOptions* http = OptionsAs<HttpOptions>(options.options)) http_ = *http;
+}
+
 const ProtocolTraits& HttpProtocol::traits() const {
-  static const ProtocolTraits kTraits{.request_response = true, .alpn = {"http/1.1"}};
+  static const ProtocolTraits kTraits{
+      .request_response = true, .alpn = {"http/1.1"}, .tls_scheme = "https"};
   return kTraits;
 }
 
@@ -252,12 +257,12 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
       if (line_start_ == start_ && input.size() - start_ > kMaxTargetSize + 64) {
         return Fail({414, "request line too long"});
       }
-      if (input.size() - start_ > options_.max_header_size) {
+      if (input.size() - start_ > http_.max_header_size) {
         return Fail({431, "request header too large"});
       }
       return DecodeResult::NeedMore();
     }
-    if (head_end_ - start_ > options_.max_header_size) {
+    if (head_end_ - start_ > http_.max_header_size) {
       return Fail({431, "request header too large"});
     }
     // The same answer whether the head came in one read or in several (the
@@ -514,7 +519,7 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
       case Phase::kTrailers: {
         size_t nl = input.find('\n', pos_);
         if (nl == absl::string_view::npos) {
-          if (input.size() - pos_ > options_.max_header_size) {
+          if (input.size() - pos_ > http_.max_header_size) {
             return Fail({431, "trailer section too large"});
           }
           return more;

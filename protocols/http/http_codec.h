@@ -42,6 +42,13 @@ struct HttpRequest {
   bool HasHeader(absl::string_view name) const;
 };
 
+// Per-service settings (config: `http { ... }`, built by //protocols/http:config).
+// The WebSocket handshake reads them too.
+struct HttpOptions final : ProtocolOptions {
+  size_t max_header_size = 16 * 1024;  // request line and headers, at most
+  int64_t header_timeout_ms = 10'000;  // to send them in
+};
+
 // "Sun, 22 Nov 2026 02:26:08 GMT" for the current second of this process.
 class HttpDate {
  public:
@@ -69,7 +76,7 @@ class HttpCodec final : public Codec {
   // Longest request target before 414.
   static constexpr size_t kMaxTargetSize = 8 * 1024;
 
-  explicit HttpCodec(const CodecOptions& options) : options_(options) {}
+  explicit HttpCodec(const CodecOptions& options);
 
   // The peer's address is only formatted for an access log (inet_ntop per
   // connection otherwise shows in a Connection: close profile).
@@ -89,7 +96,7 @@ class HttpCodec final : public Codec {
     close_after_send_ = true;
   }
   int64_t PendingTimeoutMs() const override {
-    return phase_ == Phase::kHead ? options_.header_timeout_ms : 0;
+    return phase_ == Phase::kHead ? http_.header_timeout_ms : 0;
   }
 
   // The request most recently decoded (valid during its OnMessage).
@@ -127,6 +134,7 @@ class HttpCodec final : public Codec {
   void LogExchange(int status, uint64_t body_bytes, bool have_request);
 
   CodecOptions options_;
+  HttpOptions http_;
   std::string peer_host_ = "-";
   // The access log's view of the last request (only with an access log).
   std::string logged_request_;

@@ -24,7 +24,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   CodecOptions options;
   options.max_package_size = 64 + size_t{data[0]} * 64;
-  options.max_header_size = 64 + size_t{data[1]} * 16;
+  HttpOptions http;
+  http.max_header_size = 64 + size_t{data[1]} * 16;
+  options.options = &http;
   data += 2;
   size -= 2;
   HttpCodec codec(options);

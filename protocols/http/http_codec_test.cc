@@ -1,5 +1,7 @@
 #include "protocols/http/http_codec.h"
 
+#include <deque>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -10,10 +12,14 @@ namespace {
 
 using ::sockman::testing::RandomChunks;
 
+// The options of an HttpCodec; what they point to lives as long as the test.
 CodecOptions Options(size_t max_package = 1 << 20, size_t max_header = 16 * 1024) {
+  static std::deque<HttpOptions>* kept = new std::deque<HttpOptions>();
+  HttpOptions& http = kept->emplace_back();
+  http.max_header_size = max_header;
   CodecOptions options;
   options.max_package_size = max_package;
-  options.max_header_size = max_header;
+  options.options = &http;
   return options;
 }
 

@@ -22,13 +22,10 @@ bool ValidCloseCode(uint16_t code) {
          (code >= 3000 && code <= 4999);
 }
 
-std::shared_ptr<const WebSocketOptions> OptionsOf(const CodecOptions& options) {
-  if (options.protocol_options) {
-    return std::static_pointer_cast<const WebSocketOptions>(options.protocol_options);
-  }
-  static const auto* defaults = new std::shared_ptr<const WebSocketOptions>(
-      std::make_shared<WebSocketOptions>());
-  return *defaults;
+const WebSocketOptions* OptionsOf(const CodecOptions& options) {
+  if (const WebSocketOptions* ws = OptionsAs<WebSocketOptions>(options.options)) return ws;
+  static const WebSocketOptions* defaults = new WebSocketOptions();
+  return defaults;
 }
 
 }  // namespace
@@ -138,23 +135,29 @@ struct WebSocketCodec::Deflate {
 
 namespace {
 
-// The upgrade request is bounded by max_header_size; max_package_size is
-// for messages (a small one must not refuse a browser's handshake).
-CodecOptions HandshakeOptions(CodecOptions options) {
-  options.max_package_size = std::max(options.max_package_size, options.max_header_size);
+// The upgrade request is bounded by the handshake's max_header_size;
+// max_package_size is for messages (a small one must not refuse a browser's
+// handshake).
+CodecOptions HandshakeOptions(CodecOptions options, const WebSocketOptions& ws) {
+  options.max_package_size = std::max(options.max_package_size, ws.handshake.max_header_size);
+  options.options = &ws.handshake;
   return options;
 }
 
 }  // namespace
 
 WebSocketCodec::WebSocketCodec(const CodecOptions& options)
-    : options_(options), ws_(OptionsOf(options)), http_(HandshakeOptions(options)) {}
+    : options_(options), ws_(OptionsOf(options)), http_(HandshakeOptions(options, *ws_)) {}
 
 WebSocketCodec::~WebSocketCodec() = default;
 
 const ProtocolTraits& WebSocketProtocol::traits() const {
   static const ProtocolTraits kTraits{
-      .handshake = true, .pings = true, .message_kinds = true, .alpn = {"http/1.1"}};
+      .handshake = true,
+      .pings = true,
+      .message_kinds = true,
+      .alpn = {"http/1.1"},
+      .tls_scheme = "wss"};
   return kTraits;
 }
 

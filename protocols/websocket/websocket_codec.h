@@ -23,13 +23,15 @@
 
 namespace sockman {
 
-// Per-service settings (config: `websocket { ... }`).
-struct WebSocketOptions {
+// Per-service settings (config: `websocket { ... }`, built by
+// //protocols/websocket:config).
+struct WebSocketOptions final : ProtocolOptions {
   std::vector<std::string> allowed_origins;  // empty: any Origin
   std::vector<std::string> subprotocols;     // offered, in preference order
   std::string path;                          // empty: any path
   bool binary = false;                       // Send() sends binary frames
   bool deflate = false;                      // accept permessage-deflate offers
+  HttpOptions handshake;                     // bounds the upgrade request
 };
 
 // Incremental UTF-8 validation (RFC 3629: no overlongs, surrogates or code
@@ -95,7 +97,7 @@ class WebSocketCodec final : public Codec {
   void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override;
   bool CloseAfterSend() const override { return false; }
   int64_t PendingTimeoutMs() const override {
-    return open_ ? 0 : options_.header_timeout_ms;
+    return open_ ? 0 : ws_->handshake.header_timeout_ms;
   }
   void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
 
@@ -121,7 +123,7 @@ class WebSocketCodec final : public Codec {
   DecodeResult Fail(uint16_t close_code, const char* reason);
 
   CodecOptions options_;
-  std::shared_ptr<const WebSocketOptions> ws_;
+  const WebSocketOptions* ws_;  // never null
   HttpCodec http_;
   bool open_ = false;
   std::string reply_;        // a 101, a pong or a close, until the next Decode

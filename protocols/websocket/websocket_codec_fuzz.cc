@@ -56,13 +56,13 @@ bool ServerFrame(absl::string_view bytes, uint8_t& first, std::string& payload) 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace sockman;
   if (size < 2) return 0;
-  auto ws = std::make_shared<WebSocketOptions>();
-  ws->deflate = data[0] & 1;
+  WebSocketOptions ws;
+  ws.deflate = data[0] & 1;
   const char* offer = kOffers[(data[0] >> 1) & 3];
   bool server_no_context_takeover = ((data[0] >> 1) & 3) == 2;
   CodecOptions options;
   options.max_package_size = 16 + size_t{data[1]} * 64;
-  options.protocol_options = ws;
+  options.options = &ws;
   data += 2;
   size -= 2;
 
@@ -74,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   upgrade += "\r\n";
   DecodeResult opened = codec.Decode(upgrade);
   Check(opened.status == DecodeStatus::kConsumed && codec.open());
-  Check(codec.deflate() == (ws->deflate && *offer));
+  Check(codec.deflate() == (ws.deflate && *offer));
 
   // The client's side of the server-to-client direction.
   MessageInflater client_inflater(server_no_context_takeover);

@@ -21,11 +21,11 @@ constexpr char kUpgrade[] =
 std::string Text(const std::string& s) { return ClientFrame(0x81, s); }
 
 std::unique_ptr<WebSocketCodec> OpenCodec(size_t max = 1 << 20,
-                                          std::shared_ptr<WebSocketOptions> ws = nullptr,
+                                          const WebSocketOptions* ws = nullptr,
                                           const std::string& upgrade = kUpgrade) {
   CodecOptions options;
   options.max_package_size = max;
-  options.protocol_options = ws;
+  options.options = ws;
   auto codec = std::make_unique<WebSocketCodec>(options);
   DecodeResult r = codec->Decode(upgrade);
   EXPECT_EQ(r.status, DecodeStatus::kConsumed);
@@ -50,10 +50,10 @@ TEST(WebSocketTest, ASmallMaxPackageSizeStillAcceptsTheHandshake) {
 }
 
 TEST(WebSocketTest, HandshakeAnswers101WithAcceptAndSubprotocol) {
-  auto ws = std::make_shared<WebSocketOptions>();
-  ws->subprotocols = {"superchat", "chat"};
+  WebSocketOptions ws;
+  ws.subprotocols = {"superchat", "chat"};
   CodecOptions options;
-  options.protocol_options = ws;
+  options.options = &ws;
   WebSocketCodec codec(options);
   DecodeResult r = codec.Decode(kUpgrade);
   ASSERT_EQ(r.status, DecodeStatus::kConsumed);
@@ -65,9 +65,9 @@ TEST(WebSocketTest, HandshakeAnswers101WithAcceptAndSubprotocol) {
   EXPECT_TRUE(codec.open());
 }
 
-int HandshakeStatus(const std::string& request, std::shared_ptr<WebSocketOptions> ws = nullptr) {
+int HandshakeStatus(const std::string& request, const WebSocketOptions* ws = nullptr) {
   CodecOptions options;
-  options.protocol_options = ws;
+  options.options = ws;
   WebSocketCodec codec(options);
   DecodeResult r = codec.Decode(request);
   if (r.status != DecodeStatus::kError) return 0;
@@ -89,14 +89,14 @@ TEST(WebSocketTest, BadHandshakesGetHttpAnswers) {
   EXPECT_EQ(HandshakeStatus(with("dGhlIHNhbXBsZSBub25jZQ==", "tooshort")), 400);
   EXPECT_EQ(HandshakeStatus(with("keep-alive, Upgrade", "keep-alive")), 400);
   EXPECT_EQ(HandshakeStatus(with("GET /chat", "POST /chat")), 400);
-  auto ws = std::make_shared<WebSocketOptions>();
-  ws->path = "/other";
-  EXPECT_EQ(HandshakeStatus(base, ws), 404);
-  ws = std::make_shared<WebSocketOptions>();
-  ws->allowed_origins = {"https://good.example"};
-  EXPECT_EQ(HandshakeStatus(base, ws), 403);
-  ws->allowed_origins.push_back("http://example.com");
-  EXPECT_EQ(HandshakeStatus(base, ws), 0);
+  WebSocketOptions other_path;
+  other_path.path = "/other";
+  EXPECT_EQ(HandshakeStatus(base, &other_path), 404);
+  WebSocketOptions origins;
+  origins.allowed_origins = {"https://good.example"};
+  EXPECT_EQ(HandshakeStatus(base, &origins), 403);
+  origins.allowed_origins.push_back("http://example.com");
+  EXPECT_EQ(HandshakeStatus(base, &origins), 0);
 }
 
 TEST(WebSocketTest, FramesSplitAtEveryByteBoundary) {
@@ -260,14 +260,17 @@ std::string WithOffer(const std::string& offer) {
   return upgrade;
 }
 
-std::shared_ptr<WebSocketOptions> DeflateOn() {
-  auto ws = std::make_shared<WebSocketOptions>();
-  ws->deflate = true;
+const WebSocketOptions* DeflateOn() {
+  static const WebSocketOptions* ws = [] {
+    auto* options = new WebSocketOptions();
+    options->deflate = true;
+    return options;
+  }();
   return ws;
 }
 
-std::string Reply101(std::shared_ptr<WebSocketOptions> ws, const std::string& upgrade) {
-  WebSocketCodec codec(CodecOptions{.protocol_options = ws});
+std::string Reply101(const WebSocketOptions* ws, const std::string& upgrade) {
+  WebSocketCodec codec(CodecOptions{.options = ws});
   DecodeResult r = codec.Decode(upgrade);
   EXPECT_EQ(r.status, DecodeStatus::kConsumed);
   return std::string(r.reply);
