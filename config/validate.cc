@@ -43,13 +43,16 @@ std::string DatagramSchemes(const SchemeCatalog& schemes) {
   return absl::StrCat(absl::StrJoin(names, ", "), " and ", last);
 }
 
-// Each protocol's own fields and their protocol, in Service field order.
+// Each protocol's own fields and their protocol, in Service field order
+// (protocol_options, which any binding may read, is nobody's own).
 std::vector<std::pair<std::string, std::string>> OwnedFields(const SchemeCatalog& schemes) {
   std::vector<std::pair<std::string, std::string>> owned;
   for (const std::string& name : schemes.Schemes()) {
     const SchemeInfo* info = schemes.Find(name);
     if (info->fields == nullptr || info->protocol != name) continue;
-    for (std::string& field : info->fields->names()) owned.emplace_back(std::move(field), name);
+    for (std::string& field : info->fields->names()) {
+      if (field != kProtocolOptionsField) owned.emplace_back(std::move(field), name);
+    }
   }
   auto number = [](const std::string& field) {
     const auto* descriptor = Service::descriptor()->FindFieldByName(field);
@@ -305,6 +308,14 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
         return file.ServiceError(
             i, "heartbeat.ping_data",
             absl::StrCat(scheme.protocol, ":// services cannot push pings (leave it empty)"));
+      }
+    }
+    if (service.has_protocol_options()) {
+      std::vector<std::string> own;
+      if (scheme.fields != nullptr) own = scheme.fields->names();
+      if (std::find(own.begin(), own.end(), kProtocolOptionsField) == own.end()) {
+        return file.ServiceError(i, kProtocolOptionsField,
+                                 absl::StrCat(uri->scheme, ":// takes no protocol_options"));
       }
     }
     // A protocol's own fields apply to its services alone.

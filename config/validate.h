@@ -38,6 +38,10 @@ struct FieldError {
   std::string message;  // "must be between 256 and 1048576"
 };
 
+// The Service field any protocol's binding may read (an Any of the
+// binding's own message): protocols from modules have their options there.
+inline constexpr char kProtocolOptionsField[] = "protocol_options";
+
 // The Service fields that belong to one protocol (`http { }` and
 // `access_log` to http://): their checks and defaults. Implemented by the
 // protocol's binding.

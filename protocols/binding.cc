@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "absl/strings/str_cat.h"
+
 namespace sockman {
 namespace {
 
@@ -36,6 +38,24 @@ class RegistryCatalog : public SchemeCatalog {
 };
 
 }  // namespace
+
+std::optional<FieldError> UnpackProtocolOptions(const Service& service,
+                                                google::protobuf::Message& options) {
+  if (!service.has_protocol_options()) return std::nullopt;
+  const google::protobuf::Any& any = service.protocol_options();
+  const std::string& wanted = options.GetDescriptor()->full_name();
+  absl::string_view url = any.type_url();
+  size_t slash = url.rfind('/');
+  absl::string_view type = slash == absl::string_view::npos ? url : url.substr(slash + 1);
+  if (type != wanted) {
+    return FieldError{kProtocolOptionsField,
+                      absl::StrCat("expects ", wanted, ", not '", type, "'")};
+  }
+  if (!options.ParseFromString(any.value())) {
+    return FieldError{kProtocolOptionsField, absl::StrCat("is not a valid ", wanted)};
+  }
+  return std::nullopt;
+}
 
 BindingRegistry& BindingRegistry::Global() {
   static BindingRegistry* registry = new BindingRegistry();

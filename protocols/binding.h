@@ -15,12 +15,14 @@
 #define SOCKMAN_PROTOCOLS_BINDING_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "config/sockman.pb.h"
+#include "google/protobuf/message.h"
 #include "config/validate.h"
 #include "protocols/protocol.h"
 
@@ -34,6 +36,12 @@ class ProtocolBinding : public ProtocolFields {
   // (Check) and defaulted (FillDefaults); null for the codec's defaults.
   virtual std::unique_ptr<const ProtocolOptions> Options(const Service& service) const = 0;
 };
+
+// Reads the service's `protocol_options` into `options` (left as it is when
+// the field is absent). Errors: another message type, or bytes that do not
+// parse as `options`' type.
+std::optional<FieldError> UnpackProtocolOptions(const Service& service,
+                                                google::protobuf::Message& options);
 
 // Bindings by protocol name. Filled by static registration before main();
 // read-only afterwards.

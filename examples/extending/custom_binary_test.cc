@@ -1,6 +1,10 @@
 // The custom binary (built-ins + the example modules) runs a config that
 // uses each example protocol and module; the stock binary refuses them.
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -20,6 +24,13 @@ class CustomBinaryTest : public ::testing::Test {
     tcp_echo_port_ = FreePort();
     auto started = SockmanProcess::Start(absl::StrCat(R"(
 service { name: "jsonnl" listen: "jsonnl://127.0.0.1:0" echo {} }
+service {
+  name: "jsonnl_objects"
+  listen: "jsonnl://127.0.0.1:0"
+  protocol_options { [type.googleapis.com/example.JsonNlOptions] { objects_only: true } }
+  echo {}
+}
+service { name: "jsonnl_udp" listen: "jsonnl://127.0.0.1:0" transport: UDP echo {} }
 service { name: "xml" listen: "xml://127.0.0.1:0" echo {} }
 service { name: "jsonint" listen: "jsonint://127.0.0.1:0" echo {} }
 service {
@@ -130,6 +141,56 @@ TEST_F(CustomBinaryTest, TunnelModulePipesToItsUpstream) {
   EXPECT_EQ(client.ReadExactly(18), "through the tunnel");
   ASSERT_TRUE(client.Send(big));
   EXPECT_EQ(client.ReadExactly(big.size()), big);
+}
+
+// jsonnl:// has an options block of its own (its binding reads
+// protocol_options) and runs over UDP, as a built-in would.
+TEST_F(CustomBinaryTest, ProtocolOptionsAndUdp) {
+  TestClient objects(server_->port("jsonnl_objects"));
+  ASSERT_TRUE(objects.Send("{\"a\": 1}\n"));
+  EXPECT_EQ(objects.ReadLine(), "{\"a\": 1}");
+  ASSERT_TRUE(objects.Send("[1, 2]\n"));
+  EXPECT_TRUE(objects.WaitClosed());  // valid JSON, but not an object
+  TestClient plain(server_->port("jsonnl"));
+  ASSERT_TRUE(plain.Send("[1, 2]\n"));
+  EXPECT_EQ(plain.ReadLine(), "[1, 2]");  // the other service keeps the defaults
+
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(server_->port("jsonnl_udp"));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(send(fd, "{\"u\": true}\n", 12, 0), 12);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 2000), 1);
+  char buf[100];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  close(fd);
+  EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "{\"u\": true}\n");
+}
+
+TEST(ProtocolOptionsTest, ErrorsNameTheField) {
+  setenv("SOCKMAN_BINARY", kCustom, 1);
+  std::string wrong_type = WriteTempFile("wrong_type.textproto",
+      "service { name: \"j\" listen: \"jsonnl://127.0.0.1:0\"\n"
+      "  protocol_options { [type.googleapis.com/example.ChatConfig] { greeting: \"x\" } }\n"
+      "  echo {} }\n");
+  CommandResult result = RunSockman({"check", "-c", wrong_type});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(result.err, "wrong_type.textproto:2:3: service 'j': "
+                                            "protocol_options: expects example.JsonNlOptions, "
+                                            "not 'example.ChatConfig'"))
+      << result.err;
+  std::string not_taken = WriteTempFile("not_taken.textproto",
+      "service { name: \"t\" listen: \"text://127.0.0.1:0\"\n"
+      "  protocol_options { [type.googleapis.com/example.JsonNlOptions] { objects_only: true } }\n"
+      "  echo {} }\n");
+  result = RunSockman({"check", "-c", not_taken});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(result.err, "protocol_options: text:// takes no protocol_options"))
+      << result.err;
+  unsetenv("SOCKMAN_BINARY");
 }
 
 TEST(ModuleConfigTest, ErrorsNameTheFieldAndTheModule) {

@@ -2,12 +2,20 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_format.h"
+#include "examples/extending/example_modules.pb.h"
 #include "examples/extending/json_check.h"
+#include "protocols/binding.h"
 
 namespace example {
 
 using sockman::DecodeResult;
 using sockman::ProtocolError;
+
+JsonNlCodec::JsonNlCodec(const sockman::CodecOptions& options) : max_(options.max_package_size) {
+  if (const auto* settings = sockman::OptionsAs<JsonNlSettings>(options.options)) {
+    objects_only_ = settings->objects_only;
+  }
+}
 
 DecodeResult JsonNlCodec::Decode(absl::string_view input) {
   size_t newline = input.find('\n', scanned_);
@@ -21,6 +29,9 @@ DecodeResult JsonNlCodec::Decode(absl::string_view input) {
   absl::string_view line = input.substr(0, newline);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (!IsValidJson(line)) return DecodeResult::Error(ProtocolError::kMalformed, "not JSON");
+  if (objects_only_ && absl::StripLeadingAsciiWhitespace(line).front() != '{') {
+    return DecodeResult::Error(ProtocolError::kMalformed, "not a JSON object");
+  }
   return DecodeResult::Message(newline + 1, line);
 }
 
@@ -90,6 +101,31 @@ class Simple : public sockman::Protocol {
 class JsonNlProtocol : public Simple<JsonNlCodec> {
  public:
   JsonNlProtocol() : Simple("jsonnl") {}
+  // Also over UDP (one line per datagram), and named in TLS ALPN.
+  const sockman::ProtocolTraits& traits() const override {
+    static const sockman::ProtocolTraits kTraits{.datagrams = true, .alpn = {"jsonnl"}};
+    return kTraits;
+  }
+};
+
+// The translator from jsonnl's config to its codec: checks and reads
+// `protocol_options`, an example.JsonNlOptions.
+class JsonNlBinding : public sockman::ProtocolBinding {
+ public:
+  absl::string_view protocol() const override { return "jsonnl"; }
+  std::vector<std::string> names() const override { return {sockman::kProtocolOptionsField}; }
+  std::optional<sockman::FieldError> Check(const sockman::Service& service) const override {
+    JsonNlOptions options;
+    return sockman::UnpackProtocolOptions(service, options);
+  }
+  std::unique_ptr<const sockman::ProtocolOptions> Options(
+      const sockman::Service& service) const override {
+    JsonNlOptions options;
+    sockman::UnpackProtocolOptions(service, options);  // checked above
+    auto settings = std::make_unique<JsonNlSettings>();
+    settings->objects_only = options.objects_only();
+    return settings;
+  }
 };
 class XmlProtocol : public Simple<XmlCodec> {
  public:
@@ -101,6 +137,7 @@ class JsonIntProtocol : public Simple<JsonIntCodec> {
 };
 
 SOCKMAN_REGISTER_PROTOCOL(JsonNlProtocol);
+SOCKMAN_REGISTER_BINDING(JsonNlBinding);
 SOCKMAN_REGISTER_PROTOCOL(XmlProtocol);
 SOCKMAN_REGISTER_PROTOCOL(JsonIntProtocol);
 

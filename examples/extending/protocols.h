@@ -1,7 +1,8 @@
 // The three protocols of Workerman's manual chapter on custom protocols, as
 // sockman codecs (each registered under its scheme in protocols.cc):
 //
-//   jsonnl://   one JSON value per line ("\n"-terminated, "\r\n" accepted)
+//   jsonnl://   one JSON value per line ("\n"-terminated, "\r\n" accepted);
+//               with options (JsonNlOptions), over TCP, TLS or UDP
 //   xml://      a 10-digit ASCII decimal total length (header included),
 //               then an XML body: "0000000025<a>hello</a>" ...
 //   jsonint://  a 4-byte network-order total length (header included), then
@@ -17,14 +18,20 @@
 
 namespace example {
 
+// What the binding of jsonnl:// builds from `protocol_options`.
+struct JsonNlSettings final : sockman::ProtocolOptions {
+  bool objects_only = false;
+};
+
 class JsonNlCodec : public sockman::Codec {
  public:
-  explicit JsonNlCodec(const sockman::CodecOptions& options) : max_(options.max_package_size) {}
+  explicit JsonNlCodec(const sockman::CodecOptions& options);
   sockman::DecodeResult Decode(absl::string_view input) override;
   void Encode(absl::string_view message, sockman::MessageKind kind, std::string& out) override;
 
  private:
   size_t max_;
+  bool objects_only_ = false;
   size_t scanned_ = 0;  // bytes already searched for "\n"
 };
 
