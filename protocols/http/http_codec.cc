@@ -20,26 +20,7 @@ namespace {
 SOCKMAN_REGISTER_PROTOCOL(HttpProtocol);
 
 constexpr size_t kMaxLeadingEmptyLines = 16;
-constexpr size_t kMaxChunkLine = 4096;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-
-// RFC 9110 5.6.2: tchar.
-bool IsTokenChar(unsigned char c) {
-  if (absl::ascii_isalnum(c)) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-absl::string_view TrimOws(absl::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 struct HeadError {
   uint16_t code;
@@ -53,30 +34,6 @@ DecodeResult Fail(HeadError e) {
 }
 
 }  // namespace
-
-bool IsHttpToken(absl::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!IsTokenChar(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
-bool IsHttpFieldValue(absl::string_view s) {
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '\t') continue;
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
-bool HttpListHasToken(absl::string_view list, absl::string_view token) {
-  for (absl::string_view item : absl::StrSplit(list, ',')) {
-    if (absl::EqualsIgnoreCase(TrimOws(item), token)) return true;
-  }
-  return false;
-}
 
 absl::string_view HttpRequest::Header(absl::string_view name) const {
   for (const auto& [n, v] : headers) {
@@ -153,6 +110,8 @@ void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) 
 
 HttpCodec::HttpCodec(const CodecOptions& options) : options_(options) {
   if (const HttpOptions* http = OptionsAs<HttpOptions>(options.options)) http_ = *http;
+  chunked_ = ChunkedDecoder({.max_body = options.max_package_size,
+                             .max_trailers = http_.max_header_size});
 }
 
 const ProtocolTraits& HttpProtocol::traits() const {
@@ -218,7 +177,7 @@ void HttpCodec::Reset() {
   start_ = scanned_ = line_start_ = head_end_ = 0;
   content_length_ = 0;
   pos_ = 0;
-  chunk_left_ = 0;
+  chunked_.Reset();
   expect_continue_ = false;
   header_spans_.clear();
 }
@@ -443,7 +402,7 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
                                     : connection_keep_alive && !connection_close;
   head_request_ = method == "HEAD";
   if (chunked) {
-    phase_ = Phase::kChunkSize;
+    phase_ = Phase::kChunked;
     pos_ = head_end_;
     body_.clear();
   } else if (content_length_ > 0) {
@@ -458,86 +417,18 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
   DecodeResult more = DecodeResult::NeedMore();
   if (expect_continue_ && pos_ == head_end_ && input.size() == head_end_) more.reply = kContinue;
   expect_continue_ = false;
-  for (;;) {
-    switch (phase_) {
-      case Phase::kChunkSize: {
-        size_t nl = input.find('\n', pos_);
-        if (nl == absl::string_view::npos) {
-          if (input.size() - pos_ > kMaxChunkLine) return Fail({400, "chunk size line too long"});
-          return more;
-        }
-        absl::string_view line = input.substr(pos_, nl - pos_);
-        if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
-        size_t digits = 0;
-        uint64_t size = 0;
-        while (digits < line.size() && absl::ascii_isxdigit(static_cast<unsigned char>(line[digits]))) {
-          if (digits == 15) return Fail({400, "chunk size too large"});
-          char c = line[digits];
-          size = size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-          ++digits;
-        }
-        if (digits == 0) return Fail({400, "bad chunk size"});
-        absl::string_view ext = TrimOws(line.substr(digits));
-        if (!ext.empty() && (ext[0] != ';' || !IsHttpFieldValue(ext))) {
-          return Fail({400, "bad chunk extension"});
-        }
-        pos_ = nl + 1;
-        if (size == 0) {
-          phase_ = Phase::kTrailers;
-          break;
-        }
-        if (body_.size() + size > options_.max_package_size) {
-          return Fail({413, "body larger than max_package_size"});
-        }
-        chunk_left_ = size;
-        phase_ = Phase::kChunkData;
-        break;
-      }
-      case Phase::kChunkData: {
-        size_t take = static_cast<size_t>(std::min<uint64_t>(input.size() - pos_, chunk_left_));
-        body_.append(input.data() + pos_, take);
-        pos_ += take;
-        chunk_left_ -= take;
-        if (chunk_left_ > 0) return more;
-        phase_ = Phase::kChunkDataEnd;
-        break;
-      }
-      case Phase::kChunkDataEnd: {
-        if (pos_ >= input.size()) return more;
-        if (input[pos_] == '\n') {
-          pos_ += 1;
-        } else if (input[pos_] == '\r') {
-          if (pos_ + 1 >= input.size()) return more;
-          if (input[pos_ + 1] != '\n') return Fail({400, "chunk data not followed by CRLF"});
-          pos_ += 2;
-        } else {
-          return Fail({400, "chunk data not followed by CRLF"});
-        }
-        phase_ = Phase::kChunkSize;
-        break;
-      }
-      case Phase::kTrailers: {
-        size_t nl = input.find('\n', pos_);
-        if (nl == absl::string_view::npos) {
-          if (input.size() - pos_ > http_.max_header_size) {
-            return Fail({431, "trailer section too large"});
-          }
-          return more;
-        }
-        absl::string_view field = input.substr(pos_, nl - pos_);
-        if (absl::EndsWith(field, "\r")) field.remove_suffix(1);
-        if (field.empty()) return Deliver(input, nl + 1, body_);
-        size_t colon = field.find(':');
-        if (colon == absl::string_view::npos || !IsHttpToken(field.substr(0, colon)) ||
-            !IsHttpFieldValue(field.substr(colon + 1))) {
-          return Fail({400, "bad trailer field"});
-        }
-        pos_ = nl + 1;
-        break;
-      }
-      default:
-        return Fail({400, "internal parser state"});
-    }
+  switch (chunked_.Decode(input, pos_, body_)) {
+    case ChunkedDecoder::Status::kNeedMore:
+      return more;
+    case ChunkedDecoder::Status::kDone:
+      return Deliver(input, pos_, body_);
+    case ChunkedDecoder::Status::kError:
+      break;
+  }
+  switch (chunked_.error()) {
+    case ChunkedDecoder::Error::kTooLarge: return Fail({413, chunked_.reason()});
+    case ChunkedDecoder::Error::kTrailersTooLarge: return Fail({431, chunked_.reason()});
+    default: return Fail({400, chunked_.reason()});
   }
 }
 
@@ -630,13 +521,11 @@ void HttpCodec::EncodeChunk(absl::string_view data, std::string& out) const {
     out.append(data.data(), data.size());
     return;
   }
-  absl::StrAppend(&out, absl::Hex(data.size()), "\r\n");
-  out.append(data.data(), data.size());
-  out += "\r\n";
+  AppendChunk(data, out);
 }
 
 void HttpCodec::EncodeStreamEnd(std::string& out) const {
-  if (streaming_chunked_ && !answering_head_) out += "0\r\n\r\n";
+  if (streaming_chunked_ && !answering_head_) AppendLastChunk(out);
 }
 
 void HttpCodec::Encode(absl::string_view message, MessageKind, std::string& out) {

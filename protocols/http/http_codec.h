@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "protocols/http/chunked.h"
+#include "protocols/http/syntax.h"
 #include "protocols/protocol.h"
 
 namespace sockman {
@@ -60,14 +62,6 @@ class HttpDate {
 
 // The reason phrase for a status code ("Not Found"), or "Unknown".
 absl::string_view HttpReason(int status);
-
-// RFC 9110 5.6.2: a non-empty token (header names, methods).
-bool IsHttpToken(absl::string_view s);
-// RFC 9110 5.5: field-value bytes (HTAB, SP, VCHAR, obs-text; no CTLs).
-bool IsHttpFieldValue(absl::string_view s);
-// True if the comma-separated header value lists `token` (any case):
-// HttpListHasToken("keep-alive, Upgrade", "upgrade").
-bool HttpListHasToken(absl::string_view list, absl::string_view token);
 
 class HttpCodec final : public Codec {
  public:
@@ -120,7 +114,7 @@ class HttpCodec final : public Codec {
   void set_close_after_send() { close_after_send_ = true; }
 
  private:
-  enum class Phase { kHead, kBody, kChunkSize, kChunkData, kChunkDataEnd, kTrailers };
+  enum class Phase { kHead, kBody, kChunked };
 
   DecodeResult ParseHead(absl::string_view head);
   DecodeResult DecodeChunked(absl::string_view input);
@@ -147,7 +141,7 @@ class HttpCodec final : public Codec {
   size_t head_end_ = 0;     // offset just past the blank line
   uint64_t content_length_ = 0;
   size_t pos_ = 0;          // chunked: parse position in the input
-  uint64_t chunk_left_ = 0;
+  ChunkedDecoder chunked_{ChunkedDecoder::Limits{}};
   bool expect_continue_ = false;
   std::string body_;        // de-chunked body
   HttpRequest request_;

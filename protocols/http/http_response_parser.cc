@@ -12,12 +12,6 @@ namespace {
 
 constexpr int kMaxHeaders = 200;
 
-absl::string_view TrimOws(absl::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 absl::string_view StripCr(absl::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   return line;
@@ -116,15 +110,20 @@ HttpResponseParser::Result HttpResponseParser::Parse(absl::string_view input, si
       case Phase::kDone:
         *consumed = pos;
         return Result::kDone;
-      default: {
-        size_t used = 0;
-        Result r = ParseChunked(input.substr(pos), &used);
-        pos += used;
-        if (r == Result::kError) return r;
-        *consumed = pos;
-        if (r == Result::kNeedMore) return r;
+      case Phase::kChunked:
+        switch (chunked_.Decode(input, pos, response_.body)) {
+          case ChunkedDecoder::Status::kNeedMore:
+            *consumed = pos;
+            return Result::kNeedMore;
+          case ChunkedDecoder::Status::kError:
+            return Fail(chunked_.error() == ChunkedDecoder::Error::kTooLarge
+                            ? "response body too large"
+                            : chunked_.reason());
+          case ChunkedDecoder::Status::kDone:
+            phase_ = Phase::kDone;
+            break;
+        }
         break;
-      }
     }
   }
 }
@@ -173,7 +172,8 @@ HttpResponseParser::Result HttpResponseParser::ParseHead(absl::string_view head)
   if (!codings.empty()) {
     std::vector<absl::string_view> last = absl::StrSplit(codings.back(), ',');
     if (absl::EqualsIgnoreCase(TrimOws(last.back()), "chunked")) {
-      phase_ = Phase::kChunkSize;
+      phase_ = Phase::kChunked;
+      chunked_.Reset();
     } else {
       phase_ = Phase::kUntilClose;
       response_.keep_alive = false;
@@ -204,71 +204,6 @@ HttpResponseParser::Result HttpResponseParser::ParseHead(absl::string_view head)
   phase_ = Phase::kUntilClose;
   response_.keep_alive = false;
   return Result::kNeedMore;
-}
-
-HttpResponseParser::Result HttpResponseParser::ParseChunked(absl::string_view input,
-                                                            size_t* consumed) {
-  size_t pos = 0;
-  absl::string_view line;
-  while (true) {
-    *consumed = pos;
-    switch (phase_) {
-      case Phase::kChunkSize: {
-        if (!NextLine(input, &pos, &line)) {
-          if (input.size() - pos > 1024) return Fail("chunk size line too long");
-          return Result::kNeedMore;
-        }
-        absl::string_view digits = TrimOws(line.substr(0, line.find(';')));
-        uint64_t size = 0;
-        if (digits.empty() || digits.size() > 15) return Fail("bad chunk size");
-        for (char c : digits) {
-          if (!absl::ascii_isxdigit(c)) return Fail("bad chunk size");
-          size = size * 16 + (absl::ascii_isdigit(c) ? c - '0' : (absl::ascii_tolower(c) - 'a' + 10));
-        }
-        if (size == 0) {
-          phase_ = Phase::kTrailers;
-          remaining_ = 0;  // trailer bytes seen
-        } else {
-          if (response_.body.size() + size > max_body_size_) return Fail("response body too large");
-          phase_ = Phase::kChunkData;
-          remaining_ = size;
-        }
-        break;
-      }
-      case Phase::kChunkData:
-        if (!TakeBody(input, &pos)) {
-          *consumed = pos;
-          return Result::kNeedMore;
-        }
-        phase_ = Phase::kChunkDataEnd;
-        break;
-      case Phase::kChunkDataEnd:
-        if (!NextLine(input, &pos, &line)) {
-          if (input.size() - pos > 1) return Fail("chunk not followed by CRLF");
-          return Result::kNeedMore;
-        }
-        if (!line.empty()) return Fail("chunk not followed by CRLF");
-        phase_ = Phase::kChunkSize;
-        break;
-      case Phase::kTrailers: {
-        size_t start = pos;
-        if (!NextLine(input, &pos, &line)) {
-          if (remaining_ + input.size() - pos > kMaxHeadSize) return Fail("trailers over 64 KiB");
-          return Result::kNeedMore;
-        }
-        remaining_ += pos - start;
-        if (remaining_ > kMaxHeadSize) return Fail("trailers over 64 KiB");
-        if (line.empty()) {
-          phase_ = Phase::kDone;
-          *consumed = pos;
-          return Result::kDone;
-        }
-        break;
-      }
-      default:
-        return Result::kDone;
-    }
-  }
 }
 
 HttpResponseParser::Result HttpResponseParser::Finish() {

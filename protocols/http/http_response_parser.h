@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "protocols/http/chunked.h"
 
 namespace sockman {
 
@@ -42,7 +43,9 @@ class HttpResponseParser {
   enum class Result { kNeedMore, kDone, kError };
 
   explicit HttpResponseParser(size_t max_body_size, bool head_request = false)
-      : max_body_size_(max_body_size), head_request_(head_request) {}
+      : max_body_size_(max_body_size),
+        head_request_(head_request),
+        chunked_({.max_body = max_body_size, .max_trailers = kMaxHeadSize}) {}
 
   // Parses from the start of `input` (the bytes not yet consumed) and sets
   // `*consumed` to how many bytes the caller may drop.
@@ -59,12 +62,11 @@ class HttpResponseParser {
   bool started() const { return started_; }
 
  private:
-  enum class Phase { kHead, kBody, kUntilClose, kChunkSize, kChunkData, kChunkDataEnd, kTrailers, kDone };
+  enum class Phase { kHead, kBody, kUntilClose, kChunked, kDone };
 
   Result Fail(std::string why);
   // Parses a complete head (through the blank line, `head` excludes it).
   Result ParseHead(absl::string_view head);
-  Result ParseChunked(absl::string_view input, size_t* consumed);
   // Moves up to remaining_ bytes from `input` at `*pos` into the body; true
   // once remaining_ is 0.
   bool TakeBody(absl::string_view input, size_t* pos);
@@ -76,7 +78,8 @@ class HttpResponseParser {
   bool head_request_;
   bool started_ = false;
   Phase phase_ = Phase::kHead;
-  uint64_t remaining_ = 0;  // kBody: body bytes; kChunkData: chunk bytes
+  uint64_t remaining_ = 0;  // kBody: body bytes
+  ChunkedDecoder chunked_;
   HttpClientResponse response_;
   std::string error_;
 };

@@ -1,0 +1,22 @@
+// HTTP/1.1 lexical rules (RFC 9110 5.5, 5.6), shared by the server codec,
+// the client's response parser and the chunked coding.
+#ifndef SOCKMAN_PROTOCOLS_HTTP_SYNTAX_H_
+#define SOCKMAN_PROTOCOLS_HTTP_SYNTAX_H_
+
+#include "absl/strings/string_view.h"
+
+namespace sockman {
+
+// RFC 9110 5.6.2: a non-empty token (header names, methods).
+bool IsHttpToken(absl::string_view s);
+// RFC 9110 5.5: field-value bytes (HTAB, SP, VCHAR, obs-text; no CTLs).
+bool IsHttpFieldValue(absl::string_view s);
+// True if the comma-separated header value lists `token` (any case):
+// HttpListHasToken("keep-alive, Upgrade", "upgrade").
+bool HttpListHasToken(absl::string_view list, absl::string_view token);
+// `s` without leading and trailing spaces and tabs (RFC 9110 5.6.3 OWS).
+absl::string_view TrimOws(absl::string_view s);
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_HTTP_SYNTAX_H_
