@@ -9,15 +9,6 @@
 #include "protocols/http/http_codec.h"
 
 namespace sockman {
-namespace {
-
-bool ValidCloseCode(uint16_t code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
-         (code >= 3000 && code <= 4999);
-}
-
-}  // namespace
-
 std::string WebSocketClientCodec::HandshakeRequest(absl::string_view host, absl::string_view path,
                                                    absl::string_view extra_headers) {
   uint8_t nonce[16];
@@ -66,38 +57,24 @@ WebSocketClientCodec::Frame WebSocketClientCodec::Decode(absl::string_view input
   while (!closed_) {
     frame.consumed = pos;
     absl::string_view rest = input.substr(pos);
-    if (rest.size() < 2) return frame;
-    uint8_t b0 = rest[0], b1 = rest[1];
-    bool fin = b0 & 0x80;
-    uint8_t opcode = b0 & 0x0F;
-    if (b0 & 0x70) return Fail(1002, "reserved bits set");
-    if (b1 & 0x80) return Fail(1002, "masked server frame");
-    uint64_t length = b1 & 0x7F;
-    size_t header = 2;
-    if (length == 126) {
-      if (rest.size() < 4) return frame;
-      length = (static_cast<uint8_t>(rest[2]) << 8) | static_cast<uint8_t>(rest[3]);
-      header = 4;
-    } else if (length == 127) {
-      if (rest.size() < 10) return frame;
-      length = 0;
-      for (int i = 0; i < 8; ++i) length = (length << 8) | static_cast<uint8_t>(rest[2 + i]);
-      if (length >> 63) return Fail(1002, "64-bit length with the top bit set");
-      header = 10;
+    websocket::FrameHeader header_of;
+    const char* error = "";
+    switch (websocket::ParseFrameHeader(rest, header_of, error)) {
+      case websocket::ParseStatus::kNeedMore: return frame;
+      case websocket::ParseStatus::kError: return Fail(1002, error);
+      case websocket::ParseStatus::kOk: break;
     }
-    bool control = opcode & 0x08;
-    if (control) {
-      if (opcode != WebSocketCodec::kClose && opcode != WebSocketCodec::kPing &&
-          opcode != WebSocketCodec::kPong) {
-        return Fail(1002, "unknown opcode");
-      }
-      if (!fin || length > 125) return Fail(1002, "fragmented or long control frame");
-    } else if (opcode == WebSocketCodec::kContinuation) {
+    const bool fin = header_of.fin;
+    const uint8_t opcode = header_of.opcode;
+    const uint64_t length = header_of.length;
+    const size_t header = header_of.size;
+    const bool control = header_of.control();
+    if (header_of.rsv1) return Fail(1002, "reserved bits set");  // no extension negotiated
+    if (header_of.masked) return Fail(1002, "masked server frame");
+    if (opcode == WebSocketCodec::kContinuation) {
       if (!in_message_) return Fail(1002, "continuation without a message");
-    } else if (opcode == WebSocketCodec::kText || opcode == WebSocketCodec::kBinary) {
-      if (in_message_) return Fail(1002, "new message inside a fragmented one");
-    } else {
-      return Fail(1002, "unknown opcode");
+    } else if (!control && in_message_) {
+      return Fail(1002, "new message inside a fragmented one");
     }
     if (!control && message_.size() + length > max_message_size_) {
       return Fail(1009, "message too big");
@@ -115,16 +92,9 @@ WebSocketClientCodec::Frame WebSocketClientCodec::Decode(absl::string_view input
     }
     if (opcode == WebSocketCodec::kPong) continue;
     if (opcode == WebSocketCodec::kClose) {
-      uint16_t code = 1005;
-      if (payload.size() == 1) return Fail(1002, "1-byte close payload");
-      if (payload.size() >= 2) {
-        code = (static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]);
-        if (!ValidCloseCode(code)) return Fail(1002, "invalid close code");
-        Utf8Validator reason;
-        if (!reason.Feed(payload.substr(2)) || !reason.Complete()) {
-          return Fail(1007, "close reason is not UTF-8");
-        }
-      }
+      websocket::CloseFrame close = websocket::ParseClosePayload(payload);
+      if (close.fail_code != 0) return Fail(close.fail_code, close.error);
+      uint16_t code = close.code;
       EncodeClose(code == 1005 ? 1000 : code, reply_);
       closed_ = true;
       frame.kind = Kind::kClose;
@@ -163,19 +133,8 @@ void WebSocketClientCodec::EncodeMaskedFrame(WebSocketCodec::Opcode opcode,
                                              absl::string_view payload, std::string& out) {
   uint8_t mask[4];
   RAND_bytes(mask, sizeof(mask));
-  out.push_back(static_cast<char>(0x80 | opcode));
   size_t n = payload.size();
-  if (n < 126) {
-    out.push_back(static_cast<char>(0x80 | n));
-  } else if (n <= 0xFFFF) {
-    out.push_back(static_cast<char>(0x80 | 126));
-    out.push_back(static_cast<char>(n >> 8));
-    out.push_back(static_cast<char>(n));
-  } else {
-    out.push_back(static_cast<char>(0x80 | 127));
-    for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>(static_cast<uint64_t>(n) >> (8 * i)));
-  }
-  out.append(reinterpret_cast<const char*>(mask), 4);
+  websocket::AppendFrameHeader(opcode, n, out, mask);
   size_t start = out.size();
   out.resize(start + n);
   WebSocketMask(reinterpret_cast<const unsigned char*>(payload.data()), n, mask, out.data() + start);

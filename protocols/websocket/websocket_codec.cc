@@ -17,11 +17,6 @@ SOCKMAN_REGISTER_PROTOCOL(WebSocketProtocol);
 
 constexpr char kGuid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-bool ValidCloseCode(uint16_t code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
-         (code >= 3000 && code <= 4999);
-}
-
 const WebSocketOptions* OptionsOf(const CodecOptions& options) {
   if (const WebSocketOptions* ws = OptionsAs<WebSocketOptions>(options.options)) return ws;
   static const WebSocketOptions* defaults = new WebSocketOptions();
@@ -29,93 +24,6 @@ const WebSocketOptions* OptionsOf(const CodecOptions& options) {
 }
 
 }  // namespace
-
-// 32 bytes at a time in two 16-byte vectors (SSE2 here), then a word, then
-// bytes.
-bool WebSocketMask(const unsigned char* in, size_t size, const unsigned char* mask, char* out) {
-  using Block = uint64_t __attribute__((vector_size(16)));
-  uint32_t key4;
-  std::memcpy(&key4, mask, 4);
-  const uint64_t key = (uint64_t{key4} << 32) | key4;  // the mask twice, in memory order
-  const Block keys = {key, key};
-  Block high_a = {0, 0}, high_b = {0, 0};
-  size_t i = 0;
-  for (; i + 32 <= size; i += 32) {
-    Block a, b;
-    std::memcpy(&a, in + i, 16);
-    std::memcpy(&b, in + i + 16, 16);
-    a ^= keys;
-    b ^= keys;
-    high_a |= a;
-    high_b |= b;
-    std::memcpy(out + i, &a, 16);
-    std::memcpy(out + i + 16, &b, 16);
-  }
-  Block high_block = high_a | high_b;
-  uint64_t high = high_block[0] | high_block[1];
-  for (; i + 8 <= size; i += 8) {
-    uint64_t word;
-    std::memcpy(&word, in + i, 8);
-    word ^= key;
-    high |= word;
-    std::memcpy(out + i, &word, 8);
-  }
-  unsigned char tail = 0;
-  for (; i < size; ++i) {
-    out[i] = static_cast<char>(in[i] ^ mask[i & 3]);
-    tail |= static_cast<unsigned char>(out[i]);
-  }
-  return ((high & 0x8080808080808080ull) | (tail & 0x80)) == 0;
-}
-
-bool Utf8Validator::Feed(absl::string_view bytes) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const auto* end = p + bytes.size();
-  while (p < end) {
-    unsigned char c = *p++;
-    if (need_ == 0) {
-      if (c < 0x80) {
-        // Skip a run of ASCII eight bytes at a time.
-        while (end - p >= 8) {
-          uint64_t word;
-          std::memcpy(&word, p, 8);
-          if (word & 0x8080808080808080ull) break;
-          p += 8;
-        }
-        continue;
-      }
-      lower_ = 0x80;
-      upper_ = 0xBF;
-      if (c >= 0xC2 && c <= 0xDF) {
-        need_ = 1;
-      } else if (c == 0xE0) {
-        need_ = 2;
-        lower_ = 0xA0;
-      } else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) {
-        need_ = 2;
-      } else if (c == 0xED) {
-        need_ = 2;
-        upper_ = 0x9F;  // no UTF-16 surrogates
-      } else if (c == 0xF0) {
-        need_ = 3;
-        lower_ = 0x90;
-      } else if (c >= 0xF1 && c <= 0xF3) {
-        need_ = 3;
-      } else if (c == 0xF4) {
-        need_ = 3;
-        upper_ = 0x8F;  // nothing above U+10FFFF
-      } else {
-        return false;
-      }
-    } else {
-      if (c < lower_ || c > upper_) return false;
-      lower_ = 0x80;
-      upper_ = 0xBF;
-      --need_;
-    }
-  }
-  return true;
-}
 
 std::string WebSocketAccept(absl::string_view key) {
   std::string input = absl::StrCat(key, kGuid);
@@ -243,39 +151,24 @@ DecodeResult WebSocketCodec::Fail(uint16_t close_code, const char* reason) {
 }
 
 DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable) {
-  if (input.size() < 2) return DecodeResult::NeedMore();
-  const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
-  bool fin = bytes[0] & 0x80;
-  bool rsv1 = bytes[0] & 0x40;
-  uint8_t opcode = bytes[0] & 0x0F;
-  if (bytes[0] & 0x30) return Fail(1002, "RSV2 or RSV3 set");
-  bool control = opcode & 0x8;
-  if (opcode != kContinuation && opcode != kText && opcode != kBinary && opcode != kClose &&
-      opcode != kPing && opcode != kPong) {
-    return Fail(1002, "unknown opcode");
+  websocket::FrameHeader frame;
+  const char* error = "";
+  switch (websocket::ParseFrameHeader(input, frame, error)) {
+    case websocket::ParseStatus::kNeedMore: return DecodeResult::NeedMore();
+    case websocket::ParseStatus::kError: return Fail(1002, error);
+    case websocket::ParseStatus::kOk: break;
   }
+  const Opcode opcode = frame.opcode;
+  const bool fin = frame.fin;
+  const bool rsv1 = frame.rsv1;
+  const bool control = frame.control();
+  const uint64_t length = frame.length;
   if (rsv1 && !deflate_) return Fail(1002, "RSV1 set without permessage-deflate");
   if (rsv1 && (control || opcode == kContinuation)) {
     return Fail(1002, "RSV1 set on a control or continuation frame");
   }
-  if (!(bytes[1] & 0x80)) return Fail(1002, "client frame not masked");
-  uint64_t length = bytes[1] & 0x7F;
-  size_t header = 2;
-  if (length == 126) {
-    if (input.size() < 4) return DecodeResult::NeedMore();
-    length = (uint64_t{bytes[2]} << 8) | bytes[3];
-    header = 4;
-  } else if (length == 127) {
-    if (input.size() < 10) return DecodeResult::NeedMore();
-    length = 0;
-    for (int i = 2; i < 10; ++i) length = (length << 8) | bytes[i];
-    if (length >> 63) return Fail(1002, "64-bit length with the top bit set");
-    header = 10;
-  }
-  if (control) {
-    if (length > 125) return Fail(1002, "control frame over 125 bytes");
-    if (!fin) return Fail(1002, "fragmented control frame");
-  } else {
+  if (!frame.masked) return Fail(1002, "client frame not masked");
+  if (!control) {
     if (opcode == kContinuation && !in_message_) return Fail(1002, "continuation without a message");
     if (opcode != kContinuation && in_message_) return Fail(1002, "new message inside a message");
     uint64_t so_far = opcode == kContinuation ? wire_size_ : 0;
@@ -283,9 +176,10 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
       return Fail(1009, "message larger than max_package_size");
     }
   }
-  header += 4;
-  if (input.size() < header || input.size() - header < length) return DecodeResult::NeedMore();
-  const unsigned char* mask = bytes + header - 4;
+  const size_t header = frame.size;
+  if (input.size() - header < length) return DecodeResult::NeedMore();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
+  const unsigned char* mask = frame.mask;
   const unsigned char* payload = bytes + header;
   size_t total = header + static_cast<size_t>(length);
   auto unmask = [&](char* out) {
@@ -303,15 +197,9 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
       case kPong:
         return DecodeResult::Consumed(total);
       default: {  // close
-        if (length == 1) return Fail(1002, "close payload of one byte");
+        websocket::CloseFrame close = websocket::ParseClosePayload(control_);
+        if (close.fail_code != 0) return Fail(close.fail_code, close.error);
         if (length >= 2) {
-          uint16_t code = static_cast<uint16_t>((static_cast<unsigned char>(control_[0]) << 8) |
-                                                static_cast<unsigned char>(control_[1]));
-          if (!ValidCloseCode(code)) return Fail(1002, "invalid close code");
-          Utf8Validator reason;
-          if (!reason.Feed(absl::string_view(control_).substr(2)) || !reason.Complete()) {
-            return Fail(1007, "close reason is not UTF-8");
-          }
           EncodeFrame(kClose, control_.substr(0, 2), reply_);  // echo the code
         } else {
           EncodeFrame(kClose, "", reply_);
@@ -374,22 +262,7 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
 }
 
 void WebSocketCodec::EncodeFrameHeader(Opcode opcode, uint64_t size, std::string& out) {
-  char header[10];
-  size_t n = 2;
-  header[0] = static_cast<char>(0x80 | opcode);
-  if (size < 126) {
-    header[1] = static_cast<char>(size);
-  } else if (size <= 0xFFFF) {
-    header[1] = 126;
-    header[2] = static_cast<char>(size >> 8);
-    header[3] = static_cast<char>(size);
-    n = 4;
-  } else {
-    header[1] = 127;
-    for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<char>(size >> (56 - 8 * i));
-    n = 10;
-  }
-  out.append(header, n);
+  websocket::AppendFrameHeader(opcode, size, out);
 }
 
 void WebSocketCodec::EncodeFrame(Opcode opcode, absl::string_view payload, std::string& out) {

@@ -19,6 +19,7 @@
 
 #include "protocols/http/http_codec.h"
 #include "protocols/protocol.h"
+#include "protocols/websocket/frame.h"
 #include "protocols/websocket/permessage_deflate.h"
 
 namespace sockman {
@@ -34,40 +35,18 @@ struct WebSocketOptions final : ProtocolOptions {
   HttpOptions handshake;                     // bounds the upgrade request
 };
 
-// Incremental UTF-8 validation (RFC 3629: no overlongs, surrogates or code
-// points above U+10FFFF), across any split of the input.
-class Utf8Validator {
- public:
-  // False as soon as the bytes so far cannot be the start of valid UTF-8.
-  bool Feed(absl::string_view bytes);
-  // True when no multi-byte sequence is left open.
-  bool Complete() const { return need_ == 0; }
-  void Reset() { need_ = 0; }
-
- private:
-  int need_ = 0;
-  unsigned char lower_ = 0x80;
-  unsigned char upper_ = 0xBF;
-};
-
-// XORs `size` bytes of `in` with the 4-byte `mask` into `out` (which may be
-// `in`): masks and unmasks. Returns whether every result byte is ASCII (text
-// then needs no further UTF-8 check).
-bool WebSocketMask(const unsigned char* in, size_t size, const unsigned char* mask, char* out);
-
 // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" for "dGhlIHNhbXBsZSBub25jZQ==" (RFC 6455 1.3).
 std::string WebSocketAccept(absl::string_view key);
 
 class WebSocketCodec final : public Codec {
  public:
-  enum Opcode : uint8_t {
-    kContinuation = 0x0,
-    kText = 0x1,
-    kBinary = 0x2,
-    kClose = 0x8,
-    kPing = 0x9,
-    kPong = 0xA,
-  };
+  using Opcode = websocket::Opcode;
+  static constexpr Opcode kContinuation = websocket::kContinuation;
+  static constexpr Opcode kText = websocket::kText;
+  static constexpr Opcode kBinary = websocket::kBinary;
+  static constexpr Opcode kClose = websocket::kClose;
+  static constexpr Opcode kPing = websocket::kPing;
+  static constexpr Opcode kPong = websocket::kPong;
 
   // Messages shorter than this are sent uncompressed even with deflate on.
   static constexpr size_t kMinDeflateSize = 64;
