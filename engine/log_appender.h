@@ -24,6 +24,12 @@ class LogAppender {
 
   void Append(absl::string_view line) {
     pending_.append(line.data(), line.size());
+    Appended();
+  }
+  // For writers that format a line in place (no copy of their own): append
+  // it to buffer(), then call Appended().
+  std::string& buffer() { return pending_; }
+  void Appended() {
     if (pending_.size() >= kFlushBytes) Flush();
   }
   // Writes what is pending. A failed write drops the batch (logging must not

@@ -50,62 +50,49 @@ bool HttpRequest::HasHeader(absl::string_view name) const {
 }
 
 namespace {
-char date_text[32] = "";
-size_t date_size = 0;
-char log_time_text[32] = "";
-size_t log_time_size = 0;
-int64_t date_second = -1;
 
-// Quoted access-log fields: '"', '\\' and bytes outside printable ASCII
-// become \xHH, as nginx writes them.
-void AppendEscaped(std::string& out, absl::string_view s) {
-  if (s.empty()) {
-    out += '-';
-    return;
-  }
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out.push_back(ch);
-    }
-  }
-}
+// The cached Date of this thread's loop (one loop per thread), refreshed
+// each second by the timer HttpProtocol::StartWorker sets on that loop.
+struct DateCache {
+  char date_text[32] = "";
+  size_t date_size = 0;
+  char log_time_text[32] = "";
+  size_t log_time_size = 0;
+  int64_t second = -1;
+  bool timer = false;  // the loop's refresh timer is set
+};
+thread_local DateCache date_cache;
+
 }  // namespace
 
 void HttpDate::Update(int64_t unix_seconds) {
-  if (unix_seconds == date_second) return;
-  date_second = unix_seconds;
+  DateCache& c = date_cache;
+  if (unix_seconds == c.second) return;
+  c.second = unix_seconds;
   time_t t = static_cast<time_t>(unix_seconds);
   tm parts;
   gmtime_r(&t, &parts);
-  date_size = strftime(date_text, sizeof(date_text), "%a, %d %b %Y %H:%M:%S GMT", &parts);
-  log_time_size = strftime(log_time_text, sizeof(log_time_text), "%d/%b/%Y:%H:%M:%S +0000",
-                           &parts);
+  c.date_size = strftime(c.date_text, sizeof(c.date_text), "%a, %d %b %Y %H:%M:%S GMT", &parts);
+  c.log_time_size =
+      strftime(c.log_time_text, sizeof(c.log_time_text), "%d/%b/%Y:%H:%M:%S +0000", &parts);
 }
 
 absl::string_view HttpDate::Now() {
-  if (date_second < 0) Update(SystemClock().WallSeconds());
-  return absl::string_view(date_text, date_size);
+  DateCache& c = date_cache;
+  if (c.second < 0) Update(SystemClock().WallSeconds());
+  return absl::string_view(c.date_text, c.date_size);
 }
 
 absl::string_view HttpDate::LogTime() {
-  if (date_second < 0) Update(SystemClock().WallSeconds());
-  return absl::string_view(log_time_text, log_time_size);
+  DateCache& c = date_cache;
+  if (c.second < 0) Update(SystemClock().WallSeconds());
+  return absl::string_view(c.log_time_text, c.log_time_size);
 }
 
 void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) {
   if (options_.access_log == nullptr) return;
-  std::string line;
-  absl::StrAppend(&line, peer_host_, " - - [", HttpDate::LogTime(), "] \"");
-  line += have_request ? logged_request_ : "-";
-  absl::StrAppend(&line, "\" ", status, " ", body_bytes, " \"");
-  if (have_request) line += logged_referer_;
-  line += "\" \"";
-  if (have_request) line += logged_agent_;
-  line += "\"\n";
-  options_.access_log->Append(line);
+  AppendAccessLog(*options_.access_log, peer_host_, HttpDate::LogTime(),
+                  have_request ? &logged_ : nullptr, status, body_bytes);
 }
 
 HttpCodec::HttpCodec(const CodecOptions& options) : options_(options) {
@@ -121,10 +108,9 @@ const ProtocolTraits& HttpProtocol::traits() const {
 }
 
 void HttpProtocol::StartWorker(Reactor& reactor) const {
-  static bool started = false;
   HttpDate::Update(reactor.clock().WallSeconds());
-  if (started) return;
-  started = true;
+  if (date_cache.timer) return;  // this loop refreshes it already (http and websocket)
+  date_cache.timer = true;
   reactor.AddRepeatingTimer(1000, [&reactor] { HttpDate::Update(reactor.clock().WallSeconds()); });
 }
 
@@ -454,15 +440,8 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   if (options_.access_log != nullptr) {
     // The request's part of the log line, copied now: a handler may answer
     // after the request's bytes are gone (asynchronous responses).
-    logged_request_.clear();
-    AppendEscaped(logged_request_, request_.method);
-    logged_request_ += ' ';
-    AppendEscaped(logged_request_, request_.target);
-    absl::StrAppend(&logged_request_, " HTTP/1.", request_.version_minor);
-    logged_referer_.clear();
-    AppendEscaped(logged_referer_, request_.Header("Referer"));
-    logged_agent_.clear();
-    AppendEscaped(logged_agent_, request_.Header("User-Agent"));
+    logged_.Capture(request_.method, request_.target, request_.version_minor,
+                    request_.Header("Referer"), request_.Header("User-Agent"));
   }
   Reset();
   return DecodeResult::Message(end, body);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "protocols/http/access_log.h"
 #include "protocols/http/chunked.h"
 #include "protocols/http/syntax.h"
 #include "protocols/protocol.h"
@@ -51,7 +52,8 @@ struct HttpOptions final : ProtocolOptions {
   int64_t header_timeout_ms = 10'000;  // to send them in
 };
 
-// "Sun, 22 Nov 2026 02:26:08 GMT" for the current second of this process.
+// "Sun, 22 Nov 2026 02:26:08 GMT" for the current second, cached per thread
+// (each loop's own; HttpProtocol::StartWorker refreshes it every second).
 class HttpDate {
  public:
   static absl::string_view Now();
@@ -131,9 +133,7 @@ class HttpCodec final : public Codec {
   HttpOptions http_;
   std::string peer_host_ = "-";
   // The access log's view of the last request (only with an access log).
-  std::string logged_request_;
-  std::string logged_referer_;
-  std::string logged_agent_;
+  AccessLogRequest logged_;
   Phase phase_ = Phase::kHead;
   size_t start_ = 0;        // leading empty lines skipped before the request line
   size_t scanned_ = 0;      // head bytes already searched for the blank line
