@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "config/sockman.pb.h"
 #include "handlers/static/static_path.h"
+#include "protocols/http/http_headers.h"
 
 namespace sockman {
 namespace {
@@ -27,113 +28,6 @@ namespace {
 // Bodies up to this size are read and sent with the head in one write;
 // larger ones go out with sendfile.
 constexpr uint64_t kInlineBodyMax = 32 * 1024;
-
-std::string FormatHttpDate(time_t t) {
-  tm parts;
-  gmtime_r(&t, &parts);
-  char text[64];
-  size_t n = strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &parts);
-  return std::string(text, n);
-}
-
-bool ParseHttpDate(absl::string_view text, time_t& out) {
-  std::string s(text);
-  tm parts{};
-  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parts);
-  if (end == nullptr || *end != '\0') return false;
-  out = timegm(&parts);
-  return true;
-}
-
-std::string HtmlEscape(absl::string_view s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out.push_back(c);
-    }
-  }
-  return out;
-}
-
-std::string UrlEscape(absl::string_view s) {
-  std::string out;
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(ch);
-    } else {
-      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  return out;
-}
-
-// True if the If-None-Match list names `etag` (weak comparison) or is "*".
-bool EtagMatches(absl::string_view header, absl::string_view etag) {
-  for (absl::string_view tag : absl::StrSplit(header, ',')) {
-    tag = absl::StripAsciiWhitespace(tag);
-    if (tag == "*") return true;
-    absl::ConsumePrefix(&tag, "W/");
-    if (tag == etag) return true;
-  }
-  return false;
-}
-
-bool AcceptsGzip(absl::string_view header) {
-  for (absl::string_view item : absl::StrSplit(header, ',')) {
-    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
-    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parts[0]), "gzip")) continue;
-    for (size_t i = 1; i < parts.size(); ++i) {
-      absl::string_view q = absl::StripAsciiWhitespace(parts[i]);
-      if (absl::ConsumePrefix(&q, "q=") || absl::ConsumePrefix(&q, "Q=")) {
-        double value;
-        if (absl::SimpleAtod(q, &value) && value <= 0) return false;
-      }
-    }
-    return true;
-  }
-  return false;
-}
-
-enum class RangeKind { kNone, kSatisfiable, kUnsatisfiable };
-
-// One "bytes=first-last" range (RFC 9110 14.1.2). Several ranges are served
-// as the whole file, which the RFC allows.
-RangeKind ParseRange(absl::string_view header, uint64_t size, uint64_t& first, uint64_t& last) {
-  if (!absl::ConsumePrefix(&header, "bytes=")) return RangeKind::kNone;
-  header = absl::StripAsciiWhitespace(header);
-  if (header.find(',') != absl::string_view::npos) return RangeKind::kNone;
-  size_t dash = header.find('-');
-  if (dash == absl::string_view::npos) return RangeKind::kNone;
-  absl::string_view a = header.substr(0, dash);
-  absl::string_view b = header.substr(dash + 1);
-  auto digits = [](absl::string_view s) {
-    return !s.empty() && s.size() <= 19 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-  };
-  if (a.empty()) {  // suffix: the last N bytes
-    uint64_t n;
-    if (!digits(b) || !absl::SimpleAtoi(b, &n)) return RangeKind::kNone;
-    if (n == 0 || size == 0) return RangeKind::kUnsatisfiable;
-    first = n >= size ? 0 : size - n;
-    last = size - 1;
-    return RangeKind::kSatisfiable;
-  }
-  if (!digits(a) || !absl::SimpleAtoi(a, &first)) return RangeKind::kNone;
-  if (b.empty()) {
-    last = size == 0 ? 0 : size - 1;
-  } else if (!digits(b) || !absl::SimpleAtoi(b, &last) || last < first) {
-    return RangeKind::kNone;
-  }
-  if (first >= size) return RangeKind::kUnsatisfiable;
-  last = std::min(last, size - 1);
-  return RangeKind::kSatisfiable;
-}
 
 class StaticFactory : public HandlerFactory {
  public:
@@ -185,14 +79,6 @@ SOCKMAN_REGISTER_HANDLER("static", CreateStatic);
 
 }  // namespace
 
-void SendErrorPage(Connection& connection, int status, absl::string_view extra_headers) {
-  std::string body = absl::StrCat("<html><head><title>", status, " ", HttpReason(status),
-                                  "</title></head><body><h1>", status, " ", HttpReason(status),
-                                  "</h1><hr>sockman</body></html>\n");
-  SendHttpResponse(connection, status,
-                   absl::StrCat("Content-Type: text/html; charset=utf-8\r\n", extra_headers), body);
-}
-
 StaticHandler::StaticHandler(std::shared_ptr<const StaticSite> site)
     : site_(std::move(site)),
       root_fd_(::open(site_->root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)) {}
@@ -241,30 +127,30 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view, Message
   const HttpRequest* request = HttpRequestOf(connection);
   if (request == nullptr) return;
   if (request->method != "GET" && request->method != "HEAD") {
-    SendErrorPage(connection, 405, "Allow: GET, HEAD\r\n");
+    SendHttpErrorPage(connection, 405, "Allow: GET, HEAD\r\n");
     return;
   }
   SafePath safe = ResolveUrlPath(request->path);
   if (safe.status != 0) {
-    SendErrorPage(connection, safe.status);
+    SendHttpErrorPage(connection, safe.status);
     return;
   }
   std::string relative = safe.relative.empty() ? "." : safe.relative;
   UniqueFd fd;
   if (int status = OpenBeneath(relative, fd); status != 0) {
-    SendErrorPage(connection, status);
+    SendHttpErrorPage(connection, status);
     return;
   }
   struct stat st;
   if (fstat(fd.get(), &st) != 0) {
-    SendErrorPage(connection, 403);
+    SendHttpErrorPage(connection, 403);
     return;
   }
   if (S_ISDIR(st.st_mode)) {
     if (!safe.trailing_slash) {
       std::string location = absl::StrCat(request->path, "/");
       if (!request->query.empty()) absl::StrAppend(&location, "?", request->query);
-      SendErrorPage(connection, 301, absl::StrCat("Location: ", location, "\r\n"));
+      SendHttpErrorPage(connection, 301, absl::StrCat("Location: ", location, "\r\n"));
       return;
     }
     std::string index = absl::StrCat(relative, "/", site_->index);
@@ -276,16 +162,16 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view, Message
     } else if (site_->list_directories) {
       ServeListing(connection, *request, fd.get());
     } else {
-      SendErrorPage(connection, 403);
+      SendHttpErrorPage(connection, 403);
     }
     return;
   }
   if (!S_ISREG(st.st_mode)) {
-    SendErrorPage(connection, 403);
+    SendHttpErrorPage(connection, 403);
     return;
   }
   if (safe.trailing_slash) {
-    SendErrorPage(connection, 404);
+    SendHttpErrorPage(connection, 404);
     return;
   }
   ServeFile(connection, *request, relative, std::move(fd), st);
@@ -296,7 +182,7 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
   absl::string_view type = site_->mime.TypeOf(relative);
   // A precompressed sibling, looked for only when the client takes gzip.
   bool gzip = false;
-  if (AcceptsGzip(request.Header("Accept-Encoding"))) {
+  if (AcceptsContentCoding(request.Header("Accept-Encoding"), "gzip")) {
     UniqueFd gz;
     struct stat gz_st;
     if (OpenBeneath(relative + ".gz", gz) == 0 && fstat(gz.get(), &gz_st) == 0 &&
@@ -339,14 +225,14 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
       !range.empty() && (if_range.empty() || if_range == etag || if_range == last_modified);
   if (range_applies) {
     uint64_t last = 0;
-    switch (ParseRange(range, size, first, last)) {
-      case RangeKind::kNone:
+    switch (ParseByteRange(range, size, first, last)) {
+      case ByteRange::kNone:
         first = 0;
         break;
-      case RangeKind::kUnsatisfiable:
-        SendErrorPage(connection, 416, absl::StrCat("Content-Range: bytes */", size, "\r\n"));
+      case ByteRange::kUnsatisfiable:
+        SendHttpErrorPage(connection, 416, absl::StrCat("Content-Range: bytes */", size, "\r\n"));
         return;
-      case RangeKind::kSatisfiable:
+      case ByteRange::kSatisfiable:
         status = 206;
         length = last - first + 1;
         absl::StrAppend(&headers_, "Content-Range: bytes ", first, "-", last, "/", size, "\r\n");
@@ -362,7 +248,7 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
   std::string body(length, '\0');
   if (pread(file.get(), body.data(), length, static_cast<off_t>(first)) !=
       static_cast<ssize_t>(length)) {
-    SendErrorPage(connection, 500);
+    SendHttpErrorPage(connection, 500);
     return;
   }
   SendHttpResponse(connection, status, headers_, body);
@@ -372,7 +258,7 @@ void StaticHandler::ServeListing(Connection& connection, const HttpRequest& requ
                                  int dir_fd) {
   DIR* dir = fdopendir(dup(dir_fd));
   if (dir == nullptr) {
-    SendErrorPage(connection, 403);
+    SendHttpErrorPage(connection, 403);
     return;
   }
   std::vector<std::string> names;

@@ -46,8 +46,6 @@ class StaticHandler : public Handler {
   std::string headers_;  // reused per response
 };
 
-// Sends a small HTML error page.
-void SendErrorPage(Connection& connection, int status, absl::string_view extra_headers = "");
 
 }  // namespace sockman
 

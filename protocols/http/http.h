@@ -67,6 +67,10 @@ bool SendHttpResponse(Connection& connection, int status, absl::string_view head
 bool SendHttpFileResponse(Connection& connection, int status, absl::string_view headers,
                           UniqueFd file, uint64_t offset, uint64_t length);
 
+// A small HTML page for an error status ("404 Not Found"), with
+// `extra_headers` (rendered lines: "Allow: GET, HEAD\r\n").
+bool SendHttpErrorPage(Connection& connection, int status, absl::string_view extra_headers = "");
+
 // Streamed responses (length unknown up front): begin, send pieces, end.
 // Chunked for HTTP/1.1 clients; close-delimited for HTTP/1.0 ones. The
 // connection closes after End when the request asked for it.
