@@ -1,0 +1,52 @@
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "handlers/testing/handler_harness.h"
+
+namespace sockman::testing {
+namespace {
+
+uint16_t DeadPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+TEST(WebhookHandlerTest, AnUnreachableBackendIsCountedNotFatal) {
+  auto harness = HandlerHarness::Create(
+      "webhook", absl::StrCat("url: 'http://127.0.0.1:", DeadPort(), "/events' timeout_ms: 500"),
+      "text");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  auto client = (*harness)->Connect();
+  client->Send("hello\n");
+  EXPECT_TRUE((*harness)->RunUntil([&] { return (*harness)->handler().backend_errors() > 0; }));
+  EXPECT_FALSE(client->closed());
+}
+
+TEST(WebhookHandlerConfigTest, RefusesBadSettings) {
+  EXPECT_EQ(HandlerHarness::Create("webhook", "", "text").status().message(),
+            "webhook.url is required");
+  EXPECT_FALSE(HandlerHarness::Create("webhook", "url: 'ftp://x/'", "text").ok());
+  EXPECT_FALSE(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/'", "http").ok());
+  EXPECT_EQ(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/' timeout_ms: 1", "text")
+                .status()
+                .message(),
+            "webhook.timeout_ms must be between 10 and 600000");
+  EXPECT_EQ(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/' rooms_from_path: true",
+                                   "text")
+                .status()
+                .message(),
+            "webhook.rooms_from_path needs a websocket:// service");
+}
+
+}  // namespace
+}  // namespace sockman::testing
