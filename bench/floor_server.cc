@@ -75,9 +75,10 @@ size_t AnswerWebSocket(const char* in, size_t size, Peer& peer) {
     std::string head(in, used);
     size_t at = head.find("Sec-WebSocket-Key: ");
     std::string key = at == std::string::npos ? "" : head.substr(at + 19, 24);
-    peer.out += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
-                sockman::WebSocketAccept(key) + "\r\n\r\n";
+    peer.out +=
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+        sockman::WebSocketAccept(key) + "\r\n\r\n";
     peer.upgraded = true;
   }
   const auto* bytes = reinterpret_cast<const unsigned char*>(in);

@@ -47,19 +47,27 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     const char* v = argv[i + 1];
-    if (flag == "--host") host = v;
-    else if (flag == "--port") port = std::atoi(v);
-    else if (flag == "--path") path = v;
-    else if (flag == "--connections") connections = std::atoi(v);
-    else if (flag == "--rate") rate = std::atoi(v);
-    else if (flag == "--seconds") seconds = std::atof(v);
+    if (flag == "--host")
+      host = v;
+    else if (flag == "--port")
+      port = std::atoi(v);
+    else if (flag == "--path")
+      path = v;
+    else if (flag == "--connections")
+      connections = std::atoi(v);
+    else if (flag == "--rate")
+      rate = std::atoi(v);
+    else if (flag == "--seconds")
+      seconds = std::atof(v);
     else {
       std::fprintf(stderr, "http_rate: unknown flag %s\n", flag.c_str());
       return 2;
     }
   }
   if (port <= 0 || connections <= 0 || rate <= 0 || seconds <= 0) {
-    std::fprintf(stderr, "usage: http_rate --port P [--path /] [--connections C] [--rate R] [--seconds S]\n");
+    std::fprintf(
+        stderr,
+        "usage: http_rate --port P [--path /] [--connections C] [--rate R] [--seconds S]\n");
     return 2;
   }
   const std::string request = "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\n\r\n";
@@ -98,8 +106,8 @@ int main(int argc, char** argv) {
   long errors = 0, scheduled = 0;
   const auto interval = std::chrono::duration<double>(1.0 / rate);
   const Clock::time_point start = Clock::now();
-  const Clock::time_point end = start + std::chrono::duration_cast<Clock::duration>(
-                                            std::chrono::duration<double>(seconds));
+  const Clock::time_point end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
   auto due_of = [&](long k) {
     return start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(k));
   };
@@ -107,7 +115,8 @@ int main(int argc, char** argv) {
     Conn& c = conns[i];
     c.busy = true;
     c.due = due;
-    if (write(c.fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) ++errors;
+    if (write(c.fd, request.data(), request.size()) != static_cast<ssize_t>(request.size()))
+      ++errors;
   };
   std::vector<epoll_event> events(256);
   char buf[65536];
@@ -130,7 +139,8 @@ int main(int argc, char** argv) {
     }
     // Sleep exactly until the next request is due (epoll_pwait2: ns precision;
     // a 1 ms epoll_wait tick would add up to a millisecond to every latency).
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(due_of(scheduled) - Clock::now());
+    auto wait =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(due_of(scheduled) - Clock::now());
     if (now >= end) wait = std::chrono::milliseconds(1);
     if (wait.count() < 0) wait = std::chrono::nanoseconds(0);
     timespec timeout{static_cast<time_t>(wait.count() / 1'000'000'000),
@@ -166,7 +176,8 @@ int main(int argc, char** argv) {
       if (!c.busy || head == std::string::npos) continue;
       size_t length = 0;
       const char* cl = strcasestr(c.in.c_str(), "\r\ncontent-length:");
-      if (cl != nullptr && static_cast<size_t>(cl - c.in.c_str()) < head) length = std::strtoul(cl + 17, nullptr, 10);
+      if (cl != nullptr && static_cast<size_t>(cl - c.in.c_str()) < head)
+        length = std::strtoul(cl + 17, nullptr, 10);
       if (c.in.size() < head + 4 + length) continue;
       if (c.in.compare(0, 12, "HTTP/1.1 200") != 0) ++errors;
       c.in.erase(0, head + 4 + length);
@@ -184,12 +195,14 @@ int main(int argc, char** argv) {
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::sort(latencies_us.begin(), latencies_us.end());
   auto pct = [&](double q) {
-    return latencies_us.empty() ? 0u
-                                : latencies_us[std::min(latencies_us.size() - 1,
-                                                        static_cast<size_t>(q * latencies_us.size()))];
+    return latencies_us.empty()
+               ? 0u
+               : latencies_us[std::min(latencies_us.size() - 1,
+                                       static_cast<size_t>(q * latencies_us.size()))];
   };
-  std::printf("requests=%zu seconds=%.3f rate=%.0f p50_us=%u p99_us=%u p999_us=%u max_us=%u errors=%ld\n",
-              latencies_us.size(), elapsed, latencies_us.size() / elapsed, pct(0.5), pct(0.99),
-              pct(0.999), latencies_us.empty() ? 0u : latencies_us.back(), errors);
+  std::printf(
+      "requests=%zu seconds=%.3f rate=%.0f p50_us=%u p99_us=%u p999_us=%u max_us=%u errors=%ld\n",
+      latencies_us.size(), elapsed, latencies_us.size() / elapsed, pct(0.5), pct(0.99), pct(0.999),
+      latencies_us.empty() ? 0u : latencies_us.back(), errors);
   return errors == 0 ? 0 : 1;
 }

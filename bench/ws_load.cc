@@ -60,9 +60,9 @@ struct Options {
 
 struct Conn {
   int fd = -1;
-  bool open = false;          // handshake done
-  std::string handshake;      // response bytes until \r\n\r\n
-  size_t out_offset = 0;      // unsent bytes of the current batch
+  bool open = false;      // handshake done
+  std::string handshake;  // response bytes until \r\n\r\n
+  size_t out_offset = 0;  // unsent bytes of the current batch
   size_t out_size = 0;
   int in_flight = 0;
   // Server frame parser: header bytes, then payload bytes to skip.
@@ -84,15 +84,24 @@ Options Parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     const char* v = argv[i + 1];
-    if (flag == "--host") o.host = v;
-    else if (flag == "--port") o.port = std::atoi(v);
-    else if (flag == "--connections") o.connections = std::atoi(v);
-    else if (flag == "--size") o.size = std::strtoul(v, nullptr, 10);
-    else if (flag == "--mode") o.mode = v;
-    else if (flag == "--seconds") o.seconds = std::atof(v);
-    else if (flag == "--window") o.window = std::atoi(v);
-    else if (flag == "--rate") o.rate = std::atoi(v);
-    else if (flag == "--sources") o.sources = std::max(1, std::min(254, std::atoi(v)));
+    if (flag == "--host")
+      o.host = v;
+    else if (flag == "--port")
+      o.port = std::atoi(v);
+    else if (flag == "--connections")
+      o.connections = std::atoi(v);
+    else if (flag == "--size")
+      o.size = std::strtoul(v, nullptr, 10);
+    else if (flag == "--mode")
+      o.mode = v;
+    else if (flag == "--seconds")
+      o.seconds = std::atof(v);
+    else if (flag == "--window")
+      o.window = std::atoi(v);
+    else if (flag == "--rate")
+      o.rate = std::atoi(v);
+    else if (flag == "--sources")
+      o.sources = std::max(1, std::min(254, std::atoi(v)));
     else {
       std::fprintf(stderr, "ws_load: unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -100,15 +109,17 @@ Options Parse(int argc, char** argv) {
   }
   if (o.port <= 0 || o.connections <= 0 ||
       (o.mode != "pingpong" && o.mode != "flood" && o.mode != "idle" && o.mode != "fanout")) {
-    std::fprintf(stderr, "usage: ws_load --port P [--connections N] [--size B] "
-                         "[--mode pingpong|flood|idle|fanout] [--seconds S] [--window W] "
-                         "[--rate R]\n");
+    std::fprintf(stderr,
+                 "usage: ws_load --port P [--connections N] [--size B] "
+                 "[--mode pingpong|flood|idle|fanout] [--seconds S] [--window W] "
+                 "[--rate R]\n");
     std::exit(2);
   }
   if (o.window <= 0) {
-    o.window = o.mode == "flood" ? static_cast<int>(std::max<size_t>(
-                                       2, std::min<size_t>(128, 65536 / std::max<size_t>(1, o.size))))
-                                 : 1;
+    o.window = o.mode == "flood"
+                   ? static_cast<int>(std::max<size_t>(
+                         2, std::min<size_t>(128, 65536 / std::max<size_t>(1, o.size))))
+                   : 1;
   }
   return o;
 }
@@ -203,7 +214,8 @@ int main(int argc, char** argv) {
     std::string frames;
     for (; published < due; ++published) {
       char stamp[32];
-      int n = std::snprintf(stamp, sizeof(stamp), "t%016llx", static_cast<unsigned long long>(now_ns()));
+      int n = std::snprintf(stamp, sizeof(stamp), "t%016llx",
+                            static_cast<unsigned long long>(now_ns()));
       std::string payload(stamp, n);
       if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
       frames += sockman::testing::ClientFrame(0x81, payload);
@@ -317,16 +329,18 @@ int main(int argc, char** argv) {
     }
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("messages=%ld seconds=%.3f msgs_per_sec=%.0f bytes_per_sec=%.0f connections=%d "
-              "errors=%ld",
-              messages, seconds, messages / seconds, messages * static_cast<double>(o.size) / seconds,
-              opened, errors);
+  std::printf(
+      "messages=%ld seconds=%.3f msgs_per_sec=%.0f bytes_per_sec=%.0f connections=%d "
+      "errors=%ld",
+      messages, seconds, messages / seconds, messages * static_cast<double>(o.size) / seconds,
+      opened, errors);
   if (fanout) {
     std::sort(latencies_us.begin(), latencies_us.end());
     auto pct = [&](double q) {
-      return latencies_us.empty() ? 0u
-                                  : latencies_us[std::min(latencies_us.size() - 1,
-                                                          static_cast<size_t>(q * latencies_us.size()))];
+      return latencies_us.empty()
+                 ? 0u
+                 : latencies_us[std::min(latencies_us.size() - 1,
+                                         static_cast<size_t>(q * latencies_us.size()))];
     };
     std::printf(" published=%ld p50_us=%u p99_us=%u p999_us=%u", published, pct(0.5), pct(0.99),
                 pct(0.999));

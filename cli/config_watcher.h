@@ -29,7 +29,9 @@ class ConfigWatcher : public Reactor::Watcher {
 
  private:
   ConfigWatcher(Reactor& reactor, std::string name, UniqueFd fd, std::function<void()> on_change)
-      : reactor_(reactor), name_(std::move(name)), fd_(std::move(fd)),
+      : reactor_(reactor),
+        name_(std::move(name)),
+        fd_(std::move(fd)),
         on_change_(std::move(on_change)) {}
 
   Reactor& reactor_;

@@ -35,9 +35,8 @@ absl::StatusOr<std::unique_ptr<ControlServer>> ControlServer::Create(
     Reactor& reactor, int listen_fd, std::vector<ControlVerb> verbs) {
   std::unique_ptr<ControlServer> server(new ControlServer(reactor, std::move(verbs)));
   ControlServer* raw = server.get();
-  auto acceptor = Acceptor::Create(reactor, listen_fd, [raw](UniqueFd fd, const SocketAddress&) {
-    raw->Accept(std::move(fd));
-  });
+  auto acceptor = Acceptor::Create(
+      reactor, listen_fd, [raw](UniqueFd fd, const SocketAddress&) { raw->Accept(std::move(fd)); });
   if (!acceptor.ok()) {
     return absl::Status(acceptor.status().code(),
                         absl::StrCat("control socket: ", acceptor.status().message()));

@@ -14,18 +14,18 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <memory>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/master.h"
 #include "cli/plan.h"
 #include "cli/runtime.h"
-#include "cli/master.h"
-#include "config/validate.h"
 #include "config/config_file.h"
+#include "config/validate.h"
 #include "engine/base/read_file.h"
 #include "engine/fd_limit.h"
 #include "google/protobuf/text_format.h"
@@ -149,8 +149,7 @@ int StopAndWait(const RuntimePaths& paths, bool graceful, int64_t stop_timeout_m
   pid_t pid = ReadLivePid(paths.pid_file);
   if (pid <= 0) {
     if (quiet_if_not_running) return 0;
-    std::fprintf(stderr, "sockman: not running (no live pid file at %s)\n",
-                 paths.pid_file.c_str());
+    std::fprintf(stderr, "sockman: not running (no live pid file at %s)\n", paths.pid_file.c_str());
     return 1;
   }
   absl::StatusOr<std::string> reply =
@@ -269,9 +268,9 @@ int Reload(const Args& args) {
   if (!target.ok()) return ConfigError(target.status());
   // Validate here first: a broken config never reaches the master.
   if (absl::StatusOr<Plan> plan = LoadPlan(*target); !plan.ok()) return ConfigError(plan.status());
-  absl::StatusOr<std::string> reply = ControlRequest(
-      target->Paths(false).control_socket, args.graceful ? "reload -g" : "reload",
-      static_cast<int>(60000 + target->StopTimeoutMs()));
+  absl::StatusOr<std::string> reply =
+      ControlRequest(target->Paths(false).control_socket, args.graceful ? "reload -g" : "reload",
+                     static_cast<int>(60000 + target->StopTimeoutMs()));
   if (!reply.ok()) return PrintError(reply.status(), kExitRuntime);
   bool ok = reply->rfind("reloaded", 0) == 0;
   std::fputs(reply->c_str(), ok ? stdout : stderr);

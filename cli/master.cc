@@ -80,8 +80,8 @@ absl::Status Master::Start(Plan first) {
     absl::StatusOr<UniqueFd> access_log = OpenAccessLog(service);
     if (!access_log.ok()) return access_log.status();
     order_.push_back(service.config.name());
-    running_[service.config.name()] = Running{plan, &service, std::move(bound->fd),
-                                              std::move(*access_log), bound->summary};
+    running_[service.config.name()] =
+        Running{plan, &service, std::move(bound->fd), std::move(*access_log), bound->summary};
   }
 
   absl::StatusOr<UniqueFd> control_fd = ControlServer::Listen(paths.control_socket);
@@ -100,7 +100,8 @@ absl::Status Master::Start(Plan first) {
   }
 
   std::vector<WorkerPool> pools;
-  for (const std::string& name : order_) pools.push_back(MakePool(running_[name], stop_timeout_ms_));
+  for (const std::string& name : order_)
+    pools.push_back(MakePool(running_[name], stop_timeout_ms_));
   SupervisorOptions supervisor_options;
   supervisor_options.stop_timeout_ms = stop_timeout_ms_;
   supervisor_options.on_membership_change = [this] { AnnouncePeers(); };
@@ -146,20 +147,21 @@ WorkerPool Master::MakePool(const Running& running, int64_t stop_timeout_ms) con
   return WorkerPool{
       .name = running.service->config.name(),
       .count = static_cast<int>(running.service->config.count()),
-      .run = [plan = running.plan, service = running.service, fds, stop_timeout_ms,
-              close = master_only_fds_](int worker_id, ReadySignal& ready, int channel) {
-        for (int fd : close) ::close(fd);
-        WorkerFds mine = fds;
-        mine.channel = channel;
-        absl::StatusOr<std::unique_ptr<Worker>> worker =
-            Worker::Create(*service, worker_id, mine, stop_timeout_ms);
-        if (!worker.ok()) {
-          ready.Fail(worker.status().message());
-          return 1;
-        }
-        ready.Ready();
-        return (*worker)->Run();
-      },
+      .run =
+          [plan = running.plan, service = running.service, fds, stop_timeout_ms,
+           close = master_only_fds_](int worker_id, ReadySignal& ready, int channel) {
+            for (int fd : close) ::close(fd);
+            WorkerFds mine = fds;
+            mine.channel = channel;
+            absl::StatusOr<std::unique_ptr<Worker>> worker =
+                Worker::Create(*service, worker_id, mine, stop_timeout_ms);
+            if (!worker.ok()) {
+              ready.Fail(worker.status().message());
+              return 1;
+            }
+            ready.Ready();
+            return (*worker)->Run();
+          },
       .fds = keep,
   };
 }
@@ -303,19 +305,17 @@ void Master::Reload(bool graceful, ControlReply reply) {
   order_ = std::move(next_order);
   summary_.services.clear();
   for (const std::string& name : order_) summary_.services.push_back(running_[name].summary);
-  LogInfo(absl::StrCat("reload: replacing ", replace.size(), " of ", order_.size(),
-                       " services"));
-  supervisor_->Reload(std::move(pools), replace, graceful,
-                      [done](std::vector<std::string> errors) {
-                        if (errors.empty()) {
-                          done("reloaded\n");
-                          return;
-                        }
-                        std::string text = "error: reload incomplete:";
-                        for (const std::string& e : errors) absl::StrAppend(&text, " ", e, ";");
-                        LogError(text);
-                        done(text + "\n");
-                      });
+  LogInfo(absl::StrCat("reload: replacing ", replace.size(), " of ", order_.size(), " services"));
+  supervisor_->Reload(std::move(pools), replace, graceful, [done](std::vector<std::string> errors) {
+    if (errors.empty()) {
+      done("reloaded\n");
+      return;
+    }
+    std::string text = "error: reload incomplete:";
+    for (const std::string& e : errors) absl::StrAppend(&text, " ", e, ";");
+    LogError(text);
+    done(text + "\n");
+  });
 }
 
 void Master::ReopenLogs() {
@@ -346,8 +346,8 @@ void Master::ReopenLogs() {
 
 int Master::Run() {
   for (const ServiceSummary& s : summary_.services) {
-    std::fprintf(options_.out, "sockman: listen %s %s count=%d\n", s.name.c_str(),
-                 s.listen.c_str(), s.count);
+    std::fprintf(options_.out, "sockman: listen %s %s count=%d\n", s.name.c_str(), s.listen.c_str(),
+                 s.count);
   }
   std::fprintf(options_.out, "sockman: started pid=%d\n", static_cast<int>(getpid()));
   std::fflush(options_.out);

@@ -7,8 +7,8 @@
 // cli/worker.h Worker. A cluster's Redis must answer PING before anything
 // starts.
 //
-//   SOCKMAN_ASSIGN_OR_RETURN(std::unique_ptr<Master> master, Master::Create(std::move(plan), opts));
-//   return master->Run();
+//   SOCKMAN_ASSIGN_OR_RETURN(std::unique_ptr<Master> master, Master::Create(std::move(plan),
+//   opts)); return master->Run();
 #ifndef SOCKMAN_CLI_MASTER_H_
 #define SOCKMAN_CLI_MASTER_H_
 
@@ -36,8 +36,8 @@ struct MasterOptions {
   int cpu_count = 1;
   RuntimePaths paths;
   std::string notify_socket;  // $NOTIFY_SOCKET: systemd Type=notify
-  bool daemon = false;   // already detached: redirect stdio once serving
-  FILE* out = stdout;    // where the startup lines go
+  bool daemon = false;        // already detached: redirect stdio once serving
+  FILE* out = stdout;         // where the startup lines go
   std::string version;
 };
 

@@ -1,19 +1,18 @@
 #include "cli/plan.h"
 
-#include <memory>
-
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/match.h"
 #include "engine/base/read_file.h"
 #include "engine/tls.h"
-#include "protocols/binding.h"
 #include "openssl/mem.h"
 #include "openssl/sha.h"
+#include "protocols/binding.h"
 
 namespace sockman {
 namespace {
@@ -44,10 +43,10 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
 
     sp.protocol = ProtocolRegistry::Global().Find(sp.uri.scheme);
     if (sp.protocol == nullptr) {
-      return file.ServiceError(i, "listen",
-                               absl::StrCat("unknown scheme '", sp.uri.scheme,
-                                            "' (expected one of: ",
-                                            absl::StrJoin(schemes.Schemes(), ", "), ")"));
+      return file.ServiceError(
+          i, "listen",
+          absl::StrCat("unknown scheme '", sp.uri.scheme,
+                       "' (expected one of: ", absl::StrJoin(schemes.Schemes(), ", "), ")"));
     }
     absl::StatusOr<SocketAddress> address = SocketAddress::Parse(sp.uri.host, sp.uri.port);
     if (!address.ok()) return file.ServiceError(i, "listen", address.status().message());
@@ -69,8 +68,8 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
         return error(group_missing ? "group" : "user", credentials.status().message());
       }
       if (geteuid() != 0 && (credentials->uid != geteuid() || credentials->gid != getegid())) {
-        return error("user", absl::StrCat("switching to '", user,
-                                          "' needs root (running as uid ", geteuid(), ")"));
+        return error("user", absl::StrCat("switching to '", user, "' needs root (running as uid ",
+                                          geteuid(), ")"));
       }
       sp.credentials = *credentials;
     }
@@ -104,12 +103,12 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
             absl::StrCat("no module '", registered, "' in this binary (it has: ",
                          modules.empty() ? "none" : absl::StrJoin(modules, ", "), ")"));
       }
-      return file.ServiceError(
-          i, handler_name, absl::StrCat("handler '", handler_name, "' is not supported yet"));
+      return file.ServiceError(i, handler_name,
+                               absl::StrCat("handler '", handler_name, "' is not supported yet"));
     }
     HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
-                                 service.name(), *sp.protocol,
-                                 service.transport() == UDP, file.directory()};
+                                 service.name(), *sp.protocol, service.transport() == UDP,
+                                 file.directory()};
     absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
     if (!factory.ok()) {
       return file.ServiceError(i, service.has_module() ? "module" : handler_name,

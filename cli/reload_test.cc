@@ -23,9 +23,9 @@ constexpr char kWeb[] = R"(name: "web" listen: "http://127.0.0.1:8080" count: 2
 
 struct Case {
   const char* what;
-  std::string before;       // the running service "web"
+  std::string before;  // the running service "web"
   std::string before_files;
-  std::string after;        // the new plan's service "web"
+  std::string after;  // the new plan's service "web"
   std::string after_files;
   ReloadFate fate;
 };
@@ -45,12 +45,12 @@ TEST(PlanReloadTest, DecidesEachChangedService) {
        ReloadFate::kNewSocket},
       {"reuse_port changed", kWeb, "",
        R"(name: "web" listen: "http://127.0.0.1:8080" count: 2 reuse_port: true
-          respond { body: "a" })", "",
-       ReloadFate::kNewSocket},
+          respond { body: "a" })",
+       "", ReloadFate::kNewSocket},
       {"ipv6_only changed", kWeb, "",
        R"(name: "web" listen: "http://127.0.0.1:8080" count: 2 ipv6_only: true
-          respond { body: "a" })", "",
-       ReloadFate::kNewSocket},
+          respond { body: "a" })",
+       "", ReloadFate::kNewSocket},
       {"TCP to UDP on one address",
        R"(name: "web" listen: "text://127.0.0.1:9000" transport: TCP echo {})", "",
        R"(name: "web" listen: "text://127.0.0.1:9000" transport: UDP echo {})", "",
@@ -60,12 +60,12 @@ TEST(PlanReloadTest, DecidesEachChangedService) {
        R"(name: "web" listen: "text://127.0.0.1:9000" transport: SSL echo {})", "",
        ReloadFate::kSameSocket},
       {"not reloadable before", R"(name: "web" listen: "http://127.0.0.1:8080" reloadable: false
-                                   respond { body: "a" })", "",
-       R"(name: "web" listen: "http://127.0.0.1:8081" respond { body: "b" })", "",
+                                   respond { body: "a" })",
+       "", R"(name: "web" listen: "http://127.0.0.1:8081" respond { body: "b" })", "",
        ReloadFate::kKeep},
       {"not reloadable after", kWeb, "",
-       R"(name: "web" listen: "http://127.0.0.1:8080" reloadable: false respond { body: "b" })",
-       "", ReloadFate::kKeep},
+       R"(name: "web" listen: "http://127.0.0.1:8080" reloadable: false respond { body: "b" })", "",
+       ReloadFate::kKeep},
   };
   for (const Case& c : cases) {
     Service before = Parse(c.before);

@@ -42,8 +42,8 @@ std::string EnsureDirectory(const std::string& path, const std::string& fallback
 
 }  // namespace
 
-RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& config_path,
-                                bool daemon, const std::string& runtime_dir_env) {
+RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& config_path, bool daemon,
+                                const std::string& runtime_dir_env) {
   std::string base = config_path.substr(config_path.rfind('/') + 1);
   if (size_t dot = base.rfind('.'); dot != std::string::npos && dot > 0) base.resize(dot);
   std::string tag = absl::StrFormat("%s-%08x", base, Fnv1a(config_path));
@@ -58,9 +58,8 @@ RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& confi
   RuntimePaths paths;
   paths.pid_file = global.has_pid_file() ? file.ResolvePath(global.pid_file())
                                          : absl::StrCat(run_dir, "/", tag, ".pid");
-  paths.control_socket = global.has_control_socket()
-                             ? file.ResolvePath(global.control_socket())
-                             : absl::StrCat(run_dir, "/", tag, ".sock");
+  paths.control_socket = global.has_control_socket() ? file.ResolvePath(global.control_socket())
+                                                     : absl::StrCat(run_dir, "/", tag, ".sock");
   if (global.has_log_file()) {
     paths.log_file = file.ResolvePath(global.log_file());
   } else if (daemon) {

@@ -28,8 +28,8 @@ struct RuntimePaths {
 };
 
 // `config_path` must be absolute. `runtime_dir_env` is $XDG_RUNTIME_DIR.
-RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& config_path,
-                                bool daemon, const std::string& runtime_dir_env);
+RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& config_path, bool daemon,
+                                const std::string& runtime_dir_env);
 
 // The pid file of a running master: created atomically (write, rename) and
 // locked (flock) for the master's lifetime, so a second start can tell a live

@@ -39,7 +39,8 @@ TEST(PidFileTest, LockedWhileHeldStaleAfter) {
 
 TEST(RuntimePathsTest, ExplicitFieldsResolveFromTheConfigDirectory) {
   auto file = ConfigFile::Parse(
-      "t", "global { pid_file: \"run/x.pid\" control_socket: \"/abs/x.sock\" log_file: \"x.log\" }");
+      "t",
+      "global { pid_file: \"run/x.pid\" control_socket: \"/abs/x.sock\" log_file: \"x.log\" }");
   ASSERT_TRUE(file.ok());
   RuntimePaths paths = DeriveRuntimePaths(**file, "/etc/sockman/web.textproto", false, "");
   EXPECT_EQ(paths.pid_file, "./run/x.pid");  // parsed text: its directory is "."

@@ -18,7 +18,6 @@
 namespace sockman {
 namespace {
 
-
 // A field as JSON: numbers stay numbers, anything else becomes a string.
 std::string JsonValue(absl::string_view value) {
   int64_t n;
@@ -49,9 +48,9 @@ std::string Get(const std::map<std::string, std::string>& fields, const std::str
   return it == fields.end() ? "-" : it->second;
 }
 
-constexpr const char* kWorkerFields[] = {"connections",     "requests",        "send_failures",
-                                         "protocol_errors", "timers",          "accepted",
-                                         "accept_pauses",   "heartbeat_closes", "idle_closes",
+constexpr const char* kWorkerFields[] = {"connections",       "requests",         "send_failures",
+                                         "protocol_errors",   "timers",           "accepted",
+                                         "accept_pauses",     "heartbeat_closes", "idle_closes",
                                          "datagrams_dropped", "backend_errors"};
 
 }  // namespace
@@ -66,7 +65,8 @@ std::map<std::string, std::string> ParseFields(absl::string_view line) {
   return fields;
 }
 
-std::string WorkerStatusLine(const Server& server, const Reactor& reactor, uint64_t backend_errors) {
+std::string WorkerStatusLine(const Server& server, const Reactor& reactor,
+                             uint64_t backend_errors) {
   const ServiceCounters& c = server.counters();
   return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
                       " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
@@ -83,11 +83,11 @@ std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
   server.ForEachConnection([&](Connection& c) {
     std::string local = c.local_address();
     records.push_back(absl::StrCat(
-        "id=", c.id(), " service=", service, " protocol=", c.protocol(), " local=",
-        local.empty() ? "-" : local, " remote=", c.remote_address().ToString(), " bytes_in=",
-        c.bytes_read(), " bytes_out=", c.bytes_written(), " messages_in=", c.messages_in(),
-        " messages_out=", c.messages_out(), " send_buffer=", c.send_buffer_size(), " age_ms=",
-        now - c.created_ms()));
+        "id=", c.id(), " service=", service, " protocol=", c.protocol(),
+        " local=", local.empty() ? "-" : local, " remote=", c.remote_address().ToString(),
+        " bytes_in=", c.bytes_read(), " bytes_out=", c.bytes_written(),
+        " messages_in=", c.messages_in(), " messages_out=", c.messages_out(),
+        " send_buffer=", c.send_buffer_size(), " age_ms=", now - c.created_ms()));
   });
   return absl::StrJoin(records, ";");
 }
@@ -107,8 +107,7 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
     for (size_t i = 0; i < master.services.size(); ++i) {
       const ServiceSummary& s = master.services[i];
       absl::StrAppend(&out, i ? "," : "", "{\"name\":", JsonString(s.name),
-                      ",\"listen\":", JsonString(s.listen), ",\"count\":", s.count,
-                      ",\"exits\":{");
+                      ",\"listen\":", JsonString(s.listen), ",\"count\":", s.count, ",\"exits\":{");
       auto it = master.exits.find(s.name);
       if (it != master.exits.end()) {
         size_t k = 0;
@@ -130,7 +129,9 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
         absl::StrAppend(&out, ",\"", key, "\":", w.answered ? JsonValue(Get(fields, key)) : "null");
       }
       absl::StrAppend(&out, ",\"state\":",
-                      JsonString(w.worker.pid == 0 ? "restarting" : w.answered ? "idle" : "busy"),
+                      JsonString(w.worker.pid == 0 ? "restarting"
+                                 : w.answered      ? "idle"
+                                                   : "busy"),
                       "}");
     }
     return out + "]}\n";
@@ -139,8 +140,8 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
       "sockman %s  master pid %d  started %s  uptime %dd %02d:%02d:%02d  load %.2f %.2f %.2f\n\n",
       master.version, master.pid, IsoTime(master.start_wall_seconds), uptime / 86400,
       uptime / 3600 % 24, uptime / 60 % 60, uptime % 60, load[0], load[1], load[2]);
-  absl::StrAppend(&out, absl::StrFormat("%-16s %-36s %-7s %s\n", "SERVICE", "LISTEN", "COUNT",
-                                        "WORKER EXITS"));
+  absl::StrAppend(
+      &out, absl::StrFormat("%-16s %-36s %-7s %s\n", "SERVICE", "LISTEN", "COUNT", "WORKER EXITS"));
   for (const ServiceSummary& s : master.services) {
     std::string exits = "-";
     if (auto it = master.exits.find(s.name); it != master.exits.end()) {
@@ -148,34 +149,35 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
       for (const auto& [how, count] : it->second) parts.push_back(absl::StrCat(how, " x", count));
       exits = absl::StrJoin(parts, ", ");
     }
-    absl::StrAppend(&out, absl::StrFormat("%-16s %-36s %-7d %s\n", s.name, s.listen, s.count,
-                                          exits));
+    absl::StrAppend(&out,
+                    absl::StrFormat("%-16s %-36s %-7d %s\n", s.name, s.listen, s.count, exits));
   }
   absl::StrAppend(&out, "\n",
                   absl::StrFormat("%-8s %-16s %-4s %-10s %-11s %-10s %-9s %-9s %-6s %s\n", "PID",
-                                  "SERVICE", "ID", "RSS", "CONNECTIONS", "REQUESTS",
-                                  "SEND_FAIL", "PROTO_ERR", "TIMERS", "STATE"));
+                                  "SERVICE", "ID", "RSS", "CONNECTIONS", "REQUESTS", "SEND_FAIL",
+                                  "PROTO_ERR", "TIMERS", "STATE"));
   for (const WorkerReply& w : workers) {
     auto fields = ParseFields(w.reply);
     absl::StrAppend(
-        &out, absl::StrFormat("%-8d %-16s %-4d %-10s %-11s %-10s %-9s %-9s %-6s %s\n",
-                              w.worker.pid, w.worker.pool, w.worker.id,
-                              absl::StrCat(w.worker.pid > 0 ? RssBytes(w.worker.pid) / 1024 : 0,
-                                           "K"),
-                              Get(fields, "connections"), Get(fields, "requests"),
-                              Get(fields, "send_failures"), Get(fields, "protocol_errors"),
-                              Get(fields, "timers"),
-                              w.worker.pid == 0 ? "restarting" : w.answered ? "idle" : "busy"));
+        &out,
+        absl::StrFormat(
+            "%-8d %-16s %-4d %-10s %-11s %-10s %-9s %-9s %-6s %s\n", w.worker.pid, w.worker.pool,
+            w.worker.id, absl::StrCat(w.worker.pid > 0 ? RssBytes(w.worker.pid) / 1024 : 0, "K"),
+            Get(fields, "connections"), Get(fields, "requests"), Get(fields, "send_failures"),
+            Get(fields, "protocol_errors"), Get(fields, "timers"),
+            w.worker.pid == 0 ? "restarting"
+            : w.answered      ? "idle"
+                              : "busy"));
   }
   return out;
 }
 
 std::string RenderConnections(const std::vector<WorkerReply>& workers, bool json) {
-  std::string out = json ? "[" : absl::StrFormat(
-                                     "%-8s %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %s\n",
-                                     "PID", "ID", "SERVICE", "PROTOCOL", "LOCAL", "REMOTE",
-                                     "BYTES_IN", "BYTES_OUT", "MSG_IN", "MSG_OUT", "SENDBUF",
-                                     "AGE_S");
+  std::string out =
+      json ? "["
+           : absl::StrFormat("%-8s %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %s\n",
+                             "PID", "ID", "SERVICE", "PROTOCOL", "LOCAL", "REMOTE", "BYTES_IN",
+                             "BYTES_OUT", "MSG_IN", "MSG_OUT", "SENDBUF", "AGE_S");
   bool first = true;
   for (const WorkerReply& w : workers) {
     if (!w.answered || w.reply.empty()) continue;
@@ -191,13 +193,13 @@ std::string RenderConnections(const std::vector<WorkerReply>& workers, bool json
       } else {
         int64_t age_ms = 0;
         if (!absl::SimpleAtoi(Get(f, "age_ms"), &age_ms)) age_ms = 0;  // shown as 0 if absent
-        absl::StrAppend(&out, absl::StrFormat(
-                                  "%-8d %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %d\n",
-                                  w.worker.pid, Get(f, "id"), Get(f, "service"),
-                                  Get(f, "protocol"), Get(f, "local"), Get(f, "remote"),
-                                  Get(f, "bytes_in"), Get(f, "bytes_out"),
-                                  Get(f, "messages_in"), Get(f, "messages_out"),
-                                  Get(f, "send_buffer"), age_ms / 1000));
+        absl::StrAppend(
+            &out,
+            absl::StrFormat("%-8d %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %d\n",
+                            w.worker.pid, Get(f, "id"), Get(f, "service"), Get(f, "protocol"),
+                            Get(f, "local"), Get(f, "remote"), Get(f, "bytes_in"),
+                            Get(f, "bytes_out"), Get(f, "messages_in"), Get(f, "messages_out"),
+                            Get(f, "send_buffer"), age_ms / 1000));
       }
       first = false;
     }

@@ -38,8 +38,7 @@ TEST(StatusTest, ParseFieldsSplitsKeyValues) {
 TEST(StatusTest, JsonHasNumbersStringsAndStates) {
   std::vector<WorkerReply> workers = {
       Worker("web", 0, 100, true, "connections=3 requests=10 send_failures=0"),
-      Worker("web", 1, 101, false, ""),
-      Worker("web", 2, 0, false, "")};
+      Worker("web", 1, 101, false, ""), Worker("web", 2, 0, false, "")};
   std::string json = RenderStatus(Master(), workers, true);
   EXPECT_TRUE(absl::StrContains(json, "\"pid\":42")) << json;
   EXPECT_TRUE(absl::StrContains(json, "\"start_time\":\"2023-11-14T22:13:20Z\"")) << json;

@@ -84,9 +84,9 @@ absl::Status Worker::Start() {
     loop.AddRepeatingTimer(1000, [this] { access_log_->Flush(); });
   }
 
-  context_ = std::make_unique<WorkerContext>(WorkerContext{
-      loop, service_.config.name(), worker_id_, bus_.get(),
-      service_.cluster.has_value() ? &*service_.cluster : nullptr});
+  context_ = std::make_unique<WorkerContext>(
+      WorkerContext{loop, service_.config.name(), worker_id_, bus_.get(),
+                    service_.cluster.has_value() ? &*service_.cluster : nullptr});
   handler_ = service_.handler->NewHandler(*context_);
   if (IsUdp(service_)) {
     auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler_);
@@ -98,9 +98,9 @@ absl::Status Worker::Start() {
     server_ = std::move(*stream);
   }
   // No close callback: when the master is gone, PR_SET_PDEATHSIG ends us.
-  auto channel = Channel::Create(
-      loop, UniqueFd(fds_.channel),
-      [this](ChannelMessage message) { OnChannelMessage(std::move(message)); });
+  auto channel = Channel::Create(loop, UniqueFd(fds_.channel), [this](ChannelMessage message) {
+    OnChannelMessage(std::move(message));
+  });
   if (!channel.ok()) return channel.status();
   channel_ = std::move(*channel);
   handler_->OnWorkerStart(*context_);

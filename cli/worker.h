@@ -38,8 +38,8 @@ class Worker {
   // Builds everything the worker serves with, raises its open-file limit,
   // drops to the service's user and starts the handler. Errors say which
   // step failed; the caller reports them as the worker's start failure.
-  static absl::StatusOr<std::unique_ptr<Worker>> Create(const ServicePlan& service,
-                                                        int worker_id, const WorkerFds& fds,
+  static absl::StatusOr<std::unique_ptr<Worker>> Create(const ServicePlan& service, int worker_id,
+                                                        const WorkerFds& fds,
                                                         int64_t stop_timeout_ms);
   ~Worker();
 
@@ -47,8 +47,8 @@ class Worker {
   int Run();
 
  private:
-  Worker(const ServicePlan& service, int worker_id, const WorkerFds& fds,
-         int64_t stop_timeout_ms, std::unique_ptr<Reactor> reactor);
+  Worker(const ServicePlan& service, int worker_id, const WorkerFds& fds, int64_t stop_timeout_ms,
+         std::unique_ptr<Reactor> reactor);
   absl::Status Start();
   // Stop accepting; exit once the last connection is gone or at the deadline.
   void Drain();

@@ -80,9 +80,8 @@ std::string ConfigFile::ResolvePath(const std::string& path) const {
   return absl::StrCat(directory_, "/", path);
 }
 
-std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree,
-                               const Descriptor* descriptor, absl::string_view path,
-                               std::string fallback) const {
+std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree, const Descriptor* descriptor,
+                               absl::string_view path, std::string fallback) const {
   std::string where = std::move(fallback);
   for (absl::string_view part : absl::StrSplit(path, '.')) {
     if (tree == nullptr || descriptor == nullptr) break;
@@ -105,11 +104,10 @@ absl::Status ConfigFile::ServiceError(int index, absl::string_view field,
   auto service_location = locations_.GetLocation(service_field, index);
   std::string where = name_;
   if (service_location.line >= 0) {
-    where = absl::StrCat(name_, ":", service_location.line + 1, ":",
-                         service_location.column + 1);
+    where = absl::StrCat(name_, ":", service_location.line + 1, ":", service_location.column + 1);
   }
-  where = Locate(locations_.GetTreeForNested(service_field, index), Service::descriptor(),
-                 field, where);
+  where = Locate(locations_.GetTreeForNested(service_field, index), Service::descriptor(), field,
+                 where);
   const Service& service = config_.service(index);
   std::string who = service.has_name() && !service.name().empty()
                         ? absl::StrCat("service '", service.name(), "'")
@@ -121,10 +119,8 @@ absl::Status ConfigFile::ServiceError(int index, absl::string_view field,
 absl::Status ConfigFile::GlobalError(absl::string_view field, absl::string_view message) const {
   const FieldDescriptor* global_field = Config::descriptor()->FindFieldByName("global");
   std::string where = Locate(&locations_, Config::descriptor(), "global", name_);
-  where = Locate(locations_.GetTreeForNested(global_field, -1), Global::descriptor(), field,
-                 where);
-  return absl::InvalidArgumentError(
-      absl::StrCat(where, ": global: ", field, ": ", message));
+  where = Locate(locations_.GetTreeForNested(global_field, -1), Global::descriptor(), field, where);
+  return absl::InvalidArgumentError(absl::StrCat(where, ": global: ", field, ": ", message));
 }
 
 }  // namespace sockman

@@ -44,16 +44,15 @@ class ConfigFile {
   // "NAME:LINE:COL: service 'web': FIELD: MESSAGE", pointing at `field` of
   // service `index` when it was written, else at the service itself. `field`
   // may be a path into the service: "limits.max_package_size".
-  absl::Status ServiceError(int index, absl::string_view field,
-                            absl::string_view message) const;
+  absl::Status ServiceError(int index, absl::string_view field, absl::string_view message) const;
   // The same for a field of `global`.
   absl::Status GlobalError(absl::string_view field, absl::string_view message) const;
 
  private:
   ConfigFile() = default;
   std::string Locate(const google::protobuf::TextFormat::ParseInfoTree* tree,
-                     const google::protobuf::Descriptor* descriptor,
-                     absl::string_view path, std::string fallback) const;
+                     const google::protobuf::Descriptor* descriptor, absl::string_view path,
+                     std::string fallback) const;
 
   std::string name_;
   std::string directory_ = ".";

@@ -80,8 +80,8 @@ TEST(ConfigFileTest, UnknownFieldIsAnError) {
 }
 
 TEST(ConfigFileTest, UnknownEnumValueIsAnError) {
-  std::string error = ErrorOf(
-      "service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: QUIC echo {} }");
+  std::string error =
+      ErrorOf("service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: QUIC echo {} }");
   EXPECT_NE(error.find("t.textproto:1:"), std::string::npos) << error;
   EXPECT_NE(error.find("QUIC"), std::string::npos) << error;
 }
@@ -206,9 +206,10 @@ TEST(WithDefaultsTest, FillsEveryDefault) {
 }
 
 TEST(WithDefaultsTest, TransportAndProtocolDefaultsComeFromTheScheme) {
-  auto file = ConfigFile::Parse("t",
-                                "service { name: \"a\" listen: \"https://127.0.0.1:1\" respond {} }\n"
-                                "service { name: \"b\" listen: \"udp://127.0.0.1:1\" echo {} }");
+  auto file =
+      ConfigFile::Parse("t",
+                        "service { name: \"a\" listen: \"https://127.0.0.1:1\" respond {} }\n"
+                        "service { name: \"b\" listen: \"udp://127.0.0.1:1\" echo {} }");
   ASSERT_TRUE(file.ok());
   Config resolved = WithDefaults((*file)->config(), Schemes(), 1);
   EXPECT_EQ(resolved.service(0).transport(), SSL);

@@ -104,7 +104,8 @@ absl::StatusOr<ListenUri> ParseRedisUri(absl::string_view uri) {
   }
   absl::StatusOr<ListenUri> parsed = ParseListenUri(uri);
   if (!parsed.ok()) return parsed.status();
-  if (parsed->port == 0) return absl::InvalidArgumentError(absl::StrCat("'", uri, "' needs a port"));
+  if (parsed->port == 0)
+    return absl::InvalidArgumentError(absl::StrCat("'", uri, "' needs a port"));
   return parsed;
 }
 
@@ -206,8 +207,7 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
         return file.GlobalError("cluster.redis", ParseRedisUri(cluster.redis()).status().message());
       }
       const std::string& node = cluster.node_id();
-      if (node.empty() || node.size() > 32 ||
-          !std::all_of(node.begin(), node.end(), [](char c) {
+      if (node.empty() || node.size() > 32 || !std::all_of(node.begin(), node.end(), [](char c) {
             return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
           })) {
         return file.GlobalError("cluster.node_id", "must be 1-32 characters of [a-zA-Z0-9_-]");
@@ -224,9 +224,9 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     const Service& service = config.service(i);
     if (!service.has_name()) return file.ServiceError(i, "name", "is required");
     if (!ValidName(service.name())) {
-      return file.ServiceError(i, "name",
-                               absl::StrCat("'", service.name(),
-                                            "' must be 1-64 characters of [a-zA-Z0-9_-]"));
+      return file.ServiceError(
+          i, "name",
+          absl::StrCat("'", service.name(), "' must be 1-64 characters of [a-zA-Z0-9_-]"));
     }
     if (!names.insert(service.name()).second) {
       return file.ServiceError(i, "name", "duplicate service name");
@@ -242,8 +242,8 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     bool udp = !scheme.stream || service.transport() == UDP;
     if (udp) {
       if (!scheme.stream && service.has_transport() && service.transport() != UDP) {
-        return file.ServiceError(
-            i, "transport", absl::StrCat(uri->scheme, ":// services are datagrams (UDP)"));
+        return file.ServiceError(i, "transport",
+                                 absl::StrCat(uri->scheme, ":// services are datagrams (UDP)"));
       }
       if (!scheme.datagrams) {
         return file.ServiceError(i, "transport",
@@ -258,9 +258,8 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       }
       if (service.limits().max_connections() > 0 || service.limits().idle_timeout_ms() > 0) {
         return file.ServiceError(i,
-                                 service.limits().max_connections() > 0
-                                     ? "limits.max_connections"
-                                     : "limits.idle_timeout_ms",
+                                 service.limits().max_connections() > 0 ? "limits.max_connections"
+                                                                        : "limits.idle_timeout_ms",
                                  "does not apply to UDP services (there are no connections)");
       }
     }
@@ -287,8 +286,7 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       }
       if (t.has_handshake_timeout_ms() &&
           (t.handshake_timeout_ms() < 100 || t.handshake_timeout_ms() > 3'600'000)) {
-        return file.ServiceError(i, "tls.handshake_timeout_ms",
-                                 "must be between 100 and 3600000");
+        return file.ServiceError(i, "tls.handshake_timeout_ms", "must be between 100 and 3600000");
       }
     }
     if (service.has_heartbeat()) {
@@ -322,8 +320,7 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     for (const auto& [field, owner] : OwnedFields(schemes)) {
       const auto* descriptor = Service::descriptor()->FindFieldByName(field);
       if (owner != scheme.protocol && service.GetReflection()->HasField(service, descriptor)) {
-        return file.ServiceError(i, field,
-                                 absl::StrCat("only applies to ", owner, ":// services"));
+        return file.ServiceError(i, field, absl::StrCat("only applies to ", owner, ":// services"));
       }
     }
     if (scheme.fields != nullptr) {
@@ -357,17 +354,15 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
                                  absl::StrCat("must be at most ", kMaxTimeoutMs, " (1 day)"));
       }
       if (limits.has_max_send_buffer_size() &&
-          (limits.max_send_buffer_size() < 1 ||
-           limits.max_send_buffer_size() > kMaxBufferLimit)) {
+          (limits.max_send_buffer_size() < 1 || limits.max_send_buffer_size() > kMaxBufferLimit)) {
         return file.ServiceError(i, "limits.max_send_buffer_size",
                                  absl::StrCat("must be between 1 and ", kMaxBufferLimit));
       }
     }
     if (HandlerName(service).empty()) {
-      return file.ServiceError(
-          i, "",
-          absl::StrCat("no handler (set exactly one of: ",
-                       absl::StrJoin(DslHandlerNames(), ", "), ")"));
+      return file.ServiceError(i, "",
+                               absl::StrCat("no handler (set exactly one of: ",
+                                            absl::StrJoin(DslHandlerNames(), ", "), ")"));
     }
   }
   // A push API must name a broadcast or webhook service of the same config.
@@ -399,7 +394,10 @@ Config WithDefaults(const Config& config, const SchemeCatalog& schemes, int cpu_
     absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
     const SchemeInfo* scheme = uri.ok() ? schemes.Find(uri->scheme) : nullptr;
     if (!service.has_transport()) {
-      service.set_transport(scheme == nullptr ? TCP : scheme->tls ? SSL : !scheme->stream ? UDP : TCP);
+      service.set_transport(scheme == nullptr ? TCP
+                            : scheme->tls     ? SSL
+                            : !scheme->stream ? UDP
+                                              : TCP);
     }
     if (service.has_tls() && !service.tls().has_handshake_timeout_ms()) {
       service.mutable_tls()->set_handshake_timeout_ms(kDefaultHandshakeTimeoutMs);

@@ -58,11 +58,11 @@ class ProtocolFields {
 
 // What validation knows of the protocol behind one listen scheme.
 struct SchemeInfo {
-  std::string protocol;    // the protocol's own scheme: "http" for https://
-  bool tls = false;        // the scheme means TLS (https://, wss://)
-  bool stream = true;      // runs over TCP and TLS
-  bool datagrams = false;  // runs over UDP (`transport: UDP`)
-  bool pings = true;       // false: a heartbeat may not push ping_data (HTTP)
+  std::string protocol;                    // the protocol's own scheme: "http" for https://
+  bool tls = false;                        // the scheme means TLS (https://, wss://)
+  bool stream = true;                      // runs over TCP and TLS
+  bool datagrams = false;                  // runs over UDP (`transport: UDP`)
+  bool pings = true;                       // false: a heartbeat may not push ping_data (HTTP)
   const ProtocolFields* fields = nullptr;  // null: no fields of its own
 };
 

@@ -14,8 +14,8 @@
 
 #include <cstddef>
 #include <memory>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace sockman {

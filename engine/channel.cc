@@ -24,12 +24,18 @@ bool KnownCommand(uint8_t command) {
 
 absl::string_view ChannelCommandName(ChannelCommand command) {
   switch (command) {
-    case ChannelCommand::kStatus: return "status";
-    case ChannelCommand::kConnections: return "connections";
-    case ChannelCommand::kPeers: return "peers";
-    case ChannelCommand::kReload: return "reload";
-    case ChannelCommand::kReopen: return "reopen";
-    case ChannelCommand::kReply: return "reply";
+    case ChannelCommand::kStatus:
+      return "status";
+    case ChannelCommand::kConnections:
+      return "connections";
+    case ChannelCommand::kPeers:
+      return "peers";
+    case ChannelCommand::kReload:
+      return "reload";
+    case ChannelCommand::kReopen:
+      return "reopen";
+    case ChannelCommand::kReply:
+      return "reply";
   }
   return "unknown";
 }
@@ -65,9 +71,9 @@ bool Channel::Send(ChannelCommand command, absl::string_view payload, absl::Span
   Outgoing out;
   out.bytes.reserve(kHeaderSize + payload.size());
   uint32_t size = static_cast<uint32_t>(payload.size());
-  char header[kHeaderSize] = {static_cast<char>(command), static_cast<char>(fds.size()),
+  char header[kHeaderSize] = {static_cast<char>(command),    static_cast<char>(fds.size()),
                               static_cast<char>(size >> 24), static_cast<char>(size >> 16),
-                              static_cast<char>(size >> 8), static_cast<char>(size)};
+                              static_cast<char>(size >> 8),  static_cast<char>(size)};
   out.bytes.append(header, kHeaderSize);
   out.bytes.append(payload.data(), payload.size());
   out.fds.assign(fds.begin(), fds.end());

@@ -74,8 +74,7 @@ class Channel : public Reactor::Watcher {
   // Queues one message; `fds` are duplicated by the kernel as the message
   // leaves (the caller keeps its own). False when the channel is closed or
   // the message cannot be framed (payload over kMaxPayload, too many fds).
-  bool Send(ChannelCommand command, absl::string_view payload = {},
-            absl::Span<const int> fds = {});
+  bool Send(ChannelCommand command, absl::string_view payload = {}, absl::Span<const int> fds = {});
 
   bool open() const { return open_; }
   int fd() const { return fd_.get(); }
@@ -86,8 +85,8 @@ class Channel : public Reactor::Watcher {
 
  private:
   struct Outgoing {
-    std::string bytes;        // header + payload
-    std::vector<int> fds;     // sent with the first byte, then cleared
+    std::string bytes;     // header + payload
+    std::vector<int> fds;  // sent with the first byte, then cleared
     size_t sent = 0;
   };
 

@@ -52,8 +52,8 @@ std::unique_ptr<Connector> Connector::Connect(Reactor& reactor, const SocketAddr
   connector->watching_ = reactor.Watch(connector->fd_.get(), EPOLLOUT, raw).ok();
   connector->timer_ = reactor.AddTimer(timeout_ms, [raw] {
     raw->timer_ = kNoTimer;
-    raw->Finish(absl::DeadlineExceededError(absl::StrCat("connect ", raw->address_.ToString(),
-                                                         ": timed out")));
+    raw->Finish(absl::DeadlineExceededError(
+        absl::StrCat("connect ", raw->address_.ToString(), ": timed out")));
   });
   return connector;
 }
@@ -92,7 +92,8 @@ absl::StatusOr<UniqueFd> ConnectBlocking(const SocketAddress& address, int64_t t
   if (!fd.ok() || !in_progress) return fd;
   pollfd p{fd->get(), POLLOUT, 0};
   int n = ::poll(&p, 1, static_cast<int>(timeout_ms));
-  if (n == 0) return absl::DeadlineExceededError(absl::StrCat("connect ", address.ToString(), ": timed out"));
+  if (n == 0)
+    return absl::DeadlineExceededError(absl::StrCat("connect ", address.ToString(), ": timed out"));
   if (n < 0) return absl::ErrnoToStatus(errno, "poll");
   if (absl::Status s = SocketError(fd->get(), address); !s.ok()) return s;
   return fd;

@@ -87,8 +87,8 @@ absl::StatusOr<Credentials> LookupCredentials(absl::string_view user, absl::stri
     uint32_t gid;
     if (f.size() < 4 || !absl::SimpleAtoi(f[2], &gid)) return false;
     for (absl::string_view member : absl::StrSplit(f[3], ',')) {
-      if (member == result.user && std::find(result.groups.begin(), result.groups.end(), gid) ==
-                                       result.groups.end()) {
+      if (member == result.user &&
+          std::find(result.groups.begin(), result.groups.end(), gid) == result.groups.end()) {
         result.groups.push_back(gid);
       }
     }
@@ -99,8 +99,7 @@ absl::StatusOr<Credentials> LookupCredentials(absl::string_view user, absl::stri
 }
 
 absl::Status DropPrivileges(const Credentials& credentials) {
-  if (getuid() == credentials.uid && geteuid() == credentials.uid &&
-      getgid() == credentials.gid) {
+  if (getuid() == credentials.uid && geteuid() == credentials.uid && getgid() == credentials.gid) {
     return absl::OkStatus();
   }
   if (geteuid() != 0) {

@@ -47,9 +47,9 @@ std::string FdLimitWarning(uint64_t connections, bool root) {
                         " open files, above fs.nr_open (", limits.nr_open,
                         "): raise it with sysctl fs.nr_open");
   }
-  return absl::StrCat(connections, " connections need ", needed,
-                      " open files, above the hard limit (", limits.hard,
-                      "): raise it (ulimit -Hn, LimitNOFILE= in the systemd unit) or start as root");
+  return absl::StrCat(
+      connections, " connections need ", needed, " open files, above the hard limit (", limits.hard,
+      "): raise it (ulimit -Hn, LimitNOFILE= in the systemd unit) or start as root");
 }
 
 }  // namespace sockman

@@ -98,8 +98,8 @@ void Acceptor::OnEvents(uint32_t events) {
     int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &length,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      on_accept_(UniqueFd(fd), SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer),
-                                                            length));
+      on_accept_(UniqueFd(fd),
+                 SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&peer), length));
       continue;
     }
     if (errno == EAGAIN || errno == EINTR) return;

@@ -68,7 +68,8 @@ void Reactor::RunOnce(int max_wait_ms) {
     timeout = 0;
   } else if (int64_t next = timers_.NextDeadline(); next >= 0) {
     int64_t until = std::max<int64_t>(next - clock_.NowMs(), 0);
-    if (timeout < 0 || until < timeout) timeout = static_cast<int>(std::min<int64_t>(until, 1 << 30));
+    if (timeout < 0 || until < timeout)
+      timeout = static_cast<int>(std::min<int64_t>(until, 1 << 30));
   }
   int n = epoll_wait(epoll_fd_.get(), events_.data(), static_cast<int>(events_.size()), timeout);
   now_ms_ = clock_.NowMs();

@@ -93,8 +93,9 @@ class Reactor {
 // it blocks the signals for the process; callbacks run on the loop.
 class SignalSource : public Reactor::Watcher {
  public:
-  static absl::StatusOr<std::unique_ptr<SignalSource>> Create(
-      Reactor& reactor, const std::vector<int>& signals, std::function<void(int)> on_signal);
+  static absl::StatusOr<std::unique_ptr<SignalSource>> Create(Reactor& reactor,
+                                                              const std::vector<int>& signals,
+                                                              std::function<void(int)> on_signal);
   ~SignalSource() override;
   void OnEvents(uint32_t events) override;
 

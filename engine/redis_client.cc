@@ -139,8 +139,8 @@ void RedisClient::Send(const std::vector<std::string>& args) {
     lengths.push_back(arg.size());
   }
   char* command = nullptr;
-  int size = redisFormatCommandArgv(&command, static_cast<int>(args.size()), argv.data(),
-                                    lengths.data());
+  int size =
+      redisFormatCommandArgv(&command, static_cast<int>(args.size()), argv.data(), lengths.data());
   if (size > 0) connection_->Send(absl::string_view(command, static_cast<size_t>(size)));
   if (command != nullptr) redisFreeCommand(command);
 }

@@ -55,7 +55,9 @@ class RedisClient : private PeerTransport::Delegate {
 
   // Runs after every (re)connection, before queued work: state the server
   // may have lost (it restarted) can be written again.
-  void SetOnConnected(std::function<void()> on_connected) { on_connected_ = std::move(on_connected); }
+  void SetOnConnected(std::function<void()> on_connected) {
+    on_connected_ = std::move(on_connected);
+  }
 
   void Command(const std::vector<std::string>& args, Done done = nullptr);
   void Subscribe(const std::string& channel, OnMessage on_message);

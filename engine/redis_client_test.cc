@@ -1,6 +1,5 @@
 #include "engine/redis_client.h"
 
-
 #include <functional>
 #include <string>
 #include <vector>
@@ -39,11 +38,16 @@ TEST_F(RedisClientTest, CommandsAnswerInOrder) {
   redis.Start();
   ASSERT_TRUE(RunUntil([&] { return redis.connected(); }));
   std::vector<RedisValue> replies;
-  redis.Command({"SET", "k", "v a l"}, [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
-  redis.Command({"GET", "k"}, [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
-  redis.Command({"SADD", "s", "a", "b"}, [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
-  redis.Command({"SMEMBERS", "s"}, [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
-  redis.Command({"NOSUCHCOMMAND"}, [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
+  redis.Command({"SET", "k", "v a l"},
+                [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
+  redis.Command({"GET", "k"},
+                [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
+  redis.Command({"SADD", "s", "a", "b"},
+                [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
+  redis.Command({"SMEMBERS", "s"},
+                [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
+  redis.Command({"NOSUCHCOMMAND"},
+                [&](const RedisValue* r) { replies.push_back(r ? *r : RedisValue{}); });
   ASSERT_TRUE(RunUntil([&] { return replies.size() == 5; }));
   EXPECT_EQ(replies[0].type, RedisValue::kStatus);
   EXPECT_EQ(replies[1].str, "v a l");

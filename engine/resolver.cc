@@ -128,10 +128,10 @@ void Resolver::Resolve(const std::string& host, uint16_t port, Done done) {
         if (status != ARES_SUCCESS || info == nullptr) {
           if (info != nullptr) ares_freeaddrinfo(info);
           if (status == ARES_EDESTRUCTION) return;  // the resolver is going away
-          lookup->resolver->Answer(
-              std::move(lookup->done),
-              absl::NotFoundError(absl::StrCat("resolve ", lookup->host, ": ", ares_strerror(status))),
-              lookup->port);
+          lookup->resolver->Answer(std::move(lookup->done),
+                                   absl::NotFoundError(absl::StrCat("resolve ", lookup->host, ": ",
+                                                                    ares_strerror(status))),
+                                   lookup->port);
           return;
         }
         std::vector<SocketAddress> addresses;
@@ -143,12 +143,14 @@ void Resolver::Resolve(const std::string& host, uint16_t port, Done done) {
         ares_freeaddrinfo(info);
         Resolver& resolver = *lookup->resolver;
         if (addresses.empty()) {
-          resolver.Answer(std::move(lookup->done),
-                          absl::NotFoundError(absl::StrCat("resolve ", lookup->host, ": no address")),
-                          lookup->port);
+          resolver.Answer(
+              std::move(lookup->done),
+              absl::NotFoundError(absl::StrCat("resolve ", lookup->host, ": no address")),
+              lookup->port);
           return;
         }
-        resolver.cache_[lookup->host] = {addresses, resolver.reactor_.NowMs() + std::max(ttl, 1) * 1000};
+        resolver.cache_[lookup->host] = {addresses,
+                                         resolver.reactor_.NowMs() + std::max(ttl, 1) * 1000};
         resolver.Answer(std::move(lookup->done), std::move(addresses), lookup->port);
       },
       lookup);

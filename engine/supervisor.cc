@@ -44,7 +44,8 @@ class ReadyWatcher : public Reactor::Watcher {
  public:
   static absl::StatusOr<std::unique_ptr<ReadyWatcher>> Create(
       Reactor& reactor, UniqueFd fd, std::function<void(std::string)> done) {
-    std::unique_ptr<ReadyWatcher> watcher(new ReadyWatcher(reactor, std::move(fd), std::move(done)));
+    std::unique_ptr<ReadyWatcher> watcher(
+        new ReadyWatcher(reactor, std::move(fd), std::move(done)));
     if (absl::Status s = reactor.Watch(watcher->fd_.get(), EPOLLIN, watcher.get()); !s.ok()) {
       watcher->fd_.reset();
       return s;
@@ -107,16 +108,14 @@ absl::StatusOr<std::unique_ptr<Supervisor>> Supervisor::Create(Reactor& reactor,
   supervisor->on_reload_ = std::move(on_reload);
   supervisor->on_reopen_ = std::move(on_reopen);
   Supervisor* raw = supervisor.get();
-  auto signals = SignalSource::Create(reactor,
-                                      {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1},
+  auto signals = SignalSource::Create(reactor, {SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1},
                                       [raw](int signo) { raw->OnSignal(signo); });
   if (!signals.ok()) return signals.status();
   supervisor->signals_ = std::move(*signals);
   return supervisor;
 }
 
-Supervisor::Supervisor(Reactor& reactor, std::vector<WorkerPool> pools,
-                       SupervisorOptions options)
+Supervisor::Supervisor(Reactor& reactor, std::vector<WorkerPool> pools, SupervisorOptions options)
     : reactor_(reactor), pools_(std::move(pools)), options_(options), master_pid_(getpid()) {
   for (const WorkerPool& pool : pools_) {
     for (int id = 0; id < pool.count; ++id) {
@@ -468,8 +467,8 @@ void Supervisor::ReplaceNext() {
   if (!spawned.ok()) {
     ::close(fds[0]);
     slot->replacing = false;
-    reload_errors_.push_back(absl::StrCat("worker ", slot->pool, "/", slot->id, ": ",
-                                          spawned.status().message()));
+    reload_errors_.push_back(
+        absl::StrCat("worker ", slot->pool, "/", slot->id, ": ", spawned.status().message()));
     ReplaceNext();
     return;
   }
@@ -508,8 +507,8 @@ void Supervisor::ReplaceNext() {
     slot_by_pid_.erase(new_pid);
     retiring_[new_pid] = slot->pool;
     kill(new_pid, SIGKILL);
-    reload_errors_.push_back(absl::StrCat("worker ", slot->pool, "/", slot->id, ": ",
-                                          watcher.status().message()));
+    reload_errors_.push_back(
+        absl::StrCat("worker ", slot->pool, "/", slot->id, ": ", watcher.status().message()));
     ReplaceNext();
     return;
   }

@@ -55,7 +55,7 @@ struct WorkerPool {
 };
 
 struct SupervisorOptions {
-  int64_t stop_timeout_ms = 2000;   // TERM, then KILL after this long
+  int64_t stop_timeout_ms = 2000;    // TERM, then KILL after this long
   int64_t ready_timeout_ms = 30000;  // for the first start of every worker
   // Runs (once per loop pass at most) after workers were forked or reaped:
   // the owner tells the workers who their peers are (see SendToAll).

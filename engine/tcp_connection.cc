@@ -24,9 +24,11 @@ constexpr uint32_t kEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(
-    Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
-    Delegate* delegate, const TlsContext* tls) {
+absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Create(Reactor& reactor, UniqueFd fd,
+                                                                     const SocketAddress& peer,
+                                                                     const ConnectionLimits& limits,
+                                                                     Delegate* delegate,
+                                                                     const TlsContext* tls) {
   bssl::UniquePtr<::SSL> ssl;
   if (tls != nullptr) {
     ssl = tls->NewSsl(fd.get());
@@ -51,9 +53,11 @@ absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::CreateTlsClient(
   return connection;
 }
 
-absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Start(
-    Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
-    Delegate* delegate, bssl::UniquePtr<::SSL> ssl) {
+absl::StatusOr<std::unique_ptr<TcpConnection>> TcpConnection::Start(Reactor& reactor, UniqueFd fd,
+                                                                    const SocketAddress& peer,
+                                                                    const ConnectionLimits& limits,
+                                                                    Delegate* delegate,
+                                                                    bssl::UniquePtr<::SSL> ssl) {
   int raw = fd.get();
   std::unique_ptr<TcpConnection> connection(
       new TcpConnection(reactor, std::move(fd), peer, limits, delegate));
@@ -155,8 +159,8 @@ ssize_t TcpConnection::TlsResult(int result, bool reading) {
     default: {  // a TLS alert or garbage: this connection only
       long verify = SSL_get_verify_result(ssl_.get());
       if (verify != X509_V_OK) {
-        tls_error_ = absl::StrCat("certificate verify failed: ",
-                                  X509_verify_cert_error_string(verify));
+        tls_error_ =
+            absl::StrCat("certificate verify failed: ", X509_verify_cert_error_string(verify));
       } else if (uint32_t e = ERR_peek_error()) {
         char buf[256];
         ERR_error_string_n(e, buf, sizeof(buf));
@@ -323,8 +327,7 @@ void TcpConnection::Enqueue(absl::string_view bytes) {
   tail_bytes_ += bytes.size();
 }
 
-TcpConnection::SendResult TcpConnection::SendFile(UniqueFd file, uint64_t offset,
-                                                  uint64_t length) {
+TcpConnection::SendResult TcpConnection::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
   if (state_ != State::kOpen) return SendResult::kClosed;
   if (length == 0) return SendResult::kOk;
   Segment segment;

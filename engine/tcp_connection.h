@@ -23,15 +23,15 @@
 #include <deque>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/base/unique_fd.h"
 #include "engine/buffer.h"
+#include "engine/peer_transport.h"
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
 #include "engine/tls.h"
-#include "engine/peer_transport.h"
 
 namespace sockman {
 
@@ -53,9 +53,11 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
  public:
   // Takes ownership of a connected non-blocking socket and starts reading;
   // with `tls`, as the server side of a TLS connection.
-  static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(
-      Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
-      Delegate* delegate, const TlsContext* tls = nullptr);
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> Create(Reactor& reactor, UniqueFd fd,
+                                                               const SocketAddress& peer,
+                                                               const ConnectionLimits& limits,
+                                                               Delegate* delegate,
+                                                               const TlsContext* tls = nullptr);
   // An outbound connection with TLS over it, verifying the server's
   // certificate for `host`; the handshake starts at once.
   static absl::StatusOr<std::unique_ptr<TcpConnection>> CreateTlsClient(
@@ -115,8 +117,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
 
   TcpConnection(Reactor& reactor, UniqueFd fd, const SocketAddress& peer,
                 const ConnectionLimits& limits, Delegate* delegate)
-      : reactor_(reactor), fd_(std::move(fd)), peer_(peer), limits_(limits),
-        delegate_(delegate) {}
+      : reactor_(reactor), fd_(std::move(fd)), peer_(peer), limits_(limits), delegate_(delegate) {}
 
   // The socket, or TLS over it: > 0 bytes moved; 0 end of stream (reads);
   // -1 with errno (EAGAIN: wait for the next event).
@@ -125,9 +126,11 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   // Writes the parts with one call (TLS: one record).
   ssize_t WriteParts(absl::Span<const absl::string_view> parts);
   ssize_t TlsResult(int result, bool reading);
-  static absl::StatusOr<std::unique_ptr<TcpConnection>> Start(
-      Reactor& reactor, UniqueFd fd, const SocketAddress& peer, const ConnectionLimits& limits,
-      Delegate* delegate, bssl::UniquePtr<::SSL> ssl);
+  static absl::StatusOr<std::unique_ptr<TcpConnection>> Start(Reactor& reactor, UniqueFd fd,
+                                                              const SocketAddress& peer,
+                                                              const ConnectionLimits& limits,
+                                                              Delegate* delegate,
+                                                              bssl::UniquePtr<::SSL> ssl);
   // Drives the TLS handshake as far as it goes now; false on failure.
   bool Handshake();
   void HandleReadable(bool peer_hung_up);
@@ -165,7 +168,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   bool resume_scheduled_ = false;
   bool peer_eof_ = false;
   bool shut_down_ = false;
-  bool linger_ = true;  // see CloseWithoutLinger
+  bool linger_ = true;    // see CloseWithoutLinger
   bool nodelay_ = false;  // TCP_NODELAY is on (or not TCP); see AfterWrite
   bool wrote_ = false;    // a write call has been made
   TimerId close_timer_ = kNoTimer;

@@ -1,14 +1,13 @@
 #include "engine/tcp_connection.h"
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
-
 #include <string>
 
 #include "engine/base/clock.h"
@@ -293,8 +292,8 @@ class TlsClientTest : public TcpConnectionTest {
     ASSERT_EQ(fcntl(client.get(), F_SETFL, O_NONBLOCK), 0);
     UniqueFd accepted(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
     ASSERT_TRUE(accepted.valid());
-    server_ = *TcpConnection::Create(*reactor_, std::move(accepted), bound, limits_,
-                                     &server_side_, server_tls_.get());
+    server_ = *TcpConnection::Create(*reactor_, std::move(accepted), bound, limits_, &server_side_,
+                                     server_tls_.get());
     auto tls = TlsClientContext::Create(ca_file, {"http/1.1"});
     ASSERT_TRUE(tls.ok()) << tls.status();
     client_tls_ = *tls;

@@ -4,8 +4,7 @@
 
 namespace sockman {
 
-TimerId TimerQueue::Add(int64_t deadline_ms, int64_t interval_ms,
-                        std::function<void()> callback) {
+TimerId TimerQueue::Add(int64_t deadline_ms, int64_t interval_ms, std::function<void()> callback) {
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -45,9 +44,7 @@ bool TimerQueue::Cancel(TimerId id) {
   return true;
 }
 
-int64_t TimerQueue::NextDeadline() const {
-  return heap_.empty() ? -1 : slots_[heap_[0]].deadline;
-}
+int64_t TimerQueue::NextDeadline() const { return heap_.empty() ? -1 : slots_[heap_[0]].deadline; }
 
 void TimerQueue::RunExpired(int64_t now_ms) {
   // Timers re-armed during this call are collected and pushed at the end, so

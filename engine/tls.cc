@@ -1,9 +1,9 @@
 #include "engine/tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
@@ -70,8 +70,8 @@ int SelectServerName(SSL* ssl, int* alert, void* arg) {
   return SSL_TLSEXT_ERR_OK;
 }
 
-int SelectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in,
-               unsigned in_len, void* arg) {
+int SelectAlpn(SSL* ssl, const uint8_t** out, uint8_t* out_len, const uint8_t* in, unsigned in_len,
+               void* arg) {
   const auto* ours = static_cast<const std::string*>(arg);
   uint8_t* selected = nullptr;
   if (SSL_select_next_proto(&selected, out_len, reinterpret_cast<const uint8_t*>(ours->data()),
@@ -99,9 +99,9 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsOptions&
     if (absl::Status s = Readable(certificate.cert_file, "cert_file"); !s.ok()) return s;
     if (absl::Status s = Readable(certificate.key_file, "key_file"); !s.ok()) return s;
     if (!SSL_CTX_use_certificate_chain_file(c, certificate.cert_file.c_str())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "cert_file: ", certificate.cert_file, " is not a PEM certificate chain (", SslErrors(),
-          ")"));
+      return absl::InvalidArgumentError(absl::StrCat("cert_file: ", certificate.cert_file,
+                                                     " is not a PEM certificate chain (",
+                                                     SslErrors(), ")"));
     }
     if (!SSL_CTX_use_PrivateKey_file(c, certificate.key_file.c_str(), SSL_FILETYPE_PEM)) {
       if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
@@ -110,9 +110,8 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsOptions&
                                                        " does not match the certificate in ",
                                                        certificate.cert_file));
       }
-      return absl::InvalidArgumentError(absl::StrCat("key_file: ", certificate.key_file,
-                                                     " is not a PEM private key (", SslErrors(),
-                                                     ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "key_file: ", certificate.key_file, " is not a PEM private key (", SslErrors(), ")"));
     }
     if (!SSL_CTX_check_private_key(c)) {
       return absl::InvalidArgumentError(absl::StrCat("key_file: ", certificate.key_file,
@@ -134,8 +133,7 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsOptions&
     if (!context->alpn_wire_.empty()) {
       SSL_CTX_set_alpn_select_cb(c, SelectAlpn, &context->alpn_wire_);
     }
-    context->entries_.push_back(
-        {absl::AsciiStrToLower(certificate.server_name), std::move(ctx)});
+    context->entries_.push_back({absl::AsciiStrToLower(certificate.server_name), std::move(ctx)});
   }
   return context;
 }
@@ -170,9 +168,10 @@ absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(
   std::string bundle = ca_file.empty() ? kSystemCaFile : ca_file;
   if (absl::Status s = Readable(bundle, "ca_file"); !s.ok()) {
     if (!ca_file.empty()) return s;
-    return absl::InvalidArgumentError(absl::StrCat(
-        "no CA bundle at ", kSystemCaFile, " to verify TLS backends: install ca-certificates "
-        "or set ca_file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("no CA bundle at ", kSystemCaFile,
+                     " to verify TLS backends: install ca-certificates "
+                     "or set ca_file"));
   }
   std::shared_ptr<TlsClientContext> context(new TlsClientContext());
   ERR_clear_error();
@@ -180,8 +179,8 @@ absl::StatusOr<std::shared_ptr<TlsClientContext>> TlsClientContext::Create(
   SSL_CTX* c = context->ctx_.get();
   if (c == nullptr) return absl::InternalError(SslErrors());
   if (!SSL_CTX_load_verify_locations(c, bundle.c_str(), nullptr)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "ca_file: ", bundle, " has no PEM certificates (", SslErrors(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("ca_file: ", bundle, " has no PEM certificates (", SslErrors(), ")"));
   }
   SSL_CTX_set_verify(c, SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
@@ -207,7 +206,8 @@ bssl::UniquePtr<::SSL> TlsClientContext::NewSsl(int fd, const std::string& host)
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
   in6_addr ip6;
   in_addr ip4;
-  bool ip = inet_pton(AF_INET, host.c_str(), &ip4) == 1 || inet_pton(AF_INET6, host.c_str(), &ip6) == 1;
+  bool ip =
+      inet_pton(AF_INET, host.c_str(), &ip4) == 1 || inet_pton(AF_INET6, host.c_str(), &ip6) == 1;
   if (ip) {
     if (!X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())) return nullptr;
   } else {

@@ -67,8 +67,9 @@ absl::StatusOr<std::unique_ptr<WorkerBus>> WorkerBus::Create(Reactor& reactor, O
   }
   bus->listener_ = std::move(fd);
   WorkerBus* raw = bus.get();
-  auto acceptor = Acceptor::Create(reactor, bus->listener_.get(),
-                                   [raw](UniqueFd fd, const SocketAddress&) { raw->Accept(std::move(fd)); });
+  auto acceptor =
+      Acceptor::Create(reactor, bus->listener_.get(),
+                       [raw](UniqueFd fd, const SocketAddress&) { raw->Accept(std::move(fd)); });
   if (!acceptor.ok()) return acceptor.status();
   bus->acceptor_ = std::move(*acceptor);
   return bus;
@@ -109,14 +110,16 @@ void WorkerBus::Accept(UniqueFd fd) {
     // Logged at most once a minute, with how many were refused meanwhile.
     ++refused_;
     if (reactor_.NowMs() - last_refusal_log_ms_ >= 60'000 || last_refusal_log_ms_ == 0) {
-      LogWarning(absl::StrCat("worker bus: refused ", refused_, " connection(s), the last from pid ",
-                              peer.pid, " (not a worker of this master)"));
+      LogWarning(absl::StrCat("worker bus: refused ", refused_,
+                              " connection(s), the last from pid ", peer.pid,
+                              " (not a worker of this master)"));
       last_refusal_log_ms_ = reactor_.NowMs();
       refused_ = 0;
     }
     return;
   }
-  auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
+  auto connection =
+      TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
   if (connection.ok()) inbound_.push_back(std::move(*connection));
 }
 
@@ -129,7 +132,8 @@ TcpConnection* WorkerBus::Outbound(pid_t pid) {
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
     return nullptr;  // not listening (yet, or any more)
   }
-  auto connection = TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
+  auto connection =
+      TcpConnection::Create(reactor_, std::move(fd), SocketAddress(), BusLimits(), this);
   if (!connection.ok()) return nullptr;
   TcpConnection* raw = connection->get();
   outbound_[pid] = std::move(*connection);

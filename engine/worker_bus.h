@@ -9,9 +9,9 @@
 // a frame for a peer that is gone (or not listening yet) is dropped. Output
 // to a slow peer is queued up to a bound, so no client is ever held up by it.
 //
-//   SOCKMAN_ASSIGN_OR_RETURN(auto bus, WorkerBus::Create(reactor, [](absl::string_view frame) {...}));
-//   bus->SetPeers({{"chat", {101, 102}}, {"push", {103}}});
-//   bus->SendToService("chat", frame);   // to every chat worker but this one
+//   SOCKMAN_ASSIGN_OR_RETURN(auto bus, WorkerBus::Create(reactor, [](absl::string_view frame)
+//   {...})); bus->SetPeers({{"chat", {101, 102}}, {"push", {103}}}); bus->SendToService("chat",
+//   frame);   // to every chat worker but this one
 #ifndef SOCKMAN_ENGINE_WORKER_BUS_H_
 #define SOCKMAN_ENGINE_WORKER_BUS_H_
 
@@ -64,7 +64,8 @@ class WorkerBus : private PeerTransport::Delegate {
   static Peers ParsePeers(absl::string_view line);
 
  private:
-  WorkerBus(Reactor& reactor, OnFrame on_frame) : reactor_(reactor), on_frame_(std::move(on_frame)) {}
+  WorkerBus(Reactor& reactor, OnFrame on_frame)
+      : reactor_(reactor), on_frame_(std::move(on_frame)) {}
   void Accept(UniqueFd fd);
   bool IsPeer(pid_t pid) const;
   TcpConnection* Outbound(pid_t pid);

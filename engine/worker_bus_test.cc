@@ -44,7 +44,8 @@ TEST(WorkerBusTest, FramesBetweenTwoWorkersArriveOnceInOrder) {
   WorkerBus::NewNamespace();
   auto reactor = *Reactor::Create(SystemClock());
   std::vector<std::string> received;
-  auto bus = *WorkerBus::Create(*reactor, [&](absl::string_view frame) { received.emplace_back(frame); });
+  auto bus =
+      *WorkerBus::Create(*reactor, [&](absl::string_view frame) { received.emplace_back(frame); });
   constexpr int kFrames = 1000;
   pid_t parent = getpid();
   pid_t child = fork();
@@ -66,7 +67,8 @@ TEST(WorkerBusTest, FramesBetweenTwoWorkersArriveOnceInOrder) {
   for (int i = 0; i < kFrames; ++i) {
     ASSERT_EQ(bus->SendToService("svc", absl::StrCat("frame ", i, std::string(i % 50, 'x'))), 1);
   }
-  while (received.size() < static_cast<size_t>(kFrames) && SystemClock().NowMs() < deadline + 5000) {
+  while (received.size() < static_cast<size_t>(kFrames) &&
+         SystemClock().NowMs() < deadline + 5000) {
     reactor->RunOnce(10);
   }
   ASSERT_EQ(received.size(), static_cast<size_t>(kFrames));

@@ -101,16 +101,17 @@ class HandlerRegistry {
   template <typename Options>
   bool Register(std::string name,
                 absl::StatusOr<std::unique_ptr<HandlerFactory>> (*create)(const Options&,
-                                                                         const HandlerConfig&)) {
-    return Register(std::move(name), [create](const HandlerConfig& config)
-                                         -> absl::StatusOr<std::unique_ptr<HandlerFactory>> {
-      if (config.message.GetDescriptor() != Options::descriptor()) {
-        return absl::InternalError(absl::StrCat("handler configured by ",
-                                                config.message.GetDescriptor()->full_name(),
-                                                ", not ", Options::descriptor()->full_name()));
-      }
-      return create(static_cast<const Options&>(config.message), config);
-    });
+                                                                          const HandlerConfig&)) {
+    return Register(
+        std::move(name),
+        [create](const HandlerConfig& config) -> absl::StatusOr<std::unique_ptr<HandlerFactory>> {
+          if (config.message.GetDescriptor() != Options::descriptor()) {
+            return absl::InternalError(absl::StrCat("handler configured by ",
+                                                    config.message.GetDescriptor()->full_name(),
+                                                    ", not ", Options::descriptor()->full_name()));
+          }
+          return create(static_cast<const Options&>(config.message), config);
+        });
   }
   const HandlerCreator* Find(absl::string_view name) const;
   std::vector<std::string> Names() const;  // sorted
@@ -121,8 +122,8 @@ class HandlerRegistry {
 
 #define SOCKMAN_HANDLER_CONCAT_INNER_(a, b) a##b
 #define SOCKMAN_HANDLER_CONCAT_(a, b) SOCKMAN_HANDLER_CONCAT_INNER_(a, b)
-#define SOCKMAN_REGISTER_HANDLER(name, creator)                                         \
-  static const bool SOCKMAN_HANDLER_CONCAT_(sockman_handler_registered_, __LINE__)    \
+#define SOCKMAN_REGISTER_HANDLER(name, creator)                                    \
+  static const bool SOCKMAN_HANDLER_CONCAT_(sockman_handler_registered_, __LINE__) \
       [[maybe_unused]] = ::sockman::HandlerRegistry::Global().Register(name, creator)
 
 }  // namespace sockman

@@ -52,13 +52,13 @@ TEST(BrowserTest, ChromiumRendersPageWithCssJsAndImage) {
   Write(root + "/css/site.css", "#styled { color: rgb(1, 2, 3); }\n");
   Write(root + "/js/app.js", kScript);
   Write(root + "/img/pixel.png", std::string(kPng, sizeof(kPng) - 1));
-  auto server = SockmanProcess::Start(absl::StrCat(
-      "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { root: \"", root,
-      "\" } }\n"));
+  auto server = SockmanProcess::Start(
+      absl::StrCat("service { name: \"site\" listen: \"http://127.0.0.1:0\" static { root: \"",
+                   root, "\" } }\n"));
   ASSERT_TRUE(server.ok()) << server.status();
 
-  std::string dom = ChromiumDumpDom(
-      absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "js=ran");
+  std::string dom =
+      ChromiumDumpDom(absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "js=ran");
   EXPECT_TRUE(absl::StrContains(dom, "<title>sockman browser test</title>")) << dom;
   EXPECT_TRUE(absl::StrContains(dom, "js=ran css=rgb(1, 2, 3) img=3x2")) << dom;
 }
@@ -109,13 +109,15 @@ function run(name, port) {
   };
   ws.onerror = () => { document.getElementById('result').textContent = 'error ' + name; };
 }
-run('chat', )", (*server)->port("chat"), R"();
-run('zchat', )", (*server)->port("zchat"), R"();
+run('chat', )",
+                                           (*server)->port("chat"), R"();
+run('zchat', )",
+                                           (*server)->port("zchat"), R"();
 </script></body></html>
 )"));
-  std::string dom = ChromiumDumpDom(
-      absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"),
-      "done chat[");  // a result only: the page's source has no such text
+  std::string dom =
+      ChromiumDumpDom(absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"),
+                      "done chat[");  // a result only: the page's source has no such text
   const char* expected =
       ": echo: hello from chromium | long-ok | binary:101,99,104,111,58,32,1,2,3 | "
       "bytes-1006-7";  // "echo: " + the bytes

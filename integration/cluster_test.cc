@@ -10,8 +10,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "engine/testing/local_servers.h"
+#include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 #include "integration/testing/websocket_client.h"
 

@@ -35,19 +35,20 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
   std::stringstream text;
   text << in.rdbuf();
   std::string config = std::regex_replace(
-      text.str(), std::regex(R"re((listen:\s*"[a-z]+://(\[[^\]]*\]|[^:"]+)):\d+")re"),
-      "$1:0\"");
+      text.str(), std::regex(R"re((listen:\s*"[a-z]+://(\[[^\]]*\]|[^:"]+)):\d+")re"), "$1:0\"");
   // Write the port-rewritten copy into a directory where the example's
   // relative paths (static roots) still resolve: copy the example's siblings.
   std::string example_dir = GetParam().substr(0, GetParam().rfind('/'));
-  std::string copy_dir = absl::StrCat(getenv("TEST_TMPDIR"), "/example-", std::hash<std::string>()(GetParam()));
+  std::string copy_dir =
+      absl::StrCat(getenv("TEST_TMPDIR"), "/example-", std::hash<std::string>()(GetParam()));
   mkdir(copy_dir.c_str(), 0755);
   char cwd[4096];
   ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
   if (DIR* dir = opendir(example_dir.c_str())) {
     while (dirent* entry = readdir(dir)) {
       std::string entry_name = entry->d_name;
-      if (entry_name == "." || entry_name == ".." || absl::EndsWith(entry_name, ".textproto")) continue;
+      if (entry_name == "." || entry_name == ".." || absl::EndsWith(entry_name, ".textproto"))
+        continue;
       // A copy, not a link: runfiles are symlinks out of the tree, which the
       // static handler rightly refuses to follow.
       Shell(absl::StrCat("cp -rL ", cwd, "/", example_dir, "/", entry_name, " ", copy_dir, "/"));
@@ -70,17 +71,18 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
       ASSERT_TRUE(client.Send(Frame("tom")));
       std::string header = client.ReadExactly(4);
       ASSERT_EQ(header.size(), 4u) << uri;
-      size_t length = (static_cast<unsigned char>(header[2]) << 8) |
-                      static_cast<unsigned char>(header[3]);
+      size_t length =
+          (static_cast<unsigned char>(header[2]) << 8) | static_cast<unsigned char>(header[3]);
       EXPECT_TRUE(absl::StrContains(client.ReadExactly(length - 4), "tom")) << uri;
     } else if (absl::StartsWith(uri, "http://")) {
       ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n"));
       std::string status = client.ReadLine();
       EXPECT_EQ(status, "HTTP/1.1 200 OK\r") << uri;
     } else if (absl::StartsWith(uri, "ws://") || absl::StartsWith(uri, "websocket://")) {
-      ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: example\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
+      ASSERT_TRUE(
+          client.Send("GET / HTTP/1.1\r\nHost: example\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"));
       EXPECT_EQ(client.ReadLine(), "HTTP/1.1 101 Switching Protocols\r") << uri;
     } else if (absl::StartsWith(uri, "tcp://")) {
       ASSERT_TRUE(client.Send("tom"));

@@ -45,7 +45,8 @@ service { name: "once" listen: "text://127.0.0.1:0" exec { command: "once.sh" } 
 service { name: "cats" listen: "text://127.0.0.1:0" count: 1 exec { command: "cat.sh" max_processes: 200 } }
 service { name: "two" listen: "text://127.0.0.1:0" exec { command: "cat.sh" max_processes: 2 } }
 service { name: "stubborn" listen: "text://127.0.0.1:0" exec { command: "stubborn.sh" kill_grace_ms: 100 } }
-)", "exec", dir);
+)",
+                                         "exec", dir);
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }

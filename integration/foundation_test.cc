@@ -155,8 +155,8 @@ TEST(StartTest, KilledWorkerIsReplacedAndServiceKeepsWorking) {
 }
 
 TEST(StartTest, OversizeLineClosesOnlyThatConnection) {
-  auto server = SockmanProcess::Start(EchoService(
-      "echo", "text://127.0.0.1:0", 2, "  limits { max_package_size: 1048576 }\n"));
+  auto server = SockmanProcess::Start(
+      EchoService("echo", "text://127.0.0.1:0", 2, "  limits { max_package_size: 1048576 }\n"));
   ASSERT_TRUE(server.ok()) << server.status();
   uint16_t port = (*server)->port("echo");
   std::vector<std::unique_ptr<TestClient>> others;
@@ -181,8 +181,8 @@ TEST(StartTest, OversizeLineClosesOnlyThatConnection) {
 }
 
 TEST(StartTest, ReusePortWorkersShareThePort) {
-  auto server = SockmanProcess::Start(
-      EchoService("echo", "text://127.0.0.1:0", 2, "  reuse_port: true\n"));
+  auto server =
+      SockmanProcess::Start(EchoService("echo", "text://127.0.0.1:0", 2, "  reuse_port: true\n"));
   ASSERT_TRUE(server.ok()) << server.status();
   for (int i = 0; i < 20; ++i) {
     TestClient client((*server)->port("echo"));
@@ -243,9 +243,9 @@ TEST(StartTest, BadConfigExitsTwoWithLocationAndBindsNothing) {
 TEST(StartTest, PortInUseIsARuntimeFailure) {
   auto first = SockmanProcess::Start(EchoService("a", "text://127.0.0.1:0", 1));
   ASSERT_TRUE(first.ok()) << first.status();
-  std::string path = WriteTempFile(
-      "busy.textproto",
-      EchoService("a", absl::StrCat("text://127.0.0.1:", (*first)->port("a")), 1));
+  std::string path =
+      WriteTempFile("busy.textproto",
+                    EchoService("a", absl::StrCat("text://127.0.0.1:", (*first)->port("a")), 1));
   CommandResult result = RunSockman({"start", "-c", path});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_NE(result.err.find("service 'a': bind 127.0.0.1:"), std::string::npos) << result.err;
@@ -271,8 +271,7 @@ TEST(CommandLineTest, UsageErrorsExitTwo) {
   EXPECT_EQ(stop.exit_code, 2);
   EXPECT_NE(stop.err.find("/nonexistent.textproto: cannot read config"), std::string::npos)
       << stop.err;
-  std::string valid = WriteTempFile("valid.textproto",
-                                    EchoService("a", "text://127.0.0.1:0", 1));
+  std::string valid = WriteTempFile("valid.textproto", EchoService("a", "text://127.0.0.1:0", 1));
   CommandResult reload = RunSockman({"reload", "-c", valid});
   EXPECT_EQ(reload.exit_code, 1);
   EXPECT_NE(reload.err.find("not running"), std::string::npos) << reload.err;

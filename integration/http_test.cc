@@ -97,17 +97,17 @@ TEST_F(HttpTest, RespondServesFixedResponseToCurl) {
 }
 
 TEST_F(HttpTest, AccessLogHasCombinedFormatLines) {
-  CurlResult r = Curl(absl::StrCat("-A 'agent \"quoted\"' -e http://ref.example/ ",
-                                   Url("hello", "/logged?q=1")));
+  CurlResult r = Curl(
+      absl::StrCat("-A 'agent \"quoted\"' -e http://ref.example/ ", Url("hello", "/logged?q=1")));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   std::string log;
   for (int i = 0; i < 40 && !absl::StrContains(log, "/logged"); ++i) {
     usleep(100000);  // workers flush their log buffers every second
     log = Shell(absl::StrCat("cat ", access_log_));
   }
-  EXPECT_TRUE(absl::StrContains(
-      log, "\"GET /logged?q=1 HTTP/1.1\" 200 12 \"http://ref.example/\" "
-           "\"agent \\x22quoted\\x22\"\n"))
+  EXPECT_TRUE(absl::StrContains(log,
+                                "\"GET /logged?q=1 HTTP/1.1\" 200 12 \"http://ref.example/\" "
+                                "\"agent \\x22quoted\\x22\"\n"))
       << log;
   EXPECT_TRUE(absl::StartsWith(log, "127.0.0.1 - - [")) << log;
 }
@@ -146,12 +146,12 @@ TEST_F(HttpTest, PipelinedRequestsGetResponsesInOrder) {
 
 TEST_F(HttpTest, ChunkedUploadAndExpectContinue) {
   std::string file = WriteTempFile("upload.txt", std::string(5000, 'u'));
-  CurlResult r = Curl(absl::StrCat("-H 'Transfer-Encoding: chunked' --data-binary @", file,
-                                   " ", Url("echo")));
+  CurlResult r =
+      Curl(absl::StrCat("-H 'Transfer-Encoding: chunked' --data-binary @", file, " ", Url("echo")));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out, "got " + std::string(5000, 'u'));
-  r = Curl(absl::StrCat("-H 'Expect: 100-continue' --expect100-timeout 5 -d hi -w ' %{time_total}' ",
-                        Url("echo")));
+  r = Curl(absl::StrCat(
+      "-H 'Expect: 100-continue' --expect100-timeout 5 -d hi -w ' %{time_total}' ", Url("echo")));
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_TRUE(absl::StartsWith(r.out, "got hi ")) << r.out;
   EXPECT_LT(std::stod(r.out.substr(7)), 4.0) << "curl waited for its 100-continue timeout";
@@ -180,14 +180,21 @@ TEST_F(HttpTest, BadInputGetsTheRightStatusAndAClose) {
       {"bad header name", "GET / HTTP/1.1\r\nHost: t\r\nBad[Name]: x\r\n\r\n", 400},
       {"obs-fold", "GET / HTTP/1.1\r\nHost: t\r\nX: a\r\n  b\r\n\r\n", 400},
       {"missing host", "GET / HTTP/1.1\r\n\r\n", 400},
-      {"CL and TE", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
-      {"differing CL", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
-      {"TE not chunked last", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
+      {"CL and TE",
+       "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n0\r\n\r\n",
+       400},
+      {"differing CL",
+       "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400},
+      {"TE not chunked last",
+       "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n", 400},
       {"unknown TE", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
-      {"bad chunk size", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", 400},
+      {"bad chunk size", "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n",
+       400},
       {"body too large", "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n", 413},
       {"target too long", "GET /" + std::string(10000, 'a') + " HTTP/1.1\r\nHost: t\r\n\r\n", 414},
-      {"headers too large", "GET / HTTP/1.1\r\nHost: t\r\nX: " + std::string(5000, 'a') + "\r\n\r\n", 431},
+      {"headers too large",
+       "GET / HTTP/1.1\r\nHost: t\r\nX: " + std::string(5000, 'a') + "\r\n\r\n", 431},
       {"version", "GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505},
       {"slow loris", "GET / HTTP/1.1\r\nHost: t\r\n", 408},
   };
@@ -200,10 +207,10 @@ TEST_F(HttpTest, BadInputGetsTheRightStatusAndAClose) {
 }
 
 TEST_F(HttpTest, ChunkedBodyTooLargeIs413) {
-  CurlResult r = Curl(absl::StrCat("-o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' "
-                                   "--data-binary @",
-                                   WriteTempFile("big.txt", std::string(100000, 'b')), " ",
-                                   Url("echo")));
+  CurlResult r =
+      Curl(absl::StrCat("-o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' "
+                        "--data-binary @",
+                        WriteTempFile("big.txt", std::string(100000, 'b')), " ", Url("echo")));
   EXPECT_EQ(r.out, "413") << r.out;
 }
 

@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <map>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -66,9 +66,9 @@ TEST_F(InitTest, SystemdUnitCommandsRunAsWrittenWithNotify) {
     for (const char* key : {"ExecStartPre", "ExecStart", "ExecReload", "ExecStop"}) {
       std::string prefix = absl::StrCat(key, "=");
       if (absl::StartsWith(line, prefix)) {
-        exec[key] = absl::StrReplaceAll(line.substr(prefix.size()),
-                                        {{"/usr/local/bin/sockman", binary_},
-                                         {"/etc/sockman/sockman.textproto", config_}});
+        exec[key] = absl::StrReplaceAll(
+            line.substr(prefix.size()),
+            {{"/usr/local/bin/sockman", binary_}, {"/etc/sockman/sockman.textproto", config_}});
       }
     }
   }
@@ -101,8 +101,8 @@ TEST_F(InitTest, SystemdUnitCommandsRunAsWrittenWithNotify) {
 }
 
 TEST_F(InitTest, SysvScriptActions) {
-  std::string script = absl::StrCat("DAEMON=", binary_, " CONFIG=", config_,
-                                    " sh docs/sockman.init");
+  std::string script =
+      absl::StrCat("DAEMON=", binary_, " CONFIG=", config_, " sh docs/sockman.init");
   EXPECT_EQ(Status(script + " status"), 3);  // not running
   EXPECT_EQ(Status(script + " start"), 0);
   EXPECT_EQ(Status(script + " start"), 1);  // already running

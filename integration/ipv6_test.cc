@@ -21,7 +21,8 @@ service { name: "http" listen: "http://[::1]:0" respond { body: "six\n" } }
 service { name: "ws" listen: "ws://[::1]:0" limits { max_package_size: 20000000 } echo {} }
 service { name: "dual" listen: "text://[::]:0" echo {} }
 service { name: "only6" listen: "text://[::]:0" ipv6_only: true echo {} }
-)", "ipv6", ShortTempDir());
+)",
+                                         "ipv6", ShortTempDir());
     if (!started.ok() && absl::StrContains(started.status().message(), "Cannot assign")) {
       skip_ = true;
       return;

@@ -215,8 +215,7 @@ TEST_F(LifecycleTest, WorkersRunAsTheConfiguredUser) {
   }
   EXPECT_TRUE(absl::StrContains(ReadFile(absl::StrCat("/proc/", (*server)->pid(), "/status")),
                                 "\nUid:\t0\t0\t0\t0"));
-  EXPECT_EQ(Shell(absl::StrCat("curl -s http://127.0.0.1:", (*server)->port("web"), "/")),
-            "hi\n");
+  EXPECT_EQ(Shell(absl::StrCat("curl -s http://127.0.0.1:", (*server)->port("web"), "/")), "hi\n");
   (*server)->Stop();
   config_.clear();
 }
@@ -224,11 +223,13 @@ TEST_F(LifecycleTest, WorkersRunAsTheConfiguredUser) {
 TEST_F(LifecycleTest, ReloadUnderLoadDropsNothingAndKeepsOtherServices) {
   auto services = [](const std::string& body, bool extra) {
     std::string text = absl::StrCat(
-        "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 respond { body: \"",
-        body, "\" } }\n"
-        "service { name: \"chat\" listen: \"text://127.0.0.1:0\" count: 1 echo { prefix: \"> \" } }\n");
+        "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 respond { body: \"", body,
+        "\" } }\n"
+        "service { name: \"chat\" listen: \"text://127.0.0.1:0\" count: 1 echo { prefix: \"> \" } "
+        "}\n");
     if (extra) {
-      text += "service { name: \"extra\" listen: \"text://127.0.0.1:0\" echo { prefix: \"+ \" } }\n";
+      text +=
+          "service { name: \"extra\" listen: \"text://127.0.0.1:0\" echo { prefix: \"+ \" } }\n";
     }
     return text;
   };
@@ -242,9 +243,8 @@ TEST_F(LifecycleTest, ReloadUnderLoadDropsNothingAndKeepsOtherServices) {
 
   // Keep-alive traffic for the whole sequence of reloads.
   std::string wrk_out;
-  std::thread load([&] {
-    wrk_out = Shell(absl::StrCat("wrk -t1 -c16 -d6s http://127.0.0.1:", web, "/"));
-  });
+  std::thread load(
+      [&] { wrk_out = Shell(absl::StrCat("wrk -t1 -c16 -d6s http://127.0.0.1:", web, "/")); });
   usleep(500000);
   for (int i = 1; i <= 3; ++i) {
     std::ofstream(config) << Global() << services(absl::StrCat("v", i), false);
@@ -283,8 +283,10 @@ TEST_F(LifecycleTest, ReloadUnderLoadDropsNothingAndKeepsOtherServices) {
 
 TEST_F(LifecycleTest, ReloadableFalseKeepsItsWorkers) {
   auto config_text = [](const std::string& body) {
-    return absl::StrCat("service { name: \"pinned\" listen: \"http://127.0.0.1:0\" "
-                        "reloadable: false respond { body: \"", body, "\" } }\n");
+    return absl::StrCat(
+        "service { name: \"pinned\" listen: \"http://127.0.0.1:0\" "
+        "reloadable: false respond { body: \"",
+        body, "\" } }\n");
   };
   std::string config = WriteConfig(config_text("old"));
   CommandResult start = RunSockman({"start", "-d", "-c", config});
@@ -298,21 +300,23 @@ TEST_F(LifecycleTest, ReloadableFalseKeepsItsWorkers) {
   size_t at = before.find("\"workers\":");
   ASSERT_NE(at, std::string::npos) << before;
   EXPECT_EQ(before.substr(at, before.find("\"rss_bytes\"", at) - at),
-            after.substr(after.find("\"workers\":"),
-                         before.find("\"rss_bytes\"", at) - at))
-      << "worker pids changed:\n" << before << "\n" << after;
+            after.substr(after.find("\"workers\":"), before.find("\"rss_bytes\"", at) - at))
+      << "worker pids changed:\n"
+      << before << "\n"
+      << after;
 }
 
 TEST_F(LifecycleTest, Usr1ReopensLogFilesAfterRotation) {
   std::string access = dir_ + "/access.log";
-  std::string config = WriteConfig(absl::StrCat(
-      "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 access_log: \"", access,
-      "\" user: \"nobody\" respond { body: \"hi\" } }\n"));
+  std::string config = WriteConfig(
+      absl::StrCat("service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 access_log: \"",
+                   access, "\" user: \"nobody\" respond { body: \"hi\" } }\n"));
   if (geteuid() != 0) {
     std::ofstream(config) << Global()
-                          << absl::StrCat("service { name: \"web\" listen: \"http://127.0.0.1:0\" "
-                                          "count: 2 access_log: \"", access,
-                                          "\" respond { body: \"hi\" } }\n");
+                          << absl::StrCat(
+                                 "service { name: \"web\" listen: \"http://127.0.0.1:0\" "
+                                 "count: 2 access_log: \"",
+                                 access, "\" respond { body: \"hi\" } }\n");
   }
   CommandResult start = RunSockman({"start", "-d", "-c", config});
   ASSERT_EQ(start.exit_code, 0) << start.err;
@@ -381,8 +385,10 @@ TEST_F(LifecycleTest, GlobalUserIsTheDefaultForServices) {
 
 TEST_F(LifecycleTest, KillNineUnderLoadIsReplacedWithinASecondOthersUntouched) {
   std::string config = WriteConfig(
-      "service { name: \"chat\" listen: \"text://127.0.0.1:0\" count: 2 reuse_port: true echo {} }\n"
-      "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 respond { body: \"x\" } }\n");
+      "service { name: \"chat\" listen: \"text://127.0.0.1:0\" count: 2 reuse_port: true echo {} "
+      "}\n"
+      "service { name: \"web\" listen: \"http://127.0.0.1:0\" count: 2 respond { body: \"x\" } "
+      "}\n");
   CommandResult start = RunSockman({"start", "-d", "-c", config});
   ASSERT_EQ(start.exit_code, 0) << start.err;
   // Enough connections that both chat workers hold some.
@@ -424,8 +430,8 @@ TEST_F(LifecycleTest, KillNineUnderLoadIsReplacedWithinASecondOthersUntouched) {
 
   std::string wrk_out;
   std::thread load([&] {
-    wrk_out = Shell(absl::StrCat("wrk -t1 -c8 -d3s http://127.0.0.1:", PortOf(start.out, "web"),
-                                 "/"));
+    wrk_out =
+        Shell(absl::StrCat("wrk -t1 -c8 -d3s http://127.0.0.1:", PortOf(start.out, "web"), "/"));
   });
   usleep(500000);
   ASSERT_EQ(kill(victim, SIGKILL), 0);
@@ -499,10 +505,9 @@ int64_t RssKib(pid_t pid) {
   std::string status = ReadFile(absl::StrCat("/proc/", pid, "/status"));
   size_t at = status.find("VmRSS:");
   int64_t kib = 0;
-  if (at == std::string::npos ||
-      !absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                            status.substr(at + 6, status.find('\n', at) - at - 6 - 3)),
-                        &kib)) {
+  if (at == std::string::npos || !absl::SimpleAtoi(absl::StripAsciiWhitespace(status.substr(
+                                                       at + 6, status.find('\n', at) - at - 6 - 3)),
+                                                   &kib)) {
     return 0;
   }
   return kib;
@@ -533,8 +538,8 @@ TEST_F(LifecycleTest, ReloadsReleaseOldPlans) {
   int64_t after = RssKib(master);
   ASSERT_GT(warm, 0);
   // 180 leaked plans would be at least 45 MiB more.
-  EXPECT_LT(after - warm, 8 * 1024) << "RSS after 20 reloads " << warm << " KiB, after 200 "
-                                    << after << " KiB";
+  EXPECT_LT(after - warm, 8 * 1024)
+      << "RSS after 20 reloads " << warm << " KiB, after 200 " << after << " KiB";
   std::string url = absl::StrCat("http://127.0.0.1:", PortOf(start.out, "web"), "/");
   EXPECT_EQ(Shell("curl -s " + url).substr(0, 3), std::string(3, 'a' + 200 % 26));
 }

@@ -41,7 +41,8 @@ service {
 }
 service { name: "api" listen: "http://127.0.0.1:0" count: 2 push { service: "rooms" } }
 service { name: "secured" listen: "http://127.0.0.1:0" push { service: "rooms" token: "s3cret" } }
-)", "messaging", ShortTempDir());
+)",
+                                         "messaging", ShortTempDir());
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -99,7 +100,8 @@ TEST_F(MessagingTest, RoomsAreIsolatedAndNoticesAndTemplatesApply) {
 
 TEST_F(MessagingTest, TextBroadcastExcludesTheSender) {
   std::vector<std::unique_ptr<TestClient>> clients;
-  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<TestClient>(server_->port("lines")));
+  for (int i = 0; i < 6; ++i)
+    clients.push_back(std::make_unique<TestClient>(server_->port("lines")));
   // Every client is registered once it has been served (the echo of a probe
   // is not possible here, so give the workers a moment to accept).
   usleep(300'000);
@@ -193,13 +195,15 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
 // the machine's own non-loopback address, it answers 403.
 TEST(PushLoopbackTest, WithoutATokenOnlyLoopbackIsServed) {
   std::string address = Shell(
-      "ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, \"/\"); print a[1]; exit}'");
+      "ip -4 -o addr show scope global 2>/dev/null | awk '{split($4, a, \"/\"); print a[1]; "
+      "exit}'");
   if (address.empty()) GTEST_SKIP() << "no non-loopback IPv4 address on this machine";
   address.pop_back();
   auto server = SockmanProcess::Start(R"(
 service { name: "chat" listen: "ws://127.0.0.1:0" broadcast {} }
 service { name: "api" listen: "http://0.0.0.0:0" push { service: "chat" } }
-)", "", ShortTempDir());
+)",
+                                      "", ShortTempDir());
   ASSERT_TRUE(server.ok()) << server.status();
   auto call = [&](const std::string& host) {
     return Shell(absl::StrCat("curl -s -w ' %{http_code}' -X POST --data-binary x http://", host,
@@ -216,8 +220,8 @@ service { name: "web" listen: "http://127.0.0.1:0" push { service: "nope" } }
 )");
   CommandResult check = RunSockman({"check", "-c", path});
   EXPECT_EQ(check.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(check.err,
-                                "push.service: 'nope' is not a broadcast or webhook service of this config"))
+  EXPECT_TRUE(absl::StrContains(
+      check.err, "push.service: 'nope' is not a broadcast or webhook service of this config"))
       << check.err;
 }
 

@@ -2,9 +2,9 @@
 // closed within one interval of the deadline, chatty ones kept), idle
 // timeouts, max_connections with the backlog holding the rest, and ten
 // thousand idle connections on one worker.
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include <chrono>

@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "gtest/gtest.h"
 #include "engine/testing/test_certificates.h"
+#include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 #include "integration/testing/websocket_client.h"
 
@@ -28,13 +28,16 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
   uint16_t dead = FreePort();
   auto backend = Backend(port);
   ASSERT_NE(backend, nullptr);
-  auto front = SockmanProcess::Start(absl::StrCat(
-      "service { name: \"raw\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: \"tcp://localhost:",
-      port, "\" } }\n",
-      "service { name: \"lines\" listen: \"text://127.0.0.1:0\" proxy { upstream: [\"tcp://127.0.0.1:",
-      dead, "\", \"tcp://localhost:", port, "\"] connect_timeout_ms: 500 } }\n",
-      "service { name: \"bridge\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"tcp://localhost:",
-      port, "\" } }\n"),
+  auto front = SockmanProcess::Start(
+      absl::StrCat("service { name: \"raw\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: "
+                   "\"tcp://localhost:",
+                   port, "\" } }\n",
+                   "service { name: \"lines\" listen: \"text://127.0.0.1:0\" proxy { upstream: "
+                   "[\"tcp://127.0.0.1:",
+                   dead, "\", \"tcp://localhost:", port, "\"] connect_timeout_ms: 500 } }\n",
+                   "service { name: \"bridge\" listen: \"ws://127.0.0.1:0\" proxy { upstream: "
+                   "\"tcp://localhost:",
+                   port, "\" } }\n"),
       "", ShortTempDir());
   ASSERT_TRUE(front.ok()) << front.status();
 
@@ -55,7 +58,9 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
   ASSERT_TRUE(upgraded.ok());
   TestClient& ws = upgraded.socket();
   ASSERT_TRUE(ws.Send(ClientFrame(0x81, "bridged")));
-  EXPECT_EQ(ws.ReadExactly(9), "\x82\x07" "bridged");
+  EXPECT_EQ(ws.ReadExactly(9),
+            "\x82\x07"
+            "bridged");
 
   // The upstream goes away: the open connection is closed, new ones too...
   backend.reset();
@@ -76,15 +81,18 @@ TEST(ProxyTest, ForwardsByHostNameFailsOverAndSurvivesUpstreamRestarts) {
 TEST(ProxyTest, WebSocketToAWebSocketUpstream) {
   auto upstream = SockmanProcess::Start(R"(
 service { name: "up" listen: "ws://127.0.0.1:0" websocket { path: "/up" } echo { prefix: "up: " } }
-)", "", ShortTempDir());
+)",
+                                        "", ShortTempDir());
   ASSERT_TRUE(upstream.ok()) << upstream.status();
   uint16_t port = (*upstream)->port("up");
-  auto front = SockmanProcess::Start(absl::StrCat(
-      "service { name: \"fixed\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"ws://localhost:",
-      port, "/up\" } }\n",
-      "service { name: \"passthrough\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"ws://127.0.0.1:",
-      port, "\" } }\n"),
-      "", ShortTempDir());
+  auto front =
+      SockmanProcess::Start(absl::StrCat("service { name: \"fixed\" listen: \"ws://127.0.0.1:0\" "
+                                         "proxy { upstream: \"ws://localhost:",
+                                         port, "/up\" } }\n",
+                                         "service { name: \"passthrough\" listen: "
+                                         "\"ws://127.0.0.1:0\" proxy { upstream: \"ws://127.0.0.1:",
+                                         port, "\" } }\n"),
+                            "", ShortTempDir());
   ASSERT_TRUE(front.ok()) << front.status();
 
   WebSocketClient ws((*front)->port("fixed"), "/anything");
@@ -120,19 +128,23 @@ TEST(ProxyTest, TlsUpstreams) {
   ASSERT_TRUE(MakeTestCertificates(dir));
   std::string tls = absl::StrCat("transport: SSL tls { cert_file: \"", dir,
                                  "/server.pem\" key_file: \"", dir, "/server.key\" }");
-  auto upstream = SockmanProcess::Start(absl::StrCat(
-      "service { name: \"bytes\" listen: \"tcp://127.0.0.1:0\" ", tls, " echo {} }\n",
-      "service { name: \"ws\" listen: \"ws://127.0.0.1:0\" ", tls, " echo { prefix: \"up: \" } }\n"),
+  auto upstream = SockmanProcess::Start(
+      absl::StrCat("service { name: \"bytes\" listen: \"tcp://127.0.0.1:0\" ", tls, " echo {} }\n",
+                   "service { name: \"ws\" listen: \"ws://127.0.0.1:0\" ", tls,
+                   " echo { prefix: \"up: \" } }\n"),
       "", dir);
   ASSERT_TRUE(upstream.ok()) << upstream.status();
   std::string ca = absl::StrCat(" ca_file: \"", dir, "/ca.pem\"");
-  auto front = SockmanProcess::Start(absl::StrCat(
-      "service { name: \"tls\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: \"tls://localhost:",
-      (*upstream)->port("bytes"), "\"", ca, " } }\n",
-      "service { name: \"wss\" listen: \"ws://127.0.0.1:0\" proxy { upstream: \"wss://127.0.0.1:",
-      (*upstream)->port("ws"), "/\"", ca, " } }\n",
-      "service { name: \"untrusted\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: \"tls://localhost:",
-      (*upstream)->port("bytes"), "\" ca_file: \"", dir, "/server.pem\" } }\n"),
+  auto front = SockmanProcess::Start(
+      absl::StrCat("service { name: \"tls\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: "
+                   "\"tls://localhost:",
+                   (*upstream)->port("bytes"), "\"", ca, " } }\n",
+                   "service { name: \"wss\" listen: \"ws://127.0.0.1:0\" proxy { upstream: "
+                   "\"wss://127.0.0.1:",
+                   (*upstream)->port("ws"), "/\"", ca, " } }\n",
+                   "service { name: \"untrusted\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: "
+                   "\"tls://localhost:",
+                   (*upstream)->port("bytes"), "\" ca_file: \"", dir, "/server.pem\" } }\n"),
       "", dir);
   ASSERT_TRUE(front.ok()) << front.status();
 
@@ -163,42 +175,45 @@ TEST(ProxyTest, HundredMebibytesWithBoundedMemory) {
   ASSERT_NE(backend, nullptr);
   auto front = SockmanProcess::Start(
       absl::StrCat("service { name: \"raw\" listen: \"tcp://127.0.0.1:0\" proxy { upstream: "
-                   "\"tcp://127.0.0.1:", port, "\" } }\n"),
+                   "\"tcp://127.0.0.1:",
+                   port, "\" } }\n"),
       "", ShortTempDir());
   ASSERT_TRUE(front.ok()) << front.status();
   std::vector<pid_t> workers = (*front)->WorkerPids();
   ASSERT_EQ(workers.size(), 1u);
   // Send 100 MiB and read the echo back at the same time; count and sum it.
-  std::string out = Shell(absl::StrCat(
-      "python3 - <<'PY'\n"
-      "import hashlib, selectors, socket\n"
-      "total = 100 << 20\n"
-      "chunk = bytes(range(256)) * 256\n"
-      "s = socket.create_connection(('127.0.0.1', ", (*front)->port("raw"), "))\n"
-      "s.setblocking(False)\n"
-      "sel = selectors.DefaultSelector()\n"
-      "sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)\n"
-      "sent = received = 0\n"
-      "digest = hashlib.sha256()\n"
-      "view = memoryview(chunk)\n"
-      "while received < total:\n"
-      "    for key, events in sel.select(timeout=10):\n"
-      "        if events & selectors.EVENT_WRITE and sent < total:\n"
-      "            n = s.send(view[sent % len(chunk):])\n"
-      "            sent += n\n"
-      "            if sent >= total:\n"
-      "                sel.modify(s, selectors.EVENT_READ)\n"
-      "        if events & selectors.EVENT_READ:\n"
-      "            data = s.recv(1 << 20)\n"
-      "            if not data:\n"
-      "                raise SystemExit('closed after %d' % received)\n"
-      "            digest.update(data)\n"
-      "            received += len(data)\n"
-      "expected = hashlib.sha256()\n"
-      "for i in range(total // len(chunk)):\n"
-      "    expected.update(chunk)\n"
-      "print(received, digest.hexdigest() == expected.hexdigest())\n"
-      "PY\n"));
+  std::string out =
+      Shell(absl::StrCat("python3 - <<'PY'\n"
+                         "import hashlib, selectors, socket\n"
+                         "total = 100 << 20\n"
+                         "chunk = bytes(range(256)) * 256\n"
+                         "s = socket.create_connection(('127.0.0.1', ",
+                         (*front)->port("raw"),
+                         "))\n"
+                         "s.setblocking(False)\n"
+                         "sel = selectors.DefaultSelector()\n"
+                         "sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)\n"
+                         "sent = received = 0\n"
+                         "digest = hashlib.sha256()\n"
+                         "view = memoryview(chunk)\n"
+                         "while received < total:\n"
+                         "    for key, events in sel.select(timeout=10):\n"
+                         "        if events & selectors.EVENT_WRITE and sent < total:\n"
+                         "            n = s.send(view[sent % len(chunk):])\n"
+                         "            sent += n\n"
+                         "            if sent >= total:\n"
+                         "                sel.modify(s, selectors.EVENT_READ)\n"
+                         "        if events & selectors.EVENT_READ:\n"
+                         "            data = s.recv(1 << 20)\n"
+                         "            if not data:\n"
+                         "                raise SystemExit('closed after %d' % received)\n"
+                         "            digest.update(data)\n"
+                         "            received += len(data)\n"
+                         "expected = hashlib.sha256()\n"
+                         "for i in range(total // len(chunk)):\n"
+                         "    expected.update(chunk)\n"
+                         "print(received, digest.hexdigest() == expected.hexdigest())\n"
+                         "PY\n"));
   EXPECT_EQ(out, absl::StrCat(100 << 20, " True\n"));
   // The proxy's peak resident memory stayed far below what it moved.
   std::string status = ReadFile(absl::StrCat("/proc/", workers[0], "/status"));

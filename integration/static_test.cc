@@ -33,18 +33,22 @@ class StaticTest : public ::testing::Test {
     std::string big;
     for (int i = 0; i < 3 * 1024 * 1024; ++i) big.push_back(static_cast<char>('a' + i % 26));
     Write(root_ + "/big.txt", big);
-    auto started = SockmanProcess::Start(absl::StrCat(R"(
+    auto started =
+        SockmanProcess::Start(absl::StrCat(R"(
 service {
   name: "site"
   listen: "http://127.0.0.1:0"
-  static { root: ")", root_, R"(" }
+  static { root: ")",
+                                           root_, R"(" }
 }
 service {
   name: "listing"
   listen: "http://127.0.0.1:0"
-  static { root: ")", root_, R"(" index: "none.html" list_directories: true }
+  static { root: ")",
+                                           root_, R"(" index: "none.html" list_directories: true }
 }
-)"), "static");
+)"),
+                              "static");
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -81,14 +85,14 @@ TEST_F(StaticTest, ServesIndexWithTypeAndValidators) {
 
 TEST_F(StaticTest, LargeFileArrivesIntactAndHeadHasNoBody) {
   std::string out = absl::StrCat(getenv("TEST_TMPDIR"), "/big.out");
-  EXPECT_EQ(Shell(absl::StrCat("curl -s -w '%{http_code}' -o ", out, " ", Url("/big.txt"))),
-            "200");
+  EXPECT_EQ(Shell(absl::StrCat("curl -s -w '%{http_code}' -o ", out, " ", Url("/big.txt"))), "200");
   EXPECT_EQ(Shell(absl::StrCat("cmp ", out, " ", root_, "/big.txt && echo same")), "same\n");
   std::string head = Shell(absl::StrCat("curl -s -I ", Url("/big.txt")));
   EXPECT_TRUE(absl::StrContains(head, "Content-Length: 3145728")) << head;
   // Several large downloads on one keep-alive connection.
-  std::string twice = Shell(absl::StrCat("curl -s -o /dev/null -o /dev/null -w '%{size_download} ' ",
-                                       Url("/big.txt"), " ", Url("/big.txt")));
+  std::string twice =
+      Shell(absl::StrCat("curl -s -o /dev/null -o /dev/null -w '%{size_download} ' ",
+                         Url("/big.txt"), " ", Url("/big.txt")));
   EXPECT_EQ(twice, "3145728 3145728 ");
 }
 
@@ -145,10 +149,10 @@ TEST_F(StaticTest, RedirectsAndErrorPages) {
 }
 
 TEST_F(StaticTest, NoPathEscapesTheRoot) {
-  for (const char* path : {"/../outside/secret.txt", "/docs/../../outside/secret.txt",
-                           "/%2e%2e/outside/secret.txt", "/%2E%2E%2Foutside%2Fsecret.txt",
-                           "/docs/..%2f..%2foutside/secret.txt", "/..%5coutside%5csecret.txt",
-                           "/leak.txt", "/index.html%00.txt"}) {
+  for (const char* path :
+       {"/../outside/secret.txt", "/docs/../../outside/secret.txt", "/%2e%2e/outside/secret.txt",
+        "/%2E%2E%2Foutside%2Fsecret.txt", "/docs/..%2f..%2foutside/secret.txt",
+        "/..%5coutside%5csecret.txt", "/leak.txt", "/index.html%00.txt"}) {
     std::string code = Code(absl::StrCat("--path-as-is ", Url(path)));
     EXPECT_TRUE(code == "403" || code == "400" || code == "404") << path << " -> " << code;
     std::string body = Shell(absl::StrCat("curl -s --path-as-is ", Url(path)));

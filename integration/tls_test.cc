@@ -11,8 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "gtest/gtest.h"
 #include "engine/testing/test_certificates.h"
+#include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 
 namespace sockman::testing {
@@ -26,7 +26,8 @@ std::string Dir() {
     EXPECT_TRUE(MakeTestCertificates(*d));
     std::string out = Shell(absl::StrCat(
         "cd ", *d, " && (",
-        "openssl req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj '/CN=other.test' && "
+        "openssl req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj "
+        "'/CN=other.test' && "
         "printf 'subjectAltName=DNS:other.test\\n' > other.ext && "
         "openssl x509 -req -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other.pem "
         "-days 2 -extfile other.ext && "
@@ -58,10 +59,10 @@ class TlsTest : public ::testing::Test {
             " static { root: \"", www, "\" } }\n",
             "service { name: \"ws\" listen: \"wss://127.0.0.1:0\" limits { max_package_size: "
             "20000000 } ",
+            TlsBlock(), " echo {} }\n", "service { name: \"ws6\" listen: \"wss://[::1]:0\" ",
             TlsBlock(), " echo {} }\n",
-            "service { name: \"ws6\" listen: \"wss://[::1]:0\" ", TlsBlock(), " echo {} }\n",
-            "service { name: \"lines\" listen: \"text://127.0.0.1:0\" transport: SSL ",
-            TlsBlock(), " echo { prefix: \"> \" } }\n"),
+            "service { name: \"lines\" listen: \"text://127.0.0.1:0\" transport: SSL ", TlsBlock(),
+            " echo { prefix: \"> \" } }\n"),
         "tls", Dir());
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
@@ -84,7 +85,8 @@ class TlsTest : public ::testing::Test {
 SockmanProcess* TlsTest::server_ = nullptr;
 
 TEST_F(TlsTest, CurlHttpsWithAlpnAndALargeFile) {
-  EXPECT_EQ(Shell(absl::StrCat("curl -s --cacert ", Dir(), "/ca.pem -o /dev/null -w "
+  EXPECT_EQ(Shell(absl::StrCat("curl -s --cacert ", Dir(),
+                               "/ca.pem -o /dev/null -w "
                                "'%{http_code} %{http_version} %{size_download}' ",
                                Url("web", "/big.bin"))),
             absl::StrCat("200 1.1 ", 3 << 20));
@@ -139,7 +141,8 @@ TEST_F(TlsTest, OnlyModernProtocolsAndCiphers) {
   for (const char* version : {"SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"}) {
     EXPECT_TRUE(absl::StrContains(scan, absl::StrCat(version, "     disabled")) ||
                 absl::StrContains(scan, absl::StrCat(version, "   disabled")))
-        << version << "\n" << scan;
+        << version << "\n"
+        << scan;
   }
   for (absl::string_view line : absl::StrSplit(scan, '\n')) {
     if (!absl::StartsWith(line, "Accepted") && !absl::StartsWith(line, "Preferred")) continue;
@@ -163,8 +166,10 @@ TEST_F(TlsTest, GarbagePlainTextAndSilenceCloseOnlyThatConnection) {
   EXPECT_TRUE(truncated.WaitClosed(3000));
   EXPECT_TRUE(silent.WaitClosed(3000));
   // ...and the service is fine.
-  EXPECT_EQ(Shell(absl::StrCat("curl -s --cacert ", Dir(), "/ca.pem -o /dev/null -w "
-                               "'%{http_code}' ", Url("web", "/big.bin"))),
+  EXPECT_EQ(Shell(absl::StrCat("curl -s --cacert ", Dir(),
+                               "/ca.pem -o /dev/null -w "
+                               "'%{http_code}' ",
+                               Url("web", "/big.bin"))),
             "200");
 }
 
@@ -195,9 +200,10 @@ TEST_F(TlsTest, ChromiumLoadsAnHttpsPageThatUsesWss) {
          "</script></body></html>\n";
   // Trust the test's certificate by its public key (Chromium's own store is
   // not the system's).
-  std::string spki = Shell(absl::StrCat(
-      "openssl x509 -in ", Dir(), "/server.pem -pubkey -noout | openssl pkey -pubin -outform der "
-      "| openssl dgst -sha256 -binary | base64"));
+  std::string spki =
+      Shell(absl::StrCat("openssl x509 -in ", Dir(),
+                         "/server.pem -pubkey -noout | openssl pkey -pubin -outform der "
+                         "| openssl dgst -sha256 -binary | base64"));
   ASSERT_FALSE(spki.empty());
   spki.pop_back();
   std::string dom = ChromiumDumpDom(Url("web", "/index.html"), "wss said over tls",
@@ -213,10 +219,10 @@ TEST(TlsConfigTest, BadKeysAndFilesAreConfigErrors) {
                         << " respond {} }\n";
     return RunSockman({"check", "-c", path});
   };
-  CommandResult mismatch = check(absl::StrCat("tls { cert_file: \"server.pem\" key_file: \"",
-                                              "stray.key\" }"));
+  CommandResult mismatch =
+      check(absl::StrCat("tls { cert_file: \"server.pem\" key_file: \"", "stray.key\" }"));
   EXPECT_EQ(mismatch.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(mismatch.err, "stray.key does not match the certificate in")) 
+  EXPECT_TRUE(absl::StrContains(mismatch.err, "stray.key does not match the certificate in"))
       << mismatch.err;
   EXPECT_TRUE(absl::StrContains(mismatch.err, "server.pem")) << mismatch.err;
   CommandResult missing = check("tls { cert_file: \"nope.pem\" key_file: \"server.key\" }");
@@ -234,11 +240,12 @@ TEST(TlsConfigTest, BadKeysAndFilesAreConfigErrors) {
 
 TEST(TlsReloadTest, ReloadServesReplacedCertificates) {
   std::string dir = Dir();
-  Shell(absl::StrCat("cp ", dir, "/server.pem ", dir, "/live.pem && cp ", dir, "/server.key ",
-                     dir, "/live.key"));
+  Shell(absl::StrCat("cp ", dir, "/server.pem ", dir, "/live.pem && cp ", dir, "/server.key ", dir,
+                     "/live.key"));
   auto server = SockmanProcess::Start(
       absl::StrCat("service { name: \"web\" listen: \"https://127.0.0.1:0\" tls { cert_file: \"",
-                   dir, "/live.pem\" key_file: \"", dir, "/live.key\" } respond { body: \"ok\" } }\n"),
+                   dir, "/live.pem\" key_file: \"", dir,
+                   "/live.key\" } respond { body: \"ok\" } }\n"),
       "reload", dir);
   ASSERT_TRUE(server.ok()) << server.status();
   auto subject = [&] {

@@ -52,7 +52,8 @@ service { name: "frames" listen: "frame://127.0.0.1:0" transport: UDP echo {} }
 service { name: "small" listen: "udp://127.0.0.1:0" limits { max_package_size: 100 } echo {} }
 service { name: "spread" listen: "udp://127.0.0.1:0" count: 2 reuse_port: true echo {} }
 service { name: "six" listen: "udp://[::1]:0" echo {} }
-)", "udp", ShortTempDir());
+)",
+                                         "udp", ShortTempDir());
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -128,15 +129,16 @@ TEST_F(UdpTest, Ipv6) {
 
 TEST(UdpConfigTest, WhatDoesNotApplyToDatagramsIsAnError) {
   auto check = [](const std::string& service) {
-    std::string path = WriteTempFile("udp_check.textproto", "service { name: \"u\" " + service +
-                                                                " echo {} }\n");
+    std::string path =
+        WriteTempFile("udp_check.textproto", "service { name: \"u\" " + service + " echo {} }\n");
     return RunSockman({"check", "-c", path}).err;
   };
   EXPECT_TRUE(absl::StrContains(check("listen: \"udp://127.0.0.1:0\" heartbeat { interval_ms: "
                                       "1000 }"),
                                 "heartbeat: does not apply to UDP services"));
-  EXPECT_TRUE(absl::StrContains(check("listen: \"udp://127.0.0.1:0\" limits { max_connections: 5 }"),
-                                "limits.max_connections: does not apply to UDP services"));
+  EXPECT_TRUE(
+      absl::StrContains(check("listen: \"udp://127.0.0.1:0\" limits { max_connections: 5 }"),
+                        "limits.max_connections: does not apply to UDP services"));
   EXPECT_TRUE(absl::StrContains(check("listen: \"ws://127.0.0.1:0\" transport: UDP"),
                                 "UDP carries udp://, text:// and frame:// services, not ws://"));
   EXPECT_TRUE(absl::StrContains(check("listen: \"udp://127.0.0.1:0\" transport: TCP"),

@@ -15,9 +15,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "engine/testing/test_certificates.h"
 #include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
@@ -94,26 +94,31 @@ class WebhookTest : public ::testing::Test {
     backend_ = new Backend();
     ASSERT_NE(backend_->port(), 0) << "the backend did not start";
     std::string url = absl::StrCat("http://127.0.0.1:", backend_->port(), "/events/in");
-    auto started = SockmanProcess::Start(absl::StrCat(R"(
+    auto started = SockmanProcess::Start(
+        absl::StrCat(R"(
 service {
   name: "gw"
   listen: "ws://127.0.0.1:0"
   count: 2
-  webhook { url: ")", url, R"(" max_connections: 4 header { name: "Authorization" value: "Bearer t0k" } }
+  webhook { url: ")",
+                     url,
+                     R"(" max_connections: 4 header { name: "Authorization" value: "Bearer t0k" } }
 }
-service { name: "lines" listen: "text://127.0.0.1:0" webhook { url: ")", url, R"(" events: MESSAGE } }
+service { name: "lines" listen: "text://127.0.0.1:0" webhook { url: ")",
+                     url, R"(" events: MESSAGE } }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "gw" } }
 service {
   name: "chat"
   listen: "ws://127.0.0.1:0"
   count: 2
-  broadcast { rooms_from_path: true template: "{client_id}: {message}" webhook { url: ")", url, R"(" } }
+  broadcast { rooms_from_path: true template: "{client_id}: {message}" webhook { url: ")",
+                     url, R"(" } }
 }
 service { name: "chat_api" listen: "http://127.0.0.1:0" push { service: "chat" } }
 service { name: "down" listen: "text://127.0.0.1:0" webhook { url: "http://127.0.0.1:)",
-                                                        FreePort(), R"(/" timeout_ms: 500 } }
+                     FreePort(), R"(/" timeout_ms: 500 } }
 )"),
-                                         "webhook", ShortTempDir());
+        "webhook", ShortTempDir());
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
     Shell(absl::StrCat("curl -s -d http://127.0.0.1:", server_->port("chat_api"),
@@ -146,10 +151,12 @@ TEST_F(WebhookTest, EventsReachTheBackendAndRepliesReachTheClient) {
   std::vector<std::string> events = backend_->WaitEvents(id, 4);
   ASSERT_EQ(events.size(), 4u);
   EXPECT_TRUE(absl::StrContains(events[0], "\"X-Sockman-Event\": \"connect\"")) << events[0];
-  EXPECT_TRUE(absl::StrContains(events[0], "\"X-Sockman-Request-Uri\": \"/app?token=abc\"")) << events[0];
+  EXPECT_TRUE(absl::StrContains(events[0], "\"X-Sockman-Request-Uri\": \"/app?token=abc\""))
+      << events[0];
   EXPECT_TRUE(absl::StrContains(events[1], "\"X-Sockman-Event\": \"message\"")) << events[1];
   EXPECT_TRUE(absl::StrContains(events[1], "\"X-Sockman-Message-Type\": \"text\"")) << events[1];
-  EXPECT_TRUE(absl::StrContains(events[1], "\"content-type\": \"text/plain; charset=utf-8\"")) << events[1];
+  EXPECT_TRUE(absl::StrContains(events[1], "\"content-type\": \"text/plain; charset=utf-8\""))
+      << events[1];
   EXPECT_TRUE(absl::StrContains(events[1], "\"body\": \"hello\"")) << events[1];
   EXPECT_TRUE(absl::StrContains(events[3], "\"X-Sockman-Event\": \"close\"")) << events[3];
   for (const std::string& event : events) {
@@ -178,8 +185,8 @@ TEST_F(WebhookTest, SessionRoomsAndCloseByReplyHeaders) {
   EXPECT_TRUE(absl::StrContains(events[3], "\"X-Sockman-Room\": \"lobby\"")) << events[3];
 
   // The push API reaches the client in the room the backend put it in.
-  std::string pushed = Shell(absl::StrCat("curl -s -d 'to the lobby' http://127.0.0.1:",
-                                          server_->port("api"), "/rooms/lobby"));
+  std::string pushed = Shell(absl::StrCat(
+      "curl -s -d 'to the lobby' http://127.0.0.1:", server_->port("api"), "/rooms/lobby"));
   EXPECT_TRUE(absl::StrContains(pushed, "\"delivered\":1")) << pushed;
   EXPECT_EQ(ws.Next(), "to the lobby");
 
@@ -231,8 +238,10 @@ TEST_F(WebhookTest, TextServicesAndChosenEvents) {
   lines.Close();
   // Only message events were asked for.
   std::string events = backend_->Get("/events");
-  EXPECT_FALSE(absl::StrContains(events, "\"X-Sockman-Event\": \"connect\", \"X-Sockman-Service\": \"lines\""));
-  EXPECT_TRUE(absl::StrContains(events, "\"X-Sockman-Event\": \"message\", \"X-Sockman-Service\": \"lines\""));
+  EXPECT_FALSE(absl::StrContains(
+      events, "\"X-Sockman-Event\": \"connect\", \"X-Sockman-Service\": \"lines\""));
+  EXPECT_TRUE(absl::StrContains(
+      events, "\"X-Sockman-Event\": \"message\", \"X-Sockman-Service\": \"lines\""));
   std::string status = Shell(SockmanBinary() + " status --json -c " + server_->config_path());
   EXPECT_TRUE(absl::StrContains(status, "\"backend_errors\":1")) << status;
 }
@@ -293,15 +302,19 @@ TEST(WebhookTlsTest, HttpsBackendsAreVerified) {
   auto url = [&](const std::string& host) {
     return absl::StrCat("https://", host, ":", backend.port(), "/events");
   };
-  auto started = SockmanProcess::Start(absl::StrCat(R"(
+  auto started = SockmanProcess::Start(
+      absl::StrCat(R"(
 service { name: "byname" listen: "text://127.0.0.1:0"
-          webhook { url: ")", url("localhost"), R"(" ca_file: ")", dir, R"(/ca.pem" events: MESSAGE } }
+          webhook { url: ")",
+                   url("localhost"), R"(" ca_file: ")", dir, R"(/ca.pem" events: MESSAGE } }
 service { name: "byip" listen: "text://127.0.0.1:0"
-          webhook { url: ")", url("127.0.0.1"), R"(" ca_file: ")", dir, R"(/ca.pem" events: MESSAGE } }
+          webhook { url: ")",
+                   url("127.0.0.1"), R"(" ca_file: ")", dir, R"(/ca.pem" events: MESSAGE } }
 service { name: "untrusted" listen: "text://127.0.0.1:0"
-          webhook { url: ")", url("localhost"), R"(" ca_file: ")", dir, R"(/server.pem" events: MESSAGE } }
+          webhook { url: ")",
+                   url("localhost"), R"(" ca_file: ")", dir, R"(/server.pem" events: MESSAGE } }
 )"),
-                                       "webhook_tls", dir);
+      "webhook_tls", dir);
   ASSERT_TRUE(started.ok()) << started.status();
   std::unique_ptr<SockmanProcess> server = std::move(*started);
 

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
-#include "protocols/websocket/permessage_deflate.h"
 #include "integration/testing/websocket_client.h"
+#include "protocols/websocket/permessage_deflate.h"
 #include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman::testing {
@@ -20,7 +20,8 @@ std::pair<int, std::string> ReadFrame(TestClient& client) {
   uint64_t length = header[1] & 0x7F;
   if (length == 126) {
     std::string ext = client.ReadExactly(2);
-    length = (uint64_t{static_cast<unsigned char>(ext[0])} << 8) | static_cast<unsigned char>(ext[1]);
+    length =
+        (uint64_t{static_cast<unsigned char>(ext[0])} << 8) | static_cast<unsigned char>(ext[1]);
   } else if (length == 127) {
     std::string ext = client.ReadExactly(8);
     length = 0;
@@ -54,7 +55,8 @@ service {
   websocket { path: "/chat" subprotocols: ["chat.v2", "chat.v1"] }
   echo {}
 }
-)", "websocket");
+)",
+                                         "websocket");
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -64,9 +66,12 @@ service {
                                           const std::string& path = "/",
                                           const std::string& extra = "") {
     auto client = std::make_unique<TestClient>(server_->port(service));
-    client->Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                              "Sec-WebSocket-Version: 13\r\n", extra, "\r\n"));
+    client->Send(
+        absl::StrCat("GET ", path,
+                     " HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\n",
+                     extra, "\r\n"));
     std::string response;
     while (!absl::StrContains(response, "\r\n\r\n")) {
       std::string line = client->ReadLine(5000);
@@ -85,8 +90,10 @@ std::string WebSocketTest::last_handshake_;
 
 TEST_F(WebSocketTest, HandshakeThenEchoAtLengthBoundaries) {
   auto client = Open();
-  EXPECT_TRUE(absl::StartsWith(last_handshake_, "HTTP/1.1 101 Switching Protocols")) << last_handshake_;
-  EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+  EXPECT_TRUE(absl::StartsWith(last_handshake_, "HTTP/1.1 101 Switching Protocols"))
+      << last_handshake_;
+  EXPECT_TRUE(
+      absl::StrContains(last_handshake_, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
   for (size_t size : {0, 1, 125, 126, 65535, 65536, 1 << 20, 16 << 20}) {
     std::string text(size, 'a' + size % 26);
     ASSERT_TRUE(client->Send(ClientFrame(0x81, text)));
@@ -112,7 +119,9 @@ TEST_F(WebSocketTest, FragmentsPingAndCloseHandshake) {
   EXPECT_EQ(echo.first, 1);
   EXPECT_EQ(echo.second, "fragmented");
   ASSERT_TRUE(client->Send(ClientFrame(0x8A, "unsolicited pong")));
-  ASSERT_TRUE(client->Send(ClientFrame(0x88, std::string("\x03\xe8" "bye", 5))));
+  ASSERT_TRUE(client->Send(ClientFrame(0x88, std::string("\x03\xe8"
+                                                         "bye",
+                                                         5))));
   auto close = ReadFrame(*client);
   EXPECT_EQ(close.first, 8);
   EXPECT_EQ(close.second, std::string("\x03\xe8", 2));
@@ -145,7 +154,8 @@ TEST_F(WebSocketTest, ViolationsGetTheExactCloseCode) {
     auto [opcode, payload] = ReadFrame(*client);
     EXPECT_EQ(opcode, 8) << v.name;
     ASSERT_EQ(payload.size(), 2u) << v.name;
-    int code = (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
+    int code =
+        (static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]);
     EXPECT_EQ(code, v.code) << v.name;
   }
   auto small = Open("small", "/chat");
@@ -164,15 +174,16 @@ TEST_F(WebSocketTest, HttpAnswersForNonUpgradesAndWrongPaths) {
   Open("small", "/elsewhere");
   EXPECT_TRUE(absl::StartsWith(last_handshake_, "HTTP/1.1 404")) << last_handshake_;
   auto chat = Open("small", "/chat", "Sec-WebSocket-Protocol: chat.v1, chat.v2\r\n");
-  EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Protocol: chat.v2")) << last_handshake_;
+  EXPECT_TRUE(absl::StrContains(last_handshake_, "Sec-WebSocket-Protocol: chat.v2"))
+      << last_handshake_;
 }
 
 std::string RunNodeClient(int port, const std::string& mode) {
   const char* modules = getenv("SOCKMAN_NODE_MODULES");
   if (modules == nullptr) return "run through ./bazelw, which installs Node's ws";
-  return Shell(absl::StrCat("NODE_PATH=", modules,
-                            " timeout 60 node integration/node/ws_echo_client.js ws://127.0.0.1:",
-                            port, "/ ", mode));
+  return Shell(absl::StrCat(
+      "NODE_PATH=", modules,
+      " timeout 60 node integration/node/ws_echo_client.js ws://127.0.0.1:", port, "/ ", mode));
 }
 
 TEST_F(WebSocketTest, NodeWsClientEchoesEverything) {
@@ -235,7 +246,7 @@ TEST(WebSocketCloseTest, GracefulStopSaysGoingAway) {
   kill((*server)->pid(), SIGQUIT);
   auto [opcode, payload] = ReadFrame(client);
   EXPECT_EQ(opcode, 8);
-  EXPECT_EQ(payload, std::string("\x03\xe9", 2));  // 1001
+  EXPECT_EQ(payload, std::string("\x03\xe9", 2));              // 1001
   client.Send(ClientFrame(0x88, std::string("\x03\xe9", 2)));  // the client's answer
   EXPECT_TRUE(client.WaitClosed(3000));
   EXPECT_EQ((*server)->Stop(SIGQUIT), 0);

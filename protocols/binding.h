@@ -22,8 +22,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "config/sockman.pb.h"
-#include "google/protobuf/message.h"
 #include "config/validate.h"
+#include "google/protobuf/message.h"
 #include "protocols/protocol.h"
 
 namespace sockman {
@@ -62,7 +62,7 @@ class BindingRegistry {
 // registration.
 const SchemeCatalog& RegisteredSchemes();
 
-#define SOCKMAN_REGISTER_BINDING(type)                                    \
+#define SOCKMAN_REGISTER_BINDING(type)                                   \
   static const bool sockman_binding_registered_##type [[maybe_unused]] = \
       ::sockman::BindingRegistry::Global().Register(std::make_unique<type>())
 

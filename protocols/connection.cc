@@ -6,8 +6,8 @@ namespace sockman {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
     Reactor& reactor, uint64_t id, const Protocol& protocol, const CodecOptions& codec_options,
-    ConnectionEvents& events, ServiceCounters& counters,
-    std::function<void(Connection&)> on_closed, const TransportFactory& make_transport) {
+    ConnectionEvents& events, ServiceCounters& counters, std::function<void(Connection&)> on_closed,
+    const TransportFactory& make_transport) {
   std::unique_ptr<Connection> connection(
       new Connection(reactor, id, protocol, protocol.NewCodec(codec_options),
                      codec_options.max_package_size, events, counters, std::move(on_closed)));
@@ -83,7 +83,9 @@ void Connection::CloseIfCodecDone() {
   }
 }
 
-bool Connection::SendRaw(absl::string_view bytes) { return SendRaw(absl::MakeConstSpan(&bytes, 1)); }
+bool Connection::SendRaw(absl::string_view bytes) {
+  return SendRaw(absl::MakeConstSpan(&bytes, 1));
+}
 
 bool Connection::SendRaw(absl::Span<const absl::string_view> parts) {
   last_send_ms_ = reactor_.NowMs();
@@ -174,8 +176,8 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
     if (result.status == DecodeStatus::kNeedMore) {
       if (!result.reply.empty()) tcp.Send(result.reply);
       if (input.size() >= max_package_size_) {
-        FailProtocol(DecodeResult::Error(ProtocolError::kTooLarge,
-                                         "message larger than max_package_size"));
+        FailProtocol(
+            DecodeResult::Error(ProtocolError::kTooLarge, "message larger than max_package_size"));
       }
       break;
     }

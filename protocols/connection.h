@@ -22,10 +22,10 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "engine/peer_transport.h"
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
 #include "engine/tcp_connection.h"
-#include "engine/peer_transport.h"
 #include "protocols/protocol.h"
 
 namespace sockman {
@@ -51,13 +51,11 @@ class ConnectionEvents {
   virtual void OnOpen(Connection& connection) {}
   // `message` is valid only during the call; `kind` says whether it arrived
   // as text or binary (see MessageKind).
-  virtual void OnMessage(Connection& connection, absl::string_view message,
-                         MessageKind kind) = 0;
+  virtual void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) = 0;
   virtual void OnClose(Connection& connection) {}
   virtual void OnBufferFull(Connection& connection) {}
   virtual void OnBufferDrain(Connection& connection) {}
-  virtual void OnError(Connection& connection, ConnectionError error,
-                       absl::string_view message) {}
+  virtual void OnError(Connection& connection, ConnectionError error, absl::string_view message) {}
 };
 
 // Per-worker counters shared by the connections of one service.
@@ -67,17 +65,17 @@ struct ServiceCounters {
   uint64_t messages_out = 0;
   uint64_t send_failures = 0;
   uint64_t protocol_errors = 0;
-  uint64_t heartbeat_closes = 0;  // silent past heartbeat interval * not_response_limit
-  uint64_t idle_closes = 0;       // idle past limits.idle_timeout_ms
-  uint64_t accept_pauses = 0;     // times max_connections stopped accepting
+  uint64_t heartbeat_closes = 0;   // silent past heartbeat interval * not_response_limit
+  uint64_t idle_closes = 0;        // idle past limits.idle_timeout_ms
+  uint64_t accept_pauses = 0;      // times max_connections stopped accepting
   uint64_t datagrams_dropped = 0;  // UDP: over max_package_size (or 65507 bytes)
 };
 
 class Connection : private PeerTransport::Delegate {
  public:
   // Builds the connection's transport, delivering to the connection.
-  using TransportFactory =
-      std::function<absl::StatusOr<std::unique_ptr<PeerTransport>>(PeerTransport::Delegate& delegate)>;
+  using TransportFactory = std::function<absl::StatusOr<std::unique_ptr<PeerTransport>>(
+      PeerTransport::Delegate& delegate)>;
 
   // Called by the server that accepted a peer; `on_closed` runs after OnClose.
   // The server then calls Accepted().
@@ -181,9 +179,9 @@ class Connection : private PeerTransport::Delegate {
   Reactor& reactor() { return reactor_; }
 
  private:
-  Connection(Reactor& reactor, uint64_t id, const Protocol& protocol,
-             std::unique_ptr<Codec> codec, size_t max_package_size, ConnectionEvents& events,
-             ServiceCounters& counters, std::function<void(Connection&)> on_closed);
+  Connection(Reactor& reactor, uint64_t id, const Protocol& protocol, std::unique_ptr<Codec> codec,
+             size_t max_package_size, ConnectionEvents& events, ServiceCounters& counters,
+             std::function<void(Connection&)> on_closed);
 
   // PeerTransport::Delegate
   void OnData(PeerTransport& tcp, Buffer& input) override;

@@ -1,9 +1,9 @@
 #include "protocols/outbound.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/match.h"
 
 namespace sockman {
 
@@ -24,11 +24,13 @@ absl::StatusOr<Target> ParseTarget(absl::string_view uri) {
   std::string scheme = absl::AsciiStrToLower(uri.substr(0, sep));
   Target target;
   target.protocol = ProtocolRegistry::Global().Find(scheme);
-  if (target.protocol == nullptr) return bad(absl::StrCat("no protocol '", scheme, "' is registered"));
+  if (target.protocol == nullptr)
+    return bad(absl::StrCat("no protocol '", scheme, "' is registered"));
   absl::string_view name = target.protocol->name();
   if (name == "http" || name == "websocket" || name == "udp") {
-    return bad("http and websocket codecs are server sides, and udp has no connections; "
-               "use tcp, text, frame or a protocol of your own");
+    return bad(
+        "http and websocket codecs are server sides, and udp has no connections; "
+        "use tcp, text, frame or a protocol of your own");
   }
   absl::string_view rest = uri.substr(sep + 3);
   size_t colon = rest.rfind(':');
@@ -38,7 +40,8 @@ absl::StatusOr<Target> ParseTarget(absl::string_view uri) {
     return bad("needs a port 1-65535");
   }
   absl::string_view host = rest.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) return bad("has no host");
   target.host = std::string(host);
   target.port = static_cast<uint16_t>(port);
@@ -47,7 +50,9 @@ absl::StatusOr<Target> ParseTarget(absl::string_view uri) {
 
 }  // namespace
 
-absl::Status AsyncTcpConnection::CheckUri(absl::string_view uri) { return ParseTarget(uri).status(); }
+absl::Status AsyncTcpConnection::CheckUri(absl::string_view uri) {
+  return ParseTarget(uri).status();
+}
 
 absl::StatusOr<std::unique_ptr<AsyncTcpConnection>> AsyncTcpConnection::Create(
     Reactor& reactor, absl::string_view uri, ConnectionEvents& events, OutboundOptions options) {
@@ -91,23 +96,25 @@ void AsyncTcpConnection::Connect() {
     resolver_ = std::move(*resolver);
   }
   std::weak_ptr<bool> alive = alive_;
-  resolver_->Resolve(host_, port_, [this, alive](absl::StatusOr<std::vector<SocketAddress>> addresses) {
-    if (alive.expired() || !connecting_) return;
-    if (!addresses.ok() || addresses->empty()) {
-      Failed(absl::UnavailableError(absl::StrCat("cannot resolve ", host_, ": ", addresses.status().message())));
-      return;
-    }
-    SocketAddress peer = addresses->front();
-    connector_ = Connector::Connect(reactor_, peer, options_.connect_timeout_ms,
-                                    [this, peer](absl::StatusOr<UniqueFd> fd) {
-      connector_.reset();  // safe: the Connector touches nothing after calling us
-      if (!fd.ok()) {
-        Failed(fd.status());
-        return;
-      }
-      Connected(std::move(*fd), peer);
-    });
-  });
+  resolver_->Resolve(
+      host_, port_, [this, alive](absl::StatusOr<std::vector<SocketAddress>> addresses) {
+        if (alive.expired() || !connecting_) return;
+        if (!addresses.ok() || addresses->empty()) {
+          Failed(absl::UnavailableError(
+              absl::StrCat("cannot resolve ", host_, ": ", addresses.status().message())));
+          return;
+        }
+        SocketAddress peer = addresses->front();
+        connector_ = Connector::Connect(
+            reactor_, peer, options_.connect_timeout_ms, [this, peer](absl::StatusOr<UniqueFd> fd) {
+              connector_.reset();  // safe: the Connector touches nothing after calling us
+              if (!fd.ok()) {
+                Failed(fd.status());
+                return;
+              }
+              Connected(std::move(*fd), peer);
+            });
+      });
 }
 
 void AsyncTcpConnection::Connected(UniqueFd fd, const SocketAddress& peer) {

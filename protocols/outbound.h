@@ -47,9 +47,10 @@ struct OutboundOptions {
 class AsyncTcpConnection {
  public:
   // Checks the URI and the protocol; does not connect yet.
-  static absl::StatusOr<std::unique_ptr<AsyncTcpConnection>> Create(
-      Reactor& reactor, absl::string_view uri, ConnectionEvents& events,
-      OutboundOptions options = {});
+  static absl::StatusOr<std::unique_ptr<AsyncTcpConnection>> Create(Reactor& reactor,
+                                                                    absl::string_view uri,
+                                                                    ConnectionEvents& events,
+                                                                    OutboundOptions options = {});
   ~AsyncTcpConnection();
   // What Create checks, for validating a config before any loop runs.
   static absl::Status CheckUri(absl::string_view uri);

@@ -71,8 +71,8 @@ class OutboundTest : public ::testing::Test {
 
 TEST_F(OutboundTest, ConnectsByNameExchangesAndReconnects) {
   Recorder recorder;
-  auto client = *AsyncTcpConnection::Create(*reactor_, "text://localhost:" + std::to_string(port_),
-                                            recorder);
+  auto client =
+      *AsyncTcpConnection::Create(*reactor_, "text://localhost:" + std::to_string(port_), recorder);
   EXPECT_FALSE(client->Send("early"));  // not connected yet
   client->Connect();
   RunUntil([&] { return recorder.connects == 1; });
@@ -97,8 +97,8 @@ TEST_F(OutboundTest, ReportsFailedConnects) {
   listen_fd_.reset();  // nobody listens any more
   server_.reset();
   Recorder recorder;
-  auto client = *AsyncTcpConnection::Create(*reactor_, "text://127.0.0.1:" + std::to_string(port_),
-                                            recorder);
+  auto client =
+      *AsyncTcpConnection::Create(*reactor_, "text://127.0.0.1:" + std::to_string(port_), recorder);
   absl::Status failure;
   int failures = 0;
   client->set_on_connect_failed([&](const absl::Status& why) {
@@ -113,8 +113,8 @@ TEST_F(OutboundTest, ReportsFailedConnects) {
 
 TEST_F(OutboundTest, DestroyingItClosesWithoutCallbacks) {
   Recorder recorder;
-  auto client = *AsyncTcpConnection::Create(*reactor_, "text://127.0.0.1:" + std::to_string(port_),
-                                            recorder);
+  auto client =
+      *AsyncTcpConnection::Create(*reactor_, "text://127.0.0.1:" + std::to_string(port_), recorder);
   client->Connect();
   RunUntil([&] { return recorder.connects == 1; });
   client.reset();

@@ -105,13 +105,13 @@ enum class ProtocolError : uint8_t {
 
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::kNeedMore;
-  size_t consumed = 0;         // kMessage: bytes of input this message used
-  absl::string_view message;   // kMessage: valid until the input changes
+  size_t consumed = 0;                      // kMessage: bytes of input this message used
+  absl::string_view message;                // kMessage: valid until the input changes
   MessageKind kind = MessageKind::kBinary;  // kMessage: what the message is
   ProtocolError error = ProtocolError::kNone;
-  const char* reason = "";     // kError: static text for logs and counters
-  uint16_t code = 0;           // kError: the protocol's code (HTTP status, close code)
-  absl::string_view reply;     // kNeedMore/kConsumed: bytes to send now
+  const char* reason = "";         // kError: static text for logs and counters
+  uint16_t code = 0;               // kError: the protocol's code (HTTP status, close code)
+  absl::string_view reply;         // kNeedMore/kConsumed: bytes to send now
   bool close_after_reply = false;  // kConsumed: then close (a close handshake)
   bool opened = false;             // kConsumed: the protocol's handshake just completed
 
@@ -260,7 +260,7 @@ class ProtocolRegistry {
   absl::flat_hash_map<std::string, const Protocol*> by_tls_scheme_;
 };
 
-#define SOCKMAN_REGISTER_PROTOCOL(type)                                    \
+#define SOCKMAN_REGISTER_PROTOCOL(type)                                   \
   static const bool sockman_protocol_registered_##type [[maybe_unused]] = \
       ::sockman::ProtocolRegistry::Global().Register(std::make_unique<type>())
 

@@ -2,16 +2,14 @@
 
 namespace sockman {
 
-absl::StatusOr<std::unique_ptr<StreamServer>> StreamServer::Create(Reactor& reactor,
-                                                                   int listen_fd,
+absl::StatusOr<std::unique_ptr<StreamServer>> StreamServer::Create(Reactor& reactor, int listen_fd,
                                                                    StreamServerOptions options,
                                                                    ConnectionEvents& events) {
   std::unique_ptr<StreamServer> server(new StreamServer(reactor, options, events));
   StreamServer* raw = server.get();
-  auto acceptor = Acceptor::Create(reactor, listen_fd,
-                                   [raw](UniqueFd fd, const SocketAddress& peer) {
-                                     raw->Accept(std::move(fd), peer);
-                                   });
+  auto acceptor = Acceptor::Create(
+      reactor, listen_fd,
+      [raw](UniqueFd fd, const SocketAddress& peer) { raw->Accept(std::move(fd), peer); });
   if (!acceptor.ok()) return acceptor.status();
   server->acceptor_ = std::move(*acceptor);
   options.protocol->StartWorker(reactor);

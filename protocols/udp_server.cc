@@ -54,8 +54,7 @@ void UdpServer::OnEvents(uint32_t events) {
       continue;
     }
     datagram_.CommitWrite(static_cast<size_t>(n));
-    Handle(datagram_, SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&from),
-                                                  from_length));
+    Handle(datagram_, SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&from), from_length));
   }
 }
 

@@ -40,10 +40,9 @@ void Log(LogSeverity severity, absl::string_view message) {
   tm parts;
   gmtime_r(&ts.tv_sec, &parts);
   std::string line = absl::StrFormat(
-      "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s [%s %d] %s\n", parts.tm_year + 1900,
-      parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-      static_cast<int>(ts.tv_nsec / 1'000'000), SeverityName(severity), Role(), getpid(),
-      message);
+      "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s [%s %d] %s\n", parts.tm_year + 1900, parts.tm_mon + 1,
+      parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+      static_cast<int>(ts.tv_nsec / 1'000'000), SeverityName(severity), Role(), getpid(), message);
   // One write per line so lines from several processes do not interleave.
   ssize_t ignored = ::write(log_fd, line.data(), line.size());
   (void)ignored;

@@ -9,12 +9,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-#define SOCKMAN_RETURN_IF_ERROR(expr)              \
-  do {                                             \
-    if (absl::Status sockman_status_ = (expr);     \
-        !sockman_status_.ok()) {                   \
-      return sockman_status_;                      \
-    }                                              \
+#define SOCKMAN_RETURN_IF_ERROR(expr)                                   \
+  do {                                                                  \
+    if (absl::Status sockman_status_ = (expr); !sockman_status_.ok()) { \
+      return sockman_status_;                                           \
+    }                                                                   \
   } while (0)
 
 #define SOCKMAN_CONCAT_INNER_(a, b) a##b

@@ -22,7 +22,8 @@ class CustomBinaryTest : public ::testing::Test {
     setenv("SOCKMAN_BINARY", kCustom, 1);
     text_echo_port_ = FreePort();
     tcp_echo_port_ = FreePort();
-    auto started = SockmanProcess::Start(absl::StrCat(R"(
+    auto started =
+        SockmanProcess::Start(absl::StrCat(R"(
 service { name: "jsonnl" listen: "jsonnl://127.0.0.1:0" echo {} }
 service {
   name: "jsonnl_objects"
@@ -41,25 +42,28 @@ service {
     config { [type.googleapis.com/example.ChatConfig] { greeting: "welcome {id}" max_nick_length: 8 } }
   }
 }
-service { name: "text_echo" listen: "text://127.0.0.1:)", text_echo_port_, R"(" echo { prefix: "echo " } }
+service { name: "text_echo" listen: "text://127.0.0.1:)",
+                                           text_echo_port_, R"(" echo { prefix: "echo " } }
 service {
   name: "ticker"
   listen: "text://127.0.0.1:0"
-  module { name: "example_ticker" config_text: "upstream: 'text://localhost:)", text_echo_port_,
-                                                      R"(' interval_ms: 50" }
+  module { name: "example_ticker" config_text: "upstream: 'text://localhost:)",
+                                           text_echo_port_,
+                                           R"(' interval_ms: 50" }
 }
-service { name: "tcp_echo" listen: "tcp://127.0.0.1:)", tcp_echo_port_, R"(" echo {} }
+service { name: "tcp_echo" listen: "tcp://127.0.0.1:)",
+                                           tcp_echo_port_, R"(" echo {} }
 service {
   name: "tunnel"
   listen: "tcp://127.0.0.1:0"
   module {
     name: "example_tunnel"
     config { [type.googleapis.com/example.TunnelConfig] { upstream: "tcp://localhost:)",
-                                                      tcp_echo_port_, R"(" } }
+                                           tcp_echo_port_, R"(" } }
   }
 }
 )"),
-                                         "custom", ShortTempDir());
+                              "custom", ShortTempDir());
     ASSERT_TRUE(started.ok()) << started.status();
     server_ = started->release();
   }
@@ -172,17 +176,20 @@ TEST_F(CustomBinaryTest, ProtocolOptionsAndUdp) {
 
 TEST(ProtocolOptionsTest, ErrorsNameTheField) {
   setenv("SOCKMAN_BINARY", kCustom, 1);
-  std::string wrong_type = WriteTempFile("wrong_type.textproto",
+  std::string wrong_type = WriteTempFile(
+      "wrong_type.textproto",
       "service { name: \"j\" listen: \"jsonnl://127.0.0.1:0\"\n"
       "  protocol_options { [type.googleapis.com/example.ChatConfig] { greeting: \"x\" } }\n"
       "  echo {} }\n");
   CommandResult result = RunSockman({"check", "-c", wrong_type});
   EXPECT_EQ(result.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(result.err, "wrong_type.textproto:2:3: service 'j': "
-                                            "protocol_options: expects example.JsonNlOptions, "
-                                            "not 'example.ChatConfig'"))
+  EXPECT_TRUE(absl::StrContains(result.err,
+                                "wrong_type.textproto:2:3: service 'j': "
+                                "protocol_options: expects example.JsonNlOptions, "
+                                "not 'example.ChatConfig'"))
       << result.err;
-  std::string not_taken = WriteTempFile("not_taken.textproto",
+  std::string not_taken = WriteTempFile(
+      "not_taken.textproto",
       "service { name: \"t\" listen: \"text://127.0.0.1:0\"\n"
       "  protocol_options { [type.googleapis.com/example.JsonNlOptions] { objects_only: true } }\n"
       "  echo {} }\n");
@@ -196,27 +203,35 @@ TEST(ProtocolOptionsTest, ErrorsNameTheField) {
 TEST(ModuleConfigTest, ErrorsNameTheFieldAndTheModule) {
   std::string dir = ShortTempDir();
   // The stock binary has no such module, nor the protocol.
-  std::string config = WriteTempFile("module.textproto",
+  std::string config = WriteTempFile(
+      "module.textproto",
       "service { name: \"c\" listen: \"text://127.0.0.1:0\" module { name: \"example_chat\" } }\n");
   CommandResult stock = RunSockman({"check", "-c", config});
   EXPECT_EQ(stock.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(stock.err, "no module 'example_chat' in this binary")) << stock.err;
 
   setenv("SOCKMAN_BINARY", kCustom, 1);
-  std::string bad = WriteTempFile("bad_module.textproto",
-      "service { name: \"c\" listen: \"text://127.0.0.1:0\"\n"
-      "  module { name: \"example_chat\" config_text: \"max_nick_length: 0\" } }\n");
+  std::string bad =
+      WriteTempFile("bad_module.textproto",
+                    "service { name: \"c\" listen: \"text://127.0.0.1:0\"\n"
+                    "  module { name: \"example_chat\" config_text: \"max_nick_length: 0\" } }\n");
   CommandResult custom = RunSockman({"check", "-c", bad});
   EXPECT_EQ(custom.exit_code, 2);
-  EXPECT_TRUE(absl::StrContains(custom.err, "bad_module.textproto:2:3: service 'c': module: "
-                                            "example_chat: max_nick_length must be between 1 and 256"))
+  EXPECT_TRUE(absl::StrContains(custom.err,
+                                "bad_module.textproto:2:3: service 'c': module: "
+                                "example_chat: max_nick_length must be between 1 and 256"))
       << custom.err;
-  std::string typo = WriteTempFile("typo_module.textproto",
-      "service { name: \"c\" listen: \"text://127.0.0.1:0\"\n"
-      "  module { name: \"example_chat\" config_text: \"greting: 'x'\" } }\n");
+  std::string typo =
+      WriteTempFile("typo_module.textproto",
+                    "service { name: \"c\" listen: \"text://127.0.0.1:0\"\n"
+                    "  module { name: \"example_chat\" config_text: \"greting: 'x'\" } }\n");
   custom = RunSockman({"check", "-c", typo});
-  EXPECT_TRUE(absl::StrContains(custom.err, "config_text (as example.ChatConfig): 1:8: Message type \"example.ChatConfig\" has no field named \"greting\"")) << custom.err;
-  std::string builtin = WriteTempFile("builtin_module.textproto",
+  EXPECT_TRUE(absl::StrContains(custom.err,
+                                "config_text (as example.ChatConfig): 1:8: Message type "
+                                "\"example.ChatConfig\" has no field named \"greting\""))
+      << custom.err;
+  std::string builtin = WriteTempFile(
+      "builtin_module.textproto",
       "service { name: \"c\" listen: \"text://127.0.0.1:0\" module { name: \"echo\" } }\n");
   custom = RunSockman({"check", "-c", builtin});
   EXPECT_TRUE(absl::StrContains(custom.err, "'echo' is a built-in handler")) << custom.err;

@@ -20,13 +20,20 @@ class Checker {
   bool Value(int depth) {
     if (i_ >= s_.size() || depth > kMaxDepth) return false;
     switch (s_[i_]) {
-      case '{': return Object(depth + 1);
-      case '[': return Array(depth + 1);
-      case '"': return String();
-      case 't': return Literal("true");
-      case 'f': return Literal("false");
-      case 'n': return Literal("null");
-      default: return Number();
+      case '{':
+        return Object(depth + 1);
+      case '[':
+        return Array(depth + 1);
+      case '"':
+        return String();
+      case 't':
+        return Literal("true");
+      case 'f':
+        return Literal("false");
+      case 'n':
+        return Literal("null");
+      default:
+        return Number();
     }
   }
   bool Object(int depth) {
@@ -110,7 +117,8 @@ class Checker {
     return false;
   }
   void Space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
   }
 
   absl::string_view s_;

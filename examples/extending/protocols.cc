@@ -49,7 +49,8 @@ DecodeResult XmlCodec::Decode(absl::string_view input) {
     }
     total = total * 10 + (input[i] - '0');
   }
-  if (total < kHeader + 2) return DecodeResult::Error(ProtocolError::kMalformed, "length too small");
+  if (total < kHeader + 2)
+    return DecodeResult::Error(ProtocolError::kMalformed, "length too small");
   if (total > max_) return DecodeResult::Error(ProtocolError::kTooLarge, "package too large");
   if (input.size() < total) return DecodeResult::NeedMore();
   absl::string_view body = input.substr(kHeader, total - kHeader);

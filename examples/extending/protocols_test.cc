@@ -23,7 +23,8 @@ sockman::testing::Decoded DecodeEverySplit(const std::string& bytes, size_t max 
   sockman::testing::Decoded expected = DecodeChunks(whole, {bytes});
   for (size_t split = 0; split <= bytes.size(); ++split) {
     CodecType codec(options);
-    sockman::testing::Decoded d = DecodeChunks(codec, {bytes.substr(0, split), bytes.substr(split)});
+    sockman::testing::Decoded d =
+        DecodeChunks(codec, {bytes.substr(0, split), bytes.substr(split)});
     EXPECT_EQ(d.messages, expected.messages) << split;
     EXPECT_EQ(d.error, expected.error) << split;
   }
@@ -65,9 +66,9 @@ TEST(XmlTest, TenDigitTotalLengthThenXml) {
   codec.Encode("<b/>", sockman::MessageKind::kText, two);
   auto d = DecodeEverySplit<XmlCodec>(encoded + two);
   EXPECT_EQ(d.messages, (std::vector<std::string>{"<a>hello</a>", "<b/>"}));
-  EXPECT_TRUE(DecodeEverySplit<XmlCodec>("00000000x2<a/>").error);       // not digits
-  EXPECT_TRUE(DecodeEverySplit<XmlCodec>("0000000014hello!").error);     // not XML
-  EXPECT_TRUE(DecodeEverySplit<XmlCodec>("0000000005").error);           // shorter than its header
+  EXPECT_TRUE(DecodeEverySplit<XmlCodec>("00000000x2<a/>").error);    // not digits
+  EXPECT_TRUE(DecodeEverySplit<XmlCodec>("0000000014hello!").error);  // not XML
+  EXPECT_TRUE(DecodeEverySplit<XmlCodec>("0000000005").error);        // shorter than its header
   auto big = DecodeEverySplit<XmlCodec>("9999999999", 1000);
   EXPECT_EQ(big.error_kind, ProtocolError::kTooLarge);  // refused before buffering
 }

@@ -25,9 +25,11 @@ class TickerHandler : public sockman::Handler {
   void OnWorkerStart(const sockman::WorkerContext& worker) override {
     reactor_ = &worker.reactor;
     // Checked when the config was loaded.
-    upstream_ = *sockman::AsyncTcpConnection::Create(worker.reactor, config_.upstream(), upstream_events_);
+    upstream_ =
+        *sockman::AsyncTcpConnection::Create(worker.reactor, config_.upstream(), upstream_events_);
     upstream_->set_on_connect_failed([this](const absl::Status& why) {
-      sockman::LogWarning(absl::StrCat("example_ticker: ", config_.upstream(), ": ", why.message()));
+      sockman::LogWarning(
+          absl::StrCat("example_ticker: ", config_.upstream(), ": ", why.message()));
       upstream_->Reconnect(500);
     });
     upstream_->Connect();
@@ -80,7 +82,8 @@ absl::StatusOr<std::unique_ptr<sockman::HandlerFactory>> CreateTicker(
     const sockman::HandlerConfig& config) {
   TickerConfig settings;
   SOCKMAN_RETURN_IF_ERROR(sockman::ParseModuleConfig(config, &settings));
-  if (settings.has_interval_ms() && (settings.interval_ms() < 1 || settings.interval_ms() > 86'400'000)) {
+  if (settings.has_interval_ms() &&
+      (settings.interval_ms() < 1 || settings.interval_ms() > 86'400'000)) {
     return absl::InvalidArgumentError("interval_ms must be between 1 and 86400000");
   }
   // Checked now, in the master, rather than in every worker.

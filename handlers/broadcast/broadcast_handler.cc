@@ -77,8 +77,8 @@ class BroadcastHandler : public Handler {
   static std::string Render(const std::string& format, const std::string& client_id,
                             const std::string& room, absl::string_view message) {
     if (format == "{message}") return std::string(message);
-    return absl::StrReplaceAll(format,
-                               {{"{client_id}", client_id}, {"{room}", room}, {"{message}", message}});
+    return absl::StrReplaceAll(
+        format, {{"{client_id}", client_id}, {"{room}", room}, {"{message}", message}});
   }
   void Join(Connection& connection, const std::string& room) {
     hub_.Join(connection, room);
@@ -108,7 +108,7 @@ class BroadcastFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const BroadcastOptions& options,
-                                                                 const HandlerConfig& config) {
+                                                                const HandlerConfig& config) {
   if (config.protocol.traits().request_response) {
     return absl::InvalidArgumentError(
         "broadcasts to text, frame, tcp and websocket clients, not http (see push)");
@@ -123,7 +123,8 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const BroadcastO
   settings.notify_join = options.notify_join();
   settings.notify_leave = options.notify_leave();
   if (options.has_webhook()) {
-    absl::StatusOr<WebhookSettings> webhook = ParseWebhookSettings(options.webhook(), config.protocol);
+    absl::StatusOr<WebhookSettings> webhook =
+        ParseWebhookSettings(options.webhook(), config.protocol);
     if (!webhook.ok()) return webhook.status();
     settings.webhook = std::move(*webhook);
   }

@@ -17,7 +17,7 @@ class EchoFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateEcho(const EchoOptions& echo,
-                                                            const HandlerConfig&) {
+                                                           const HandlerConfig&) {
   return std::make_unique<EchoFactory>(echo.prefix());
 }
 
@@ -25,8 +25,7 @@ SOCKMAN_REGISTER_HANDLER("echo", CreateEcho);
 
 }  // namespace
 
-void EchoHandler::OnMessage(Connection& connection, absl::string_view message,
-                            MessageKind kind) {
+void EchoHandler::OnMessage(Connection& connection, absl::string_view message, MessageKind kind) {
   absl::string_view reply = message;
   if (!prefix_.empty()) {
     reply_.assign(prefix_);

@@ -74,7 +74,8 @@ class Child {
   Connection* client_;  // null once the client left
   pid_t pid_ = 0;
   UniqueFd stdin_, stdout_, stderr_, pidfd_;
-  Pipe stdin_watch_{*this, 0}, stdout_watch_{*this, 1}, stderr_watch_{*this, 2}, pid_watch_{*this, 3};
+  Pipe stdin_watch_{*this, 0}, stdout_watch_{*this, 1}, stderr_watch_{*this, 2},
+      pid_watch_{*this, 3};
   std::string pending_in_;
   std::string partial_out_;
   std::string partial_err_;
@@ -188,8 +189,8 @@ absl::Status Child::Spawn(const ExecSettings& settings, const std::vector<std::s
   for (const std::string& e : env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, settings.command.c_str(), &actions, &attributes, argv.data(),
-                       envp.data());
+  int rc =
+      posix_spawn(&pid, settings.command.c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
   if (rc != 0) return absl::ErrnoToStatus(rc, absl::StrCat("spawn ", settings.command));
@@ -358,10 +359,11 @@ class ExecFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateExec(const ExecOptions& options,
-                                                            const HandlerConfig& config) {
+                                                           const HandlerConfig& config) {
   const ProtocolTraits& traits = config.protocol.traits();
   if (traits.request_response || !traits.stream || config.datagrams) {
-    return absl::InvalidArgumentError("runs a process per connection: tcp, text, frame or websocket");
+    return absl::InvalidArgumentError(
+        "runs a process per connection: tcp, text, frame or websocket");
   }
   if (options.command().empty()) return absl::InvalidArgumentError("command is required");
   ExecSettings settings;
@@ -380,7 +382,8 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateExec(const ExecOptions& op
     settings.env.push_back(e);
   }
   if (options.has_max_processes()) {
-    if (options.max_processes() == 0) return absl::InvalidArgumentError("max_processes must be > 0");
+    if (options.max_processes() == 0)
+      return absl::InvalidArgumentError("max_processes must be > 0");
     settings.max_processes = options.max_processes();
   }
   if (options.has_kill_grace_ms()) settings.kill_grace_ms = options.kill_grace_ms();

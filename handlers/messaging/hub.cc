@@ -98,10 +98,9 @@ void Hub::EnableCluster(const ClusterOptions& cluster) {
     }
     RefreshPresence();
   });
-  subscriber_->Subscribe("sockman:" + service_,
-                         [this](const std::string&, const std::string& payload) {
-                           OnClusterMessage(payload);
-                         });
+  subscriber_->Subscribe(
+      "sockman:" + service_,
+      [this](const std::string&, const std::string& payload) { OnClusterMessage(payload); });
   redis_->Start();
   subscriber_->Start();
   refresh_timer_ = reactor_.AddRepeatingTimer(kRefreshMs, [this] { RefreshPresence(); });
@@ -115,8 +114,8 @@ void Hub::RefreshPresence() {
   if (redis_ == nullptr || !redis_->connected() || clients_.empty()) return;
   std::string ttl = absl::StrCat(kPresenceTtlMs / 1000);
   int64_t now = SystemClock().WallSeconds();
-  redis_->Command({"ZADD", WorkersKey(service_), absl::StrCat(now),
-                   absl::StrCat(node_id_, ":", getpid())});
+  redis_->Command(
+      {"ZADD", WorkersKey(service_), absl::StrCat(now), absl::StrCat(node_id_, ":", getpid())});
   // Forget workers (of any node) silent for a minute: restarts add members.
   redis_->Command({"ZREMRANGEBYSCORE", WorkersKey(service_), "-inf", absl::StrCat(now - 60)});
   redis_->Command({"EXPIRE", WorkerKey(service_) + ":clients", ttl});
@@ -139,55 +138,54 @@ void Hub::RedisMembers(const std::string& service, const Target& target,
     return;
   }
   int64_t oldest = SystemClock().WallSeconds() - kPresenceTtlMs / 1000;
-  redis_->Command(
-      {"ZRANGEBYSCORE", WorkersKey(service), absl::StrCat(oldest), "+inf"},
-      [this, service, target, done](const RedisValue* workers) {
-        if (workers == nullptr || workers->type != RedisValue::kArray) {
-          done(std::nullopt);
-          return;
-        }
-        struct Gather {
-          int waiting = 0;
-          bool failed = false;
-          absl::flat_hash_set<std::string> ids;
-          std::function<void(std::optional<std::vector<std::string>>)> done;
-        };
-        auto gather = std::make_shared<Gather>();
-        gather->done = done;
-        gather->waiting = static_cast<int>(workers->elements.size());
-        if (gather->waiting == 0) {
-          done(std::vector<std::string>());
-          return;
-        }
-        for (const RedisValue& worker : workers->elements) {
-          std::string key = absl::StrCat("sockman:", service, ":w:", worker.str);
-          std::vector<std::string> command;
-          if (target.scope == Scope::kClient) {
-            command = {"SISMEMBER", key + ":clients", target.name};
-          } else if (target.scope == Scope::kRoom) {
-            command = {"SMEMBERS", key + ":room:" + target.name};
-          } else {
-            command = {"SMEMBERS", key + ":clients"};
-          }
-          redis_->Command(command, [gather, target](const RedisValue* reply) {
-            if (reply == nullptr || reply->type == RedisValue::kError) {
-              gather->failed = true;
-            } else if (reply->type == RedisValue::kInteger) {
-              if (reply->integer == 1) gather->ids.insert(target.name);
-            } else {
-              for (const RedisValue& id : reply->elements) gather->ids.insert(id.str);
-            }
-            if (--gather->waiting > 0) return;
-            if (gather->failed) {
-              gather->done(std::nullopt);
-              return;
-            }
-            std::vector<std::string> ids(gather->ids.begin(), gather->ids.end());
-            std::sort(ids.begin(), ids.end());
-            gather->done(std::move(ids));
-          });
-        }
-      });
+  redis_->Command({"ZRANGEBYSCORE", WorkersKey(service), absl::StrCat(oldest), "+inf"},
+                  [this, service, target, done](const RedisValue* workers) {
+                    if (workers == nullptr || workers->type != RedisValue::kArray) {
+                      done(std::nullopt);
+                      return;
+                    }
+                    struct Gather {
+                      int waiting = 0;
+                      bool failed = false;
+                      absl::flat_hash_set<std::string> ids;
+                      std::function<void(std::optional<std::vector<std::string>>)> done;
+                    };
+                    auto gather = std::make_shared<Gather>();
+                    gather->done = done;
+                    gather->waiting = static_cast<int>(workers->elements.size());
+                    if (gather->waiting == 0) {
+                      done(std::vector<std::string>());
+                      return;
+                    }
+                    for (const RedisValue& worker : workers->elements) {
+                      std::string key = absl::StrCat("sockman:", service, ":w:", worker.str);
+                      std::vector<std::string> command;
+                      if (target.scope == Scope::kClient) {
+                        command = {"SISMEMBER", key + ":clients", target.name};
+                      } else if (target.scope == Scope::kRoom) {
+                        command = {"SMEMBERS", key + ":room:" + target.name};
+                      } else {
+                        command = {"SMEMBERS", key + ":clients"};
+                      }
+                      redis_->Command(command, [gather, target](const RedisValue* reply) {
+                        if (reply == nullptr || reply->type == RedisValue::kError) {
+                          gather->failed = true;
+                        } else if (reply->type == RedisValue::kInteger) {
+                          if (reply->integer == 1) gather->ids.insert(target.name);
+                        } else {
+                          for (const RedisValue& id : reply->elements) gather->ids.insert(id.str);
+                        }
+                        if (--gather->waiting > 0) return;
+                        if (gather->failed) {
+                          gather->done(std::nullopt);
+                          return;
+                        }
+                        std::vector<std::string> ids(gather->ids.begin(), gather->ids.end());
+                        std::sort(ids.begin(), ids.end());
+                        gather->done(std::move(ids));
+                      });
+                    }
+                  });
 }
 
 std::string Hub::ClientId(const Connection& connection) const {
@@ -249,7 +247,7 @@ void Hub::Close(const std::string& service, const std::string& client_id,
 }
 
 std::function<void(int)> Hub::OnlineAnywhere(const std::string& service, const Target& target,
-                                              std::function<void(int)> done) {
+                                             std::function<void(int)> done) {
   // A client on another node was reached through Redis: ask presence whether
   // it exists there (counts are otherwise this node's).
   if (!done || redis_ == nullptr || target.scope != Scope::kClient) return done;
@@ -281,9 +279,8 @@ void Hub::Members(const std::string& service, const Target& target,
                });
 }
 
-void Hub::Fan(const std::string& service, char op, const Target& target,
-              const std::string& exclude, const std::string& payload,
-              std::function<void(int)> on_count,
+void Hub::Fan(const std::string& service, char op, const Target& target, const std::string& exclude,
+              const std::string& payload, std::function<void(int)> on_count,
               std::function<void(std::vector<std::string>)> on_ids) {
   bool answer = on_count || on_ids;
   uint64_t request = answer ? next_request_++ : 0;
@@ -392,7 +389,8 @@ void Hub::OnFrame(absl::string_view frame) {
   if (!GetString(frame, name) || !GetString(frame, exclude)) return;
   target.name = std::string(name);
   std::vector<std::string> ids;
-  int count = Apply(op, target, std::string(exclude), std::string(frame), op == 'm' ? &ids : nullptr);
+  int count =
+      Apply(op, target, std::string(exclude), std::string(frame), op == 'm' ? &ids : nullptr);
   if (request == 0) return;
   std::string answer;
   answer.push_back('A');

@@ -115,8 +115,8 @@ class Hub {
   void UncorkAll();
 
   Reactor& reactor_;
-  WorkerBus* bus_;  // null: a lone worker (tests)
-  std::string service_;      // this worker's service
+  WorkerBus* bus_;       // null: a lone worker (tests)
+  std::string service_;  // this worker's service
   std::string id_prefix_;
   absl::flat_hash_map<std::string, Connection*> clients_;  // by client id
   absl::flat_hash_map<std::string, absl::flat_hash_set<Connection*>> rooms_;

@@ -18,8 +18,8 @@
 #include "engine/resolver.h"
 #include "engine/tcp_connection.h"
 #include "handlers/handler.h"
-#include "protocols/tcp/tcp_protocol.h"
 #include "protocols/http/http_response_parser.h"
+#include "protocols/tcp/tcp_protocol.h"
 #include "protocols/websocket/websocket.h"
 #include "protocols/websocket/websocket_client.h"
 
@@ -63,8 +63,10 @@ absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
     return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' needs a port 1-65535"));
   }
   absl::string_view host = rest.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
-  if (host.empty()) return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' has no host"));
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
+  if (host.empty())
+    return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' has no host"));
   upstream.host = std::string(host);
   upstream.port = static_cast<uint16_t>(port);
   upstream.text = uri;
@@ -125,7 +127,7 @@ class Session : public PeerTransport::Delegate {
   std::unique_ptr<Codec> codec_;  // the service's protocol, on the upstream side
   std::string encoded_;
   std::string target_;
-  std::unique_ptr<WebSocketClientCodec> ws_;         // ws:// upstreams
+  std::unique_ptr<WebSocketClientCodec> ws_;        // ws:// upstreams
   std::unique_ptr<HttpResponseParser> ws_upgrade_;  // until the 101 arrived
 };
 
@@ -230,40 +232,42 @@ void Session::Attempt() {
     Failed("no resolver");
     return;
   }
-  resolver->Resolve(upstream.host, upstream.port,
-                    [this, &upstream](absl::StatusOr<std::vector<SocketAddress>> addresses) {
-    const std::string& text = upstream.text;
-    if (!client_open_) return;
-    if (!addresses.ok() || addresses->empty()) {
-      handler_.CountError();
-      LogWarning(absl::StrCat("proxy: ", text, ": ", addresses.status().message()));
-      Attempt();
-      return;
-    }
-    connector_ = Connector::Connect(handler_.reactor(), addresses->front(),
-                                    handler_.settings().connect_timeout_ms,
-                                    [this, &upstream](absl::StatusOr<UniqueFd> fd) {
-      const std::string& text = upstream.text;
-      connector_.reset();  // safe: the Connector touches nothing after calling us
-      if (!client_open_) return;
-      if (!fd.ok()) {
-        handler_.CountError();
-        LogWarning(absl::StrCat("proxy: ", text, ": ", fd.status().message()));
-        Attempt();
-        return;
-      }
-      Connected(std::move(*fd), upstream);
-    });
-  });
+  resolver->Resolve(
+      upstream.host, upstream.port,
+      [this, &upstream](absl::StatusOr<std::vector<SocketAddress>> addresses) {
+        const std::string& text = upstream.text;
+        if (!client_open_) return;
+        if (!addresses.ok() || addresses->empty()) {
+          handler_.CountError();
+          LogWarning(absl::StrCat("proxy: ", text, ": ", addresses.status().message()));
+          Attempt();
+          return;
+        }
+        connector_ = Connector::Connect(
+            handler_.reactor(), addresses->front(), handler_.settings().connect_timeout_ms,
+            [this, &upstream](absl::StatusOr<UniqueFd> fd) {
+              const std::string& text = upstream.text;
+              connector_.reset();  // safe: the Connector touches nothing after calling us
+              if (!client_open_) return;
+              if (!fd.ok()) {
+                handler_.CountError();
+                LogWarning(absl::StrCat("proxy: ", text, ": ", fd.status().message()));
+                Attempt();
+                return;
+              }
+              Connected(std::move(*fd), upstream);
+            });
+      });
 }
 
 void Session::Connected(UniqueFd fd, const Upstream& to) {
   ConnectionLimits limits;
   limits.max_package_size = handler_.codec_options.max_package_size;
   auto upstream =
-      to.tls ? TcpConnection::CreateTlsClient(handler_.reactor(), std::move(fd), SocketAddress(),
-                                              limits, this, *handler_.settings().tls, to.host)
-             : TcpConnection::Create(handler_.reactor(), std::move(fd), SocketAddress(), limits, this);
+      to.tls
+          ? TcpConnection::CreateTlsClient(handler_.reactor(), std::move(fd), SocketAddress(),
+                                           limits, this, *handler_.settings().tls, to.host)
+          : TcpConnection::Create(handler_.reactor(), std::move(fd), SocketAddress(), limits, this);
   if (!upstream.ok()) {
     Failed(std::string(upstream.status().message()));
     return;
@@ -273,14 +277,16 @@ void Session::Connected(UniqueFd fd, const Upstream& to) {
     // The client is read once the upstream accepted the upgrade.
     ws_ = std::make_unique<WebSocketClientCodec>(handler_.codec_options.max_package_size);
     ws_upgrade_ = std::make_unique<HttpResponseParser>(/*max_body_size=*/0);
-    std::string host = to.host.find(':') != std::string::npos ? absl::StrCat("[", to.host, "]") : to.host;
-    std::string forwarded = absl::StrCat("X-Forwarded-For: ", client_.remote_address().Host(), "\r\n");
+    std::string host =
+        to.host.find(':') != std::string::npos ? absl::StrCat("[", to.host, "]") : to.host;
+    std::string forwarded =
+        absl::StrCat("X-Forwarded-For: ", client_.remote_address().Host(), "\r\n");
     upstream_->Send(ws_->HandshakeRequest(absl::StrCat(host, ":", to.port),
                                           to.path.empty() ? target_ : to.path, forwarded));
     return;
   }
   codec_ = handler_.bridge_ ? std::make_unique<RawCodec>()
-                               : handler_.protocol->NewCodec(handler_.codec_options);
+                            : handler_.protocol->NewCodec(handler_.codec_options);
   client_.ResumeRecv();
 }
 
@@ -335,8 +341,8 @@ void Session::FromWebSocketUpstream(PeerTransport& upstream, Buffer& input) {
                                 : ws_->CheckHandshake(ws_upgrade_->response());
     if (!accepted.ok()) {
       handler_.CountError();
-      LogWarning(absl::StrCat("proxy: connection ", client_.id(), ": upstream WebSocket: ",
-                              accepted.message()));
+      LogWarning(absl::StrCat("proxy: connection ", client_.id(),
+                              ": upstream WebSocket: ", accepted.message()));
       input.Consume(input.size());
       upstream.Close();  // and the client with it
       return;
@@ -372,8 +378,8 @@ void Session::OnClosed(PeerTransport& upstream) {
   if (upstream_ == nullptr || upstream_.get() != &upstream) return;
   if (!upstream_->tls_error().empty()) {
     handler_.CountError();
-    LogWarning(absl::StrCat("proxy: connection ", client_.id(), ": upstream TLS: ",
-                            upstream_->tls_error()));
+    LogWarning(absl::StrCat("proxy: connection ", client_.id(),
+                            ": upstream TLS: ", upstream_->tls_error()));
   }
   handler_.reactor().DeleteLater(std::move(upstream_));
   if (client_open_) {
@@ -392,7 +398,7 @@ bool Session::ClientClosed() {
     ws_->EncodeClose(1000, encoded_);
     upstream_->Send(encoded_);
   }
-  upstream_->Close();  // after what is queued for it
+  upstream_->Close();           // after what is queued for it
   return upstream_ == nullptr;  // closed at once (nothing queued): OnClosed ran
 }
 
@@ -415,10 +421,11 @@ class ProxyFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const ProxyOptions& options,
-                                                             const HandlerConfig& config) {
+                                                            const HandlerConfig& config) {
   const ProtocolTraits& traits = config.protocol.traits();
   if (!traits.stream || traits.request_response) {
-    return absl::InvalidArgumentError("proxies tcp://, text://, frame:// and websocket:// services");
+    return absl::InvalidArgumentError(
+        "proxies tcp://, text://, frame:// and websocket:// services");
   }
   ProxySettings settings;
   for (const std::string& uri : options.upstream()) {
@@ -430,12 +437,13 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const ProxyOptions& 
   bool tls = false;
   for (const Upstream& upstream : settings.upstreams) {
     if (upstream.websocket != settings.upstreams[0].websocket) {
-      return absl::InvalidArgumentError("upstreams must all be tcp:// or tls://, or all be ws[s]://");
+      return absl::InvalidArgumentError(
+          "upstreams must all be tcp:// or tls://, or all be ws[s]://");
     }
     tls |= upstream.tls;
     if (upstream.websocket && !(traits.handshake && traits.message_kinds)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("upstream '", upstream.text, "': ws:// upstreams need a websocket:// service"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "upstream '", upstream.text, "': ws:// upstreams need a websocket:// service"));
     }
   }
   if (options.has_connect_timeout_ms()) {

@@ -39,9 +39,9 @@ TEST(ProxyHandlerConfigTest, RefusesBadUpstreams) {
   EXPECT_FALSE(HandlerHarness::Create(
                    "proxy", "upstream: 'tcp://127.0.0.1:80' upstream: 'ws://127.0.0.1:81'", "tcp")
                    .ok());
-  EXPECT_FALSE(HandlerHarness::Create(
-                   "proxy", "upstream: 'tcp://127.0.0.1:80' connect_timeout_ms: 1", "tcp")
-                   .ok());
+  EXPECT_FALSE(
+      HandlerHarness::Create("proxy", "upstream: 'tcp://127.0.0.1:80' connect_timeout_ms: 1", "tcp")
+          .ok());
 }
 
 }  // namespace

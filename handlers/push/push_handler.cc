@@ -12,9 +12,9 @@
 // without one, only loopback clients are served (else 403).
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "config/sockman.pb.h"
 #include "engine/base/json.h"
 #include "handlers/handler.h"
@@ -23,7 +23,6 @@
 
 namespace sockman {
 namespace {
-
 
 // Percent-decodes a path segment ("%20" -> " "); false on a bad escape.
 bool Unescape(absl::string_view in, std::string& out) {
@@ -67,8 +66,8 @@ class PushHandler : public Handler {
     if (settings_.token.empty()) {
       // Loopback: 127.0.0.0/8, ::1, and 127/8 mapped into IPv6.
       std::string host = connection.remote_address().Host();
-      bool loopback = absl::StartsWith(host, "127.") || host == "::1" ||
-                      absl::StartsWith(host, "::ffff:127.");
+      bool loopback =
+          absl::StartsWith(host, "127.") || host == "::1" || absl::StartsWith(host, "::ffff:127.");
       if (!loopback) {
         Reply(connection, 403, R"({"error":"the push API without a token serves loopback only"})");
         return;
@@ -179,7 +178,7 @@ class PushFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreatePush(const PushOptions& options,
-                                                              const HandlerConfig& config) {
+                                                           const HandlerConfig& config) {
   if (!config.protocol.traits().request_response) {
     return absl::InvalidArgumentError("push serves an HTTP API: use an http:// service");
   }

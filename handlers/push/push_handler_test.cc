@@ -47,8 +47,9 @@ TEST_F(PushHandlerTest, RefusesWithoutTheTokenAndBadRequests) {
   EXPECT_TRUE(absl::StrContains(reply, "WWW-Authenticate: Bearer")) << reply;
   reply = Request("POST /all HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3\r\n\r\n");
   EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 400 ")) << reply;  // nothing to push
-  reply = Request("POST /nowhere HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3\r\n"
-                  "Content-Length: 1\r\n\r\nx");
+  reply = Request(
+      "POST /nowhere HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3\r\n"
+      "Content-Length: 1\r\n\r\nx");
   EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 404 ")) << reply;
 }
 

@@ -8,10 +8,10 @@ namespace sockman::testing {
 namespace {
 
 TEST(RespondHandlerTest, AnswersEveryRequestWithTheConfiguredResponse) {
-  auto harness = HandlerHarness::Create(
-      "respond", "status: 201 body: 'made\\n' content_type: 'text/plain' "
-                 "header { name: 'X-A' value: 'b' }",
-      "http");
+  auto harness = HandlerHarness::Create("respond",
+                                        "status: 201 body: 'made\\n' content_type: 'text/plain' "
+                                        "header { name: 'X-A' value: 'b' }",
+                                        "http");
   ASSERT_TRUE(harness.ok()) << harness.status();
   auto client = (*harness)->Connect();
   client->Send("GET /anything HTTP/1.1\r\nHost: h\r\n\r\n");

@@ -1,12 +1,12 @@
 #include "handlers/static/static_handler.h"
 
 #include <dirent.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +41,7 @@ class StaticFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const StaticOptions& options,
-                                                              const HandlerConfig& config) {
+                                                             const HandlerConfig& config) {
   if (!config.protocol.traits().request_response) {
     return absl::InvalidArgumentError(
         absl::StrCat("needs an http:// service, not ", config.protocol.name(), "://"));
@@ -54,8 +54,7 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const StaticOptions
                          : absl::StrCat(config.config_directory, "/", options.root());
   char real[PATH_MAX];
   struct stat st;
-  if (realpath(root.c_str(), real) == nullptr || stat(real, &st) != 0 ||
-      !S_ISDIR(st.st_mode)) {
+  if (realpath(root.c_str(), real) == nullptr || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(
         absl::StrCat("root: '", options.root(), "' is not a readable directory"));
   }
@@ -254,8 +253,7 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
   SendHttpResponse(connection, status, headers_, body);
 }
 
-void StaticHandler::ServeListing(Connection& connection, const HttpRequest& request,
-                                 int dir_fd) {
+void StaticHandler::ServeListing(Connection& connection, const HttpRequest& request, int dir_fd) {
   DIR* dir = fdopendir(dup(dir_fd));
   if (dir == nullptr) {
     SendHttpErrorPage(connection, 403);

@@ -36,8 +36,8 @@ class StaticHandler : public Handler {
   // RESOLVE_BENEATH where the kernel has it, realpath checks otherwise.
   // Returns the fd, or the HTTP status to answer (403, 404).
   int OpenBeneath(const std::string& relative, UniqueFd& fd);
-  void ServeFile(Connection& connection, const HttpRequest& request,
-                 const std::string& relative, UniqueFd file, struct stat st);
+  void ServeFile(Connection& connection, const HttpRequest& request, const std::string& relative,
+                 UniqueFd file, struct stat st);
   void ServeListing(Connection& connection, const HttpRequest& request, int dir_fd);
 
   std::shared_ptr<const StaticSite> site_;
@@ -45,7 +45,6 @@ class StaticHandler : public Handler {
   bool have_openat2_ = true;
   std::string headers_;  // reused per response
 };
-
 
 }  // namespace sockman
 

@@ -57,8 +57,8 @@ TEST_F(StaticHandlerTest, RangesAndConditionalRequests) {
   size_t at = full.find("ETag: ");
   ASSERT_NE(at, std::string::npos) << full;
   std::string etag = full.substr(at + 6, full.find("\r\n", at) - at - 6);
-  EXPECT_TRUE(absl::StartsWith(Get("/hello.txt", "If-None-Match: " + etag + "\r\n"),
-                               "HTTP/1.1 304 "));
+  EXPECT_TRUE(
+      absl::StartsWith(Get("/hello.txt", "If-None-Match: " + etag + "\r\n"), "HTTP/1.1 304 "));
 }
 
 TEST(StaticHandlerConfigTest, RefusesBadRoots) {

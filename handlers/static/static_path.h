@@ -9,8 +9,8 @@
 namespace sockman {
 
 struct SafePath {
-  int status = 0;             // 0 when ok, else the HTTP status to answer (400, 403)
-  std::string relative;       // "a/b.txt" (decoded, normalized; "" for the root)
+  int status = 0;        // 0 when ok, else the HTTP status to answer (400, 403)
+  std::string relative;  // "a/b.txt" (decoded, normalized; "" for the root)
   bool trailing_slash = false;
 };
 

@@ -34,8 +34,8 @@ absl::StatusOr<std::unique_ptr<HandlerHarness>> HandlerHarness::Create(
     return absl::InvalidArgumentError(absl::StrCat("no protocol '", scheme, "'"));
   }
   Service config;
-  if (!google::protobuf::TextFormat::ParseFromString(
-          absl::StrCat(handler, " { ", options, " }"), &config)) {
+  if (!google::protobuf::TextFormat::ParseFromString(absl::StrCat(handler, " { ", options, " }"),
+                                                     &config)) {
     return absl::InvalidArgumentError(absl::StrCat("bad options for ", handler, ": ", options));
   }
   const auto* field = Service::descriptor()->FindFieldByName(std::string(handler));

@@ -28,9 +28,11 @@ class HandlerHarness {
   // `handler` is the Service field's name ("echo"), `options` its block in
   // text format, for a service of `scheme` named `service`. Errors are the
   // creator's (what `sockman check` reports).
-  static absl::StatusOr<std::unique_ptr<HandlerHarness>> Create(
-      absl::string_view handler, absl::string_view options, absl::string_view scheme = "text",
-      absl::string_view service = "test", std::string config_directory = ".");
+  static absl::StatusOr<std::unique_ptr<HandlerHarness>> Create(absl::string_view handler,
+                                                                absl::string_view options,
+                                                                absl::string_view scheme = "text",
+                                                                absl::string_view service = "test",
+                                                                std::string config_directory = ".");
   ~HandlerHarness();
 
   // A new client, accepted (OnConnect, and OnOpen unless the protocol has a

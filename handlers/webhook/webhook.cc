@@ -86,8 +86,9 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
   if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
   bool https = absl::ConsumePrefix(&rest, "https://");
   if (!https && !absl::ConsumePrefix(&rest, "http://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "webhook.url '", options.url(), "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook.url '", options.url(),
+                     "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
   }
   if (https) settings.port = 443;
   if (options.has_ca_file() && !https) {
@@ -98,8 +99,8 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
   settings.target = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
   for (unsigned char c : settings.target) {
     if (c <= 0x20 || c >= 0x7f || c == '#') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("webhook.url '", options.url(), "' has a space, control byte or '#' in its path"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "webhook.url '", options.url(), "' has a space, control byte or '#' in its path"));
     }
   }
   absl::string_view host = authority;
@@ -113,11 +114,13 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
     settings.port = static_cast<uint16_t>(port);
     host = authority.substr(0, colon);
   }
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
   if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
         return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
       })) {
-    return absl::InvalidArgumentError(absl::StrCat("webhook.url '", options.url(), "' has no valid host"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook.url '", options.url(), "' has no valid host"));
   }
   settings.host = std::string(host);
   if (https) {
@@ -157,7 +160,8 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
   for (const Header& header : options.header()) {
     if (!IsHttpToken(header.name()) || !IsHttpFieldValue(header.value())) {
       return absl::InvalidArgumentError(
-          absl::StrCat("webhook.header '", header.name(), "' needs a token name and a value without control bytes"));
+          absl::StrCat("webhook.header '", header.name(),
+                       "' needs a token name and a value without control bytes"));
     }
     for (const char* reserved : {"Host", "Content-Length", "Transfer-Encoding", "Connection"}) {
       if (absl::EqualsIgnoreCase(header.name(), reserved)) {
@@ -309,7 +313,8 @@ void Webhook::Apply(Client& client, const HttpClientResponse& response) {
     std::map<std::string, std::string> session = client.session;
     for (absl::string_view update : updates) {
       for (absl::string_view pair : absl::StrSplit(update, '&', absl::SkipEmpty())) {
-        std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+        std::pair<absl::string_view, absl::string_view> kv =
+            absl::StrSplit(pair, absl::MaxSplits('=', 1));
         std::string key = FormDecode(absl::StripAsciiWhitespace(kv.first));
         if (key.empty()) continue;
         std::string value = FormDecode(kv.second);

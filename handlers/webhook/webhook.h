@@ -34,8 +34,8 @@ struct WebhookSettings {
   std::string host;
   uint16_t port = 80;
   std::shared_ptr<const TlsClientContext> tls;  // https://
-  std::string target = "/";  // path and query
-  std::string url;           // as configured, for logs
+  std::string target = "/";                     // path and query
+  std::string url;                              // as configured, for logs
   bool on_connect = true;
   bool on_message = true;
   bool on_close = true;

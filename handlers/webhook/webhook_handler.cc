@@ -60,7 +60,7 @@ class WebhookFactory : public HandlerFactory {
 };
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateWebhook(const WebhookOptions& options,
-                                                               const HandlerConfig& config) {
+                                                              const HandlerConfig& config) {
   absl::StatusOr<WebhookSettings> settings = ParseWebhookSettings(options, config.protocol);
   if (!settings.ok()) return settings.status();
   return std::make_unique<WebhookFactory>(std::move(*settings));

@@ -41,11 +41,11 @@ TEST(WebhookHandlerConfigTest, RefusesBadSettings) {
                 .status()
                 .message(),
             "webhook.timeout_ms must be between 10 and 600000");
-  EXPECT_EQ(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/' rooms_from_path: true",
-                                   "text")
-                .status()
-                .message(),
-            "webhook.rooms_from_path needs a websocket:// service");
+  EXPECT_EQ(
+      HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/' rooms_from_path: true", "text")
+          .status()
+          .message(),
+      "webhook.rooms_from_path needs a websocket:// service");
 }
 
 }  // namespace

@@ -65,8 +65,7 @@ std::string ChromiumDumpDom(const std::string& url, const std::string& done_mark
 
 // Runs sockman with `args` to completion (killed after `timeout_ms`).
 CommandResult RunSockman(const std::vector<std::string>& args,
-                         const std::vector<std::string>& extra_env = {},
-                         int timeout_ms = 20000);
+                         const std::vector<std::string>& extra_env = {}, int timeout_ms = 20000);
 
 class SockmanProcess {
  public:

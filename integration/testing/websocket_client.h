@@ -21,7 +21,8 @@ class WebSocketClient {
  public:
   WebSocketClient(uint16_t port, const std::string& path, const std::string& host = "127.0.0.1")
       : tcp_(port, host) {
-    tcp_.Send(absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    tcp_.Send(absl::StrCat("GET ", path,
+                           " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
                            "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                            "Sec-WebSocket-Version: 13\r\n\r\n"));
     std::string status = tcp_.ReadLine(5000);

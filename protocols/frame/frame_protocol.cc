@@ -14,8 +14,8 @@ const ProtocolTraits& FrameProtocol::traits() const {
 DecodeResult FrameCodec::Decode(absl::string_view input) {
   if (input.size() < 4) return DecodeResult::NeedMore();
   const auto* p = reinterpret_cast<const unsigned char*>(input.data());
-  uint64_t length = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) |
-                    uint64_t{p[3]};
+  uint64_t length =
+      (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | uint64_t{p[3]};
   if (length < 4) {
     return DecodeResult::Error(ProtocolError::kMalformed, "frame length below 4");
   }

@@ -58,7 +58,8 @@ ChunkedDecoder::Status ChunkedDecoder::Decode(absl::string_view input, size_t& p
         }
         size_t digits = 0;
         uint64_t size = 0;
-        while (digits < line.size() && absl::ascii_isxdigit(static_cast<unsigned char>(line[digits]))) {
+        while (digits < line.size() &&
+               absl::ascii_isxdigit(static_cast<unsigned char>(line[digits]))) {
           if (digits == kMaxSizeDigits) return Fail(Error::kMalformed, "chunk size too large");
           char c = line[digits];
           size = size * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
@@ -97,7 +98,8 @@ ChunkedDecoder::Status ChunkedDecoder::Decode(absl::string_view input, size_t& p
           pos += 1;
         } else if (input[pos] == '\r') {
           if (pos + 1 >= input.size()) return Status::kNeedMore;
-          if (input[pos + 1] != '\n') return Fail(Error::kMalformed, "chunk data not followed by CRLF");
+          if (input[pos + 1] != '\n')
+            return Fail(Error::kMalformed, "chunk data not followed by CRLF");
           pos += 2;
         } else {
           return Fail(Error::kMalformed, "chunk data not followed by CRLF");

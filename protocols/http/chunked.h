@@ -23,8 +23,12 @@ class ChunkedDecoder {
   };
   enum class Status { kNeedMore, kDone, kError };
   // What went wrong, as the HTTP status a server answers with.
-  enum class Error : uint8_t { kNone, kMalformed /* 400 */, kTooLarge /* 413 */,
-                               kTrailersTooLarge /* 431 */ };
+  enum class Error : uint8_t {
+    kNone,
+    kMalformed /* 400 */,
+    kTooLarge /* 413 */,
+    kTrailersTooLarge /* 431 */
+  };
 
   explicit ChunkedDecoder(Limits limits) : limits_(limits) {}
 

@@ -6,9 +6,9 @@
 // Built with libFuzzer by //protocols/http:chunked_fuzz_test (clang,
 // -fsanitize=fuzzer,address,undefined) and replayed over the seed corpus by
 // //protocols/http:chunked_fuzz_replay_test on every `bazel test`.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <string>
 
 #include "protocols/http/chunked.h"

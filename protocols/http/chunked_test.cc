@@ -49,9 +49,9 @@ TEST(ChunkedDecoderTest, EverySplitGivesTheSameBody) {
 }
 
 TEST(ChunkedDecoderTest, RefusesMalformedInput) {
-  for (const char* bad : {"zz\r\n", "\r\n", "5 x\r\nhello\r\n", "1\r\nxy\r\n", "1\r\nx\rz",
-                          "0\r\nno colon\r\n\r\n", "0\r\nbad name: v\r\n\r\n",
-                          "1\r\nx\r\n0\r\nX: \x01\r\n\r\n", "fffffffffffffffff\r\n"}) {
+  for (const char* bad :
+       {"zz\r\n", "\r\n", "5 x\r\nhello\r\n", "1\r\nxy\r\n", "1\r\nx\rz", "0\r\nno colon\r\n\r\n",
+        "0\r\nbad name: v\r\n\r\n", "1\r\nx\r\n0\r\nX: \x01\r\n\r\n", "fffffffffffffffff\r\n"}) {
     Decoded d = Decode(bad);
     EXPECT_EQ(d.status, Status::kError) << bad;
     EXPECT_EQ(d.error, Error::kMalformed) << bad;

@@ -92,9 +92,9 @@ bool SendHttpErrorPage(Connection& connection, int status, absl::string_view ext
   std::string body = absl::StrCat("<html><head><title>", status, " ", HttpReason(status),
                                   "</title></head><body><h1>", status, " ", HttpReason(status),
                                   "</h1><hr>sockman</body></html>\n");
-  return SendHttpResponse(
-      connection, status, absl::StrCat("Content-Type: text/html; charset=utf-8\r\n", extra_headers),
-      body);
+  return SendHttpResponse(connection, status,
+                          absl::StrCat("Content-Type: text/html; charset=utf-8\r\n", extra_headers),
+                          body);
 }
 
 }  // namespace sockman

@@ -31,8 +31,8 @@ class HttpClient::Link : public PeerTransport::Delegate {
     timer_ = client_.reactor_.AddTimer(client_.options_.timeout_ms, [this] {
       timer_ = kNoTimer;
       client_.Finished(*this,
-                       absl::DeadlineExceededError(absl::StrCat(
-                           "no response within ", client_.options_.timeout_ms, " ms")),
+                       absl::DeadlineExceededError(
+                           absl::StrCat("no response within ", client_.options_.timeout_ms, " ms")),
                        /*reusable=*/false);
     });
     if (tcp_) {
@@ -72,47 +72,50 @@ class HttpClient::Link : public PeerTransport::Delegate {
       return;
     }
     std::weak_ptr<bool> alive = alive_;
-    resolver->Resolve(client_.options_.host, client_.options_.port,
-                      [this, alive](absl::StatusOr<std::vector<SocketAddress>> addresses) {
-      if (alive.expired() || !current_) return;
-      if (!addresses.ok() || addresses->empty()) {
-        client_.Finished(*this,
-                         absl::UnavailableError(absl::StrCat("cannot resolve ", client_.options_.host,
-                                                             ": ", addresses.status().message())),
-                         false);
-        return;
-      }
-      connector_ = Connector::Connect(client_.reactor_, addresses->front(), client_.options_.timeout_ms,
-                                      [this](absl::StatusOr<UniqueFd> fd) {
-        connector_.reset();  // safe: the Connector touches nothing after calling us
-        if (!current_) return;
-        if (!fd.ok()) {
-          client_.Finished(*this, absl::UnavailableError(fd.status().message()), false);
-          return;
-        }
-        ConnectionLimits limits;
-        limits.max_package_size = 2 * HttpResponseParser::kMaxHeadSize;
-        limits.max_send_buffer_size = SIZE_MAX;  // a request is queued whole
-        auto tcp = client_.options_.tls == nullptr
-                       ? TcpConnection::Create(client_.reactor_, std::move(*fd), SocketAddress(),
-                                               limits, this)
-                       : TcpConnection::CreateTlsClient(client_.reactor_, std::move(*fd),
-                                                        SocketAddress(), limits, this,
-                                                        *client_.options_.tls, client_.options_.host);
-        if (!tcp.ok()) {
-          client_.Finished(*this, tcp.status(), false);
-          return;
-        }
-        tcp_ = std::move(*tcp);
-        Write();
-      });
-    });
+    resolver->Resolve(
+        client_.options_.host, client_.options_.port,
+        [this, alive](absl::StatusOr<std::vector<SocketAddress>> addresses) {
+          if (alive.expired() || !current_) return;
+          if (!addresses.ok() || addresses->empty()) {
+            client_.Finished(
+                *this,
+                absl::UnavailableError(absl::StrCat("cannot resolve ", client_.options_.host, ": ",
+                                                    addresses.status().message())),
+                false);
+            return;
+          }
+          connector_ = Connector::Connect(
+              client_.reactor_, addresses->front(), client_.options_.timeout_ms,
+              [this](absl::StatusOr<UniqueFd> fd) {
+                connector_.reset();  // safe: the Connector touches nothing after calling us
+                if (!current_) return;
+                if (!fd.ok()) {
+                  client_.Finished(*this, absl::UnavailableError(fd.status().message()), false);
+                  return;
+                }
+                ConnectionLimits limits;
+                limits.max_package_size = 2 * HttpResponseParser::kMaxHeadSize;
+                limits.max_send_buffer_size = SIZE_MAX;  // a request is queued whole
+                auto tcp = client_.options_.tls == nullptr
+                               ? TcpConnection::Create(client_.reactor_, std::move(*fd),
+                                                       SocketAddress(), limits, this)
+                               : TcpConnection::CreateTlsClient(
+                                     client_.reactor_, std::move(*fd), SocketAddress(), limits,
+                                     this, *client_.options_.tls, client_.options_.host);
+                if (!tcp.ok()) {
+                  client_.Finished(*this, tcp.status(), false);
+                  return;
+                }
+                tcp_ = std::move(*tcp);
+                Write();
+              });
+        });
   }
 
   void Write() {
     const HttpClientRequest& r = current_->request;
-    std::string bytes = absl::StrCat(r.method, " ", r.target, " HTTP/1.1\r\nHost: ", client_.host_header_,
-                                     "\r\n");
+    std::string bytes =
+        absl::StrCat(r.method, " ", r.target, " HTTP/1.1\r\nHost: ", client_.host_header_, "\r\n");
     if (!r.body.empty() || r.method == "POST" || r.method == "PUT") {
       absl::StrAppend(&bytes, "Content-Length: ", r.body.size(), "\r\n");
     }
@@ -165,7 +168,8 @@ class HttpClient::Link : public PeerTransport::Delegate {
       return;
     }
     std::string why = parser_->error();
-    if (tcp_ != nullptr && !tcp_->tls_error().empty()) why = absl::StrCat("TLS: ", tcp_->tls_error());
+    if (tcp_ != nullptr && !tcp_->tls_error().empty())
+      why = absl::StrCat("TLS: ", tcp_->tls_error());
     client_.Finished(*this, absl::UnavailableError(why), false);
   }
 
@@ -207,9 +211,8 @@ Resolver* HttpClient::resolver() {
 void HttpClient::Send(HttpClientRequest request, Done done) {
   std::weak_ptr<bool> alive = alive_;
   if (queue_.size() >= options_.max_queue) {
-    reactor_.Defer([done = std::move(done)] {
-      done(absl::ResourceExhaustedError("request queue full"));
-    });
+    reactor_.Defer(
+        [done = std::move(done)] { done(absl::ResourceExhaustedError("request queue full")); });
     return;
   }
   queue_.push_back(Pending{std::move(request), std::move(done)});

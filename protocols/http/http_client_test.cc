@@ -95,9 +95,7 @@ class FakeOrigin {
       if (close_after_) return Done(fd);
     }
   }
-  void Done(int fd) {
-    ::shutdown(fd, SHUT_RDWR);
-  }
+  void Done(int fd) { ::shutdown(fd, SHUT_RDWR); }
 
   Respond respond_;
   bool close_after_;
@@ -113,7 +111,8 @@ class FakeOrigin {
 };
 
 std::string Ok(absl::string_view body, absl::string_view extra = "") {
-  return absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n", extra, "\r\n", body);
+  return absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", body.size(), "\r\n", extra, "\r\n",
+                      body);
 }
 
 class HttpClientTest : public ::testing::Test {
@@ -153,10 +152,10 @@ TEST_F(HttpClientTest, ReusesOneKeepAliveConnection) {
   for (int i = 0; i < 3; ++i) {
     client.Send({.target = "/x", .headers = "X-N: 1\r\n", .body = absl::StrCat("m", i)},
                 [&](absl::StatusOr<HttpClientResponse> r) {
-      ++answers;
-      ASSERT_TRUE(r.ok()) << r.status();
-      bodies.push_back(r->body);
-    });
+                  ++answers;
+                  ASSERT_TRUE(r.ok()) << r.status();
+                  bodies.push_back(r->body);
+                });
     RunUntil(answers, i + 1);
   }
   EXPECT_EQ(bodies, (std::vector<std::string>{"got m0", "got m1", "got m2"}));
@@ -171,8 +170,9 @@ TEST_F(HttpClientTest, SendsHostAndContentLength) {
     return Ok("");
   });
   HttpClient client(*reactor_, {.host = "127.0.0.1", .port = origin.port()});
-  ASSERT_TRUE(SendOne(client, {.target = "/events?a=1", .headers = "X-Event: message\r\n", .body = "hello"})
-                  .ok());
+  ASSERT_TRUE(
+      SendOne(client, {.target = "/events?a=1", .headers = "X-Event: message\r\n", .body = "hello"})
+          .ok());
   EXPECT_TRUE(absl::StartsWith(seen, "POST /events?a=1 HTTP/1.1\r\n")) << seen;
   EXPECT_TRUE(absl::StrContains(seen, absl::StrCat("\r\nHost: 127.0.0.1:", origin.port(), "\r\n")));
   EXPECT_TRUE(absl::StrContains(seen, "\r\nContent-Length: 5\r\n"));

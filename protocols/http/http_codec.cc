@@ -9,8 +9,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "engine/base/clock.h"
 
@@ -97,8 +97,8 @@ void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) 
 
 HttpCodec::HttpCodec(const CodecOptions& options) : options_(options) {
   if (const HttpOptions* http = OptionsAs<HttpOptions>(options.options)) http_ = *http;
-  chunked_ = ChunkedDecoder({.max_body = options.max_package_size,
-                             .max_trailers = http_.max_header_size});
+  chunked_ =
+      ChunkedDecoder({.max_body = options.max_package_size, .max_trailers = http_.max_header_size});
 }
 
 const ProtocolTraits& HttpProtocol::traits() const {
@@ -116,45 +116,84 @@ void HttpProtocol::StartWorker(Reactor& reactor) const {
 
 absl::string_view HttpReason(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 410:
+      return "Gone";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 426:
+      return "Upgrade Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -222,8 +261,7 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
   }
   if (phase_ == Phase::kBody) {
     if (input.size() - head_end_ >= content_length_) {
-      return Deliver(input, head_end_ + content_length_,
-                     input.substr(head_end_, content_length_));
+      return Deliver(input, head_end_ + content_length_, input.substr(head_end_, content_length_));
     }
     DecodeResult more = DecodeResult::NeedMore();
     if (expect_continue_ && input.size() == head_end_) more.reply = kContinue;
@@ -333,8 +371,7 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
         item = TrimOws(item);
         uint64_t length;
         if (item.empty() || item.size() > 18 ||
-            !std::all_of(item.begin(), item.end(),
-                         [](char c) { return c >= '0' && c <= '9'; }) ||
+            !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
             !absl::SimpleAtoi(item, &length)) {
           return Fail({400, "bad Content-Length"});
         }
@@ -384,8 +421,8 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
   path_ = span(path);
   query_ = span(query);
   host_ = span(host);
-  keep_alive_ = version_minor_ == 1 ? !connection_close
-                                    : connection_keep_alive && !connection_close;
+  keep_alive_ =
+      version_minor_ == 1 ? !connection_close : connection_keep_alive && !connection_close;
   head_request_ = method == "HEAD";
   if (chunked) {
     phase_ = Phase::kChunked;
@@ -412,9 +449,12 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
       break;
   }
   switch (chunked_.error()) {
-    case ChunkedDecoder::Error::kTooLarge: return Fail({413, chunked_.reason()});
-    case ChunkedDecoder::Error::kTrailersTooLarge: return Fail({431, chunked_.reason()});
-    default: return Fail({400, chunked_.reason()});
+    case ChunkedDecoder::Error::kTooLarge:
+      return Fail({413, chunked_.reason()});
+    case ChunkedDecoder::Error::kTrailersTooLarge:
+      return Fail({431, chunked_.reason()});
+    default:
+      return Fail({400, chunked_.reason()});
   }
 }
 

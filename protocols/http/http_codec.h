@@ -38,7 +38,7 @@ struct HttpRequest {
   std::vector<std::pair<absl::string_view, absl::string_view>> headers;
   absl::string_view body;
   bool keep_alive = true;
-  bool head = false;         // a HEAD request: responses carry no body
+  bool head = false;  // a HEAD request: responses carry no body
 
   // The first header named `name` (case-insensitive), or "" if absent.
   absl::string_view Header(absl::string_view name) const;
@@ -135,15 +135,15 @@ class HttpCodec final : public Codec {
   // The access log's view of the last request (only with an access log).
   AccessLogRequest logged_;
   Phase phase_ = Phase::kHead;
-  size_t start_ = 0;        // leading empty lines skipped before the request line
-  size_t scanned_ = 0;      // head bytes already searched for the blank line
-  size_t line_start_ = 0;   // start of the head line being scanned
-  size_t head_end_ = 0;     // offset just past the blank line
+  size_t start_ = 0;       // leading empty lines skipped before the request line
+  size_t scanned_ = 0;     // head bytes already searched for the blank line
+  size_t line_start_ = 0;  // start of the head line being scanned
+  size_t head_end_ = 0;    // offset just past the blank line
   uint64_t content_length_ = 0;
-  size_t pos_ = 0;          // chunked: parse position in the input
+  size_t pos_ = 0;  // chunked: parse position in the input
   ChunkedDecoder chunked_{ChunkedDecoder::Limits{}};
   bool expect_continue_ = false;
-  std::string body_;        // de-chunked body
+  std::string body_;  // de-chunked body
   HttpRequest request_;
   // Offsets into the input of the parsed head, rebuilt as views on delivery.
   struct Span {

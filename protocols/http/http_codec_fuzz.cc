@@ -58,8 +58,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // Every view points into the bytes consumed for this request (or, for
       // a de-chunked body, at the codec's own copy).
       auto inside = [&](absl::string_view v) {
-        return v.empty() || (v.data() >= pending.data() &&
-                             v.data() + v.size() <= pending.data() + r.consumed);
+        return v.empty() ||
+               (v.data() >= pending.data() && v.data() + v.size() <= pending.data() + r.consumed);
       };
       Check(inside(request.method) && inside(request.target) && inside(request.path) &&
             inside(request.query) && inside(request.host));

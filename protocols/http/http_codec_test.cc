@@ -35,7 +35,8 @@ int StatusOf(const std::string& bytes, CodecOptions options = Options()) {
 
 TEST(HttpCodecTest, ParsesRequestLineHeadersAndQuery) {
   HttpCodec codec(Options());
-  std::string bytes = "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nX-Two: a\r\nx-two: b\r\n\r\n";
+  std::string bytes =
+      "GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: example.com\r\nX-Two: a\r\nx-two: b\r\n\r\n";
   DecodeResult r = codec.Decode(bytes);
   ASSERT_EQ(r.status, DecodeStatus::kMessage);
   EXPECT_EQ(r.consumed, bytes.size());
@@ -104,20 +105,20 @@ TEST(HttpCodecTest, AbsoluteFormAndAsteriskForm) {
 
 TEST(HttpCodecTest, MalformedRequestsAre400) {
   const char* cases[] = {
-      "GET / HTTP/1.1\r\n\r\n",                                    // no Host in 1.1
-      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",              // two Hosts
-      "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",                        // double space
-      "GET / HTTP/1.1 \r\nHost: h\r\n\r\n",                        // trailing space
-      "GET\r\nHost: h\r\n\r\n",                                    // no target
-      "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",                         // bad method
-      "GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n",                    // control in target
-      "GET / HTTX/1.1\r\nHost: h\r\n\r\n",                         // bad version
-      "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n",          // space in name
-      "GET / HTTP/1.1\r\nHost: h\r\nName : x\r\n\r\n",             // space before colon
+      "GET / HTTP/1.1\r\n\r\n",                            // no Host in 1.1
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",      // two Hosts
+      "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",                // double space
+      "GET / HTTP/1.1 \r\nHost: h\r\n\r\n",                // trailing space
+      "GET\r\nHost: h\r\n\r\n",                            // no target
+      "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",                 // bad method
+      "GET /a\x01 HTTP/1.1\r\nHost: h\r\n\r\n",            // control in target
+      "GET / HTTX/1.1\r\nHost: h\r\n\r\n",                 // bad version
+      "GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n",  // space in name
+      "GET / HTTP/1.1\r\nHost: h\r\nName : x\r\n\r\n",     // space before colon
       "GET / HTTP/1.1\r\nHost: h\r\nNoColon\r\n\r\n",
-      "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n",      // obs-fold
-      "GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n",            // NUL in value
-      "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",              // bare CR
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n",  // obs-fold
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\x00b\r\n\r\n",        // NUL in value
+      "GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n",          // bare CR
       "GET relative HTTP/1.1\r\nHost: h\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
@@ -145,18 +146,18 @@ TEST(HttpCodecTest, OtherErrorStatuses) {
   EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
             501);
   EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\n\r\n"), 417);
-  EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n",
-                     Options(1000)),
+  EXPECT_EQ(StatusOf("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n", Options(1000)),
             413);
-  EXPECT_EQ(StatusOf(absl::StrCat("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
-                                  "800\r\n", std::string(0x800, 'x')),
-                     Options(1000)),
-            413);
+  EXPECT_EQ(
+      StatusOf(absl::StrCat("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n",
+                            "800\r\n", std::string(0x800, 'x')),
+               Options(1000)),
+      413);
   // A head over max_package_size (but under max_header_size) in one read.
-  EXPECT_EQ(StatusOf(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'),
-                                  "\r\n\r\n"),
-                     Options(64)),
-            413);
+  EXPECT_EQ(
+      StatusOf(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'), "\r\n\r\n"),
+               Options(64)),
+      413);
   EXPECT_EQ(StatusOf(absl::StrCat("GET /", std::string(9000, 'a'), " HTTP/1.1\r\nHost: h\r\n\r\n")),
             414);
   EXPECT_EQ(StatusOf(absl::StrCat("GET /", std::string(9000, 'a'))), 414);  // incomplete
@@ -172,7 +173,8 @@ TEST(HttpCodecTest, OtherErrorStatuses) {
 
 TEST(HttpCodecTest, ExpectContinueIsAnsweredOnceBeforeTheBody) {
   HttpCodec codec(Options());
-  std::string head = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
+  std::string head =
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n";
   DecodeResult r = codec.Decode(head);
   EXPECT_EQ(r.status, DecodeStatus::kNeedMore);
   EXPECT_EQ(r.reply, "HTTP/1.1 100 Continue\r\n\r\n");

@@ -186,7 +186,8 @@ HttpResponseParser::Result HttpResponseParser::ParseHead(absl::string_view head)
     for (absl::string_view part : absl::StrSplit(header, ',')) {
       uint64_t value = 0;
       part = TrimOws(part);
-      if (part.empty() || part.size() > 19 || !std::all_of(part.begin(), part.end(), absl::ascii_isdigit) ||
+      if (part.empty() || part.size() > 19 ||
+          !std::all_of(part.begin(), part.end(), absl::ascii_isdigit) ||
           !absl::SimpleAtoi(part, &value)) {
         return Fail("bad Content-Length");
       }

@@ -23,8 +23,8 @@ Parsed Feed(const std::string& bytes, size_t split, bool eof = false, bool head 
   std::string pending;
   Parsed out;
   out.result = HttpResponseParser::Result::kNeedMore;
-  for (absl::string_view piece : {absl::string_view(bytes).substr(0, split),
-                                  absl::string_view(bytes).substr(split)}) {
+  for (absl::string_view piece :
+       {absl::string_view(bytes).substr(0, split), absl::string_view(bytes).substr(split)}) {
     pending.append(piece.data(), piece.size());
     size_t used = 0;
     out.result = parser.Parse(pending, &used);
@@ -73,7 +73,8 @@ TEST(HttpResponseParserTest, Chunked) {
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1\r\n!\r\n0\r\n"
       "Trailer: x\r\n\r\n",
       R::kDone, "hello!");
-  ExpectEverySplit("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", R::kDone, "");
+  ExpectEverySplit("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", R::kDone,
+                   "");
 }
 
 TEST(HttpResponseParserTest, BareLineFeedsAreAccepted) {
@@ -99,11 +100,13 @@ TEST(HttpResponseParserTest, KeepAliveRules) {
 TEST(HttpResponseParserTest, NoBodyStatusesAndHead) {
   ExpectEverySplit("HTTP/1.1 204 No Content\r\n\r\n", R::kDone, "");
   ExpectEverySplit("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", R::kDone, "");
-  ExpectEverySplit("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", R::kDone, "", false, /*head=*/true);
+  ExpectEverySplit("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", R::kDone, "", false,
+                   /*head=*/true);
 }
 
 TEST(HttpResponseParserTest, InterimResponsesAreSkipped) {
-  std::string r = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
+  std::string r =
+      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok";
   ExpectEverySplit(r, R::kDone, "ok");
   EXPECT_EQ(Feed(r, 7).response.status, 201);
 }
@@ -142,9 +145,10 @@ TEST(HttpResponseParserTest, BadResponsesAreErrors) {
 TEST(HttpResponseParserTest, LimitsAreEnforced) {
   EXPECT_EQ(Feed("HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n", 1000, false, false, 10).result,
             R::kError);
-  EXPECT_EQ(Feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", 1000, false, false, 10)
-                .result,
-            R::kError);
+  EXPECT_EQ(
+      Feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nb\r\n", 1000, false, false, 10)
+          .result,
+      R::kError);
   EXPECT_EQ(Feed("HTTP/1.0 200 OK\r\n\r\n01234567890", 1000, true, false, 10).result, R::kError);
   std::string huge = "HTTP/1.1 200 OK\r\nX: " + std::string(70 * 1024, 'a');
   EXPECT_EQ(Feed(huge, 1000).result, R::kError);

@@ -19,7 +19,7 @@ struct Decoded {
   uint16_t error_code = 0;
   std::vector<std::string> replies;  // from kConsumed results
   bool closed = false;               // a kConsumed asked to close
-  size_t leftover = 0;  // unconsumed bytes at the end
+  size_t leftover = 0;               // unconsumed bytes at the end
 };
 
 // Appends each chunk to a pending buffer and decodes as much as possible

@@ -31,8 +31,7 @@ PeerTransport::SendResult FakeTransport::Send(absl::string_view bytes) {
   return SendResult::kOk;
 }
 
-PeerTransport::SendResult FakeTransport::SendFile(UniqueFd file, uint64_t offset,
-                                                  uint64_t length) {
+PeerTransport::SendResult FakeTransport::SendFile(UniqueFd file, uint64_t offset, uint64_t length) {
   if (closed_) return SendResult::kClosed;
   std::string content(length, '\0');
   ssize_t n = pread(file.get(), content.data(), length, static_cast<off_t>(offset));

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
           break;
         case 2: {
           const std::string& other = seeds[rng() % seeds.size()];
-          if (!other.empty()) input.insert(rng() % (input.size() + 1), other.substr(rng() % other.size()));
+          if (!other.empty())
+            input.insert(rng() % (input.size() + 1), other.substr(rng() % other.size()));
           break;
         }
         default:

@@ -56,9 +56,9 @@ void AppendFrameHeader(Opcode opcode, uint64_t size, std::string& out,
 bool ValidCloseCode(uint16_t code);
 
 struct CloseFrame {
-  uint16_t code = 1005;       // 1005: the payload had no code
-  absl::string_view reason;   // after the code
-  uint16_t fail_code = 0;     // non-zero: invalid, close with this (1002, 1007)
+  uint16_t code = 1005;      // 1005: the payload had no code
+  absl::string_view reason;  // after the code
+  uint16_t fail_code = 0;    // non-zero: invalid, close with this (1002, 1007)
   const char* error = "";
 };
 // Checks a close frame's payload: empty, or a valid code and a UTF-8 reason.

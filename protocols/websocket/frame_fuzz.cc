@@ -71,8 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bool whole = IsUtf8(input);
   size_t cut = size == 0 ? 0 : data[0] % (size + 1);
   Utf8Validator split;
-  bool split_ok = split.Feed(input.substr(0, cut)) && split.Feed(input.substr(cut)) &&
-                  split.Complete();
+  bool split_ok =
+      split.Feed(input.substr(0, cut)) && split.Feed(input.substr(cut)) && split.Complete();
   Check(split_ok == whole);
   Utf8Validator bytes;
   bool bytes_ok = true;

@@ -66,7 +66,9 @@ TEST(ClosePayloadTest, ChecksCodeAndReason) {
   EXPECT_EQ(ParseClosePayload("").code, 1005);
   EXPECT_EQ(ParseClosePayload("").fail_code, 0);
   EXPECT_EQ(ParseClosePayload("\x03").fail_code, 1002);
-  CloseFrame ok = ParseClosePayload("\x03\xE8" "bye");
+  CloseFrame ok = ParseClosePayload(
+      "\x03\xE8"
+      "bye");
   EXPECT_EQ(ok.code, 1000);
   EXPECT_EQ(ok.reason, "bye");
   EXPECT_EQ(ok.fail_code, 0);
@@ -82,7 +84,7 @@ TEST(Utf8Test, IsUtf8FollowsRfc3629) {
   EXPECT_TRUE(IsUtf8(""));
   EXPECT_TRUE(IsUtf8("plain ascii, long enough to take the eight-byte path"));
   EXPECT_TRUE(IsUtf8("\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5"));
-  EXPECT_TRUE(IsUtf8("\xF4\x8F\xBF\xBF"));   // U+10FFFF
+  EXPECT_TRUE(IsUtf8("\xF4\x8F\xBF\xBF"));  // U+10FFFF
   EXPECT_FALSE(IsUtf8("\xFF"));
   EXPECT_FALSE(IsUtf8("\xC0\xAF"));          // overlong
   EXPECT_FALSE(IsUtf8("\xED\xA0\x80"));      // a surrogate

@@ -50,8 +50,8 @@ TEST(NegotiateDeflateTest, EchoesContextTakeoverAndServerWindow) {
 
 TEST(NegotiateDeflateTest, DeclinesBadOffersAndTakesTheFirstGoodOne) {
   const char* bad[] = {
-      "permessage-deflate; server_max_window_bits",      // value required
-      "permessage-deflate; server_max_window_bits=7",    // out of range
+      "permessage-deflate; server_max_window_bits",    // value required
+      "permessage-deflate; server_max_window_bits=7",  // out of range
       "permessage-deflate; server_max_window_bits=16",
       "permessage-deflate; server_max_window_bits=010",  // leading zero
       "permessage-deflate; client_max_window_bits=foo",
@@ -102,16 +102,17 @@ TEST(MessageInflaterTest, Rfc7692Examples) {
   // 7.2.3.3: a stored (uncompressed) block.
   out.clear();
   MessageInflater stored(false);
-  ASSERT_EQ(stored.Inflate(Bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}),
-                           true, 100, out),
-            MessageInflater::Result::kOk);
+  ASSERT_EQ(
+      stored.Inflate(Bytes({0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00}),
+                     true, 100, out),
+      MessageInflater::Result::kOk);
   EXPECT_EQ(out, "Hello");
   // 7.2.3.4: a block with BFINAL set; the next message still inflates.
   out.clear();
   MessageInflater final_block(false);
-  ASSERT_EQ(final_block.Inflate(Bytes({0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}), true,
-                                100, out),
-            MessageInflater::Result::kOk);
+  ASSERT_EQ(
+      final_block.Inflate(Bytes({0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00}), true, 100, out),
+      MessageInflater::Result::kOk);
   EXPECT_EQ(out, "Hello");
   out.clear();
   ASSERT_EQ(final_block.Inflate(Bytes({0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00}), true, 100, out),

@@ -60,9 +60,12 @@ WebSocketClientCodec::Frame WebSocketClientCodec::Decode(absl::string_view input
     websocket::FrameHeader header_of;
     const char* error = "";
     switch (websocket::ParseFrameHeader(rest, header_of, error)) {
-      case websocket::ParseStatus::kNeedMore: return frame;
-      case websocket::ParseStatus::kError: return Fail(1002, error);
-      case websocket::ParseStatus::kOk: break;
+      case websocket::ParseStatus::kNeedMore:
+        return frame;
+      case websocket::ParseStatus::kError:
+        return Fail(1002, error);
+      case websocket::ParseStatus::kOk:
+        break;
     }
     const bool fin = header_of.fin;
     const uint8_t opcode = header_of.opcode;
@@ -137,7 +140,8 @@ void WebSocketClientCodec::EncodeMaskedFrame(WebSocketCodec::Opcode opcode,
   websocket::AppendFrameHeader(opcode, n, out, mask);
   size_t start = out.size();
   out.resize(start + n);
-  WebSocketMask(reinterpret_cast<const unsigned char*>(payload.data()), n, mask, out.data() + start);
+  WebSocketMask(reinterpret_cast<const unsigned char*>(payload.data()), n, mask,
+                out.data() + start);
 }
 
 void WebSocketClientCodec::EncodeMessage(bool binary, absl::string_view payload, std::string& out) {

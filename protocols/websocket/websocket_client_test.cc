@@ -31,8 +31,8 @@ std::vector<std::pair<Kind, std::string>> DecodeAll(WebSocketClientCodec& codec,
                                                     const std::string& bytes, size_t split) {
   std::vector<std::pair<Kind, std::string>> out;
   std::string pending;
-  for (absl::string_view piece : {absl::string_view(bytes).substr(0, split),
-                                  absl::string_view(bytes).substr(split)}) {
+  for (absl::string_view piece :
+       {absl::string_view(bytes).substr(0, split), absl::string_view(bytes).substr(split)}) {
     pending.append(piece.data(), piece.size());
     while (true) {
       WebSocketClientCodec::Frame f = codec.Decode(pending);
@@ -74,7 +74,8 @@ TEST(WebSocketClientTest, RefusesABadHandshake) {
   client.HandshakeRequest("h", "/");
   HttpClientResponse response;
   response.status = 101;
-  response.headers = {{"Upgrade", "websocket"}, {"Connection", "Upgrade"},
+  response.headers = {{"Upgrade", "websocket"},
+                      {"Connection", "Upgrade"},
                       {"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}};
   EXPECT_FALSE(client.CheckHandshake(response).ok());  // not our key
   response.status = 200;
@@ -104,15 +105,18 @@ TEST(WebSocketClientTest, ViolationsCloseWithTheRightCode) {
     std::string bytes;
     uint16_t code;
   };
-  std::string masked = "\x81\x81" "abcd" "x";
+  std::string masked =
+      "\x81\x81"
+      "abcd"
+      "x";
   for (const Case& c : std::vector<Case>{
            {masked, 1002},
-           {ServerFrame(0xC1, "x"), 1002},                  // RSV1
-           {ServerFrame(0x83, "x"), 1002},                  // reserved opcode
-           {ServerFrame(0x80, "x"), 1002},                  // continuation first
+           {ServerFrame(0xC1, "x"), 1002},  // RSV1
+           {ServerFrame(0x83, "x"), 1002},  // reserved opcode
+           {ServerFrame(0x80, "x"), 1002},  // continuation first
            {ServerFrame(0x01, "a") + ServerFrame(0x81, "b"), 1002},
-           {ServerFrame(0x09, "x"), 1002},                  // fragmented ping
-           {ServerFrame(0x88, "\x03"), 1002},               // 1-byte close
+           {ServerFrame(0x09, "x"), 1002},                         // fragmented ping
+           {ServerFrame(0x88, "\x03"), 1002},                      // 1-byte close
            {ServerFrame(0x88, std::string("\x03\xed", 2)), 1002},  // 1005
            {ServerFrame(0x81, "\xff"), 1007},
            {ServerFrame(0x81, std::string(200, 'x')), 1009},

@@ -60,12 +60,11 @@ WebSocketCodec::WebSocketCodec(const CodecOptions& options)
 WebSocketCodec::~WebSocketCodec() = default;
 
 const ProtocolTraits& WebSocketProtocol::traits() const {
-  static const ProtocolTraits kTraits{
-      .handshake = true,
-      .pings = true,
-      .message_kinds = true,
-      .alpn = {"http/1.1"},
-      .tls_scheme = "wss"};
+  static const ProtocolTraits kTraits{.handshake = true,
+                                      .pings = true,
+                                      .message_kinds = true,
+                                      .alpn = {"http/1.1"},
+                                      .tls_scheme = "wss"};
   return kTraits;
 }
 
@@ -97,7 +96,8 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
     return refuse(426, "not a WebSocket upgrade request");
   }
   if (q.method != "GET" || q.version_minor != 1) return refuse(400, "upgrade needs GET HTTP/1.1");
-  if (!HttpListHasToken(q.Header("Connection"), "upgrade")) return refuse(400, "Connection lacks upgrade");
+  if (!HttpListHasToken(q.Header("Connection"), "upgrade"))
+    return refuse(400, "Connection lacks upgrade");
   if (q.Header("Sec-WebSocket-Version") != "13") return refuse(426, "unsupported version");
   absl::string_view key = q.Header("Sec-WebSocket-Key");
   std::string decoded;
@@ -122,7 +122,8 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Accept: ",
       WebSocketAccept(key), "\r\n");
-  if (!subprotocol_.empty()) absl::StrAppend(&reply_, "Sec-WebSocket-Protocol: ", subprotocol_, "\r\n");
+  if (!subprotocol_.empty())
+    absl::StrAppend(&reply_, "Sec-WebSocket-Protocol: ", subprotocol_, "\r\n");
   deflate_.reset();
   if (ws_->deflate) {
     std::string offers;
@@ -145,18 +146,21 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
 }
 
 DecodeResult WebSocketCodec::Fail(uint16_t close_code, const char* reason) {
-  return DecodeResult::Error(close_code == 1009 ? ProtocolError::kTooLarge
-                                                : ProtocolError::kMalformed,
-                             reason, close_code);
+  return DecodeResult::Error(
+      close_code == 1009 ? ProtocolError::kTooLarge : ProtocolError::kMalformed, reason,
+      close_code);
 }
 
 DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable) {
   websocket::FrameHeader frame;
   const char* error = "";
   switch (websocket::ParseFrameHeader(input, frame, error)) {
-    case websocket::ParseStatus::kNeedMore: return DecodeResult::NeedMore();
-    case websocket::ParseStatus::kError: return Fail(1002, error);
-    case websocket::ParseStatus::kOk: break;
+    case websocket::ParseStatus::kNeedMore:
+      return DecodeResult::NeedMore();
+    case websocket::ParseStatus::kError:
+      return Fail(1002, error);
+    case websocket::ParseStatus::kOk:
+      break;
   }
   const Opcode opcode = frame.opcode;
   const bool fin = frame.fin;
@@ -169,7 +173,8 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
   }
   if (!frame.masked) return Fail(1002, "client frame not masked");
   if (!control) {
-    if (opcode == kContinuation && !in_message_) return Fail(1002, "continuation without a message");
+    if (opcode == kContinuation && !in_message_)
+      return Fail(1002, "continuation without a message");
     if (opcode != kContinuation && in_message_) return Fail(1002, "new message inside a message");
     uint64_t so_far = opcode == kContinuation ? wire_size_ : 0;
     if (length > options_.max_package_size || so_far + length > options_.max_package_size) {
@@ -277,8 +282,8 @@ bool WebSocketCodec::EncodeMessageHeader(bool binary, absl::string_view payload,
   return true;
 }
 
-bool WebSocketCodec::EncodeFraming(absl::string_view message, MessageKind kind,
-                                   std::string& prefix, std::string& suffix) {
+bool WebSocketCodec::EncodeFraming(absl::string_view message, MessageKind kind, std::string& prefix,
+                                   std::string& suffix) {
   return EncodeMessageHeader(kind == MessageKind::kBinary, message, prefix);
 }
 
@@ -331,8 +336,8 @@ void WebSocketCodec::EncodeError(const DecodeResult& error, std::string& out) {
       headers += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
     }
     http_.EncodeResponse(handshake_status_, headers,
-                         absl::StrCat(handshake_status_, " ", HttpReason(handshake_status_),
-                                      ": ", error.reason, "\n"),
+                         absl::StrCat(handshake_status_, " ", HttpReason(handshake_status_), ": ",
+                                      error.reason, "\n"),
                          out);
     return;
   }

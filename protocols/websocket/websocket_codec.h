@@ -75,9 +75,7 @@ class WebSocketCodec final : public Codec {
   // Once open: a ping frame for an empty `ping_data`, else a data message.
   void EncodeHeartbeat(absl::string_view ping_data, std::string& out) override;
   bool CloseAfterSend() const override { return false; }
-  int64_t PendingTimeoutMs() const override {
-    return open_ ? 0 : ws_->handshake.header_timeout_ms;
-  }
+  int64_t PendingTimeoutMs() const override { return open_ ? 0 : ws_->handshake.header_timeout_ms; }
   void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
 
   bool open() const { return open_; }
@@ -105,7 +103,7 @@ class WebSocketCodec final : public Codec {
   const WebSocketOptions* ws_;  // never null
   HttpCodec http_;
   bool open_ = false;
-  std::string reply_;        // a 101, a pong or a close, until the next Decode
+  std::string reply_;  // a 101, a pong or a close, until the next Decode
   std::string subprotocol_;
   int handshake_status_ = 0;  // the HTTP status of a refused handshake
   struct Deflate;
@@ -114,10 +112,10 @@ class WebSocketCodec final : public Codec {
   bool in_message_ = false;
   bool message_binary_ = false;
   bool message_compressed_ = false;
-  uint64_t wire_size_ = 0;    // payload bytes received for the message so far
+  uint64_t wire_size_ = 0;  // payload bytes received for the message so far
   std::string message_;
   Utf8Validator utf8_;
-  std::string control_;       // an unmasked control payload
+  std::string control_;  // an unmasked control payload
 };
 
 class WebSocketProtocol : public Protocol {

@@ -9,8 +9,8 @@
 // Built with libFuzzer by //protocols/websocket:fuzz_test (clang,
 // -fsanitize=fuzzer,address,undefined) and replayed over the seed corpus by
 // //protocols/websocket:websocket_codec_fuzz_replay_test on every `bazel test`.
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>

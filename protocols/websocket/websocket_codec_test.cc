@@ -104,7 +104,7 @@ TEST(WebSocketTest, FramesSplitAtEveryByteBoundary) {
                        ClientFrame(0x81, std::string(70000, 'x'));
   for (size_t split = 1; split < stream.size(); split += (split < 400 ? 1 : 997)) {
     auto owned = OpenCodec();
-  WebSocketCodec& codec = *owned;
+    WebSocketCodec& codec = *owned;
     auto d = DecodeChunks(codec, {stream.substr(0, split), stream.substr(split)});
     ASSERT_FALSE(d.error) << split;
     ASSERT_EQ(d.messages.size(), 3u) << split;
@@ -130,8 +130,8 @@ TEST(WebSocketTest, DecodeWithoutRewritingGivesTheSameMessages) {
     rest.remove_prefix(r.consumed);
   }
   EXPECT_EQ(stream, original);  // nothing was rewritten
-  EXPECT_EQ(messages, (std::vector<std::string>{"Hello, wörld", std::string(300, '\x01'),
-                                                "fragment"}));
+  EXPECT_EQ(messages,
+            (std::vector<std::string>{"Hello, wörld", std::string(300, '\x01'), "fragment"}));
 }
 
 TEST(WebSocketTest, UnmaskFindsNonAsciiAtEveryOffset) {
@@ -170,8 +170,7 @@ TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
   WebSocketCodec& codec = *owned;
   // "wörld" split inside the two-byte "ö": UTF-8 is checked across fragments.
   std::string o = "\xc3\xb6";
-  auto d = DecodeChunks(codec, {ClientFrame(0x01, "w" + o.substr(0, 1)),
-                                ClientFrame(0x89, "ping!"),
+  auto d = DecodeChunks(codec, {ClientFrame(0x01, "w" + o.substr(0, 1)), ClientFrame(0x89, "ping!"),
                                 ClientFrame(0x80, o.substr(1) + "rld")});
   ASSERT_FALSE(d.error);
   EXPECT_EQ(d.messages, (std::vector<std::string>{"wörld"}));
@@ -181,25 +180,25 @@ TEST(WebSocketTest, FragmentsReassembledWithControlFramesBetween) {
 }
 
 TEST(WebSocketTest, ProtocolViolationsClose1002) {
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x81, "x", false)), 1002);  // unmasked
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0xC1, "x")), 1002);                     // RSV1
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x83, "x")), 1002);                     // opcode 3
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x8B, "x")), 1002);                     // opcode 11
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x89, std::string(126, 'p'))), 1002);   // big ping
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x09, "p")), 1002);                     // fragmented ping
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x80, "x")), 1002);                     // stray continuation
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x01, "a") + Text("b")), 1002);         // new message
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x81, "x", false)), 1002);             // unmasked
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0xC1, "x")), 1002);                    // RSV1
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x83, "x")), 1002);                    // opcode 3
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x8B, "x")), 1002);                    // opcode 11
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x89, std::string(126, 'p'))), 1002);  // big ping
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x09, "p")), 1002);                    // fragmented ping
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x80, "x")), 1002);                    // stray continuation
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x01, "a") + Text("b")), 1002);        // new message
   std::string huge("\x82\xff\x80\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03\x04", 14);
   EXPECT_EQ(CloseCodeOf(huge), 1002);  // a 64-bit length with the top bit set
 }
 
 TEST(WebSocketTest, InvalidUtf8Closes1007) {
-  EXPECT_EQ(CloseCodeOf(Text("\xc0\x80")), 1007);                // overlong
-  EXPECT_EQ(CloseCodeOf(Text("\xed\xa0\x80")), 1007);            // surrogate
-  EXPECT_EQ(CloseCodeOf(Text("\xf4\x90\x80\x80")), 1007);        // above U+10FFFF
-  EXPECT_EQ(CloseCodeOf(Text("ok\xce")), 1007);                  // ends mid-character
+  EXPECT_EQ(CloseCodeOf(Text("\xc0\x80")), 1007);          // overlong
+  EXPECT_EQ(CloseCodeOf(Text("\xed\xa0\x80")), 1007);      // surrogate
+  EXPECT_EQ(CloseCodeOf(Text("\xf4\x90\x80\x80")), 1007);  // above U+10FFFF
+  EXPECT_EQ(CloseCodeOf(Text("ok\xce")), 1007);            // ends mid-character
   EXPECT_EQ(CloseCodeOf(ClientFrame(0x01, "\xff") + ClientFrame(0x80, "x")), 1007);  // fast
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x82, "\xff\xfe")), 0);      // binary is not checked
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x82, "\xff\xfe")), 0);  // binary is not checked
   EXPECT_EQ(CloseCodeOf(Text("\xf0\x9f\x98\x80 emoji")), 0);
 }
 
@@ -207,9 +206,9 @@ TEST(WebSocketTest, OversizeMessageCloses1009BeforeBuffering) {
   // Only the header of a 1 MiB frame: refused before any payload arrives.
   std::string header = ClientFrame(0x82, std::string(1 << 20, 'x')).substr(0, 14);
   EXPECT_EQ(CloseCodeOf(header, 1000), 1009);
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x02, std::string(600, 'x')) +
-                            ClientFrame(0x80, std::string(600, 'x')),
-                        1000),
+  EXPECT_EQ(CloseCodeOf(
+                ClientFrame(0x02, std::string(600, 'x')) + ClientFrame(0x80, std::string(600, 'x')),
+                1000),
             1009);  // the sum of fragments counts
 }
 
@@ -220,19 +219,20 @@ TEST(WebSocketTest, CloseHandshakeEchoesValidCodes) {
   };
   for (uint16_t code : {1000, 1001, 1003, 1007, 1011, 3000, 4999}) {
     auto owned = OpenCodec();
-  WebSocketCodec& codec = *owned;
+    WebSocketCodec& codec = *owned;
     auto d = DecodeChunks(codec, {close_frame(code, "bye")});
     ASSERT_FALSE(d.error) << code;
     EXPECT_TRUE(d.closed);
     ASSERT_EQ(d.replies.size(), 1u);
-    EXPECT_EQ(d.replies[0], std::string("\x88\x02", 2) + std::string(1, static_cast<char>(code >> 8)) +
+    EXPECT_EQ(d.replies[0], std::string("\x88\x02", 2) +
+                                std::string(1, static_cast<char>(code >> 8)) +
                                 std::string(1, static_cast<char>(code & 0xff)));
   }
   for (uint16_t code : {0, 999, 1004, 1005, 1006, 1012, 1015, 2999, 5000}) {
     EXPECT_EQ(CloseCodeOf(close_frame(code)), 1002) << code;
   }
-  EXPECT_EQ(CloseCodeOf(ClientFrame(0x88, "x")), 1002);               // one byte
-  EXPECT_EQ(CloseCodeOf(close_frame(1000, "\xff")), 1007);            // bad reason
+  EXPECT_EQ(CloseCodeOf(ClientFrame(0x88, "x")), 1002);     // one byte
+  EXPECT_EQ(CloseCodeOf(close_frame(1000, "\xff")), 1007);  // bad reason
   auto owned = OpenCodec();
   WebSocketCodec& codec = *owned;
   auto d = DecodeChunks(codec, {ClientFrame(0x88, "")});
@@ -282,12 +282,13 @@ TEST(WebSocketDeflateTest, NegotiatedOnlyWhenEnabledAndOffered) {
                                 "\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"));
   EXPECT_FALSE(absl::StrContains(Reply101(nullptr, offer), "Extensions"));
   EXPECT_FALSE(absl::StrContains(Reply101(DeflateOn(), kUpgrade), "Extensions"));
-  EXPECT_FALSE(absl::StrContains(Reply101(DeflateOn(), WithOffer("permessage-deflate; x=1")),
-                                 "Extensions"));
+  EXPECT_FALSE(
+      absl::StrContains(Reply101(DeflateOn(), WithOffer("permessage-deflate; x=1")), "Extensions"));
   // Offers may be spread over several header lines.
   std::string two = WithOffer("foo");
-  two.insert(two.size() - 2, "Sec-WebSocket-Extensions: permessage-deflate; "
-                             "server_no_context_takeover\r\n");
+  two.insert(two.size() - 2,
+             "Sec-WebSocket-Extensions: permessage-deflate; "
+             "server_no_context_takeover\r\n");
   EXPECT_TRUE(absl::StrContains(
       Reply101(DeflateOn(), two),
       "\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
@@ -352,7 +353,8 @@ TEST(WebSocketDeflateTest, NoFramingForMessagesToCompress) {
   ASSERT_TRUE(codec->deflate());
   std::string prefix, suffix;
   EXPECT_FALSE(codec->EncodeFraming(std::string(1000, 'z'), MessageKind::kText, prefix, suffix));
-  EXPECT_TRUE(codec->EncodeFraming("short", MessageKind::kText, prefix, suffix));  // under kMinDeflateSize
+  EXPECT_TRUE(
+      codec->EncodeFraming("short", MessageKind::kText, prefix, suffix));  // under kMinDeflateSize
   EXPECT_EQ(prefix, "\x81\x05");
 }
 

@@ -9,8 +9,7 @@
 namespace sockman::testing {
 
 // `first_byte` is FIN | RSV | opcode (0x81: a final text frame).
-inline std::string ClientFrame(uint8_t first_byte, const std::string& payload,
-                               bool masked = true) {
+inline std::string ClientFrame(uint8_t first_byte, const std::string& payload, bool masked = true) {
   std::string out(1, static_cast<char>(first_byte));
   uint8_t mask_bit = masked ? 0x80 : 0;
   if (payload.size() < 126) {
