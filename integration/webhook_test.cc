@@ -294,6 +294,17 @@ TEST_F(WebhookTest, ChatFromBroadcastWebhookAndPush) {
 
 // https:// backends: the certificate is verified against ca_file for the
 // host in the url; a backend the bundle does not vouch for gets nothing.
+// A reply marked binary reaches a real client (Node's `ws`) as a binary
+// message with the exact bytes, which need not be UTF-8.
+TEST_F(WebhookTest, BinaryRepliesReachNodeClientsAsBinary) {
+  const char* modules = getenv("SOCKMAN_NODE_MODULES");
+  std::string out = Shell(absl::StrCat(
+      "NODE_PATH=", modules != nullptr ? modules : "",
+      " timeout 60 node integration/node/binary_delivery.js webhook ws://127.0.0.1:",
+      server_->port("gw"), "/ 2>&1"));
+  EXPECT_TRUE(absl::StartsWith(out, "ok 2")) << out;
+}
+
 TEST(WebhookTlsTest, HttpsBackendsAreVerified) {
   std::string dir = ShortTempDir();
   ASSERT_TRUE(MakeTestCertificates(dir));

@@ -50,7 +50,7 @@ class BroadcastHandler : public Handler {
     std::string id = settings_.exclude_sender || settings_.format != "{message}"
                          ? hub_.ClientId(connection)
                          : std::string();
-    hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message),
+    hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message), kind,
                  settings_.exclude_sender ? id : "");
     if (webhook_) webhook_->Message(connection, message, kind);
   }
@@ -63,7 +63,8 @@ class BroadcastHandler : public Handler {
     hub_.Leave(connection);
     if (!settings_.notify_leave.empty()) {
       hub_.Publish(service_, Target(room),
-                   Render(settings_.notify_leave, hub_.ClientId(connection), room, ""));
+                   Render(settings_.notify_leave, hub_.ClientId(connection), room, ""),
+                   MessageKind::kText);
     }
   }
 
@@ -84,7 +85,8 @@ class BroadcastHandler : public Handler {
     hub_.Join(connection, room);
     if (!settings_.notify_join.empty()) {
       hub_.Publish(service_, Target(room),
-                   Render(settings_.notify_join, hub_.ClientId(connection), room, ""));
+                   Render(settings_.notify_join, hub_.ClientId(connection), room, ""),
+                   MessageKind::kText);
     }
     if (webhook_) webhook_->Opened(connection, room);
   }

@@ -1,5 +1,6 @@
 #include "gtest/gtest.h"
 #include "handlers/testing/handler_harness.h"
+#include "protocols/websocket/testing/client_frame.h"
 
 namespace sockman::testing {
 namespace {
@@ -17,6 +18,41 @@ TEST(BroadcastHandlerTest, EveryClientHearsEveryMessage) {
   a->Send("again\n");
   (*harness)->Run();
   EXPECT_EQ(a->Received(), "again\n");
+}
+
+// The denial of service this guards against: a binary message relayed as a
+// text frame is invalid UTF-8 to every browser, which then disconnects.
+TEST(BroadcastHandlerTest, BinaryStaysBinaryAndTextStaysText) {
+  auto harness = HandlerHarness::Create("broadcast", "", "websocket", "test");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  auto a = (*harness)->ConnectWebSocket();
+  auto b = (*harness)->ConnectWebSocket();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  a->Send(ClientFrame(0x82, std::string("\xff\x00\x80", 3)));
+  (*harness)->Run();
+  EXPECT_EQ(b->Received(), ServerFrame(0x82, std::string("\xff\x00\x80", 3)));
+  a->Send(ClientFrame(0x81, "caf\xc3\xa9"));
+  (*harness)->Run();
+  EXPECT_EQ(b->Received(), ServerFrame(0x81, "caf\xc3\xa9"));
+  // A client that sends invalid UTF-8 as text is closed (1007); nobody else is.
+  a->Send(ClientFrame(0x81, "\xff"));
+  (*harness)->Run();
+  EXPECT_TRUE(a->closed());
+  EXPECT_FALSE(b->closed());
+  EXPECT_EQ(b->Received(), "");
+}
+
+// A text:// line is text, but not always UTF-8: a WebSocket client would get
+// it as binary (see the WebSocket encoder); line clients get the bytes.
+TEST(BroadcastHandlerTest, LineClientsAreBinarySafe) {
+  auto harness = HandlerHarness::Create("broadcast", "", "text", "test");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  auto a = (*harness)->Connect();
+  auto b = (*harness)->Connect();
+  a->Send(std::string("\xff\x00\x01\n", 4));
+  (*harness)->Run();
+  EXPECT_EQ(b->Received(), std::string("\xff\x00\x01\n", 4));
 }
 
 TEST(BroadcastHandlerTest, RefusesHttpAndRoomsWithoutAHandshake) {

@@ -21,7 +21,7 @@ constexpr int64_t kPresenceTtlMs = 15000;
 // Bus frames:
 //   op(1) request(8) reply_to(4) scope(1) name_len(2) name exclude_len(2) exclude payload
 //   'A' request(8) count(4) ids ("\n"-separated)
-// Operations: 'p' publish, 'x' close, 'm' members.
+// Operations: 'p' publish text, 'b' publish binary, 'x' close, 'm' members.
 void PutInt(std::string& out, uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(value >> (8 * i)));
 }
@@ -235,9 +235,9 @@ const std::string* Hub::RoomOf(const Connection& connection) const {
 }
 
 void Hub::Publish(const std::string& service, const Target& target, const std::string& payload,
-                  const std::string& exclude, std::function<void(int)> done) {
-  Fan(service, 'p', target, exclude, payload, OnlineAnywhere(service, target, std::move(done)),
-      nullptr);
+                  MessageKind kind, const std::string& exclude, std::function<void(int)> done) {
+  Fan(service, kind == MessageKind::kBinary ? 'b' : 'p', target, exclude, payload,
+      OnlineAnywhere(service, target, std::move(done)), nullptr);
 }
 
 void Hub::Close(const std::string& service, const std::string& client_id,
@@ -285,11 +285,12 @@ void Hub::Fan(const std::string& service, char op, const Target& target, const s
   bool answer = on_count || on_ids;
   uint64_t request = answer ? next_request_++ : 0;
   bool remote = (bus_ != nullptr && bus_->PeerCount(service) > 0) ||
-                (redis_ != nullptr && (op == 'p' || op == 'x') && redis_->connected());
+                (redis_ != nullptr && (op == 'p' || op == 'b' || op == 'x') && redis_->connected());
   // A lone worker (no peers, no cluster) has nothing to encode.
   std::string frame = remote ? EncodeFrame(op, request, target, exclude, payload) : "";
   int sent = remote && bus_ != nullptr ? bus_->SendToService(service, frame) : 0;
-  if (remote && subscriber_ != nullptr && (op == 'p' || op == 'x') && redis_->connected()) {
+  if (remote && subscriber_ != nullptr && (op == 'p' || op == 'b' || op == 'x') &&
+      redis_->connected()) {
     // Other nodes: the same operation, answered by nobody.
     std::string remote = frame;
     for (int i = 1; i <= 8; ++i) remote[i] = 0;
@@ -340,7 +341,7 @@ int Hub::Apply(char op, const Target& target, const std::string& exclude,
   for (Connection* connection : recipients) {
     if (!connection->open() || connection == skip) continue;
     ++count;
-    if (op == 'p') {
+    if (op == 'p' || op == 'b') {
       // Everything this loop pass sends to a client leaves in one write.
       if (corked_.insert(connection).second) {
         connection->Cork();
@@ -349,7 +350,7 @@ int Hub::Apply(char op, const Target& target, const std::string& exclude,
           reactor_.Defer([this] { UncorkAll(); });
         }
       }
-      connection->Send(payload);
+      connection->Send(payload, op == 'b' ? MessageKind::kBinary : MessageKind::kText);
     } else if (op == 'x') {
       connection->Close();
     } else if (op == 'm' && ids != nullptr) {

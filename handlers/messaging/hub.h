@@ -62,11 +62,13 @@ class Hub {
   void Leave(Connection& connection);
   const std::string* RoomOf(const Connection& connection) const;
 
-  // Delivers `payload` to the clients of `service` matching `target`, in
-  // every worker, skipping client `exclude`. `done`, if given, gets how many
-  // clients it reached.
+  // Delivers `payload` as `kind` to the clients of `service` matching
+  // `target`, in every worker and node, skipping client `exclude`. `done`,
+  // if given, gets how many clients it reached. The kind travels with it:
+  // a binary message reaches WebSocket clients as a binary frame.
   void Publish(const std::string& service, const Target& target, const std::string& payload,
-               const std::string& exclude = "", std::function<void(int)> done = nullptr);
+               MessageKind kind, const std::string& exclude = "",
+               std::function<void(int)> done = nullptr);
   // Closes client `client_id` of `service`; `done` gets 1 if it was found.
   void Close(const std::string& service, const std::string& client_id,
              std::function<void(int)> done);

@@ -8,6 +8,10 @@
 //   GET    /rooms/NAME   {"room":"NAME","count":N,"clients":["ID",...]}
 //   GET    /clients/ID   {"client_id":"ID","online":true|false}
 //
+// A body sent with Content-Type: application/octet-stream is delivered as
+// binary (a binary WebSocket frame); any other body is text and must be
+// UTF-8 (else 400).
+//
 // With a token, requests need "Authorization: Bearer TOKEN" (else 401);
 // without one, only loopback clients are served (else 403).
 #include "absl/strings/ascii.h"
@@ -20,6 +24,7 @@
 #include "handlers/handler.h"
 #include "handlers/messaging/hub.h"
 #include "protocols/http/http.h"
+#include "protocols/websocket/frame.h"
 
 namespace sockman {
 namespace {
@@ -45,6 +50,12 @@ bool Unescape(absl::string_view in, std::string& out) {
     i += 2;
   }
   return true;
+}
+
+// Content-Type: application/octet-stream (parameters and case aside).
+bool IsBinaryContentType(absl::string_view content_type) {
+  absl::string_view type = content_type.substr(0, content_type.find(';'));
+  return absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(type), "application/octet-stream");
 }
 
 struct PushSettings {
@@ -110,6 +121,15 @@ class PushHandler : public Handler {
       Reply(connection, 400, R"({"error":"empty body: nothing to push"})");
       return;
     }
+    // The body's kind: binary when marked so; otherwise text, which must be
+    // UTF-8 (a WebSocket text frame can carry nothing else).
+    MessageKind kind = IsBinaryContentType(request->Header("Content-Type")) ? MessageKind::kBinary
+                                                                            : MessageKind::kText;
+    if (method == "POST" && kind == MessageKind::kText && !IsUtf8(body)) {
+      Reply(connection, 400,
+            R"({"error":"the body is not UTF-8 text: send bytes with Content-Type: application/octet-stream"})");
+      return;
+    }
     // The answer comes once every worker of the service has answered: hold
     // further (pipelined) requests on this connection until then.
     connection.PauseRecv();
@@ -122,7 +142,7 @@ class PushHandler : public Handler {
     };
     Hub::Target target{scope, name};
     if (method == "POST") {
-      hub_.Publish(settings_.service, target, std::string(body), "",
+      hub_.Publish(settings_.service, target, std::string(body), kind, "",
                    [respond, scope](int delivered) {
                      if (scope == Hub::Scope::kClient && delivered == 0) {
                        respond(404, R"({"error":"no such client"})");

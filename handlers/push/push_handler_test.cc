@@ -53,6 +53,30 @@ TEST_F(PushHandlerTest, RefusesWithoutTheTokenAndBadRequests) {
   EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 404 ")) << reply;
 }
 
+TEST_F(PushHandlerTest, OctetStreamIsBinaryAndTextMustBeUtf8) {
+  auto browsers = HandlerHarness::Create("broadcast", "", "websocket", "chat");
+  ASSERT_TRUE(browsers.ok()) << browsers.status();
+  auto browser = (*browsers)->ConnectWebSocket();
+  ASSERT_NE(browser, nullptr);
+  std::string bytes("\xff\xfe\x00", 3);
+  std::string reply = Request(
+      "POST /all HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3\r\n"
+      "Content-Type: application/octet-stream\r\nContent-Length: 3\r\n\r\n" + bytes);
+  EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 200 ")) << reply;
+  EXPECT_EQ(browser->Received(), ServerFrame(0x82, bytes));
+  reply = Request(
+      "POST /all HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3\r\n"
+      "Content-Type: text/plain\r\nContent-Length: 3\r\n\r\n" + bytes);
+  EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 400 ")) << reply;
+  EXPECT_TRUE(absl::StrContains(reply, "application/octet-stream")) << reply;
+  EXPECT_EQ(browser->Received(), "");
+  reply = Request(
+      "POST /all HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer s3\r\n"
+      "Content-Length: 5\r\n\r\nh\xc3\xa9!!");
+  EXPECT_TRUE(absl::StartsWith(reply, "HTTP/1.1 200 ")) << reply;
+  EXPECT_EQ(browser->Received(), ServerFrame(0x81, "h\xc3\xa9!!"));
+}
+
 TEST(PushHandlerConfigTest, NeedsAnHttpService) {
   EXPECT_FALSE(HandlerHarness::Create("push", "service: 'chat'", "text").ok());
 }

@@ -10,6 +10,7 @@ posted and answers a message event by its body:
   set:K=V     -> X-Sockman-Set-Session: K=V, body "set"
   bye         -> X-Sockman-Close: 1, body "bye"
   bin:TEXT    -> body TEXT as a binary message
+  hex:HEX     -> the bytes HEX spells, as a binary message
   fail        -> 500
   spam        -> X-Sockman-Close: 1, no body, and "kicked ID" pushed to the
                  client's room through the push API (see /config)
@@ -86,6 +87,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, b"set", [("X-Sockman-Set-Session", text[4:])])
         if text == "bye":
             return self.reply(200, b"bye", [("X-Sockman-Close", "1")])
+        if text.startswith("hex:"):
+            return self.reply(200, bytes.fromhex(text[4:]), [("X-Sockman-Message-Type", "binary")])
         if text.startswith("bin:"):
             return self.reply(200, text[4:].encode(), [("X-Sockman-Message-Type", "binary")])
         if text == "fail":

@@ -69,7 +69,8 @@ FakePeer::FakePeer(Reactor& reactor, const Protocol& protocol, ConnectionEvents&
 }
 
 FakePeer::~FakePeer() {
-  if (!closed_) connection_->DestroyQuietly();
+  // With OnClose: the handler (which outlives its peers) forgets the client.
+  if (!closed_) connection_->Destroy();
 }
 
 }  // namespace sockman::testing

@@ -71,7 +71,8 @@ class FakeTransport : public PeerTransport {
 };
 
 // One accepted connection of `protocol` over a FakeTransport, its events
-// going to `events` (a handler).
+// going to `events` (a handler), which must outlive it: destroying a peer
+// that is still open closes it, OnClose included.
 class FakePeer {
  public:
   FakePeer(Reactor& reactor, const Protocol& protocol, ConnectionEvents& events,

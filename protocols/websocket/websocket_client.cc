@@ -145,7 +145,9 @@ void WebSocketClientCodec::EncodeMaskedFrame(WebSocketCodec::Opcode opcode,
 }
 
 void WebSocketClientCodec::EncodeMessage(bool binary, absl::string_view payload, std::string& out) {
-  EncodeMaskedFrame(binary ? WebSocketCodec::kBinary : WebSocketCodec::kText, payload, out);
+  // Never a text frame that is not UTF-8 (RFC 6455 8.1): such bytes go as binary.
+  bool text = !binary && IsUtf8(payload);
+  EncodeMaskedFrame(text ? WebSocketCodec::kText : WebSocketCodec::kBinary, payload, out);
 }
 
 void WebSocketClientCodec::EncodeClose(uint16_t code, std::string& out) {

@@ -278,6 +278,9 @@ void WebSocketCodec::EncodeFrame(Opcode opcode, absl::string_view payload, std::
 bool WebSocketCodec::EncodeMessageHeader(bool binary, absl::string_view payload,
                                          std::string& header) {
   if (deflate_ && payload.size() >= kMinDeflateSize) return false;  // compressed
+  // A text frame must be UTF-8 (RFC 6455 8.1): bytes that are not go out as
+  // a binary message, never as a text frame the peer must fail on.
+  if (!binary && !IsUtf8(payload)) binary = true;
   EncodeFrameHeader(binary ? kBinary : kText, payload.size(), header);
   return true;
 }
@@ -288,7 +291,7 @@ bool WebSocketCodec::EncodeFraming(absl::string_view message, MessageKind kind, 
 }
 
 void WebSocketCodec::EncodeMessage(bool binary, absl::string_view payload, std::string& out) {
-  Opcode opcode = binary ? kBinary : kText;
+  Opcode opcode = binary || !IsUtf8(payload) ? kBinary : kText;  // as in EncodeMessageHeader
   if (deflate_ && payload.size() >= kMinDeflateSize) {
     thread_local std::string compressed;
     compressed.clear();

@@ -57,7 +57,7 @@ class WebSocketCodec final : public Codec {
   DecodeResult Decode(absl::string_view input) override;
   // Unmasks a message that arrived in one frame where it lies.
   DecodeResult DecodeInPlace(absl::Span<char> input) override;
-  // A text or binary frame, as `kind` says.
+  // A text or binary frame, as `kind` says (text that is not UTF-8: binary).
   void Encode(absl::string_view message, MessageKind kind, std::string& out) override;
   // The frame header, unless the message is to be compressed.
   bool EncodeFraming(absl::string_view message, MessageKind kind, std::string& prefix,
@@ -84,7 +84,8 @@ class WebSocketCodec final : public Codec {
   bool deflate() const { return deflate_ != nullptr; }
 
   // Appends one data message as a final frame, compressed when deflate was
-  // negotiated and the message is worth it.
+  // negotiated and the message is worth it. A text message that is not
+  // valid UTF-8 goes out as binary (a text frame must be UTF-8).
   void EncodeMessage(bool binary, absl::string_view payload, std::string& out);
   // When `payload` goes out as it is (not compressed): appends the header of
   // its frame to `header` and returns true; the payload follows it.

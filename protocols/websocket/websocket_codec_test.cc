@@ -252,6 +252,25 @@ TEST(WebSocketTest, ServerFramesAreUnmaskedWithMinimalLengths) {
   EXPECT_EQ(out.substr(0, 10), std::string("\x82\x7f\0\0\0\0\0\x01\0\0", 10));
 }
 
+TEST(WebSocketTest, TextThatIsNotUtf8GoesOutAsBinary) {
+  auto codec = OpenCodec();
+  std::string out;
+  codec->Encode("caf\xc3\xa9", MessageKind::kText, out);
+  EXPECT_EQ(out, "\x81\x05" "caf\xc3\xa9");
+  out.clear();
+  codec->Encode("\xff\xfe", MessageKind::kText, out);  // never an invalid text frame
+  EXPECT_EQ(out, "\x82\x02\xff\xfe");
+  std::string prefix, suffix;
+  ASSERT_TRUE(codec->EncodeFraming("\xc3", MessageKind::kText, prefix, suffix));
+  EXPECT_EQ(prefix, "\x82\x01");  // a cut-short sequence is not UTF-8 either
+  prefix.clear();
+  ASSERT_TRUE(codec->EncodeFraming("ok", MessageKind::kText, prefix, suffix));
+  EXPECT_EQ(prefix, "\x81\x02");
+  out.clear();
+  codec->Encode("ok", MessageKind::kBinary, out);
+  EXPECT_EQ(out, "\x82\x02ok");
+}
+
 // --- permessage-deflate ---
 
 std::string WithOffer(const std::string& offer) {
