@@ -44,7 +44,7 @@ std::string Api(SockmanProcess& node, const std::string& method, const std::stri
                 const std::string& body = "") {
   return Shell(absl::StrCat("curl -s -X ", method, " -w ' %{http_code}' ",
                             body.empty() ? "" : absl::StrCat("--data-binary '", body, "' "),
-                            "http://127.0.0.1:", node.port("api"), path));
+                            "'http://127.0.0.1:", node.port("api"), path, "'"));
 }
 
 TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
@@ -110,6 +110,52 @@ TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   EXPECT_TRUE(resumed);
   std::string after = Api(**a, "GET", "/rooms/r");
   EXPECT_TRUE(absl::StrContains(after, R"("count":3)")) << after;
+}
+
+// The gateway API across nodes: a uid bound and a group joined through one
+// node's API for a client on the other node; uid and group sends, lists and
+// presence span both nodes.
+TEST(ClusterTest, UidsAndGroupsSpanNodes) {
+  uint16_t redis_port = FreePort();
+  RedisServer redis(redis_port);
+  auto a = SockmanProcess::Start(NodeConfig(redis_port, "a"), "node_a", ShortTempDir());
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = SockmanProcess::Start(NodeConfig(redis_port, "b"), "node_b", ShortTempDir());
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::string subscribed;
+  for (int i = 0; i < 100 && !absl::EndsWith(subscribed, "\n4\n"); ++i) {
+    subscribed = Shell(absl::StrCat("redis-cli -p ", redis_port, " pubsub numsub sockman:chat"));
+    usleep(50'000);
+  }
+  ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
+  WebSocketClient on_a((*a)->port("chat"), "/rooms/r");
+  std::string a_id = on_a.Next().substr(5);
+  WebSocketClient on_b((*b)->port("chat"), "/rooms/r");
+  std::string b_id = on_b.Next().substr(5);
+
+  // Changes through node b's API reach node a's client.
+  EXPECT_EQ(Api(**b, "PUT", "/clients/" + a_id + "/uid", "alice"), "{\"bound\":1}\n 200");
+  EXPECT_EQ(Api(**b, "PUT", "/clients/" + a_id + "/groups/vip"), "{\"joined\":1}\n 200");
+  EXPECT_EQ(Api(**a, "PUT", "/clients/" + b_id + "/uid", "bob"), "{\"bound\":1}\n 200");
+  // Presence in Redis is written as the changes are applied: give it a moment.
+  std::string uids;
+  for (int i = 0; i < 40 && !absl::StrContains(uids, R"(["alice","bob"])"); ++i) {
+    usleep(50'000);
+    uids = Api(**a, "GET", "/uids");
+  }
+  EXPECT_TRUE(absl::StrContains(uids, R"("count":2,"uids":["alice","bob"])")) << uids;
+  EXPECT_TRUE(absl::StrContains(Api(**b, "GET", "/uids/alice"), R"("online":true,"count":1)"));
+  std::string vip = Api(**b, "GET", "/groups/vip");
+  EXPECT_TRUE(absl::StrContains(vip, absl::StrCat(R"("count":1,"clients":[")", a_id)))
+      << vip;
+
+  // Sends by uid and by group from the other node.
+  EXPECT_EQ(Api(**b, "POST", "/uids/alice", "hi alice"), "{\"delivered\":1}\n 200");
+  EXPECT_EQ(NextMessage(on_a), "hi alice");
+  EXPECT_EQ(Api(**b, "POST", "/groups/vip", "vip only"), "{\"delivered\":1}\n 200");
+  EXPECT_EQ(NextMessage(on_a), "vip only");
+  EXPECT_EQ(Api(**a, "POST", "/uids?uid=bob", "hi bob"), "{\"delivered\":1}\n 200");
+  EXPECT_EQ(NextMessage(on_b), "hi bob");
 }
 
 TEST(ClusterTest, RedisUnreachableAtStartIsAClearError) {

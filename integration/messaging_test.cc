@@ -54,7 +54,7 @@ service { name: "secured" listen: "http://127.0.0.1:0" push { service: "rooms" t
                          const std::string& extra = "") {
     return Shell(absl::StrCat("curl -s -X ", method, " -w ' %{http_code}' ", extra,
                               body.empty() ? "" : absl::StrCat(" --data-binary '", body, "'"),
-                              " http://127.0.0.1:", server_->port(service), path));
+                              " 'http://127.0.0.1:", server_->port(service), path, "'"));
   }
   // A rooms client in `room`; its id comes from its own join notice.
   static std::unique_ptr<WebSocketClient> Join(const std::string& room, std::string* id) {
@@ -147,8 +147,10 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
   EXPECT_TRUE(absl::StrContains(room, R"("room":"news","count":2)")) << room;
   EXPECT_TRUE(absl::StrContains(room, x_id) && absl::StrContains(room, y_id)) << room;
   EXPECT_TRUE(absl::EndsWith(room, " 200")) << room;
-  EXPECT_EQ(Api("GET", "/clients/" + z_id),
-            absl::StrCat(R"({"client_id":")", z_id, R"(","online":true})", "\n 200"));
+  std::string info = Api("GET", "/clients/" + z_id);
+  EXPECT_TRUE(absl::StartsWith(info, absl::StrCat(R"({"online":true,"client_id":")", z_id, "\"")))
+      << info;
+  EXPECT_TRUE(absl::StrContains(info, R"("groups":["other"],"session":{},)")) << info;
   EXPECT_EQ(Api("GET", "/clients/0000000000000000dead"),
             "{\"client_id\":\"0000000000000000dead\",\"online\":false}\n 200");
 
@@ -170,7 +172,7 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
             "{\"error\":\"no such client\"}\n 404");
   EXPECT_EQ(Api("POST", "/rooms/news"), "{\"error\":\"empty body: nothing to push\"}\n 400");
   EXPECT_EQ(Api("GET", "/nowhere"), "{\"error\":\"no such route\"}\n 404");
-  EXPECT_EQ(Api("DELETE", "/rooms/news"), "{\"error\":\"method not allowed\"}\n 405");
+  EXPECT_EQ(Api("PUT", "/all"), "{\"error\":\"method not allowed\"}\n 405");
   EXPECT_EQ(Api("POST", "/all", "x", "secured"),
             "{\"error\":\"missing or wrong bearer token\"}\n 401");
   EXPECT_EQ(Api("POST", "/all", "x", "secured", "-H 'Authorization: Bearer wrong'"),
@@ -189,6 +191,94 @@ TEST_F(MessagingTest, PushApiRoutesAndPresence) {
   EXPECT_EQ(x->Next(), "leave " + y_id);
   EXPECT_TRUE(absl::StrContains(Api("GET", "/rooms/news"), R"("count":1,)"));
   EXPECT_EQ(Api("DELETE", "/clients/" + y_id), "{\"error\":\"no such client\"}\n 404");
+}
+
+// GatewayWorker's Lib\Gateway over the push API, across the three workers of
+// "rooms": uids, several groups per client, sessions, lists and paging,
+// ungroup, and a batch.
+TEST_F(MessagingTest, GatewayApiAcrossWorkers) {
+  std::string a_id, b_id, c_id;
+  auto a = Join("lobby", &a_id);
+  auto b = Join("lobby", &b_id);
+  EXPECT_EQ(a->Next(), "join " + b_id);
+  auto c = Join("side", &c_id);
+
+  // uids: two clients of one user, sendToUid, isUidOnline, getClientIdByUid.
+  EXPECT_EQ(Api("PUT", "/clients/" + a_id + "/uid", "alice"), "{\"bound\":1}\n 200");
+  EXPECT_EQ(Api("PUT", "/clients/" + c_id + "/uid", "alice"), "{\"bound\":1}\n 200");
+  EXPECT_EQ(Api("PUT", "/clients/" + b_id + "/uid", "bob"), "{\"bound\":1}\n 200");
+  EXPECT_EQ(Api("POST", "/uids/alice", "for alice"), "{\"delivered\":2}\n 200");
+  EXPECT_EQ(a->Next(), "for alice");
+  EXPECT_EQ(c->Next(), "for alice");
+  EXPECT_EQ(b->Next(300), "<none>");
+  std::string alice = Api("GET", "/uids/alice");
+  EXPECT_TRUE(absl::StrContains(alice, R"("uid":"alice","online":true,"count":2)")) << alice;
+  EXPECT_TRUE(absl::StrContains(alice, a_id) && absl::StrContains(alice, c_id)) << alice;
+  EXPECT_EQ(Api("GET", "/uids/nobody"),
+            "{\"uid\":\"nobody\",\"online\":false,\"count\":0,\"clients\":[]}\n 200");
+  EXPECT_EQ(Api("GET", "/clients/" + b_id + "/uid"),
+            absl::StrCat(R"({"client_id":")", b_id, R"(","uid":"bob"})", "\n 200"));
+  EXPECT_EQ(Api("POST", "/uids?uid=alice&uid=bob", "both"), "{\"delivered\":3}\n 200");
+  for (auto* client : {a.get(), b.get(), c.get()}) EXPECT_EQ(client->Next(), "both");
+  std::string uids = Api("GET", "/uids");
+  EXPECT_TRUE(absl::StrContains(uids, R"("uids":["alice","bob"])")) << uids;
+
+  // Several groups per client: c joins lobby too; a group send reaches each
+  // client once, and the exclude list is honoured.
+  EXPECT_EQ(Api("PUT", "/clients/" + c_id + "/groups/lobby"), "{\"joined\":1}\n 200");
+  EXPECT_EQ(Api("POST", "/groups?group=lobby&group=side", "groups"), "{\"delivered\":3}\n 200");
+  for (auto* client : {a.get(), b.get(), c.get()}) EXPECT_EQ(client->Next(), "groups");
+  EXPECT_EQ(Api("POST", "/groups/lobby?exclude=" + a_id, "not a"), "{\"delivered\":2}\n 200");
+  EXPECT_EQ(b->Next(), "not a");
+  EXPECT_EQ(c->Next(), "not a");
+  EXPECT_EQ(a->Next(300), "<none>");
+  std::string c_info = Api("GET", "/clients/" + c_id);
+  EXPECT_TRUE(absl::StrContains(c_info, R"("uid":"alice","groups":["lobby","side"])")) << c_info;
+  // A client's own messages reach every group it is in.
+  c->Send("from c");
+  EXPECT_EQ(a->Next(), "[lobby,side] " + c_id + ": from c");
+  EXPECT_EQ(b->Next(), "[lobby,side] " + c_id + ": from c");
+  EXPECT_EQ(c->Next(), "[lobby,side] " + c_id + ": from c");
+  std::string groups = Api("GET", "/groups");
+  EXPECT_TRUE(absl::StrContains(groups, R"("lobby")") && absl::StrContains(groups, R"("side")"))
+      << groups;
+  EXPECT_EQ(Api("DELETE", "/clients/" + c_id + "/groups/side"), "{\"left\":1}\n 200");
+
+  // Sessions: set, merge (null deletes), read.
+  EXPECT_EQ(Api("PUT", "/clients/" + a_id + "/session", R"({"name":"Ann","level":1})"),
+            "{\"updated\":1}\n 200");
+  EXPECT_EQ(Api("PATCH", "/clients/" + a_id + "/session", R"({"level":null,"team":"red"})"),
+            "{\"updated\":1}\n 200");
+  EXPECT_EQ(Api("GET", "/clients/" + a_id + "/session"),
+            "{\"name\":\"Ann\",\"team\":\"red\"}\n 200");
+  EXPECT_EQ(Api("PUT", "/clients/" + a_id + "/session", "[1]"),
+            "{\"error\":\"a session is a JSON object\"}\n 400");
+
+  // The online list, paged with a cursor.
+  std::string first = Api("GET", "/all?limit=2");
+  EXPECT_TRUE(absl::StrContains(first, R"("next_cursor":")")) << first;
+  size_t at = first.find(R"("next_cursor":")") + 15;
+  std::string cursor = first.substr(at, first.find('"', at) - at);
+  std::string rest = Api("GET", "/all?limit=1000&cursor=" + cursor);
+  EXPECT_TRUE(absl::StrContains(rest, R"("next_cursor":null)")) << rest;
+  for (const std::string& id : {a_id, b_id, c_id}) {
+    EXPECT_TRUE(absl::StrContains(first, id) != absl::StrContains(rest, id)) << id;
+  }
+
+  // Ungroup, then a batch: two operations, run in order.
+  EXPECT_EQ(Api("DELETE", "/groups/lobby"), "{\"left\":3}\n 200");
+  EXPECT_TRUE(absl::StrContains(Api("GET", "/groups/lobby"), R"("count":0,)"));
+  std::string batch = Api("POST", "/batch",
+                          absl::StrCat(R"([{"method":"PUT","path":"/clients/)", b_id,
+                                       R"(/groups/late"},{"method":"POST","path":"/groups/late","body":"batched"}])"));
+  EXPECT_EQ(batch,
+            "{\"results\":[{\"status\":200,\"result\":{\"joined\":1}},"
+            "{\"status\":200,\"result\":{\"delivered\":1}}]}\n 200");
+  EXPECT_EQ(b->Next(), "batched");
+
+  // Closing with a last message.
+  EXPECT_EQ(Api("DELETE", "/clients/" + b_id, "goodbye"), "{\"closed\":1}\n 200");
+  EXPECT_EQ(b->Next(), "goodbye");
 }
 
 // Without a token, the push API serves loopback clients only: reached over

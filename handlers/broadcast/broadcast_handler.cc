@@ -4,6 +4,7 @@
 // a backend hears of every event too (see handlers/webhook/webhook.h).
 #include <optional>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "config/sockman.pb.h"
@@ -32,63 +33,61 @@ class BroadcastHandler : public Handler {
   }
 
   // Clients join once they can carry messages: WebSocket clients after the
-  // upgrade (their path may name the room), others at once.
+  // upgrade (their path may name the initial group), others at once, in the
+  // default group "".
   void OnOpen(Connection& connection) override {
-    std::string room;
+    std::string group;
     if (settings_.rooms_from_path) {
       if (const HttpRequest* request = WebSocketHandshake(connection)) {
-        room = Hub::RoomFromPath(request->path);
+        group = Hub::RoomFromPath(request->path);
       }
     }
-    Join(connection, room);
+    hub_.Add(connection, group);
+    Notify(settings_.notify_join, connection, {group});
+    if (webhook_) webhook_->Opened(connection, group);
   }
 
+  // A client's message reaches every client of its groups (each once): the
+  // one its path named, the default group, or those a backend or the push
+  // API put it in. A client in no group reaches nobody.
   void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
-    const std::string* room = hub_.RoomOf(connection);
-    if (room == nullptr) return;  // not joined (cannot happen after a handshake)
-    // The sender's id only when it is used (the common "{message}" is a copy).
-    std::string id = settings_.exclude_sender || settings_.format != "{message}"
-                         ? hub_.ClientId(connection)
-                         : std::string();
-    hub_.Publish(service_, Target(*room), Render(settings_.format, id, *room, message), kind,
-                 settings_.exclude_sender ? id : "");
+    if (!hub_.Contains(connection)) return;  // not open (cannot happen after a handshake)
+    std::vector<std::string> groups = hub_.GroupsOf(connection);
+    if (!groups.empty()) {
+      // The sender's id only when it is used (the common "{message}" is a copy).
+      std::string id = settings_.exclude_sender || settings_.format != "{message}"
+                           ? hub_.ClientId(connection)
+                           : std::string();
+      std::string rendered = Render(settings_.format, id, absl::StrJoin(groups, ","), message);
+      std::vector<std::string> exclude;
+      if (settings_.exclude_sender) exclude.push_back(id);
+      hub_.Publish(service_, {Hub::Scope::kGroup, std::move(groups)}, rendered, kind, exclude);
+    }
     if (webhook_) webhook_->Message(connection, message, kind);
   }
 
   void OnClose(Connection& connection) override {
-    const std::string* joined = hub_.RoomOf(connection);
-    if (joined == nullptr) return;
-    std::string room = *joined;
+    if (!hub_.Contains(connection)) return;
+    std::vector<std::string> groups = hub_.GroupsOf(connection);
     if (webhook_) webhook_->Closed(connection);
-    hub_.Leave(connection);
-    if (!settings_.notify_leave.empty()) {
-      hub_.Publish(service_, Target(room),
-                   Render(settings_.notify_leave, hub_.ClientId(connection), room, ""),
-                   MessageKind::kText);
-    }
+    hub_.Remove(connection);
+    Notify(settings_.notify_leave, connection, groups);
   }
 
  private:
-  // A client's messages go to its room: the one its path named, or one a
-  // webhook reply moved it to; else to everyone.
-  Hub::Target Target(const std::string& room) const {
-    if (!settings_.rooms_from_path && room.empty()) return {Hub::Scope::kAll, ""};
-    return {Hub::Scope::kRoom, room};
-  }
   static std::string Render(const std::string& format, const std::string& client_id,
                             const std::string& room, absl::string_view message) {
     if (format == "{message}") return std::string(message);
     return absl::StrReplaceAll(
         format, {{"{client_id}", client_id}, {"{room}", room}, {"{message}", message}});
   }
-  void Join(Connection& connection, const std::string& room) {
-    hub_.Join(connection, room);
-    if (!settings_.notify_join.empty()) {
-      hub_.Publish(service_, Target(room),
-                   Render(settings_.notify_join, hub_.ClientId(connection), room, ""),
-                   MessageKind::kText);
-    }
-    if (webhook_) webhook_->Opened(connection, room);
+  // A join or leave notice to `groups`.
+  void Notify(const std::string& format, Connection& connection,
+              std::vector<std::string> groups) {
+    if (format.empty() || groups.empty()) return;
+    std::string text =
+        Render(format, hub_.ClientId(connection), absl::StrJoin(groups, ","), "");
+    hub_.Publish(service_, {Hub::Scope::kGroup, std::move(groups)}, text, MessageKind::kText);
   }
   uint64_t backend_errors() const override { return webhook_ ? webhook_->errors() : 0; }
 

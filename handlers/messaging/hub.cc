@@ -8,6 +8,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/clock.h"
+#include "engine/base/json.h"
+#include "protocols/websocket/frame.h"
+#include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace sockman {
 namespace {
@@ -18,10 +24,14 @@ constexpr int64_t kAnswerTimeoutMs = 1000;
 constexpr int64_t kRefreshMs = 5000;
 constexpr int64_t kPresenceTtlMs = 15000;
 
-// Bus frames:
-//   op(1) request(8) reply_to(4) scope(1) name_len(2) name exclude_len(2) exclude payload
-//   'A' request(8) count(4) ids ("\n"-separated)
-// Operations: 'p' publish text, 'b' publish binary, 'x' close, 'm' members.
+// Bus frames (and, prefixed with the node id and a newline, cluster messages):
+//   op(1) request(8) reply_to(4) scope(1) names exclude payload
+//   'A' request(8) count(4) lines
+// names and exclude are lists (see PutList); answer lines are '\n'-joined
+// (ids, names without control bytes, JSON without raw newlines).
+// Operations: 'p' publish text, 'b' publish binary, 'x' close, Change values
+// (join, leave, ...), and queries 'm' members, 'i' info, 'G' group names,
+// 'K' uids.
 void PutInt(std::string& out, uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(value >> (8 * i)));
 }
@@ -34,34 +44,72 @@ bool GetInt(absl::string_view& in, int bytes, uint64_t& value) {
   return true;
 }
 
-bool GetString(absl::string_view& in, absl::string_view& value) {
-  uint64_t size;
-  if (!GetInt(in, 2, size) || in.size() < size) return false;
-  value = in.substr(0, size);
-  in.remove_prefix(size);
+// A list: its size(4), then each item as size(2) and bytes.
+bool GetList(absl::string_view& in, std::vector<std::string>& list) {
+  uint64_t count;
+  if (!GetInt(in, 4, count) || count > in.size() / 2) return false;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t size;
+    if (!GetInt(in, 2, size) || in.size() < size) return false;
+    list.emplace_back(in.substr(0, size));
+    in.remove_prefix(size);
+  }
   return true;
 }
 
-void PutString(std::string& out, absl::string_view value) {
-  PutInt(out, value.size(), 2);
-  out.append(value.data(), value.size());
+void PutList(std::string& out, const std::vector<std::string>& list) {
+  PutInt(out, list.size(), 4);
+  for (const std::string& item : list) {
+    PutInt(out, item.size(), 2);  // names and ids are short (kMaxNameSize)
+    out += item;
+  }
 }
 
 std::string EncodeFrame(char op, uint64_t request, const Hub::Target& target,
-                        const std::string& exclude, const std::string& payload) {
+                        const std::vector<std::string>& exclude, const std::string& payload) {
   std::string frame;
-  frame.reserve(24 + target.name.size() + exclude.size() + payload.size());
+  frame.reserve(32 + payload.size());
   frame.push_back(op);
   PutInt(frame, request, 8);
   PutInt(frame, static_cast<uint64_t>(getpid()), 4);
   frame.push_back(static_cast<char>(target.scope));
-  PutString(frame, target.name);
-  PutString(frame, exclude);
+  PutList(frame, target.names);
+  PutList(frame, exclude);
   frame += payload;
   return frame;
 }
 
+bool IsPublication(char op) { return op == 'p' || op == 'b'; }
+// Operations that change clients, which other nodes apply too.
+bool IsChange(char op) {
+  return op == 'x' || op == 'j' || op == 'l' || op == 'd' || op == 'B' || op == 'U' ||
+         op == 's' || op == 'S';
+}
+
+std::string Serialize(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// Parses a JSON object (iteratively: no recursion on hostile nesting).
+bool ParseObject(absl::string_view json, rapidjson::Document& document) {
+  document.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+      json.data(), json.size());
+  return !document.HasParseError() && document.IsObject();
+}
+
 }  // namespace
+
+bool Hub::ValidName(absl::string_view name) {
+  if (name.empty() || name.size() > kMaxNameSize || !IsUtf8(name)) return false;
+  for (char c : name) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {
   static Hub* hub = [&] {
@@ -88,14 +136,7 @@ void Hub::EnableCluster(const ClusterOptions& cluster) {
   subscriber_ = std::make_unique<RedisClient>(reactor_, cluster.redis, "cluster pub/sub");
   // After a (re)connection Redis may have lost everything: write it again.
   redis_->SetOnConnected([this] {
-    for (const auto& [id, connection] : clients_) {
-      redis_->Command({"SADD", WorkerKey(service_) + ":clients", id});
-    }
-    for (const auto& [room, members] : rooms_) {
-      for (Connection* connection : members) {
-        redis_->Command({"SADD", WorkerKey(service_) + ":room:" + room, ClientId(*connection)});
-      }
-    }
+    for (const auto& [id, client] : clients_) WritePresence(client);
     RefreshPresence();
   });
   subscriber_->Subscribe(
@@ -110,18 +151,37 @@ std::string Hub::WorkerKey(const std::string& service) const {
   return absl::StrCat("sockman:", service, ":w:", node_id_, ":", getpid());
 }
 
+void Hub::Presence(const std::vector<std::string>& command) {
+  if (redis_ != nullptr && redis_->connected()) redis_->Command(command);
+}
+
+void Hub::WritePresence(const Client& client) {
+  std::string key = WorkerKey(service_);
+  Presence({"SADD", key + ":clients", client.id});
+  for (const std::string& group : client.groups) {
+    Presence({"SADD", key + ":room:" + group, client.id});
+    Presence({"SADD", key + ":groups", group});
+  }
+  if (!client.uid.empty()) {
+    Presence({"SADD", key + ":uid:" + client.uid, client.id});
+    Presence({"SADD", key + ":uids", client.uid});
+  }
+}
+
 void Hub::RefreshPresence() {
   if (redis_ == nullptr || !redis_->connected() || clients_.empty()) return;
   std::string ttl = absl::StrCat(kPresenceTtlMs / 1000);
   int64_t now = SystemClock().WallSeconds();
+  std::string key = WorkerKey(service_);
   redis_->Command(
       {"ZADD", WorkersKey(service_), absl::StrCat(now), absl::StrCat(node_id_, ":", getpid())});
   // Forget workers (of any node) silent for a minute: restarts add members.
   redis_->Command({"ZREMRANGEBYSCORE", WorkersKey(service_), "-inf", absl::StrCat(now - 60)});
-  redis_->Command({"EXPIRE", WorkerKey(service_) + ":clients", ttl});
-  for (const auto& [room, members] : rooms_) {
-    redis_->Command({"EXPIRE", WorkerKey(service_) + ":room:" + room, ttl});
+  for (const char* set : {":clients", ":groups", ":uids"}) {
+    redis_->Command({"EXPIRE", key + set, ttl});
   }
+  for (const auto& [group, members] : groups_) redis_->Command({"EXPIRE", key + ":room:" + group, ttl});
+  for (const auto& [uid, members] : uids_) redis_->Command({"EXPIRE", key + ":uid:" + uid, ttl});
 }
 
 void Hub::OnClusterMessage(const std::string& payload) {
@@ -131,61 +191,72 @@ void Hub::OnClusterMessage(const std::string& payload) {
   OnFrame(absl::string_view(payload).substr(newline + 1));
 }
 
-void Hub::RedisMembers(const std::string& service, const Target& target,
-                       std::function<void(std::optional<std::vector<std::string>>)> done) {
+void Hub::RedisQuery(const std::string& service, char op, const Target& target,
+                     std::function<void(std::optional<std::vector<std::string>>)> done) {
   if (redis_ == nullptr || !redis_->connected()) {
     done(std::nullopt);
     return;
   }
   int64_t oldest = SystemClock().WallSeconds() - kPresenceTtlMs / 1000;
-  redis_->Command({"ZRANGEBYSCORE", WorkersKey(service), absl::StrCat(oldest), "+inf"},
-                  [this, service, target, done](const RedisValue* workers) {
-                    if (workers == nullptr || workers->type != RedisValue::kArray) {
-                      done(std::nullopt);
-                      return;
-                    }
-                    struct Gather {
-                      int waiting = 0;
-                      bool failed = false;
-                      absl::flat_hash_set<std::string> ids;
-                      std::function<void(std::optional<std::vector<std::string>>)> done;
-                    };
-                    auto gather = std::make_shared<Gather>();
-                    gather->done = done;
-                    gather->waiting = static_cast<int>(workers->elements.size());
-                    if (gather->waiting == 0) {
-                      done(std::vector<std::string>());
-                      return;
-                    }
-                    for (const RedisValue& worker : workers->elements) {
-                      std::string key = absl::StrCat("sockman:", service, ":w:", worker.str);
-                      std::vector<std::string> command;
-                      if (target.scope == Scope::kClient) {
-                        command = {"SISMEMBER", key + ":clients", target.name};
-                      } else if (target.scope == Scope::kRoom) {
-                        command = {"SMEMBERS", key + ":room:" + target.name};
-                      } else {
-                        command = {"SMEMBERS", key + ":clients"};
-                      }
-                      redis_->Command(command, [gather, target](const RedisValue* reply) {
-                        if (reply == nullptr || reply->type == RedisValue::kError) {
-                          gather->failed = true;
-                        } else if (reply->type == RedisValue::kInteger) {
-                          if (reply->integer == 1) gather->ids.insert(target.name);
-                        } else {
-                          for (const RedisValue& id : reply->elements) gather->ids.insert(id.str);
-                        }
-                        if (--gather->waiting > 0) return;
-                        if (gather->failed) {
-                          gather->done(std::nullopt);
-                          return;
-                        }
-                        std::vector<std::string> ids(gather->ids.begin(), gather->ids.end());
-                        std::sort(ids.begin(), ids.end());
-                        gather->done(std::move(ids));
-                      });
-                    }
-                  });
+  redis_->Command(
+      {"ZRANGEBYSCORE", WorkersKey(service), absl::StrCat(oldest), "+inf"},
+      [this, service, op, target, done](const RedisValue* workers) {
+        if (workers == nullptr || workers->type != RedisValue::kArray) {
+          done(std::nullopt);
+          return;
+        }
+        struct Gather {
+          int waiting = 0;
+          bool failed = false;
+          std::set<std::string> names;
+          std::function<void(std::optional<std::vector<std::string>>)> done;
+        };
+        auto gather = std::make_shared<Gather>();
+        gather->done = done;
+        // Each query, and for a membership test the id it asks about.
+        std::vector<std::pair<std::vector<std::string>, std::string>> queries;
+        for (const RedisValue& worker : workers->elements) {
+          std::string key = absl::StrCat("sockman:", service, ":w:", worker.str);
+          if (op == 'G') {
+            queries.push_back({{"SMEMBERS", key + ":groups"}, ""});
+          } else if (op == 'K') {
+            queries.push_back({{"SMEMBERS", key + ":uids"}, ""});
+          } else if (target.scope == Scope::kAll) {
+            queries.push_back({{"SMEMBERS", key + ":clients"}, ""});
+          } else {
+            for (const std::string& name : target.names) {
+              if (target.scope == Scope::kClient) {
+                queries.push_back({{"SISMEMBER", key + ":clients", name}, name});
+              } else {
+                const char* set = target.scope == Scope::kGroup ? ":room:" : ":uid:";
+                queries.push_back({{"SMEMBERS", key + set + name}, ""});
+              }
+            }
+          }
+        }
+        gather->waiting = static_cast<int>(queries.size());
+        if (gather->waiting == 0) {
+          done(std::vector<std::string>());
+          return;
+        }
+        for (auto& [command, asked] : queries) {
+          redis_->Command(command, [gather, asked = asked](const RedisValue* reply) {
+            if (reply == nullptr || reply->type == RedisValue::kError) {
+              gather->failed = true;
+            } else if (reply->type == RedisValue::kInteger) {
+              if (reply->integer == 1) gather->names.insert(asked);
+            } else {
+              for (const RedisValue& name : reply->elements) gather->names.insert(name.str);
+            }
+            if (--gather->waiting > 0) return;
+            if (gather->failed) {
+              gather->done(std::nullopt);
+              return;
+            }
+            gather->done(std::vector<std::string>(gather->names.begin(), gather->names.end()));
+          });
+        }
+      });
 }
 
 std::string Hub::ClientId(const Connection& connection) const {
@@ -197,113 +268,273 @@ std::string Hub::RoomFromPath(absl::string_view path) {
   return parts.empty() ? "" : std::string(parts.back());
 }
 
-void Hub::Join(Connection& connection, const std::string& room) {
+Hub::Client* Hub::Find(const Connection& connection) {
+  auto it = by_connection_.find(&connection);
+  return it == by_connection_.end() ? nullptr : it->second;
+}
+
+const Hub::Client* Hub::Find(const Connection& connection) const {
+  auto it = by_connection_.find(&connection);
+  return it == by_connection_.end() ? nullptr : it->second;
+}
+
+void Hub::Add(Connection& connection, const std::string& initial_group) {
+  if (Find(connection) != nullptr) return;
   std::string id = ClientId(connection);
-  clients_[id] = &connection;
-  bool first = rooms_[room].empty();
-  rooms_[room].insert(&connection);
-  room_of_[&connection] = room;
-  if (redis_ != nullptr && redis_->connected()) {
-    std::string ttl = absl::StrCat(kPresenceTtlMs / 1000);
-    redis_->Command({"SADD", WorkerKey(service_) + ":clients", id});
-    redis_->Command({"SADD", WorkerKey(service_) + ":room:" + room, id});
-    if (first) redis_->Command({"EXPIRE", WorkerKey(service_) + ":room:" + room, ttl});
-    if (clients_.size() == 1) RefreshPresence();
+  Client& client = clients_[id];
+  client.connection = &connection;
+  client.id = id;
+  client.connected_at = SystemClock().WallSeconds();
+  by_connection_[&connection] = &client;
+  client.groups.insert(initial_group);
+  groups_[initial_group].insert(&client);
+  bool first = clients_.size() == 1;
+  WritePresence(client);
+  if (first) RefreshPresence();
+}
+
+void Hub::Remove(Connection& connection) {
+  Client* client = Find(connection);
+  if (client == nullptr) return;
+  while (!client->groups.empty()) Leave(*client, *client->groups.begin());
+  Unbind(*client);
+  Presence({"SREM", WorkerKey(service_) + ":clients", client->id});
+  by_connection_.erase(&connection);
+  corked_.erase(&connection);
+  clients_.erase(client->id);
+}
+
+bool Hub::Contains(const Connection& connection) const { return Find(connection) != nullptr; }
+
+bool Hub::JoinGroup(Connection& connection, const std::string& group) {
+  Client* client = Find(connection);
+  if (client == nullptr) return false;
+  if (client->groups.contains(group)) return true;
+  // Joining a named group from the default group alone is a move.
+  if (!group.empty() && client->groups.size() == 1 && client->groups.contains("")) {
+    Leave(*client, "");
+  }
+  if (client->groups.size() >= kMaxGroupsPerClient) return false;
+  client->groups.insert(group);
+  bool first = groups_[group].empty();
+  groups_[group].insert(client);
+  std::string key = WorkerKey(service_);
+  Presence({"SADD", key + ":room:" + group, client->id});
+  if (first) {
+    Presence({"SADD", key + ":groups", group});
+    Presence({"EXPIRE", key + ":room:" + group, absl::StrCat(kPresenceTtlMs / 1000)});
+  }
+  return true;
+}
+
+void Hub::LeaveGroup(Connection& connection, const std::string& group) {
+  if (Client* client = Find(connection)) Leave(*client, group);
+}
+
+void Hub::Leave(Client& client, const std::string& group) {
+  if (client.groups.erase(group) == 0) return;
+  std::string key = WorkerKey(service_);
+  Presence({"SREM", key + ":room:" + group, client.id});
+  auto it = groups_.find(group);
+  if (it == groups_.end()) return;
+  it->second.erase(&client);
+  if (it->second.empty()) {
+    groups_.erase(it);
+    Presence({"SREM", key + ":groups", group});
   }
 }
 
-void Hub::Leave(Connection& connection) {
-  auto it = room_of_.find(&connection);
-  if (it == room_of_.end()) return;
-  auto room = rooms_.find(it->second);
-  if (room != rooms_.end()) {
-    room->second.erase(&connection);
-    if (room->second.empty()) rooms_.erase(room);
-  }
-  if (redis_ != nullptr && redis_->connected()) {
-    std::string id = ClientId(connection);
-    redis_->Command({"SREM", WorkerKey(service_) + ":clients", id});
-    redis_->Command({"SREM", WorkerKey(service_) + ":room:" + it->second, id});
-  }
-  room_of_.erase(it);
-  clients_.erase(ClientId(connection));
+std::vector<std::string> Hub::GroupsOf(const Connection& connection) const {
+  const Client* client = Find(connection);
+  if (client == nullptr) return {};
+  return std::vector<std::string>(client->groups.begin(), client->groups.end());
 }
 
-const std::string* Hub::RoomOf(const Connection& connection) const {
-  auto it = room_of_.find(&connection);
-  return it == room_of_.end() ? nullptr : &it->second;
+void Hub::BindUid(Connection& connection, const std::string& uid) {
+  Client* client = Find(connection);
+  if (client == nullptr || client->uid == uid) return;
+  Unbind(*client);
+  client->uid = uid;
+  uids_[uid].insert(client);
+  std::string key = WorkerKey(service_);
+  Presence({"SADD", key + ":uid:" + uid, client->id});
+  Presence({"SADD", key + ":uids", uid});
+  Presence({"EXPIRE", key + ":uid:" + uid, absl::StrCat(kPresenceTtlMs / 1000)});
+}
+
+void Hub::UnbindUid(Connection& connection) {
+  if (Client* client = Find(connection)) Unbind(*client);
+}
+
+void Hub::Unbind(Client& client) {
+  if (client.uid.empty()) return;
+  std::string key = WorkerKey(service_);
+  Presence({"SREM", key + ":uid:" + client.uid, client.id});
+  auto it = uids_.find(client.uid);
+  if (it != uids_.end()) {
+    it->second.erase(&client);
+    if (it->second.empty()) {
+      uids_.erase(it);
+      Presence({"SREM", key + ":uids", client.uid});
+    }
+  }
+  client.uid.clear();
+}
+
+std::string Hub::UidOf(const Connection& connection) const {
+  const Client* client = Find(connection);
+  return client == nullptr ? "" : client->uid;
+}
+
+std::string Hub::SessionOf(const Connection& connection) const {
+  const Client* client = Find(connection);
+  return client == nullptr ? "{}" : client->session;
+}
+
+bool Hub::SetSession(Connection& connection, absl::string_view json_object, bool merge) {
+  Client* client = Find(connection);
+  if (client == nullptr) return false;
+  rapidjson::Document update;
+  if (!ParseObject(json_object, update)) return false;
+  std::string result;
+  if (!merge) {
+    result = Serialize(update);
+  } else {
+    rapidjson::Document session;
+    if (!ParseObject(client->session, session)) session.SetObject();
+    for (auto& member : update.GetObject()) {
+      session.RemoveMember(member.name);
+      if (!member.value.IsNull()) {  // null deletes the key
+        session.AddMember(rapidjson::Value(member.name, session.GetAllocator()),
+                          rapidjson::Value(member.value, session.GetAllocator()),
+                          session.GetAllocator());
+      }
+    }
+    result = Serialize(session);
+  }
+  if (result.size() > kMaxSessionSize) return false;
+  client->session = std::move(result);
+  return true;
 }
 
 void Hub::Publish(const std::string& service, const Target& target, const std::string& payload,
-                  MessageKind kind, const std::string& exclude, std::function<void(int)> done) {
+                  MessageKind kind, const std::vector<std::string>& exclude,
+                  std::function<void(int)> done) {
   Fan(service, kind == MessageKind::kBinary ? 'b' : 'p', target, exclude, payload,
-      OnlineAnywhere(service, target, std::move(done)), nullptr);
+      OnlineAnywhere(service, target, exclude, std::move(done)), nullptr);
 }
 
-void Hub::Close(const std::string& service, const std::string& client_id,
-                std::function<void(int)> done) {
-  Target target{Scope::kClient, client_id};
-  Fan(service, 'x', target, "", "", OnlineAnywhere(service, target, std::move(done)), nullptr);
+void Hub::Close(const std::string& service, const Target& target,
+                const std::string& last_message, std::function<void(int)> done) {
+  Fan(service, 'x', target, {}, last_message,
+      OnlineAnywhere(service, target, {}, std::move(done)), nullptr);
+}
+
+void Hub::Apply(const std::string& service, Change change, const Target& target,
+                const std::string& argument, std::function<void(int)> done) {
+  // Changes to a client elsewhere count once it exists (presence).
+  bool one = target.scope == Scope::kClient;
+  Fan(service, static_cast<char>(change), target, {}, argument,
+      one ? OnlineAnywhere(service, target, {}, std::move(done)) : std::move(done), nullptr);
 }
 
 std::function<void(int)> Hub::OnlineAnywhere(const std::string& service, const Target& target,
+                                             const std::vector<std::string>& exclude,
                                              std::function<void(int)> done) {
-  // A client on another node was reached through Redis: ask presence whether
-  // it exists there (counts are otherwise this node's).
-  if (!done || redis_ == nullptr || target.scope != Scope::kClient) return done;
-  return [this, service, target, done](int count) {
-    if (count > 0) {
-      done(count);
-      return;
-    }
-    RedisMembers(service, target, [done](std::optional<std::vector<std::string>> ids) {
-      done(ids.has_value() ? static_cast<int>(ids->size()) : 0);
-    });
+  // In a cluster, clients on other nodes were reached through Redis, and
+  // they answer nobody: count the target's clients from Redis presence
+  // (this node's count when Redis cannot say).
+  if (!done || redis_ == nullptr) return done;
+  return [this, service, target, exclude, done](int count) {
+    RedisQuery(service, 'm', target,
+               [count, exclude, done](std::optional<std::vector<std::string>> ids) {
+                 if (!ids.has_value()) return done(count);
+                 int online = static_cast<int>(ids->size());
+                 for (const std::string& id : exclude) {
+                   if (std::binary_search(ids->begin(), ids->end(), id)) --online;
+                 }
+                 done(std::max(count, online));
+               });
   };
 }
 
 void Hub::Members(const std::string& service, const Target& target,
                   std::function<void(std::vector<std::string>)> done) {
+  auto sorted = [done](std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    done(std::move(ids));
+  };
   if (redis_ == nullptr) {
-    Fan(service, 'm', target, "", "", nullptr, std::move(done));
+    Fan(service, 'm', target, {}, "", nullptr, sorted);
     return;
   }
   // Cluster-wide from Redis; this node's workers alone if Redis is down.
-  RedisMembers(service, target,
-               [this, service, target, done](std::optional<std::vector<std::string>> ids) {
-                 if (ids.has_value()) {
-                   done(std::move(*ids));
-                 } else {
-                   Fan(service, 'm', target, "", "", nullptr, done);
-                 }
-               });
+  RedisQuery(service, 'm', target,
+             [this, service, target, sorted](std::optional<std::vector<std::string>> ids) {
+               if (ids.has_value()) {
+                 sorted(std::move(*ids));
+               } else {
+                 Fan(service, 'm', target, {}, "", nullptr, sorted);
+               }
+             });
 }
 
-void Hub::Fan(const std::string& service, char op, const Target& target, const std::string& exclude,
-              const std::string& payload, std::function<void(int)> on_count,
-              std::function<void(std::vector<std::string>)> on_ids) {
-  bool answer = on_count || on_ids;
+void Hub::Info(const std::string& service, const Target& target,
+               std::function<void(std::vector<std::string>)> done) {
+  Fan(service, 'i', target, {}, "", nullptr, [done](std::vector<std::string> lines) {
+    std::sort(lines.begin(), lines.end());
+    done(std::move(lines));
+  });
+}
+
+void Hub::Names(const std::string& service, Scope scope,
+                std::function<void(std::vector<std::string>)> done) {
+  char op = scope == Scope::kUid ? 'K' : 'G';
+  auto sorted = [done](std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    done(std::move(names));
+  };
+  if (redis_ == nullptr) {
+    Fan(service, op, Target::All(), {}, "", nullptr, sorted);
+    return;
+  }
+  RedisQuery(service, op, Target::All(),
+             [this, service, op, sorted](std::optional<std::vector<std::string>> names) {
+               if (names.has_value()) {
+                 sorted(std::move(*names));
+               } else {
+                 Fan(service, op, Target::All(), {}, "", nullptr, sorted);
+               }
+             });
+}
+
+void Hub::Fan(const std::string& service, char op, const Target& target,
+              const std::vector<std::string>& exclude, const std::string& payload,
+              std::function<void(int)> on_count,
+              std::function<void(std::vector<std::string>)> on_lines) {
+  bool answer = on_count || on_lines;
   uint64_t request = answer ? next_request_++ : 0;
-  bool remote = (bus_ != nullptr && bus_->PeerCount(service) > 0) ||
-                (redis_ != nullptr && (op == 'p' || op == 'b' || op == 'x') && redis_->connected());
+  bool cluster = redis_ != nullptr && (IsPublication(op) || IsChange(op)) && redis_->connected();
+  bool remote = (bus_ != nullptr && bus_->PeerCount(service) > 0) || cluster;
   // A lone worker (no peers, no cluster) has nothing to encode.
   std::string frame = remote ? EncodeFrame(op, request, target, exclude, payload) : "";
   int sent = remote && bus_ != nullptr ? bus_->SendToService(service, frame) : 0;
-  if (remote && subscriber_ != nullptr && (op == 'p' || op == 'b' || op == 'x') &&
-      redis_->connected()) {
+  if (cluster && subscriber_ != nullptr) {
     // Other nodes: the same operation, answered by nobody.
-    std::string remote = frame;
-    for (int i = 1; i <= 8; ++i) remote[i] = 0;
-    redis_->Command({"PUBLISH", "sockman:" + service, absl::StrCat(node_id_, "\n", remote)});
+    std::string relayed = frame;
+    for (int i = 1; i <= 8; ++i) relayed[i] = 0;
+    redis_->Command({"PUBLISH", "sockman:" + service, absl::StrCat(node_id_, "\n", relayed)});
   }
   Pending pending;
   if (service == service_) {
-    pending.count = Apply(op, target, exclude, payload, on_ids ? &pending.ids : nullptr);
+    pending.count = Run(op, target, exclude, payload, on_lines ? &pending.lines : nullptr);
   }
   if (!answer) return;
   pending.waiting = sent;
   pending.on_count = std::move(on_count);
-  pending.on_ids = std::move(on_ids);
+  pending.on_lines = std::move(on_lines);
   auto& slot = pending_[request] = std::move(pending);
   // With nobody else to ask, answer on the next pass (never from inside the
   // caller's stack).
@@ -315,46 +546,122 @@ void Hub::Fan(const std::string& service, char op, const Target& target, const s
   });
 }
 
-int Hub::Apply(char op, const Target& target, const std::string& exclude,
-               const std::string& payload, std::vector<std::string>* ids) {
+std::vector<Hub::Client*> Hub::Resolve(const Target& target) {
+  std::vector<Client*> found;
+  if (target.scope == Scope::kAll) {
+    found.reserve(clients_.size());
+    for (auto& [id, client] : clients_) found.push_back(&client);
+    return found;
+  }
+  for (const std::string& name : target.names) {
+    if (target.scope == Scope::kClient) {
+      auto it = clients_.find(name);
+      if (it != clients_.end()) found.push_back(&it->second);
+      continue;
+    }
+    const auto& index = target.scope == Scope::kGroup ? groups_ : uids_;
+    auto it = index.find(name);
+    if (it != index.end()) found.insert(found.end(), it->second.begin(), it->second.end());
+  }
+  if (target.names.size() > 1) {  // the union: each client once
+    std::sort(found.begin(), found.end());
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+  }
+  return found;
+}
+
+std::string Hub::InfoJson(const Client& client) const {
+  std::vector<std::string> groups;
+  for (const std::string& group : client.groups) groups.push_back(JsonString(group));
+  const Connection& c = *client.connection;
+  return absl::StrCat("{\"client_id\":", JsonString(client.id),
+                      ",\"uid\":", client.uid.empty() ? "null" : JsonString(client.uid),
+                      ",\"groups\":[", absl::StrJoin(groups, ","), "],\"session\":", client.session,
+                      ",\"remote_address\":", JsonString(c.remote_address().Host()),
+                      ",\"remote_port\":", c.remote_address().port(),
+                      ",\"connected_at\":", client.connected_at, "}");
+}
+
+int Hub::Run(char op, const Target& target, const std::vector<std::string>& exclude,
+             const std::string& payload, std::vector<std::string>* lines) {
+  if (op == 'G' || op == 'K') {
+    if (lines != nullptr) {
+      for (const auto& [name, members] : op == 'G' ? groups_ : uids_) lines->push_back(name);
+    }
+    return static_cast<int>(op == 'G' ? groups_.size() : uids_.size());
+  }
   // Snapshot the recipients: a send can close a connection, which leaves
   // (and so edits the sets) while we go through them. Closed connections
-  // are freed only after this loop pass, so the pointers stay valid.
+  // are freed only after this loop pass, but their Client records are not:
+  // keep the connections, and look the records up again when needed.
   std::vector<Connection*> recipients;
-  if (target.scope == Scope::kClient) {
-    auto it = clients_.find(target.name);
-    if (it != clients_.end()) recipients.push_back(it->second);
-  } else if (target.scope == Scope::kRoom) {
-    auto it = rooms_.find(target.name);
-    if (it != rooms_.end()) recipients.assign(it->second.begin(), it->second.end());
-  } else {
-    recipients.reserve(clients_.size());
-    for (const auto& [id, connection] : clients_) recipients.push_back(connection);
-  }
-  // The excluded client, if it is here (ids are only formatted when needed).
-  const Connection* skip = nullptr;
-  if (!exclude.empty()) {
-    auto it = clients_.find(exclude);
-    if (it != clients_.end()) skip = it->second;
+  for (Client* client : Resolve(target)) recipients.push_back(client->connection);
+  absl::flat_hash_set<const Connection*> skip;
+  for (const std::string& id : exclude) {
+    auto it = clients_.find(id);
+    if (it != clients_.end()) skip.insert(it->second.connection);
   }
   int count = 0;
   for (Connection* connection : recipients) {
-    if (!connection->open() || connection == skip) continue;
+    if (!connection->open() || skip.contains(connection)) continue;
+    Client* client = Find(*connection);
+    if (client == nullptr) continue;
     ++count;
-    if (op == 'p' || op == 'b') {
-      // Everything this loop pass sends to a client leaves in one write.
-      if (corked_.insert(connection).second) {
-        connection->Cork();
-        if (!uncork_scheduled_) {
-          uncork_scheduled_ = true;
-          reactor_.Defer([this] { UncorkAll(); });
+    switch (op) {
+      case 'p':
+      case 'b':
+        // Everything this loop pass sends to a client leaves in one write.
+        if (corked_.insert(connection).second) {
+          connection->Cork();
+          if (!uncork_scheduled_) {
+            uncork_scheduled_ = true;
+            reactor_.Defer([this] { UncorkAll(); });
+          }
         }
-      }
-      connection->Send(payload, op == 'b' ? MessageKind::kBinary : MessageKind::kText);
-    } else if (op == 'x') {
-      connection->Close();
-    } else if (op == 'm' && ids != nullptr) {
-      ids->push_back(ClientId(*connection));
+        connection->Send(payload, op == 'b' ? MessageKind::kBinary : MessageKind::kText);
+        break;
+      case 'x':
+        if (payload.empty()) {
+          connection->Close();
+        } else {
+          connection->Close(payload);
+        }
+        break;
+      case 'j':
+        if (!JoinGroup(*connection, payload)) --count;
+        break;
+      case 'l':
+        if (client->groups.contains(payload)) {
+          Leave(*client, payload);
+        } else {
+          --count;
+        }
+        break;
+      case 'd':
+        for (const std::string& group : target.names) Leave(*client, group);
+        break;
+      case 'B':
+        BindUid(*connection, payload);
+        break;
+      case 'U':
+        if (client->uid.empty()) {
+          --count;
+        } else {
+          Unbind(*client);
+        }
+        break;
+      case 's':
+      case 'S':
+        if (!SetSession(*connection, payload, op == 'S')) --count;
+        break;
+      case 'm':
+        if (lines != nullptr) lines->push_back(client->id);
+        break;
+      case 'i':
+        if (lines != nullptr) lines->push_back(InfoJson(*client));
+        break;
+      default:
+        --count;
     }
   }
   return count;
@@ -373,9 +680,9 @@ void Hub::OnFrame(absl::string_view frame) {
     if (it == pending_.end()) return;  // answered too late
     Pending& pending = it->second;
     pending.count += static_cast<int>(count);
-    if (pending.on_ids && !frame.empty()) {
-      for (absl::string_view id : absl::StrSplit(frame, '\n', absl::SkipEmpty())) {
-        pending.ids.emplace_back(id);
+    if (pending.on_lines && !frame.empty()) {
+      for (absl::string_view line : absl::StrSplit(frame, '\n', absl::SkipEmpty())) {
+        pending.lines.emplace_back(line);
       }
     }
     if (--pending.waiting <= 0) Finish(request);
@@ -386,18 +693,17 @@ void Hub::OnFrame(absl::string_view frame) {
   Target target;
   target.scope = static_cast<Scope>(frame[0]);
   frame.remove_prefix(1);
-  absl::string_view name, exclude;
-  if (!GetString(frame, name) || !GetString(frame, exclude)) return;
-  target.name = std::string(name);
-  std::vector<std::string> ids;
-  int count =
-      Apply(op, target, std::string(exclude), std::string(frame), op == 'm' ? &ids : nullptr);
+  std::vector<std::string> exclude;
+  if (!GetList(frame, target.names) || !GetList(frame, exclude)) return;
+  std::vector<std::string> lines;
+  bool query = op == 'm' || op == 'i' || op == 'G' || op == 'K';
+  int count = Run(op, target, exclude, std::string(frame), query ? &lines : nullptr);
   if (request == 0) return;
   std::string answer;
   answer.push_back('A');
   PutInt(answer, request, 8);
   PutInt(answer, static_cast<uint64_t>(count), 4);
-  answer += absl::StrJoin(ids, "\n");
+  answer += absl::StrJoin(lines, "\n");
   if (bus_ != nullptr) bus_->SendTo(static_cast<pid_t>(reply_to), answer);
 }
 
@@ -416,7 +722,7 @@ void Hub::Finish(uint64_t request) {
   pending_.erase(it);
   reactor_.CancelTimer(pending.timer);
   if (pending.on_count) pending.on_count(pending.count);
-  if (pending.on_ids) pending.on_ids(std::move(pending.ids));
+  if (pending.on_lines) pending.on_lines(std::move(pending.lines));
 }
 
 }  // namespace sockman

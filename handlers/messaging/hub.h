@@ -1,22 +1,32 @@
-// Hub delivers messages to the clients of a service across all its worker
-// processes, over the WorkerBus (no master on the path). One per worker.
+// Hub is GatewayWorker's Gateway for one service: it knows the clients of
+// this worker (their groups, uid and session) and delivers messages to, or
+// changes, the clients of a service across all its worker processes (over
+// the WorkerBus; no master on the path) and, in a cluster, across nodes.
+// One per worker.
 //
-// A broadcast service's handler registers its connections (Join/Leave) with
-// their room. Anyone in any worker (the broadcast handler, the push API of
-// another service) can then publish to all clients of a service, to a room,
-// or to one client id, close a client, or ask who is in a room; operations
-// that report back (how many were reached, who is there) sum the answers of
-// every worker of the service, or give up on a worker after a second.
+// A service's handler (broadcast, webhook) registers its connections (Add /
+// Remove). Anyone in any worker (the broadcast handler, the push API of
+// another service) can then publish to every client, to groups, to client
+// ids or to uids; close clients; move clients between groups; bind uids;
+// read and write sessions; and ask who is there. Operations that report
+// back (how many were reached, who is there) sum the answers of every
+// worker of the service, or give up on a worker after a second.
+//
+// Groups: a client is in any number of groups (at most kMaxGroupsPerClient).
+// It starts in its initial group (a WebSocket path's room, or the default
+// group ""); joining a named group while in the default group alone leaves
+// the default group (a move, as a single room used to be). Group names and
+// uids are 1-128 bytes of UTF-8 without control characters.
 //
 // Order: messages from one worker reach each other worker in the order they
 // were published. A slow client is handled by its own send buffer rules and
 // never holds up the others.
 //
-// In a cluster (config `global { cluster }`), publications and closes also go
-// to the other nodes through Redis pub/sub (channel "sockman:SERVICE"), and
-// presence lives in Redis too: each worker keeps its clients in sets that
-// expire unless refreshed, so a dead node's clients disappear. When Redis is
-// unreachable, local delivery goes on and the client reconnects.
+// In a cluster (config `global { cluster }`), publications and changes also
+// go to the other nodes through Redis pub/sub (channel "sockman:SERVICE"),
+// and presence lives in Redis too: each worker keeps its clients, groups and
+// uids in sets that expire unless refreshed, so a dead node's clients
+// disappear. When Redis is unreachable, local delivery goes on.
 #ifndef SOCKMAN_HANDLERS_MESSAGING_HUB_H_
 #define SOCKMAN_HANDLERS_MESSAGING_HUB_H_
 
@@ -25,11 +35,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "engine/reactor.h"
 #include "engine/redis_client.h"
 #include "engine/worker_bus.h"
@@ -40,11 +52,35 @@ namespace sockman {
 
 class Hub {
  public:
-  enum class Scope : char { kAll = 'a', kRoom = 'r', kClient = 'c' };
+  static constexpr size_t kMaxNameSize = 128;
+  static constexpr size_t kMaxGroupsPerClient = 64;
+  static constexpr size_t kMaxSessionSize = 4096;
+
+  enum class Scope : char { kAll = 'a', kGroup = 'r', kClient = 'c', kUid = 'u' };
+  // Whom an operation is for: every client, or the union of the clients in
+  // `names` (groups, client ids or uids).
   struct Target {
     Scope scope = Scope::kAll;
-    std::string name;  // the room or client id
+    std::vector<std::string> names;
+
+    static Target All() { return {}; }
+    static Target Group(std::string group) { return {Scope::kGroup, {std::move(group)}}; }
+    static Target Client(std::string id) { return {Scope::kClient, {std::move(id)}}; }
+    static Target Uid(std::string uid) { return {Scope::kUid, {std::move(uid)}}; }
   };
+  // Changes to clients, applied wherever they are.
+  enum class Change : char {
+    kJoin = 'j',      // the target clients join group `argument`
+    kLeave = 'l',     // ... leave it
+    kDissolve = 'd',  // every client of the target groups leaves them
+    kBind = 'B',      // the target clients get uid `argument`
+    kUnbind = 'U',    // ... lose their uid
+    kSetSession = 's',     // ... get session `argument` (a JSON object)
+    kUpdateSession = 'S',  // ... get `argument`'s keys merged into theirs
+  };
+
+  // A group name or uid: 1-128 bytes of UTF-8 without control characters.
+  static bool ValidName(absl::string_view name);
 
   // The room a WebSocket request path names: its last segment
   // ("/rooms/lobby" -> "lobby"; "/" -> "").
@@ -57,34 +93,67 @@ class Hub {
   // 20+ hex digits (worker start time, pid, connection id).
   std::string ClientId(const Connection& connection) const;
 
-  // Local membership of this worker's service.
-  void Join(Connection& connection, const std::string& room);
-  void Leave(Connection& connection);
-  const std::string* RoomOf(const Connection& connection) const;
+  // --- This worker's clients of its service ---
+  // Registers a client, in `initial_group`.
+  void Add(Connection& connection, const std::string& initial_group);
+  void Remove(Connection& connection);
+  bool Contains(const Connection& connection) const;
+  // False when the client is in kMaxGroupsPerClient groups already.
+  bool JoinGroup(Connection& connection, const std::string& group);
+  void LeaveGroup(Connection& connection, const std::string& group);
+  // The client's groups, sorted (empty if not added).
+  std::vector<std::string> GroupsOf(const Connection& connection) const;
+  void BindUid(Connection& connection, const std::string& uid);
+  void UnbindUid(Connection& connection);
+  std::string UidOf(const Connection& connection) const;
+  // The client's session, a JSON object ("{}" when empty or not added).
+  std::string SessionOf(const Connection& connection) const;
+  // Replaces (or, merging, updates) the session with a JSON object; false
+  // when it is not one or the result would exceed kMaxSessionSize.
+  bool SetSession(Connection& connection, absl::string_view json_object, bool merge);
 
-  // Delivers `payload` as `kind` to the clients of `service` matching
-  // `target`, in every worker and node, skipping client `exclude`. `done`,
-  // if given, gets how many clients it reached. The kind travels with it:
-  // a binary message reaches WebSocket clients as a binary frame.
+  // --- Operations on the clients of `service`, in every worker and node ---
+  // Delivers `payload` as `kind` to the target clients, skipping the client
+  // ids in `exclude`. `done`, if given, gets how many clients it reached.
+  // The kind travels with it: a binary message reaches WebSocket clients as
+  // a binary frame.
   void Publish(const std::string& service, const Target& target, const std::string& payload,
-               MessageKind kind, const std::string& exclude = "",
+               MessageKind kind, const std::vector<std::string>& exclude = {},
                std::function<void(int)> done = nullptr);
-  // Closes client `client_id` of `service`; `done` gets 1 if it was found.
-  void Close(const std::string& service, const std::string& client_id,
+  // Closes the target clients, after `last_message` (text) if not empty;
+  // `done` gets how many were found.
+  void Close(const std::string& service, const Target& target, const std::string& last_message,
              std::function<void(int)> done);
-  // The client ids in `room` of `service` (kAll: every client; kClient: the
-  // one client, if online).
+  // Applies `change` to the target clients; `done` gets how many changed.
+  void Apply(const std::string& service, Change change, const Target& target,
+             const std::string& argument, std::function<void(int)> done);
+  // The client ids of the target, sorted.
   void Members(const std::string& service, const Target& target,
                std::function<void(std::vector<std::string>)> done);
+  // One JSON object per online target client: {"client_id","uid","groups",
+  // "session","remote_address","connected_at"}.
+  void Info(const std::string& service, const Target& target,
+            std::function<void(std::vector<std::string>)> done);
+  // The non-empty groups (kGroup) or bound uids (kUid) of the service, sorted.
+  void Names(const std::string& service, Scope scope,
+             std::function<void(std::vector<std::string>)> done);
 
  private:
+  struct Client {
+    Connection* connection = nullptr;
+    std::string id;
+    std::set<std::string> groups;
+    std::string uid;
+    std::string session = "{}";
+    int64_t connected_at = 0;  // unix seconds
+  };
   struct Pending {
     int waiting = 0;
     int count = 0;
-    std::vector<std::string> ids;
+    std::vector<std::string> lines;
     TimerId timer = kNoTimer;
     std::function<void(int)> on_count;
-    std::function<void(std::vector<std::string>)> on_ids;
+    std::function<void(std::vector<std::string>)> on_lines;
   };
 
   Hub(Reactor& reactor, WorkerBus* bus, std::string service);
@@ -95,24 +164,36 @@ class Hub {
     return "sockman:" + service + ":workers";
   }
   void RefreshPresence();
-  // Wraps a count callback for a single-client target so that a client on
-  // another node counts (from Redis presence).
+  void WritePresence(const Client& client);
+  void Presence(const std::vector<std::string>& command);
+  // Wraps a count callback so that, in a cluster, the target's clients on
+  // other nodes count (from Redis presence), less those excluded.
   std::function<void(int)> OnlineAnywhere(const std::string& service, const Target& target,
+                                          const std::vector<std::string>& exclude,
                                           std::function<void(int)> done);
   void OnClusterMessage(const std::string& payload);
-  // Cluster-wide members from Redis (nullopt result: Redis unavailable).
-  void RedisMembers(const std::string& service, const Target& target,
-                    std::function<void(std::optional<std::vector<std::string>>)> done);
-  // Runs `op` here and in every other worker of `service`; answers (if asked
-  // for) are collected into a Pending.
-  void Fan(const std::string& service, char op, const Target& target, const std::string& exclude,
-           const std::string& payload, std::function<void(int)> on_count,
-           std::function<void(std::vector<std::string>)> on_ids);
-  // Applies an operation to this worker's clients; appends member ids for 'm'.
-  int Apply(char op, const Target& target, const std::string& exclude, const std::string& payload,
-            std::vector<std::string>* ids);
+  // Cluster-wide names from Redis presence: the ids of a target, or group
+  // or uid names (nullopt: Redis unavailable).
+  void RedisQuery(const std::string& service, char op, const Target& target,
+                  std::function<void(std::optional<std::vector<std::string>>)> done);
+  // Runs `op` here and in every other worker of `service` (and, for
+  // publications and changes, every other node); answers, if asked for,
+  // are collected into a Pending.
+  void Fan(const std::string& service, char op, const Target& target,
+           const std::vector<std::string>& exclude, const std::string& payload,
+           std::function<void(int)> on_count, std::function<void(std::vector<std::string>)> on_lines);
+  // Applies an operation to this worker's clients; appends answer lines.
+  int Run(char op, const Target& target, const std::vector<std::string>& exclude,
+          const std::string& payload, std::vector<std::string>* lines);
+  // This worker's clients in `target`, each once.
+  std::vector<Client*> Resolve(const Target& target);
+  Client* Find(const Connection& connection);
+  const Client* Find(const Connection& connection) const;
+  void Leave(Client& client, const std::string& group);
+  void Unbind(Client& client);
+  std::string InfoJson(const Client& client) const;
   void OnFrame(absl::string_view frame);
-  void Answer(uint64_t request, int count, const std::vector<std::string>& ids);
+  void Answer(uint64_t request, int count, const std::vector<std::string>& lines);
   void Finish(uint64_t request);
   void UncorkAll();
 
@@ -120,9 +201,10 @@ class Hub {
   WorkerBus* bus_;       // null: a lone worker (tests)
   std::string service_;  // this worker's service
   std::string id_prefix_;
-  absl::flat_hash_map<std::string, Connection*> clients_;  // by client id
-  absl::flat_hash_map<std::string, absl::flat_hash_set<Connection*>> rooms_;
-  absl::flat_hash_map<const Connection*, std::string> room_of_;
+  absl::node_hash_map<std::string, Client> clients_;  // by client id
+  absl::flat_hash_map<const Connection*, Client*> by_connection_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<Client*>> groups_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<Client*>> uids_;
   absl::flat_hash_set<Connection*> corked_;  // sent to in this loop pass
   bool uncork_scheduled_ = false;
   uint64_t next_request_ = 1;

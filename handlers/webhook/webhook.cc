@@ -4,7 +4,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "engine/base/json.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 #include "absl/strings/strip.h"
 #include "protocols/http/http_codec.h"
 #include "protocols/websocket/websocket.h"
@@ -55,13 +60,26 @@ std::string FormDecode(absl::string_view s) {
   return out;
 }
 
-std::string EncodeSession(const std::map<std::string, std::string>& session) {
+// The session (a JSON object) form-encoded for X-Sockman-Session:
+// "key=value&..."; a value that is not a string is its JSON text.
+std::string EncodeSession(absl::string_view json) {
+  rapidjson::Document session;
+  session.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   std::string out;
-  for (const auto& [key, value] : session) {
+  if (session.HasParseError() || !session.IsObject()) return out;
+  for (const auto& member : session.GetObject()) {
     if (!out.empty()) out.push_back('&');
-    AppendFormEncoded(out, key);
+    AppendFormEncoded(out, absl::string_view(member.name.GetString(), member.name.GetStringLength()));
     out.push_back('=');
-    AppendFormEncoded(out, value);
+    if (member.value.IsString()) {
+      AppendFormEncoded(out, absl::string_view(member.value.GetString(),
+                                               member.value.GetStringLength()));
+    } else {
+      rapidjson::StringBuffer text;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(text);
+      member.value.Accept(writer);
+      AppendFormEncoded(out, absl::string_view(text.GetString(), text.GetSize()));
+    }
   }
   return out;
 }
@@ -197,7 +215,7 @@ void Webhook::Opened(Connection& connection, const std::string& room) {
   client->id = hub_.ClientId(connection);
   client->address = connection.remote_address().Host();
   client->port = connection.remote_address().port();
-  client->room = room;
+  client->groups = {room};
   Client& c = *client;
   clients_[connection.id()] = std::move(client);
   if (!settings_.on_connect) return;
@@ -277,12 +295,21 @@ void Webhook::Pump(uint64_t key) {
   AddHeader(h, "X-Sockman-Client-Id", c.id);
   AddHeader(h, "X-Sockman-Remote-Addr", c.address);
   AddHeader(h, "X-Sockman-Remote-Port", absl::StrCat(c.port));
-  if (!c.room.empty()) {
+  // Groups and session as they are now (as they last were, for a closed
+  // client's close event).
+  if (c.connection != nullptr && hub_.Contains(*c.connection)) {
+    c.groups = hub_.GroupsOf(*c.connection);
+    c.session = hub_.SessionOf(*c.connection);
+  }
+  if (!(c.groups.empty() || (c.groups.size() == 1 && c.groups[0].empty()))) {
     h += "X-Sockman-Room: ";
-    AppendFormEncoded(h, c.room);
+    for (size_t i = 0; i < c.groups.size(); ++i) {
+      if (i > 0) h += ',';
+      AppendFormEncoded(h, c.groups[i]);
+    }
     h += "\r\n";
   }
-  if (!c.session.empty()) AddHeader(h, "X-Sockman-Session", EncodeSession(c.session));
+  if (c.session != "{}") AddHeader(h, "X-Sockman-Session", EncodeSession(c.session));
   h += settings_.headers;
   h += event.headers;
   request.body = std::move(event.body);
@@ -310,7 +337,8 @@ void Webhook::Apply(Client& client, const HttpClientResponse& response) {
   Connection& connection = *client.connection;
   std::vector<absl::string_view> updates = response.Headers("X-Sockman-Set-Session");
   if (!updates.empty()) {
-    std::map<std::string, std::string> session = client.session;
+    // "key=value&gone=" -> {"key":"value","gone":null}, merged into the session.
+    std::vector<std::string> members;
     for (absl::string_view update : updates) {
       for (absl::string_view pair : absl::StrSplit(update, '&', absl::SkipEmpty())) {
         std::pair<absl::string_view, absl::string_view> kv =
@@ -318,26 +346,41 @@ void Webhook::Apply(Client& client, const HttpClientResponse& response) {
         std::string key = FormDecode(absl::StripAsciiWhitespace(kv.first));
         if (key.empty()) continue;
         std::string value = FormDecode(kv.second);
-        if (value.empty()) {
-          session.erase(key);
-        } else {
-          session[key] = std::move(value);
-        }
+        members.push_back(
+            absl::StrCat(JsonString(key), ":", value.empty() ? "null" : JsonString(value)));
       }
     }
-    if (EncodeSession(session).size() > kMaxSessionSize) {
-      Error(absl::StrCat("session of client ", client.id, " would exceed ", kMaxSessionSize,
-                         " bytes; update refused"));
-    } else {
-      client.session = std::move(session);
+    std::string update = absl::StrCat("{", absl::StrJoin(members, ","), "}");
+    if (!hub_.SetSession(connection, update, /*merge=*/true)) {
+      Error(absl::StrCat("session update of client ", client.id, " refused (not UTF-8, or over ",
+                         Hub::kMaxSessionSize, " bytes)"));
     }
   }
-  std::vector<absl::string_view> joins = response.Headers("X-Sockman-Join");
-  if (!joins.empty()) {
-    std::string room = FormDecode(joins.back());
-    hub_.Leave(connection);
-    hub_.Join(connection, room);
-    client.room = room;
+  // Groups: any number of X-Sockman-Leave and X-Sockman-Join (in that order).
+  for (absl::string_view leave : response.Headers("X-Sockman-Leave")) {
+    hub_.LeaveGroup(connection, FormDecode(leave));
+  }
+  for (absl::string_view join : response.Headers("X-Sockman-Join")) {
+    std::string group = FormDecode(join);
+    if (!group.empty() && !Hub::ValidName(group)) {
+      Error(absl::StrCat("client ", client.id, ": group name refused (1-", Hub::kMaxNameSize,
+                         " bytes of UTF-8, no control characters)"));
+    } else if (!hub_.JoinGroup(connection, group)) {
+      Error(absl::StrCat("client ", client.id, " is in ", Hub::kMaxGroupsPerClient,
+                         " groups already; join refused"));
+    }
+  }
+  std::vector<absl::string_view> binds = response.Headers("X-Sockman-Bind-Uid");
+  if (!binds.empty()) {
+    std::string uid = FormDecode(binds.back());
+    if (uid.empty()) {
+      hub_.UnbindUid(connection);
+    } else if (Hub::ValidName(uid)) {
+      hub_.BindUid(connection, uid);
+    } else {
+      Error(absl::StrCat("client ", client.id, ": uid refused (1-", Hub::kMaxNameSize,
+                         " bytes of UTF-8, no control characters)"));
+    }
   }
   if (!response.body.empty()) {
     bool binary = absl::EqualsIgnoreCase(response.Header("X-Sockman-Message-Type"), "binary");

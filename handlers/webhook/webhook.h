@@ -58,8 +58,6 @@ class Webhook {
  public:
   // Most events one client may have waiting before its reading pauses.
   static constexpr size_t kClientBacklog = 64;
-  // Longest session (form-encoded) a client may carry.
-  static constexpr size_t kMaxSessionSize = 4096;
 
   Webhook(const WebhookSettings& settings, const WorkerContext& worker, Hub& hub);
 
@@ -84,8 +82,9 @@ class Webhook {
     std::string id;
     std::string address;
     uint16_t port = 0;
-    std::string room;
-    std::map<std::string, std::string> session;
+    // As the hub last had them (kept for the close event).
+    std::vector<std::string> groups;
+    std::string session = "{}";
     std::deque<Event> events;
     bool busy = false;
   };

@@ -31,15 +31,15 @@ class WebhookHandler : public Handler {
     webhook_.Message(connection, message, kind);
   }
   void OnClose(Connection& connection) override {
-    if (hub_.RoomOf(connection) == nullptr) return;  // never opened
+    if (!hub_.Contains(connection)) return;  // never opened
     webhook_.Closed(connection);
-    hub_.Leave(connection);
+    hub_.Remove(connection);
   }
   uint64_t backend_errors() const override { return webhook_.errors(); }
 
  private:
   void Open(Connection& connection, const std::string& room) {
-    hub_.Join(connection, room);
+    hub_.Add(connection, room);
     webhook_.Opened(connection, room);
   }
 
