@@ -242,6 +242,9 @@ TEST_F(MessagingTest, GatewayApiAcrossWorkers) {
   std::string groups = Api("GET", "/groups");
   EXPECT_TRUE(absl::StrContains(groups, R"("lobby")") && absl::StrContains(groups, R"("side")"))
       << groups;
+  std::string sessions = Api("GET", "/groups/lobby?info=1");
+  EXPECT_TRUE(absl::StrContains(sessions, R"({"count":3,"clients":[{"client_id":")")) << sessions;
+  EXPECT_TRUE(absl::StrContains(sessions, R"("uid":"bob")")) << sessions;
   EXPECT_EQ(Api("DELETE", "/clients/" + c_id + "/groups/side"), "{\"left\":1}\n 200");
 
   // Sessions: set, merge (null deletes), read.

@@ -4,7 +4,7 @@
 // table of routes and the Lib\Gateway call each one is.
 //
 //   POST   /all            body -> every client (?client=ID... ?exclude=ID...)
-//   GET    /all            the client ids, paged (?limit=N&cursor=ID)
+//   GET    /all            the client ids, paged (?limit=N&cursor=ID); ?info=1: all info
 //   POST   /clients/ID     body -> one client;  POST /clients?client=ID&client=ID
 //   GET    /clients/ID     online, uid, groups, session, address, connect time
 //   DELETE /clients/ID     close it (a body: sent first)
@@ -14,7 +14,7 @@
 //   POST   /groups/NAME    body -> a group (?exclude=ID...); /rooms/NAME too;
 //                          /groups/ is the default group ""
 //   POST   /groups?group=A&group=B   body -> several groups, each client once
-//   GET    /groups/NAME    its clients;  GET /groups: every group
+//   GET    /groups/NAME    its clients (?info=1: their info);  GET /groups: every group
 //   DELETE /groups/NAME    ungroup: every client leaves it
 //   POST   /uids/UID       body -> every client of a uid; POST /uids?uid=A&uid=B
 //   GET    /uids/UID       online and its clients;  GET /uids: every uid
@@ -208,6 +208,9 @@ class PushHandler : public Handler {
                                              : Hub::Target{Hub::Scope::kClient, clients};
         return Send(call, target, std::move(done));
       }
+      if (m == "GET" && !QueryList(call, "info").empty()) {
+        return InfoList(Hub::Target::All(), std::move(done));
+      }
       if (m == "GET") return ListAll(call, std::move(done));
       return not_allowed("GET, POST");
     }
@@ -234,6 +237,9 @@ class PushHandler : public Handler {
       std::string group = p.size() == 2 ? p[1] : "";  // "/groups/": the default group
       if (!group.empty() && !Hub::ValidName(group)) return done(BadName("group"));
       if (m == "POST") return Send(call, Hub::Target::Group(group), std::move(done));
+      if (m == "GET" && !QueryList(call, "info").empty()) {
+        return InfoList(Hub::Target::Group(group), std::move(done));
+      }
       if (m == "GET") {
         return hub_.Members(settings_.service, Hub::Target::Group(group),
                             [group, done](std::vector<std::string> ids) {
@@ -415,6 +421,15 @@ class PushHandler : public Handler {
                                                              ids.empty() ? "false" : "true", "}")});
                              });
               });
+  }
+
+  // GET /all?info=1, GET /groups/NAME?info=1: every client's info (this
+  // node's clients, in a cluster).
+  void InfoList(const Hub::Target& target, Done done) {
+    hub_.Info(settings_.service, target, [done](std::vector<std::string> infos) {
+      done(Answer{200, absl::StrCat(R"({"count":)", infos.size(), R"(,"clients":[)",
+                                    absl::StrJoin(infos, ","), "]}")});
+    });
   }
 
   // GET /all?limit=N&cursor=ID: ids after the cursor, sorted.
