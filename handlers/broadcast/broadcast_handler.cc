@@ -114,6 +114,10 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const BroadcastO
     return absl::InvalidArgumentError(
         "broadcasts to text, frame, tcp and websocket clients, not http (see push)");
   }
+  if (config.datagrams) {
+    return absl::InvalidArgumentError(
+        "broadcasts to connected clients; a UDP service has none (use transport: TCP)");
+  }
   BroadcastSettings settings;
   if (options.rooms_from_path() && !config.protocol.traits().handshake) {
     return absl::InvalidArgumentError("rooms_from_path needs a websocket:// service");

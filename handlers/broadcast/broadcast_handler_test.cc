@@ -1,4 +1,8 @@
+#include <string>
+#include <vector>
+
 #include "gtest/gtest.h"
+#include "handlers/messaging/hub.h"
 #include "handlers/testing/handler_harness.h"
 #include "protocols/websocket/testing/client_frame.h"
 
@@ -60,6 +64,44 @@ TEST(BroadcastHandlerTest, RefusesHttpAndRoomsWithoutAHandshake) {
   auto rooms = HandlerHarness::Create("broadcast", "rooms_from_path: true", "text", "test");
   ASSERT_FALSE(rooms.ok());
   EXPECT_EQ(rooms.status().message(), "rooms_from_path needs a websocket:// service");
+  // Over UDP there is nobody to broadcast to: refused, not silently idle.
+  auto udp = HandlerHarness::Create("broadcast", "", "udp", "test");
+  ASSERT_FALSE(udp.ok());
+  EXPECT_EQ(udp.status().message(),
+            "broadcasts to connected clients; a UDP service has none (use transport: TCP)");
+}
+
+// GatewayWorker's groups: a client in several groups hears each group; a
+// backend's move out of the default group stops default-group messages.
+TEST(BroadcastHandlerTest, GroupsDecideWhoHearsWhom) {
+  auto harness = HandlerHarness::Create("broadcast", "", "text", "test");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  Hub& hub = Hub::ForWorker(WorkerContext{HandlerHarness::reactor(), "test"});
+  auto a = (*harness)->Connect();
+  auto b = (*harness)->Connect();
+  auto c = (*harness)->Connect();
+  EXPECT_EQ(hub.GroupsOf(b->connection()), std::vector<std::string>{""});
+  ASSERT_TRUE(hub.JoinGroup(b->connection(), "vip"));  // a move: out of ""
+  EXPECT_EQ(hub.GroupsOf(b->connection()), std::vector<std::string>{"vip"});
+  a->Send("default\n");
+  (*harness)->Run();
+  EXPECT_EQ(a->Received(), "default\n");
+  EXPECT_EQ(c->Received(), "default\n");
+  EXPECT_EQ(b->Received(), "");  // moved away
+  ASSERT_TRUE(hub.JoinGroup(c->connection(), "vip"));
+  ASSERT_TRUE(hub.JoinGroup(c->connection(), ""));  // c: in both now
+  b->Send("vip\n");
+  (*harness)->Run();
+  EXPECT_EQ(c->Received(), "vip\n");
+  EXPECT_EQ(b->Received(), "vip\n");  // the sender too: no exclude_sender
+  EXPECT_EQ(a->Received(), "");
+  c->Send("both\n");  // to "" and vip: everyone, each once
+  (*harness)->Run();
+  EXPECT_EQ(a->Received(), "both\n");
+  EXPECT_EQ(b->Received(), "both\n");
+  EXPECT_EQ(c->Received(), "both\n");
+  for (int i = 0; i < 70; ++i) hub.JoinGroup(a->connection(), "g" + std::to_string(i));
+  EXPECT_EQ(hub.GroupsOf(a->connection()).size(), Hub::kMaxGroupsPerClient);
 }
 
 }  // namespace

@@ -8,7 +8,8 @@
 // as long again. Children are reaped through pidfds: no zombies.
 //
 // Environment (besides `env` and PATH): REMOTE_ADDR, REMOTE_PORT,
-// SERVER_NAME (the service), CLIENT_ID, and for WebSocket the upgrade's
+// SERVER_NAME (the service), CLIENT_ID (the global client id, as the push
+// API and webhooks see it), WORKER_ID, and for WebSocket the upgrade's
 // REQUEST_URI and HTTP_ORIGIN.
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "config/sockman.pb.h"
 #include "engine/base/logging.h"
+#include "handlers/messaging/hub.h"
 #include "engine/base/unique_fd.h"
 #include "handlers/handler.h"
 #include "protocols/websocket/websocket.h"
@@ -129,7 +131,8 @@ class ExecHandler : public Handler {
     env.push_back("REMOTE_ADDR=" + peer.Host());
     env.push_back(absl::StrCat("REMOTE_PORT=", peer.port()));
     env.push_back("SERVER_NAME=" + worker_.service);
-    env.push_back(absl::StrCat("CLIENT_ID=", connection.id()));
+    env.push_back("CLIENT_ID=" + Hub::GlobalClientId(worker_, connection));
+    env.push_back(absl::StrCat("WORKER_ID=", worker_.worker_id));
     if (const HttpRequest* request = WebSocketHandshake(connection)) {
       env.push_back(absl::StrCat("REQUEST_URI=", request->target));
       env.push_back(absl::StrCat("HTTP_ORIGIN=", request->Header("Origin")));

@@ -113,25 +113,34 @@ bool Hub::ValidName(absl::string_view name) {
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {
   static Hub* hub = [&] {
-    auto* made = new Hub(worker.reactor, worker.bus, worker.service);
+    auto* made = new Hub(worker.reactor, worker.bus, worker.service, IdPrefix(worker));
     if (worker.cluster != nullptr) made->EnableCluster(*worker.cluster);
     return made;
   }();
   return *hub;
 }
 
-Hub::Hub(Reactor& reactor, WorkerBus* bus, std::string service)
-    : reactor_(reactor), bus_(bus), service_(std::move(service)) {
-  // Worker start time and pid: no two live or past workers share both.
-  id_prefix_ = absl::StrCat(absl::Hex(SystemClock().WallSeconds(), absl::kZeroPad8),
-                            absl::Hex(getpid(), absl::kZeroPad6));
+std::string Hub::IdPrefix(const WorkerContext& worker) {
+  // Worker start time and pid: no two live or past workers share both. Ids
+  // carry the node too in a cluster: unique across its hosts.
+  static const int64_t started = SystemClock().WallSeconds();
+  std::string prefix = absl::StrCat(absl::Hex(started, absl::kZeroPad8),
+                                    absl::Hex(getpid(), absl::kZeroPad6));
+  if (worker.cluster != nullptr) prefix = absl::StrCat(worker.cluster->node_id, "-", prefix);
+  return prefix;
+}
+
+std::string Hub::GlobalClientId(const WorkerContext& worker, const Connection& connection) {
+  return absl::StrCat(IdPrefix(worker), absl::Hex(connection.id(), absl::kZeroPad6));
+}
+
+Hub::Hub(Reactor& reactor, WorkerBus* bus, std::string service, std::string id_prefix)
+    : reactor_(reactor), bus_(bus), service_(std::move(service)), id_prefix_(std::move(id_prefix)) {
   if (bus_ != nullptr) bus_->SetOnFrame([this](absl::string_view frame) { OnFrame(frame); });
 }
 
 void Hub::EnableCluster(const ClusterOptions& cluster) {
   node_id_ = cluster.node_id;
-  // Ids carry the node too: unique across the cluster's hosts.
-  id_prefix_ = absl::StrCat(node_id_, "-", id_prefix_);
   redis_ = std::make_unique<RedisClient>(reactor_, cluster.redis, "cluster");
   subscriber_ = std::make_unique<RedisClient>(reactor_, cluster.redis, "cluster pub/sub");
   // After a (re)connection Redis may have lost everything: write it again.

@@ -89,6 +89,10 @@ class Hub {
   // This worker's hub (made on first use; needs the worker's bus).
   static Hub& ForWorker(const WorkerContext& worker);
 
+  // The client id of `connection` in this worker (what ClientId returns),
+  // for handlers without a hub (exec): the same for the same client.
+  static std::string GlobalClientId(const WorkerContext& worker, const Connection& connection);
+
   // A client id unique across workers, restarts and hosts' processes:
   // 20+ hex digits (worker start time, pid, connection id).
   std::string ClientId(const Connection& connection) const;
@@ -156,7 +160,9 @@ class Hub {
     std::function<void(std::vector<std::string>)> on_lines;
   };
 
-  Hub(Reactor& reactor, WorkerBus* bus, std::string service);
+  Hub(Reactor& reactor, WorkerBus* bus, std::string service, std::string id_prefix);
+  // "[NODE-]START PID": this process's prefix of client ids.
+  static std::string IdPrefix(const WorkerContext& worker);
   void EnableCluster(const ClusterOptions& cluster);
   // Redis keys: this worker's sets, and the live workers of a service.
   std::string WorkerKey(const std::string& service) const;

@@ -44,7 +44,8 @@ absl::StatusOr<std::unique_ptr<HandlerHarness>> HandlerHarness::Create(
     return absl::InvalidArgumentError(absl::StrCat("no handler '", handler, "'"));
   }
   HandlerConfig handler_config{config.GetReflection()->GetMessage(config, field),
-                               std::string(service), *harness->protocol_, false,
+                               std::string(service), *harness->protocol_,
+                               !harness->protocol_->traits().stream,
                                std::move(config_directory)};
   absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
   if (!factory.ok()) return factory.status();

@@ -200,6 +200,7 @@ Webhook::Webhook(const WebhookSettings& settings, const WorkerContext& worker, H
     : settings_(settings),
       reactor_(worker.reactor),
       service_(worker.service),
+      worker_id_(absl::StrCat(worker.worker_id)),
       hub_(hub),
       http_(worker.reactor, HttpClientOptions{.host = settings.host,
                                               .port = settings.port,
@@ -293,6 +294,7 @@ void Webhook::Pump(uint64_t key) {
   AddHeader(h, "X-Sockman-Event", kNames[static_cast<int>(event.kind)]);
   AddHeader(h, "X-Sockman-Service", service_);
   AddHeader(h, "X-Sockman-Client-Id", c.id);
+  AddHeader(h, "X-Sockman-Worker-Id", worker_id_);
   AddHeader(h, "X-Sockman-Remote-Addr", c.address);
   AddHeader(h, "X-Sockman-Remote-Port", absl::StrCat(c.port));
   // Groups and session as they are now (as they last were, for a closed

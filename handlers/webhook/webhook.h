@@ -100,6 +100,7 @@ class Webhook {
   const WebhookSettings& settings_;
   Reactor& reactor_;
   std::string service_;
+  std::string worker_id_;
   Hub& hub_;
   HttpClient http_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;  // by connection id

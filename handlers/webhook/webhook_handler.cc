@@ -61,6 +61,10 @@ class WebhookFactory : public HandlerFactory {
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateWebhook(const WebhookOptions& options,
                                                               const HandlerConfig& config) {
+  if (config.datagrams) {
+    return absl::InvalidArgumentError(
+        "webhooks hold connections; a UDP service has none (use transport: TCP)");
+  }
   absl::StatusOr<WebhookSettings> settings = ParseWebhookSettings(options, config.protocol);
   if (!settings.ok()) return settings.status();
   return std::make_unique<WebhookFactory>(std::move(*settings));
