@@ -17,6 +17,8 @@
 #              50,000 connections over several 127.0.0.x sources  vs Node ws
 #   broadcast  bench/ws_load --mode fanout: 1,000 subscribers, fan-out rate
 #              and publish-to-receipt latency           vs a Node ws broadcast
+#   webhook    one event through a webhook to Python's http.server backend,
+#              per-event round trip          vs the backend alone (the floor)
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -24,10 +26,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast)
+suites=(http latency ws broadcast webhook)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -36,7 +38,7 @@ if [[ -n "${SMOKE:-}" ]]; then
   # Seconds, not minutes: every script, every suite, every chart, tiny loads.
   export DURATION=1 RUNS=1 STRACE_SECONDS=1
   export RATES_LATENCY="200" RATES_BROADCAST="50" SUBSCRIBERS=20 IDLE_CONNECTIONS="200 1000"
-  export CONNECTIONS=10
+  export CONNECTIONS=10 EVENTS=50
 fi
 
 command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null
@@ -107,7 +109,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast; do
+for suite in http latency ws broadcast webhook; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -132,6 +134,9 @@ for suite in http latency ws broadcast; do
     broadcast)
       chart "${csv}" 1 4 "Broadcast deliveries per second, by publish rate" "deliveries/s" "${OUT}/broadcast-rate.png" log
       chart "${csv}" 1 7 "Broadcast p99 publish-to-receipt latency, by publish rate (lower is better)" "microseconds" "${OUT}/broadcast-p99.png" log
+      ;;
+    webhook)
+      chart "${csv}" 1 4 "One event through a webhook, median (lower is better)" "microseconds" "${OUT}/webhook-median.png" log
       ;;
   esac
 done

@@ -197,6 +197,12 @@ void TcpConnection::HandleReadable(bool peer_hung_up) {
     absl::Span<char> space = target.PrepareWrite(want);
     ssize_t n = ReadSome(space.data(), want);
     if (n > 0) {
+      if (limits_.quick_ack) {
+        // Linux leaves quick-ack mode on its own: set it again after every
+        // read. Setting it also sends an ACK that is pending now.
+        int one = 1;
+        setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+      }
       target.CommitWrite(static_cast<size_t>(n));
       bytes_read_ += static_cast<uint64_t>(n);
       delegate_->OnData(*this, target);

@@ -45,6 +45,11 @@ struct ConnectionLimits {
   int64_t close_timeout_ms = 5000;
   // TLS only: a handshake not finished this long after accept closes the socket.
   int64_t tls_handshake_timeout_ms = 10000;
+  // Acknowledge what arrives at once (TCP_QUICKACK after each read), not up
+  // to 40 ms later: for clients of peers that answer in several small writes
+  // with Nagle on (Python's http.server writes head and body apart), whose
+  // second write waits for the ACK of the first.
+  bool quick_ack = false;
 };
 
 // The delegate's `input` never holds more than max_package_size bytes: a

@@ -110,6 +110,43 @@ TEST_F(TcpConnectionTest, NoDelayOnlyOnceAConnectionWritesAgain) {
   EXPECT_EQ(ReadClient(6), "onetwo");
 }
 
+int QuickAck(int fd) {
+  int value = -1;
+  socklen_t length = sizeof(value);
+  EXPECT_EQ(getsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &value, &length), 0);
+  return value;
+}
+
+// An exchange that makes Linux delay ACKs (data sent right after data
+// received), then one more read: with quick_ack the socket is back in
+// quick-ack mode after it, so the peer's next segment is acknowledged at once.
+TEST_F(TcpConnectionTest, QuickAckAfterEveryReadWhenAsked) {
+  auto exchange = [&] {
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(::write(client_.get(), "q", 1), 1);
+      Spin(2);
+      ASSERT_EQ(connection_->Send("a"), TcpConnection::SendResult::kOk);
+      ReadClient(1);
+    }
+    ASSERT_EQ(::write(client_.get(), "q", 1), 1);
+    Spin(2);
+  };
+  exchange();
+  int without = QuickAck(connection_->fd());
+  // Now the same with quick_ack, on a connection of its own.
+  SocketAddress bound = *SocketAddress::LocalOf(listen_fd_.get());
+  client_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_EQ(::connect(client_.get(), bound.sockaddr_ptr(), bound.length()), 0);
+  UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  limits_.quick_ack = true;
+  connection_ = *TcpConnection::Create(*reactor_, std::move(fd), SocketAddress(), limits_,
+                                       &recorder_);
+  exchange();
+  EXPECT_EQ(QuickAck(connection_->fd()), 1);
+  if (without == 1) GTEST_SKIP() << "this kernel did not delay ACKs after the exchange";
+}
+
 TEST_F(TcpConnectionTest, NoDelayWaitsForTheFileAfterAHead) {
   // A head queued before a file goes out with MSG_MORE; TCP_NODELAY comes
   // after the file, so the kernel can pack the two.
