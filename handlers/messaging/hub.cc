@@ -340,7 +340,7 @@ void Hub::LeaveGroup(Connection& connection, const std::string& group) {
   if (Client* client = Find(connection)) Leave(*client, group);
 }
 
-void Hub::Leave(Client& client, const std::string& group) {
+void Hub::Leave(Client& client, std::string group) {  // a copy: it may name the erased element
   if (client.groups.erase(group) == 0) return;
   std::string key = WorkerKey(service_);
   Presence({"SREM", key + ":room:" + group, client.id});

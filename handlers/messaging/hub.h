@@ -195,7 +195,7 @@ class Hub {
   std::vector<Client*> Resolve(const Target& target);
   Client* Find(const Connection& connection);
   const Client* Find(const Connection& connection) const;
-  void Leave(Client& client, const std::string& group);
+  void Leave(Client& client, std::string group);
   void Unbind(Client& client);
   std::string InfoJson(const Client& client) const;
   void OnFrame(absl::string_view frame);
