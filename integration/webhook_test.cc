@@ -26,10 +26,12 @@ namespace {
 class Backend {
  public:
   // With a certificate and key: an https:// backend.
-  explicit Backend(const std::string& cert_file = "", const std::string& key_file = "") {
+  explicit Backend(const std::string& cert_file = "", const std::string& key_file = "",
+                   uint16_t port = 0) {
     std::string port_file = ShortTempDir() + "/port";
     pid_ = fork();
     if (pid_ == 0) {
+      if (port != 0) setenv("BACKEND_PORT", absl::StrCat(port).c_str(), 1);
       std::vector<const char*> argv = {"python3", "integration/testdata/webhook_backend.py",
                                        port_file.c_str()};
       if (!cert_file.empty()) argv.insert(argv.end(), {cert_file.c_str(), key_file.c_str()});
@@ -91,6 +93,7 @@ std::string WelcomeId(const std::string& welcome) {
 class WebhookTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    late_port_ = FreePort();
     backend_ = new Backend();
     ASSERT_NE(backend_->port(), 0) << "the backend did not start";
     std::string url = absl::StrCat("http://127.0.0.1:", backend_->port(), "/events/in");
@@ -116,7 +119,11 @@ service {
 }
 service { name: "chat_api" listen: "http://127.0.0.1:0" push { service: "chat" } }
 service { name: "down" listen: "text://127.0.0.1:0" webhook { url: "http://127.0.0.1:)",
-                     FreePort(), R"(/" timeout_ms: 500 } }
+                     FreePort(), R"(/" timeout_ms: 500 retry_ms: 0 } }
+service { name: "pair" listen: "text://127.0.0.1:0" webhook {
+  url: "http://127.0.0.1:)", FreePort(), R"(/dead" url: ")", url, R"(" events: MESSAGE } }
+service { name: "later" listen: "text://127.0.0.1:0" webhook {
+  url: "http://127.0.0.1:)", late_port_, R"(/events" events: MESSAGE retry_ms: 20000 } }
 )"),
         "webhook", ShortTempDir());
     ASSERT_TRUE(started.ok()) << started.status();
@@ -130,7 +137,10 @@ service { name: "down" listen: "text://127.0.0.1:0" webhook { url: "http://127.0
   }
   static Backend* backend_;
   static SockmanProcess* server_;
+  static uint16_t late_port_;  // a backend that starts after the events
 };
+
+uint16_t WebhookTest::late_port_ = 0;
 
 Backend* WebhookTest::backend_ = nullptr;
 SockmanProcess* WebhookTest::server_ = nullptr;
@@ -266,6 +276,26 @@ TEST_F(WebhookTest, ABackendThatIsDownCostsOnlyItsEvents) {
   TestClient again(server_->port("down"));
   EXPECT_TRUE(again.Send("still up\n"));
   EXPECT_FALSE(again.WaitClosed(300));
+}
+
+// Several backends (BusinessWorkers): one is dead, so every event goes to
+// the other, in order, and none is lost.
+TEST_F(WebhookTest, EventsFailOverToALiveBackend) {
+  TestClient client(server_->port("pair"));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(client.Send(absl::StrCat("n", i, "\n")));
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(client.ReadLine(3000), absl::StrCat("echo: n", i));
+}
+
+// While no backend is up, events wait (in order) and are retried; a backend
+// that comes up gets them all.
+TEST_F(WebhookTest, EventsWaitForABackendThatComesUp) {
+  TestClient client(server_->port("later"));
+  ASSERT_TRUE(client.Send("first\nsecond\n"));
+  EXPECT_EQ(client.ReadLine(600), "");  // nobody to answer yet
+  Backend late("", "", late_port_);
+  ASSERT_EQ(late.port(), late_port_);
+  EXPECT_EQ(client.ReadLine(15000), "echo: first");
+  EXPECT_EQ(client.ReadLine(3000), "echo: second");
 }
 
 // A moderated chat room from config only: broadcast relays messages within

@@ -88,6 +88,54 @@ void AddHeader(std::string& out, absl::string_view name, absl::string_view value
   absl::StrAppend(&out, name, ": ", value, "\r\n");
 }
 
+absl::StatusOr<WebhookEndpoint> ParseEndpoint(const std::string& url, const std::string& ca_file) {
+  WebhookEndpoint endpoint;
+  endpoint.url = url;
+  absl::string_view rest = url;
+  if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
+  bool https = absl::ConsumePrefix(&rest, "https://");
+  if (!https && !absl::ConsumePrefix(&rest, "http://")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook.url '", url,
+                     "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
+  }
+  if (https) endpoint.port = 443;
+  size_t slash = rest.find('/');
+  absl::string_view authority = rest.substr(0, slash);
+  endpoint.target = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
+  for (unsigned char c : endpoint.target) {
+    if (c <= 0x20 || c >= 0x7f || c == '#') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("webhook.url '", url, "' has a space, control byte or '#' in its path"));
+    }
+  }
+  absl::string_view host = authority;
+  size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
+    uint32_t port = 0;
+    if (!absl::SimpleAtoi(authority.substr(colon + 1), &port) || port == 0 || port > 65535) {
+      return absl::InvalidArgumentError(absl::StrCat("webhook.url '", url, "' needs a port 1-65535"));
+    }
+    endpoint.port = static_cast<uint16_t>(port);
+    host = authority.substr(0, colon);
+  }
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
+        return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
+      })) {
+    return absl::InvalidArgumentError(absl::StrCat("webhook.url '", url, "' has no valid host"));
+  }
+  endpoint.host = std::string(host);
+  if (https) {
+    auto tls = TlsClientContext::Create(ca_file, {"http/1.1"});
+    if (!tls.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("webhook: ", tls.status().message()));
+    }
+    endpoint.tls = *std::move(tls);
+  }
+  return endpoint;
+}
+
 }  // namespace
 
 absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
@@ -99,54 +147,22 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
     return absl::InvalidArgumentError("webhooks serve text://, frame:// and websocket:// services");
   }
   settings.message_kinds = traits.message_kinds;
-  settings.url = options.url();
-  absl::string_view rest = options.url();
-  if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
-  bool https = absl::ConsumePrefix(&rest, "https://");
-  if (!https && !absl::ConsumePrefix(&rest, "http://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("webhook.url '", options.url(),
-                     "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
+  if (options.url_size() == 0) return absl::InvalidArgumentError("webhook.url is required");
+  bool any_https = false;
+  for (const std::string& url : options.url()) {
+    absl::StatusOr<WebhookEndpoint> endpoint = ParseEndpoint(url, options.ca_file());
+    if (!endpoint.ok()) return endpoint.status();
+    any_https = any_https || endpoint->tls != nullptr;
+    settings.endpoints.push_back(*std::move(endpoint));
   }
-  if (https) settings.port = 443;
-  if (options.has_ca_file() && !https) {
+  if (options.has_ca_file() && !any_https) {
     return absl::InvalidArgumentError("webhook.ca_file is for https:// urls");
   }
-  size_t slash = rest.find('/');
-  absl::string_view authority = rest.substr(0, slash);
-  settings.target = slash == absl::string_view::npos ? "/" : std::string(rest.substr(slash));
-  for (unsigned char c : settings.target) {
-    if (c <= 0x20 || c >= 0x7f || c == '#') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "webhook.url '", options.url(), "' has a space, control byte or '#' in its path"));
+  if (options.has_retry_ms()) {
+    if (options.retry_ms() > 3'600'000) {
+      return absl::InvalidArgumentError("webhook.retry_ms must be at most 3600000");
     }
-  }
-  absl::string_view host = authority;
-  size_t colon = authority.rfind(':');
-  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
-    uint32_t port = 0;
-    if (!absl::SimpleAtoi(authority.substr(colon + 1), &port) || port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("webhook.url '", options.url(), "' needs a port 1-65535"));
-    }
-    settings.port = static_cast<uint16_t>(port);
-    host = authority.substr(0, colon);
-  }
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
-    host = host.substr(1, host.size() - 2);
-  if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
-        return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
-      })) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("webhook.url '", options.url(), "' has no valid host"));
-  }
-  settings.host = std::string(host);
-  if (https) {
-    auto tls = TlsClientContext::Create(options.ca_file(), {"http/1.1"});
-    if (!tls.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("webhook: ", tls.status().message()));
-    }
-    settings.tls = *std::move(tls);
+    settings.retry_ms = options.retry_ms();
   }
 
   if (options.events_size() > 0) {
@@ -201,13 +217,42 @@ Webhook::Webhook(const WebhookSettings& settings, const WorkerContext& worker, H
       reactor_(worker.reactor),
       service_(worker.service),
       worker_id_(absl::StrCat(worker.worker_id)),
-      hub_(hub),
-      http_(worker.reactor, HttpClientOptions{.host = settings.host,
-                                              .port = settings.port,
-                                              .tls = settings.tls,
-                                              .max_connections = settings.max_connections,
-                                              .max_queue = SIZE_MAX,  // bounded here, by max_queue
-                                              .timeout_ms = settings.timeout_ms}) {}
+      hub_(hub) {
+  for (const WebhookEndpoint& endpoint : settings.endpoints) {
+    backends_.push_back(std::make_unique<Backend>(worker.reactor, endpoint, settings));
+  }
+}
+
+Webhook::~Webhook() { reactor_.CancelTimer(retry_timer_); }
+
+Webhook::Backend::Backend(Reactor& reactor, const WebhookEndpoint& endpoint,
+                          const WebhookSettings& settings)
+    : endpoint(endpoint),
+      http(reactor, HttpClientOptions{.host = endpoint.host,
+                                      .port = endpoint.port,
+                                      .tls = endpoint.tls,
+                                      .max_connections = settings.max_connections,
+                                      .max_queue = SIZE_MAX,  // bounded by max_queue
+                                      .timeout_ms = settings.timeout_ms}) {}
+
+Webhook::Backend* Webhook::PickBackend() {
+  int64_t now = reactor_.NowMs();
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    Backend& backend = *backends_[(next_backend_ + i) % backends_.size()];
+    if (backend.down_until_ms <= now) {
+      next_backend_ = (next_backend_ + i + 1) % backends_.size();
+      return &backend;
+    }
+  }
+  return nullptr;
+}
+
+void Webhook::RetryWaiting() {
+  retry_timer_ = kNoTimer;
+  std::vector<uint64_t> keys(waiting_for_backend_.begin(), waiting_for_backend_.end());
+  waiting_for_backend_.clear();
+  for (uint64_t key : keys) Pump(key);
+}
 
 void Webhook::Opened(Connection& connection, const std::string& room) {
   auto client = std::make_unique<Client>();
@@ -264,6 +309,7 @@ void Webhook::Enqueue(Client& client, Event event) {
     Pump(client.key);  // forgets a closed client whose close event this was
     return;
   }
+  event.first_try_ms = reactor_.NowMs();
   client.events.push_back(std::move(event));
   ++waiting_;
   if (client.connection != nullptr && client.events.size() >= kClientBacklog) {
@@ -277,6 +323,28 @@ void Webhook::Pump(uint64_t key) {
   if (it == clients_.end()) return;
   Client& c = *it->second;
   if (c.busy) return;
+  Backend* backend = nullptr;
+  while (!c.events.empty()) {
+    backend = PickBackend();
+    if (backend != nullptr) break;
+    // Every backend is down: the event waits, unless it waited long enough.
+    if (reactor_.NowMs() - c.events.front().first_try_ms < settings_.retry_ms) {
+      waiting_for_backend_.insert(key);
+      if (retry_timer_ == kNoTimer) {
+        int64_t soonest = INT64_MAX;
+        for (const auto& b : backends_) soonest = std::min(soonest, b->down_until_ms);
+        retry_timer_ = reactor_.AddTimer(std::max<int64_t>(1, soonest - reactor_.NowMs()),
+                                         [this] { RetryWaiting(); });
+      }
+      return;
+    }
+    c.events.pop_front();
+    --waiting_;
+    ++dropped_;
+    Error(absl::StrCat("no backend reachable for ", settings_.retry_ms,
+                       " ms: an event of client ", c.id, " was dropped (", dropped_,
+                       " dropped so far)"));
+  }
   if (c.events.empty()) {
     if (c.connection == nullptr) clients_.erase(it);
     return;
@@ -289,7 +357,7 @@ void Webhook::Pump(uint64_t key) {
 
   static constexpr const char* kNames[] = {"connect", "message", "close"};
   HttpClientRequest request;
-  request.target = settings_.target;
+  request.target = backend->endpoint.target;
   std::string& h = request.headers;
   AddHeader(h, "X-Sockman-Event", kNames[static_cast<int>(event.kind)]);
   AddHeader(h, "X-Sockman-Service", service_);
@@ -314,21 +382,39 @@ void Webhook::Pump(uint64_t key) {
   if (c.session != "{}") AddHeader(h, "X-Sockman-Session", EncodeSession(c.session));
   h += settings_.headers;
   h += event.headers;
-  request.body = std::move(event.body);
-  http_.Send(std::move(request), [this, key](absl::StatusOr<HttpClientResponse> response) {
-    Answered(key, std::move(response));
+  request.body = event.body;  // the event is kept: a backend down means another try
+  backend->http.Send(std::move(request), [this, key, backend, event = std::move(event)](
+                                             absl::StatusOr<HttpClientResponse> response) mutable {
+    Answered(key, *backend, std::move(event), std::move(response));
   });
 }
 
-void Webhook::Answered(uint64_t key, absl::StatusOr<HttpClientResponse> response) {
+void Webhook::Answered(uint64_t key, Backend& backend, Event event,
+                       absl::StatusOr<HttpClientResponse> response) {
   auto it = clients_.find(key);
   if (it == clients_.end()) return;
   Client& c = *it->second;
   c.busy = false;
+  const std::string& url = backend.endpoint.url;
+  if (!response.ok() && absl::IsUnavailable(response.status())) {
+    // Unreachable (or gone while answering): skip this backend for a while,
+    // backing off, and send the event again, to another backend if one is up.
+    backend.backoff_ms = std::clamp<int64_t>(backend.backoff_ms * 2, 250, 10'000);
+    backend.down_until_ms = reactor_.NowMs() + backend.backoff_ms;
+    // Not an error yet: the event is tried again (counted if finally dropped).
+    log_.Log(LogSeverity::kWarning, reactor_.NowMs(),
+             absl::StrCat("webhook ", service_, ": POST ", url, ": ", response.status().message(),
+                          " (skipped for ", backend.backoff_ms, " ms)"));
+    c.events.push_front(std::move(event));
+    ++waiting_;
+    Pump(key);
+    return;
+  }
+  backend.backoff_ms = 0;  // it answered
   if (!response.ok()) {
-    Error(absl::StrCat("POST ", settings_.url, ": ", response.status().message()));
+    Error(absl::StrCat("POST ", url, ": ", response.status().message()));
   } else if (response->status < 200 || response->status > 299) {
-    Error(absl::StrCat("POST ", settings_.url, ": HTTP ", response->status));
+    Error(absl::StrCat("POST ", url, ": HTTP ", response->status));
   } else if (c.connection != nullptr) {
     Apply(c, *response);  // may close the client, which queues its close event
   }

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "config/sockman.pb.h"
 #include "engine/base/logging.h"
@@ -30,12 +31,18 @@
 
 namespace sockman {
 
-struct WebhookSettings {
+// One backend url.
+struct WebhookEndpoint {
   std::string host;
   uint16_t port = 80;
   std::shared_ptr<const TlsClientContext> tls;  // https://
   std::string target = "/";                     // path and query
   std::string url;                              // as configured, for logs
+};
+
+struct WebhookSettings {
+  std::vector<WebhookEndpoint> endpoints;  // at least one
+  int64_t retry_ms = 30'000;
   bool on_connect = true;
   bool on_message = true;
   bool on_close = true;
@@ -60,6 +67,7 @@ class Webhook {
   static constexpr size_t kClientBacklog = 64;
 
   Webhook(const WebhookSettings& settings, const WorkerContext& worker, Hub& hub);
+  ~Webhook();
 
   // The client is there (for WebSocket: after the upgrade), in `room`.
   void Opened(Connection& connection, const std::string& room);
@@ -75,6 +83,15 @@ class Webhook {
     Kind kind;
     std::string body;
     std::string headers;  // event-specific, rendered
+    int64_t first_try_ms = 0;  // when it was queued (retries give up retry_ms later)
+  };
+  // One backend url and its keep-alive pool; skipped while down.
+  struct Backend {
+    Backend(Reactor& reactor, const WebhookEndpoint& endpoint, const WebhookSettings& settings);
+    const WebhookEndpoint& endpoint;
+    HttpClient http;
+    int64_t down_until_ms = 0;
+    int64_t backoff_ms = 0;  // 0 while healthy
   };
   struct Client {
     uint64_t key = 0;                  // the connection's id
@@ -86,14 +103,19 @@ class Webhook {
     std::vector<std::string> groups;
     std::string session = "{}";
     std::deque<Event> events;
-    bool busy = false;
+    bool busy = false;  // an event in flight
   };
 
   void Enqueue(Client& client, Event event);
+  // The next backend that is up, round-robin; null while all are down.
+  Backend* PickBackend();
+  // Retries every client waiting for a backend (the earliest may be back).
+  void RetryWaiting();
   // Sends the client's next event if none is in flight; forgets a closed
   // client with nothing left to send.
   void Pump(uint64_t key);
-  void Answered(uint64_t key, absl::StatusOr<HttpClientResponse> response);
+  void Answered(uint64_t key, Backend& backend, Event event,
+                absl::StatusOr<HttpClientResponse> response);
   void Apply(Client& client, const HttpClientResponse& response);
   void Error(absl::string_view what);
 
@@ -102,10 +124,14 @@ class Webhook {
   std::string service_;
   std::string worker_id_;
   Hub& hub_;
-  HttpClient http_;
+  std::vector<std::unique_ptr<Backend>> backends_;
+  size_t next_backend_ = 0;
+  absl::flat_hash_set<uint64_t> waiting_for_backend_;  // clients whose next event waits
+  TimerId retry_timer_ = kNoTimer;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;  // by connection id
   size_t waiting_ = 0;  // events queued, over all clients
   uint64_t errors_ = 0;
+  uint64_t dropped_ = 0;  // events given up on: no backend within retry_ms
   RateLimitedLog log_;
 };
 

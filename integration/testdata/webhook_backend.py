@@ -3,8 +3,8 @@
 
 usage: webhook_backend.py PORT_FILE [CERT_FILE KEY_FILE]
 
-Binds 127.0.0.1:0 (HTTPS with the certificate and key when given), writes
-its port to PORT_FILE, records every event it is
+Binds 127.0.0.1:0 (or the port in $BACKEND_PORT; HTTPS with the certificate
+and key when given), writes its port to PORT_FILE, records every event it is
 posted and answers a message event by its body:
   join:ROOM   -> X-Sockman-Join: ROOM, body "joined ROOM"
   set:K=V     -> X-Sockman-Set-Session: K=V, body "set"
@@ -105,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    import os
+    server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("BACKEND_PORT", "0"))), Handler)
     server.daemon_threads = True
     if len(sys.argv) == 4:
         import ssl
