@@ -169,8 +169,14 @@ WorkerPool Master::MakePool(const Running& running, int64_t stop_timeout_ms) con
 void Master::AnnouncePeers() {
   if (supervisor_ == nullptr) return;
   WorkerBus::Peers peers;
+  // Keyed by client space: the workers of a hub's services are peers.
   for (const WorkerInfo& worker : supervisor_->workers()) {
-    if (worker.pid > 0) peers[worker.pool].push_back(worker.pid);
+    if (worker.pid <= 0) continue;
+    auto running = running_.find(worker.pool);
+    const std::string& key = running != running_.end() && running->second.service->config.has_hub()
+                                 ? running->second.service->config.hub()
+                                 : worker.pool;
+    peers[key].push_back(worker.pid);
   }
   supervisor_->SendToAll(ChannelCommand::kPeers, WorkerBus::FormatPeers(peers));
 }

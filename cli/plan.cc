@@ -35,6 +35,10 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
   Plan plan;
   plan.resolved = WithDefaults(file.config(), schemes, cpu_count);
   plan.stop_timeout_ms = plan.resolved.global().stop_timeout_ms();
+  auto hubs = std::make_shared<std::map<std::string, std::string>>();
+  for (const Service& service : plan.resolved.service()) {
+    if (service.has_hub()) (*hubs)[service.name()] = service.hub();
+  }
   for (int i = 0; i < plan.resolved.service_size(); ++i) {
     const Service& service = plan.resolved.service(i);
     ServicePlan sp;
@@ -164,6 +168,7 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       sp.protocol_options = binding->Options(service);
       sp.server.codec.options = sp.protocol_options.get();
     }
+    sp.hubs = hubs;
     plan.services.push_back(std::move(sp));
   }
   return plan;

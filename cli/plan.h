@@ -8,6 +8,7 @@
 #ifndef SOCKMAN_CLI_PLAN_H_
 #define SOCKMAN_CLI_PLAN_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ struct ServicePlan {
   std::string loaded_files;
   // Copied from `global { cluster }` into every service.
   std::optional<ClusterOptions> cluster;
+  // Every service of the config that is in a hub -> its hub (the same map
+  // in every service of a plan).
+  std::shared_ptr<const std::map<std::string, std::string>> hubs;
 };
 
 struct Plan {

@@ -365,14 +365,35 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
                                             absl::StrJoin(DslHandlerNames(), ", "), ")"));
     }
   }
-  // A push API must name a broadcast or webhook service of the same config.
+  // A hub joins broadcast and webhook services; its name is not another
+  // service's.
+  for (int i = 0; i < config.service_size(); ++i) {
+    const Service& service = config.service(i);
+    if (!service.has_hub()) continue;
+    if (!ValidName(service.hub())) {
+      return file.ServiceError(i, "hub",
+                               absl::StrCat("'", service.hub(),
+                                            "' must be 1-64 characters of [a-zA-Z0-9_-]"));
+    }
+    if (!service.has_broadcast() && !service.has_webhook()) {
+      return file.ServiceError(i, "hub", "joins broadcast and webhook services only");
+    }
+    for (const Service& other : config.service()) {
+      if (other.name() == service.hub() && other.hub() != service.hub()) {
+        return file.ServiceError(
+            i, "hub", absl::StrCat("'", service.hub(), "' is the name of a service outside it"));
+      }
+    }
+  }
+  // A push API must name a broadcast or webhook service of the same config,
+  // or a hub of them.
   for (int i = 0; i < config.service_size(); ++i) {
     const Service& service = config.service(i);
     if (!service.has_push()) continue;
     const std::string& target = service.push().service();
     const Service* found = nullptr;
     for (const Service& other : config.service()) {
-      if (other.name() == target) found = &other;
+      if (other.name() == target || (other.has_hub() && other.hub() == target)) found = &other;
     }
     if (found == nullptr || !(found->has_broadcast() || found->has_webhook())) {
       return file.ServiceError(

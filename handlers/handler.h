@@ -21,6 +21,7 @@
 #define SOCKMAN_HANDLERS_HANDLER_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,7 +53,19 @@ struct WorkerContext {
   WorkerBus* bus = nullptr;
   // Set when this instance is one node of a cluster.
   const ClusterOptions* cluster = nullptr;
+  // Services in a hub (config `hub`) -> the hub's name; a service in none
+  // is its own hub. Null: none.
+  const std::map<std::string, std::string>* hubs = nullptr;
 };
+
+// The client space `service` belongs to: its hub's name, or its own.
+inline const std::string& HubOf(const WorkerContext& worker, const std::string& service) {
+  if (worker.hubs != nullptr) {
+    auto it = worker.hubs->find(service);
+    if (it != worker.hubs->end()) return it->second;
+  }
+  return service;
+}
 
 class Handler : public ConnectionEvents {
  public:

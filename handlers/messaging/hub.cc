@@ -113,7 +113,9 @@ bool Hub::ValidName(absl::string_view name) {
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {
   static Hub* hub = [&] {
-    auto* made = new Hub(worker.reactor, worker.bus, worker.service, IdPrefix(worker));
+    auto* made = new Hub(worker.reactor, worker.bus, HubOf(worker, worker.service),
+                         IdPrefix(worker));
+    if (worker.hubs != nullptr) made->hubs_ = *worker.hubs;
     if (worker.cluster != nullptr) made->EnableCluster(*worker.cluster);
     return made;
   }();
@@ -200,8 +202,9 @@ void Hub::OnClusterMessage(const std::string& payload) {
   OnFrame(absl::string_view(payload).substr(newline + 1));
 }
 
-void Hub::RedisQuery(const std::string& service, char op, const Target& target,
+void Hub::RedisQuery(const std::string& named, char op, const Target& target,
                      std::function<void(std::optional<std::vector<std::string>>)> done) {
+  std::string service = Key(named);
   if (redis_ == nullptr || !redis_->connected()) {
     done(std::nullopt);
     return;
@@ -519,10 +522,16 @@ void Hub::Names(const std::string& service, Scope scope,
              });
 }
 
-void Hub::Fan(const std::string& service, char op, const Target& target,
+const std::string& Hub::Key(const std::string& service) const {
+  auto it = hubs_.find(service);
+  return it == hubs_.end() ? service : it->second;
+}
+
+void Hub::Fan(const std::string& named, char op, const Target& target,
               const std::vector<std::string>& exclude, const std::string& payload,
               std::function<void(int)> on_count,
               std::function<void(std::vector<std::string>)> on_lines) {
+  const std::string& service = Key(named);
   bool answer = on_count || on_lines;
   uint64_t request = answer ? next_request_++ : 0;
   bool cluster = redis_ != nullptr && (IsPublication(op) || IsChange(op)) && redis_->connected();

@@ -203,9 +203,13 @@ class Hub {
   void Finish(uint64_t request);
   void UncorkAll();
 
+  // The client space of a service named in an operation (see WorkerContext::hubs).
+  const std::string& Key(const std::string& service) const;
+
   Reactor& reactor_;
   WorkerBus* bus_;       // null: a lone worker (tests)
-  std::string service_;  // this worker's service
+  std::string service_;  // this worker's client space: its service, or its hub
+  std::map<std::string, std::string> hubs_;  // service -> hub
   std::string id_prefix_;
   absl::node_hash_map<std::string, Client> clients_;  // by client id
   absl::flat_hash_map<const Connection*, Client*> by_connection_;
