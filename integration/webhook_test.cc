@@ -172,6 +172,8 @@ TEST_F(WebhookTest, EventsReachTheBackendAndRepliesReachTheClient) {
   for (const std::string& event : events) {
     EXPECT_TRUE(absl::StrContains(event, "\"X-Sockman-Service\": \"gw\"")) << event;
     EXPECT_TRUE(absl::StrContains(event, "\"X-Sockman-Remote-Addr\": \"127.0.0.1\"")) << event;
+    EXPECT_TRUE(absl::StrContains(event, "\"forwarded\": \"127.0.0.1\"")) << event;
+    EXPECT_TRUE(absl::StrContains(event, "\"X-Sockman-Worker-Id\": \"")) << event;
     EXPECT_TRUE(absl::StrContains(event, absl::StrCat("\"X-Sockman-Remote-Port\": \"", port, "\"")))
         << event;
     EXPECT_TRUE(absl::StrContains(event, "\"path\": \"/events/in\"")) << event;

@@ -267,6 +267,9 @@ void Webhook::Opened(Connection& connection, const std::string& room) {
   if (!settings_.on_connect) return;
   Event event{Kind::kConnect, "", ""};
   if (const HttpRequest* request = WebSocketHandshake(connection)) {
+    // As a proxy does: what the client's request said, then the client.
+    absl::string_view received = request->Header("X-Forwarded-For");
+    c.forwarded_for = received.empty() ? c.address : absl::StrCat(received, ", ", c.address);
     AddHeader(event.headers, "X-Sockman-Request-Uri", request->target);
     for (const char* name : {"Origin", "Cookie", "User-Agent"}) {
       absl::string_view value = request->Header(name);
@@ -365,6 +368,7 @@ void Webhook::Pump(uint64_t key) {
   AddHeader(h, "X-Sockman-Worker-Id", worker_id_);
   AddHeader(h, "X-Sockman-Remote-Addr", c.address);
   AddHeader(h, "X-Sockman-Remote-Port", absl::StrCat(c.port));
+  AddHeader(h, "X-Forwarded-For", c.forwarded_for.empty() ? c.address : c.forwarded_for);
   // Groups and session as they are now (as they last were, for a closed
   // client's close event).
   if (c.connection != nullptr && hub_.Contains(*c.connection)) {

@@ -99,6 +99,7 @@ class Webhook {
     std::string id;
     std::string address;
     uint16_t port = 0;
+    std::string forwarded_for;  // the upgrade's X-Forwarded-For, then `address`
     // As the hub last had them (kept for the close event).
     std::vector<std::string> groups;
     std::string session = "{}";

@@ -23,11 +23,28 @@ uint16_t DeadPort() {
 
 TEST(WebhookHandlerTest, AnUnreachableBackendIsCountedNotFatal) {
   auto harness = HandlerHarness::Create(
-      "webhook", absl::StrCat("url: 'http://127.0.0.1:", DeadPort(), "/events' timeout_ms: 500"),
+      "webhook",
+      absl::StrCat("url: 'http://127.0.0.1:", DeadPort(), "/events' timeout_ms: 500 retry_ms: 0"),
       "text");
   ASSERT_TRUE(harness.ok()) << harness.status();
   auto client = (*harness)->Connect();
   client->Send("hello\n");
+  EXPECT_TRUE((*harness)->RunUntil([&] { return (*harness)->handler().backend_errors() > 0; }));
+  EXPECT_FALSE(client->closed());
+}
+
+// With time to retry, an event waiting for a backend is not lost yet: no
+// error, until retry_ms passes.
+TEST(WebhookHandlerTest, AnEventWaitsForABackendUntilRetryMs) {
+  auto harness = HandlerHarness::Create(
+      "webhook",
+      absl::StrCat("url: 'http://127.0.0.1:", DeadPort(), "/events' events: MESSAGE retry_ms: 1500"),
+      "text");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  auto client = (*harness)->Connect();
+  client->Send("hello\n");
+  (*harness)->RunUntil([] { return false; }, 500);
+  EXPECT_EQ((*harness)->handler().backend_errors(), 0u);
   EXPECT_TRUE((*harness)->RunUntil([&] { return (*harness)->handler().backend_errors() > 0; }));
   EXPECT_FALSE(client->closed());
 }

@@ -71,6 +71,7 @@ class Handler(BaseHTTPRequestHandler):
         event["path"] = self.path
         event["content-type"] = self.headers.get("Content-Type", "")
         event["auth"] = self.headers.get("Authorization", "")
+        event["forwarded"] = self.headers.get("X-Forwarded-For", "")
         event["body"] = body.decode("utf-8", "replace")
         with lock:
             events.append(event)
