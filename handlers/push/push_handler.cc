@@ -199,7 +199,12 @@ class PushHandler : public Handler {
     auto not_allowed = [&](const char* allow) {
       done(Error(405, "method not allowed", absl::StrCat("Allow: ", allow, "\r\n")));
     };
-    if (p.empty()) return done(Error(404, "no such route"));
+    if (p.empty()) {
+      // GET /: what this API reaches (a health check, and the examples' probe).
+      if (m != "GET") return not_allowed("GET");
+      return done(Answer{200, absl::StrCat(R"({"service":)", JsonString(settings_.service),
+                                           R"(,"api":"sockman push"})")});
+    }
     const std::string& resource = p[0];
     if (resource == "all" && p.size() == 1) {
       if (m == "POST") {
