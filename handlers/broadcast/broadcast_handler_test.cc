@@ -59,6 +59,30 @@ TEST(BroadcastHandlerTest, LineClientsAreBinarySafe) {
   EXPECT_EQ(b->Received(), std::string("\xff\x00\x01\n", 4));
 }
 
+TEST(BroadcastHandlerTest, PerClientLimitsComeFromTheConfig) {
+  auto harness = HandlerHarness::Create(
+      "broadcast", "max_groups_per_client: 2 max_session_size: 32", "text", "test");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  Hub& hub = Hub::ForWorker(WorkerContext{HandlerHarness::reactor(), "test"});
+  auto a = (*harness)->Connect();
+  EXPECT_TRUE(hub.JoinGroup(a->connection(), "one"));  // a move out of ""
+  EXPECT_TRUE(hub.JoinGroup(a->connection(), "two"));
+  EXPECT_FALSE(hub.JoinGroup(a->connection(), "three"));
+  EXPECT_TRUE(hub.SetSession(a->connection(), R"({"k":"short"})", false));
+  EXPECT_FALSE(hub.SetSession(a->connection(), R"({"k":"far too long for thirty-two bytes"})", false));
+  EXPECT_EQ(hub.SessionOf(a->connection()), R"({"k":"short"})");
+  EXPECT_FALSE(hub.SetSession(a->connection(), "[1,2]", false));  // not an object
+  EXPECT_EQ(HandlerHarness::Create("broadcast", "max_groups_per_client: 0", "text", "test")
+                .status()
+                .message(),
+            "max_groups_per_client must be between 1 and 4096");
+  EXPECT_FALSE(HandlerHarness::Create("broadcast", "max_session_size: 8", "text", "test").ok());
+  EXPECT_FALSE(HandlerHarness::Create(
+                   "broadcast", "webhook { url: 'http://127.0.0.1:1/' max_session_size: 100 }",
+                   "text", "test")
+                   .ok());
+}
+
 TEST(BroadcastHandlerTest, RefusesHttpAndRoomsWithoutAHandshake) {
   EXPECT_FALSE(HandlerHarness::Create("broadcast", "", "http", "test").ok());
   auto rooms = HandlerHarness::Create("broadcast", "rooms_from_path: true", "text", "test");

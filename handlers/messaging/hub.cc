@@ -111,6 +111,16 @@ bool Hub::ValidName(absl::string_view name) {
   return true;
 }
 
+absl::Status Hub::CheckLimits(uint32_t max_groups_per_client, uint32_t max_session_size) {
+  if (max_groups_per_client > 4096) {
+    return absl::InvalidArgumentError("max_groups_per_client must be between 1 and 4096");
+  }
+  if (max_session_size != 0 && (max_session_size < 16 || max_session_size > kMaxSessionLimit)) {
+    return absl::InvalidArgumentError("max_session_size must be between 16 and 1048576");
+  }
+  return absl::OkStatus();
+}
+
 Hub& Hub::ForWorker(const WorkerContext& worker) {
   static Hub* hub = [&] {
     auto* made = new Hub(worker.reactor, worker.bus, HubOf(worker, worker.service),
@@ -326,7 +336,7 @@ bool Hub::JoinGroup(Connection& connection, const std::string& group) {
   if (!group.empty() && client->groups.size() == 1 && client->groups.contains("")) {
     Leave(*client, "");
   }
-  if (client->groups.size() >= kMaxGroupsPerClient) return false;
+  if (client->groups.size() >= max_groups_) return false;
   client->groups.insert(group);
   bool first = groups_[group].empty();
   groups_[group].insert(client);
@@ -424,7 +434,7 @@ bool Hub::SetSession(Connection& connection, absl::string_view json_object, bool
     }
     result = Serialize(session);
   }
-  if (result.size() > kMaxSessionSize) return false;
+  if (result.size() > max_session_) return false;
   client->session = std::move(result);
   return true;
 }

@@ -42,6 +42,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/status/status.h"
 #include "engine/reactor.h"
 #include "engine/redis_client.h"
 #include "engine/worker_bus.h"
@@ -53,8 +54,12 @@ namespace sockman {
 class Hub {
  public:
   static constexpr size_t kMaxNameSize = 128;
+  // Defaults of the per-client limits (config: max_groups_per_client,
+  // max_session_size of broadcast and webhook).
   static constexpr size_t kMaxGroupsPerClient = 64;
   static constexpr size_t kMaxSessionSize = 4096;
+  // A session is always allowed at least this much, whatever the config says.
+  static constexpr size_t kMaxSessionLimit = 1 << 20;
 
   enum class Scope : char { kAll = 'a', kGroup = 'r', kClient = 'c', kUid = 'u' };
   // Whom an operation is for: every client, or the union of the clients in
@@ -97,12 +102,24 @@ class Hub {
   // 20+ hex digits (worker start time, pid, connection id).
   std::string ClientId(const Connection& connection) const;
 
+  // Checks config values of the per-client limits (0: the default): groups
+  // 1-4096, session 16-1048576 bytes.
+  static absl::Status CheckLimits(uint32_t max_groups_per_client, uint32_t max_session_size);
+
+  // Sets this worker's per-client limits (its handler's config).
+  void SetLimits(size_t max_groups_per_client, size_t max_session_size) {
+    max_groups_ = max_groups_per_client;
+    max_session_ = max_session_size;
+  }
+  size_t max_groups_per_client() const { return max_groups_; }
+  size_t max_session_size() const { return max_session_; }
+
   // --- This worker's clients of its service ---
   // Registers a client, in `initial_group`.
   void Add(Connection& connection, const std::string& initial_group);
   void Remove(Connection& connection);
   bool Contains(const Connection& connection) const;
-  // False when the client is in kMaxGroupsPerClient groups already.
+  // False when the client is in max_groups_per_client() groups already.
   bool JoinGroup(Connection& connection, const std::string& group);
   void LeaveGroup(Connection& connection, const std::string& group);
   // The client's groups, sorted (empty if not added).
@@ -113,7 +130,7 @@ class Hub {
   // The client's session, a JSON object ("{}" when empty or not added).
   std::string SessionOf(const Connection& connection) const;
   // Replaces (or, merging, updates) the session with a JSON object; false
-  // when it is not one or the result would exceed kMaxSessionSize.
+  // when it is not one or the result would exceed max_session_size().
   bool SetSession(Connection& connection, absl::string_view json_object, bool merge);
 
   // --- Operations on the clients of `service`, in every worker and node ---
@@ -210,6 +227,8 @@ class Hub {
   WorkerBus* bus_;       // null: a lone worker (tests)
   std::string service_;  // this worker's client space: its service, or its hub
   std::map<std::string, std::string> hubs_;  // service -> hub
+  size_t max_groups_ = kMaxGroupsPerClient;
+  size_t max_session_ = kMaxSessionSize;
   std::string id_prefix_;
   absl::node_hash_map<std::string, Client> clients_;  // by client id
   absl::flat_hash_map<const Connection*, Client*> by_connection_;

@@ -344,8 +344,8 @@ class PushHandler : public Handler {
         if (session.HasParseError() || !session.IsObject()) {
           return done(Error(400, "a session is a JSON object"));
         }
-        if (call.body.size() > Hub::kMaxSessionSize) {
-          return done(Error(413, absl::StrCat("a session is at most ", Hub::kMaxSessionSize,
+        if (call.body.size() > Hub::kMaxSessionLimit) {
+          return done(Error(413, absl::StrCat("a session is at most ", Hub::kMaxSessionLimit,
                                               " bytes")));
         }
         return Change(m == "PUT" ? Hub::Change::kSetSession : Hub::Change::kUpdateSession, client,
@@ -403,7 +403,9 @@ class PushHandler : public Handler {
     hub_.Apply(settings_.service, change, target, argument,
                [one_client, field, done](int changed) {
                  if (one_client && changed == 0) {
-                   return done(Error(404, "no such client, or nothing to change"));
+                   return done(Error(404,
+                                     "no such client, or nothing to change (or over a limit: "
+                                     "groups per client, session size)"));
                  }
                  done(Answer{200, absl::StrCat("{", JsonString(field), ":", changed, "}")});
                });

@@ -158,6 +158,17 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
   if (options.has_ca_file() && !any_https) {
     return absl::InvalidArgumentError("webhook.ca_file is for https:// urls");
   }
+  if (options.has_max_groups_per_client() && options.max_groups_per_client() == 0) {
+    return absl::InvalidArgumentError("max_groups_per_client must be between 1 and 4096");
+  }
+  if (absl::Status s = Hub::CheckLimits(options.max_groups_per_client(), options.max_session_size());
+      !s.ok()) {
+    return s;
+  }
+  if (options.max_groups_per_client() > 0) {
+    settings.max_groups_per_client = options.max_groups_per_client();
+  }
+  if (options.max_session_size() > 0) settings.max_session_size = options.max_session_size();
   if (options.has_retry_ms()) {
     if (options.retry_ms() > 3'600'000) {
       return absl::InvalidArgumentError("webhook.retry_ms must be at most 3600000");
@@ -445,7 +456,7 @@ void Webhook::Apply(Client& client, const HttpClientResponse& response) {
     std::string update = absl::StrCat("{", absl::StrJoin(members, ","), "}");
     if (!hub_.SetSession(connection, update, /*merge=*/true)) {
       Error(absl::StrCat("session update of client ", client.id, " refused (not UTF-8, or over ",
-                         Hub::kMaxSessionSize, " bytes)"));
+                         hub_.max_session_size(), " bytes)"));
     }
   }
   // Groups: any number of X-Sockman-Leave and X-Sockman-Join (in that order).
@@ -458,7 +469,7 @@ void Webhook::Apply(Client& client, const HttpClientResponse& response) {
       Error(absl::StrCat("client ", client.id, ": group name refused (1-", Hub::kMaxNameSize,
                          " bytes of UTF-8, no control characters)"));
     } else if (!hub_.JoinGroup(connection, group)) {
-      Error(absl::StrCat("client ", client.id, " is in ", Hub::kMaxGroupsPerClient,
+      Error(absl::StrCat("client ", client.id, " is in ", hub_.max_groups_per_client(),
                          " groups already; join refused"));
     }
   }
