@@ -1,6 +1,7 @@
 // Every example config under examples/ is loaded and served: ports are
 // rewritten to 0, the real binary starts it, and each service answers a
-// message in its protocol.
+// message in its protocol (examples with a backend script: chat_example_test
+// and iot_example_test run those whole).
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -57,6 +58,10 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
   }
   auto server = SockmanProcess::Start(config, "example", copy_dir);
   ASSERT_TRUE(server.ok()) << server.status();
+  // Examples whose answers come from a backend script (examples/*_backend.py,
+  // which their own tests start) are only checked to accept connections
+  // and upgrades here.
+  bool needs_backend = absl::StrContains(text.str(), "_backend.py");
   int services = 0;
   for (const std::string& name : (*server)->services()) {
     std::string uri = (*server)->uri(name);
@@ -64,7 +69,9 @@ TEST_P(ExamplesTest, StartsAndServesEveryService) {
     ASSERT_NE(port, 0) << name;
     TestClient client(port, absl::StrContains(uri, "[") ? "::1" : "127.0.0.1");
     ASSERT_TRUE(client.connected()) << uri;
-    if (absl::StartsWith(uri, "text://")) {
+    if (needs_backend && !absl::StartsWith(uri, "http") && !absl::StartsWith(uri, "ws")) {
+      // nothing answers without the backend; connected is enough
+    } else if (absl::StartsWith(uri, "text://")) {
       ASSERT_TRUE(client.Send("tom\n"));
       EXPECT_TRUE(absl::StrContains(client.ReadLine(), "tom")) << uri;
     } else if (absl::StartsWith(uri, "frame://")) {
