@@ -59,6 +59,19 @@ TEST(BroadcastHandlerTest, LineClientsAreBinarySafe) {
   EXPECT_EQ(b->Received(), std::string("\xff\x00\x01\n", 4));
 }
 
+TEST(BroadcastHandlerTest, ThePathNamesTheInitialGroupWhenItCan) {
+  auto harness = HandlerHarness::Create("broadcast", "rooms_from_path: true", "websocket", "test");
+  ASSERT_TRUE(harness.ok()) << harness.status();
+  Hub& hub = Hub::ForWorker(WorkerContext{HandlerHarness::reactor(), "test"});
+  auto lobby = (*harness)->ConnectWebSocket("/rooms/lobby");
+  ASSERT_NE(lobby, nullptr);
+  EXPECT_EQ(hub.GroupsOf(lobby->connection()), std::vector<std::string>{"lobby"});
+  // Longer than a group name may be: the default group instead.
+  auto odd = (*harness)->ConnectWebSocket("/rooms/" + std::string(200, 'x'));
+  ASSERT_NE(odd, nullptr);
+  EXPECT_EQ(hub.GroupsOf(odd->connection()), std::vector<std::string>{""});
+}
+
 TEST(BroadcastHandlerTest, PerClientLimitsComeFromTheConfig) {
   auto harness = HandlerHarness::Create(
       "broadcast", "max_groups_per_client: 2 max_session_size: 32", "text", "test");

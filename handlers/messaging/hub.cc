@@ -287,9 +287,11 @@ std::string Hub::ClientId(const Connection& connection) const {
 
 std::string Hub::RoomFromPath(absl::string_view path) {
   std::vector<absl::string_view> parts = absl::StrSplit(path, '/', absl::SkipEmpty());
-  return parts.empty() ? "" : std::string(parts.back());
+  if (parts.empty()) return "";
+  // A segment that cannot be a group name (too long, not UTF-8) names none:
+  // the client starts in the default group.
+  return ValidName(parts.back()) ? std::string(parts.back()) : "";
 }
-
 Hub::Client* Hub::Find(const Connection& connection) {
   auto it = by_connection_.find(&connection);
   return it == by_connection_.end() ? nullptr : it->second;

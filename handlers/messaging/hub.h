@@ -88,7 +88,8 @@ class Hub {
   static bool ValidName(absl::string_view name);
 
   // The room a WebSocket request path names: its last segment
-  // ("/rooms/lobby" -> "lobby"; "/" -> "").
+  // ("/rooms/lobby" -> "lobby"; "/" -> ""; "" too when the segment is not
+  // a valid group name).
   static std::string RoomFromPath(absl::string_view path);
 
   // This worker's hub (made on first use; needs the worker's bus).
