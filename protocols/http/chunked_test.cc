@@ -58,6 +58,45 @@ TEST(ChunkedDecoderTest, RefusesMalformedInput) {
   }
 }
 
+// RFC 9112 7.1: CRLF only inside chunked framing (Go's CVE-2025-22871 and
+// nginx's fix: a bare LF is a request-smuggling channel between parsers).
+TEST(ChunkedDecoderTest, RefusesBareLfAnywhereInTheFraming) {
+  for (const char* bad : {"1\nA\r\n0\r\n\r\n", "1;a=b\nA\r\n0\r\n\r\n", "1\r\nA\n0\r\n\r\n",
+                          "1\r\nA\r\n0\n\r\n", "1\r\nA\r\n0\r\n\n",
+                          "1\r\nA\r\n0\r\nX: y\n\r\n"}) {
+    // Whole, and split at every byte: the same refusal.
+    std::string input = bad;
+    for (size_t cut = 0; cut <= input.size(); ++cut) {
+      ChunkedDecoder decoder({});
+      std::string body;
+      size_t pos = 0;
+      Status first = decoder.Decode(absl::string_view(input).substr(0, cut), pos, body);
+      Status last = first == Status::kError ? first : decoder.Decode(input, pos, body);
+      EXPECT_EQ(last, Status::kError) << bad << " cut " << cut;
+      EXPECT_EQ(decoder.error(), Error::kMalformed) << bad;
+    }
+  }
+}
+
+// RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS value ] ).
+TEST(ChunkedDecoderTest, ChunkExtensionsFollowTheGrammar) {
+  for (const char* good : {"2;a\r\nhi\r\n0\r\n\r\n", "2;a=b;c=\"d;e\"\r\nhi\r\n0\r\n\r\n",
+                           "2 ; a = b\r\nhi\r\n0\r\n\r\n", "2;q=\"x\\\"y\"\r\nhi\r\n0\r\n\r\n",
+                           "2\r\nhi\r\n0;last\r\n\r\n"}) {
+    EXPECT_EQ(Decode(good).status, Status::kDone) << good;
+  }
+  for (const char* bad : {"2;\r\nhi\r\n", "5;a=\"def; ghi\r\n", "2;a b\r\nhi\r\n",
+                          "a \r\n", "2;=b\r\n", "2;a=\r\n", "2;a=b c\r\n", " 2\r\n",
+                          "2;a=\"x\x01\"\r\n"}) {
+    Decoded d = Decode(bad);
+    EXPECT_EQ(d.status, Status::kError) << bad;
+    EXPECT_EQ(d.error, Error::kMalformed) << bad;
+  }
+  // An extension is bounded by the size line's limit (4 KiB).
+  EXPECT_EQ(Decode("2;a=" + std::string(5000, 'b') + "\r\nhi\r\n0\r\n\r\n").error,
+            Error::kMalformed);
+}
+
 TEST(ChunkedDecoderTest, EnforcesItsLimits) {
   EXPECT_EQ(Decode("b\r\n", {.max_body = 10}).error, Error::kTooLarge);
   EXPECT_EQ(Decode("5\r\nhello\r\n6\r\n", {.max_body = 10}).error, Error::kTooLarge);
