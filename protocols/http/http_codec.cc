@@ -364,6 +364,7 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
 
     if (absl::EqualsIgnoreCase(name, "host")) {
       ++hosts;
+      if (!IsValidHost(value)) return Fail({400, "bad Host"});
       if (!has_authority) host = value;
     } else if (absl::EqualsIgnoreCase(name, "content-length")) {
       // "5" or an identical list "5, 5" (RFC 9110 8.6).

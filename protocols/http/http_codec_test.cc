@@ -107,6 +107,10 @@ TEST(HttpCodecTest, MalformedRequestsAre400) {
   const char* cases[] = {
       "GET / HTTP/1.1\r\n\r\n",                            // no Host in 1.1
       "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",      // two Hosts
+      "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",                // invalid Host (RFC 9112 3.2)
+      "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
       "GET /  HTTP/1.1\r\nHost: h\r\n\r\n",                // double space
       "GET / HTTP/1.1 \r\nHost: h\r\n\r\n",                // trailing space
       "GET\r\nHost: h\r\n\r\n",                            // no target

@@ -1,5 +1,9 @@
 #include "protocols/http/syntax.h"
 
+#include <arpa/inet.h>
+
+#include <string>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
@@ -56,6 +60,51 @@ bool HttpListHasToken(absl::string_view list, absl::string_view token) {
     if (absl::EqualsIgnoreCase(TrimOws(item), token)) return true;
   }
   return false;
+}
+
+bool IsValidHost(absl::string_view host) {
+  if (host.empty()) return true;
+  absl::string_view port;
+  if (host[0] == '[') {
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos) return false;
+    std::string address(host.substr(1, close - 1));
+    in6_addr parsed;
+    if (inet_pton(AF_INET6, address.c_str(), &parsed) != 1) return false;
+    absl::string_view rest = host.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return false;
+      port = rest.substr(1);
+    }
+  } else {
+    size_t colon = host.find(':');
+    absl::string_view name = host.substr(0, colon);
+    if (colon != absl::string_view::npos) port = host.substr(colon + 1);
+    for (size_t i = 0; i < name.size(); ++i) {
+      unsigned char c = static_cast<unsigned char>(name[i]);
+      if (absl::ascii_isalnum(c)) continue;
+      switch (c) {
+        case '-': case '.': case '_': case '~':                        // unreserved
+        case '!': case '$': case '&': case '\'': case '(': case ')':   // sub-delims
+        case '*': case '+': case ',': case ';': case '=':
+          continue;
+        case '%':  // pct-encoded
+          if (i + 2 < name.size() && absl::ascii_isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+              absl::ascii_isxdigit(static_cast<unsigned char>(name[i + 2]))) {
+            i += 2;
+            continue;
+          }
+          return false;
+        default:
+          return false;
+      }
+    }
+  }
+  if (port.size() > 5) return false;
+  for (char c : port) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
 }
 
 absl::string_view TrimOws(absl::string_view s) {

@@ -14,6 +14,12 @@ bool IsHttpFieldValue(absl::string_view s);
 // True if the comma-separated header value lists `token` (any case):
 // HttpListHasToken("keep-alive, Upgrade", "upgrade").
 bool HttpListHasToken(absl::string_view list, absl::string_view token);
+// RFC 9112 3.2 / RFC 3986 3.2.2: a Host field value, uri-host [":" port]:
+// a reg-name (unreserved, pct-encoded, sub-delims), an IPv4 address, or a
+// bracketed valid IPv6 address, then an optional port of at most 5 digits.
+// The empty value is valid (a URI without an authority).
+bool IsValidHost(absl::string_view host);
+
 // `s` without leading and trailing spaces and tabs (RFC 9110 5.6.3 OWS).
 absl::string_view TrimOws(absl::string_view s);
 

@@ -98,6 +98,16 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
   if (q.method != "GET" || q.version_minor != 1) return refuse(400, "upgrade needs GET HTTP/1.1");
   if (!HttpListHasToken(q.Header("Connection"), "upgrade"))
     return refuse(400, "Connection lacks upgrade");
+  // RFC 6455 11.3.1, 11.3.5: each appears once (a list is two values too).
+  auto count = [&](absl::string_view name) {
+    int n = 0;
+    for (const auto& [header, value] : q.headers) n += absl::EqualsIgnoreCase(header, name);
+    return n;
+  };
+  if (count("Sec-WebSocket-Key") > 1) return refuse(400, "more than one Sec-WebSocket-Key");
+  if (count("Sec-WebSocket-Version") > 1) {
+    return refuse(400, "more than one Sec-WebSocket-Version");
+  }
   if (q.Header("Sec-WebSocket-Version") != "13") return refuse(426, "unsupported version");
   absl::string_view key = q.Header("Sec-WebSocket-Key");
   std::string decoded;

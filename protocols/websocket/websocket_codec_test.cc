@@ -89,6 +89,14 @@ TEST(WebSocketTest, BadHandshakesGetHttpAnswers) {
   EXPECT_EQ(HandshakeStatus(with("dGhlIHNhbXBsZSBub25jZQ==", "tooshort")), 400);
   EXPECT_EQ(HandshakeStatus(with("keep-alive, Upgrade", "keep-alive")), 400);
   EXPECT_EQ(HandshakeStatus(with("GET /chat", "POST /chat")), 400);
+  // Each once (RFC 6455 11.3.1): a second key or version is refused.
+  EXPECT_EQ(HandshakeStatus(with("Sec-WebSocket-Version: 13\r\n",
+                                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+                                 "dGhlIHNhbXBsZSBub25jZQ==\r\n")),
+            400);
+  EXPECT_EQ(HandshakeStatus(with("Sec-WebSocket-Version: 13\r\n",
+                                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Version: 13\r\n")),
+            400);
   WebSocketOptions other_path;
   other_path.path = "/other";
   EXPECT_EQ(HandshakeStatus(base, &other_path), 404);
