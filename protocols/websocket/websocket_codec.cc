@@ -192,7 +192,30 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
     }
   }
   const size_t header = frame.size;
-  if (input.size() - header < length) return DecodeResult::NeedMore();
+  if (input.size() - header < length) {
+    // Fail fast: check the text that has arrived of an incomplete frame, so
+    // invalid UTF-8 closes (1007) at once, not when the frame completes.
+    bool text = opcode == kText ||
+                (opcode == kContinuation && !message_binary_ && !message_compressed_);
+    if (text && !rsv1) {
+      if (partial_checked_ == 0) partial_utf8_ = opcode == kContinuation ? utf8_ : Utf8Validator();
+      size_t have = input.size() - header;
+      if (have > partial_checked_) {
+        const unsigned char* from =
+            reinterpret_cast<const unsigned char*>(input.data()) + header + partial_checked_;
+        unsigned char mask[4];
+        for (int i = 0; i < 4; ++i) mask[i] = frame.mask[(partial_checked_ + i) & 3];
+        thread_local std::string clear;
+        clear.resize(have - partial_checked_);
+        WebSocketMask(from, clear.size(), mask, clear.data());
+        if (!partial_utf8_.Feed(clear)) return Fail(1007, "text message is not UTF-8");
+        if (clear.capacity() > (1u << 20)) std::string().swap(clear);
+        partial_checked_ = have;
+      }
+    }
+    return DecodeResult::NeedMore();
+  }
+  partial_checked_ = 0;  // the frame is complete: checked whole below
   const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
   const unsigned char* mask = frame.mask;
   const unsigned char* payload = bytes + header;

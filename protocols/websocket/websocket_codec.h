@@ -116,6 +116,10 @@ class WebSocketCodec final : public Codec {
   uint64_t wire_size_ = 0;  // payload bytes received for the message so far
   std::string message_;
   Utf8Validator utf8_;
+  // The incomplete text frame at the front of the input: how many of its
+  // payload bytes were checked already, and the validator's state after them.
+  size_t partial_checked_ = 0;
+  Utf8Validator partial_utf8_;
   std::string control_;  // an unmasked control payload
 };
 

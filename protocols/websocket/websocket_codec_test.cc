@@ -200,6 +200,30 @@ TEST(WebSocketTest, ProtocolViolationsClose1002) {
   EXPECT_EQ(CloseCodeOf(huge), 1002);  // a 64-bit length with the top bit set
 }
 
+// A text frame that arrives in pieces is checked as its bytes arrive: the
+// first invalid byte closes (1007) before the rest of the frame is there.
+TEST(WebSocketTest, InvalidUtf8InOneFrameFailsFast) {
+  std::string payload = std::string(100, 'a') + "\xff" + std::string(100, 'b');
+  std::string frame = Text(payload);
+  size_t header = frame.size() - payload.size();
+  auto codec = OpenCodec();
+  std::string input = frame.substr(0, header + 50);  // valid so far
+  EXPECT_EQ(codec->Decode(input).status, DecodeStatus::kNeedMore);
+  input = frame.substr(0, header + 101);  // now the 0xff is in
+  DecodeResult r = codec->Decode(input);
+  ASSERT_EQ(r.status, DecodeStatus::kError);
+  EXPECT_EQ(r.code, 1007);
+  // Valid text in pieces, with a character split between reads, is fine.
+  std::string good = std::string(60, 'x') + "\xce\xba" + std::string(60, 'y');
+  std::string good_frame = Text(good);
+  size_t good_header = good_frame.size() - good.size();
+  auto ok = OpenCodec();
+  EXPECT_EQ(ok->Decode(good_frame.substr(0, good_header + 61)).status, DecodeStatus::kNeedMore);
+  DecodeResult whole = ok->Decode(good_frame);
+  ASSERT_EQ(whole.status, DecodeStatus::kMessage);
+  EXPECT_EQ(whole.message, good);
+}
+
 TEST(WebSocketTest, InvalidUtf8Closes1007) {
   EXPECT_EQ(CloseCodeOf(Text("\xc0\x80")), 1007);          // overlong
   EXPECT_EQ(CloseCodeOf(Text("\xed\xa0\x80")), 1007);      // surrogate
