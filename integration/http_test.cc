@@ -220,5 +220,23 @@ TEST_F(HttpTest, SilentIdleConnectionIsClosedWithoutAResponse) {
   EXPECT_EQ(client.ReadExactly(1, 10), "");
 }
 
+// http { strict_line_endings } reaches the codec: a bare LF is 400 there,
+// and accepted by a default service.
+TEST(HttpStrictTest, StrictLineEndingsFromTheConfig) {
+  auto server = SockmanProcess::Start(R"(
+service { name: "strict" listen: "http://127.0.0.1:0" http { strict_line_endings: true }
+          respond { body: "ok" } }
+service { name: "lenient" listen: "http://127.0.0.1:0" respond { body: "ok" } }
+)",
+                                      "strict", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  TestClient strict((*server)->port("strict"));
+  ASSERT_TRUE(strict.Send("GET / HTTP/1.1\nHost: h\n\n"));
+  EXPECT_EQ(strict.ReadLine(), "HTTP/1.1 400 Bad Request\r");
+  TestClient lenient((*server)->port("lenient"));
+  ASSERT_TRUE(lenient.Send("GET / HTTP/1.1\nHost: h\n\n"));
+  EXPECT_EQ(lenient.ReadLine(), "HTTP/1.1 200 OK\r");
+}
+
 }  // namespace
 }  // namespace sockman::testing

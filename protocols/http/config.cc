@@ -46,6 +46,7 @@ class HttpBinding : public ProtocolBinding {
     auto options = std::make_unique<HttpOptions>();
     options->max_header_size = service.http().max_header_size();
     options->header_timeout_ms = service.http().header_timeout_ms();
+    options->strict_line_endings = service.http().strict_line_endings();
     return options;
   }
 };

@@ -281,6 +281,9 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
   // Request line: method SP request-target SP HTTP-version.
   size_t line_end = head.find('\n');
   absl::string_view line = head.substr(0, line_end);
+  if (http_.strict_line_endings && !absl::EndsWith(line, "\r")) {
+    return Fail({400, "bare LF line ending (strict_line_endings)"});
+  }
   if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
   size_t sp1 = line.find(' ');
   if (sp1 == absl::string_view::npos) return Fail({400, "malformed request line"});
@@ -350,6 +353,9 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
     size_t nl = rest.find('\n');
     absl::string_view field = rest.substr(0, nl);
     rest.remove_prefix(nl + 1);
+    if (http_.strict_line_endings && !absl::EndsWith(field, "\r")) {
+      return Fail({400, "bare LF line ending (strict_line_endings)"});
+    }
     if (absl::EndsWith(field, "\r")) field.remove_suffix(1);
     if (field.empty()) break;  // the blank line
     if (field[0] == ' ' || field[0] == '\t') return Fail({400, "obsolete line folding"});

@@ -50,6 +50,9 @@ struct HttpRequest {
 struct HttpOptions final : ProtocolOptions {
   size_t max_header_size = 16 * 1024;  // request line and headers, at most
   int64_t header_timeout_ms = 10'000;  // to send them in
+  // CRLF only in the request line and header fields (RFC 9112 2.2 lets a
+  // server accept a bare LF there, which sockman does by default).
+  bool strict_line_endings = false;
 };
 
 // "Sun, 22 Nov 2026 02:26:08 GMT" for the current second, cached per thread

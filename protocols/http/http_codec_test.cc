@@ -12,6 +12,24 @@ namespace {
 
 using ::sockman::testing::RandomChunks;
 
+TEST(HttpCodecTest, StrictLineEndingsRefuseBareLf) {
+  static HttpOptions strict;
+  strict.strict_line_endings = true;
+  CodecOptions options;
+  options.options = &strict;
+  auto status = [&](const std::string& bytes) {
+    HttpCodec codec(options);
+    DecodeResult r = codec.Decode(bytes);
+    return r.status == DecodeStatus::kError ? static_cast<int>(r.code) : 0;
+  };
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nHost: h\r\n\r\n"), 0);
+  EXPECT_EQ(status("GET / HTTP/1.1\nHost: h\r\n\r\n"), 400);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nHost: h\n\r\n"), 400);
+  EXPECT_EQ(status("GET / HTTP/1.1\r\nHost: h\r\n\n"), 400);
+  HttpCodec lenient(CodecOptions{});  // the default accepts them (RFC 9112 2.2)
+  EXPECT_EQ(lenient.Decode("GET / HTTP/1.1\nHost: h\n\n").status, DecodeStatus::kMessage);
+}
+
 // The options of an HttpCodec; what they point to lives as long as the test.
 CodecOptions Options(size_t max_package = 1 << 20, size_t max_header = 16 * 1024) {
   static std::deque<HttpOptions>* kept = new std::deque<HttpOptions>();
