@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -31,6 +32,38 @@ DecodeResult Fail(HeadError e) {
   ProtocolError kind = ProtocolError::kMalformed;
   if (e.code == 413) kind = ProtocolError::kTooLarge;
   return DecodeResult::Error(kind, e.reason, e.code);
+}
+
+// What is wrong with a request line (with its CR, if any), in the order the
+// head is checked: the one answer ParseHead gives for it.
+std::optional<HeadError> RequestLineError(absl::string_view line, bool strict_line_endings) {
+  if (strict_line_endings && !absl::EndsWith(line, "\r")) {
+    return HeadError{400, "bare LF line ending (strict_line_endings)"};
+  }
+  if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+  size_t sp1 = line.find(' ');
+  if (sp1 == absl::string_view::npos) return HeadError{400, "malformed request line"};
+  size_t sp2 = line.find(' ', sp1 + 1);
+  if (sp2 == absl::string_view::npos) return HeadError{400, "malformed request line"};
+  absl::string_view method = line.substr(0, sp1);
+  absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  absl::string_view version = line.substr(sp2 + 1);
+  if (!IsHttpToken(method)) return HeadError{400, "bad method"};
+  if (target.empty()) return HeadError{400, "empty request target"};
+  for (char ch : target) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) return HeadError{400, "bad byte in request target"};
+  }
+  if (target.size() > HttpCodec::kMaxTargetSize) return HeadError{414, "request target too long"};
+  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
+    if (version.size() == 8 && absl::StartsWith(version, "HTTP/") &&
+        absl::ascii_isdigit(static_cast<unsigned char>(version[5])) && version[6] == '.' &&
+        absl::ascii_isdigit(static_cast<unsigned char>(version[7]))) {
+      return HeadError{505, "unsupported HTTP version"};
+    }
+    return HeadError{400, "malformed HTTP version"};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -204,6 +237,7 @@ void HttpCodec::Reset() {
   pos_ = 0;
   chunked_.Reset();
   expect_continue_ = false;
+  request_line_checked_ = false;
   header_spans_.clear();
 }
 
@@ -244,6 +278,16 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
       if (input.size() - start_ > http_.max_header_size) {
         return Fail({431, "request header too large"});
       }
+      // A complete request line is judged now, not once the whole head is
+      // in: a hostile client is cut off at its first line (same answer).
+      if (!request_line_checked_ && line_start_ > start_) {
+        request_line_checked_ = true;
+        absl::string_view rest = input.substr(start_);
+        absl::string_view line = rest.substr(0, rest.find('\n'));
+        if (std::optional<HeadError> error = RequestLineError(line, http_.strict_line_endings)) {
+          return Fail(*error);
+        }
+      }
       return DecodeResult::NeedMore();
     }
     if (head_end_ - start_ > http_.max_header_size) {
@@ -281,8 +325,8 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
   // Request line: method SP request-target SP HTTP-version.
   size_t line_end = head.find('\n');
   absl::string_view line = head.substr(0, line_end);
-  if (http_.strict_line_endings && !absl::EndsWith(line, "\r")) {
-    return Fail({400, "bare LF line ending (strict_line_endings)"});
+  if (std::optional<HeadError> error = RequestLineError(line, http_.strict_line_endings)) {
+    return Fail(*error);
   }
   if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
   size_t sp1 = line.find(' ');

@@ -146,6 +146,7 @@ class HttpCodec final : public Codec {
   size_t pos_ = 0;  // chunked: parse position in the input
   ChunkedDecoder chunked_{ChunkedDecoder::Limits{}};
   bool expect_continue_ = false;
+  bool request_line_checked_ = false;  // judged before the head was complete
   std::string body_;  // de-chunked body
   HttpRequest request_;
   // Offsets into the input of the parsed head, rebuilt as views on delivery.

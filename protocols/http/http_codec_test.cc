@@ -1,6 +1,8 @@
 #include "protocols/http/http_codec.h"
 
 #include <deque>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -283,6 +285,22 @@ TEST(HttpCodecTest, StreamedBodiesAreChunkedFor11AndCloseDelimitedFor10) {
 TEST(HttpDateTest, FormatsImfFixdate) {
   HttpDate::Update(784111777);
   EXPECT_EQ(HttpDate::Now(), "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+// A bad request line is answered as soon as it is complete, not once the
+// whole head has arrived; the answer is the one the whole head gets.
+TEST(HttpCodecTest, ABadRequestLineFailsBeforeTheHeadIsComplete) {
+  for (const auto& [line, status] : std::vector<std::pair<std::string, int>>{
+           {"G(T / HTTP/1.1\r\n", 400}, {"GET / HTTP/2.0\r\n", 505}, {"GET  / HTTP/1.1\r\n", 400},
+           {"GET / HTTX\r\n", 400}}) {
+    HttpCodec codec(Options());
+    DecodeResult r = codec.Decode(line + "Host: h\r\n");  // the head goes on...
+    ASSERT_EQ(r.status, DecodeStatus::kError) << line;
+    EXPECT_EQ(r.code, status) << line;
+    EXPECT_EQ(StatusOf(line + "Host: h\r\n\r\n"), status) << line;  // the same when whole
+  }
+  HttpCodec good(Options());
+  EXPECT_EQ(good.Decode("GET / HTTP/1.1\r\nHost: h\r\n").status, DecodeStatus::kNeedMore);
 }
 
 }  // namespace
