@@ -295,6 +295,9 @@ class PushHandler : public Handler {
     const std::vector<std::string>& p = call.path;
     const std::string& m = call.method;
     const std::string& id = p[1];
+    // Ids are what the hub made (hex, a node prefix): anything else, such as
+    // bytes that are not UTF-8, names no client.
+    if (!Hub::ValidName(id)) return done(Error(404, "no such client"));
     Hub::Target client = Hub::Target::Client(id);
     auto not_allowed = [&](const char* allow) {
       done(Error(405, "method not allowed", absl::StrCat("Allow: ", allow, "\r\n")));
