@@ -254,6 +254,10 @@ TEST_F(MessagingTest, GatewayApiAcrossWorkers) {
   EXPECT_TRUE(absl::StrContains(sessions, R"({"count":3,"clients":[{"client_id":")")) << sessions;
   EXPECT_TRUE(absl::StrContains(sessions, R"("uid":"bob")")) << sessions;
   EXPECT_EQ(Api("DELETE", "/clients/" + c_id + "/groups/side"), "{\"left\":1}\n 200");
+  // The default group "" through its trailing-slash path.
+  EXPECT_EQ(Api("PUT", "/clients/" + c_id + "/groups/"), "{\"joined\":1}\n 200");
+  EXPECT_TRUE(absl::StrContains(Api("GET", "/groups/"), c_id));
+  EXPECT_EQ(Api("DELETE", "/clients/" + c_id + "/groups/"), "{\"left\":1}\n 200");
 
   // Sessions: set, merge (null deletes), read.
   EXPECT_EQ(Api("PUT", "/clients/" + a_id + "/session", R"({"name":"Ann","level":1})"),

@@ -8,7 +8,7 @@
 //   POST   /clients/ID     body -> one client;  POST /clients?client=ID&client=ID
 //   GET    /clients/ID     online, uid, groups, session, address, connect time
 //   DELETE /clients/ID     close it (a body: sent first)
-//   PUT|DELETE /clients/ID/groups/NAME   join or leave a group
+//   PUT|DELETE /clients/ID/groups/NAME   join or leave a group (.../groups/: the default one)
 //   GET|PUT|DELETE /clients/ID/uid       its uid; bind (body: the uid); unbind
 //   GET|PUT|PATCH  /clients/ID/session   read; replace; merge (JSON object)
 //   POST   /groups/NAME    body -> a group (?exclude=ID...); /rooms/NAME too;
@@ -313,9 +313,10 @@ class PushHandler : public Handler {
       }
       return not_allowed("GET, POST, DELETE");
     }
-    if (p.size() == 4 && p[2] == "groups") {
-      const std::string& group = p[3];
-      if (!Hub::ValidName(group)) return done(BadName("group"));
+    // /clients/ID/groups/NAME, and /clients/ID/groups/ for the default group.
+    if ((p.size() == 4 || (p.size() == 3 && call.trailing_slash)) && p[2] == "groups") {
+      std::string group = p.size() == 4 ? p[3] : "";
+      if (!group.empty() && !Hub::ValidName(group)) return done(BadName("group"));
       if (m == "PUT") return Change(Hub::Change::kJoin, client, group, "joined", std::move(done));
       if (m == "DELETE") return Change(Hub::Change::kLeave, client, group, "left", std::move(done));
       return not_allowed("PUT, DELETE");
