@@ -23,15 +23,14 @@ struct BroadcastSettings {
   std::string notify_join;
   std::string notify_leave;
   std::optional<WebhookSettings> webhook;
-  size_t max_groups_per_client = Hub::kMaxGroupsPerClient;
-  size_t max_session_size = Hub::kMaxSessionSize;
+  Hub::ClientLimits limits;
 };
 
 class BroadcastHandler : public Handler {
  public:
   BroadcastHandler(const BroadcastSettings& settings, const WorkerContext& worker)
       : settings_(settings), service_(worker.service), hub_(Hub::ForWorker(worker)) {
-    hub_.SetLimits(settings.max_groups_per_client, settings.max_session_size);
+    hub_.SetLimits(settings.limits);
     if (settings.webhook) webhook_ = std::make_unique<Webhook>(*settings.webhook, worker, hub_);
   }
 
@@ -125,17 +124,9 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const BroadcastO
   if (options.rooms_from_path() && !config.protocol.traits().handshake) {
     return absl::InvalidArgumentError("rooms_from_path needs a websocket:// service");
   }
-  if (options.has_max_groups_per_client() && options.max_groups_per_client() == 0) {
-    return absl::InvalidArgumentError("max_groups_per_client must be between 1 and 4096");
-  }
-  if (absl::Status s = Hub::CheckLimits(options.max_groups_per_client(), options.max_session_size());
-      !s.ok()) {
-    return s;
-  }
-  if (options.max_groups_per_client() > 0) {
-    settings.max_groups_per_client = options.max_groups_per_client();
-  }
-  if (options.max_session_size() > 0) settings.max_session_size = options.max_session_size();
+  absl::StatusOr<Hub::ClientLimits> limits = Hub::LimitsFrom(options);
+  if (!limits.ok()) return limits.status();
+  settings.limits = *limits;
   if (options.webhook().has_max_groups_per_client() || options.webhook().has_max_session_size()) {
     return absl::InvalidArgumentError(
         "webhook: set max_groups_per_client and max_session_size on broadcast itself");

@@ -111,14 +111,22 @@ bool Hub::ValidName(absl::string_view name) {
   return true;
 }
 
-absl::Status Hub::CheckLimits(uint32_t max_groups_per_client, uint32_t max_session_size) {
-  if (max_groups_per_client > 4096) {
-    return absl::InvalidArgumentError("max_groups_per_client must be between 1 and 4096");
+absl::StatusOr<Hub::ClientLimits> Hub::CheckLimits(bool has_groups, uint32_t groups,
+                                                   bool has_session, uint32_t session) {
+  ClientLimits limits;
+  if (has_groups) {
+    if (groups < 1 || groups > 4096) {
+      return absl::InvalidArgumentError("max_groups_per_client must be between 1 and 4096");
+    }
+    limits.max_groups_per_client = groups;
   }
-  if (max_session_size != 0 && (max_session_size < 16 || max_session_size > kMaxSessionLimit)) {
-    return absl::InvalidArgumentError("max_session_size must be between 16 and 1048576");
+  if (has_session) {
+    if (session < 16 || session > kMaxSessionLimit) {
+      return absl::InvalidArgumentError("max_session_size must be between 16 and 1048576");
+    }
+    limits.max_session_size = session;
   }
-  return absl::OkStatus();
+  return limits;
 }
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {

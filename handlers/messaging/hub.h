@@ -43,6 +43,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/reactor.h"
 #include "engine/redis_client.h"
 #include "engine/worker_bus.h"
@@ -103,14 +104,23 @@ class Hub {
   // 20+ hex digits (worker start time, pid, connection id).
   std::string ClientId(const Connection& connection) const;
 
-  // Checks config values of the per-client limits (0: the default): groups
-  // 1-4096, session 16-1048576 bytes.
-  static absl::Status CheckLimits(uint32_t max_groups_per_client, uint32_t max_session_size);
+  // Per-client limits, as a service configures them.
+  struct ClientLimits {
+    size_t max_groups_per_client = kMaxGroupsPerClient;
+    size_t max_session_size = kMaxSessionSize;
+  };
+  // The limits a handler's options (BroadcastOptions, WebhookOptions) set:
+  // groups 1-4096, session 16-1048576 bytes; unset fields keep the defaults.
+  template <typename Options>
+  static absl::StatusOr<ClientLimits> LimitsFrom(const Options& options) {
+    return CheckLimits(options.has_max_groups_per_client(), options.max_groups_per_client(),
+                       options.has_max_session_size(), options.max_session_size());
+  }
 
   // Sets this worker's per-client limits (its handler's config).
-  void SetLimits(size_t max_groups_per_client, size_t max_session_size) {
-    max_groups_ = max_groups_per_client;
-    max_session_ = max_session_size;
+  void SetLimits(const ClientLimits& limits) {
+    max_groups_ = limits.max_groups_per_client;
+    max_session_ = limits.max_session_size;
   }
   size_t max_groups_per_client() const { return max_groups_; }
   size_t max_session_size() const { return max_session_; }
@@ -179,6 +189,8 @@ class Hub {
   };
 
   Hub(Reactor& reactor, WorkerBus* bus, std::string service, std::string id_prefix);
+  static absl::StatusOr<ClientLimits> CheckLimits(bool has_groups, uint32_t groups,
+                                                  bool has_session, uint32_t session);
   // "[NODE-]START PID": this process's prefix of client ids.
   static std::string IdPrefix(const WorkerContext& worker);
   void EnableCluster(const ClusterOptions& cluster);

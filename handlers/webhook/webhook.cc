@@ -158,17 +158,9 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
   if (options.has_ca_file() && !any_https) {
     return absl::InvalidArgumentError("webhook.ca_file is for https:// urls");
   }
-  if (options.has_max_groups_per_client() && options.max_groups_per_client() == 0) {
-    return absl::InvalidArgumentError("max_groups_per_client must be between 1 and 4096");
-  }
-  if (absl::Status s = Hub::CheckLimits(options.max_groups_per_client(), options.max_session_size());
-      !s.ok()) {
-    return s;
-  }
-  if (options.max_groups_per_client() > 0) {
-    settings.max_groups_per_client = options.max_groups_per_client();
-  }
-  if (options.max_session_size() > 0) settings.max_session_size = options.max_session_size();
+  absl::StatusOr<Hub::ClientLimits> limits = Hub::LimitsFrom(options);
+  if (!limits.ok()) return limits.status();
+  settings.limits = *limits;
   if (options.has_retry_ms()) {
     if (options.retry_ms() > 3'600'000) {
       return absl::InvalidArgumentError("webhook.retry_ms must be at most 3600000");

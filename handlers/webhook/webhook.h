@@ -54,8 +54,7 @@ struct WebhookSettings {
   // The service's protocol tells text from binary (WebSocket): events say
   // which in X-Sockman-Message-Type, and so may replies.
   bool message_kinds = false;
-  size_t max_groups_per_client = Hub::kMaxGroupsPerClient;
-  size_t max_session_size = Hub::kMaxSessionSize;
+  Hub::ClientLimits limits;
 };
 
 // Checks and resolves the config (in the master, before fork) for a service

@@ -15,7 +15,7 @@ class WebhookHandler : public Handler {
  public:
   WebhookHandler(const WebhookSettings& settings, const WorkerContext& worker)
       : settings_(settings), hub_(Hub::ForWorker(worker)), webhook_(settings, worker, hub_) {
-    hub_.SetLimits(settings.max_groups_per_client, settings.max_session_size);
+    hub_.SetLimits(settings.limits);
   }
 
   // Clients are there once they can carry messages (WebSocket: after the

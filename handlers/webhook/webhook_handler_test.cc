@@ -1,30 +1,15 @@
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
+#include "engine/testing/local_servers.h"
 #include "gtest/gtest.h"
 #include "handlers/testing/handler_harness.h"
 
 namespace sockman::testing {
 namespace {
 
-uint16_t DeadPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 TEST(WebhookHandlerTest, AnUnreachableBackendIsCountedNotFatal) {
   auto harness = HandlerHarness::Create(
       "webhook",
-      absl::StrCat("url: 'http://127.0.0.1:", DeadPort(), "/events' timeout_ms: 500 retry_ms: 0"),
+      absl::StrCat("url: 'http://127.0.0.1:", FreeLoopbackPort(), "/events' timeout_ms: 500 retry_ms: 0"),
       "text");
   ASSERT_TRUE(harness.ok()) << harness.status();
   auto client = (*harness)->Connect();
@@ -38,7 +23,7 @@ TEST(WebhookHandlerTest, AnUnreachableBackendIsCountedNotFatal) {
 TEST(WebhookHandlerTest, AnEventWaitsForABackendUntilRetryMs) {
   auto harness = HandlerHarness::Create(
       "webhook",
-      absl::StrCat("url: 'http://127.0.0.1:", DeadPort(), "/events' events: MESSAGE retry_ms: 1500"),
+      absl::StrCat("url: 'http://127.0.0.1:", FreeLoopbackPort(), "/events' events: MESSAGE retry_ms: 1500"),
       "text");
   ASSERT_TRUE(harness.ok()) << harness.status();
   auto client = (*harness)->Connect();

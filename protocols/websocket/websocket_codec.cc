@@ -215,7 +215,10 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
     }
     return DecodeResult::NeedMore();
   }
-  partial_checked_ = 0;  // the frame is complete: checked whole below
+  // The frame is complete. Text already checked as it arrived is not checked
+  // again: validation goes on from where it stopped.
+  const size_t checked_before = partial_checked_;
+  partial_checked_ = 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
   const unsigned char* mask = frame.mask;
   const unsigned char* payload = bytes + header;
@@ -254,8 +257,10 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
     absl::string_view message(at, static_cast<size_t>(length));
     bool ascii = unmask(at);
     if (opcode == kText && !ascii) {
-      Utf8Validator utf8;
-      if (!utf8.Feed(message) || !utf8.Complete()) return Fail(1007, "text message is not UTF-8");
+      Utf8Validator utf8 = checked_before > 0 ? partial_utf8_ : Utf8Validator();
+      if (!utf8.Feed(message.substr(checked_before)) || !utf8.Complete()) {
+        return Fail(1007, "text message is not UTF-8");
+      }
     }
     return DecodeResult::Message(total, message,
                                  opcode == kBinary ? MessageKind::kBinary : MessageKind::kText);
@@ -287,9 +292,15 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
     message_.resize(start + static_cast<size_t>(length));
     ascii = unmask(message_.data() + start);
   }
+  size_t feed_from = start;
+  if (checked_before > 0) {  // an uncompressed text frame, partly checked
+    utf8_ = partial_utf8_;
+    feed_from += checked_before;
+  }
   // ASCII after a complete character is valid UTF-8 as it stands.
   bool checked = ascii && utf8_.Complete();
-  if (!message_binary_ && !checked && !utf8_.Feed(absl::string_view(message_).substr(start))) {
+  if (!message_binary_ && !checked &&
+      !utf8_.Feed(absl::string_view(message_).substr(feed_from))) {
     return Fail(1007, "text message is not UTF-8");
   }
   if (!fin) return DecodeResult::Consumed(total);

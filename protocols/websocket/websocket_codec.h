@@ -117,7 +117,8 @@ class WebSocketCodec final : public Codec {
   std::string message_;
   Utf8Validator utf8_;
   // The incomplete text frame at the front of the input: how many of its
-  // payload bytes were checked already, and the validator's state after them.
+  // payload bytes were checked already, and the validator's state after them
+  // (taken up where it stopped once the frame is complete).
   size_t partial_checked_ = 0;
   Utf8Validator partial_utf8_;
   std::string control_;  // an unmasked control payload
