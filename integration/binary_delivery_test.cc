@@ -50,11 +50,7 @@ TEST(BinaryDeliveryTest, NodeClientsAcrossClusterNodes) {
   ASSERT_TRUE(a.ok()) << a.status();
   auto b = SockmanProcess::Start(config("b"), "node_b", ShortTempDir());
   ASSERT_TRUE(b.ok()) << b.status();
-  std::string subscribed;
-  for (int i = 0; i < 100 && !absl::EndsWith(subscribed, "\n4\n"); ++i) {
-    subscribed = Shell(absl::StrCat("redis-cli -p ", redis_port, " pubsub numsub sockman:chat"));
-    usleep(50'000);
-  }
+  std::string subscribed = WaitForRedisSubscribers(redis_port, "sockman:chat", 4);
   ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
   // Sent on node a, received on node b; pushed on node a's API.
   std::string out = Node(absl::StrCat("broadcast ws://127.0.0.1:", (*a)->port("chat"),

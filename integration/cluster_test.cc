@@ -56,12 +56,7 @@ TEST(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   ASSERT_TRUE(b.ok()) << b.status();
   // Workers connect to Redis in the background: wait until all four chat
   // workers (two per node) are subscribed.
-  std::string subscribed;
-  for (int i = 0; i < 100; ++i) {
-    subscribed = Shell(absl::StrCat("redis-cli -p ", redis_port, " pubsub numsub sockman:chat"));
-    if (absl::EndsWith(subscribed, "\n4\n")) break;
-    usleep(50'000);
-  }
+  std::string subscribed = WaitForRedisSubscribers(redis_port, "sockman:chat", 4);
   ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
 
   WebSocketClient on_a((*a)->port("chat"), "/rooms/r");
@@ -122,11 +117,7 @@ TEST(ClusterTest, UidsAndGroupsSpanNodes) {
   ASSERT_TRUE(a.ok()) << a.status();
   auto b = SockmanProcess::Start(NodeConfig(redis_port, "b"), "node_b", ShortTempDir());
   ASSERT_TRUE(b.ok()) << b.status();
-  std::string subscribed;
-  for (int i = 0; i < 100 && !absl::EndsWith(subscribed, "\n4\n"); ++i) {
-    subscribed = Shell(absl::StrCat("redis-cli -p ", redis_port, " pubsub numsub sockman:chat"));
-    usleep(50'000);
-  }
+  std::string subscribed = WaitForRedisSubscribers(redis_port, "sockman:chat", 4);
   ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
   WebSocketClient on_a((*a)->port("chat"), "/rooms/r");
   std::string a_id = on_a.Next().substr(5);

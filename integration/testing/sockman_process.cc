@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/read_file.h"
@@ -90,6 +91,16 @@ bool Exited(pid_t pid) {
 }
 
 uint16_t FreePort() { return FreeLoopbackPort(); }
+
+std::string WaitForRedisSubscribers(uint16_t port, const std::string& channel, int subscribers) {
+  std::string want = absl::StrCat("\n", subscribers, "\n");
+  std::string answer;
+  for (int i = 0; i < 100 && !absl::EndsWith(answer, want); ++i) {
+    answer = Shell(absl::StrCat("redis-cli -p ", port, " pubsub numsub ", channel));
+    if (!absl::EndsWith(answer, want)) usleep(50'000);
+  }
+  return answer;
+}
 
 std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
                             const std::string& flags) {

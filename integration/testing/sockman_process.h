@@ -60,6 +60,11 @@ std::string ReadFile(const std::string& path);
 // (virtual time runs on while a WebSocket waits), so it tries up to six
 // times, pausing longer each time, until the DOM contains `done_marker`.
 // `flags` are added to Chromium's command line.
+// Waits (up to 5 s) until `subscribers` clients of the redis-server on
+// `port` subscribe to `channel`; returns `redis-cli pubsub numsub`'s last
+// answer (it ends "\nN\n").
+std::string WaitForRedisSubscribers(uint16_t port, const std::string& channel, int subscribers);
+
 std::string ChromiumDumpDom(const std::string& url, const std::string& done_marker,
                             const std::string& flags = "");
 
