@@ -23,47 +23,10 @@ SOCKMAN_REGISTER_PROTOCOL(HttpProtocol);
 constexpr size_t kMaxLeadingEmptyLines = 16;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-struct HeadError {
-  uint16_t code;
-  const char* reason;
-};
-
-DecodeResult Fail(HeadError e) {
+DecodeResult Fail(HttpCodec::HeadError e) {
   ProtocolError kind = ProtocolError::kMalformed;
   if (e.code == 413) kind = ProtocolError::kTooLarge;
   return DecodeResult::Error(kind, e.reason, e.code);
-}
-
-// What is wrong with a request line (with its CR, if any), in the order the
-// head is checked: the one answer ParseHead gives for it.
-std::optional<HeadError> RequestLineError(absl::string_view line, bool strict_line_endings) {
-  if (strict_line_endings && !absl::EndsWith(line, "\r")) {
-    return HeadError{400, "bare LF line ending (strict_line_endings)"};
-  }
-  if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
-  size_t sp1 = line.find(' ');
-  if (sp1 == absl::string_view::npos) return HeadError{400, "malformed request line"};
-  size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == absl::string_view::npos) return HeadError{400, "malformed request line"};
-  absl::string_view method = line.substr(0, sp1);
-  absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  absl::string_view version = line.substr(sp2 + 1);
-  if (!IsHttpToken(method)) return HeadError{400, "bad method"};
-  if (target.empty()) return HeadError{400, "empty request target"};
-  for (char ch : target) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f) return HeadError{400, "bad byte in request target"};
-  }
-  if (target.size() > HttpCodec::kMaxTargetSize) return HeadError{414, "request target too long"};
-  if (version != "HTTP/1.1" && version != "HTTP/1.0") {
-    if (version.size() == 8 && absl::StartsWith(version, "HTTP/") &&
-        absl::ascii_isdigit(static_cast<unsigned char>(version[5])) && version[6] == '.' &&
-        absl::ascii_isdigit(static_cast<unsigned char>(version[7]))) {
-      return HeadError{505, "unsupported HTTP version"};
-    }
-    return HeadError{400, "malformed HTTP version"};
-  }
-  return std::nullopt;
 }
 
 }  // namespace
@@ -237,7 +200,7 @@ void HttpCodec::Reset() {
   pos_ = 0;
   chunked_.Reset();
   expect_continue_ = false;
-  request_line_checked_ = false;
+  head_ = HeadState{};
   header_spans_.clear();
 }
 
@@ -251,6 +214,9 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
       if (start_ == input.size()) return DecodeResult::NeedMore();
       scanned_ = line_start_ = start_;
     }
+    // Each line is judged as soon as it is complete, so a hostile client is
+    // cut off at its first bad line; the answer is the same however the head
+    // arrives (the first error in byte order, then the whole-head checks).
     bool found = false;
     while (scanned_ < input.size()) {
       const void* nl = std::memchr(input.data() + scanned_, '\n', input.size() - scanned_);
@@ -259,17 +225,37 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
         break;
       }
       size_t i = static_cast<size_t>(static_cast<const char*>(nl) - input.data());
-      size_t length = i - line_start_;
-      if (line_start_ == start_ && length > kMaxTargetSize + 64) {
+      scanned_ = i + 1;
+      absl::string_view line = input.substr(line_start_, i - line_start_);
+      bool request_line = line_start_ == start_;
+      line_start_ = i + 1;
+      if (request_line && line.size() > kMaxTargetSize + 64) {
         return Fail({414, "request line too long"});
       }
-      scanned_ = i + 1;
-      if (length == 0 || (length == 1 && input[line_start_] == '\r')) {
-        head_end_ = i + 1;
+      if (scanned_ - start_ > http_.max_header_size) {
+        return Fail({431, "request header too large"});
+      }
+      // The same answer whether the head came in one read or in several (the
+      // connection refuses more than max_package_size buffered): a head alone
+      // over max_package_size is a request over it.
+      if (scanned_ - start_ > options_.max_package_size) {
+        return Fail({413, "request larger than max_package_size"});
+      }
+      if (http_.strict_line_endings && !absl::EndsWith(line, "\r")) {
+        return Fail({400, "bare LF line ending (strict_line_endings)"});
+      }
+      if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+      std::optional<HeadError> error;
+      if (request_line) {
+        error = ParseRequestLine(input, line);
+      } else if (line.empty()) {
+        head_end_ = scanned_;
         found = true;
         break;
+      } else {
+        error = ParseField(input, line);
       }
-      line_start_ = i + 1;
+      if (error) return Fail(*error);
     }
     if (!found) {
       if (line_start_ == start_ && input.size() - start_ > kMaxTargetSize + 64) {
@@ -278,29 +264,9 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
       if (input.size() - start_ > http_.max_header_size) {
         return Fail({431, "request header too large"});
       }
-      // A complete request line is judged now, not once the whole head is
-      // in: a hostile client is cut off at its first line (same answer).
-      if (!request_line_checked_ && line_start_ > start_) {
-        request_line_checked_ = true;
-        absl::string_view rest = input.substr(start_);
-        absl::string_view line = rest.substr(0, rest.find('\n'));
-        if (std::optional<HeadError> error = RequestLineError(line, http_.strict_line_endings)) {
-          return Fail(*error);
-        }
-      }
       return DecodeResult::NeedMore();
     }
-    if (head_end_ - start_ > http_.max_header_size) {
-      return Fail({431, "request header too large"});
-    }
-    // The same answer whether the head came in one read or in several (the
-    // connection refuses more than max_package_size buffered): a head alone
-    // over max_package_size is a request over it.
-    if (head_end_ - start_ > options_.max_package_size) {
-      return Fail({413, "request larger than max_package_size"});
-    }
-    DecodeResult head = ParseHead(input);
-    if (head.status == DecodeStatus::kError) return head;
+    if (std::optional<HeadError> error = FinishHead()) return Fail(*error);
     if (phase_ == Phase::kHead) return Deliver(input, head_end_, {});
   }
   if (phase_ == Phase::kBody) {
@@ -315,34 +281,29 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
   return DecodeChunked(input);
 }
 
-DecodeResult HttpCodec::ParseHead(absl::string_view input) {
-  absl::string_view head = input.substr(start_, head_end_ - start_);
-  auto span = [&](absl::string_view part) {
-    if (part.empty()) return Span{};
-    return Span{static_cast<uint32_t>(part.data() - input.data()),
-                static_cast<uint32_t>(part.size())};
-  };
-  // Request line: method SP request-target SP HTTP-version.
-  size_t line_end = head.find('\n');
-  absl::string_view line = head.substr(0, line_end);
-  if (std::optional<HeadError> error = RequestLineError(line, http_.strict_line_endings)) {
-    return Fail(*error);
-  }
-  if (absl::EndsWith(line, "\r")) line.remove_suffix(1);
+HttpCodec::Span HttpCodec::SpanOf(absl::string_view input, absl::string_view part) {
+  if (part.empty()) return Span{};
+  return Span{static_cast<uint32_t>(part.data() - input.data()),
+              static_cast<uint32_t>(part.size())};
+}
+
+std::optional<HttpCodec::HeadError> HttpCodec::ParseRequestLine(absl::string_view input,
+                                                                absl::string_view line) {
+  // method SP request-target SP HTTP-version
   size_t sp1 = line.find(' ');
-  if (sp1 == absl::string_view::npos) return Fail({400, "malformed request line"});
+  if (sp1 == absl::string_view::npos) return HeadError{400, "malformed request line"};
   size_t sp2 = line.find(' ', sp1 + 1);
-  if (sp2 == absl::string_view::npos) return Fail({400, "malformed request line"});
+  if (sp2 == absl::string_view::npos) return HeadError{400, "malformed request line"};
   absl::string_view method = line.substr(0, sp1);
   absl::string_view target = line.substr(sp1 + 1, sp2 - sp1 - 1);
   absl::string_view version = line.substr(sp2 + 1);
-  if (!IsHttpToken(method)) return Fail({400, "bad method"});
-  if (target.empty()) return Fail({400, "empty request target"});
+  if (!IsHttpToken(method)) return HeadError{400, "bad method"};
+  if (target.empty()) return HeadError{400, "empty request target"};
   for (char ch : target) {
     unsigned char c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7f) return Fail({400, "bad byte in request target"});
+    if (c <= 0x20 || c >= 0x7f) return HeadError{400, "bad byte in request target"};
   }
-  if (target.size() > kMaxTargetSize) return Fail({414, "request target too long"});
+  if (target.size() > kMaxTargetSize) return HeadError{414, "request target too long"};
   if (version == "HTTP/1.1") {
     version_minor_ = 1;
   } else if (version == "HTTP/1.0") {
@@ -350,132 +311,117 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
   } else if (version.size() == 8 && absl::StartsWith(version, "HTTP/") &&
              absl::ascii_isdigit(static_cast<unsigned char>(version[5])) && version[6] == '.' &&
              absl::ascii_isdigit(static_cast<unsigned char>(version[7]))) {
-    return Fail({505, "unsupported HTTP version"});
+    return HeadError{505, "unsupported HTTP version"};
   } else {
-    return Fail({400, "malformed HTTP version"});
+    return HeadError{400, "malformed HTTP version"};
   }
 
   // Request target forms (RFC 9112 3.2).
   absl::string_view path, query, host;
-  bool has_authority = false;
   if (target[0] == '/') {
     path = target;
   } else if (target == "*") {
-    if (method != "OPTIONS") return Fail({400, "asterisk-form needs OPTIONS"});
+    if (method != "OPTIONS") return HeadError{400, "asterisk-form needs OPTIONS"};
     path = target;
   } else if (absl::StartsWithIgnoreCase(target, "http://") ||
              absl::StartsWithIgnoreCase(target, "https://")) {
     absl::string_view rest = target.substr(target.find("//") + 2);
     size_t end = rest.find_first_of("/?");
     host = rest.substr(0, end);
-    if (host.empty()) return Fail({400, "absolute-form without host"});
-    has_authority = true;
+    if (host.empty()) return HeadError{400, "absolute-form without host"};
+    head_.has_authority = true;
     path = end == absl::string_view::npos ? rest.substr(rest.size()) : rest.substr(end);
   } else if (method == "CONNECT") {
     host = target;
-    has_authority = true;
+    head_.has_authority = true;
   } else {
-    return Fail({400, "bad request target"});
+    return HeadError{400, "bad request target"};
   }
   if (size_t q = path.find('?'); q != absl::string_view::npos) {
     query = path.substr(q + 1);
     path = path.substr(0, q);
   }
-
-  // Header fields.
-  header_spans_.clear();
-  int hosts = 0;
-  bool has_length = false;
-  bool has_te = false;
-  bool chunked = false;
-  bool connection_close = false;
-  bool connection_keep_alive = false;
-  content_length_ = 0;
-  expect_continue_ = false;
-  absl::string_view rest = head.substr(line_end + 1);
-  while (!rest.empty()) {
-    size_t nl = rest.find('\n');
-    absl::string_view field = rest.substr(0, nl);
-    rest.remove_prefix(nl + 1);
-    if (http_.strict_line_endings && !absl::EndsWith(field, "\r")) {
-      return Fail({400, "bare LF line ending (strict_line_endings)"});
-    }
-    if (absl::EndsWith(field, "\r")) field.remove_suffix(1);
-    if (field.empty()) break;  // the blank line
-    if (field[0] == ' ' || field[0] == '\t') return Fail({400, "obsolete line folding"});
-    size_t colon = field.find(':');
-    if (colon == absl::string_view::npos) return Fail({400, "header line without colon"});
-    absl::string_view name = field.substr(0, colon);
-    absl::string_view value = TrimOws(field.substr(colon + 1));
-    if (!IsHttpToken(name)) return Fail({400, "bad header name"});
-    if (!IsHttpFieldValue(value)) return Fail({400, "bad byte in header value"});
-    if (header_spans_.size() >= kMaxHeaders) return Fail({431, "too many headers"});
-    header_spans_.emplace_back(span(name), span(value));
-
-    if (absl::EqualsIgnoreCase(name, "host")) {
-      ++hosts;
-      if (!IsValidHost(value)) return Fail({400, "bad Host"});
-      if (!has_authority) host = value;
-    } else if (absl::EqualsIgnoreCase(name, "content-length")) {
-      // "5" or an identical list "5, 5" (RFC 9110 8.6).
-      for (absl::string_view item : absl::StrSplit(value, ',')) {
-        item = TrimOws(item);
-        uint64_t length;
-        if (item.empty() || item.size() > 18 ||
-            !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-            !absl::SimpleAtoi(item, &length)) {
-          return Fail({400, "bad Content-Length"});
-        }
-        if (has_length && length != content_length_) {
-          return Fail({400, "conflicting Content-Length"});
-        }
-        has_length = true;
-        content_length_ = length;
-      }
-    } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
-      has_te = true;
-      for (absl::string_view coding : absl::StrSplit(value, ',')) {
-        coding = TrimOws(coding);
-        if (coding.empty()) continue;
-        if (chunked) return Fail({400, "chunked is not the final transfer coding"});
-        if (absl::EqualsIgnoreCase(coding, "chunked")) {
-          chunked = true;
-        } else {
-          return Fail({501, "unsupported transfer coding"});
-        }
-      }
-    } else if (absl::EqualsIgnoreCase(name, "connection")) {
-      connection_close |= HttpListHasToken(value, "close");
-      connection_keep_alive |= HttpListHasToken(value, "keep-alive");
-    } else if (absl::EqualsIgnoreCase(name, "expect")) {
-      if (absl::EqualsIgnoreCase(value, "100-continue")) {
-        expect_continue_ = version_minor_ == 1;
-      } else {
-        return Fail({417, "unsupported expectation"});
-      }
-    }
-  }
-
-  // Message framing and smuggling shapes (RFC 9112 6.1, 6.3).
-  if (has_te && has_length) return Fail({400, "both Transfer-Encoding and Content-Length"});
-  if (has_te && !chunked) return Fail({400, "Transfer-Encoding without chunked"});
-  if (has_te && version_minor_ == 0) return Fail({400, "Transfer-Encoding in HTTP/1.0"});
-  if (version_minor_ == 1 && hosts == 0) return Fail({400, "missing Host header"});
-  if (hosts > 1) return Fail({400, "more than one Host header"});
-  if (has_length && (content_length_ > options_.max_package_size ||
-                     head_end_ + content_length_ > options_.max_package_size)) {
-    return Fail({413, "body larger than max_package_size"});
-  }
-
-  method_ = span(method);
-  target_ = span(target);
-  path_ = span(path);
-  query_ = span(query);
-  host_ = span(host);
-  keep_alive_ =
-      version_minor_ == 1 ? !connection_close : connection_keep_alive && !connection_close;
+  method_ = SpanOf(input, method);
+  target_ = SpanOf(input, target);
+  path_ = SpanOf(input, path);
+  query_ = SpanOf(input, query);
+  host_ = SpanOf(input, host);
   head_request_ = method == "HEAD";
-  if (chunked) {
+  return std::nullopt;
+}
+
+std::optional<HttpCodec::HeadError> HttpCodec::ParseField(absl::string_view input,
+                                                          absl::string_view field) {
+  if (field[0] == ' ' || field[0] == '\t') return HeadError{400, "obsolete line folding"};
+  size_t colon = field.find(':');
+  if (colon == absl::string_view::npos) return HeadError{400, "header line without colon"};
+  absl::string_view name = field.substr(0, colon);
+  absl::string_view value = TrimOws(field.substr(colon + 1));
+  if (!IsHttpToken(name)) return HeadError{400, "bad header name"};
+  if (!IsHttpFieldValue(value)) return HeadError{400, "bad byte in header value"};
+  if (header_spans_.size() >= kMaxHeaders) return HeadError{431, "too many headers"};
+  header_spans_.emplace_back(SpanOf(input, name), SpanOf(input, value));
+
+  if (absl::EqualsIgnoreCase(name, "host")) {
+    ++head_.hosts;
+    if (!IsValidHost(value)) return HeadError{400, "bad Host"};
+    if (!head_.has_authority) host_ = SpanOf(input, value);
+  } else if (absl::EqualsIgnoreCase(name, "content-length")) {
+    // "5" or an identical list "5, 5" (RFC 9110 8.6).
+    for (absl::string_view item : absl::StrSplit(value, ',')) {
+      item = TrimOws(item);
+      uint64_t length;
+      if (item.empty() || item.size() > 18 ||
+          !std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+          !absl::SimpleAtoi(item, &length)) {
+        return HeadError{400, "bad Content-Length"};
+      }
+      if (head_.has_length && length != content_length_) {
+        return HeadError{400, "conflicting Content-Length"};
+      }
+      head_.has_length = true;
+      content_length_ = length;
+    }
+  } else if (absl::EqualsIgnoreCase(name, "transfer-encoding")) {
+    head_.has_te = true;
+    for (absl::string_view coding : absl::StrSplit(value, ',')) {
+      coding = TrimOws(coding);
+      if (coding.empty()) continue;
+      if (head_.chunked) return HeadError{400, "chunked is not the final transfer coding"};
+      if (absl::EqualsIgnoreCase(coding, "chunked")) {
+        head_.chunked = true;
+      } else {
+        return HeadError{501, "unsupported transfer coding"};
+      }
+    }
+  } else if (absl::EqualsIgnoreCase(name, "connection")) {
+    head_.connection_close |= HttpListHasToken(value, "close");
+    head_.connection_keep_alive |= HttpListHasToken(value, "keep-alive");
+  } else if (absl::EqualsIgnoreCase(name, "expect")) {
+    if (absl::EqualsIgnoreCase(value, "100-continue")) {
+      expect_continue_ = version_minor_ == 1;
+    } else {
+      return HeadError{417, "unsupported expectation"};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpCodec::HeadError> HttpCodec::FinishHead() {
+  // Message framing and smuggling shapes (RFC 9112 6.1, 6.3).
+  const HeadState& h = head_;
+  if (h.has_te && h.has_length) return HeadError{400, "both Transfer-Encoding and Content-Length"};
+  if (h.has_te && !h.chunked) return HeadError{400, "Transfer-Encoding without chunked"};
+  if (h.has_te && version_minor_ == 0) return HeadError{400, "Transfer-Encoding in HTTP/1.0"};
+  if (version_minor_ == 1 && h.hosts == 0) return HeadError{400, "missing Host header"};
+  if (h.hosts > 1) return HeadError{400, "more than one Host header"};
+  if (h.has_length && (content_length_ > options_.max_package_size ||
+                       head_end_ + content_length_ > options_.max_package_size)) {
+    return HeadError{413, "body larger than max_package_size"};
+  }
+  keep_alive_ = version_minor_ == 1 ? !h.connection_close
+                                    : h.connection_keep_alive && !h.connection_close;
+  if (h.chunked) {
     phase_ = Phase::kChunked;
     pos_ = head_end_;
     body_.clear();
@@ -484,7 +430,7 @@ DecodeResult HttpCodec::ParseHead(absl::string_view input) {
   } else {
     expect_continue_ = false;
   }
-  return DecodeResult::NeedMore();
+  return std::nullopt;
 }
 
 DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {

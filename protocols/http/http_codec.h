@@ -14,6 +14,7 @@
 #define SOCKMAN_PROTOCOLS_HTTP_HTTP_CODEC_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,6 +71,11 @@ absl::string_view HttpReason(int status);
 
 class HttpCodec final : public Codec {
  public:
+  // Why a request head is refused: the status and the logged reason.
+  struct HeadError {
+    uint16_t code;
+    const char* reason;
+  };
   // Most request headers (each line counts once).
   static constexpr int kMaxHeaders = 100;
   // Longest request target before 414.
@@ -120,8 +126,28 @@ class HttpCodec final : public Codec {
 
  private:
   enum class Phase { kHead, kBody, kChunked };
+  // Offsets into the input of the parsed head, rebuilt as views on delivery.
+  struct Span {
+    uint32_t at = 0, size = 0;
+  };
+  // What the header fields so far say about framing (checked once the head
+  // is complete).
+  struct HeadState {
+    int hosts = 0;
+    bool has_length = false;
+    bool has_te = false;
+    bool chunked = false;
+    bool connection_close = false;
+    bool connection_keep_alive = false;
+    bool has_authority = false;  // absolute-form or CONNECT: Host does not name it
+  };
 
-  DecodeResult ParseHead(absl::string_view head);
+  static Span SpanOf(absl::string_view input, absl::string_view part);
+  // One complete line of the head, without its line ending.
+  std::optional<HeadError> ParseRequestLine(absl::string_view input, absl::string_view line);
+  std::optional<HeadError> ParseField(absl::string_view input, absl::string_view field);
+  // The checks that need the whole head; sets the phase for the body.
+  std::optional<HeadError> FinishHead();
   DecodeResult DecodeChunked(absl::string_view input);
   DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
   void Reset();
@@ -146,13 +172,9 @@ class HttpCodec final : public Codec {
   size_t pos_ = 0;  // chunked: parse position in the input
   ChunkedDecoder chunked_{ChunkedDecoder::Limits{}};
   bool expect_continue_ = false;
-  bool request_line_checked_ = false;  // judged before the head was complete
+  HeadState head_;
   std::string body_;  // de-chunked body
   HttpRequest request_;
-  // Offsets into the input of the parsed head, rebuilt as views on delivery.
-  struct Span {
-    uint32_t at = 0, size = 0;
-  };
   Span method_, target_, path_, query_, host_;
   std::vector<std::pair<Span, Span>> header_spans_;
   int version_minor_ = 1;

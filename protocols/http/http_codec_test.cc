@@ -303,5 +303,93 @@ TEST(HttpCodecTest, ABadRequestLineFailsBeforeTheHeadIsComplete) {
   EXPECT_EQ(good.Decode("GET / HTTP/1.1\r\nHost: h\r\n").status, DecodeStatus::kNeedMore);
 }
 
+// So is a bad header line: the connection is cut off at that line.
+TEST(HttpCodecTest, ABadHeaderLineFailsBeforeTheHeadIsComplete) {
+  for (const auto& [field, status] : std::vector<std::pair<std::string, int>>{
+           {"Bad Name: x", 400},
+           {"NoColon", 400},
+           {" folded", 400},
+           {"X: a\rb", 400},
+           {"Host: a b", 400},
+           {"Content-Length: 1, 2", 400},
+           {"Content-Length: x", 400},
+           {"Transfer-Encoding: gzip", 501},
+           {"Expect: magic", 417}}) {
+    std::string head = absl::StrCat("POST / HTTP/1.1\r\nHost: h\r\n", field, "\r\nX-More: y\r\n");
+    HttpCodec codec(Options());
+    DecodeResult r = codec.Decode(head);
+    ASSERT_EQ(r.status, DecodeStatus::kError) << field;
+    EXPECT_EQ(r.code, status) << field;
+    EXPECT_EQ(StatusOf(head + "\r\n"), status) << field;
+  }
+  // Whole-head checks (a second Host, CL with TE) wait for the blank line.
+  HttpCodec two_hosts(Options());
+  EXPECT_EQ(two_hosts.Decode("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n").status,
+            DecodeStatus::kNeedMore);
+}
+
+// Feeds `bytes` as the connection would, one more byte each time (the buffer
+// grows, nothing is consumed); the status as StatusOf gives it.
+int StatusFedBytewise(const std::string& bytes, CodecOptions options = Options()) {
+  HttpCodec codec(options);
+  for (size_t n = 1; n <= bytes.size(); ++n) {
+    DecodeResult r = codec.Decode(absl::string_view(bytes).substr(0, n));
+    if (r.status == DecodeStatus::kError) return r.code;
+    if (r.status == DecodeStatus::kMessage) return 0;
+  }
+  return -1;
+}
+
+// The answer to a head does not depend on how it is split into reads.
+TEST(HttpCodecTest, EveryErrorIsTheSameAtEverySplit) {
+  std::vector<std::pair<std::string, CodecOptions>> cases;
+  for (const char* c : {
+           "GET / HTTP/1.1\r\nHost: h\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: [::1\r\nX: a\x01\r\n\r\n",
+           "G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
+           "GET / HTTP/2.0\r\nBad Name: x\r\n\r\n",
+           "GET / HTTP/1.1\r\nHost: h\r\nX: a\r\n folded\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nTransfer-Encoding: "
+           "chunked\r\nX\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nExpect: magic\r\nNoColon\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n1\nA\r\n0\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n2;\r\nAB\r\n0\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+       }) {
+    cases.emplace_back(c, Options());
+  }
+  cases.emplace_back(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'),
+                                  "\r\nBad Name: y\r\n\r\n"),
+                     Options(64));
+  cases.emplace_back(absl::StrCat("GET / HTTP/1.1\r\nBad Name: y\r\nX: ", std::string(100, 'a'),
+                                  "\r\n\r\n"),
+                     Options(1 << 20, 64));
+  cases.emplace_back(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'),
+                                  "\r\n\r\n"),
+                     Options(1 << 20, 64));
+  cases.emplace_back(absl::StrCat("GET /", std::string(9000, 'a'), " HTTP/1.1\r\nHost: h\r\n\r\n"),
+                     Options());
+  for (const auto& [bytes, options] : cases) {
+    int whole = StatusOf(bytes, options);
+    EXPECT_EQ(StatusFedBytewise(bytes, options), whole) << bytes;
+    for (size_t split = 1; split < bytes.size(); ++split) {
+      HttpCodec codec(options);
+      DecodeResult first = codec.Decode(absl::string_view(bytes).substr(0, split));
+      int status = first.status == DecodeStatus::kError     ? first.code
+                   : first.status == DecodeStatus::kMessage ? 0
+                                                            : -2;
+      if (status == -2) {
+        DecodeResult r = codec.Decode(bytes);
+        status = r.status == DecodeStatus::kError     ? r.code
+                 : r.status == DecodeStatus::kMessage ? 0
+                                                      : -1;
+      }
+      ASSERT_EQ(status, whole) << "split at " << split << ": " << bytes;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sockman
