@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/testing/local_servers.h"
@@ -147,6 +149,90 @@ TEST(ClusterTest, UidsAndGroupsSpanNodes) {
   EXPECT_EQ(NextMessage(on_a), "vip only");
   EXPECT_EQ(Api(**a, "POST", "/uids?uid=bob", "hi bob"), "{\"delivered\":1}\n 200");
   EXPECT_EQ(NextMessage(on_b), "hi bob");
+}
+
+// Calls `api` until its answer contains `expected` (a change made through
+// one node is applied by the client's node a Redis round trip later).
+std::string EventuallyContains(const std::function<std::string()>& api,
+                               const std::string& expected) {
+  std::string got;
+  for (int i = 0; i < 60; ++i) {
+    got = api();
+    if (absl::StrContains(got, expected)) break;
+    usleep(50'000);
+  }
+  return got;
+}
+
+// Sessions, client info, ungroup, closeClient and batches through one
+// node's API for clients on the other node.
+TEST(ClusterTest, SessionsInfoUngroupCloseAndBatchSpanNodes) {
+  uint16_t redis_port = FreePort();
+  RedisServer redis(redis_port);
+  auto a = SockmanProcess::Start(NodeConfig(redis_port, "a"), "node_a", ShortTempDir());
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = SockmanProcess::Start(NodeConfig(redis_port, "b"), "node_b", ShortTempDir());
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::string subscribed = WaitForRedisSubscribers(redis_port, "sockman:chat", 4);
+  ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
+  WebSocketClient on_a((*a)->port("chat"), "/rooms/r");
+  std::string a_id = on_a.Next().substr(5);
+  WebSocketClient on_b((*b)->port("chat"), "/rooms/r");
+  std::string b_id = on_b.Next().substr(5);
+
+  // setSession and updateSession through b for a's client; getSession and
+  // getClientInfo through b.
+  EXPECT_EQ(Api(**b, "PUT", "/clients/" + a_id + "/session", R"({"name":"ann"})"),
+            "{\"updated\":1}\n 200");
+  EXPECT_EQ(Api(**b, "PATCH", "/clients/" + a_id + "/session", R"({"level":2})"),
+            "{\"updated\":1}\n 200");
+  std::string session = EventuallyContains(
+      [&] { return Api(**b, "GET", "/clients/" + a_id + "/session"); }, "level");
+  EXPECT_EQ(session, "{\"name\":\"ann\",\"level\":2}\n 200");
+  EXPECT_EQ(Api(**b, "PUT", "/clients/" + a_id + "/uid", "ann"), "{\"bound\":1}\n 200");
+  std::string info =
+      EventuallyContains([&] { return Api(**b, "GET", "/clients/" + a_id); }, "\"ann\"");
+  EXPECT_TRUE(absl::StrContains(info, absl::StrCat(R"({"online":true,"client_id":")", a_id,
+                                                   R"(","uid":"ann","groups":["r"],)")))
+      << info;
+  EXPECT_TRUE(absl::StrContains(info, R"("remote_address":"127.0.0.1")")) << info;
+  EXPECT_EQ(Api(**b, "GET", "/clients/" + a_id + "/uid"),
+            absl::StrCat(R"({"client_id":")", a_id, R"(","uid":"ann"})", "\n 200"));
+  // Every client's info, from either node.
+  std::string all = Api(**a, "GET", "/all?info=1");
+  EXPECT_TRUE(absl::StrContains(all, R"("count":2,)")) << all;
+  EXPECT_TRUE(absl::StrContains(all, a_id) && absl::StrContains(all, b_id)) << all;
+  std::string room = Api(**a, "GET", "/groups/r?info=1");
+  EXPECT_TRUE(absl::StrContains(room, R"("count":2,)")) << room;
+
+  // A batch through a: join b's client to a group, send to it, read it back.
+  std::string batch = Api(**a, "POST", "/batch",
+                          absl::StrCat(R"([{"method":"PUT","path":"/clients/)", b_id,
+                                       R"(/groups/late"},{"method":"POST","path":"/clients/)",
+                                       b_id, R"(","body":"batched"}])"));
+  EXPECT_EQ(batch,
+            "{\"results\":[{\"status\":200,\"result\":{\"joined\":1}},"
+            "{\"status\":200,\"result\":{\"delivered\":1}}]}\n 200");
+  EXPECT_EQ(NextMessage(on_b), "batched");
+  std::string late =
+      EventuallyContains([&] { return Api(**a, "GET", "/groups/late"); }, b_id);
+  EXPECT_TRUE(absl::StrContains(late, R"("count":1)")) << late;
+
+  // ungroup through b: both nodes' clients leave r.
+  EXPECT_EQ(Api(**b, "DELETE", "/groups/r"), "{\"left\":2}\n 200");
+  std::string emptied =
+      EventuallyContains([&] { return Api(**a, "GET", "/groups/r"); }, R"("count":0)");
+  EXPECT_TRUE(absl::StrContains(emptied, R"("count":0)")) << emptied;
+  EXPECT_EQ(Api(**a, "POST", "/groups/r", "nobody"), "{\"delivered\":0}\n 200");
+
+  // closeClient through b, with a last message, for a's client.
+  EXPECT_EQ(Api(**b, "DELETE", "/clients/" + a_id, "bye"), "{\"closed\":1}\n 200");
+  EXPECT_EQ(NextMessage(on_a), "bye");
+  EXPECT_EQ(on_a.NextFrame().first, 0x88);  // then the close
+  on_a.Close();  // (the server waits for the closing handshake until then)
+  std::string gone = EventuallyContains([&] { return Api(**b, "GET", "/clients/" + a_id); },
+                                        R"("online":false)");
+  EXPECT_EQ(gone, absl::StrCat(R"({"client_id":")", a_id, R"(","online":false})", "\n 200"));
 }
 
 TEST(ClusterTest, RedisUnreachableAtStartIsAClearError) {

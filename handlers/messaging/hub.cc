@@ -195,6 +195,12 @@ void Hub::WritePresence(const Client& client) {
     Presence({"SADD", key + ":uid:" + client.uid, client.id});
     Presence({"SADD", key + ":uids", client.uid});
   }
+  WriteInfo(client);
+}
+
+void Hub::WriteInfo(const Client& client) {
+  if (redis_ == nullptr || !redis_->connected() || removing_ == &client) return;
+  redis_->Command({"HSET", WorkerKey(service_) + ":info", client.id, InfoJson(client)});
 }
 
 void Hub::RefreshPresence() {
@@ -206,7 +212,7 @@ void Hub::RefreshPresence() {
       {"ZADD", WorkersKey(service_), absl::StrCat(now), absl::StrCat(node_id_, ":", getpid())});
   // Forget workers (of any node) silent for a minute: restarts add members.
   redis_->Command({"ZREMRANGEBYSCORE", WorkersKey(service_), "-inf", absl::StrCat(now - 60)});
-  for (const char* set : {":clients", ":groups", ":uids"}) {
+  for (const char* set : {":clients", ":groups", ":uids", ":info"}) {
     redis_->Command({"EXPIRE", key + set, ttl});
   }
   for (const auto& [group, members] : groups_) redis_->Command({"EXPIRE", key + ":room:" + group, ttl});
@@ -247,7 +253,14 @@ void Hub::RedisQuery(const std::string& named, char op, const Target& target,
         std::vector<std::pair<std::vector<std::string>, std::string>> queries;
         for (const RedisValue& worker : workers->elements) {
           std::string key = absl::StrCat("sockman:", service, ":w:", worker.str);
-          if (op == 'G') {
+          if (op == 'i' && target.scope == Scope::kAll) {
+            queries.push_back({{"HVALS", key + ":info"}, ""});
+          } else if (op == 'i') {  // the info of the clients `target` names
+            if (target.names.empty()) continue;
+            std::vector<std::string> command = {"HMGET", key + ":info"};
+            command.insert(command.end(), target.names.begin(), target.names.end());
+            queries.push_back({std::move(command), ""});
+          } else if (op == 'G') {
             queries.push_back({{"SMEMBERS", key + ":groups"}, ""});
           } else if (op == 'K') {
             queries.push_back({{"SMEMBERS", key + ":uids"}, ""});
@@ -276,7 +289,9 @@ void Hub::RedisQuery(const std::string& named, char op, const Target& target,
             } else if (reply->type == RedisValue::kInteger) {
               if (reply->integer == 1) gather->names.insert(asked);
             } else {
-              for (const RedisValue& name : reply->elements) gather->names.insert(name.str);
+              for (const RedisValue& name : reply->elements) {
+                if (name.type == RedisValue::kString) gather->names.insert(name.str);  // not nil
+              }
             }
             if (--gather->waiting > 0) return;
             if (gather->failed) {
@@ -328,9 +343,12 @@ void Hub::Add(Connection& connection, const std::string& initial_group) {
 void Hub::Remove(Connection& connection) {
   Client* client = Find(connection);
   if (client == nullptr) return;
+  removing_ = client;
   while (!client->groups.empty()) Leave(*client, *client->groups.begin());
   Unbind(*client);
+  removing_ = nullptr;
   Presence({"SREM", WorkerKey(service_) + ":clients", client->id});
+  Presence({"HDEL", WorkerKey(service_) + ":info", client->id});
   by_connection_.erase(&connection);
   corked_.erase(&connection);
   clients_.erase(client->id);
@@ -356,6 +374,7 @@ bool Hub::JoinGroup(Connection& connection, const std::string& group) {
     Presence({"SADD", key + ":groups", group});
     Presence({"EXPIRE", key + ":room:" + group, absl::StrCat(kPresenceTtlMs / 1000)});
   }
+  WriteInfo(*client);
   return true;
 }
 
@@ -374,6 +393,7 @@ void Hub::Leave(Client& client, std::string group) {  // a copy: it may name the
     groups_.erase(it);
     Presence({"SREM", key + ":groups", group});
   }
+  WriteInfo(client);
 }
 
 std::vector<std::string> Hub::GroupsOf(const Connection& connection) const {
@@ -392,6 +412,7 @@ void Hub::BindUid(Connection& connection, const std::string& uid) {
   Presence({"SADD", key + ":uid:" + uid, client->id});
   Presence({"SADD", key + ":uids", uid});
   Presence({"EXPIRE", key + ":uid:" + uid, absl::StrCat(kPresenceTtlMs / 1000)});
+  WriteInfo(*client);
 }
 
 void Hub::UnbindUid(Connection& connection) {
@@ -411,6 +432,7 @@ void Hub::Unbind(Client& client) {
     }
   }
   client.uid.clear();
+  WriteInfo(client);
 }
 
 std::string Hub::UidOf(const Connection& connection) const {
@@ -446,6 +468,7 @@ bool Hub::SetSession(Connection& connection, absl::string_view json_object, bool
   }
   if (result.size() > max_session_) return false;
   client->session = std::move(result);
+  WriteInfo(*client);
   return true;
 }
 
@@ -466,6 +489,20 @@ void Hub::Apply(const std::string& service, Change change, const Target& target,
                 const std::string& argument, std::function<void(int)> done) {
   // Changes to a client elsewhere count once it exists (presence).
   bool one = target.scope == Scope::kClient;
+  if (change == Change::kDissolve && redis_ != nullptr && done) {
+    // Every member leaves, on any node: count them (from presence) before
+    // they do.
+    RedisQuery(service, 'm', target,
+               [this, service, target, done](std::optional<std::vector<std::string>> ids) {
+                 size_t members = ids.has_value() ? ids->size() : 0;
+                 Fan(service, static_cast<char>(Change::kDissolve), target, {}, "",
+                     [members, done](int count) {
+                       done(std::max(count, static_cast<int>(members)));
+                     },
+                     nullptr);
+               });
+    return;
+  }
   Fan(service, static_cast<char>(change), target, {}, argument,
       one ? OnlineAnywhere(service, target, {}, std::move(done)) : std::move(done), nullptr);
 }
@@ -514,10 +551,27 @@ void Hub::Members(const std::string& service, const Target& target,
 
 void Hub::Info(const std::string& service, const Target& target,
                std::function<void(std::vector<std::string>)> done) {
-  Fan(service, 'i', target, {}, "", nullptr, [done](std::vector<std::string> lines) {
-    std::sort(lines.begin(), lines.end());
-    done(std::move(lines));
-  });
+  auto local = [this, service, target, done] {
+    Fan(service, 'i', target, {}, "", nullptr, [done](std::vector<std::string> lines) {
+      std::sort(lines.begin(), lines.end());
+      done(std::move(lines));
+    });
+  };
+  if (redis_ == nullptr) return local();
+  // Cluster-wide from the workers' info hashes (the target's ids first,
+  // unless it names them); this node's workers alone if Redis is down.
+  auto from_hashes = [this, service, local, done](const Target& clients) {
+    RedisQuery(service, 'i', clients, [local, done](std::optional<std::vector<std::string>> infos) {
+      if (!infos.has_value()) return local();
+      done(std::move(*infos));  // sorted: a set's order
+    });
+  };
+  if (target.scope == Scope::kClient || target.scope == Scope::kAll) return from_hashes(target);
+  RedisQuery(service, 'm', target,
+             [local, from_hashes](std::optional<std::vector<std::string>> ids) {
+               if (!ids.has_value()) return local();
+               from_hashes(Target{Scope::kClient, std::move(*ids)});
+             });
 }
 
 void Hub::Names(const std::string& service, Scope scope,

@@ -26,7 +26,9 @@
 // go to the other nodes through Redis pub/sub (channel "sockman:SERVICE"),
 // and presence lives in Redis too: each worker keeps its clients, groups and
 // uids in sets that expire unless refreshed, so a dead node's clients
-// disappear. When Redis is unreachable, local delivery goes on.
+// disappear. Each worker also keeps its clients' info (uid, groups,
+// session, address) in a hash, so Info answers for clients on any node.
+// When Redis is unreachable, local delivery goes on.
 #ifndef SOCKMAN_HANDLERS_MESSAGING_HUB_H_
 #define SOCKMAN_HANDLERS_MESSAGING_HUB_H_
 
@@ -201,6 +203,9 @@ class Hub {
   }
   void RefreshPresence();
   void WritePresence(const Client& client);
+  // In a cluster, the client's info (InfoJson) in this worker's ":info"
+  // hash, so that any node can answer Info about it.
+  void WriteInfo(const Client& client);
   void Presence(const std::vector<std::string>& command);
   // Wraps a count callback so that, in a cluster, the target's clients on
   // other nodes count (from Redis presence), less those excluded.
@@ -208,8 +213,9 @@ class Hub {
                                           const std::vector<std::string>& exclude,
                                           std::function<void(int)> done);
   void OnClusterMessage(const std::string& payload);
-  // Cluster-wide names from Redis presence: the ids of a target, or group
-  // or uid names (nullopt: Redis unavailable).
+  // Cluster-wide names from Redis presence: the ids of a target ('m'), group
+  // or uid names ('G', 'K'), or the info of the clients a kClient target
+  // names or of all ('i') (nullopt: Redis unavailable).
   void RedisQuery(const std::string& service, char op, const Target& target,
                   std::function<void(std::optional<std::vector<std::string>>)> done);
   // Runs `op` here and in every other worker of `service` (and, for
@@ -253,6 +259,7 @@ class Hub {
   std::map<uint64_t, Pending> pending_;
   // Cluster (all null/empty without one).
   std::string node_id_;
+  const Client* removing_ = nullptr;  // being removed: its info is deleted, not rewritten
   std::unique_ptr<RedisClient> redis_;       // commands
   std::unique_ptr<RedisClient> subscriber_;  // pub/sub
   TimerId refresh_timer_ = kNoTimer;

@@ -424,7 +424,7 @@ class PushHandler : public Handler {
                   json.insert(1, R"("online":true,)");
                   return done(Answer{200, json});
                 }
-                // Not in this node: online elsewhere in a cluster?
+                // No info (a cluster whose Redis lost it): online anywhere?
                 hub_.Members(settings_.service, Hub::Target::Client(id),
                              [id, done](std::vector<std::string> ids) {
                                done(Answer{200, absl::StrCat(R"({"client_id":)", JsonString(id),
@@ -434,8 +434,8 @@ class PushHandler : public Handler {
               });
   }
 
-  // GET /all?info=1, GET /groups/NAME?info=1: every client's info (this
-  // node's clients, in a cluster).
+  // GET /all?info=1, GET /groups/NAME?info=1: every client's info (from
+  // every node, in a cluster).
   void InfoList(const Hub::Target& target, Done done) {
     hub_.Info(settings_.service, target, [done](std::vector<std::string> infos) {
       done(Answer{200, absl::StrCat(R"({"count":)", infos.size(), R"(,"clients":[)",
