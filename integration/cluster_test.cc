@@ -218,6 +218,35 @@ TEST(ClusterTest, SessionsInfoUngroupCloseAndBatchSpanNodes) {
       EventuallyContains([&] { return Api(**a, "GET", "/groups/late"); }, b_id);
   EXPECT_TRUE(absl::StrContains(late, R"("count":1)")) << late;
 
+  // sendToAll with an exclude list, and with a client list, through b.
+  EXPECT_EQ(Api(**b, "POST", "/all?exclude=" + b_id, "not b"), "{\"delivered\":1}\n 200");
+  EXPECT_EQ(NextMessage(on_a), "not b");
+  EXPECT_EQ(Api(**b, "POST", absl::StrCat("/all?client=", a_id, "&client=", b_id), "both"),
+            "{\"delivered\":2}\n 200");
+  EXPECT_EQ(NextMessage(on_a), "both");
+  EXPECT_EQ(NextMessage(on_b), "both");
+  // sendToGroup for several groups with an exclude list: b's client is in
+  // both groups and gets it once.
+  EXPECT_EQ(Api(**a, "POST", "/groups?group=r&group=late&exclude=" + a_id, "groups"),
+            "{\"delivered\":1}\n 200");
+  EXPECT_EQ(NextMessage(on_b), "groups");
+  EXPECT_EQ(on_b.Next(300), "<none>");
+  // getAllClientIdList, paged, through b (ids sort by node: a's first).
+  EXPECT_EQ(Api(**b, "GET", "/all?limit=1"),
+            absl::StrCat(R"({"count":2,"clients":[")", a_id, R"("],"next_cursor":")", a_id,
+                         "\"}\n 200"));
+  EXPECT_EQ(Api(**b, "GET", "/all?limit=1&cursor=" + a_id),
+            absl::StrCat(R"({"count":2,"clients":[")", b_id, R"("],"next_cursor":null})",
+                         "\n 200"));
+  // getAllGroupIdList, leaveGroup and unbindUid across nodes.
+  EXPECT_EQ(Api(**a, "GET", "/groups"), "{\"count\":2,\"groups\":[\"late\",\"r\"]}\n 200");
+  EXPECT_EQ(Api(**a, "DELETE", "/clients/" + b_id + "/groups/late"), "{\"left\":1}\n 200");
+  EXPECT_EQ(EventuallyContains([&] { return Api(**b, "GET", "/groups"); }, R"("count":1)"),
+            "{\"count\":1,\"groups\":[\"r\"]}\n 200");
+  EXPECT_EQ(Api(**b, "DELETE", "/clients/" + a_id + "/uid"), "{\"unbound\":1}\n 200");
+  EXPECT_EQ(EventuallyContains([&] { return Api(**a, "GET", "/uids"); }, R"("count":0)"),
+            "{\"count\":0,\"uids\":[]}\n 200");
+
   // ungroup through b: both nodes' clients leave r.
   EXPECT_EQ(Api(**b, "DELETE", "/groups/r"), "{\"left\":2}\n 200");
   std::string emptied =
