@@ -3,14 +3,18 @@
 // Content-Type: application/octet-stream, or relayed by the cluster through
 // Redis reaches every client as binary with its exact bytes; text stays
 // text; a push of non-UTF-8 text is refused (400); and nobody is
-// disconnected. (Before, one client sending 0xff made every browser in the
+// disconnected; the same for a webhook's binary reply and across cluster
+// nodes, in a browser too. (Before, one client sending 0xff made every browser in the
 // room fail on invalid UTF-8 and leave: a one-message denial of service.)
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "engine/testing/local_servers.h"
 #include "gtest/gtest.h"
@@ -122,6 +126,122 @@ receiver.onmessage = (e) => {
       ChromiumDumpDom(absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"), "all-seen");
   EXPECT_TRUE(absl::StrContains(
       dom, "all-seen binary:195,40,160 | binary:255,0,128,254 | text:h\u00e9llo closed=0"))
+      << dom;
+}
+
+// The webhook test backend (integration/testdata/webhook_backend.py), which
+// answers "hex:HEX" with those bytes as a binary reply.
+class WebhookBackend {
+ public:
+  WebhookBackend() {
+    std::string port_file = ShortTempDir() + "/port";
+    pid_ = fork();
+    if (pid_ == 0) {
+      execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(),
+             nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 200 && port_ == 0; ++i) {
+      (void)absl::SimpleAtoi(ReadFile(port_file), &port_);
+      if (port_ == 0) usleep(25'000);
+    }
+  }
+  ~WebhookBackend() {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+// In a browser: a webhook's binary reply, a binary message relayed from
+// node a to node b through Redis, and a binary push made on node a's API
+// for a client of node b, each as an ArrayBuffer with the exact bytes.
+TEST(BinaryDeliveryTest, ChromiumGetsWebhookRepliesAndClusterRelaysAsBinary) {
+  WebhookBackend backend;
+  ASSERT_NE(backend.port(), 0) << "the backend did not start";
+  uint16_t redis_port = FreePort();
+  RedisServer redis(redis_port);
+  std::string root = absl::StrCat(getenv("TEST_TMPDIR"), "/relay-site");
+  mkdir(root.c_str(), 0755);
+  auto config = [&](const char* node, const std::string& more) {
+    return absl::StrCat("global { cluster { redis: \"redis://127.0.0.1:", redis_port,
+                        "\" node_id: \"", node, "\" } }\n", kServices, more);
+  };
+  auto a = SockmanProcess::Start(
+      config("a", absl::StrCat("service { name: \"gw\" listen: \"ws://127.0.0.1:0\" webhook { "
+                               "url: \"http://127.0.0.1:",
+                               backend.port(),
+                               "/events\" events: MESSAGE } }\n"
+                               "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { "
+                               "root: \"",
+                               root, "\" } }\n")),
+      "relay_a", ShortTempDir());
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = SockmanProcess::Start(config("b", ""), "relay_b", ShortTempDir());
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::string subscribed = WaitForRedisSubscribers(redis_port, "sockman:chat", 4);
+  ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
+
+  std::ofstream(root + "/big.bin") << std::string(8 << 20, '\0');
+  std::ofstream(root + "/index.html") << absl::StrCat(R"(<!DOCTYPE html><html><body>
+<div id="result">pending</div>
+<script>
+const seen = [];
+let closed = 0;
+function show(text) { document.getElementById('result').textContent = text; }
+function describe(data) {
+  return typeof data === 'string' ? 'text:' + data : 'binary:' + new Uint8Array(data).join(',');
+}
+const hook = new WebSocket('ws://127.0.0.1:)", (*a)->port("gw"), R"(/');
+const sender = new WebSocket('ws://127.0.0.1:)", (*a)->port("chat"), R"(/');
+const receiver = new WebSocket('ws://127.0.0.1:)", (*b)->port("chat"), R"(/');
+for (const ws of [hook, sender, receiver]) {
+  ws.binaryType = 'arraybuffer';
+  ws.onclose = () => { closed++; };
+}
+let opened = 0;
+function start() {
+  if (++opened < 3) return;
+  hook.send('hex:ff00c328a0');
+  hook.send('plain');
+  sender.send(new Uint8Array([255, 0, 128, 254]));
+  keepBusy();
+}
+// Virtual time stands still only while a fetch is pending (see above).
+let tries = 0;
+function keepBusy() {
+  if (seen.length >= 5 || ++tries > 500) return;
+  fetch('/big.bin').then((r) => r.arrayBuffer()).then(keepBusy, keepBusy);
+}
+function got(from, e) {
+  const what = from + ' ' + describe(e.data);
+  if (seen.includes(what)) return;  // pushes repeat until one arrives
+  seen.push(what);
+  show('so far: ' + seen.join(' | '));
+  if (seen.length === 5) show(['all', 'seen'].join('-') + ' ' + seen.slice().sort().join(' | ') + ' closed=' + closed);
+}
+hook.onmessage = (e) => got('hook', e);
+sender.onmessage = (e) => { if (describe(e.data) !== 'binary:195,40,160') got('sender', e); };
+receiver.onmessage = (e) => got('receiver', e);
+for (const ws of [hook, sender, receiver]) ws.onopen = start;
+</script></body></html>
+)");
+  // Binary pushes on node a's API, until the page has one on node b.
+  Shell(absl::StrCat(
+      "(for i in $(seq 100); do printf '\\303\\050\\240' | curl -s -o /dev/null -X POST "
+      "-H 'Content-Type: application/octet-stream' --data-binary @- http://127.0.0.1:",
+      (*a)->port("api"), "/all; sleep 0.2; done) >/dev/null 2>&1 &"));
+  std::string dom =
+      ChromiumDumpDom(absl::StrCat("http://127.0.0.1:", (*a)->port("site"), "/"), "all-seen");
+  EXPECT_TRUE(absl::StrContains(
+      dom,
+      "all-seen hook binary:255,0,195,40,160 | hook text:echo: plain | receiver "
+      "binary:195,40,160 | receiver binary:255,0,128,254 | sender binary:255,0,128,254 "
+      "closed=0"))
       << dom;
 }
 
