@@ -122,6 +122,9 @@ TEST(ValidateTest, RejectsBadServices) {
       {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" limits { idle_timeout_ms: 5 } "
        "echo {} }",
        "limits.idle_timeout_ms: does not apply to UDP services"},
+      {"service { name: \"a\" listen: \"udp://127.0.0.1:1\" limits { max_send_buffer_size: 5 } "
+       "echo {} }",
+       "limits.max_send_buffer_size: does not apply to UDP services"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: SSL echo {} }",
        "transport: TLS needs a `tls { cert_file key_file }` block"},
       {"service { name: \"a\" listen: \"text://127.0.0.1:1\" heartbeat {} echo {} }",

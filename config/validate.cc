@@ -256,10 +256,13 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
           return file.ServiceError(i, field, "does not apply to UDP services");
         }
       }
-      if (service.limits().max_connections() > 0 || service.limits().idle_timeout_ms() > 0) {
+      const Limits& limits = service.limits();
+      if (limits.max_connections() > 0 || limits.idle_timeout_ms() > 0 ||
+          limits.has_max_send_buffer_size()) {
         return file.ServiceError(i,
-                                 service.limits().max_connections() > 0 ? "limits.max_connections"
-                                                                        : "limits.idle_timeout_ms",
+                                 limits.max_connections() > 0   ? "limits.max_connections"
+                                 : limits.idle_timeout_ms() > 0 ? "limits.idle_timeout_ms"
+                                                                : "limits.max_send_buffer_size",
                                  "does not apply to UDP services (there are no connections)");
       }
     }
