@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/read_file.h"
+#include "engine/networks.h"
 #include "engine/tls.h"
 #include "openssl/mem.h"
 #include "openssl/sha.h"
@@ -158,6 +159,16 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       }
       sp.server.tls = std::move(*context);
       sp.server.limits.tls_handshake_timeout_ms = tls.handshake_timeout_ms();
+    }
+    if (service.has_proxy_protocol()) {
+      const ProxyProtocol& proxy = service.proxy_protocol();
+      std::vector<std::string> entries(proxy.trusted().begin(), proxy.trusted().end());
+      absl::StatusOr<NetworkList> trusted = NetworkList::Parse(entries);
+      if (!trusted.ok()) {
+        return file.ServiceError(i, "proxy_protocol.trusted", trusted.status().message());
+      }
+      sp.server.proxy_protocol.trusted = std::make_shared<const NetworkList>(std::move(*trusted));
+      sp.server.proxy_protocol.timeout_ms = proxy.has_timeout_ms() ? proxy.timeout_ms() : 5000;
     }
     if (service.has_heartbeat()) {
       sp.server.heartbeat.interval_ms = service.heartbeat().interval_ms();

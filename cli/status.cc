@@ -48,10 +48,10 @@ std::string Get(const std::map<std::string, std::string>& fields, const std::str
   return it == fields.end() ? "-" : it->second;
 }
 
-constexpr const char* kWorkerFields[] = {"connections",       "requests",         "send_failures",
-                                         "protocol_errors",   "timers",           "accepted",
-                                         "accept_pauses",     "heartbeat_closes", "idle_closes",
-                                         "datagrams_dropped", "backend_errors"};
+constexpr const char* kWorkerFields[] = {
+    "connections", "requests",          "send_failures",       "protocol_errors",
+    "timers",      "accepted",          "accept_pauses",       "heartbeat_closes",
+    "idle_closes", "datagrams_dropped", "proxy_header_errors", "backend_errors"};
 
 }  // namespace
 
@@ -73,6 +73,7 @@ std::string WorkerStatusLine(const Server& server, const Reactor& reactor,
                       " timers=", reactor.timer_count(), " accepted=", c.connections_accepted,
                       " accept_pauses=", c.accept_pauses, " heartbeat_closes=", c.heartbeat_closes,
                       " idle_closes=", c.idle_closes, " datagrams_dropped=", c.datagrams_dropped,
+                      " proxy_header_errors=", c.proxy_header_errors,
                       " backend_errors=", backend_errors);
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -25,6 +26,14 @@ bool ValidName(absl::string_view name) {
   return true;
 }
 
+// "a", "a and b", "a, b and c".
+std::string JoinNames(std::vector<std::string> names) {
+  if (names.size() < 2) return absl::StrJoin(names, "");
+  std::string last = names.back();
+  names.pop_back();
+  return absl::StrCat(absl::StrJoin(names, ", "), " and ", last);
+}
+
 // "udp://, text:// and frame://": the schemes UDP carries, datagram-only
 // protocols first.
 std::string DatagramSchemes(const SchemeCatalog& schemes) {
@@ -37,10 +46,7 @@ std::string DatagramSchemes(const SchemeCatalog& schemes) {
       }
     }
   }
-  if (names.size() < 2) return absl::StrJoin(names, "");
-  std::string last = names.back();
-  names.pop_back();
-  return absl::StrCat(absl::StrJoin(names, ", "), " and ", last);
+  return JoinNames(std::move(names));
 }
 
 // Each protocol's own fields and their protocol, in Service field order
@@ -66,9 +72,14 @@ std::vector<std::pair<std::string, std::string>> OwnedFields(const SchemeCatalog
 // The Service fields that do not apply over UDP, in Service field order: TLS,
 // heartbeats, and the fields of protocols that do not run over UDP.
 std::vector<std::string> StreamOnlyFields(const SchemeCatalog& schemes) {
-  std::vector<std::string> fields = {"tls", "heartbeat"};
+  std::vector<std::string> fields = {"tls", "heartbeat", "proxy_protocol"};
+  // A field several protocols share (real_ip) is stream-only when all are.
+  std::map<std::string, bool> datagrams;
   for (const auto& [field, owner] : OwnedFields(schemes)) {
-    if (!schemes.Find(owner)->datagrams) fields.push_back(field);
+    datagrams[field] = datagrams[field] || schemes.Find(owner)->datagrams;
+  }
+  for (const auto& [field, any] : datagrams) {
+    if (!any) fields.push_back(field);
   }
   auto number = [](const std::string& field) {
     return Service::descriptor()->FindFieldByName(field)->number();
@@ -319,11 +330,20 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
                                  absl::StrCat(uri->scheme, ":// takes no protocol_options"));
       }
     }
-    // A protocol's own fields apply to its services alone.
+    // A protocol's own fields apply to its services alone (a field several
+    // protocols claim, to any of theirs).
+    std::vector<std::pair<std::string, std::vector<std::string>>> owners;
     for (const auto& [field, owner] : OwnedFields(schemes)) {
+      if (owners.empty() || owners.back().first != field) owners.push_back({field, {}});
+      owners.back().second.push_back(absl::StrCat(owner, "://"));
+    }
+    for (const auto& [field, protocols] : owners) {
       const auto* descriptor = Service::descriptor()->FindFieldByName(field);
-      if (owner != scheme.protocol && service.GetReflection()->HasField(service, descriptor)) {
-        return file.ServiceError(i, field, absl::StrCat("only applies to ", owner, ":// services"));
+      if (!service.GetReflection()->HasField(service, descriptor)) continue;
+      std::string own = absl::StrCat(scheme.protocol, "://");
+      if (std::find(protocols.begin(), protocols.end(), own) == protocols.end()) {
+        return file.ServiceError(
+            i, field, absl::StrCat("only applies to ", JoinNames(protocols), " services"));
       }
     }
     if (scheme.fields != nullptr) {
@@ -344,6 +364,16 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     }
     if (service.ipv6_only() && !uri->ipv6) {
       return file.ServiceError(i, "ipv6_only", "only applies to [IPv6] listeners");
+    }
+    if (service.has_proxy_protocol()) {
+      const ProxyProtocol& proxy = service.proxy_protocol();
+      if (proxy.trusted().empty()) {
+        return file.ServiceError(i, "proxy_protocol.trusted",
+                                 "name the load balancers' addresses or networks (at least one)");
+      }
+      if (proxy.has_timeout_ms() && (proxy.timeout_ms() < 1 || proxy.timeout_ms() > 60000)) {
+        return file.ServiceError(i, "proxy_protocol.timeout_ms", "must be between 1 and 60000");
+      }
     }
     if (service.has_limits()) {
       const Limits& limits = service.limits();
@@ -374,9 +404,8 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     const Service& service = config.service(i);
     if (!service.has_hub()) continue;
     if (!ValidName(service.hub())) {
-      return file.ServiceError(i, "hub",
-                               absl::StrCat("'", service.hub(),
-                                            "' must be 1-64 characters of [a-zA-Z0-9_-]"));
+      return file.ServiceError(
+          i, "hub", absl::StrCat("'", service.hub(), "' must be 1-64 characters of [a-zA-Z0-9_-]"));
     }
     if (!service.has_broadcast() && !service.has_webhook()) {
       return file.ServiceError(i, "hub", "joins broadcast and webhook services only");

@@ -110,6 +110,9 @@ service {
 service { name: "lines" listen: "text://127.0.0.1:0" webhook { url: ")",
                      url, R"(" events: MESSAGE } }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "gw" } }
+service { name: "proxied" listen: "ws://127.0.0.1:0" real_ip { trusted: "127.0.0.1" }
+          webhook { url: ")",
+                     url, R"(" events: CONNECT } }
 service {
   name: "chat"
   listen: "ws://127.0.0.1:0"
@@ -121,9 +124,11 @@ service { name: "chat_api" listen: "http://127.0.0.1:0" push { service: "chat" }
 service { name: "down" listen: "text://127.0.0.1:0" webhook { url: "http://127.0.0.1:)",
                      FreePort(), R"(/" timeout_ms: 500 retry_ms: 0 } }
 service { name: "pair" listen: "text://127.0.0.1:0" webhook {
-  url: "http://127.0.0.1:)", FreePort(), R"(/dead" url: ")", url, R"(" events: MESSAGE } }
+  url: "http://127.0.0.1:)",
+                     FreePort(), R"(/dead" url: ")", url, R"(" events: MESSAGE } }
 service { name: "later" listen: "text://127.0.0.1:0" webhook {
-  url: "http://127.0.0.1:)", late_port_, R"(/events" events: MESSAGE retry_ms: 20000 } }
+  url: "http://127.0.0.1:)",
+                     late_port_, R"(/events" events: MESSAGE retry_ms: 20000 } }
 )"),
         "webhook", ShortTempDir());
     ASSERT_TRUE(started.ok()) << started.status();
@@ -179,6 +184,29 @@ TEST_F(WebhookTest, EventsReachTheBackendAndRepliesReachTheClient) {
     EXPECT_TRUE(absl::StrContains(event, "\"path\": \"/events/in\"")) << event;
     EXPECT_TRUE(absl::StrContains(event, "\"auth\": \"Bearer t0k\"")) << event;
   }
+}
+
+// Behind a trusted proxy, the backend gets the client the proxy named as
+// X-Sockman-Remote-Addr, and the X-Forwarded-For chain as received.
+TEST_F(WebhookTest, TheRealClientAddressBehindATrustedProxy) {
+  TestClient ws(server_->port("proxied"));
+  ws.Send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "X-Forwarded-For: 6.6.6.6, 203.0.113.50\r\n\r\n");
+  for (std::string line = ws.ReadLine(3000); !line.empty() && line != "\r";) {
+    line = ws.ReadLine(3000);
+  }
+  std::string header = ws.ReadExactly(2, 3000);
+  ASSERT_EQ(header.size(), 2u);
+  std::string welcome = ws.ReadExactly(static_cast<unsigned char>(header[1]) & 0x7f, 3000);
+  ASSERT_TRUE(absl::StartsWith(welcome, "welcome ")) << welcome;
+  std::vector<std::string> events = backend_->WaitEvents(welcome.substr(8), 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(events[0], "\"X-Sockman-Remote-Addr\": \"203.0.113.50\""))
+      << events[0];
+  EXPECT_TRUE(absl::StrContains(events[0], "\"forwarded\": \"6.6.6.6, 203.0.113.50, 127.0.0.1\""))
+      << events[0];
 }
 
 TEST_F(WebhookTest, SessionRoomsAndCloseByReplyHeaders) {
@@ -330,10 +358,10 @@ TEST_F(WebhookTest, ChatFromBroadcastWebhookAndPush) {
 // message with the exact bytes, which need not be UTF-8.
 TEST_F(WebhookTest, BinaryRepliesReachNodeClientsAsBinary) {
   const char* modules = getenv("SOCKMAN_NODE_MODULES");
-  std::string out = Shell(absl::StrCat(
-      "NODE_PATH=", modules != nullptr ? modules : "",
-      " timeout 60 node integration/node/binary_delivery.js webhook ws://127.0.0.1:",
-      server_->port("gw"), "/ 2>&1"));
+  std::string out = Shell(
+      absl::StrCat("NODE_PATH=", modules != nullptr ? modules : "",
+                   " timeout 60 node integration/node/binary_delivery.js webhook ws://127.0.0.1:",
+                   server_->port("gw"), "/ 2>&1"));
   EXPECT_TRUE(absl::StartsWith(out, "ok 2")) << out;
 }
 

@@ -18,7 +18,7 @@ TEST(RegisteredSchemesTest, EverySchemeWithItsProtocolsRules) {
   EXPECT_TRUE(https->tls);
   EXPECT_FALSE(https->pings);
   ASSERT_NE(https->fields, nullptr);
-  EXPECT_EQ(https->fields->names(), (std::vector<std::string>{"http", "access_log"}));
+  EXPECT_EQ(https->fields->names(), (std::vector<std::string>{"http", "access_log", "real_ip"}));
   const SchemeInfo* ws = schemes.Find("ws");
   ASSERT_NE(ws, nullptr);
   EXPECT_EQ(ws->protocol, "websocket");

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
+#include "protocols/proxy_header.h"
+
 namespace sockman {
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Create(
@@ -167,8 +171,31 @@ void Connection::CancelTimer(TimerId id) {
   std::erase(timers_, id);
 }
 
+bool Connection::CheckNoProxyHeader(Buffer& input) {
+  switch (LooksLikeProxyHeader(input.view())) {
+    case ProxyHeader::kNeedMore:
+      return true;  // too few bytes to tell
+    case ProxyHeader::kError:
+      refuse_proxy_header_ = false;  // not a PROXY header: the protocol's bytes
+      return true;
+    case ProxyHeader::kDone:
+      break;
+  }
+  static RateLimitedLog log;
+  ++counters_.proxy_header_errors;
+  log.Log(LogSeverity::kWarning, reactor_.NowMs(),
+          absl::StrCat("connection from ", remote_address().ToString(),
+                       " closed: a PROXY header from an address not in proxy_protocol.trusted"));
+  transport_->Destroy();
+  return false;
+}
+
 void Connection::OnData(PeerTransport& tcp, Buffer& input) {
   last_recv_ms_ = reactor_.NowMs();
+  if (refuse_proxy_header_) {
+    if (!CheckNoProxyHeader(input)) return;
+    if (refuse_proxy_header_) return;  // wait for enough bytes to tell
+  }
   // Replies to everything decoded from this read leave in one write.
   tcp.Cork();
   while (tcp.open() && !tcp.recv_paused()) {

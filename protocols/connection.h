@@ -69,6 +69,9 @@ struct ServiceCounters {
   uint64_t idle_closes = 0;        // idle past limits.idle_timeout_ms
   uint64_t accept_pauses = 0;      // times max_connections stopped accepting
   uint64_t datagrams_dropped = 0;  // UDP: over max_package_size (or 65507 bytes)
+  // PROXY protocol: a trusted peer's header missing, malformed or late, or
+  // a header from a peer not trusted to send one.
+  uint64_t proxy_header_errors = 0;
 };
 
 class Connection : private PeerTransport::Delegate {
@@ -88,6 +91,10 @@ class Connection : private PeerTransport::Delegate {
   // Runs OnConnect, then OnOpen unless the protocol has a handshake (OnOpen
   // then follows it). For the server or connector that made the connection.
   void Accepted();
+  // For a server with the PROXY protocol on, about a peer that is not
+  // trusted to send a PROXY header: if its first bytes are one, the
+  // connection is closed (logged, counted as proxy_header_errors).
+  void RefuseProxyHeader() { refuse_proxy_header_ = true; }
 
   // A worker-unique id (1, 2, ...).
   uint64_t id() const { return id_; }
@@ -161,7 +168,15 @@ class Connection : private PeerTransport::Delegate {
   // properties): c.user_data() = Session{...}; std::any_cast<Session>(&c.user_data()).
   std::any& user_data() { return user_data_; }
 
-  const SocketAddress& remote_address() const { return transport_->peer(); }
+  // The client: the peer, or whom a trusted proxy peer says it speaks for
+  // (PROXY protocol, X-Forwarded-For), as every log and handler sees it.
+  const SocketAddress& remote_address() const {
+    const SocketAddress* client = codec_->ClientAddress();
+    return client != nullptr ? *client : transport_->peer();
+  }
+  // The socket's peer (after any PROXY header): the hop the bytes came
+  // from, a trusted proxy when remote_address() is a client it named.
+  const SocketAddress& peer_address() const { return transport_->peer(); }
   absl::string_view protocol() const { return protocol_.name(); }
   bool open() const { return transport_->open(); }
   size_t send_buffer_size() const { return transport_->send_buffer_size(); }
@@ -193,6 +208,8 @@ class Connection : private PeerTransport::Delegate {
   // Runs OnOpen once, if the connection is still open.
   void Open();
   void FailProtocol(const DecodeResult& result);
+  // RefuseProxyHeader's check of the first bytes: false when it closed.
+  bool CheckNoProxyHeader(Buffer& input);
   // Arms or cancels the codec's deadline for an incomplete message.
   void UpdateDeadline(size_t pending_bytes);
 
@@ -216,6 +233,7 @@ class Connection : private PeerTransport::Delegate {
   int64_t last_send_ms_ = 0;
   bool quiet_ = false;
   bool opened_ = false;
+  bool refuse_proxy_header_ = false;  // until the first bytes show none
   std::any user_data_;
 };
 

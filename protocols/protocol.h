@@ -141,6 +141,10 @@ class Codec {
 
   // Told once, before any Decode, who the peer is (for logs).
   virtual void Attach(const SocketAddress& peer) {}
+  // The client the peer speaks for, when the protocol learned it from the
+  // peer (a trusted proxy's X-Forwarded-For): what the connection reports
+  // as its remote address from then on. Null: the peer itself.
+  virtual const SocketAddress* ClientAddress() const { return nullptr; }
 
   // The worker is draining (graceful stop or reload): finish what is in
   // flight and close at the next message boundary the protocol allows (HTTP:

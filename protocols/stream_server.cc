@@ -1,5 +1,13 @@
 #include "protocols/stream_server.h"
 
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "protocols/proxy_header.h"
+
 namespace sockman {
 
 absl::StatusOr<std::unique_ptr<StreamServer>> StreamServer::Create(Reactor& reactor, int listen_fd,
@@ -72,10 +80,83 @@ StreamServer::~StreamServer() {
   // connections die with `open` at the end of this scope.
   auto open = std::move(connections_);
   connections_.clear();
+  waiting_.clear();
   for (auto& [id, connection] : open) connection->Destroy();
 }
 
 void StreamServer::Accept(UniqueFd fd, const SocketAddress& peer) {
+  const ProxyProtocolOptions& proxy = options_.proxy_protocol;
+  if (proxy.trusted == nullptr) return Start(std::move(fd), peer, false);
+  if (!proxy.trusted->Contains(peer)) return Start(std::move(fd), peer, true);
+  uint64_t id = next_wait_id_++;
+  int raw = fd.get();
+  auto wait = std::make_unique<HeaderWait>(*this, id, std::move(fd), peer);
+  HeaderWait* w = wait.get();
+  // Edge-triggered: every arrival wakes us, though peeking consumes nothing.
+  if (!reactor_.Watch(raw, EPOLLIN | EPOLLRDHUP | EPOLLET, w).ok()) return;
+  waiting_.emplace(id, std::move(wait));
+  w->timer_ = reactor_.AddTimer(proxy.timeout_ms, [this, id] {
+    auto it = waiting_.find(id);
+    if (it != waiting_.end()) it->second->timer_ = kNoTimer;
+    FinishWait(id, "PROXY header not complete in time", std::nullopt);
+  });
+  if (options_.max_connections > 0 && open_count() >= options_.max_connections) {
+    ++counters_.accept_pauses;
+    acceptor_->Pause();
+  }
+}
+
+StreamServer::HeaderWait::~HeaderWait() {
+  if (fd_.valid()) server_.reactor_.Unwatch(fd_.get());
+  server_.reactor_.CancelTimer(timer_);
+}
+
+void StreamServer::HeaderWait::OnEvents(uint32_t events) {
+  if (done_) return;
+  char bytes[ProxyHeader::kMaxSize];
+  ssize_t n = recv(fd_.get(), bytes, sizeof(bytes), MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n <= 0) return server_.FinishWait(id_, "closed before its PROXY header", std::nullopt);
+  ProxyHeader header = ParseProxyHeader(absl::string_view(bytes, static_cast<size_t>(n)));
+  if (header.status == ProxyHeader::kNeedMore) {
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+      server_.FinishWait(id_, "closed before its PROXY header was complete", std::nullopt);
+    }
+    return;
+  }
+  if (header.status == ProxyHeader::kError) return server_.FinishWait(id_, header.error, {});
+  // Take exactly the header; what follows is the connection's own.
+  if (recv(fd_.get(), bytes, header.size, 0) != static_cast<ssize_t>(header.size)) {
+    return server_.FinishWait(id_, "PROXY header could not be read", std::nullopt);
+  }
+  server_.FinishWait(id_, nullptr, header.source.value_or(peer_));
+}
+
+void StreamServer::FinishWait(uint64_t id, const char* error, std::optional<SocketAddress> source) {
+  auto it = waiting_.find(id);
+  if (it == waiting_.end() || it->second->done_) return;
+  HeaderWait& wait = *it->second;
+  wait.done_ = true;
+  reactor_.Unwatch(wait.fd_.get());
+  UniqueFd fd = std::move(wait.fd_);
+  SocketAddress peer = wait.peer_;
+  // Called from the wait's own OnEvents: free it after this pass.
+  reactor_.DeleteLater(std::move(it->second));
+  waiting_.erase(it);
+  if (error != nullptr) {
+    ++counters_.proxy_header_errors;
+    proxy_log_.Log(LogSeverity::kWarning, reactor_.NowMs(),
+                   absl::StrCat("connection from ", peer.ToString(), " closed: ", error));
+    if (!stopping_ && options_.max_connections > 0 && open_count() < options_.max_connections) {
+      acceptor_->Resume();
+    }
+    return;  // `fd` closes here
+  }
+  if (stopping_) return;  // draining: no new connections
+  Start(std::move(fd), *source, false);
+}
+
+void StreamServer::Start(UniqueFd fd, const SocketAddress& peer, bool refuse_proxy_header) {
   uint64_t id = next_id_++;
   auto connection = Connection::Create(
       reactor_, id, *options_.protocol, options_.codec, events_, counters_,
@@ -87,10 +168,11 @@ void StreamServer::Accept(UniqueFd fd, const SocketAddress& peer) {
   if (!connection.ok()) return;  // the socket is closed with the fd
   ++counters_.connections_accepted;
   Connection& ref = **connection;
+  if (refuse_proxy_header) ref.RefuseProxyHeader();
   connections_.emplace(id, std::move(*connection));
   if (silence_) silence_->Add(id, ref.last_recv_ms());
   if (idle_) idle_->Add(id, ref.last_active_ms());
-  if (options_.max_connections > 0 && connections_.size() >= options_.max_connections) {
+  if (options_.max_connections > 0 && open_count() >= options_.max_connections) {
     ++counters_.accept_pauses;
     acceptor_->Pause();
   }
@@ -102,8 +184,7 @@ void StreamServer::Remove(Connection& connection) {
   if (it == connections_.end()) return;
   reactor_.DeleteLater(std::move(it->second));
   connections_.erase(it);
-  if (!stopping_ && options_.max_connections > 0 &&
-      connections_.size() < options_.max_connections) {
+  if (!stopping_ && options_.max_connections > 0 && open_count() < options_.max_connections) {
     acceptor_->Resume();
   }
 }

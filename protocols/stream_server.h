@@ -10,10 +10,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/base/logging.h"
 #include "engine/listener.h"
+#include "engine/networks.h"
 #include "engine/reactor.h"
 #include "engine/tcp_connection.h"
 #include "protocols/activity_wheel.h"
@@ -33,6 +36,16 @@ struct HeartbeatOptions {
   std::string ping_data;
 };
 
+// The PROXY protocol (v1 or v2, HAProxy's): a connection from a `trusted`
+// address must start with a PROXY header, which names the real client
+// (a missing, malformed or late header closes it); a connection from any
+// other address is served as itself, and a PROXY header from it is refused
+// (closed). The connection, its handler and its logs see the named client.
+struct ProxyProtocolOptions {
+  std::shared_ptr<const NetworkList> trusted;  // null: the PROXY protocol is off
+  int64_t timeout_ms = 5000;                   // for the whole header to arrive
+};
+
 struct StreamServerOptions {
   const Protocol* protocol = nullptr;
   CodecOptions codec;
@@ -41,6 +54,7 @@ struct StreamServerOptions {
   int64_t idle_timeout_ms = 0;   // close after this long with no bytes either way; 0 = never
   HeartbeatOptions heartbeat;
   std::shared_ptr<const TlsContext> tls;  // set: connections speak TLS
+  ProxyProtocolOptions proxy_protocol;
 };
 
 class StreamServer : public Server {
@@ -78,7 +92,30 @@ class StreamServer : public Server {
  private:
   StreamServer(Reactor& reactor, StreamServerOptions options, ConnectionEvents& events)
       : reactor_(reactor), options_(options), events_(events) {}
+  // A socket accepted: waits for its PROXY header first when the peer is
+  // trusted to send one, else starts the connection.
   void Accept(UniqueFd fd, const SocketAddress& peer);
+  void Start(UniqueFd fd, const SocketAddress& peer, bool refuse_proxy_header);
+  // A trusted peer's socket until its PROXY header has arrived (peeked, so
+  // that nothing after it is read: TLS starts clean).
+  class HeaderWait : public Reactor::Watcher {
+   public:
+    HeaderWait(StreamServer& server, uint64_t id, UniqueFd fd, const SocketAddress& peer)
+        : server_(server), id_(id), fd_(std::move(fd)), peer_(peer) {}
+    ~HeaderWait() override;
+    void OnEvents(uint32_t events) override;
+
+   private:
+    friend class StreamServer;
+    StreamServer& server_;
+    uint64_t id_;
+    UniqueFd fd_;
+    SocketAddress peer_;
+    TimerId timer_ = kNoTimer;
+    bool done_ = false;
+  };
+  void FinishWait(uint64_t id, const char* error, std::optional<SocketAddress> source);
+  size_t open_count() const { return connections_.size() + waiting_.size(); }
   void Remove(Connection& connection);
   Connection* Find(uint64_t id) const;
   void StartPolicies();
@@ -88,6 +125,9 @@ class StreamServer : public Server {
   ConnectionEvents& events_;
   std::unique_ptr<Acceptor> acceptor_;
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> connections_;
+  absl::flat_hash_map<uint64_t, std::unique_ptr<HeaderWait>> waiting_;
+  uint64_t next_wait_id_ = 1;
+  RateLimitedLog proxy_log_;
   ServiceCounters counters_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;

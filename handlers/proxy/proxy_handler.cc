@@ -88,7 +88,8 @@ class Session : public PeerTransport::Delegate {
   ~Session() override;
   // `target`: the client's WebSocket request target, for ws:// upstreams
   // without a path of their own.
-  void Start(size_t first_upstream, std::string target);
+  // `forwarded_for`: the upgrade's X-Forwarded-For chain, as received.
+  void Start(size_t first_upstream, std::string target, std::string forwarded_for);
   // From the client (`binary`: a binary WebSocket message).
   void FromClient(absl::string_view message, MessageKind kind);
   void ClientFull() {
@@ -127,6 +128,7 @@ class Session : public PeerTransport::Delegate {
   std::unique_ptr<Codec> codec_;  // the service's protocol, on the upstream side
   std::string encoded_;
   std::string target_;
+  std::string forwarded_for_;                       // the upgrade's X-Forwarded-For
   std::unique_ptr<WebSocketClientCodec> ws_;        // ws:// upstreams
   std::unique_ptr<HttpResponseParser> ws_upgrade_;  // until the 101 arrived
 };
@@ -144,7 +146,8 @@ class ProxyHandler : public Handler {
     sessions_[connection.id()] = std::move(session);
     const HttpRequest* request = WebSocketHandshake(connection);
     raw->Start(next_upstream_++ % settings_.upstreams.size(),
-               request != nullptr ? std::string(request->target) : "/");
+               request != nullptr ? std::string(request->target) : "/",
+               request != nullptr ? std::string(request->Header("X-Forwarded-For")) : "");
   }
   void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
     if (Session* s = Find(connection)) s->FromClient(message, kind);
@@ -214,9 +217,10 @@ Session::~Session() {
   }
 }
 
-void Session::Start(size_t first_upstream, std::string target) {
+void Session::Start(size_t first_upstream, std::string target, std::string forwarded_for) {
   next_ = first_upstream;
   target_ = std::move(target);
+  forwarded_for_ = std::move(forwarded_for);
   Attempt();
 }
 
@@ -279,8 +283,10 @@ void Session::Connected(UniqueFd fd, const Upstream& to) {
     ws_upgrade_ = std::make_unique<HttpResponseParser>(/*max_body_size=*/0);
     std::string host =
         to.host.find(':') != std::string::npos ? absl::StrCat("[", to.host, "]") : to.host;
+    // As proxies do: the chain the upgrade carried, then the hop it came from.
     std::string forwarded =
-        absl::StrCat("X-Forwarded-For: ", client_.remote_address().Host(), "\r\n");
+        absl::StrCat("X-Forwarded-For: ", forwarded_for_, forwarded_for_.empty() ? "" : ", ",
+                     client_.peer_address().Host(), "\r\n");
     upstream_->Send(ws_->HandshakeRequest(absl::StrCat(host, ":", to.port),
                                           to.path.empty() ? target_ : to.path, forwarded));
     return;

@@ -6,13 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "engine/base/json.h"
+#include "protocols/http/http_codec.h"
+#include "protocols/websocket/websocket.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
-#include "absl/strings/strip.h"
-#include "protocols/http/http_codec.h"
-#include "protocols/websocket/websocket.h"
 
 namespace sockman {
 namespace {
@@ -69,11 +69,12 @@ std::string EncodeSession(absl::string_view json) {
   if (session.HasParseError() || !session.IsObject()) return out;
   for (const auto& member : session.GetObject()) {
     if (!out.empty()) out.push_back('&');
-    AppendFormEncoded(out, absl::string_view(member.name.GetString(), member.name.GetStringLength()));
+    AppendFormEncoded(out,
+                      absl::string_view(member.name.GetString(), member.name.GetStringLength()));
     out.push_back('=');
     if (member.value.IsString()) {
-      AppendFormEncoded(out, absl::string_view(member.value.GetString(),
-                                               member.value.GetStringLength()));
+      AppendFormEncoded(
+          out, absl::string_view(member.value.GetString(), member.value.GetStringLength()));
     } else {
       rapidjson::StringBuffer text;
       rapidjson::Writer<rapidjson::StringBuffer> writer(text);
@@ -95,9 +96,8 @@ absl::StatusOr<WebhookEndpoint> ParseEndpoint(const std::string& url, const std:
   if (rest.empty()) return absl::InvalidArgumentError("webhook.url is required");
   bool https = absl::ConsumePrefix(&rest, "https://");
   if (!https && !absl::ConsumePrefix(&rest, "http://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("webhook.url '", url,
-                     "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "webhook.url '", url, "' must be http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"));
   }
   if (https) endpoint.port = 443;
   size_t slash = rest.find('/');
@@ -114,12 +114,14 @@ absl::StatusOr<WebhookEndpoint> ParseEndpoint(const std::string& url, const std:
   if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
     uint32_t port = 0;
     if (!absl::SimpleAtoi(authority.substr(colon + 1), &port) || port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(absl::StrCat("webhook.url '", url, "' needs a port 1-65535"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("webhook.url '", url, "' needs a port 1-65535"));
     }
     endpoint.port = static_cast<uint16_t>(port);
     host = authority.substr(0, colon);
   }
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) host = host.substr(1, host.size() - 2);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
   if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
         return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
       })) {
@@ -270,9 +272,11 @@ void Webhook::Opened(Connection& connection, const std::string& room) {
   if (!settings_.on_connect) return;
   Event event{Kind::kConnect, "", ""};
   if (const HttpRequest* request = WebSocketHandshake(connection)) {
-    // As a proxy does: what the client's request said, then the client.
+    // As a proxy does: what the request said, then the hop it came from
+    // (the client, or the trusted proxy that named it).
     absl::string_view received = request->Header("X-Forwarded-For");
-    c.forwarded_for = received.empty() ? c.address : absl::StrCat(received, ", ", c.address);
+    std::string hop = connection.peer_address().Host();
+    c.forwarded_for = received.empty() ? hop : absl::StrCat(received, ", ", hop);
     AddHeader(event.headers, "X-Sockman-Request-Uri", request->target);
     for (const char* name : {"Origin", "Cookie", "User-Agent"}) {
       absl::string_view value = request->Header(name);
@@ -347,9 +351,8 @@ void Webhook::Pump(uint64_t key) {
     c.events.pop_front();
     --waiting_;
     ++dropped_;
-    Error(absl::StrCat("no backend reachable for ", settings_.retry_ms,
-                       " ms: an event of client ", c.id, " was dropped (", dropped_,
-                       " dropped so far)"));
+    Error(absl::StrCat("no backend reachable for ", settings_.retry_ms, " ms: an event of client ",
+                       c.id, " was dropped (", dropped_, " dropped so far)"));
   }
   if (c.events.empty()) {
     if (c.connection == nullptr) clients_.erase(it);

@@ -1,5 +1,6 @@
 // The binding of http:// (and https://): `http { max_header_size
-// header_timeout_ms }` and `access_log` in, HttpOptions out.
+// header_timeout_ms strict_line_endings }`, `access_log` and `real_ip` in,
+// HttpOptions out.
 #include <memory>
 #include <optional>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "protocols/binding.h"
 #include "protocols/http/http_codec.h"
+#include "protocols/http/real_ip_config.h"
 
 namespace sockman {
 namespace {
@@ -14,7 +16,7 @@ namespace {
 class HttpBinding : public ProtocolBinding {
  public:
   absl::string_view protocol() const override { return "http"; }
-  std::vector<std::string> names() const override { return {"http", "access_log"}; }
+  std::vector<std::string> names() const override { return {"http", "access_log", "real_ip"}; }
 
   std::optional<FieldError> Check(const Service& service) const override {
     const Http& http = service.http();
@@ -28,7 +30,7 @@ class HttpBinding : public ProtocolBinding {
     if (service.has_access_log() && service.access_log().empty()) {
       return FieldError{"access_log", "must be a file path"};
     }
-    return std::nullopt;
+    return CheckRealIp(service);
   }
 
   void FillDefaults(Service& service) const override {
@@ -47,6 +49,7 @@ class HttpBinding : public ProtocolBinding {
     options->max_header_size = service.http().max_header_size();
     options->header_timeout_ms = service.http().header_timeout_ms();
     options->strict_line_endings = service.http().strict_line_endings();
+    options->real_ip = RealIpFromConfig(service);
     return options;
   }
 };

@@ -91,6 +91,32 @@ void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) 
                   have_request ? &logged_ : nullptr, status, body_bytes);
 }
 
+void HttpCodec::Attach(const SocketAddress& peer) {
+  if (options_.access_log != nullptr) peer_host_ = peer.Host();
+  if (http_.real_ip != nullptr && http_.real_ip->trusted->Contains(peer)) {
+    real_ip_ = std::make_unique<RealIpState>();
+    real_ip_->peer = peer;
+  }
+}
+
+void HttpCodec::FindClient(absl::string_view input) {
+  absl::string_view name = http_.real_ip->header_name();
+  absl::string_view values[kMaxHeaders];
+  size_t count = 0;
+  for (const auto& [n, v] : header_spans_) {
+    if (absl::EqualsIgnoreCase(input.substr(n.at, n.size), name)) {
+      values[count++] = input.substr(v.at, v.size);
+    }
+  }
+  std::optional<SocketAddress> client =
+      RealClientAddress(*http_.real_ip, absl::MakeConstSpan(values, count));
+  real_ip_->forwarded = client.has_value();
+  if (client.has_value()) real_ip_->client = *client;
+  if (options_.access_log != nullptr) {
+    peer_host_ = client.has_value() ? client->Host() : real_ip_->peer.Host();
+  }
+}
+
 HttpCodec::HttpCodec(const CodecOptions& options) : options_(options) {
   if (const HttpOptions* http = OptionsAs<HttpOptions>(options.options)) http_ = *http;
   chunked_ =
@@ -266,7 +292,7 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
       }
       return DecodeResult::NeedMore();
     }
-    if (std::optional<HeadError> error = FinishHead()) return Fail(*error);
+    if (std::optional<HeadError> error = FinishHead(input)) return Fail(*error);
     if (phase_ == Phase::kHead) return Deliver(input, head_end_, {});
   }
   if (phase_ == Phase::kBody) {
@@ -407,7 +433,7 @@ std::optional<HttpCodec::HeadError> HttpCodec::ParseField(absl::string_view inpu
   return std::nullopt;
 }
 
-std::optional<HttpCodec::HeadError> HttpCodec::FinishHead() {
+std::optional<HttpCodec::HeadError> HttpCodec::FinishHead(absl::string_view input) {
   // Message framing and smuggling shapes (RFC 9112 6.1, 6.3).
   const HeadState& h = head_;
   if (h.has_te && h.has_length) return HeadError{400, "both Transfer-Encoding and Content-Length"};
@@ -419,8 +445,9 @@ std::optional<HttpCodec::HeadError> HttpCodec::FinishHead() {
                        head_end_ + content_length_ > options_.max_package_size)) {
     return HeadError{413, "body larger than max_package_size"};
   }
-  keep_alive_ = version_minor_ == 1 ? !h.connection_close
-                                    : h.connection_keep_alive && !h.connection_close;
+  keep_alive_ =
+      version_minor_ == 1 ? !h.connection_close : h.connection_keep_alive && !h.connection_close;
+  if (real_ip_ != nullptr) FindClient(input);
   if (h.chunked) {
     phase_ = Phase::kChunked;
     pos_ = head_end_;

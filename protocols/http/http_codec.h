@@ -14,6 +14,7 @@
 #define SOCKMAN_PROTOCOLS_HTTP_HTTP_CODEC_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -22,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "protocols/http/access_log.h"
 #include "protocols/http/chunked.h"
+#include "protocols/http/real_ip.h"
 #include "protocols/http/syntax.h"
 #include "protocols/protocol.h"
 
@@ -54,6 +56,8 @@ struct HttpOptions final : ProtocolOptions {
   // CRLF only in the request line and header fields (RFC 9112 2.2 lets a
   // server accept a bare LF there, which sockman does by default).
   bool strict_line_endings = false;
+  // The client address from trusted proxies' forwarding headers (null: off).
+  std::shared_ptr<const RealIpOptions> real_ip;
 };
 
 // "Sun, 22 Nov 2026 02:26:08 GMT" for the current second, cached per thread
@@ -85,8 +89,11 @@ class HttpCodec final : public Codec {
 
   // The peer's address is only formatted for an access log (inet_ntop per
   // connection otherwise shows in a Connection: close profile).
-  void Attach(const SocketAddress& peer) override {
-    if (options_.access_log != nullptr) peer_host_ = peer.Host();
+  void Attach(const SocketAddress& peer) override;
+  // The client a trusted proxy named in the last request's forwarding
+  // header (http.real_ip), or null.
+  const SocketAddress* ClientAddress() const override {
+    return real_ip_ != nullptr && real_ip_->forwarded ? &real_ip_->client : nullptr;
   }
   DecodeResult Decode(absl::string_view input) override;
   // A complete 200 response with `message` as a text/html body.
@@ -147,7 +154,9 @@ class HttpCodec final : public Codec {
   std::optional<HeadError> ParseRequestLine(absl::string_view input, absl::string_view line);
   std::optional<HeadError> ParseField(absl::string_view input, absl::string_view field);
   // The checks that need the whole head; sets the phase for the body.
-  std::optional<HeadError> FinishHead();
+  std::optional<HeadError> FinishHead(absl::string_view input);
+  // The request's client from its forwarding header (trusted peers only).
+  void FindClient(absl::string_view input);
   DecodeResult DecodeChunked(absl::string_view input);
   DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
   void Reset();
@@ -161,6 +170,13 @@ class HttpCodec final : public Codec {
   CodecOptions options_;
   HttpOptions http_;
   std::string peer_host_ = "-";
+  // Only for a peer that real_ip trusts (most connections need none).
+  struct RealIpState {
+    SocketAddress peer;
+    SocketAddress client;
+    bool forwarded = false;  // the last request named a client
+  };
+  std::unique_ptr<RealIpState> real_ip_;
   // The access log's view of the last request (only with an access log).
   AccessLogRequest logged_;
   Phase phase_ = Phase::kHead;

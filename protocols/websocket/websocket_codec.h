@@ -77,6 +77,8 @@ class WebSocketCodec final : public Codec {
   bool CloseAfterSend() const override { return false; }
   int64_t PendingTimeoutMs() const override { return open_ ? 0 : ws_->handshake.header_timeout_ms; }
   void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
+  // The client a trusted proxy named in the upgrade request (real_ip).
+  const SocketAddress* ClientAddress() const override { return http_.ClientAddress(); }
 
   bool open() const { return open_; }
   const HttpRequest& handshake() const { return http_.request(); }
