@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/master.h"
 #include "cli/plan.h"
+#include "handlers/router/router.h"
 #include "cli/runtime.h"
 #include "config/config_file.h"
 #include "config/validate.h"
@@ -173,6 +174,16 @@ int Check(const Args& args) {
   google::protobuf::TextFormat::PrintToString(plan->resolved, &text);
   std::printf("# %s: OK, %zu service(s); defaults filled in\n%s", args.config.c_str(),
               plan->services.size(), text.c_str());
+  // How requests find routes: the precedence made visible.
+  for (const ServicePlan& service : plan->services) {
+    if (service.config.route_size() == 0) continue;
+    std::printf("# service '%s' routes, in the order a request tries them:\n",
+                service.config.name().c_str());
+    int n = 0;
+    for (const std::string& line : DescribeRoutes(*service.handler)) {
+      std::printf("#  %2d. %s\n", ++n, line.c_str());
+    }
+  }
   // Each worker holds one service's connections: warn when the system will
   // not give it enough descriptors (the config is still valid).
   for (const ServicePlan& service : plan->services) {

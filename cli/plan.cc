@@ -11,6 +11,7 @@
 #include "engine/base/read_file.h"
 #include "engine/networks.h"
 #include "engine/tls.h"
+#include "handlers/router/router.h"
 #include "openssl/mem.h"
 #include "openssl/sha.h"
 #include "protocols/binding.h"
@@ -39,6 +40,10 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
   auto hubs = std::make_shared<std::map<std::string, std::string>>();
   for (const Service& service : plan.resolved.service()) {
     if (service.has_hub()) (*hubs)[service.name()] = service.hub();
+    // A route's name reaches its service's client space (push targets).
+    for (int r = 0; r < service.route_size(); ++r) {
+      (*hubs)[RouteName(service, r)] = service.has_hub() ? service.hub() : service.name();
+    }
   }
   for (int i = 0; i < plan.resolved.service_size(); ++i) {
     const Service& service = plan.resolved.service(i);
@@ -79,49 +84,57 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       sp.credentials = *credentials;
     }
 
-    std::string handler_name = HandlerName(service);
-    const auto* field = Service::descriptor()->FindFieldByName(handler_name);
-    // A module's creator is registered under the module's name.
-    std::string registered = handler_name;
-    if (service.has_module()) {
-      registered = service.module().name();
-      const auto& builtins = DslHandlerNames();
-      if (registered.empty()) return file.ServiceError(i, "module.name", "is required");
-      if (std::find(builtins.begin(), builtins.end(), registered) != builtins.end()) {
-        return file.ServiceError(i, "module.name",
-                                 absl::StrCat("'", registered, "' is a built-in handler: write `",
-                                              registered, " { ... }` instead"));
-      }
-    }
-    const HandlerCreator* creator = HandlerRegistry::Global().Find(registered);
-    if (creator == nullptr) {
+    if (service.route_size() > 0) {
+      RouterError error;
+      absl::StatusOr<std::unique_ptr<HandlerFactory>> router =
+          CreateRouter(service, *sp.protocol, file.directory(), &error);
+      if (!router.ok()) return file.ServiceError(i, error.field, error.message);
+      sp.handler = std::move(*router);
+    } else {
+      std::string handler_name = HandlerName(service);
+      const auto* field = Service::descriptor()->FindFieldByName(handler_name);
+      // A module's creator is registered under the module's name.
+      std::string registered = handler_name;
       if (service.has_module()) {
-        std::vector<std::string> modules;
+        registered = service.module().name();
         const auto& builtins = DslHandlerNames();
-        for (const std::string& name : HandlerRegistry::Global().Names()) {
-          if (std::find(builtins.begin(), builtins.end(), name) == builtins.end()) {
-            modules.push_back(name);
-          }
+        if (registered.empty()) return file.ServiceError(i, "module.name", "is required");
+        if (std::find(builtins.begin(), builtins.end(), registered) != builtins.end()) {
+          return file.ServiceError(i, "module.name",
+                                   absl::StrCat("'", registered, "' is a built-in handler: write `",
+                                                registered, " { ... }` instead"));
         }
-        return file.ServiceError(
-            i, "module.name",
-            absl::StrCat("no module '", registered, "' in this binary (it has: ",
-                         modules.empty() ? "none" : absl::StrJoin(modules, ", "), ")"));
       }
-      return file.ServiceError(i, handler_name,
-                               absl::StrCat("handler '", handler_name, "' is not supported yet"));
+      const HandlerCreator* creator = HandlerRegistry::Global().Find(registered);
+      if (creator == nullptr) {
+        if (service.has_module()) {
+          std::vector<std::string> modules;
+          const auto& builtins = DslHandlerNames();
+          for (const std::string& name : HandlerRegistry::Global().Names()) {
+            if (std::find(builtins.begin(), builtins.end(), name) == builtins.end()) {
+              modules.push_back(name);
+            }
+          }
+          return file.ServiceError(
+              i, "module.name",
+              absl::StrCat("no module '", registered, "' in this binary (it has: ",
+                           modules.empty() ? "none" : absl::StrJoin(modules, ", "), ")"));
+        }
+        return file.ServiceError(i, handler_name,
+                                 absl::StrCat("handler '", handler_name, "' is not supported yet"));
+      }
+      HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
+                                   service.name(), *sp.protocol, service.transport() == UDP,
+                                   file.directory()};
+      absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
+      if (!factory.ok()) {
+        return file.ServiceError(i, service.has_module() ? "module" : handler_name,
+                                 service.has_module()
+                                     ? absl::StrCat(registered, ": ", factory.status().message())
+                                     : std::string(factory.status().message()));
+      }
+      sp.handler = std::move(*factory);
     }
-    HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
-                                 service.name(), *sp.protocol, service.transport() == UDP,
-                                 file.directory()};
-    absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
-    if (!factory.ok()) {
-      return file.ServiceError(i, service.has_module() ? "module" : handler_name,
-                               service.has_module()
-                                   ? absl::StrCat(registered, ": ", factory.status().message())
-                                   : std::string(factory.status().message()));
-    }
-    sp.handler = std::move(*factory);
 
     if (service.has_access_log()) {
       sp.config.set_access_log(file.ResolvePath(service.access_log()));

@@ -87,7 +87,7 @@ absl::Status Worker::Start() {
   context_ = std::make_unique<WorkerContext>(
       WorkerContext{loop, service_.config.name(), worker_id_, bus_.get(),
                     service_.cluster.has_value() ? &*service_.cluster : nullptr,
-                    service_.hubs.get()});
+                    service_.hubs.get(), options.codec});
   handler_ = service_.handler->NewHandler(*context_);
   if (IsUdp(service_)) {
     auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler_);

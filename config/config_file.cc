@@ -6,6 +6,8 @@
 #include <sstream>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -85,9 +87,19 @@ std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree, const Desc
   std::string where = std::move(fallback);
   for (absl::string_view part : absl::StrSplit(path, '.')) {
     if (tree == nullptr || descriptor == nullptr) break;
+    // "route[2]": the third of a repeated field (the first without an index).
+    int index = -1;
+    if (size_t open = part.find('['); open != absl::string_view::npos && absl::EndsWith(part, "]")) {
+      if (!absl::SimpleAtoi(part.substr(open + 1, part.size() - open - 2), &index)) index = 0;
+      part = part.substr(0, open);
+    }
     const FieldDescriptor* field = descriptor->FindFieldByName(std::string(part));
     if (field == nullptr) break;
-    int index = field->is_repeated() ? 0 : -1;
+    if (!field->is_repeated()) {
+      index = -1;
+    } else if (index < 0) {
+      index = 0;
+    }
     auto location = tree->GetLocation(field, index);
     if (location.line < 0) break;
     where = absl::StrCat(name_, ":", location.line + 1, ":", location.column + 1);

@@ -191,6 +191,14 @@ std::vector<std::string> DslHandlerNames() {
   return names;
 }
 
+// Whether a service has clients a push can reach: a broadcast or webhook
+// handler, or routes with one.
+bool HasClients(const Service& service) {
+  if (service.has_broadcast() || service.has_webhook()) return true;
+  return std::any_of(service.route().begin(), service.route().end(),
+                     [](const Route& r) { return r.has_broadcast() || r.has_webhook(); });
+}
+
 absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& schemes) {
   const Config& config = file.config();
   if (config.has_global()) {
@@ -392,10 +400,41 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
                                  absl::StrCat("must be between 1 and ", kMaxBufferLimit));
       }
     }
-    if (HandlerName(service).empty()) {
+    if (service.route_size() > 0) {
+      if (!HandlerName(service).empty()) {
+        return file.ServiceError(i, HandlerName(service),
+                                 "a service with routes has no handler of its own (each route "
+                                 "has one)");
+      }
+      if (scheme.protocol != "http" || udp) {
+        return file.ServiceError(
+            i, "route",
+            absl::StrCat("routes need an http:// or https:// service, not ", uri->scheme, "://"));
+      }
+      for (int r = 0; r < service.route_size(); ++r) {
+        const Route& route = service.route(r);
+        if (route.has_name() && !ValidName(route.name())) {
+          return file.ServiceError(
+              i, absl::StrCat("route[", r, "].name"),
+              absl::StrCat("'", route.name(), "' must be 1-64 characters of [a-zA-Z0-9_-]"));
+        }
+      }
+    } else if (HandlerName(service).empty()) {
       return file.ServiceError(i, "",
                                absl::StrCat("no handler (set exactly one of: ",
                                             absl::StrJoin(DslHandlerNames(), ", "), ")"));
+    }
+  }
+  // Route names are unique among services and routes.
+  for (int i = 0; i < config.service_size(); ++i) {
+    const Service& service = config.service(i);
+    for (int r = 0; r < service.route_size(); ++r) {
+      std::string name = service.route(r).has_name() ? service.route(r).name()
+                                                     : absl::StrCat(service.name(), "-", r + 1);
+      if (!names.insert(name).second) {
+        return file.ServiceError(i, absl::StrCat("route[", r, "].name"),
+                                 absl::StrCat("'", name, "' is already a service or route name"));
+      }
     }
   }
   // A hub joins broadcast and webhook services; its name is not another
@@ -407,7 +446,7 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       return file.ServiceError(
           i, "hub", absl::StrCat("'", service.hub(), "' must be 1-64 characters of [a-zA-Z0-9_-]"));
     }
-    if (!service.has_broadcast() && !service.has_webhook()) {
+    if (!HasClients(service)) {
       return file.ServiceError(i, "hub", "joins broadcast and webhook services only");
     }
     for (const Service& other : config.service()) {
@@ -423,16 +462,24 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     const Service& service = config.service(i);
     if (!service.has_push()) continue;
     const std::string& target = service.push().service();
-    const Service* found = nullptr;
+    bool found = false;
     for (const Service& other : config.service()) {
-      if (other.name() == target || (other.has_hub() && other.hub() == target)) found = &other;
+      if (other.name() == target || (other.has_hub() && other.hub() == target)) {
+        found = HasClients(other);
+      }
+      for (int r = 0; r < other.route_size(); ++r) {
+        const Route& route = other.route(r);
+        std::string name = route.has_name() ? route.name() : absl::StrCat(other.name(), "-", r + 1);
+        if (name == target) found = route.has_broadcast() || route.has_webhook();
+      }
     }
-    if (found == nullptr || !(found->has_broadcast() || found->has_webhook())) {
+    if (!found) {
       return file.ServiceError(
           i, "push.service",
           target.empty() ? std::string("is required")
                          : absl::StrCat("'", target,
-                                        "' is not a broadcast or webhook service of this config"));
+                                        "' is not a broadcast or webhook service (or route) of "
+                                        "this config"));
     }
   }
   return absl::OkStatus();

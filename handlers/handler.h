@@ -56,6 +56,9 @@ struct WorkerContext {
   // Services in a hub (config `hub`) -> the hub's name; a service in none
   // is its own hub. Null: none.
   const std::map<std::string, std::string>* hubs = nullptr;
+  // The service's codec options in this worker (its access log), for a
+  // handler that makes codecs of its own (routes upgrading to WebSocket).
+  CodecOptions codec;
 };
 
 // The client space `service` belongs to: its hub's name, or its own.

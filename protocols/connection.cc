@@ -30,7 +30,7 @@ Connection::Connection(Reactor& reactor, uint64_t id, const Protocol& protocol,
                        std::function<void(Connection&)> on_closed)
     : reactor_(reactor),
       id_(id),
-      protocol_(protocol),
+      protocol_(&protocol),
       codec_(std::move(codec)),
       max_package_size_(max_package_size),
       events_(events),
@@ -44,7 +44,17 @@ Connection::~Connection() {
 
 void Connection::Accepted() {
   events_.OnConnect(*this);
-  if (!protocol_.traits().handshake) Open();
+  if (!protocol_->traits().handshake) Open();
+}
+
+void Connection::SwitchProtocol(const Protocol& protocol, std::unique_ptr<Codec> codec) {
+  reactor_.DeleteLater(std::move(codec_));
+  codec_ = std::move(codec);
+  codec_->Attach(transport_->peer());
+  protocol_ = &protocol;
+  opened_ = false;
+  redecode_ = true;
+  if (!protocol_->traits().handshake) Open();
 }
 
 void Connection::Open() {
@@ -229,6 +239,10 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
       deadline_timer_ = kNoTimer;
     }
     events_.OnMessage(*this, result.message, result.kind);
+    if (redecode_) {  // SwitchProtocol: the new codec decodes it again
+      redecode_ = false;
+      continue;
+    }
     input.Consume(result.consumed);
   }
   if (tcp.open()) UpdateDeadline(input.size());

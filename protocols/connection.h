@@ -155,6 +155,12 @@ class Connection : private PeerTransport::Delegate {
   C* codec_as() {
     return CodecAs<C>(*codec_);
   }
+  // Speaks another protocol from now on (an HTTP route that upgrades to
+  // WebSocket): `codec` replaces the codec, and the message being handled
+  // is decoded again by it instead of consumed (so it does the upgrade's
+  // handshake). OnOpen follows once the new protocol's handshake is done.
+  // Only from inside OnMessage; the old codec lives until the loop's pass ends.
+  void SwitchProtocol(const Protocol& protocol, std::unique_ptr<Codec> codec);
   // Sends bytes the codec produced, then closes if the codec asks for it.
   bool SendEncoded(absl::string_view bytes);
   bool SendEncoded(absl::Span<const absl::string_view> parts);
@@ -177,7 +183,7 @@ class Connection : private PeerTransport::Delegate {
   // The socket's peer (after any PROXY header): the hop the bytes came
   // from, a trusted proxy when remote_address() is a client it named.
   const SocketAddress& peer_address() const { return transport_->peer(); }
-  absl::string_view protocol() const { return protocol_.name(); }
+  absl::string_view protocol() const { return protocol_->name(); }
   bool open() const { return transport_->open(); }
   size_t send_buffer_size() const { return transport_->send_buffer_size(); }
   uint64_t bytes_read() const { return transport_->bytes_read(); }
@@ -215,7 +221,7 @@ class Connection : private PeerTransport::Delegate {
 
   Reactor& reactor_;
   uint64_t id_;
-  const Protocol& protocol_;
+  const Protocol* protocol_;
   std::unique_ptr<Codec> codec_;
   size_t max_package_size_;
   ConnectionEvents& events_;
@@ -234,6 +240,7 @@ class Connection : private PeerTransport::Delegate {
   bool quiet_ = false;
   bool opened_ = false;
   bool refuse_proxy_header_ = false;  // until the first bytes show none
+  bool redecode_ = false;             // SwitchProtocol: the message is not consumed
   std::any user_data_;
 };
 

@@ -113,6 +113,9 @@ class HttpCodec final : public Codec {
 
   // The request most recently decoded (valid during its OnMessage).
   const HttpRequest& request() const { return request_; }
+  // Shows the handler another path for the current request (a route's
+  // normalised or prefix-stripped path); `path` must outlive OnMessage.
+  void OverridePath(absl::string_view path) { request_.path = path; }
 
   // Appends a response to the current request: status line, Server, Date,
   // Content-Length, Connection as the request asked, then `headers` (already

@@ -1,0 +1,317 @@
+#include "handlers/router/router.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "handlers/module.h"
+#include "protocols/binding.h"
+#include "protocols/http/http.h"
+#include "protocols/http/syntax.h"
+
+namespace sockman {
+namespace {
+
+// Handlers that take WebSocket clients on a route; a module does when its
+// route has a websocket block.
+constexpr const char* kWebSocketHandlers[] = {"echo", "broadcast", "webhook", "exec", "proxy"};
+
+struct RouteEntry {
+  std::string name;
+  std::string handler;  // its field name ("static")
+  std::unique_ptr<HandlerFactory> factory;
+  bool websocket = false;
+  bool strip_prefix = false;
+  std::string prefix;
+  // WebSocket routes: the codec options of the upgraded connection.
+  std::shared_ptr<const ProtocolOptions> websocket_options;
+};
+
+class RouterFactory : public HandlerFactory {
+ public:
+  RouterFactory(RouteTable table, std::vector<RouteEntry> routes, const Protocol* websocket)
+      : table_(std::move(table)), routes_(std::move(routes)), websocket_(websocket) {}
+  std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const override;
+
+  const RouteTable& table() const { return table_; }
+  const std::vector<RouteEntry>& routes() const { return routes_; }
+  const Protocol* websocket() const { return websocket_; }
+
+ private:
+  RouteTable table_;
+  std::vector<RouteEntry> routes_;
+  const Protocol* websocket_;
+};
+
+class Router : public Handler {
+ public:
+  Router(const RouterFactory& factory, const WorkerContext& worker) : factory_(factory) {
+    for (const RouteEntry& route : factory.routes()) {
+      handlers_.push_back(route.factory->NewHandler(worker));
+      CodecOptions options = worker.codec;
+      options.options = route.websocket_options.get();
+      codec_options_.push_back(options);
+    }
+  }
+
+  void OnWorkerStart(const WorkerContext& worker) override {
+    for (auto& handler : handlers_) handler->OnWorkerStart(worker);
+  }
+  void OnWorkerStop() override {
+    for (auto& handler : handlers_) handler->OnWorkerStop();
+  }
+  void OnWorkerReload() override {
+    for (auto& handler : handlers_) handler->OnWorkerReload();
+  }
+  uint64_t backend_errors() const override {
+    uint64_t sum = 0;
+    for (const auto& handler : handlers_) sum += handler->backend_errors();
+    return sum;
+  }
+
+  void OnOpen(Connection& connection) override {
+    // The HTTP connection opens at accept (nothing to tell a route yet);
+    // an upgraded one after its handshake.
+    if (State* state = Find(connection); state != nullptr && state->owner >= 0) {
+      handlers_[state->owner]->OnOpen(connection);
+    }
+  }
+
+  void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
+    State& state = states_[&connection];
+    if (state.owner >= 0) return handlers_[state.owner]->OnMessage(connection, message, kind);
+    HttpCodec* codec = connection.codec_as<HttpCodec>();
+    if (codec == nullptr) return;
+    const HttpRequest& request = codec->request();
+    if (int refused = NormalizeRoutePath(request.path, path_)) {
+      SendHttpErrorPage(connection, refused);
+      return;
+    }
+    bool upgrade = HttpListHasToken(request.Header("Upgrade"), "websocket");
+    int index =
+        factory_.table().Match({request.host, path_, request.method, request.headers, upgrade});
+    if (index == RouteTable::kNotFound) {
+      SendHttpErrorPage(connection, 404);
+      return;
+    }
+    if (index == RouteTable::kUpgradeRequired) {
+      SendHttpErrorPage(connection, 426, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+      return;
+    }
+    const RouteEntry& route = factory_.routes()[index];
+    Handler& handler = *handlers_[index];
+    if (route.websocket) {
+      // The route's own codec does the handshake (origins, subprotocols,
+      // deflate) on this same request, then the route has the connection.
+      state.owner = index;
+      handler.OnConnect(connection);
+      if (!connection.open()) return;
+      connection.SwitchProtocol(*factory_.websocket(),
+                                factory_.websocket()->NewCodec(codec_options_[index]));
+      return;
+    }
+    if (std::find(state.engaged.begin(), state.engaged.end(), index) == state.engaged.end()) {
+      state.engaged.push_back(static_cast<uint16_t>(index));
+      handler.OnConnect(connection);
+      if (!connection.open()) return;
+      handler.OnOpen(connection);
+      if (!connection.open()) return;
+    }
+    if (route.strip_prefix && absl::StartsWith(path_, route.prefix)) {
+      path_ = absl::StrCat("/", absl::StripPrefix(path_.substr(route.prefix.size()), "/"));
+    }
+    codec->OverridePath(path_);
+    handler.OnMessage(connection, message, kind);
+  }
+
+  void OnClose(Connection& connection) override {
+    auto it = states_.find(&connection);
+    if (it == states_.end()) return;
+    State state = std::move(it->second);
+    states_.erase(it);
+    ForEach(state, [&](Handler& h) { h.OnClose(connection); });
+  }
+  void OnBufferFull(Connection& connection) override {
+    if (State* state = Find(connection))
+      ForEach(*state, [&](Handler& h) { h.OnBufferFull(connection); });
+  }
+  void OnBufferDrain(Connection& connection) override {
+    if (State* state = Find(connection)) {
+      ForEach(*state, [&](Handler& h) { h.OnBufferDrain(connection); });
+    }
+  }
+  void OnError(Connection& connection, ConnectionError error, absl::string_view text) override {
+    if (State* state = Find(connection)) {
+      ForEach(*state, [&](Handler& h) { h.OnError(connection, error, text); });
+    }
+  }
+
+ private:
+  struct State {
+    int owner = -1;                            // the WebSocket route that has the connection
+    absl::InlinedVector<uint16_t, 2> engaged;  // HTTP routes that saw it
+  };
+  State* Find(const Connection& connection) {
+    auto it = states_.find(&connection);
+    return it == states_.end() ? nullptr : &it->second;
+  }
+  template <typename F>
+  void ForEach(const State& state, F f) {
+    if (state.owner >= 0) f(*handlers_[state.owner]);
+    for (uint16_t index : state.engaged) f(*handlers_[index]);
+  }
+
+  const RouterFactory& factory_;
+  std::vector<std::unique_ptr<Handler>> handlers_;
+  std::vector<CodecOptions> codec_options_;
+  absl::flat_hash_map<const Connection*, State> states_;
+  std::string path_;  // the current request's normalised path
+};
+
+std::unique_ptr<Handler> RouterFactory::NewHandler(const WorkerContext& worker) const {
+  return std::make_unique<Router>(*this, worker);
+}
+
+}  // namespace
+
+std::string RouteHandlerName(const Route& route) {
+  const auto* oneof = Route::descriptor()->FindOneofByName("handler");
+  const auto* field = route.GetReflection()->GetOneofFieldDescriptor(route, oneof);
+  return field == nullptr ? "" : field->name();
+}
+
+bool IsWebSocketRoute(const Route& route) {
+  std::string handler = RouteHandlerName(route);
+  if (handler == "module") return route.has_websocket();
+  return std::find(std::begin(kWebSocketHandlers), std::end(kWebSocketHandlers), handler) !=
+         std::end(kWebSocketHandlers);
+}
+
+std::string RouteName(const Service& service, int index) {
+  const Route& route = service.route(index);
+  return route.has_name() ? route.name() : absl::StrCat(service.name(), "-", index + 1);
+}
+
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& service,
+                                                             const Protocol& protocol,
+                                                             const std::string& config_directory,
+                                                             RouterError* error) {
+  auto fail = [&](int index, absl::string_view field, absl::string_view message) {
+    std::string path = absl::StrCat("route[", index, "]", field.empty() ? "" : ".", field);
+    std::string text = absl::StrCat("route '", RouteName(service, index), "': ", message);
+    if (error != nullptr) *error = RouterError{path, text};
+    return absl::InvalidArgumentError(text);
+  };
+  const Protocol* websocket = ProtocolRegistry::Global().Find("websocket");
+  const ProtocolBinding* websocket_binding = BindingRegistry::Global().Find("websocket");
+  std::vector<RouteSpec> specs;
+  std::vector<RouteEntry> routes;
+  for (int i = 0; i < service.route_size(); ++i) {
+    const Route& route = service.route(i);
+    RouteEntry entry;
+    entry.name = RouteName(service, i);
+    entry.handler = RouteHandlerName(route);
+    entry.websocket = IsWebSocketRoute(route);
+    if (entry.handler.empty()) return fail(i, "", "no handler (set exactly one)");
+    if (entry.websocket && (websocket == nullptr || websocket_binding == nullptr)) {
+      return fail(i, entry.handler, "this binary has no WebSocket protocol");
+    }
+    const RouteMatch& match = route.match();
+    int path_conditions = match.has_path() + match.has_prefix() + match.has_regex();
+    if (path_conditions > 1) {
+      return fail(i, "match", "set at most one of path, prefix and regex");
+    }
+    if (route.has_websocket() && !entry.websocket) {
+      return fail(i, "websocket",
+                  absl::StrCat(entry.handler,
+                               " answers HTTP requests and never upgrades: a websocket block "
+                               "belongs on a route whose handler takes WebSocket clients (",
+                               "echo, broadcast, webhook, exec, proxy, or a module)"));
+    }
+    if (route.websocket().has_path()) {
+      return fail(i, "websocket.path", "the route's match decides the path: leave it out here");
+    }
+    if (route.strip_prefix() && !match.has_prefix()) {
+      return fail(i, "strip_prefix", "needs a match.prefix to strip");
+    }
+
+    RouteSpec spec;
+    spec.name = entry.name;
+    spec.hosts.assign(match.host().begin(), match.host().end());
+    if (match.has_path()) {
+      spec.path_kind = RouteSpec::kExact;
+      spec.path = match.path();
+    } else if (match.has_prefix()) {
+      spec.path_kind = RouteSpec::kPrefix;
+      spec.path = match.prefix();
+      entry.strip_prefix = route.strip_prefix();
+      entry.prefix = match.prefix();
+    } else if (match.has_regex()) {
+      spec.path_kind = RouteSpec::kRegex;
+      spec.path = match.regex();
+    }
+    spec.methods.assign(match.method().begin(), match.method().end());
+    for (const HeaderMatch& header : match.header()) {
+      spec.headers.emplace_back(header.name(), header.has_value()
+                                                   ? std::optional<std::string>(header.value())
+                                                   : std::nullopt);
+    }
+    spec.websocket = entry.websocket;
+    specs.push_back(std::move(spec));
+
+    // The route's handler, made as a service's would be.
+    std::string registered = entry.handler == "module" ? route.module().name() : entry.handler;
+    const HandlerCreator* creator = HandlerRegistry::Global().Find(registered);
+    if (creator == nullptr) {
+      return fail(i, entry.handler == "module" ? "module.name" : entry.handler,
+                  absl::StrCat("no handler '", registered, "' in this binary"));
+    }
+    const auto* field = Route::descriptor()->FindFieldByName(entry.handler);
+    const Protocol& route_protocol = entry.websocket ? *websocket : protocol;
+    HandlerConfig config{route.GetReflection()->GetMessage(route, field), service.name(),
+                         route_protocol, false, config_directory};
+    absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(config);
+    if (!factory.ok()) return fail(i, entry.handler, factory.status().message());
+    entry.factory = std::move(*factory);
+
+    if (entry.websocket) {
+      // The upgrade's options, through the WebSocket binding, as a ws://
+      // service with this websocket block (and the service's real_ip).
+      Service as_service;
+      *as_service.mutable_websocket() = route.websocket();
+      if (service.has_real_ip()) *as_service.mutable_real_ip() = service.real_ip();
+      if (std::optional<FieldError> bad = websocket_binding->Check(as_service)) {
+        return fail(i, bad->field, bad->message);
+      }
+      websocket_binding->FillDefaults(as_service);
+      std::unique_ptr<const ProtocolOptions> options = websocket_binding->Options(as_service);
+      entry.websocket_options = std::shared_ptr<const ProtocolOptions>(std::move(options));
+    }
+    routes.push_back(std::move(entry));
+  }
+  RouteError route_error;
+  absl::StatusOr<RouteTable> table = RouteTable::Build(std::move(specs), &route_error);
+  if (!table.ok()) return fail(route_error.route, route_error.field, route_error.message);
+  return std::make_unique<RouterFactory>(std::move(*table), std::move(routes), websocket);
+}
+
+std::vector<std::string> DescribeRoutes(const HandlerFactory& router) {
+  const auto* factory = dynamic_cast<const RouterFactory*>(&router);
+  if (factory == nullptr) return {};
+  std::vector<std::string> lines = factory->table().Describe();
+  // "... -> NAME" gains the handler: "... -> NAME (static)".
+  for (std::string& line : lines) {
+    size_t arrow = line.rfind(" -> ");
+    std::string name = line.substr(arrow + 4);
+    for (const RouteEntry& route : factory->routes()) {
+      if (route.name == name) absl::StrAppend(&line, " (", route.handler, ")");
+    }
+  }
+  return lines;
+}
+
+}  // namespace sockman

@@ -1,0 +1,275 @@
+// Routes on the real binary: one http:// (or https://) listener, many
+// handlers. curl for every match kind and precedence rule, prefix
+// stripping, WebSocket routes beside pages on the same path, the path
+// bypass table, `check`'s listing and errors with file:line:col; and the
+// site example (page, WebSocket groups, token-protected push, one https://
+// port) in two headless Chromium frames.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/testing/test_certificates.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+
+namespace sockman::testing {
+namespace {
+
+constexpr char kRoutes[] = R"(
+service {
+  name: "routes"
+  listen: "http://127.0.0.1:0"
+  count: 2
+  route { name: "exact" match { path: "/api/v2/health" } respond { body: "exact" } }
+  route { name: "v2" match { prefix: "/api/v2/" } respond { body: "v2" } }
+  route { name: "api" match { prefix: "/api/" } respond { body: "api" } }
+  route { name: "img" match { regex: "/img/[0-9]+\\.png" } respond { body: "img" } }
+  route { name: "post" match { path: "/form" method: "POST" } respond { body: "post" } }
+  route { name: "beta" match { path: "/form" header { name: "X-Beta" value: "on" } }
+          respond { body: "beta" } }
+  route { name: "form" match { path: "/form" } respond { body: "form" } }
+  route { name: "vhost" match { host: "example.com" } respond { body: "vhost" } }
+  route { name: "wild" match { host: "*.example.com" } respond { body: "wild" } }
+  route { name: "page" match { path: "/chat" } respond { body: "page" } }
+  route { name: "chat" match { path: "/chat" } echo {} }
+  route { name: "live" match { prefix: "/live/" } websocket { subprotocols: "v1" }
+          echo { prefix: "live: " } }
+  route { name: "files" match { prefix: "/files/" } strip_prefix: true static { root: "www" } }
+  route { name: "admin" match { prefix: "/admin/" } respond { status: 403 body: "admin" } }
+  route { name: "any" respond { body: "any" } }
+}
+service {
+  name: "sockets"
+  listen: "http://127.0.0.1:0"
+  route { name: "feed" match { prefix: "/feed/" } echo {} }
+}
+)";
+
+class RoutesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ShortTempDir();
+    mkdir((dir_ + "/www").c_str(), 0755);
+    std::ofstream(dir_ + "/www/hello.txt") << "hello file\n";
+    auto started = SockmanProcess::Start(kRoutes, "routes", dir_);
+    ASSERT_TRUE(started.ok()) << started.status();
+    server_ = std::move(*started);
+  }
+  // "STATUS BODY" of a request (curl leaves the path as it is).
+  std::string Get(const std::string& path, const std::string& options = "") {
+    return Shell(absl::StrCat("curl -s --path-as-is -o ", dir_, "/body -w '%{http_code}' ", options,
+                              " 'http://127.0.0.1:", server_->port("routes"), path,
+                              "' && printf ' ' && head -c 200 ", dir_, "/body"));
+  }
+  // The status line and first message of a WebSocket upgrade to `path`.
+  std::string Upgrade(const std::string& path, const std::string& extra = "") {
+    TestClient ws(server_->port("routes"));
+    ws.Send(absl::StrCat("GET ", path,
+                         " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n",
+                         extra, "\r\n"));
+    std::string status = ws.ReadLine(3000);
+    std::string head;
+    for (std::string line = status; !line.empty() && line != "\r";) {
+      line = ws.ReadLine(3000);
+      head += line;
+    }
+    if (!absl::StartsWith(status, "HTTP/1.1 101")) return status;
+    ws.Send(std::string("\x81\x82\0\0\0\0hi", 8));  // masked with a zero key
+    std::string frame = ws.ReadExactly(2, 3000);
+    if (frame.size() != 2) return status + " <no frame>";
+    std::string message = ws.ReadExactly(static_cast<unsigned char>(frame[1]) & 0x7f, 3000);
+    bool v1 = absl::StrContains(head, "Sec-WebSocket-Protocol: v1");
+    return absl::StrCat(status.substr(0, 12), v1 ? " v1" : "", " ", message);
+  }
+
+  std::string dir_;
+  std::unique_ptr<SockmanProcess> server_;
+};
+
+TEST_F(RoutesTest, EveryMatchKindAndItsPrecedence) {
+  EXPECT_EQ(Get("/api/v2/health"), "200 exact");  // exact beats every prefix
+  EXPECT_EQ(Get("/api/v2/other"), "200 v2");      // the longest prefix
+  EXPECT_EQ(Get("/api/x"), "200 api");
+  EXPECT_EQ(Get("/api/7.png"), "200 api");   // a prefix beats a regex
+  EXPECT_EQ(Get("/img/42.png"), "200 img");  // the regex, whole path
+  EXPECT_EQ(Get("/img/42.pngx"), "200 any");
+  EXPECT_EQ(Get("/form", "-X POST"), "200 post");          // method
+  EXPECT_EQ(Get("/form", "-H 'X-Beta: on'"), "200 beta");  // header value
+  EXPECT_EQ(Get("/form", "-H 'X-Beta: off'"), "200 form");
+  EXPECT_EQ(Get("/form"), "200 form");
+  // Hosts: exact, then wildcard, then the default routes; a host's routes
+  // that do not match fall through to the default ones.
+  EXPECT_EQ(Get("/", "-H 'Host: example.com'"), "200 vhost");
+  EXPECT_EQ(Get("/", "-H 'Host: EXAMPLE.com:8080'"), "200 vhost");
+  EXPECT_EQ(Get("/", "-H 'Host: www.example.com'"), "200 wild");
+  EXPECT_EQ(Get("/", "-H 'Host: example.org'"), "200 any");
+  EXPECT_EQ(Get("/files/hello.txt"), "200 hello file\n");  // strip_prefix
+  EXPECT_EQ(Get("/files/").substr(0, 4), "403 ");          // static: a directory without an index
+}
+
+TEST_F(RoutesTest, WebSocketRoutesBesidePagesOnTheSamePath) {
+  EXPECT_EQ(Get("/chat"), "200 page");             // a plain GET: the page
+  EXPECT_EQ(Upgrade("/chat"), "HTTP/1.1 101 hi");  // the upgrade: echo
+  EXPECT_EQ(Upgrade("/live/x", "Sec-WebSocket-Protocol: v1\r\n"), "HTTP/1.1 101 v1 live: hi");
+  // A plain GET that only a WebSocket route would take: 426; nothing: 404.
+  std::string sockets = absl::StrCat("http://127.0.0.1:", server_->port("sockets"));
+  EXPECT_EQ(Shell(absl::StrCat("curl -s -o /dev/null -w '%{http_code}' ", sockets, "/feed/x")),
+            "426");
+  EXPECT_EQ(Shell(absl::StrCat("curl -s -o /dev/null -w '%{http_code}' ", sockets, "/other")),
+            "404");
+  // An upgrade no WebSocket route takes is answered as a plain request.
+  EXPECT_EQ(Upgrade("/api/x"), "HTTP/1.1 200 OK\r");
+  // The upgraded connection shows as websocket in `connections`.
+  TestClient ws(server_->port("routes"));
+  ws.Send(
+      "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(ws.ReadLine(3000), "HTTP/1.1 101 Switching Protocols\r");
+  CommandResult listed = RunSockman({"connections", "-c", server_->config_path()});
+  EXPECT_TRUE(absl::StrContains(listed.out, "websocket")) << listed.out;
+}
+
+// No route can be reached, or bypassed, by spelling its path differently.
+TEST_F(RoutesTest, TrickyPathsCannotBypassARoute) {
+  for (const auto& [path, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"/admin/x", "403 admin"},
+           {"/%61dmin/x", "403 admin"},
+           {"/%61%64%6d%69%6e/x", "403 admin"},
+           {"//admin//x", "403 admin"},
+           {"/./admin/./x", "403 admin"},
+           {"/%2e/admin/x", "403 admin"},
+           {"/admin", "200 any"},
+           {"/ADMIN/x", "200 any"},
+           {"/x/../admin/x", "403 <html><head><title>403 Forbidden"},
+           {"/x/%2e%2e/admin/x", "403 <html><head><title>403 Forbidden"},
+           {"/x/.%2E/admin/x", "403 <html><head><title>403 Forbidden"},
+           {"/admin%2fx", "403 <html><head><title>403 Forbidden"},
+           {"/admin%5cx", "403 <html><head><title>403 Forbidden"},
+           {"/admin/%00", "403 <html><head><title>403 Forbidden"},
+           {"/admin/%zz", "400 <html><head><title>400 Bad Request"},
+           {"/admin/%c0%ae%c0%ae/x", "403 admin"},
+           {"/" + std::string(7000, 'a'), "200 any"},
+       }) {
+    std::string got = Get(path);
+    EXPECT_EQ(got.substr(0, expected.size()), expected) << path;
+  }
+}
+
+TEST(RoutesCheckTest, CheckListsRoutesInTheOrderTheyAreTried) {
+  std::string path = WriteTempFile("routes.textproto", kRoutes);
+  mkdir(absl::StrCat(path.substr(0, path.rfind('/')), "/www").c_str(), 0755);
+  CommandResult checked = RunSockman({"check", "-c", path});
+  ASSERT_EQ(checked.exit_code, 0) << checked.err;
+  EXPECT_TRUE(absl::StrContains(checked.out,
+                                "# service 'routes' routes, in the order a request tries them:\n"
+                                "#   1. host example.com, http, any path -> vhost (respond)\n"
+                                "#   2. host *.example.com, http, any path -> wild (respond)\n"
+                                "#   3. any host, http, path /api/v2/health -> exact (respond)\n"))
+      << checked.out;
+  EXPECT_TRUE(absl::StrContains(checked.out,
+                                "any host, http, prefix /api/v2/ -> v2 (respond)\n"
+                                "#   "))
+      << checked.out;
+  EXPECT_TRUE(absl::StrContains(checked.out, "any host, websocket, prefix /live/ -> live (echo)"))
+      << checked.out;
+}
+
+TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
+  auto check = [](const std::string& routes) {
+    std::string path =
+        WriteTempFile("bad.textproto",
+                      absl::StrCat("service {\n  name: \"s\"\n  listen: \"http://127.0.0.1:0\"\n",
+                                   routes, "}\n"));
+    CommandResult checked = RunSockman({"check", "-c", path});
+    EXPECT_EQ(checked.exit_code, 2);  // a config error
+    std::string error = checked.err;
+    return error.substr(error.find("bad.textproto"));
+  };
+  EXPECT_EQ(check("  route { match { regex: \"(\" } respond {} }\n"),
+            "bad.textproto:4:19: service 's': route[0].match.regex: route 's-1': '(' is not an RE2 "
+            "expression: missing ): (\n");
+  EXPECT_EQ(check("  route { match { prefix: \"/a/\" } respond {} }\n"
+                  "  route { name: \"b\" match { prefix: \"/a/\" } respond {} }\n"),
+            "bad.textproto:5:21: service 's': route[1].match: route 'b': is never reached: route "
+            "'s-1' comes first with the same host and prefix /a/ and takes every request this one "
+            "would\n");
+  EXPECT_TRUE(absl::StartsWith(
+      check("  route { websocket { deflate: true } respond {} }\n"),
+      "bad.textproto:4:11: service 's': route[0].websocket: route 's-1': respond answers HTTP "
+      "requests and never upgrades"));
+  EXPECT_TRUE(absl::StartsWith(check("  route { websocket { path: \"/x\" } echo {} }\n"),
+                               "bad.textproto:4:23: service 's': route[0].websocket.path:"));
+  EXPECT_TRUE(absl::StartsWith(check("  route { strip_prefix: true static { root: \"/tmp\" } }\n"),
+                               "bad.textproto:4:11: service 's': route[0].strip_prefix: "));
+  EXPECT_TRUE(absl::StartsWith(check("  route { match { path: \"/a//b\" } respond {} }\n"),
+                               "bad.textproto:4:19: service 's': route[0].match.path: route 's-1': "
+                               "'/a//b' is not a normalised path"));
+  EXPECT_TRUE(absl::StartsWith(check("  route { respond {} }\n  respond {}\n"),
+                               "bad.textproto:5:3: service 's': respond: a service with routes"));
+  std::string ws = WriteTempFile(
+      "bad.textproto", "service { name: \"s\" listen: \"ws://127.0.0.1:0\" route { echo {} } }\n");
+  CommandResult on_ws = RunSockman({"check", "-c", ws});
+  EXPECT_TRUE(absl::StrContains(on_ws.err, "route: routes need an http:// or https:// service"))
+      << on_ws.err;
+}
+
+// examples/site.textproto: the page, its WebSocket groups and the push API
+// on one https:// port; two Chromium frames see each other's message and
+// push. Chromium trusts the test certificate by its key (SPKI pin).
+TEST(SiteExampleTest, TwoChromiumFramesOverHttps) {
+  std::string dir = ShortTempDir();
+  ASSERT_TRUE(MakeTestCertificates(dir));
+  Shell(absl::StrCat("cp -rL examples/www ", dir, "/"));
+  std::string config = ReadFile("examples/site.textproto");
+  size_t port = config.find("127.0.0.1:8443");
+  ASSERT_NE(port, std::string::npos);
+  config.replace(port, 14, "127.0.0.1:0");
+  auto server = SockmanProcess::Start(config, "site", dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string spki = Shell(absl::StrCat(
+      "openssl x509 -in ", dir,
+      "/server.pem -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 "
+      "-binary | base64 | tr -d '\\n'"));
+  std::ofstream(dir + "/www/pair.html") << R"(<!DOCTYPE html><html><body>
+<div id="result">pending</div>
+<iframe id="ann" src="/site.html?name=ann&room=pair"></iframe>
+<iframe id="bob" src="/site.html?name=bob&room=pair"></iframe>
+<script>
+// Virtual time waits only for fetches: keep one going until both frames
+// have what the other sent.
+const frame = (id) => document.getElementById(id).contentWindow;
+const log = (id) => frame(id)?.document?.getElementById('log')?.textContent || '';
+let tries = 0, sent = false;
+function poll() {
+  const ann = log('ann'), bob = log('bob');
+  if (!sent && ann.includes('(connected') && bob.includes('(connected')) {
+    sent = true;
+    frame('ann').ws.send('ann: hello bob');
+    frame('bob').push('bob pushed: hi ann');
+  }
+  if (ann.includes('bob pushed: hi ann') && bob.includes('ann: hello bob')) {
+    document.getElementById('result').textContent = ['both', 'saw'].join('-') + ' ann[' +
+        ann.replace(/\n/g, '|') + '] bob[' + bob.replace(/\n/g, '|') + ']';
+    return;
+  }
+  if (++tries < 400) fetch('/hello.txt?' + tries).then(() => setTimeout(poll, 10), () => setTimeout(poll, 10));
+}
+poll();
+</script></body></html>
+)";
+  std::string dom =
+      ChromiumDumpDom(absl::StrCat("https://127.0.0.1:", (*server)->port("site"), "/pair.html"),
+                      "both-saw", "--ignore-certificate-errors-spki-list=" + spki);
+  EXPECT_TRUE(absl::StrContains(dom, "both-saw")) << dom;
+  EXPECT_TRUE(absl::StrContains(dom, "ann: hello bob")) << dom;
+  EXPECT_TRUE(absl::StrContains(dom, "bob pushed: hi ann")) << dom;
+}
+
+}  // namespace
+}  // namespace sockman::testing
