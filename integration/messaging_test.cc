@@ -283,9 +283,10 @@ TEST_F(MessagingTest, GatewayApiAcrossWorkers) {
   // Ungroup, then a batch: two operations, run in order.
   EXPECT_EQ(Api("DELETE", "/groups/lobby"), "{\"left\":3}\n 200");
   EXPECT_TRUE(absl::StrContains(Api("GET", "/groups/lobby"), R"("count":0,)"));
-  std::string batch = Api("POST", "/batch",
-                          absl::StrCat(R"([{"method":"PUT","path":"/clients/)", b_id,
-                                       R"(/groups/late"},{"method":"POST","path":"/groups/late","body":"batched"}])"));
+  std::string batch = Api(
+      "POST", "/batch",
+      absl::StrCat(R"([{"method":"PUT","path":"/clients/)", b_id,
+                   R"(/groups/late"},{"method":"POST","path":"/groups/late","body":"batched"}])"));
   EXPECT_EQ(batch,
             "{\"results\":[{\"status\":200,\"result\":{\"joined\":1}},"
             "{\"status\":200,\"result\":{\"delivered\":1}}]}\n 200");
@@ -374,7 +375,8 @@ service { name: "web" listen: "http://127.0.0.1:0" push { service: "nope" } }
   CommandResult check = RunSockman({"check", "-c", path});
   EXPECT_EQ(check.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(
-      check.err, "push.service: 'nope' is not a broadcast or webhook service of this config"))
+      check.err,
+      "push.service: 'nope' is not a broadcast or webhook service (or route) of this config"))
       << check.err;
 }
 

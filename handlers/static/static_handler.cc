@@ -70,11 +70,21 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateStatic(const StaticOptions
     site->index = options.index();
   }
   site->list_directories = options.list_directories();
+  site->allow_dotfiles = options.allow_dotfiles();
   site->mime = MimeTypes::Load();
   return std::make_unique<StaticFactory>(std::move(site));
 }
 
 SOCKMAN_REGISTER_HANDLER("static", CreateStatic);
+
+// A segment naming a dotfile (".git", ".env"), other than ".well-known"
+// (RFC 8615: ACME challenges, security.txt).
+bool HasDotSegment(absl::string_view relative) {
+  for (absl::string_view segment : absl::StrSplit(relative, '/')) {
+    if (!segment.empty() && segment[0] == '.' && segment != ".well-known") return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -134,6 +144,10 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view, Message
     SendHttpErrorPage(connection, safe.status);
     return;
   }
+  if (!site_->allow_dotfiles && HasDotSegment(safe.relative)) {
+    SendHttpErrorPage(connection, 404);  // as if absent: .git, .env say nothing
+    return;
+  }
   std::string relative = safe.relative.empty() ? "." : safe.relative;
   UniqueFd fd;
   if (int status = OpenBeneath(relative, fd); status != 0) {
@@ -147,7 +161,11 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view, Message
   }
   if (S_ISDIR(st.st_mode)) {
     if (!safe.trailing_slash) {
-      std::string location = absl::StrCat(request->path, "/");
+      // The path as the client sent it (a route may have stripped a prefix).
+      absl::string_view sent = request->target;
+      if (sent.empty() || sent[0] != '/') sent = request->path;
+      sent = sent.substr(0, sent.find('?'));
+      std::string location = absl::StrCat(sent, "/");
       if (!request->query.empty()) absl::StrAppend(&location, "?", request->query);
       SendHttpErrorPage(connection, 301, absl::StrCat("Location: ", location, "\r\n"));
       return;
@@ -263,6 +281,7 @@ void StaticHandler::ServeListing(Connection& connection, const HttpRequest& requ
   while (dirent* entry = readdir(dir)) {
     std::string name = entry->d_name;
     if (name == "." || name == "..") continue;
+    if (!site_->allow_dotfiles && name[0] == '.' && name != ".well-known") continue;
     if (entry->d_type == DT_DIR) name += "/";
     names.push_back(std::move(name));
   }

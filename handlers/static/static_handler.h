@@ -22,6 +22,7 @@ struct StaticSite {
   std::string root;  // absolute, symlinks resolved, no trailing slash
   std::string index = "index.html";
   bool list_directories = false;
+  bool allow_dotfiles = false;
   MimeTypes mime;
 };
 

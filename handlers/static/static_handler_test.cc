@@ -47,6 +47,33 @@ TEST_F(StaticHandlerTest, ServesFilesIndexesAndErrors) {
   EXPECT_TRUE(absl::StartsWith(Get("/sub%2f..%2fhello.txt"), "HTTP/1.1 403 "));
 }
 
+TEST_F(StaticHandlerTest, DotfilesAreHiddenButWellKnownIsServed) {
+  std::ofstream(root_ + "/.env") << "SECRET=1\n";
+  mkdir((root_ + "/.git").c_str(), 0755);
+  std::ofstream(root_ + "/.git/config") << "[core]\n";
+  mkdir((root_ + "/.well-known").c_str(), 0755);
+  std::ofstream(root_ + "/.well-known/security.txt") << "Contact: x\n";
+  EXPECT_TRUE(absl::StartsWith(Get("/.env"), "HTTP/1.1 404 "));
+  EXPECT_TRUE(absl::StartsWith(Get("/.git/config"), "HTTP/1.1 404 "));
+  EXPECT_TRUE(absl::StartsWith(Get("/%2egit/config"), "HTTP/1.1 404 "));
+  EXPECT_TRUE(absl::StartsWith(Get("/sub/../.env"), "HTTP/1.1 403 "));
+  EXPECT_TRUE(absl::EndsWith(Get("/.well-known/security.txt"), "Contact: x\n"));
+  auto listing =
+      HandlerHarness::Create("static", "root: '" + root_ + "' list_directories: true", "http");
+  ASSERT_TRUE(listing.ok());
+  auto client = (*listing)->Connect();
+  client->Send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  std::string page = client->Received();
+  EXPECT_FALSE(absl::StrContains(page, ".env")) << page;
+  EXPECT_TRUE(absl::StrContains(page, ".well-known/")) << page;
+  auto allowed =
+      HandlerHarness::Create("static", "root: '" + root_ + "' allow_dotfiles: true", "http");
+  ASSERT_TRUE(allowed.ok());
+  auto opt_in = (*allowed)->Connect();
+  opt_in->Send("GET /.env HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(absl::EndsWith(opt_in->Received(), "SECRET=1\n"));
+}
+
 TEST_F(StaticHandlerTest, RangesAndConditionalRequests) {
   std::string part = Get("/hello.txt", "Range: bytes=0-4\r\n");
   EXPECT_TRUE(absl::StartsWith(part, "HTTP/1.1 206 ")) << part;
