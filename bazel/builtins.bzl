@@ -22,6 +22,7 @@ BUILTIN_HANDLERS = {
     "exec": "//handlers/exec",
     "proxy": "//handlers/proxy",
     "push": "//handlers/push",
+    "redirect": "//handlers/redirect",
     "respond": "//handlers/respond",
     "static": "//handlers/static",
     "webhook": "//handlers/webhook",

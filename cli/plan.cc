@@ -125,7 +125,7 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       }
       HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
                                    service.name(), *sp.protocol, service.transport() == UDP,
-                                   file.directory()};
+                                   file.directory(), service.transport() == SSL};
       absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
       if (!factory.ok()) {
         return file.ServiceError(i, service.has_module() ? "module" : handler_name,

@@ -101,6 +101,7 @@ struct HandlerConfig {
   // Relative paths in handler configs are relative to this directory (the
   // config file's).
   std::string config_directory = ".";
+  bool tls = false;  // the service speaks TLS (https://, wss://, transport: SSL)
 };
 
 using HandlerCreator =

@@ -40,6 +40,7 @@ service {
           echo { prefix: "live: " } }
   route { name: "files" match { prefix: "/files/" } strip_prefix: true static { root: "www" } }
   route { name: "admin" match { prefix: "/admin/" } respond { status: 403 body: "admin" } }
+  route { name: "moved" match { prefix: "/old/" } redirect { status: 308 location: "/new{path}" } }
   route { name: "any" respond { body: "any" } }
 }
 service {
@@ -110,6 +111,10 @@ TEST_F(RoutesTest, EveryMatchKindAndItsPrecedence) {
   EXPECT_EQ(Get("/", "-H 'Host: www.example.com'"), "200 wild");
   EXPECT_EQ(Get("/", "-H 'Host: example.org'"), "200 any");
   EXPECT_EQ(Get("/files/hello.txt"), "200 hello file\n");  // strip_prefix
+  EXPECT_EQ(Shell(absl::StrCat("curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "
+                               "'http://127.0.0.1:",
+                               server_->port("routes"), "/old/a?b=1'")),
+            absl::StrCat("308 http://127.0.0.1:", server_->port("routes"), "/new/old/a"));
   EXPECT_EQ(Get("/files/").substr(0, 4), "403 ");          // static: a directory without an index
 }
 

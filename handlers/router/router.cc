@@ -273,7 +273,7 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
     const auto* field = Route::descriptor()->FindFieldByName(entry.handler);
     const Protocol& route_protocol = entry.websocket ? *websocket : protocol;
     HandlerConfig config{route.GetReflection()->GetMessage(route, field), service.name(),
-                         route_protocol, false, config_directory};
+                         route_protocol, false, config_directory, service.transport() == SSL};
     absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(config);
     if (!factory.ok()) return fail(i, entry.handler, factory.status().message());
     entry.factory = std::move(*factory);
