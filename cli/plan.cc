@@ -90,6 +90,7 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
           CreateRouter(service, *sp.protocol, file.directory(), &error);
       if (!router.ok()) return file.ServiceError(i, error.field, error.message);
       sp.handler = std::move(*router);
+      sp.loaded_files += RouterLoadedFiles(*sp.handler);
     } else {
       std::string handler_name = HandlerName(service);
       const auto* field = Service::descriptor()->FindFieldByName(handler_name);
@@ -124,8 +125,11 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
                                  absl::StrCat("handler '", handler_name, "' is not supported yet"));
       }
       HandlerConfig handler_config{service.GetReflection()->GetMessage(service, field),
-                                   service.name(), *sp.protocol, service.transport() == UDP,
-                                   file.directory(), service.transport() == SSL};
+                                   service.name(),
+                                   *sp.protocol,
+                                   service.transport() == UDP,
+                                   file.directory(),
+                                   service.transport() == SSL};
       absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
       if (!factory.ok()) {
         return file.ServiceError(i, service.has_module() ? "module" : handler_name,

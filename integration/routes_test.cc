@@ -115,7 +115,7 @@ TEST_F(RoutesTest, EveryMatchKindAndItsPrecedence) {
                                "'http://127.0.0.1:",
                                server_->port("routes"), "/old/a?b=1'")),
             absl::StrCat("308 http://127.0.0.1:", server_->port("routes"), "/new/old/a"));
-  EXPECT_EQ(Get("/files/").substr(0, 4), "403 ");          // static: a directory without an index
+  EXPECT_EQ(Get("/files/").substr(0, 4), "403 ");  // static: a directory without an index
 }
 
 TEST_F(RoutesTest, WebSocketRoutesBesidePagesOnTheSamePath) {
@@ -164,6 +164,87 @@ TEST_F(RoutesTest, TrickyPathsCannotBypassARoute) {
     std::string got = Get(path);
     EXPECT_EQ(got.substr(0, expected.size()), expected) << path;
   }
+}
+
+// Basic auth on a route, for pages and WebSocket upgrades alike, against an
+// htpasswd file of bcrypt and SHA-512 crypt hashes (made by Python's crypt,
+// which is libxcrypt too).
+TEST(RoutesAuthTest, BasicAuthGuardsARoute) {
+  std::string dir = ShortTempDir();
+  Shell(absl::StrCat(
+      "python3 -W ignore -c \"import crypt; print('ann:' + crypt.crypt('s3cret', "
+      "crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32))); print('bob:' + crypt.crypt('hunter2', "
+      "crypt.mksalt(crypt.METHOD_SHA512)))\" > ",
+      dir, "/htpasswd"));
+  auto server = SockmanProcess::Start(R"(
+service {
+  name: "guarded"
+  listen: "http://127.0.0.1:0"
+  route { name: "admin" match { prefix: "/admin/" } basic_auth { htpasswd_file: "htpasswd" realm: "staff" }
+          respond { body: "inside" } }
+  route { name: "feed" match { path: "/feed" } basic_auth { htpasswd_file: "htpasswd" } echo {} }
+  route { name: "public" respond { body: "public" } }
+}
+)",
+                                      "guarded", dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string base = absl::StrCat("http://127.0.0.1:", (*server)->port("guarded"));
+  auto get = [&](const std::string& options, const std::string& path) {
+    return Shell(absl::StrCat("curl -s -D ", dir, "/head -o ", dir, "/body -w '%{http_code}' ",
+                              options, " ", base, path, " && printf ' ' && head -c 100 ", dir,
+                              "/body"));
+  };
+  EXPECT_EQ(get("-u ann:s3cret", "/admin/x"), "200 inside");
+  EXPECT_EQ(get("-u bob:hunter2", "/admin/x"), "200 inside");
+  EXPECT_EQ(get("-u ann:s3cret", "/admin/x"), "200 inside");  // remembered, still right
+  EXPECT_EQ(get("-u ann:wrong", "/admin/x").substr(0, 4), "401 ");
+  EXPECT_EQ(get("-u carol:s3cret", "/admin/x").substr(0, 4), "401 ");
+  EXPECT_EQ(get("", "/admin/x").substr(0, 4), "401 ");
+  EXPECT_TRUE(absl::StrContains(ReadFile(dir + "/head"),
+                                "WWW-Authenticate: Basic realm=\"staff\", charset=\"UTF-8\""));
+  EXPECT_EQ(get("-H 'Authorization: Basic !!!'", "/admin/x").substr(0, 4), "401 ");
+  EXPECT_EQ(get("", "/"), "200 public");
+  // A WebSocket route: the upgrade needs the credentials too.
+  auto upgrade = [&](const std::string& authorization) {
+    TestClient ws((*server)->port("guarded"));
+    ws.Send(absl::StrCat(
+        "GET /feed HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+        authorization, "\r\n"));
+    return ws.ReadLine(3000);
+  };
+  EXPECT_EQ(upgrade(""), "HTTP/1.1 401 Unauthorized\r");
+  EXPECT_EQ(upgrade("Authorization: Basic YW5uOnMzY3JldA==\r\n"),  // ann:s3cret
+            "HTTP/1.1 101 Switching Protocols\r");
+  // reload re-reads the file: a new password works, the old one no longer.
+  Shell(absl::StrCat("python3 -W ignore -c \"import crypt; print('ann:' + crypt.crypt('n3w', "
+                     "crypt.mksalt(crypt.METHOD_SHA512)))\" > ",
+                     dir, "/htpasswd"));
+  CommandResult reload = RunSockman({"reload", "-c", (*server)->config_path()});
+  EXPECT_EQ(reload.exit_code, 0) << reload.err;
+  std::string after;
+  for (int i = 0; i < 50 && after != "200 inside"; ++i) {
+    usleep(100'000);
+    after = get("-u ann:n3w", "/admin/x");
+  }
+  EXPECT_EQ(after, "200 inside");
+  EXPECT_EQ(get("-u ann:s3cret", "/admin/x").substr(0, 4), "401 ");
+}
+
+// Weak hashes are config errors naming the file's line.
+TEST(RoutesAuthTest, WeakHashesAreConfigErrors) {
+  std::string dir = ShortTempDir();
+  std::ofstream(dir + "/htpasswd") << "ann:$apr1$x$y\n";
+  std::string path = WriteTempFile(
+      "weak.textproto", absl::StrCat("service { name: \"s\" listen: \"http://127.0.0.1:0\" route { "
+                                     "basic_auth { htpasswd_file: \"",
+                                     dir, "/htpasswd\" } respond {} } }\n"));
+  CommandResult checked = RunSockman({"check", "-c", path});
+  EXPECT_EQ(checked.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(checked.err, "route[0].basic_auth.htpasswd_file: route 's-1': "))
+      << checked.err;
+  EXPECT_TRUE(absl::StrContains(checked.err, "/htpasswd:1: user 'ann': an MD5 hash is refused"))
+      << checked.err;
 }
 
 TEST(RoutesCheckTest, CheckListsRoutesInTheOrderTheyAreTried) {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "handlers/module.h"
+#include "handlers/router/basic_auth.h"
 #include "protocols/binding.h"
 #include "protocols/http/http.h"
 #include "protocols/http/syntax.h"
@@ -29,6 +30,9 @@ struct RouteEntry {
   std::string prefix;
   // WebSocket routes: the codec options of the upgraded connection.
   std::shared_ptr<const ProtocolOptions> websocket_options;
+  // basic_auth: the users, copied into each worker (which remembers good
+  // passwords in its copy).
+  std::shared_ptr<const BasicAuthFile> auth;
 };
 
 class RouterFactory : public HandlerFactory {
@@ -40,6 +44,13 @@ class RouterFactory : public HandlerFactory {
   const RouteTable& table() const { return table_; }
   const std::vector<RouteEntry>& routes() const { return routes_; }
   const Protocol* websocket() const { return websocket_; }
+  std::string loaded_files() const {
+    std::string digests;
+    for (const RouteEntry& route : routes_) {
+      if (route.auth != nullptr) digests += route.auth->digest();
+    }
+    return digests;
+  }
 
  private:
   RouteTable table_;
@@ -55,6 +66,8 @@ class Router : public Handler {
       CodecOptions options = worker.codec;
       options.options = route.websocket_options.get();
       codec_options_.push_back(options);
+      auths_.push_back(route.auth != nullptr ? std::make_unique<BasicAuthFile>(*route.auth)
+                                             : nullptr);
     }
   }
 
@@ -103,6 +116,12 @@ class Router : public Handler {
       return;
     }
     const RouteEntry& route = factory_.routes()[index];
+    if (BasicAuthFile* auth = auths_[index].get();
+        auth != nullptr &&
+        !auth->Allows(request.Header("Authorization"), connection.reactor().NowMs())) {
+      SendHttpErrorPage(connection, 401, auth->challenge());
+      return;
+    }
     Handler& handler = *handlers_[index];
     if (route.websocket) {
       // The route's own codec does the handshake (origins, subprotocols,
@@ -168,6 +187,7 @@ class Router : public Handler {
   const RouterFactory& factory_;
   std::vector<std::unique_ptr<Handler>> handlers_;
   std::vector<CodecOptions> codec_options_;
+  std::vector<std::unique_ptr<BasicAuthFile>> auths_;  // per route; null: none
   absl::flat_hash_map<const Connection*, State> states_;
   std::string path_;  // the current request's normalised path
 };
@@ -238,6 +258,16 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
     if (route.strip_prefix() && !match.has_prefix()) {
       return fail(i, "strip_prefix", "needs a match.prefix to strip");
     }
+    if (route.has_basic_auth()) {
+      const BasicAuth& auth = route.basic_auth();
+      if (auth.htpasswd_file().empty()) return fail(i, "basic_auth.htpasswd_file", "is required");
+      std::string path = auth.htpasswd_file();
+      if (path[0] != '/') path = absl::StrCat(config_directory, "/", path);
+      absl::StatusOr<std::unique_ptr<BasicAuthFile>> loaded =
+          BasicAuthFile::Load(path, auth.realm());
+      if (!loaded.ok()) return fail(i, "basic_auth.htpasswd_file", loaded.status().message());
+      entry.auth = std::move(*loaded);
+    }
 
     RouteSpec spec;
     spec.name = entry.name;
@@ -272,8 +302,12 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
     }
     const auto* field = Route::descriptor()->FindFieldByName(entry.handler);
     const Protocol& route_protocol = entry.websocket ? *websocket : protocol;
-    HandlerConfig config{route.GetReflection()->GetMessage(route, field), service.name(),
-                         route_protocol, false, config_directory, service.transport() == SSL};
+    HandlerConfig config{route.GetReflection()->GetMessage(route, field),
+                         service.name(),
+                         route_protocol,
+                         false,
+                         config_directory,
+                         service.transport() == SSL};
     absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(config);
     if (!factory.ok()) return fail(i, entry.handler, factory.status().message());
     entry.factory = std::move(*factory);
@@ -297,6 +331,11 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
   absl::StatusOr<RouteTable> table = RouteTable::Build(std::move(specs), &route_error);
   if (!table.ok()) return fail(route_error.route, route_error.field, route_error.message);
   return std::make_unique<RouterFactory>(std::move(*table), std::move(routes), websocket);
+}
+
+std::string RouterLoadedFiles(const HandlerFactory& router) {
+  const auto* factory = dynamic_cast<const RouterFactory*>(&router);
+  return factory == nullptr ? "" : factory->loaded_files();
 }
 
 std::vector<std::string> DescribeRoutes(const HandlerFactory& router) {

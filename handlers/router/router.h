@@ -44,6 +44,9 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
 // `sockman check`.
 std::vector<std::string> DescribeRoutes(const HandlerFactory& router);
 
+// Digests of the files the routes loaded (htpasswd files), for reload.
+std::string RouterLoadedFiles(const HandlerFactory& router);
+
 // The name route `index` (0-based) of `service` has.
 std::string RouteName(const Service& service, int index);
 
