@@ -41,6 +41,20 @@ service {
   route { name: "files" match { prefix: "/files/" } strip_prefix: true static { root: "www" } }
   route { name: "admin" match { prefix: "/admin/" } respond { status: 403 body: "admin" } }
   route { name: "moved" match { prefix: "/old/" } redirect { status: 308 location: "/new{path}" } }
+  route {
+    name: "cors"
+    match { prefix: "/cors/" }
+    cors {
+      allowed_origins: "https://app.example"
+      allowed_methods: ["GET", "PUT"]
+      allowed_headers: "X-Token"
+      expose_headers: "X-Count"
+      allow_credentials: true
+      max_age: 60
+    }
+    response_header { name: "X-Route" value: "cors" }
+    respond { body: "cors" }
+  }
   route { name: "any" respond { body: "any" } }
 }
 service {
@@ -140,6 +154,44 @@ TEST_F(RoutesTest, WebSocketRoutesBesidePagesOnTheSamePath) {
   EXPECT_TRUE(absl::StrContains(listed.out, "websocket")) << listed.out;
 }
 
+// CORS: preflights answered by the route, allowed origins' requests get the
+// headers, others none; a route's own response headers on every answer.
+TEST_F(RoutesTest, CorsPreflightsAndResponseHeaders) {
+  auto head = [&](const std::string& options) {
+    return Shell(absl::StrCat("curl -s -o /dev/null -D - ", options, " http://127.0.0.1:",
+                              server_->port("routes"), "/cors/x | tr -d '\\r'"));
+  };
+  std::string preflight = head(
+      "-X OPTIONS -H 'Origin: https://app.example' -H 'Access-Control-Request-Method: PUT' "
+      "-H 'Access-Control-Request-Headers: X-Token'");
+  EXPECT_TRUE(absl::StartsWith(preflight, "HTTP/1.1 204 No Content\n")) << preflight;
+  for (const char* line :
+       {"Access-Control-Allow-Origin: https://app.example\n", "Vary: Origin\n",
+        "Access-Control-Allow-Credentials: true\n", "Access-Control-Allow-Methods: GET, PUT\n",
+        "Access-Control-Allow-Headers: x-token\n", "Access-Control-Max-Age: 60\n"}) {
+    EXPECT_TRUE(absl::StrContains(preflight, line)) << line << preflight;
+  }
+  for (const std::string& refused :
+       {std::string("-H 'Origin: https://evil.example' -H 'Access-Control-Request-Method: GET'"),
+        std::string("-H 'Origin: https://app.example' -H 'Access-Control-Request-Method: DELETE'"),
+        std::string("-H 'Origin: https://app.example' -H 'Access-Control-Request-Method: GET' "
+                    "-H 'Access-Control-Request-Headers: X-Other'")}) {
+    std::string answer = head("-X OPTIONS " + refused);
+    EXPECT_TRUE(absl::StartsWith(answer, "HTTP/1.1 403 ")) << refused << answer;
+    EXPECT_FALSE(absl::StrContains(answer, "Access-Control-Allow-Origin")) << answer;
+  }
+  std::string allowed = head("-H 'Origin: https://app.example'");
+  EXPECT_TRUE(absl::StrContains(allowed, "Access-Control-Allow-Origin: https://app.example\n"))
+      << allowed;
+  EXPECT_TRUE(absl::StrContains(allowed, "Access-Control-Expose-Headers: X-Count\n")) << allowed;
+  EXPECT_TRUE(absl::StrContains(allowed, "X-Route: cors\n")) << allowed;
+  std::string other = head("-H 'Origin: https://evil.example'");
+  EXPECT_FALSE(absl::StrContains(other, "Access-Control")) << other;
+  EXPECT_TRUE(absl::StrContains(other, "X-Route: cors\n")) << other;
+  // An OPTIONS request that is no preflight reaches the handler.
+  EXPECT_EQ(Get("/cors/x", "-X OPTIONS"), "200 cors");
+}
+
 // No route can be reached, or bypassed, by spelling its path differently.
 TEST_F(RoutesTest, TrickyPathsCannotBypassARoute) {
   for (const auto& [path, expected] : std::vector<std::pair<std::string, std::string>>{
@@ -217,9 +269,10 @@ service {
   EXPECT_EQ(upgrade("Authorization: Basic YW5uOnMzY3JldA==\r\n"),  // ann:s3cret
             "HTTP/1.1 101 Switching Protocols\r");
   // reload re-reads the file: a new password works, the old one no longer.
-  Shell(absl::StrCat("python3 -W ignore -c \"import crypt; print('ann:' + crypt.crypt('n3w', "
-                     "crypt.mksalt(crypt.METHOD_SHA512)))\" > ",
-                     dir, "/htpasswd"));
+  Shell(
+      absl::StrCat("python3 -W ignore -c \"import crypt; print('ann:' + crypt.crypt('n3w', "
+                   "crypt.mksalt(crypt.METHOD_SHA512)))\" > ",
+                   dir, "/htpasswd"));
   CommandResult reload = RunSockman({"reload", "-c", (*server)->config_path()});
   EXPECT_EQ(reload.exit_code, 0) << reload.err;
   std::string after;
@@ -296,6 +349,13 @@ TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
   EXPECT_TRUE(absl::StartsWith(check("  route { match { path: \"/a//b\" } respond {} }\n"),
                                "bad.textproto:4:19: service 's': route[0].match.path: route 's-1': "
                                "'/a//b' is not a normalised path"));
+  EXPECT_TRUE(absl::StartsWith(
+      check("  route { cors { allowed_origins: \"*\" allow_credentials: true } respond {} }\n"),
+      "bad.textproto:4:11: service 's': route[0].cors.allow_credentials: route 's-1': browsers "
+      "refuse credentials"));
+  EXPECT_TRUE(
+      absl::StartsWith(check("  route { cors { allowed_origins: \"https://a/\" } respond {} }\n"),
+                       "bad.textproto:4:11: service 's': route[0].cors.allowed_origins:"));
   EXPECT_TRUE(absl::StartsWith(check("  route { respond {} }\n  respond {}\n"),
                                "bad.textproto:5:3: service 's': respond: a service with routes"));
   std::string ws = WriteTempFile(

@@ -5,8 +5,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "handlers/module.h"
 #include "handlers/router/basic_auth.h"
@@ -21,6 +24,90 @@ namespace {
 // route has a websocket block.
 constexpr const char* kWebSocketHandlers[] = {"echo", "broadcast", "webhook", "exec", "proxy"};
 
+// A route's CORS rules, checked and rendered once.
+struct CorsPolicy {
+  bool any_origin = false;
+  std::vector<std::string> origins;
+  std::vector<std::string> methods;
+  bool any_header = false;
+  std::vector<std::string> headers;  // lower case
+  std::string expose;                // "Access-Control-Expose-Headers: ...\r\n" or ""
+  bool credentials = false;
+  uint32_t max_age = 600;
+
+  bool Allows(absl::string_view origin) const {
+    return any_origin || std::find(origins.begin(), origins.end(), origin) != origins.end();
+  }
+  // The headers every CORS answer to `origin` carries.
+  std::string OriginHeaders(absl::string_view origin) const {
+    bool star = any_origin && !credentials;
+    return absl::StrCat("Access-Control-Allow-Origin: ", star ? "*" : origin, "\r\n",
+                        star ? "" : "Vary: Origin\r\n",
+                        credentials ? "Access-Control-Allow-Credentials: true\r\n" : "");
+  }
+};
+
+// Errors are "FIELD: why".
+absl::StatusOr<CorsPolicy> MakeCors(const Cors& cors) {
+  CorsPolicy policy;
+  if (cors.allowed_origins().empty()) {
+    return absl::InvalidArgumentError("allowed_origins: name at least one origin (or \"*\")");
+  }
+  for (const std::string& origin : cors.allowed_origins()) {
+    if (origin == "*") {
+      policy.any_origin = true;
+      continue;
+    }
+    size_t scheme = origin.find("://");
+    bool valid = scheme != std::string::npos && scheme > 0 && origin.size() > scheme + 3 &&
+                 origin.find('/', scheme + 3) == std::string::npos && IsHttpFieldValue(origin) &&
+                 origin.find(' ') == std::string::npos;
+    if (!valid) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "allowed_origins: '", origin,
+          "' is not an origin (scheme://host[:port], no path or trailing slash) or \"*\""));
+    }
+    policy.origins.push_back(origin);
+  }
+  policy.credentials = cors.allow_credentials();
+  if (policy.any_origin && policy.credentials) {
+    return absl::InvalidArgumentError(
+        "allow_credentials: browsers refuse credentials with the \"*\" origin: name the origins");
+  }
+  for (const std::string& method : cors.allowed_methods()) {
+    if (!IsHttpToken(method)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("allowed_methods: '", method, "' is not a method"));
+    }
+    policy.methods.push_back(method);
+  }
+  if (policy.methods.empty()) policy.methods = {"GET", "HEAD", "POST"};
+  for (const std::string& header : cors.allowed_headers()) {
+    if (header == "*") {
+      policy.any_header = true;
+    } else if (!IsHttpToken(header)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("allowed_headers: '", header, "' is not a header name"));
+    } else {
+      policy.headers.push_back(absl::AsciiStrToLower(header));
+    }
+  }
+  std::vector<std::string> expose;
+  for (const std::string& header : cors.expose_headers()) {
+    if (!IsHttpToken(header)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("expose_headers: '", header, "' is not a header name"));
+    }
+    expose.push_back(header);
+  }
+  if (!expose.empty()) {
+    policy.expose =
+        absl::StrCat("Access-Control-Expose-Headers: ", absl::StrJoin(expose, ", "), "\r\n");
+  }
+  if (cors.has_max_age()) policy.max_age = cors.max_age();
+  return policy;
+}
+
 struct RouteEntry {
   std::string name;
   std::string handler;  // its field name ("static")
@@ -33,6 +120,8 @@ struct RouteEntry {
   // basic_auth: the users, copied into each worker (which remembers good
   // passwords in its copy).
   std::shared_ptr<const BasicAuthFile> auth;
+  std::shared_ptr<const CorsPolicy> cors;
+  std::string response_headers;  // rendered lines
 };
 
 class RouterFactory : public HandlerFactory {
@@ -105,8 +194,18 @@ class Router : public Handler {
       return;
     }
     bool upgrade = HttpListHasToken(request.Header("Upgrade"), "websocket");
-    int index =
-        factory_.table().Match({request.host, path_, request.method, request.headers, upgrade});
+    // A CORS preflight is matched as the request it announces.
+    absl::string_view origin = request.Header("Origin");
+    absl::string_view announced = request.Header("Access-Control-Request-Method");
+    bool preflight =
+        request.method == "OPTIONS" && request.HasHeader("Origin") && !announced.empty();
+    int index = factory_.table().Match(
+        {request.host, path_, preflight ? announced : request.method, request.headers, upgrade});
+    if (preflight && (index < 0 || factory_.routes()[index].cors == nullptr)) {
+      preflight = false;  // no CORS there: an OPTIONS request like any other
+      index =
+          factory_.table().Match({request.host, path_, request.method, request.headers, upgrade});
+    }
     if (index == RouteTable::kNotFound) {
       SendHttpErrorPage(connection, 404);
       return;
@@ -116,6 +215,7 @@ class Router : public Handler {
       return;
     }
     const RouteEntry& route = factory_.routes()[index];
+    if (preflight) return AnswerPreflight(connection, request, *route.cors, origin, announced);
     if (BasicAuthFile* auth = auths_[index].get();
         auth != nullptr &&
         !auth->Allows(request.Header("Authorization"), connection.reactor().NowMs())) {
@@ -144,6 +244,11 @@ class Router : public Handler {
       path_ = absl::StrCat("/", absl::StripPrefix(path_.substr(route.prefix.size()), "/"));
     }
     codec->OverridePath(path_);
+    if (!route.response_headers.empty()) codec->AddResponseHeaders(route.response_headers);
+    if (route.cors != nullptr && request.HasHeader("Origin") && route.cors->Allows(origin)) {
+      codec->AddResponseHeaders(route.cors->OriginHeaders(origin));
+      if (!route.cors->expose.empty()) codec->AddResponseHeaders(route.cors->expose);
+    }
     handler.OnMessage(connection, message, kind);
   }
 
@@ -170,6 +275,37 @@ class Router : public Handler {
   }
 
  private:
+  // 204 with what the preflight may do, or 403 when the origin, method or
+  // a header is not allowed (without CORS headers: the browser refuses).
+  void AnswerPreflight(Connection& connection, const HttpRequest& request, const CorsPolicy& cors,
+                       absl::string_view origin, absl::string_view method) {
+    bool method_ok =
+        method == "GET" || method == "HEAD" || method == "POST" ||
+        std::find(cors.methods.begin(), cors.methods.end(), method) != cors.methods.end();
+    std::vector<std::string> asked;
+    for (absl::string_view header :
+         absl::StrSplit(request.Header("Access-Control-Request-Headers"), ',', absl::SkipEmpty())) {
+      header = absl::StripAsciiWhitespace(header);
+      if (!header.empty()) asked.push_back(absl::AsciiStrToLower(header));
+    }
+    bool headers_ok =
+        cors.any_header || std::all_of(asked.begin(), asked.end(), [&](const std::string& h) {
+          return std::find(cors.headers.begin(), cors.headers.end(), h) != cors.headers.end();
+        });
+    if (!cors.Allows(origin) || !method_ok || !headers_ok) {
+      SendHttpErrorPage(connection, 403);
+      return;
+    }
+    std::string headers = absl::StrCat(
+        cors.OriginHeaders(origin),
+        "Access-Control-Allow-Methods: ", absl::StrJoin(cors.methods, ", "), "\r\n",
+        asked.empty()
+            ? ""
+            : absl::StrCat("Access-Control-Allow-Headers: ", absl::StrJoin(asked, ", "), "\r\n"),
+        "Access-Control-Max-Age: ", cors.max_age, "\r\n");
+    SendHttpResponse(connection, 204, headers, "");
+  }
+
   struct State {
     int owner = -1;                            // the WebSocket route that has the connection
     absl::InlinedVector<uint16_t, 2> engaged;  // HTTP routes that saw it
@@ -257,6 +393,26 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
     }
     if (route.strip_prefix() && !match.has_prefix()) {
       return fail(i, "strip_prefix", "needs a match.prefix to strip");
+    }
+    if (route.has_cors()) {
+      absl::StatusOr<CorsPolicy> cors = MakeCors(route.cors());
+      if (!cors.ok()) {
+        std::string message(cors.status().message());
+        size_t colon = message.find(": ");
+        return fail(i, absl::StrCat("cors.", message.substr(0, colon)), message.substr(colon + 2));
+      }
+      entry.cors = std::make_shared<const CorsPolicy>(std::move(*cors));
+    }
+    for (const Header& header : route.response_header()) {
+      if (!IsHttpToken(header.name())) {
+        return fail(i, "response_header",
+                    absl::StrCat("'", header.name(), "' is not a header name"));
+      }
+      if (!IsHttpFieldValue(header.value())) {
+        return fail(i, "response_header",
+                    absl::StrCat("the value of '", header.name(), "' has control characters"));
+      }
+      absl::StrAppend(&entry.response_headers, header.name(), ": ", header.value(), "\r\n");
     }
     if (route.has_basic_auth()) {
       const BasicAuth& auth = route.basic_auth();

@@ -501,6 +501,7 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   answering_keep_alive_ = keep_alive_;
   answering_minor_ = version_minor_;
   close_after_send_ = !keep_alive_ || draining_;
+  extra_headers_.clear();
   if (options_.access_log != nullptr) {
     // The request's part of the log line, copied now: a handler may answer
     // after the request's bytes are gone (asynchronous responses).
@@ -532,6 +533,7 @@ void HttpCodec::AppendHeadEnd(absl::string_view headers, std::string& out) const
     out.append("Connection: keep-alive\r\n");
   }
   out.append(headers.data(), headers.size());
+  if (!extra_headers_.empty()) out.append(extra_headers_);
   out.append("\r\n");
 }
 
@@ -577,6 +579,7 @@ void HttpCodec::Encode(absl::string_view message, MessageKind, std::string& out)
 
 void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
   close_after_send_ = true;
+  extra_headers_.clear();  // not the bad request's: it has no route
   answering_head_ = false;
   answering_minor_ = 1;
   uint16_t status = error.code;

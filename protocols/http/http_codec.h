@@ -131,6 +131,13 @@ class HttpCodec final : public Codec {
   void EncodeChunk(absl::string_view data, std::string& out) const;
   void EncodeStreamEnd(std::string& out) const;
 
+  // Header lines ("Name: value\r\n") every response to the current request
+  // also carries (a route's response headers, CORS), after the handler's.
+  // Forgotten when the next request is decoded.
+  void AddResponseHeaders(absl::string_view lines) {
+    extra_headers_.append(lines.data(), lines.size());
+  }
+
   // Forces the connection to close after the next response.
   void set_close_after_send() { close_after_send_ = true; }
 
@@ -193,6 +200,7 @@ class HttpCodec final : public Codec {
   bool expect_continue_ = false;
   HeadState head_;
   std::string body_;  // de-chunked body
+  std::string extra_headers_;  // AddResponseHeaders, for the request being answered
   HttpRequest request_;
   Span method_, target_, path_, query_, host_;
   std::vector<std::pair<Span, Span>> header_spans_;
