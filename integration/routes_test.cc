@@ -351,11 +351,11 @@ TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
                                "'/a//b' is not a normalised path"));
   EXPECT_TRUE(absl::StartsWith(
       check("  route { cors { allowed_origins: \"*\" allow_credentials: true } respond {} }\n"),
-      "bad.textproto:4:11: service 's': route[0].cors.allow_credentials: route 's-1': browsers "
+      "bad.textproto:4:39: service 's': route[0].cors.allow_credentials: route 's-1': browsers "
       "refuse credentials"));
   EXPECT_TRUE(
       absl::StartsWith(check("  route { cors { allowed_origins: \"https://a/\" } respond {} }\n"),
-                       "bad.textproto:4:11: service 's': route[0].cors.allowed_origins:"));
+                       "bad.textproto:4:18: service 's': route[0].cors.allowed_origins:"));
   EXPECT_TRUE(absl::StartsWith(check("  route { respond {} }\n  respond {}\n"),
                                "bad.textproto:5:3: service 's': respond: a service with routes"));
   std::string ws = WriteTempFile(
