@@ -14,6 +14,7 @@
 #include "handlers/module.h"
 #include "handlers/router/basic_auth.h"
 #include "protocols/binding.h"
+#include "protocols/http/compression.h"
 #include "protocols/http/http.h"
 #include "protocols/http/syntax.h"
 
@@ -122,6 +123,7 @@ struct RouteEntry {
   std::shared_ptr<const BasicAuthFile> auth;
   std::shared_ptr<const CorsPolicy> cors;
   std::string response_headers;  // rendered lines
+  std::shared_ptr<const CompressionPolicy> compression;
 };
 
 class RouterFactory : public HandlerFactory {
@@ -245,6 +247,11 @@ class Router : public Handler {
     }
     codec->OverridePath(path_);
     if (!route.response_headers.empty()) codec->AddResponseHeaders(route.response_headers);
+    if (route.compression != nullptr) {
+      codec->SetCompression(
+          route.compression.get(),
+          NegotiateCoding(request.Header("Accept-Encoding"), route.compression->codings));
+    }
     if (route.cors != nullptr && request.HasHeader("Origin") && route.cors->Allows(origin)) {
       codec->AddResponseHeaders(route.cors->OriginHeaders(origin));
       if (!route.cors->expose.empty()) codec->AddResponseHeaders(route.cors->expose);
@@ -413,6 +420,54 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
                     absl::StrCat("the value of '", header.name(), "' has control characters"));
       }
       absl::StrAppend(&entry.response_headers, header.name(), ": ", header.value(), "\r\n");
+    }
+    if (route.has_compress()) {
+      if (entry.websocket) {
+        return fail(i, "compress",
+                    "compresses HTTP responses: a WebSocket route has `websocket { deflate }`");
+      }
+      const Compression& config = route.compress();
+      auto policy = std::make_shared<CompressionPolicy>();
+      if (config.coding_size() > 0) policy->codings.clear();
+      for (const std::string& name : config.coding()) {
+        Coding coding;
+        if (!ParseCoding(name, coding)) {
+          return fail(i, "compress.coding",
+                      absl::StrCat("'", name,
+                                   "' is not a coding sockman compresses with (br, zstd, gzip)"));
+        }
+        if (std::find(policy->codings.begin(), policy->codings.end(), coding) !=
+            policy->codings.end()) {
+          return fail(i, "compress.coding", absl::StrCat("'", name, "' is listed twice"));
+        }
+        policy->codings.push_back(coding);
+      }
+      struct Level {
+        bool has;
+        uint32_t value;
+        const char* field;
+        int low, high;
+        int* target;
+      };
+      for (const Level& level : {Level{config.has_gzip_level(), config.gzip_level(), "gzip_level",
+                                       1, 9, &policy->gzip_level},
+                                 Level{config.has_brotli_level(), config.brotli_level(),
+                                       "brotli_level", 0, 11, &policy->brotli_level},
+                                 Level{config.has_zstd_level(), config.zstd_level(), "zstd_level",
+                                       1, 19, &policy->zstd_level}}) {
+        if (!level.has) continue;
+        if (static_cast<int>(level.value) < level.low ||
+            static_cast<int>(level.value) > level.high) {
+          return fail(i, absl::StrCat("compress.", level.field),
+                      absl::StrCat("must be between ", level.low, " and ", level.high));
+        }
+        *level.target = static_cast<int>(level.value);
+      }
+      if (config.has_min_size()) policy->min_size = config.min_size();
+      if (config.type_size() > 0) {
+        policy->types.assign(config.type().begin(), config.type().end());
+      }
+      entry.compression = std::move(policy);
     }
     if (route.has_basic_auth()) {
       const BasicAuth& auth = route.basic_auth();

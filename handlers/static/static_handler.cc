@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "config/sockman.pb.h"
 #include "handlers/static/static_path.h"
+#include "protocols/http/compression.h"
 #include "protocols/http/http_headers.h"
 
 namespace sockman {
@@ -28,6 +29,9 @@ namespace {
 // Bodies up to this size are read and sent with the head in one write;
 // larger ones go out with sendfile.
 constexpr uint64_t kInlineBodyMax = 32 * 1024;
+// Files the codec compresses on the fly are read whole, up to this; larger
+// ones go as they are (precompress them: .br, .zst, .gz siblings).
+constexpr uint64_t kCompressInMemoryMax = 1024 * 1024;
 
 class StaticFactory : public HandlerFactory {
  public:
@@ -197,18 +201,36 @@ void StaticHandler::OnMessage(Connection& connection, absl::string_view, Message
 void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request,
                               const std::string& relative, UniqueFd file, struct stat st) {
   absl::string_view type = site_->mime.TypeOf(relative);
-  // A precompressed sibling, looked for only when the client takes gzip.
-  bool gzip = false;
-  if (AcceptsContentCoding(request.Header("Accept-Encoding"), "gzip")) {
-    UniqueFd gz;
-    struct stat gz_st;
-    if (OpenBeneath(relative + ".gz", gz) == 0 && fstat(gz.get(), &gz_st) == 0 &&
-        S_ISREG(gz_st.st_mode)) {
-      file = std::move(gz);
-      st = gz_st;
-      gzip = true;
+  // A precompressed sibling (.br, .zst, .gz): the best coding the client
+  // takes among those present.
+  static const std::pair<Coding, const char*> kSiblings[] = {
+      {Coding::kBrotli, ".br"}, {Coding::kZstd, ".zst"}, {Coding::kGzip, ".gz"}};
+  Coding sibling = Coding::kIdentity;
+  if (absl::string_view accept = request.Header("Accept-Encoding"); !accept.empty()) {
+    std::vector<Coding> present;
+    UniqueFd fds[3];
+    struct stat stats[3];
+    for (int i = 0; i < 3; ++i) {
+      if (OpenBeneath(relative + kSiblings[i].second, fds[i]) == 0 &&
+          fstat(fds[i].get(), &stats[i]) == 0 && S_ISREG(stats[i].st_mode)) {
+        present.push_back(kSiblings[i].first);
+      }
+    }
+    sibling = NegotiateCoding(accept, present);
+    for (int i = 0; i < 3; ++i) {
+      if (sibling != Coding::kIdentity && kSiblings[i].first == sibling) {
+        file = std::move(fds[i]);
+        st = stats[i];
+      }
     }
   }
+  bool gzip = sibling != Coding::kIdentity;  // precompressed
+  // Compressed on the fly by the codec (a route's `compress`): the body is
+  // read into memory, up to kCompressInMemoryMax.
+  HttpCodec* codec = connection.codec_as<HttpCodec>();
+  bool compressing = !gzip && codec != nullptr && codec->compression() != nullptr &&
+                     codec->coding() != Coding::kIdentity &&
+                     codec->compression()->Compressible(type);
   uint64_t size = static_cast<uint64_t>(st.st_size);
   std::string etag = absl::StrCat("\"", absl::Hex(st.st_mtime), "-", absl::Hex(size), "\"");
   std::string last_modified = FormatHttpDate(st.st_mtime);
@@ -232,7 +254,7 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
   }
 
   absl::StrAppend(&headers_, "Content-Type: ", type, "\r\nAccept-Ranges: bytes\r\n");
-  if (gzip) headers_ += "Content-Encoding: gzip\r\n";
+  if (gzip) absl::StrAppend(&headers_, "Content-Encoding: ", CodingName(sibling), "\r\n");
   int status = 200;
   uint64_t first = 0;
   uint64_t length = size;
@@ -258,7 +280,8 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
   }
   // HEAD and large bodies: the file path sends the head alone (HEAD) or the
   // body with sendfile. Small bodies leave with the head in one write.
-  if (request.head || length > kInlineBodyMax) {
+  bool in_memory = length <= kInlineBodyMax || (compressing && length <= kCompressInMemoryMax);
+  if (request.head || !in_memory) {
     SendHttpFileResponse(connection, status, headers_, std::move(file), first, length);
     return;
   }

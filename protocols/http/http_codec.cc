@@ -502,6 +502,8 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   answering_minor_ = version_minor_;
   close_after_send_ = !keep_alive_ || draining_;
   extra_headers_.clear();
+  compression_ = nullptr;
+  coding_ = Coding::kIdentity;
   if (options_.access_log != nullptr) {
     // The request's part of the log line, copied now: a handler may answer
     // after the request's bytes are gone (asynchronous responses).
@@ -537,8 +539,67 @@ void HttpCodec::AppendHeadEnd(absl::string_view headers, std::string& out) const
   out.append("\r\n");
 }
 
+namespace {
+
+// The value of header `name` in rendered lines ("Name: value\r\n"...), or "".
+absl::string_view RenderedHeader(absl::string_view headers, absl::string_view name) {
+  while (!headers.empty()) {
+    size_t end = headers.find("\r\n");
+    absl::string_view line = headers.substr(0, end);
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        absl::EqualsIgnoreCase(line.substr(0, name.size()), name)) {
+      return absl::StripAsciiWhitespace(line.substr(name.size() + 1));
+    }
+    if (end == absl::string_view::npos) break;
+    headers.remove_prefix(end + 2);
+  }
+  return {};
+}
+
+// The headers with a strong ETag made weak: a compressed body is another
+// representation (as nginx does).
+std::string WeakenETag(absl::string_view headers) {
+  std::string out(headers);
+  for (size_t at = 0; (at = out.find("ETag: \"", at)) != std::string::npos; at += 8) {
+    if (at == 0 || out[at - 1] == '\n') out.insert(at + 6, "W/");
+  }
+  return out;
+}
+
+}  // namespace
+
+HttpCodec::CodingPlan HttpCodec::PlanCoding(int status, absl::string_view headers) const {
+  CodingPlan plan;
+  if (compression_ == nullptr || answering_head_ || status < 200 || status == 204 ||
+      status == 206 || status == 304) {
+    return plan;
+  }
+  if (!RenderedHeader(headers, "Content-Encoding").empty()) return plan;
+  if (!compression_->Compressible(RenderedHeader(headers, "Content-Type"))) return plan;
+  plan.vary = true;
+  plan.compress = coding_ != Coding::kIdentity;
+  return plan;
+}
+
 void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::string_view body,
                                std::string& out, int64_t content_length) {
+  if (compression_ != nullptr) {
+    CodingPlan plan = PlanCoding(status, headers);
+    if (plan.vary) extra_headers_ += "Vary: Accept-Encoding\r\n";
+    if (plan.compress && content_length < 0 && body.size() >= compression_->min_size) {
+      std::string compressed;
+      std::unique_ptr<Compressor> compressor = Compressor::Create(coding_, *compression_);
+      if (compressor != nullptr && compressor->Compress(body, Compressor::kFinish, compressed) &&
+          compressed.size() < body.size()) {
+        absl::StrAppend(&extra_headers_, "Content-Encoding: ", CodingName(coding_), "\r\n");
+        compression_ = nullptr;  // once
+        std::string weak = WeakenETag(headers);
+        EncodeResponse(status, weak, compressed, out);
+        return;
+      }
+    }
+    compression_ = nullptr;
+  }
   out.reserve(out.size() + 128 + headers.size() + body.size());
   AppendStatusLine(status, out);
   bool has_body = status >= 200 && status != 204 && status != 304;
@@ -553,6 +614,19 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
 
 void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::string& out) {
   streaming_chunked_ = answering_minor_ == 1;
+  stream_compressor_.reset();
+  std::string weak;
+  if (compression_ != nullptr) {
+    CodingPlan plan = PlanCoding(status, headers);
+    if (plan.vary) extra_headers_ += "Vary: Accept-Encoding\r\n";
+    if (plan.compress) stream_compressor_ = Compressor::Create(coding_, *compression_);
+    if (stream_compressor_ != nullptr) {
+      absl::StrAppend(&extra_headers_, "Content-Encoding: ", CodingName(coding_), "\r\n");
+      weak = WeakenETag(headers);
+      headers = weak;
+    }
+    compression_ = nullptr;
+  }
   if (!streaming_chunked_) close_after_send_ = true;  // HTTP/1.0: the close ends the body
   AppendStatusLine(status, out);
   if (streaming_chunked_) out += "Transfer-Encoding: chunked\r\n";
@@ -560,8 +634,15 @@ void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::str
   LogExchange(status, 0, true);
 }
 
-void HttpCodec::EncodeChunk(absl::string_view data, std::string& out) const {
+void HttpCodec::EncodeChunk(absl::string_view data, std::string& out) {
   if (answering_head_ || data.empty()) return;  // an empty chunk would end the body
+  std::string compressed;
+  if (stream_compressor_ != nullptr) {
+    // Flushed per piece: a streamed event reaches the client at once.
+    if (!stream_compressor_->Compress(data, Compressor::kFlush, compressed)) return;
+    data = compressed;
+    if (data.empty()) return;
+  }
   if (!streaming_chunked_) {
     out.append(data.data(), data.size());
     return;
@@ -569,7 +650,18 @@ void HttpCodec::EncodeChunk(absl::string_view data, std::string& out) const {
   AppendChunk(data, out);
 }
 
-void HttpCodec::EncodeStreamEnd(std::string& out) const {
+void HttpCodec::EncodeStreamEnd(std::string& out) {
+  if (stream_compressor_ != nullptr && !answering_head_) {
+    std::string tail;
+    if (stream_compressor_->Compress("", Compressor::kFinish, tail) && !tail.empty()) {
+      if (streaming_chunked_) {
+        AppendChunk(tail, out);
+      } else {
+        out += tail;
+      }
+    }
+  }
+  stream_compressor_.reset();  // the state lives for one response
   if (streaming_chunked_ && !answering_head_) AppendLastChunk(out);
 }
 

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "protocols/http/access_log.h"
 #include "protocols/http/chunked.h"
+#include "protocols/http/compression.h"
 #include "protocols/http/real_ip.h"
 #include "protocols/http/syntax.h"
 #include "protocols/protocol.h"
@@ -128,8 +129,8 @@ class HttpCodec final : public Codec {
   // requests get "Transfer-Encoding: chunked" and EncodeChunk frames each
   // piece; HTTP/1.0 requests get a body delimited by closing the connection.
   void EncodeStreamHead(int status, absl::string_view headers, std::string& out);
-  void EncodeChunk(absl::string_view data, std::string& out) const;
-  void EncodeStreamEnd(std::string& out) const;
+  void EncodeChunk(absl::string_view data, std::string& out);
+  void EncodeStreamEnd(std::string& out);
 
   // Header lines ("Name: value\r\n") every response to the current request
   // also carries (a route's response headers, CORS), after the handler's.
@@ -137,6 +138,18 @@ class HttpCodec final : public Codec {
   void AddResponseHeaders(absl::string_view lines) {
     extra_headers_.append(lines.data(), lines.size());
   }
+
+  // Compresses the current request's response with `coding` when `policy`
+  // says its type and size are worth it (a route's `compress`); `coding`
+  // kIdentity only marks it `Vary: Accept-Encoding`. Forgotten when the
+  // next request is decoded. Never for HEAD, 204, 206, 304, bodies already
+  // encoded, or file bodies (sendfile: handlers read them, see static).
+  void SetCompression(const CompressionPolicy* policy, Coding coding) {
+    compression_ = policy;
+    coding_ = coding;
+  }
+  const CompressionPolicy* compression() const { return compression_; }
+  Coding coding() const { return coding_; }
 
   // Forces the connection to close after the next response.
   void set_close_after_send() { close_after_send_ = true; }
@@ -199,8 +212,18 @@ class HttpCodec final : public Codec {
   ChunkedDecoder chunked_{ChunkedDecoder::Limits{}};
   bool expect_continue_ = false;
   HeadState head_;
-  std::string body_;  // de-chunked body
+  std::string body_;           // de-chunked body
   std::string extra_headers_;  // AddResponseHeaders, for the request being answered
+  const CompressionPolicy* compression_ = nullptr;  // SetCompression
+  Coding coding_ = Coding::kIdentity;
+  std::unique_ptr<Compressor> stream_compressor_;  // a streamed body being compressed
+  // What compression does to a response with these headers: whether it
+  // varies by Accept-Encoding, and whether to compress it.
+  struct CodingPlan {
+    bool vary = false;
+    bool compress = false;
+  };
+  CodingPlan PlanCoding(int status, absl::string_view headers) const;
   HttpRequest request_;
   Span method_, target_, path_, query_, host_;
   std::vector<std::pair<Span, Span>> header_spans_;

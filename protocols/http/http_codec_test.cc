@@ -1,5 +1,7 @@
 #include "protocols/http/http_codec.h"
 
+#include <zlib.h>
+
 #include <deque>
 #include <utility>
 #include <vector>
@@ -125,9 +127,9 @@ TEST(HttpCodecTest, AbsoluteFormAndAsteriskForm) {
 
 TEST(HttpCodecTest, MalformedRequestsAre400) {
   const char* cases[] = {
-      "GET / HTTP/1.1\r\n\r\n",                            // no Host in 1.1
-      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",      // two Hosts
-      "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",                // invalid Host (RFC 9112 3.2)
+      "GET / HTTP/1.1\r\n\r\n",                        // no Host in 1.1
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",  // two Hosts
+      "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",           // invalid Host (RFC 9112 3.2)
       "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
@@ -282,6 +284,96 @@ TEST(HttpCodecTest, StreamedBodiesAreChunkedFor11AndCloseDelimitedFor10) {
   EXPECT_TRUE(old.CloseAfterSend());
 }
 
+// Decodes a chunked body (the test's own bytes, well formed).
+std::string Dechunk(absl::string_view body) {
+  std::string out;
+  while (!body.empty()) {
+    size_t eol = body.find("\r\n");
+    size_t size = std::stoul(std::string(body.substr(0, eol)), nullptr, 16);
+    if (size == 0) break;
+    absl::StrAppend(&out, body.substr(eol + 2, size));
+    body.remove_prefix(eol + 2 + size + 2);
+  }
+  return out;
+}
+
+std::string Gunzip(const std::string& data) {
+  z_stream s{};
+  inflateInit2(&s, 15 + 16);
+  std::string out(1 << 20, '\0');
+  s.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  s.avail_in = static_cast<uInt>(data.size());
+  s.next_out = reinterpret_cast<Bytef*>(out.data());
+  s.avail_out = static_cast<uInt>(out.size());
+  inflate(&s, Z_SYNC_FLUSH);
+  out.resize(s.total_out);
+  inflateEnd(&s);
+  return out;
+}
+
+TEST(HttpCodecTest, CompressionOfWholeAndStreamedBodies) {
+  CompressionPolicy policy;
+  std::string text;
+  for (int i = 0; i < 200; ++i) absl::StrAppend(&text, "line ", i, " of some text\n");
+  auto respond = [&](const std::string& request, int status, const std::string& headers,
+                     const std::string& body, Coding coding) {
+    HttpCodec codec(Options());
+    EXPECT_EQ(codec.Decode(request).status, DecodeStatus::kMessage);
+    codec.SetCompression(&policy, coding);
+    std::string out;
+    codec.EncodeResponse(status, headers, body, out);
+    return out;
+  };
+  const std::string get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+  std::string gz =
+      respond(get, 200, "Content-Type: text/plain\r\nETag: \"abc\"\r\n", text, Coding::kGzip);
+  EXPECT_TRUE(absl::StrContains(gz, "\r\nVary: Accept-Encoding\r\nContent-Encoding: gzip\r\n"))
+      << gz;
+  EXPECT_TRUE(absl::StrContains(gz, "\r\nETag: W/\"abc\"\r\n")) << gz;  // another representation
+  std::string body = gz.substr(gz.find("\r\n\r\n") + 4);
+  EXPECT_TRUE(absl::StrContains(gz, absl::StrCat("Content-Length: ", body.size(), "\r\n")));
+  EXPECT_EQ(Gunzip(body), text);
+  // Not compressed: too small, a type not listed, already encoded, HEAD,
+  // 204/206/304, identity (which still says Vary).
+  EXPECT_FALSE(
+      absl::StrContains(respond(get, 200, "Content-Type: text/plain\r\n", "tiny", Coding::kGzip),
+                        "Content-Encoding"));
+  EXPECT_FALSE(absl::StrContains(
+      respond(get, 200, "Content-Type: image/png\r\n", text, Coding::kGzip), "Vary"));
+  EXPECT_FALSE(
+      absl::StrContains(respond(get, 200, "Content-Type: text/plain\r\nContent-Encoding: br\r\n",
+                                text, Coding::kGzip),
+                        "gzip"));
+  EXPECT_FALSE(absl::StrContains(respond("HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", 200,
+                                         "Content-Type: text/plain\r\n", text, Coding::kGzip),
+                                 "Content-Encoding"));
+  EXPECT_FALSE(absl::StrContains(
+      respond(get, 206, "Content-Type: text/plain\r\n", text, Coding::kGzip), "Content-Encoding"));
+  std::string identity = respond(get, 200, "Content-Type: text/plain\r\n", text, Coding::kIdentity);
+  EXPECT_TRUE(absl::StrContains(identity, "Vary: Accept-Encoding\r\n")) << identity;
+  EXPECT_FALSE(absl::StrContains(identity, "Content-Encoding")) << identity;
+
+  // Streamed: each piece is flushed (decodable as it arrives).
+  HttpCodec codec(Options());
+  ASSERT_EQ(codec.Decode(get).status, DecodeStatus::kMessage);
+  codec.SetCompression(&policy, Coding::kGzip);
+  std::string out;
+  codec.EncodeStreamHead(200, "Content-Type: text/event-stream\r\n", out);
+  EXPECT_TRUE(absl::StrContains(out, "Content-Encoding: gzip\r\n")) << out;
+  size_t head_end = out.size();
+  codec.EncodeChunk("data: one\n\n", out);
+  EXPECT_EQ(Gunzip(Dechunk(out.substr(head_end))), "data: one\n\n");  // already whole
+  codec.EncodeChunk("data: two\n\n", out);
+  codec.EncodeStreamEnd(out);
+  EXPECT_TRUE(absl::EndsWith(out, "\r\n0\r\n\r\n")) << out;
+  EXPECT_EQ(Gunzip(Dechunk(out.substr(head_end))), "data: one\n\ndata: two\n\n");
+  // The next request on the connection is not compressed unless asked again.
+  ASSERT_EQ(codec.Decode(get).status, DecodeStatus::kMessage);
+  out.clear();
+  codec.EncodeResponse(200, "Content-Type: text/plain\r\n", text, out);
+  EXPECT_FALSE(absl::StrContains(out, "Content-Encoding")) << out;
+}
+
 TEST(HttpDateTest, FormatsImfFixdate) {
   HttpDate::Update(784111777);
   EXPECT_EQ(HttpDate::Now(), "Sun, 06 Nov 1994 08:49:37 GMT");
@@ -290,9 +382,11 @@ TEST(HttpDateTest, FormatsImfFixdate) {
 // A bad request line is answered as soon as it is complete, not once the
 // whole head has arrived; the answer is the one the whole head gets.
 TEST(HttpCodecTest, ABadRequestLineFailsBeforeTheHeadIsComplete) {
-  for (const auto& [line, status] : std::vector<std::pair<std::string, int>>{
-           {"G(T / HTTP/1.1\r\n", 400}, {"GET / HTTP/2.0\r\n", 505}, {"GET  / HTTP/1.1\r\n", 400},
-           {"GET / HTTX\r\n", 400}}) {
+  for (const auto& [line, status] :
+       std::vector<std::pair<std::string, int>>{{"G(T / HTTP/1.1\r\n", 400},
+                                                {"GET / HTTP/2.0\r\n", 505},
+                                                {"GET  / HTTP/1.1\r\n", 400},
+                                                {"GET / HTTX\r\n", 400}}) {
     HttpCodec codec(Options());
     DecodeResult r = codec.Decode(line + "Host: h\r\n");  // the head goes on...
     ASSERT_EQ(r.status, DecodeStatus::kError) << line;
@@ -305,16 +399,16 @@ TEST(HttpCodecTest, ABadRequestLineFailsBeforeTheHeadIsComplete) {
 
 // So is a bad header line: the connection is cut off at that line.
 TEST(HttpCodecTest, ABadHeaderLineFailsBeforeTheHeadIsComplete) {
-  for (const auto& [field, status] : std::vector<std::pair<std::string, int>>{
-           {"Bad Name: x", 400},
-           {"NoColon", 400},
-           {" folded", 400},
-           {"X: a\rb", 400},
-           {"Host: a b", 400},
-           {"Content-Length: 1, 2", 400},
-           {"Content-Length: x", 400},
-           {"Transfer-Encoding: gzip", 501},
-           {"Expect: magic", 417}}) {
+  for (const auto& [field, status] :
+       std::vector<std::pair<std::string, int>>{{"Bad Name: x", 400},
+                                                {"NoColon", 400},
+                                                {" folded", 400},
+                                                {"X: a\rb", 400},
+                                                {"Host: a b", 400},
+                                                {"Content-Length: 1, 2", 400},
+                                                {"Content-Length: x", 400},
+                                                {"Transfer-Encoding: gzip", 501},
+                                                {"Expect: magic", 417}}) {
     std::string head = absl::StrCat("POST / HTTP/1.1\r\nHost: h\r\n", field, "\r\nX-More: y\r\n");
     HttpCodec codec(Options());
     DecodeResult r = codec.Decode(head);
@@ -363,12 +457,12 @@ TEST(HttpCodecTest, EveryErrorIsTheSameAtEverySplit) {
   cases.emplace_back(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'),
                                   "\r\nBad Name: y\r\n\r\n"),
                      Options(64));
-  cases.emplace_back(absl::StrCat("GET / HTTP/1.1\r\nBad Name: y\r\nX: ", std::string(100, 'a'),
-                                  "\r\n\r\n"),
-                     Options(1 << 20, 64));
-  cases.emplace_back(absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'),
-                                  "\r\n\r\n"),
-                     Options(1 << 20, 64));
+  cases.emplace_back(
+      absl::StrCat("GET / HTTP/1.1\r\nBad Name: y\r\nX: ", std::string(100, 'a'), "\r\n\r\n"),
+      Options(1 << 20, 64));
+  cases.emplace_back(
+      absl::StrCat("GET / HTTP/1.1\r\nHost: h\r\nX: ", std::string(100, 'a'), "\r\n\r\n"),
+      Options(1 << 20, 64));
   cases.emplace_back(absl::StrCat("GET /", std::string(9000, 'a'), " HTTP/1.1\r\nHost: h\r\n\r\n"),
                      Options());
   for (const auto& [bytes, options] : cases) {

@@ -1,0 +1,218 @@
+#include "protocols/http/compression.h"
+
+#include <brotli/encode.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+
+namespace sockman {
+namespace {
+
+// Windows bounded so one response's state stays small: zlib 32 KiB
+// (memLevel 8: about 256 KiB with its hash tables), brotli 256 KiB, zstd
+// 1 MiB.
+constexpr int kBrotliWindowBits = 18;
+constexpr int kZstdWindowLog = 20;
+
+class GzipCompressor : public Compressor {
+ public:
+  explicit GzipCompressor(int level) {
+    ok_ = deflateInit2(&stream_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~GzipCompressor() override {
+    if (ok_) deflateEnd(&stream_);
+  }
+  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+    if (!ok_) return false;
+    stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
+    stream_.avail_in = static_cast<uInt>(input.size());
+    int flush = mode == kFinish ? Z_FINISH : Z_SYNC_FLUSH;
+    for (;;) {
+      size_t before = out.size();
+      size_t room = std::max<size_t>(4096, deflateBound(&stream_, stream_.avail_in));
+      out.resize(before + room);
+      stream_.next_out = reinterpret_cast<Bytef*>(out.data() + before);
+      stream_.avail_out = static_cast<uInt>(room);
+      int result = deflate(&stream_, flush);
+      out.resize(before + room - stream_.avail_out);
+      if (result == Z_STREAM_ERROR) return false;
+      if (mode == kFinish ? result == Z_STREAM_END : stream_.avail_out != 0) return true;
+    }
+  }
+
+ private:
+  z_stream stream_{};
+  bool ok_ = false;
+};
+
+class BrotliCompressor : public Compressor {
+ public:
+  explicit BrotliCompressor(int level)
+      : state_(BrotliEncoderCreateInstance(nullptr, nullptr, nullptr)) {
+    if (state_ == nullptr) return;
+    BrotliEncoderSetParameter(state_, BROTLI_PARAM_QUALITY, static_cast<uint32_t>(level));
+    BrotliEncoderSetParameter(state_, BROTLI_PARAM_LGWIN, kBrotliWindowBits);
+  }
+  ~BrotliCompressor() override {
+    if (state_ != nullptr) BrotliEncoderDestroyInstance(state_);
+  }
+  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+    if (state_ == nullptr) return false;
+    size_t available_in = input.size();
+    const uint8_t* next_in = reinterpret_cast<const uint8_t*>(input.data());
+    BrotliEncoderOperation op = mode == kFinish ? BROTLI_OPERATION_FINISH : BROTLI_OPERATION_FLUSH;
+    for (;;) {
+      size_t available_out = 0;
+      if (!BrotliEncoderCompressStream(state_, op, &available_in, &next_in, &available_out, nullptr,
+                                       nullptr)) {
+        return false;
+      }
+      size_t size = 0;
+      const uint8_t* produced = BrotliEncoderTakeOutput(state_, &size);
+      out.append(reinterpret_cast<const char*>(produced), size);
+      bool done = mode == kFinish ? BrotliEncoderIsFinished(state_)
+                                  : available_in == 0 && !BrotliEncoderHasMoreOutput(state_);
+      if (done) return true;
+    }
+  }
+
+ private:
+  BrotliEncoderState* state_;
+};
+
+class ZstdCompressor : public Compressor {
+ public:
+  explicit ZstdCompressor(int level) : context_(ZSTD_createCCtx()) {
+    if (context_ == nullptr) return;
+    ZSTD_CCtx_setParameter(context_, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(context_, ZSTD_c_windowLog, kZstdWindowLog);
+  }
+  ~ZstdCompressor() override { ZSTD_freeCCtx(context_); }
+  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+    if (context_ == nullptr) return false;
+    ZSTD_inBuffer in{input.data(), input.size(), 0};
+    ZSTD_EndDirective directive = mode == kFinish ? ZSTD_e_end : ZSTD_e_flush;
+    for (;;) {
+      size_t before = out.size();
+      size_t room = ZSTD_CStreamOutSize();
+      out.resize(before + room);
+      ZSTD_outBuffer buffer{out.data() + before, room, 0};
+      size_t left = ZSTD_compressStream2(context_, &buffer, &in, directive);
+      out.resize(before + buffer.pos);
+      if (ZSTD_isError(left)) return false;
+      if (left == 0 && in.pos == in.size) return true;
+    }
+  }
+
+ private:
+  ZSTD_CCtx* context_;
+};
+
+}  // namespace
+
+absl::string_view CodingName(Coding coding) {
+  switch (coding) {
+    case Coding::kGzip:
+      return "gzip";
+    case Coding::kBrotli:
+      return "br";
+    case Coding::kZstd:
+      return "zstd";
+    case Coding::kIdentity:
+      break;
+  }
+  return "identity";
+}
+
+bool ParseCoding(absl::string_view name, Coding& coding) {
+  for (Coding c : {Coding::kGzip, Coding::kBrotli, Coding::kZstd}) {
+    if (absl::EqualsIgnoreCase(name, CodingName(c))) {
+      coding = c;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool CompressionPolicy::Compressible(absl::string_view content_type) const {
+  absl::string_view type =
+      absl::StripAsciiWhitespace(content_type.substr(0, content_type.find(';')));
+  if (type.empty()) return false;
+  for (const std::string& pattern : types) {
+    if (absl::EndsWith(pattern, "/") ? absl::StartsWithIgnoreCase(type, pattern)
+                                     : absl::EqualsIgnoreCase(type, pattern)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Coding NegotiateCoding(absl::string_view accept_encoding, const std::vector<Coding>& offered) {
+  if (accept_encoding.empty()) return Coding::kIdentity;
+  // q per offered coding (-1: not named), and the q of "*".
+  std::vector<double> q(offered.size(), -1);
+  double any = -1;
+  for (absl::string_view item : absl::StrSplit(accept_encoding, ',')) {
+    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
+    absl::string_view name = absl::StripAsciiWhitespace(parts[0]);
+    if (name.empty()) continue;
+    double weight = 1;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      absl::string_view param = absl::StripAsciiWhitespace(parts[i]);
+      if (absl::StartsWithIgnoreCase(param, "q=")) {
+        double value;
+        // RFC 9110 12.4.2: 0 to 1, at most three decimals; bad values are not
+        // acceptable.
+        if (!absl::SimpleAtod(param.substr(2), &value) || value < 0 || value > 1) value = 0;
+        weight = value;
+      }
+    }
+    if (name == "*") {
+      any = weight;
+      continue;
+    }
+    Coding coding;
+    if (!ParseCoding(name, coding)) {
+      if (absl::EqualsIgnoreCase(name, "x-gzip")) {
+        coding = Coding::kGzip;
+      } else {
+        continue;
+      }
+    }
+    for (size_t i = 0; i < offered.size(); ++i) {
+      if (offered[i] == coding) q[i] = std::max(q[i], weight);
+    }
+  }
+  Coding best = Coding::kIdentity;
+  double best_q = 0;
+  for (size_t i = 0; i < offered.size(); ++i) {
+    double weight = q[i] >= 0 ? q[i] : any;
+    if (weight > best_q) {
+      best_q = weight;
+      best = offered[i];
+    }
+  }
+  return best;
+}
+
+std::unique_ptr<Compressor> Compressor::Create(Coding coding, const CompressionPolicy& policy) {
+  switch (coding) {
+    case Coding::kGzip:
+      return std::make_unique<GzipCompressor>(policy.gzip_level);
+    case Coding::kBrotli:
+      return std::make_unique<BrotliCompressor>(policy.brotli_level);
+    case Coding::kZstd:
+      return std::make_unique<ZstdCompressor>(policy.zstd_level);
+    case Coding::kIdentity:
+      break;
+  }
+  return nullptr;
+}
+
+}  // namespace sockman
