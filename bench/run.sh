@@ -19,6 +19,8 @@
 #              and publish-to-receipt latency           vs a Node ws broadcast
 #   webhook    one event through a webhook to Python's http.server backend,
 #              per-event round trip          vs the backend alone (the floor)
+#   routes     wrk: one handler vs the last of 20 routes (the cost of routing),
+#              and gzip of a 64 KiB JSON file                      vs nginx gzip
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -26,10 +28,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast webhook)
+suites=(http latency ws broadcast webhook routes)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -109,7 +111,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast webhook; do
+for suite in http latency ws broadcast webhook routes; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -137,6 +139,9 @@ for suite in http latency ws broadcast webhook; do
       ;;
     webhook)
       chart "${csv}" 1 4 "One event through a webhook, median (lower is better)" "microseconds" "${OUT}/webhook-median.png" log
+      ;;
+    routes)
+      chart "${csv}" 1 5 "Routing and gzip: requests per server CPU-second" "requests/CPU-s" "${OUT}/routes-per-cpu.png"
       ;;
   esac
 done

@@ -113,6 +113,13 @@ int NormalizeRoutePath(absl::string_view raw, std::string& out) {
     return 0;
   }
   if (raw.empty() || raw[0] != '/') return 400;
+  // Most paths are normal already: no escapes, backslashes, empty or dot
+  // segments. One scan, no allocation beyond the copy.
+  if (raw.find_first_of("%\\") == absl::string_view::npos && !absl::StrContains(raw, "//") &&
+      !absl::StrContains(raw, "/.")) {
+    out.assign(raw.data(), raw.size());
+    return 0;
+  }
   std::vector<std::string> segments;
   std::string segment;
   bool trailing_slash = false;
@@ -173,6 +180,7 @@ absl::StatusOr<RouteTable> RouteTable::Build(std::vector<RouteSpec> specs, Route
   };
   RouteTable table;
   table.regexes_.resize(specs.size());
+  table.regex_ranges_.resize(specs.size());
   for (int i = 0; i < static_cast<int>(specs.size()); ++i) {
     RouteSpec& spec = specs[i];
     for (std::string& host : spec.hosts) {
@@ -213,6 +221,12 @@ absl::StatusOr<RouteTable> RouteTable::Build(std::vector<RouteSpec> specs, Route
       if (!re->ok()) {
         return fail(i, "match.regex",
                     absl::StrCat("'", spec.path, "' is not an RE2 expression: ", re->error()));
+      }
+      // The range of strings the expression can match: most paths fall
+      // outside it and skip the match itself.
+      std::string min, max;
+      if (re->PossibleMatchRange(&min, &max, 16)) {
+        table.regex_ranges_[i] = {std::move(min), std::move(max)};
       }
       table.regexes_[i] = std::move(re);
     }
@@ -280,6 +294,8 @@ absl::StatusOr<RouteTable> RouteTable::Build(std::vector<RouteSpec> specs, Route
     if (rank(a->pattern) != rank(b->pattern)) return rank(a->pattern) < rank(b->pattern);
     return a->pattern.size() > b->pattern.size();
   });
+  table.has_hosts_ = std::any_of(table.groups_.begin(), table.groups_.end(),
+                                 [](const auto& group) { return !group->pattern.empty(); });
   table.specs_ = std::move(specs);
   return table;
 }
@@ -320,6 +336,10 @@ int RouteTable::MatchIn(const Group& group, const Request& request, bool websock
     }
   }
   for (int index : kind.regexes) {
+    const auto& range = regex_ranges_[index];
+    if (!range.first.empty() || !range.second.empty()) {
+      if (request.path < range.first || request.path > range.second) continue;
+    }
     if (RE2::FullMatch(re2::StringPiece(request.path.data(), request.path.size()),
                        *regexes_[index]) &&
         Conditions(index, request)) {
@@ -347,7 +367,8 @@ int RouteTable::MatchKind(absl::string_view host, const Request& request, bool w
 }
 
 int RouteTable::Match(const Request& request) const {
-  std::string host = RequestHostName(request.host);
+  // Only routes naming hosts need the request's (lower-cased) host.
+  std::string host = has_hosts_ ? RequestHostName(request.host) : std::string();
   if (request.upgrade) {
     int index = MatchKind(host, request, true);
     if (index >= 0) return index;

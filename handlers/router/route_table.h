@@ -99,7 +99,11 @@ class RouteTable {
 
   std::vector<RouteSpec> specs_;
   std::vector<std::unique_ptr<re2::RE2>> regexes_;  // per spec; null unless kRegex
-  std::vector<std::unique_ptr<Group>> groups_;      // exact hosts, wildcards, default
+  // Per spec: the least and greatest strings its regex can match, when RE2
+  // can tell ("", "" when not).
+  std::vector<std::pair<std::string, std::string>> regex_ranges_;
+  std::vector<std::unique_ptr<Group>> groups_;  // exact hosts, wildcards, default
+  bool has_hosts_ = false;                      // some route names a host
 };
 
 // The request path as routes see it: percent-escapes of unreserved

@@ -129,12 +129,19 @@ struct RouteEntry {
 class RouterFactory : public HandlerFactory {
  public:
   RouterFactory(RouteTable table, std::vector<RouteEntry> routes, const Protocol* websocket)
-      : table_(std::move(table)), routes_(std::move(routes)), websocket_(websocket) {}
+      : table_(std::move(table)), routes_(std::move(routes)), websocket_(websocket) {
+    for (const RouteEntry& route : routes_) {
+      has_websocket_ |= route.websocket;
+      has_cors_ |= route.cors != nullptr;
+    }
+  }
   std::unique_ptr<Handler> NewHandler(const WorkerContext& worker) const override;
 
   const RouteTable& table() const { return table_; }
   const std::vector<RouteEntry>& routes() const { return routes_; }
   const Protocol* websocket() const { return websocket_; }
+  bool has_websocket() const { return has_websocket_; }
+  bool has_cors() const { return has_cors_; }
   std::string loaded_files() const {
     std::string digests;
     for (const RouteEntry& route : routes_) {
@@ -147,6 +154,8 @@ class RouterFactory : public HandlerFactory {
   RouteTable table_;
   std::vector<RouteEntry> routes_;
   const Protocol* websocket_;
+  bool has_websocket_ = false;  // some route upgrades
+  bool has_cors_ = false;       // some route has cors
 };
 
 class Router : public Handler {
@@ -195,12 +204,17 @@ class Router : public Handler {
       SendHttpErrorPage(connection, refused);
       return;
     }
-    bool upgrade = HttpListHasToken(request.Header("Upgrade"), "websocket");
+    // Headers looked at only when some route needs them.
+    bool upgrade =
+        factory_.has_websocket() && HttpListHasToken(request.Header("Upgrade"), "websocket");
     // A CORS preflight is matched as the request it announces.
-    absl::string_view origin = request.Header("Origin");
-    absl::string_view announced = request.Header("Access-Control-Request-Method");
-    bool preflight =
-        request.method == "OPTIONS" && request.HasHeader("Origin") && !announced.empty();
+    absl::string_view origin, announced;
+    bool preflight = false;
+    if (factory_.has_cors()) {
+      origin = request.Header("Origin");
+      if (request.method == "OPTIONS") announced = request.Header("Access-Control-Request-Method");
+      preflight = !announced.empty() && request.HasHeader("Origin");
+    }
     int index = factory_.table().Match(
         {request.host, path_, preflight ? announced : request.method, request.headers, upgrade});
     if (preflight && (index < 0 || factory_.routes()[index].cors == nullptr)) {
@@ -252,7 +266,7 @@ class Router : public Handler {
           route.compression.get(),
           NegotiateCoding(request.Header("Accept-Encoding"), route.compression->codings));
     }
-    if (route.cors != nullptr && request.HasHeader("Origin") && route.cors->Allows(origin)) {
+    if (route.cors != nullptr && !origin.empty() && route.cors->Allows(origin)) {
       codec->AddResponseHeaders(route.cors->OriginHeaders(origin));
       if (!route.cors->expose.empty()) codec->AddResponseHeaders(route.cors->expose);
     }

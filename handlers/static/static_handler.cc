@@ -211,6 +211,8 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
     UniqueFd fds[3];
     struct stat stats[3];
     for (int i = 0; i < 3; ++i) {
+      // Only the codings the client takes are worth an open.
+      if (NegotiateCoding(accept, {kSiblings[i].first}) == Coding::kIdentity) continue;
       if (OpenBeneath(relative + kSiblings[i].second, fds[i]) == 0 &&
           fstat(fds[i].get(), &stats[i]) == 0 && S_ISREG(stats[i].st_mode)) {
         present.push_back(kSiblings[i].first);

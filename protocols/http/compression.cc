@@ -20,7 +20,17 @@ namespace {
 constexpr int kBrotliWindowBits = 18;
 constexpr int kZstdWindowLog = 20;
 
-class GzipCompressor : public Compressor {
+// The compressors' state is costly to set up (zlib's is about 270 KiB, past
+// malloc's mmap threshold: a map and an unmap per response otherwise), so
+// each thread keeps a couple per coding for the next response, reset.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual bool Compress(absl::string_view input, Compressor::Mode mode, std::string& out) = 0;
+  virtual bool Reset() = 0;  // false: not reusable
+};
+
+class GzipCompressor : public Engine {
  public:
   explicit GzipCompressor(int level) {
     ok_ = deflateInit2(&stream_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK;
@@ -28,14 +38,18 @@ class GzipCompressor : public Compressor {
   ~GzipCompressor() override {
     if (ok_) deflateEnd(&stream_);
   }
-  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+  bool Reset() override { return ok_ && deflateReset(&stream_) == Z_OK; }
+  bool Compress(absl::string_view input, Compressor::Mode mode, std::string& out) override {
+    using Mode = Compressor::Mode;
+    constexpr Mode kFinish = Compressor::kFinish;
     if (!ok_) return false;
     stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(input.data()));
     stream_.avail_in = static_cast<uInt>(input.size());
     int flush = mode == kFinish ? Z_FINISH : Z_SYNC_FLUSH;
     for (;;) {
       size_t before = out.size();
-      size_t room = std::max<size_t>(4096, deflateBound(&stream_, stream_.avail_in));
+      // Text shrinks: start from a quarter of the input, grow as needed.
+      size_t room = std::max<size_t>(4096, stream_.avail_in / 4);
       out.resize(before + room);
       stream_.next_out = reinterpret_cast<Bytef*>(out.data() + before);
       stream_.avail_out = static_cast<uInt>(room);
@@ -51,7 +65,7 @@ class GzipCompressor : public Compressor {
   bool ok_ = false;
 };
 
-class BrotliCompressor : public Compressor {
+class BrotliCompressor : public Engine {
  public:
   explicit BrotliCompressor(int level)
       : state_(BrotliEncoderCreateInstance(nullptr, nullptr, nullptr)) {
@@ -62,7 +76,9 @@ class BrotliCompressor : public Compressor {
   ~BrotliCompressor() override {
     if (state_ != nullptr) BrotliEncoderDestroyInstance(state_);
   }
-  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+  bool Reset() override { return false; }  // brotli has no reset: a new state each time
+  bool Compress(absl::string_view input, Compressor::Mode mode, std::string& out) override {
+    constexpr Compressor::Mode kFinish = Compressor::kFinish;
     if (state_ == nullptr) return false;
     size_t available_in = input.size();
     const uint8_t* next_in = reinterpret_cast<const uint8_t*>(input.data());
@@ -86,7 +102,7 @@ class BrotliCompressor : public Compressor {
   BrotliEncoderState* state_;
 };
 
-class ZstdCompressor : public Compressor {
+class ZstdCompressor : public Engine {
  public:
   explicit ZstdCompressor(int level) : context_(ZSTD_createCCtx()) {
     if (context_ == nullptr) return;
@@ -94,7 +110,11 @@ class ZstdCompressor : public Compressor {
     ZSTD_CCtx_setParameter(context_, ZSTD_c_windowLog, kZstdWindowLog);
   }
   ~ZstdCompressor() override { ZSTD_freeCCtx(context_); }
-  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+  bool Reset() override {
+    return context_ != nullptr && !ZSTD_isError(ZSTD_CCtx_reset(context_, ZSTD_reset_session_only));
+  }
+  bool Compress(absl::string_view input, Compressor::Mode mode, std::string& out) override {
+    constexpr Compressor::Mode kFinish = Compressor::kFinish;
     if (context_ == nullptr) return false;
     ZSTD_inBuffer in{input.data(), input.size(), 0};
     ZSTD_EndDirective directive = mode == kFinish ? ZSTD_e_end : ZSTD_e_flush;
@@ -201,18 +221,64 @@ Coding NegotiateCoding(absl::string_view accept_encoding, const std::vector<Codi
   return best;
 }
 
+namespace {
+
+// Engines kept for reuse, per thread, by coding and level.
+struct Kept {
+  Coding coding;
+  int level;
+  std::unique_ptr<Engine> engine;
+};
+constexpr size_t kMaxKept = 4;
+thread_local std::vector<Kept> kept;
+
+class PooledCompressor : public Compressor {
+ public:
+  PooledCompressor(Coding coding, int level, std::unique_ptr<Engine> engine)
+      : coding_(coding), level_(level), engine_(std::move(engine)) {}
+  ~PooledCompressor() override {
+    if (engine_->Reset() && kept.size() < kMaxKept) {
+      kept.push_back({coding_, level_, std::move(engine_)});
+    }
+  }
+  bool Compress(absl::string_view input, Mode mode, std::string& out) override {
+    return engine_->Compress(input, mode, out);
+  }
+
+ private:
+  Coding coding_;
+  int level_;
+  std::unique_ptr<Engine> engine_;
+};
+
+}  // namespace
+
 std::unique_ptr<Compressor> Compressor::Create(Coding coding, const CompressionPolicy& policy) {
+  int level = coding == Coding::kGzip     ? policy.gzip_level
+              : coding == Coding::kBrotli ? policy.brotli_level
+                                          : policy.zstd_level;
+  for (auto it = kept.begin(); it != kept.end(); ++it) {
+    if (it->coding == coding && it->level == level) {
+      std::unique_ptr<Engine> engine = std::move(it->engine);
+      kept.erase(it);
+      return std::make_unique<PooledCompressor>(coding, level, std::move(engine));
+    }
+  }
+  std::unique_ptr<Engine> engine;
   switch (coding) {
     case Coding::kGzip:
-      return std::make_unique<GzipCompressor>(policy.gzip_level);
-    case Coding::kBrotli:
-      return std::make_unique<BrotliCompressor>(policy.brotli_level);
-    case Coding::kZstd:
-      return std::make_unique<ZstdCompressor>(policy.zstd_level);
-    case Coding::kIdentity:
+      engine = std::make_unique<GzipCompressor>(level);
       break;
+    case Coding::kBrotli:
+      engine = std::make_unique<BrotliCompressor>(level);
+      break;
+    case Coding::kZstd:
+      engine = std::make_unique<ZstdCompressor>(level);
+      break;
+    case Coding::kIdentity:
+      return nullptr;
   }
-  return nullptr;
+  return std::make_unique<PooledCompressor>(coding, level, std::move(engine));
 }
 
 }  // namespace sockman
