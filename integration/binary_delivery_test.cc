@@ -19,6 +19,7 @@
 #include "engine/testing/local_servers.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "integration/testing/webhook_backend.h"
 
 namespace sockman::testing {
 namespace {
@@ -31,15 +32,16 @@ service { name: "api" listen: "http://127.0.0.1:0" push { service: "chat" } }
 std::string Node(const std::string& args) {
   const char* modules = getenv("SOCKMAN_NODE_MODULES");
   return Shell(absl::StrCat("NODE_PATH=", modules != nullptr ? modules : "",
-                            " timeout 60 node integration/node/binary_delivery.js ", args, " 2>&1"));
+                            " timeout 60 node integration/node/binary_delivery.js ", args,
+                            " 2>&1"));
 }
 
 TEST(BinaryDeliveryTest, NodeClientsThroughBroadcastAndPush) {
   auto server = SockmanProcess::Start(kServices, "binary", ShortTempDir());
   ASSERT_TRUE(server.ok()) << server.status();
   std::string chat = absl::StrCat("ws://127.0.0.1:", (*server)->port("chat"), "/");
-  std::string out = Node(absl::StrCat("broadcast ", chat, " ", chat, " http://127.0.0.1:",
-                                      (*server)->port("api"), "/all"));
+  std::string out = Node(absl::StrCat("broadcast ", chat, " ", chat,
+                                      " http://127.0.0.1:", (*server)->port("api"), "/all"));
   EXPECT_TRUE(absl::StartsWith(out, "ok 9")) << out;
 }
 
@@ -67,8 +69,9 @@ TEST(BinaryDeliveryTest, ChromiumGetsArrayBuffersWithTheExactBytes) {
   std::string root = absl::StrCat(getenv("TEST_TMPDIR"), "/binary-site");
   mkdir(root.c_str(), 0755);
   auto server = SockmanProcess::Start(
-      absl::StrCat(kServices, "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { "
-                              "root: \"",
+      absl::StrCat(kServices,
+                   "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { "
+                   "root: \"",
                    root, "\" } }\n"),
       "binary_browser", ShortTempDir());
   ASSERT_TRUE(server.ok()) << server.status();
@@ -82,7 +85,8 @@ function show(text) { document.getElementById('result').textContent = text; }
 function describe(data) {
   return typeof data === 'string' ? 'text:' + data : 'binary:' + new Uint8Array(data).join(',');
 }
-const url = 'ws://127.0.0.1:)", (*server)->port("chat"), R"(/';
+const url = 'ws://127.0.0.1:)",
+                                                      (*server)->port("chat"), R"(/';
 const sender = new WebSocket(url);
 const receiver = new WebSocket(url);
 receiver.binaryType = 'arraybuffer';
@@ -129,34 +133,6 @@ receiver.onmessage = (e) => {
       << dom;
 }
 
-// The webhook test backend (integration/testdata/webhook_backend.py), which
-// answers "hex:HEX" with those bytes as a binary reply.
-class WebhookBackend {
- public:
-  WebhookBackend() {
-    std::string port_file = ShortTempDir() + "/port";
-    pid_ = fork();
-    if (pid_ == 0) {
-      execlp("python3", "python3", "integration/testdata/webhook_backend.py", port_file.c_str(),
-             nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      (void)absl::SimpleAtoi(ReadFile(port_file), &port_);
-      if (port_ == 0) usleep(25'000);
-    }
-  }
-  ~WebhookBackend() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
 // In a browser: a webhook's binary reply, a binary message relayed from
 // node a to node b through Redis, and a binary push made on node a's API
 // for a client of node b, each as an ArrayBuffer with the exact bytes.
@@ -196,9 +172,12 @@ function show(text) { document.getElementById('result').textContent = text; }
 function describe(data) {
   return typeof data === 'string' ? 'text:' + data : 'binary:' + new Uint8Array(data).join(',');
 }
-const hook = new WebSocket('ws://127.0.0.1:)", (*a)->port("gw"), R"(/');
-const sender = new WebSocket('ws://127.0.0.1:)", (*a)->port("chat"), R"(/');
-const receiver = new WebSocket('ws://127.0.0.1:)", (*b)->port("chat"), R"(/');
+const hook = new WebSocket('ws://127.0.0.1:)",
+                                                      (*a)->port("gw"), R"(/');
+const sender = new WebSocket('ws://127.0.0.1:)",
+                                                      (*a)->port("chat"), R"(/');
+const receiver = new WebSocket('ws://127.0.0.1:)",
+                                                      (*b)->port("chat"), R"(/');
 for (const ws of [hook, sender, receiver]) {
   ws.binaryType = 'arraybuffer';
   ws.onclose = () => { closed++; };

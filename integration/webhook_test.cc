@@ -18,65 +18,11 @@
 #include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "integration/testing/webhook_backend.h"
 #include "integration/testing/websocket_client.h"
 
 namespace sockman::testing {
 namespace {
-
-class Backend {
- public:
-  // With a certificate and key: an https:// backend.
-  explicit Backend(const std::string& cert_file = "", const std::string& key_file = "",
-                   uint16_t port = 0) {
-    std::string port_file = ShortTempDir() + "/port";
-    pid_ = fork();
-    if (pid_ == 0) {
-      if (port != 0) setenv("BACKEND_PORT", absl::StrCat(port).c_str(), 1);
-      std::vector<const char*> argv = {"python3", "integration/testdata/webhook_backend.py",
-                                       port_file.c_str()};
-      if (!cert_file.empty()) argv.insert(argv.end(), {cert_file.c_str(), key_file.c_str()});
-      argv.push_back(nullptr);
-      execvp("python3", const_cast<char* const*>(argv.data()));
-      _exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      (void)absl::SimpleAtoi(ReadFile(port_file), &port_);
-      if (port_ == 0) usleep(25'000);
-    }
-  }
-  ~Backend() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  uint16_t port() const { return static_cast<uint16_t>(port_); }
-  std::string Get(const std::string& path) const {
-    return Shell(absl::StrCat("curl -s http://127.0.0.1:", port_, path));
-  }
-  // The recorded events (JSON objects) of one client.
-  std::vector<std::string> EventsOf(const std::string& client_id) const {
-    std::vector<std::string> found;
-    for (absl::string_view line : absl::StrSplit(Get("/events"), '\n', absl::SkipEmpty())) {
-      if (absl::StrContains(line, absl::StrCat("\"X-Sockman-Client-Id\": \"", client_id, "\""))) {
-        found.emplace_back(line);
-      }
-    }
-    return found;
-  }
-  // Waits until the client has `n` events recorded.
-  std::vector<std::string> WaitEvents(const std::string& client_id, size_t n) const {
-    std::vector<std::string> events;
-    for (int i = 0; i < 200; ++i) {
-      events = EventsOf(client_id);
-      if (events.size() >= n) break;
-      usleep(25'000);
-    }
-    return events;
-  }
-
- private:
-  pid_t pid_ = 0;
-  uint32_t port_ = 0;
-};
 
 uint16_t LocalPort(TestClient& client) {
   sockaddr_in address{};
@@ -94,7 +40,7 @@ class WebhookTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     late_port_ = FreePort();
-    backend_ = new Backend();
+    backend_ = new WebhookBackend();
     ASSERT_NE(backend_->port(), 0) << "the backend did not start";
     std::string url = absl::StrCat("http://127.0.0.1:", backend_->port(), "/events/in");
     auto started = SockmanProcess::Start(
@@ -140,14 +86,14 @@ service { name: "later" listen: "text://127.0.0.1:0" webhook {
     delete server_;
     delete backend_;
   }
-  static Backend* backend_;
+  static WebhookBackend* backend_;
   static SockmanProcess* server_;
   static uint16_t late_port_;  // a backend that starts after the events
 };
 
 uint16_t WebhookTest::late_port_ = 0;
 
-Backend* WebhookTest::backend_ = nullptr;
+WebhookBackend* WebhookTest::backend_ = nullptr;
 SockmanProcess* WebhookTest::server_ = nullptr;
 
 TEST_F(WebhookTest, EventsReachTheBackendAndRepliesReachTheClient) {
@@ -322,7 +268,7 @@ TEST_F(WebhookTest, EventsWaitForABackendThatComesUp) {
   TestClient client(server_->port("later"));
   ASSERT_TRUE(client.Send("first\nsecond\n"));
   EXPECT_EQ(client.ReadLine(600), "");  // nobody to answer yet
-  Backend late("", "", late_port_);
+  WebhookBackend late("", "", late_port_);
   ASSERT_EQ(late.port(), late_port_);
   EXPECT_EQ(client.ReadLine(15000), "echo: first");
   EXPECT_EQ(client.ReadLine(3000), "echo: second");
@@ -368,7 +314,7 @@ TEST_F(WebhookTest, BinaryRepliesReachNodeClientsAsBinary) {
 TEST(WebhookTlsTest, HttpsBackendsAreVerified) {
   std::string dir = ShortTempDir();
   ASSERT_TRUE(MakeTestCertificates(dir));
-  Backend backend(dir + "/server.pem", dir + "/server.key");
+  WebhookBackend backend(dir + "/server.pem", dir + "/server.key");
   ASSERT_NE(backend.port(), 0) << "the backend did not start";
   auto url = [&](const std::string& host) {
     return absl::StrCat("https://", host, ":", backend.port(), "/events");
