@@ -59,6 +59,8 @@ service {
           static { root: "www" } }
   route { name: "json" match { path: "/data.json" } compress { coding: "gzip" }
           respond { content_type: "application/json" body: "{\"k0\":\"value 0\",\"k1\":\"value 1\",\"k2\":\"value 2\",\"k3\":\"value 3\",\"k4\":\"value 4\",\"k5\":\"value 5\",\"k6\":\"value 6\",\"k7\":\"value 7\",\"k8\":\"value 8\",\"k9\":\"value 9\",\"k10\":\"value 10\",\"k11\":\"value 11\",\"k12\":\"value 12\",\"k13\":\"value 13\",\"k14\":\"value 14\",\"k15\":\"value 15\",\"k16\":\"value 16\",\"k17\":\"value 17\",\"k18\":\"value 18\",\"k19\":\"value 19\",\"k20\":\"value 20\",\"k21\":\"value 21\",\"k22\":\"value 22\",\"k23\":\"value 23\",\"k24\":\"value 24\",\"k25\":\"value 25\",\"k26\":\"value 26\",\"k27\":\"value 27\",\"k28\":\"value 28\",\"k29\":\"value 29\",\"k30\":\"value 30\",\"k31\":\"value 31\",\"k32\":\"value 32\",\"k33\":\"value 33\",\"k34\":\"value 34\",\"k35\":\"value 35\",\"k36\":\"value 36\",\"k37\":\"value 37\",\"k38\":\"value 38\",\"k39\":\"value 39\",\"k40\":\"value 40\",\"k41\":\"value 41\",\"k42\":\"value 42\",\"k43\":\"value 43\",\"k44\":\"value 44\",\"k45\":\"value 45\",\"k46\":\"value 46\",\"k47\":\"value 47\",\"k48\":\"value 48\",\"k49\":\"value 49\",\"k50\":\"value 50\",\"k51\":\"value 51\",\"k52\":\"value 52\",\"k53\":\"value 53\",\"k54\":\"value 54\",\"k55\":\"value 55\",\"k56\":\"value 56\",\"k57\":\"value 57\",\"k58\":\"value 58\",\"k59\":\"value 59\",\"k60\":\"value 60\",\"k61\":\"value 61\",\"k62\":\"value 62\",\"k63\":\"value 63\",\"k64\":\"value 64\",\"k65\":\"value 65\",\"k66\":\"value 66\",\"k67\":\"value 67\",\"k68\":\"value 68\",\"k69\":\"value 69\",\"k70\":\"value 70\",\"k71\":\"value 71\",\"k72\":\"value 72\",\"k73\":\"value 73\",\"k74\":\"value 74\",\"k75\":\"value 75\",\"k76\":\"value 76\",\"k77\":\"value 77\",\"k78\":\"value 78\",\"k79\":\"value 79\",\"k80\":\"value 80\",\"k81\":\"value 81\",\"k82\":\"value 82\",\"k83\":\"value 83\",\"k84\":\"value 84\",\"k85\":\"value 85\",\"k86\":\"value 86\",\"k87\":\"value 87\",\"k88\":\"value 88\",\"k89\":\"value 89\",\"k90\":\"value 90\",\"k91\":\"value 91\",\"k92\":\"value 92\",\"k93\":\"value 93\",\"k94\":\"value 94\",\"k95\":\"value 95\",\"k96\":\"value 96\",\"k97\":\"value 97\",\"k98\":\"value 98\",\"k99\":\"value 99\",\"k100\":\"value 100\",\"k101\":\"value 101\",\"k102\":\"value 102\",\"k103\":\"value 103\",\"k104\":\"value 104\",\"k105\":\"value 105\",\"k106\":\"value 106\",\"k107\":\"value 107\",\"k108\":\"value 108\",\"k109\":\"value 109\",\"k110\":\"value 110\",\"k111\":\"value 111\",\"k112\":\"value 112\",\"k113\":\"value 113\",\"k114\":\"value 114\",\"k115\":\"value 115\",\"k116\":\"value 116\",\"k117\":\"value 117\",\"k118\":\"value 118\",\"k119\":\"value 119\",\"k120\":\"value 120\",\"k121\":\"value 121\",\"k122\":\"value 122\",\"k123\":\"value 123\",\"k124\":\"value 124\",\"k125\":\"value 125\",\"k126\":\"value 126\",\"k127\":\"value 127\",\"k128\":\"value 128\",\"k129\":\"value 129\",\"k130\":\"value 130\",\"k131\":\"value 131\",\"k132\":\"value 132\",\"k133\":\"value 133\",\"k134\":\"value 134\",\"k135\":\"value 135\",\"k136\":\"value 136\",\"k137\":\"value 137\",\"k138\":\"value 138\",\"k139\":\"value 139\",\"k140\":\"value 140\",\"k141\":\"value 141\",\"k142\":\"value 142\",\"k143\":\"value 143\",\"k144\":\"value 144\",\"k145\":\"value 145\",\"k146\":\"value 146\",\"k147\":\"value 147\",\"k148\":\"value 148\",\"k149\":\"value 149\"}" } }
+  route { name: "bare" match { path: "/bare" } remove_response_header: ["Server", "X-Drop"]
+          respond { body: "bare" header { name: "X-Drop" value: "1" } header { name: "X-Keep" value: "2" } } }
   route { name: "any" respond { body: "any" } }
 }
 service {
@@ -201,6 +203,15 @@ TEST_F(RoutesTest, CorsPreflightsAndResponseHeaders) {
   EXPECT_TRUE(absl::StrContains(other, "X-Route: cors\n")) << other;
   // An OPTIONS request that is no preflight reaches the handler.
   EXPECT_EQ(Get("/cors/x", "-X OPTIONS"), "200 cors");
+  // Headers a route leaves out.
+  std::string bare =
+      Shell(absl::StrCat("curl -s -D - -o /dev/null http://127.0.0.1:", server_->port("routes"),
+                         "/bare | tr -d '\\r'"));
+  EXPECT_FALSE(absl::StrContains(bare, "Server:")) << bare;
+  EXPECT_FALSE(absl::StrContains(bare, "X-Drop")) << bare;
+  EXPECT_TRUE(absl::StrContains(bare, "X-Keep: 2\n")) << bare;
+  EXPECT_TRUE(absl::StrContains(bare, "Date: ")) << bare;
+  EXPECT_TRUE(absl::StrContains(Get("/", "-D -"), "Server: sockman")) << "other routes keep it";
 }
 
 // On-the-fly compression by Accept-Encoding, each coding decoded by curl
@@ -424,6 +435,9 @@ TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
   EXPECT_TRUE(
       absl::StartsWith(check("  route { cors { allowed_origins: \"https://a/\" } respond {} }\n"),
                        "bad.textproto:4:18: service 's': route[0].cors.allowed_origins:"));
+  EXPECT_TRUE(absl::StrContains(check("  route { remove_response_header: \"Date\" respond {} }\n"),
+                                "route[0].remove_response_header: route 's-1': 'Date' frames the "
+                                "response (or is required): it stays"));
   EXPECT_TRUE(absl::StartsWith(check("  route { respond {} }\n  respond {}\n"),
                                "bad.textproto:5:3: service 's': respond: a service with routes"));
   std::string ws = WriteTempFile(

@@ -124,6 +124,7 @@ struct RouteEntry {
   std::shared_ptr<const CorsPolicy> cors;
   std::string response_headers;  // rendered lines
   std::shared_ptr<const CompressionPolicy> compression;
+  std::vector<std::string> removed_headers;  // lower case
 };
 
 class RouterFactory : public HandlerFactory {
@@ -261,6 +262,7 @@ class Router : public Handler {
     }
     codec->OverridePath(path_);
     if (!route.response_headers.empty()) codec->AddResponseHeaders(route.response_headers);
+    if (!route.removed_headers.empty()) codec->RemoveResponseHeaders(&route.removed_headers);
     if (route.compression != nullptr) {
       codec->SetCompression(
           route.compression.get(),
@@ -434,6 +436,19 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
                     absl::StrCat("the value of '", header.name(), "' has control characters"));
       }
       absl::StrAppend(&entry.response_headers, header.name(), ": ", header.value(), "\r\n");
+    }
+    for (const std::string& name : route.remove_response_header()) {
+      std::string lower = absl::AsciiStrToLower(name);
+      if (!IsHttpToken(name)) {
+        return fail(i, "remove_response_header", absl::StrCat("'", name, "' is not a header name"));
+      }
+      for (const char* framing : {"date", "content-length", "transfer-encoding", "connection"}) {
+        if (lower == framing) {
+          return fail(i, "remove_response_header",
+                      absl::StrCat("'", name, "' frames the response (or is required): it stays"));
+        }
+      }
+      entry.removed_headers.push_back(std::move(lower));
     }
     if (route.has_compress()) {
       if (entry.websocket) {

@@ -504,6 +504,7 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   extra_headers_.clear();
   compression_ = nullptr;
   coding_ = Coding::kIdentity;
+  removed_ = nullptr;
   if (options_.access_log != nullptr) {
     // The request's part of the log line, copied now: a handler may answer
     // after the request's bytes are gone (asynchronous responses).
@@ -523,7 +524,9 @@ void HttpCodec::AppendStatusLine(int status, std::string& out) const {
   out.append("HTTP/1.1 ");
   out.append(code, 4);
   out.append(reason.data(), reason.size());
-  out.append("\r\nServer: sockman\r\nDate: ");
+  bool server = removed_ == nullptr ||
+                std::find(removed_->begin(), removed_->end(), "server") == removed_->end();
+  out.append(server ? "\r\nServer: sockman\r\nDate: " : "\r\nDate: ");
   out.append(date.data(), date.size());
   out.append("\r\n");
 }
@@ -534,7 +537,22 @@ void HttpCodec::AppendHeadEnd(absl::string_view headers, std::string& out) const
   } else if (answering_minor_ == 0) {
     out.append("Connection: keep-alive\r\n");
   }
-  out.append(headers.data(), headers.size());
+  if (removed_ == nullptr) {
+    out.append(headers.data(), headers.size());
+  } else {
+    // The handler's lines, less those named.
+    for (absl::string_view rest = headers; !rest.empty();) {
+      size_t end = rest.find("\r\n");
+      absl::string_view line =
+          rest.substr(0, end == absl::string_view::npos ? rest.size() : end + 2);
+      rest.remove_prefix(line.size());
+      absl::string_view name = line.substr(0, line.find(':'));
+      bool drop = std::any_of(removed_->begin(), removed_->end(), [&](const std::string& n) {
+        return absl::EqualsIgnoreCase(n, name);
+      });
+      if (!drop) out.append(line.data(), line.size());
+    }
+  }
   if (!extra_headers_.empty()) out.append(extra_headers_);
   out.append("\r\n");
 }
@@ -672,6 +690,7 @@ void HttpCodec::Encode(absl::string_view message, MessageKind, std::string& out)
 void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
   close_after_send_ = true;
   extra_headers_.clear();  // not the bad request's: it has no route
+  removed_ = nullptr;
   answering_head_ = false;
   answering_minor_ = 1;
   uint16_t status = error.code;

@@ -139,6 +139,11 @@ class HttpCodec final : public Codec {
     extra_headers_.append(lines.data(), lines.size());
   }
 
+  // Header names (lower case) the current request's response leaves out:
+  // the handler's own lines, and `server` drops the Server line. Forgotten
+  // when the next request is decoded; `names` must outlive the response.
+  void RemoveResponseHeaders(const std::vector<std::string>* names) { removed_ = names; }
+
   // Compresses the current request's response with `coding` when `policy`
   // says its type and size are worth it (a route's `compress`); `coding`
   // kIdentity only marks it `Vary: Accept-Encoding`. Forgotten when the
@@ -214,7 +219,8 @@ class HttpCodec final : public Codec {
   HeadState head_;
   std::string body_;           // de-chunked body
   std::string extra_headers_;  // AddResponseHeaders, for the request being answered
-  const CompressionPolicy* compression_ = nullptr;  // SetCompression
+  const CompressionPolicy* compression_ = nullptr;     // SetCompression
+  const std::vector<std::string>* removed_ = nullptr;  // RemoveResponseHeaders
   Coding coding_ = Coding::kIdentity;
   std::unique_ptr<Compressor> stream_compressor_;  // a streamed body being compressed
   // What compression does to a response with these headers: whether it
