@@ -269,6 +269,56 @@ TEST_F(RoutesTest, CompressionByAcceptEncoding) {
   EXPECT_TRUE(absl::StrContains(json, "Content-Encoding: gzip\n")) << json;
 }
 
+// A WebSocket route's own heartbeat: pings, and a silent client closed.
+TEST(RoutesHeartbeatTest, AWebSocketRoutePingsAndClosesTheSilent) {
+  auto server = SockmanProcess::Start(R"(
+service {
+  name: "beats"
+  listen: "http://127.0.0.1:0"
+  route { name: "live" match { path: "/live" } heartbeat { interval_ms: 100 not_response_limit: 3 }
+          echo {} }
+  route { name: "page" respond { body: "page" } }
+}
+)",
+                                      "beats", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto upgrade = [&](TestClient& ws) {
+    ws.Send(
+        "GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    for (std::string line = ws.ReadLine(3000); !line.empty() && line != "\r";) {
+      line = ws.ReadLine(3000);
+    }
+  };
+  TestClient silent((*server)->port("beats"));
+  upgrade(silent);
+  TestClient talking((*server)->port("beats"));
+  upgrade(talking);
+  std::string ping = silent.ReadExactly(2, 3000);
+  ASSERT_EQ(ping.size(), 2u);
+  EXPECT_EQ(static_cast<unsigned char>(ping[0]), 0x89);  // a ping control frame
+  // The talking client answers every ping with a pong; the silent one never.
+  for (int i = 0; i < 8; ++i) {
+    std::string frame = talking.ReadExactly(2, 3000);
+    ASSERT_EQ(frame.size(), 2u);
+    ASSERT_EQ(static_cast<unsigned char>(frame[0]), 0x89);
+    talking.Send(std::string("\x8a\x80\0\0\0\0", 6));  // masked empty pong
+  }
+  EXPECT_TRUE(silent.WaitClosed(3000));
+  EXPECT_TRUE(talking.Send(std::string("\x81\x82\0\0\0\0hi", 8)));
+  std::string echoed;
+  for (int i = 0; i < 5; ++i) {  // pings may come first
+    std::string frame = talking.ReadExactly(2, 3000);
+    ASSERT_EQ(frame.size(), 2u);
+    std::string payload = talking.ReadExactly(static_cast<unsigned char>(frame[1]) & 0x7f, 3000);
+    if (static_cast<unsigned char>(frame[0]) == 0x81) {
+      echoed = payload;
+      break;
+    }
+  }
+  EXPECT_EQ(echoed, "hi");
+}
+
 // No route can be reached, or bypassed, by spelling its path differently.
 TEST_F(RoutesTest, TrickyPathsCannotBypassARoute) {
   for (const auto& [path, expected] : std::vector<std::pair<std::string, std::string>>{
@@ -435,6 +485,8 @@ TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
   EXPECT_TRUE(
       absl::StartsWith(check("  route { cors { allowed_origins: \"https://a/\" } respond {} }\n"),
                        "bad.textproto:4:18: service 's': route[0].cors.allowed_origins:"));
+  EXPECT_TRUE(absl::StrContains(check("  route { heartbeat { interval_ms: 100 } respond {} }\n"),
+                                "route[0].heartbeat: route 's-1': pings WebSocket clients"));
   EXPECT_TRUE(absl::StrContains(check("  route { remove_response_header: \"Date\" respond {} }\n"),
                                 "route[0].remove_response_header: route 's-1': 'Date' frames the "
                                 "response (or is required): it stays"));

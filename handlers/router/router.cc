@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -125,6 +126,10 @@ struct RouteEntry {
   std::string response_headers;  // rendered lines
   std::shared_ptr<const CompressionPolicy> compression;
   std::vector<std::string> removed_headers;  // lower case
+  // WebSocket routes' heartbeat (interval 0: none).
+  int64_t heartbeat_ms = 0;
+  uint32_t not_response_limit = 0;
+  std::string ping_data;
 };
 
 class RouterFactory : public HandlerFactory {
@@ -170,6 +175,17 @@ class Router : public Handler {
       auths_.push_back(route.auth != nullptr ? std::make_unique<BasicAuthFile>(*route.auth)
                                              : nullptr);
     }
+    beats_.resize(factory.routes().size());
+    for (size_t i = 0; i < factory.routes().size(); ++i) {
+      const RouteEntry& route = factory.routes()[i];
+      if (route.heartbeat_ms <= 0) continue;
+      beats_[i].timer =
+          worker.reactor.AddRepeatingTimer(route.heartbeat_ms, [this, i] { Beat(i); });
+    }
+    reactor_ = &worker.reactor;
+  }
+  ~Router() override {
+    for (const Beats& beats : beats_) reactor_->CancelTimer(beats.timer);
   }
 
   void OnWorkerStart(const WorkerContext& worker) override {
@@ -191,6 +207,8 @@ class Router : public Handler {
     // The HTTP connection opens at accept (nothing to tell a route yet);
     // an upgraded one after its handshake.
     if (State* state = Find(connection); state != nullptr && state->owner >= 0) {
+      if (beats_[state->owner].timer != kNoTimer)
+        beats_[state->owner].connections.insert(&connection);
       handlers_[state->owner]->OnOpen(connection);
     }
   }
@@ -280,6 +298,7 @@ class Router : public Handler {
     if (it == states_.end()) return;
     State state = std::move(it->second);
     states_.erase(it);
+    if (state.owner >= 0) beats_[state.owner].connections.erase(&connection);
     ForEach(state, [&](Handler& h) { h.OnClose(connection); });
   }
   void OnBufferFull(Connection& connection) override {
@@ -329,6 +348,28 @@ class Router : public Handler {
     SendHttpResponse(connection, 204, headers, "");
   }
 
+  // A WebSocket route's heartbeat: pings each of its open connections every
+  // interval, and closes those silent for interval * not_response_limit.
+  void Beat(size_t index) {
+    const RouteEntry& route = factory_.routes()[index];
+    int64_t now = reactor_->NowMs();
+    int64_t silence = route.heartbeat_ms * route.not_response_limit;
+    std::vector<Connection*> silent;
+    for (Connection* connection : beats_[index].connections) {
+      if (route.not_response_limit > 0 && now - connection->last_recv_ms() >= silence) {
+        silent.push_back(connection);
+      } else {
+        connection->SendHeartbeat(route.ping_data);
+      }
+    }
+    for (Connection* connection : silent) connection->Destroy();  // OnClose forgets it
+  }
+
+  struct Beats {
+    TimerId timer = kNoTimer;
+    absl::flat_hash_set<Connection*> connections;
+  };
+
   struct State {
     int owner = -1;                            // the WebSocket route that has the connection
     absl::InlinedVector<uint16_t, 2> engaged;  // HTTP routes that saw it
@@ -348,7 +389,9 @@ class Router : public Handler {
   std::vector<CodecOptions> codec_options_;
   std::vector<std::unique_ptr<BasicAuthFile>> auths_;  // per route; null: none
   absl::flat_hash_map<const Connection*, State> states_;
-  std::string path_;  // the current request's normalised path
+  std::string path_;          // the current request's normalised path
+  std::vector<Beats> beats_;  // per route
+  Reactor* reactor_ = nullptr;
 };
 
 std::unique_ptr<Handler> RouterFactory::NewHandler(const WorkerContext& worker) const {
@@ -436,6 +479,22 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
                     absl::StrCat("the value of '", header.name(), "' has control characters"));
       }
       absl::StrAppend(&entry.response_headers, header.name(), ": ", header.value(), "\r\n");
+    }
+    if (route.has_heartbeat()) {
+      const Heartbeat& heartbeat = route.heartbeat();
+      if (!entry.websocket) {
+        return fail(i, "heartbeat", "pings WebSocket clients: this route answers HTTP requests");
+      }
+      if (heartbeat.interval_ms() < 10 || heartbeat.interval_ms() > 86'400'000) {
+        return fail(i, "heartbeat.interval_ms", "must be between 10 and 86400000");
+      }
+      if (uint64_t{heartbeat.interval_ms()} * heartbeat.not_response_limit() > 864'000'000) {
+        return fail(i, "heartbeat.not_response_limit",
+                    "interval_ms * not_response_limit must be at most 10 days");
+      }
+      entry.heartbeat_ms = heartbeat.interval_ms();
+      entry.not_response_limit = heartbeat.not_response_limit();
+      entry.ping_data = heartbeat.ping_data();
     }
     for (const std::string& name : route.remove_response_header()) {
       std::string lower = absl::AsciiStrToLower(name);
