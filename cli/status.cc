@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/json.h"
 #include "engine/base/read_file.h"
@@ -65,16 +66,20 @@ std::map<std::string, std::string> ParseFields(absl::string_view line) {
   return fields;
 }
 
-std::string WorkerStatusLine(const Server& server, const Reactor& reactor,
-                             uint64_t backend_errors) {
+std::string WorkerStatusLine(const Server& server, const Reactor& reactor, uint64_t backend_errors,
+                             const std::vector<std::pair<std::string, uint64_t>>& route_requests) {
   const ServiceCounters& c = server.counters();
+  std::string routes;
+  for (const auto& [name, count] : route_requests) {
+    absl::StrAppend(&routes, routes.empty() ? " routes=" : ",", name, ":", count);
+  }
   return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
                       " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
                       " timers=", reactor.timer_count(), " accepted=", c.connections_accepted,
                       " accept_pauses=", c.accept_pauses, " heartbeat_closes=", c.heartbeat_closes,
                       " idle_closes=", c.idle_closes, " datagrams_dropped=", c.datagrams_dropped,
                       " proxy_header_errors=", c.proxy_header_errors,
-                      " backend_errors=", backend_errors);
+                      " backend_errors=", backend_errors, routes);
 }
 
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
@@ -129,6 +134,17 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
       for (const char* key : kWorkerFields) {
         absl::StrAppend(&out, ",\"", key, "\":", w.answered ? JsonValue(Get(fields, key)) : "null");
       }
+      if (auto routes = fields.find("routes"); routes != fields.end()) {
+        out += ",\"routes\":{";
+        size_t k = 0;
+        for (absl::string_view route : absl::StrSplit(routes->second, ',', absl::SkipEmpty())) {
+          size_t colon = route.rfind(':');
+          if (colon == absl::string_view::npos) continue;
+          absl::StrAppend(&out, k++ ? "," : "", JsonString(route.substr(0, colon)), ":",
+                          JsonValue(std::string(route.substr(colon + 1))));
+        }
+        out += "}";
+      }
       absl::StrAppend(&out, ",\"state\":",
                       JsonString(w.worker.pid == 0 ? "restarting"
                                  : w.answered      ? "idle"
@@ -169,6 +185,10 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
             w.worker.pid == 0 ? "restarting"
             : w.answered      ? "idle"
                               : "busy"));
+    if (auto routes = fields.find("routes"); routes != fields.end()) {
+      absl::StrAppend(&out, "         routes: ",
+                      absl::StrReplaceAll(routes->second, {{",", " "}, {":", "="}}), "\n");
+    }
   }
   return out;
 }

@@ -6,6 +6,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/reactor.h"
@@ -14,9 +15,11 @@
 
 namespace sockman {
 
-// Worker side: "connections=2 requests=10 send_failures=0 ...".
-std::string WorkerStatusLine(const Server& server, const Reactor& reactor,
-                             uint64_t backend_errors = 0);
+// Worker side: "connections=2 requests=10 send_failures=0 ...", and with
+// routes "routes=api:12,www:40" (route names need no escaping).
+std::string WorkerStatusLine(
+    const Server& server, const Reactor& reactor, uint64_t backend_errors = 0,
+    const std::vector<std::pair<std::string, uint64_t>>& route_requests = {});
 // Worker side: one record per open connection, records separated by ";".
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
                                   const std::string& service);

@@ -144,7 +144,8 @@ void Worker::OnChannelMessage(ChannelMessage message) {
   switch (message.command) {
     case ChannelCommand::kStatus:
       channel_->Send(ChannelCommand::kReply,
-                     WorkerStatusLine(*server_, *reactor_, handler_->backend_errors()));
+                     WorkerStatusLine(*server_, *reactor_, handler_->backend_errors(),
+                                      handler_->route_requests()));
       return;
     case ChannelCommand::kConnections:
       channel_->Send(ChannelCommand::kReply,

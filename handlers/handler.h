@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -81,6 +82,9 @@ class Handler : public ConnectionEvents {
   // Failed exchanges with a backend (webhook requests, proxy upstreams), for
   // `status`.
   virtual uint64_t backend_errors() const { return 0; }
+  // Requests each route took, in config order (a service with routes), for
+  // `status`.
+  virtual std::vector<std::pair<std::string, uint64_t>> route_requests() const { return {}; }
 };
 
 // Built once per service in the master; immutable after fork.

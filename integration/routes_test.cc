@@ -137,6 +137,13 @@ TEST_F(RoutesTest, EveryMatchKindAndItsPrecedence) {
   EXPECT_EQ(Get("/", "-H 'Host: EXAMPLE.com:8080'"), "200 vhost");
   EXPECT_EQ(Get("/", "-H 'Host: www.example.com'"), "200 wild");
   EXPECT_EQ(Get("/", "-H 'Host: example.org'"), "200 any");
+  // status counts each route's requests (summed over the two workers).
+  std::string counts = Shell(absl::StrCat(
+      SockmanBinary(), " status --json -c ", server_->config_path(),
+      " | python3 -c 'import json,sys; w=json.load(sys.stdin)[\"workers\"]; "
+      "r=[x for x in w if x[\"service\"]==\"routes\"]; "
+      "print(sum(x[\"routes\"][\"exact\"] for x in r), sum(x[\"routes\"][\"form\"] for x in r))'"));
+  EXPECT_EQ(counts, "1 2\n");  // /api/v2/health once; /form twice (X-Beta: off, none)
   EXPECT_EQ(Get("/files/hello.txt"), "200 hello file\n");  // strip_prefix
   EXPECT_EQ(Shell(absl::StrCat("curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "
                                "'http://127.0.0.1:",

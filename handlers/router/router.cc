@@ -176,6 +176,7 @@ class Router : public Handler {
                                              : nullptr);
     }
     beats_.resize(factory.routes().size());
+    requests_.resize(factory.routes().size());
     for (size_t i = 0; i < factory.routes().size(); ++i) {
       const RouteEntry& route = factory.routes()[i];
       if (route.heartbeat_ms <= 0) continue;
@@ -196,6 +197,13 @@ class Router : public Handler {
   }
   void OnWorkerReload() override {
     for (auto& handler : handlers_) handler->OnWorkerReload();
+  }
+  std::vector<std::pair<std::string, uint64_t>> route_requests() const override {
+    std::vector<std::pair<std::string, uint64_t>> counts;
+    for (size_t i = 0; i < handlers_.size(); ++i) {
+      counts.emplace_back(factory_.routes()[i].name, requests_[i]);
+    }
+    return counts;
   }
   uint64_t backend_errors() const override {
     uint64_t sum = 0;
@@ -250,6 +258,7 @@ class Router : public Handler {
       return;
     }
     const RouteEntry& route = factory_.routes()[index];
+    ++requests_[index];
     if (preflight) return AnswerPreflight(connection, request, *route.cors, origin, announced);
     if (BasicAuthFile* auth = auths_[index].get();
         auth != nullptr &&
@@ -389,8 +398,9 @@ class Router : public Handler {
   std::vector<CodecOptions> codec_options_;
   std::vector<std::unique_ptr<BasicAuthFile>> auths_;  // per route; null: none
   absl::flat_hash_map<const Connection*, State> states_;
-  std::string path_;          // the current request's normalised path
-  std::vector<Beats> beats_;  // per route
+  std::string path_;                // the current request's normalised path
+  std::vector<Beats> beats_;        // per route
+  std::vector<uint64_t> requests_;  // per route: requests (upgrades included) it took
   Reactor* reactor_ = nullptr;
 };
 
