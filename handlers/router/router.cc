@@ -18,6 +18,7 @@
 #include "protocols/http/compression.h"
 #include "protocols/http/http.h"
 #include "protocols/http/syntax.h"
+#include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
 namespace {
@@ -632,6 +633,19 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
       }
       websocket_binding->FillDefaults(as_service);
       std::unique_ptr<const ProtocolOptions> options = websocket_binding->Options(as_service);
+      // The upgrade request is the one the service's HTTP codec took: the
+      // same limits judge it again (http { max_header_size ... }).
+      if (auto* ws = dynamic_cast<const WebSocketOptions*>(options.get());
+          ws != nullptr && service.has_http()) {
+        auto copy = std::make_unique<WebSocketOptions>(*ws);
+        const Http& http = service.http();
+        if (http.has_max_header_size()) copy->handshake.max_header_size = http.max_header_size();
+        if (http.has_header_timeout_ms()) {
+          copy->handshake.header_timeout_ms = http.header_timeout_ms();
+        }
+        copy->handshake.strict_line_endings = http.strict_line_endings();
+        options = std::move(copy);
+      }
       entry.websocket_options = std::shared_ptr<const ProtocolOptions>(std::move(options));
     }
     routes.push_back(std::move(entry));
