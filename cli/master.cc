@@ -16,6 +16,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/redis_client.h"
 #include "engine/worker_bus.h"
+#include "handlers/router/router.h"
 
 namespace sockman {
 namespace {
@@ -31,6 +32,26 @@ absl::StatusOr<std::unique_ptr<Master>> Master::Create(Plan plan, MasterOptions 
 }
 
 Master::~Master() = default;
+
+absl::StatusOr<std::vector<UniqueFd>> Master::OpenRouteLogs(const ServicePlan& service) {
+  std::vector<UniqueFd> logs;
+  for (int i = 0; i < service.config.route_size(); ++i) {
+    const Route& route = service.config.route(i);
+    if (!route.has_access_log()) {
+      logs.emplace_back();
+      continue;
+    }
+    absl::StatusOr<UniqueFd> opened = OpenAppend(route.access_log());
+    if (!opened.ok()) {
+      return absl::Status(
+          opened.status().code(),
+          absl::StrCat("service '", service.config.name(), "': route '",
+                       RouteName(service.config, i), "': access_log: ", opened.status().message()));
+    }
+    logs.push_back(std::move(*opened));
+  }
+  return logs;
+}
 
 absl::StatusOr<UniqueFd> Master::OpenAccessLog(const ServicePlan& service) {
   if (!service.config.has_access_log()) return UniqueFd();
@@ -79,9 +100,15 @@ absl::Status Master::Start(Plan first) {
     if (!bound.ok()) return bound.status();
     absl::StatusOr<UniqueFd> access_log = OpenAccessLog(service);
     if (!access_log.ok()) return access_log.status();
+    absl::StatusOr<std::vector<UniqueFd>> route_logs = OpenRouteLogs(service);
+    if (!route_logs.ok()) return route_logs.status();
     order_.push_back(service.config.name());
-    running_[service.config.name()] =
-        Running{plan, &service, std::move(bound->fd), std::move(*access_log), bound->summary};
+    running_[service.config.name()] = Running{plan,
+                                              &service,
+                                              std::move(bound->fd),
+                                              std::move(*access_log),
+                                              std::move(*route_logs),
+                                              bound->summary};
   }
 
   absl::StatusOr<UniqueFd> control_fd = ControlServer::Listen(paths.control_socket);
@@ -143,6 +170,10 @@ WorkerPool Master::MakePool(const Running& running, int64_t stop_timeout_ms) con
   fds.access_log = running.access_log.get();
   std::vector<int> keep = {fds.listen};
   if (fds.access_log >= 0) keep.push_back(fds.access_log);
+  for (const UniqueFd& log : running.route_logs) {
+    fds.route_logs.push_back(log.get());
+    if (log.valid()) keep.push_back(log.get());
+  }
   // The closure holds the plan: it lives while this pool may fork workers.
   return WorkerPool{
       .name = running.service->config.name(),
@@ -301,6 +332,12 @@ void Master::Reload(bool graceful, ControlReply reply) {
     } else {
       LogError(absl::StrCat("reload: ", access_log.status().message()));
     }
+    absl::StatusOr<std::vector<UniqueFd>> route_logs = OpenRouteLogs(service);
+    if (route_logs.ok()) {
+      r.route_logs = std::move(*route_logs);
+    } else {
+      LogError(absl::StrCat("reload: ", route_logs.status().message()));
+    }
     pools.push_back(MakePool(r, next->stop_timeout_ms));
     replace.push_back(name);
     next_running[name] = std::move(r);
@@ -344,6 +381,14 @@ void Master::ReopenLogs() {
     if (r.access_log.valid() && reopen(r.service->config.access_log(), r.access_log.get())) {
       absl::StrAppend(&what, what.empty() ? "" : " ", "access");
       fds.push_back(r.access_log.get());
+    }
+    for (size_t i = 0; i < r.route_logs.size(); ++i) {
+      if (r.route_logs[i].valid() &&
+          reopen(r.service->config.route(static_cast<int>(i)).access_log(),
+                 r.route_logs[i].get())) {
+        absl::StrAppend(&what, what.empty() ? "" : " ", "route-access:", i);
+        fds.push_back(r.route_logs[i].get());
+      }
     }
     if (!fds.empty()) supervisor_->SendToPool(name, ChannelCommand::kReopen, what, fds);
   }

@@ -66,6 +66,7 @@ class Master {
     const ServicePlan* service = nullptr;
     UniqueFd listen;
     UniqueFd access_log;
+    std::vector<UniqueFd> route_logs;  // per route; invalid: none
     ServiceSummary summary;
   };
 
@@ -74,6 +75,8 @@ class Master {
   // Opens the service's access log, if it has one (before workers drop
   // privileges, as nginx does).
   absl::StatusOr<UniqueFd> OpenAccessLog(const ServicePlan& service);
+  // The same for each route's own access log (invalid where a route has none).
+  absl::StatusOr<std::vector<UniqueFd>> OpenRouteLogs(const ServicePlan& service);
   WorkerPool MakePool(const Running& running, int64_t stop_timeout_ms) const;
   std::vector<ControlVerb> ControlVerbs();
   // Workers find each other on the worker bus; the master tells them who is there.

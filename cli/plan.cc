@@ -143,6 +143,9 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     if (service.has_access_log()) {
       sp.config.set_access_log(file.ResolvePath(service.access_log()));
     }
+    for (Route& route : *sp.config.mutable_route()) {
+      if (route.has_access_log()) route.set_access_log(file.ResolvePath(route.access_log()));
+    }
     const Limits& limits = service.limits();
     sp.server.protocol = sp.protocol;
     sp.server.codec.max_package_size = limits.max_package_size();

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "cli/listeners.h"
 #include "cli/status.h"
 #include "engine/base/clock.h"
@@ -84,10 +86,22 @@ absl::Status Worker::Start() {
     loop.AddRepeatingTimer(1000, [this] { access_log_->Flush(); });
   }
 
+  std::vector<LogAppender*> route_logs;
+  for (int fd : fds_.route_logs) {
+    route_logs_.push_back(fd >= 0 ? std::make_unique<LogAppender>(UniqueFd(fd)) : nullptr);
+    route_logs.push_back(route_logs_.back().get());
+  }
+  if (!route_logs_.empty()) {
+    loop.AddRepeatingTimer(1000, [this] {
+      for (auto& log : route_logs_) {
+        if (log != nullptr) log->Flush();
+      }
+    });
+  }
   context_ = std::make_unique<WorkerContext>(
       WorkerContext{loop, service_.config.name(), worker_id_, bus_.get(),
                     service_.cluster.has_value() ? &*service_.cluster : nullptr,
-                    service_.hubs.get(), options.codec});
+                    service_.hubs.get(), options.codec, route_logs});
   handler_ = service_.handler->NewHandler(*context_);
   if (IsUdp(service_)) {
     auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler_);
@@ -113,6 +127,9 @@ int Worker::Run() {
   handler_->OnWorkerStop();
   server_.reset();  // closes what is left (OnClose runs for each)
   if (access_log_) access_log_->Flush();
+  for (auto& log : route_logs_) {
+    if (log != nullptr) log->Flush();
+  }
   return 0;
 }
 
@@ -177,6 +194,11 @@ void Worker::Reopen(const ChannelMessage& message) {
     } else if (what == "access" && access_log_ != nullptr) {
       access_log_->Flush();
       dup2(fresh, fds_.access_log);
+    } else if (size_t route; absl::ConsumePrefix(&what, "route-access:") &&
+                             absl::SimpleAtoi(what, &route) && route < route_logs_.size() &&
+                             route_logs_[route] != nullptr) {
+      route_logs_[route]->Flush();
+      dup2(fresh, fds_.route_logs[route]);
     }
   }
 }

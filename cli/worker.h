@@ -30,6 +30,7 @@ namespace sockman {
 struct WorkerFds {
   int listen = -1;
   int access_log = -1;
+  std::vector<int> route_logs;  // per route; -1: none
   int channel = -1;
 };
 
@@ -66,6 +67,7 @@ class Worker {
   std::unique_ptr<SignalSource> signals_;
   UniqueFd own_listener_;  // reuse_port: this worker's socket in the group
   std::unique_ptr<LogAppender> access_log_;
+  std::vector<std::unique_ptr<LogAppender>> route_logs_;  // per route; null: none
   std::unique_ptr<WorkerContext> context_;
   std::unique_ptr<Handler> handler_;
   std::unique_ptr<Server> server_;

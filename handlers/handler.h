@@ -60,6 +60,9 @@ struct WorkerContext {
   // The service's codec options in this worker (its access log), for a
   // handler that makes codecs of its own (routes upgrading to WebSocket).
   CodecOptions codec;
+  // A service with routes: each route's own access log in this worker, in
+  // route order (null: none, the service's applies).
+  std::vector<LogAppender*> route_access_logs;
 };
 
 // The client space `service` belongs to: its hub's name, or its own.

@@ -4,6 +4,8 @@
 // bypass table, `check`'s listing and errors with file:line:col; and the
 // site example (page, WebSocket groups, token-protected push, one https://
 // port) in two headless Chromium frames.
+#include <signal.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -276,6 +278,51 @@ TEST_F(RoutesTest, CompressionByAcceptEncoding) {
   EXPECT_TRUE(absl::StrContains(json, "Content-Encoding: gzip\n")) << json;
 }
 
+// A route's own access log, beside the service's; reopened on SIGUSR1 as
+// the service's is (logrotate).
+TEST(RoutesAccessLogTest, ARouteLogsToItsOwnFile) {
+  std::string dir = ShortTempDir();
+  auto server = SockmanProcess::Start(R"(
+service {
+  name: "logged"
+  listen: "http://127.0.0.1:0"
+  access_log: "service.log"
+  route { name: "api" match { prefix: "/api/" } access_log: "api.log" respond { body: "api" } }
+  route { name: "rest" respond { body: "rest" } }
+}
+)",
+                                      "logged", dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string base = absl::StrCat("http://127.0.0.1:", (*server)->port("logged"));
+  Shell(absl::StrCat("curl -s -o /dev/null -H 'X-Forwarded-For: 1.2.3.4' ", base, "/api/one"));
+  Shell(absl::StrCat("curl -s -o /dev/null ", base, "/other"));
+  auto wait_for = [&](const std::string& file, const std::string& text) {
+    std::string log;
+    for (int i = 0; i < 60 && !absl::StrContains(log, text); ++i) {
+      usleep(50'000);
+      log = ReadFile(dir + "/" + file);
+    }
+    return log;
+  };
+  std::string api = wait_for("api.log", "GET /api/one");
+  EXPECT_TRUE(absl::StrContains(api, "127.0.0.1 - - [")) << api;
+  EXPECT_TRUE(absl::StrContains(api, "\"GET /api/one HTTP/1.1\" 200 3")) << api;
+  EXPECT_FALSE(absl::StrContains(api, "/other")) << api;
+  std::string service = wait_for("service.log", "/other");
+  EXPECT_TRUE(absl::StrContains(service, "\"GET /other HTTP/1.1\" 200 4")) << service;
+  EXPECT_FALSE(absl::StrContains(service, "/api/one")) << service;
+  // logrotate: move the file, SIGUSR1, and new lines go to a new api.log.
+  ASSERT_EQ(rename((dir + "/api.log").c_str(), (dir + "/api.log.1").c_str()), 0);
+  kill((*server)->pid(), SIGUSR1);
+  std::string rotated;
+  for (int i = 0; i < 60 && !absl::StrContains(rotated, "/api/two"); ++i) {
+    Shell(absl::StrCat("curl -s -o /dev/null ", base, "/api/two"));
+    usleep(100'000);
+    rotated = ReadFile(dir + "/api.log");
+  }
+  EXPECT_TRUE(absl::StrContains(rotated, "GET /api/two")) << rotated;
+}
+
 // A WebSocket route's own heartbeat: pings, and a silent client closed.
 TEST(RoutesHeartbeatTest, AWebSocketRoutePingsAndClosesTheSilent) {
   auto server = SockmanProcess::Start(R"(
@@ -492,6 +539,8 @@ TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
   EXPECT_TRUE(
       absl::StartsWith(check("  route { cors { allowed_origins: \"https://a/\" } respond {} }\n"),
                        "bad.textproto:4:18: service 's': route[0].cors.allowed_origins:"));
+  EXPECT_TRUE(absl::StrContains(check("  route { access_log: \"x.log\" echo {} }\n"),
+                                "route[0].access_log: route 's-1': access lines are for HTTP"));
   EXPECT_TRUE(absl::StrContains(check("  route { heartbeat { interval_ms: 100 } respond {} }\n"),
                                 "route[0].heartbeat: route 's-1': pings WebSocket clients"));
   EXPECT_TRUE(absl::StrContains(check("  route { remove_response_header: \"Date\" respond {} }\n"),

@@ -168,11 +168,15 @@ class RouterFactory : public HandlerFactory {
 class Router : public Handler {
  public:
   Router(const RouterFactory& factory, const WorkerContext& worker) : factory_(factory) {
-    for (const RouteEntry& route : factory.routes()) {
+    for (size_t i = 0; i < factory.routes().size(); ++i) {
+      const RouteEntry& route = factory.routes()[i];
       handlers_.push_back(route.factory->NewHandler(worker));
       CodecOptions options = worker.codec;
       options.options = route.websocket_options.get();
+      LogAppender* log =
+          i < worker.route_access_logs.size() ? worker.route_access_logs[i] : nullptr;
       codec_options_.push_back(options);
+      logs_.push_back(log);
       auths_.push_back(route.auth != nullptr ? std::make_unique<BasicAuthFile>(*route.auth)
                                              : nullptr);
     }
@@ -289,6 +293,7 @@ class Router : public Handler {
       path_ = absl::StrCat("/", absl::StripPrefix(path_.substr(route.prefix.size()), "/"));
     }
     codec->OverridePath(path_);
+    if (logs_[index] != nullptr) codec->SetAccessLog(logs_[index], connection.remote_address());
     if (!route.response_headers.empty()) codec->AddResponseHeaders(route.response_headers);
     if (!route.removed_headers.empty()) codec->RemoveResponseHeaders(&route.removed_headers);
     if (route.compression != nullptr) {
@@ -398,6 +403,7 @@ class Router : public Handler {
   std::vector<std::unique_ptr<Handler>> handlers_;
   std::vector<CodecOptions> codec_options_;
   std::vector<std::unique_ptr<BasicAuthFile>> auths_;  // per route; null: none
+  std::vector<LogAppender*> logs_;                     // per route; null: the service's
   absl::flat_hash_map<const Connection*, State> states_;
   std::string path_;                // the current request's normalised path
   std::vector<Beats> beats_;        // per route
@@ -490,6 +496,14 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
                     absl::StrCat("the value of '", header.name(), "' has control characters"));
       }
       absl::StrAppend(&entry.response_headers, header.name(), ": ", header.value(), "\r\n");
+    }
+    if (route.has_access_log() && route.access_log().empty()) {
+      return fail(i, "access_log", "must be a file path");
+    }
+    if (route.has_access_log() && entry.websocket) {
+      return fail(i, "access_log",
+                  "access lines are for HTTP exchanges: a WebSocket route's upgrades are not "
+                  "logged");
     }
     if (route.has_heartbeat()) {
       const Heartbeat& heartbeat = route.heartbeat();

@@ -86,9 +86,20 @@ absl::string_view HttpDate::LogTime() {
 }
 
 void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) {
-  if (options_.access_log == nullptr) return;
-  AppendAccessLog(*options_.access_log, peer_host_, HttpDate::LogTime(),
-                  have_request ? &logged_ : nullptr, status, body_bytes);
+  LogAppender* log = route_log_ != nullptr ? route_log_ : options_.access_log;
+  if (log == nullptr) return;
+  AppendAccessLog(*log, peer_host_, HttpDate::LogTime(), have_request ? &logged_ : nullptr, status,
+                  body_bytes);
+}
+
+void HttpCodec::SetAccessLog(LogAppender* log, const SocketAddress& client) {
+  route_log_ = log;
+  peer_host_ = client.Host();
+  // Deliver captured the request only for a service log.
+  if (options_.access_log == nullptr) {
+    logged_.Capture(request_.method, request_.target, request_.version_minor,
+                    request_.Header("Referer"), request_.Header("User-Agent"));
+  }
 }
 
 void HttpCodec::Attach(const SocketAddress& peer) {
@@ -505,6 +516,7 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
   compression_ = nullptr;
   coding_ = Coding::kIdentity;
   removed_ = nullptr;
+  route_log_ = nullptr;
   if (options_.access_log != nullptr) {
     // The request's part of the log line, copied now: a handler may answer
     // after the request's bytes are gone (asynchronous responses).
@@ -691,6 +703,7 @@ void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
   close_after_send_ = true;
   extra_headers_.clear();  // not the bad request's: it has no route
   removed_ = nullptr;
+  route_log_ = nullptr;
   answering_head_ = false;
   answering_minor_ = 1;
   uint16_t status = error.code;

@@ -139,6 +139,10 @@ class HttpCodec final : public Codec {
     extra_headers_.append(lines.data(), lines.size());
   }
 
+  // Logs the current request's exchange to `log` (a route's access log)
+  // instead of the service's, with `client` as its remote address.
+  void SetAccessLog(LogAppender* log, const SocketAddress& client);
+
   // Header names (lower case) the current request's response leaves out:
   // the handler's own lines, and `server` drops the Server line. Forgotten
   // when the next request is decoded; `names` must outlive the response.
@@ -221,6 +225,7 @@ class HttpCodec final : public Codec {
   std::string extra_headers_;  // AddResponseHeaders, for the request being answered
   const CompressionPolicy* compression_ = nullptr;     // SetCompression
   const std::vector<std::string>* removed_ = nullptr;  // RemoveResponseHeaders
+  LogAppender* route_log_ = nullptr;                   // SetAccessLog
   Coding coding_ = Coding::kIdentity;
   std::unique_ptr<Compressor> stream_compressor_;  // a streamed body being compressed
   // What compression does to a response with these headers: whether it
