@@ -1,14 +1,20 @@
-// Fuzz target for the HTTP request parser. The first two bytes pick limits;
-// the rest is fed in chunks whose sizes come from the data, as a socket would
-// deliver it. Checks the codec's contract, not just the absence of crashes.
+// Fuzz target for the HTTP request parser. The first two bytes pick limits,
+// the forwarding header a trusted peer's client address is read from, and
+// the coding responses are compressed with; the rest is fed in chunks whose
+// sizes come from the data, as a socket would deliver it. Checks the
+// codec's contract, not just the absence of crashes.
 //
 // Built with libFuzzer by protocols/http/fuzz_test.sh (clang,
 // -fsanitize=fuzzer,address,undefined) and replayed over the seed corpus by
 // //protocols/http:http_codec_fuzz_replay_test on every `bazel test`.
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "engine/networks.h"
 #include "protocols/http/http_codec.h"
 
 namespace {
@@ -26,10 +32,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_package_size = 64 + size_t{data[0]} * 64;
   HttpOptions http;
   http.max_header_size = 64 + size_t{data[1]} * 16;
+  // The peer is a trusted proxy: X-Forwarded-For, X-Real-IP or Forwarded
+  // names the client.
+  auto real_ip = std::make_shared<RealIpOptions>();
+  real_ip->trusted =
+      std::make_shared<const NetworkList>(*NetworkList::Parse({"127.0.0.0/8", "::1"}));
+  real_ip->header = static_cast<RealIpOptions::Header>(data[0] % 3);
+  http.real_ip = real_ip;
   options.options = &http;
+  CompressionPolicy policy;
+  policy.min_size = 0;
+  policy.types = {"text/"};
+  Coding coding = static_cast<Coding>(data[1] % 4);
   data += 2;
   size -= 2;
   HttpCodec codec(options);
+  codec.Attach(*SocketAddress::Parse("127.0.0.1", 4000));
   std::string pending;
   size_t at = 0;
   while (at < size) {
@@ -69,9 +87,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       Check(request.body == r.message);
       Check(request.method.size() > 0);
+      // A client named by the header is an address of either family.
+      if (const SocketAddress* client = codec.ClientAddress()) {
+        Check(client->family() == AF_INET || client->family() == AF_INET6);
+        Check(!client->Host().empty());
+      }
       std::string out;
-      codec.EncodeResponse(200, "X: y\r\n", request.body, out);
+      codec.SetCompression(&policy, coding);
+      codec.EncodeResponse(200, "Content-Type: text/plain\r\nX: y\r\n", request.body, out);
       Check(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+      Check(out.find("\r\n\r\n") != std::string::npos);
       pending.erase(0, r.consumed);
     }
   }
