@@ -184,12 +184,19 @@ std::string HandlerName(const Service& service) {
   return field == nullptr ? "" : field->name();
 }
 
+std::string RouteName(const Service& service, int index) {
+  const Route& route = service.route(index);
+  return route.has_name() ? route.name() : absl::StrCat(service.name(), "-", index + 1);
+}
+
 std::vector<std::string> DslHandlerNames() {
   std::vector<std::string> names;
   const auto* oneof = Service::descriptor()->FindOneofByName("handler");
   for (int i = 0; i < oneof->field_count(); ++i) names.push_back(oneof->field(i)->name());
   return names;
 }
+
+namespace {
 
 // Whether a service has clients a push can reach: a broadcast or webhook
 // handler, or routes with one.
@@ -198,6 +205,8 @@ bool HasClients(const Service& service) {
   return std::any_of(service.route().begin(), service.route().end(),
                      [](const Route& r) { return r.has_broadcast() || r.has_webhook(); });
 }
+
+}  // namespace
 
 absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& schemes) {
   const Config& config = file.config();
@@ -429,8 +438,7 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
   for (int i = 0; i < config.service_size(); ++i) {
     const Service& service = config.service(i);
     for (int r = 0; r < service.route_size(); ++r) {
-      std::string name = service.route(r).has_name() ? service.route(r).name()
-                                                     : absl::StrCat(service.name(), "-", r + 1);
+      std::string name = RouteName(service, r);
       if (!names.insert(name).second) {
         return file.ServiceError(i, absl::StrCat("route[", r, "].name"),
                                  absl::StrCat("'", name, "' is already a service or route name"));
@@ -469,8 +477,7 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       }
       for (int r = 0; r < other.route_size(); ++r) {
         const Route& route = other.route(r);
-        std::string name = route.has_name() ? route.name() : absl::StrCat(other.name(), "-", r + 1);
-        if (name == target) found = route.has_broadcast() || route.has_webhook();
+        if (RouteName(other, r) == target) found = route.has_broadcast() || route.has_webhook();
       }
     }
     if (!found) {

@@ -94,6 +94,9 @@ absl::StatusOr<ListenUri> ParseRedisUri(absl::string_view uri);
 std::string HandlerName(const Service& service);
 // The names of every handler field of the DSL, in declaration order.
 std::vector<std::string> DslHandlerNames();
+// The name route `index` (0-based) of `service` has: its `name`, else
+// SERVICE-N (N counts from 1).
+std::string RouteName(const Service& service, int index);
 
 // Everything that can be checked from the config and the schemes' rules:
 // names, listen URIs, counts, limits, the protocols' own fields. Returns the

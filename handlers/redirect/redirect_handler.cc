@@ -65,17 +65,8 @@ class RedirectHandler : public Handler {
   void OnMessage(Connection& connection, absl::string_view, MessageKind) override {
     const HttpRequest* request = HttpRequestOf(connection);
     if (request == nullptr) return;
-    absl::string_view host = request->host, port;
-    if (absl::StartsWith(host, "[")) {
-      size_t close = host.find(']');
-      if (close != absl::string_view::npos && close + 1 < host.size() && host[close + 1] == ':') {
-        port = host.substr(close + 2);
-        host = host.substr(0, close + 1);
-      }
-    } else if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
-      port = host.substr(colon + 1);
-      host = host.substr(0, colon);
-    }
+    absl::string_view host, port;
+    SplitHostPort(request->host, host, port);
     // The target as sent, for {uri}: origin-form, or the path of an
     // absolute-form target.
     absl::string_view uri = request->target;

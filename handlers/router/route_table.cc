@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "protocols/http/syntax.h"
 #include "re2/re2.h"
 
 namespace sockman {
@@ -24,13 +25,6 @@ struct RouteTable::Group {
 };
 
 namespace {
-
-bool IsTchar(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool IsToken(absl::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), IsTchar); }
 
 int Hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -162,13 +156,8 @@ int NormalizeRoutePath(absl::string_view raw, std::string& out) {
 }
 
 std::string RequestHostName(absl::string_view host) {
-  absl::string_view name = host;
-  if (absl::StartsWith(name, "[")) {
-    size_t close = name.find(']');
-    if (close != absl::string_view::npos) name = name.substr(0, close + 1);
-  } else if (size_t colon = name.rfind(':'); colon != absl::string_view::npos) {
-    name = name.substr(0, colon);
-  }
+  absl::string_view name, port;
+  SplitHostPort(host, name, port);
   while (absl::EndsWith(name, ".")) name.remove_suffix(1);
   return absl::AsciiStrToLower(name);
 }
@@ -231,12 +220,12 @@ absl::StatusOr<RouteTable> RouteTable::Build(std::vector<RouteSpec> specs, Route
       table.regexes_[i] = std::move(re);
     }
     for (const std::string& method : spec.methods) {
-      if (!IsToken(method)) {
+      if (!IsHttpToken(method)) {
         return fail(i, "match.method", absl::StrCat("'", method, "' is not a method name"));
       }
     }
     for (const auto& [name, value] : spec.headers) {
-      if (!IsToken(name)) {
+      if (!IsHttpToken(name)) {
         return fail(i, "match.header", absl::StrCat("'", name, "' is not a header name"));
       }
     }

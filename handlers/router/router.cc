@@ -430,11 +430,6 @@ bool IsWebSocketRoute(const Route& route) {
          std::end(kWebSocketHandlers);
 }
 
-std::string RouteName(const Service& service, int index) {
-  const Route& route = service.route(index);
-  return route.has_name() ? route.name() : absl::StrCat(service.name(), "-", index + 1);
-}
-
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& service,
                                                              const Protocol& protocol,
                                                              const std::string& config_directory,

@@ -47,9 +47,6 @@ std::vector<std::string> DescribeRoutes(const HandlerFactory& router);
 // Digests of the files the routes loaded (htpasswd files), for reload.
 std::string RouterLoadedFiles(const HandlerFactory& router);
 
-// The name route `index` (0-based) of `service` has.
-std::string RouteName(const Service& service, int index);
-
 // Whether a route's handler takes WebSocket clients.
 bool IsWebSocketRoute(const Route& route);
 

@@ -84,12 +84,25 @@ bool IsValidHost(absl::string_view host) {
       unsigned char c = static_cast<unsigned char>(name[i]);
       if (absl::ascii_isalnum(c)) continue;
       switch (c) {
-        case '-': case '.': case '_': case '~':                        // unreserved
-        case '!': case '$': case '&': case '\'': case '(': case ')':   // sub-delims
-        case '*': case '+': case ',': case ';': case '=':
+        case '-':
+        case '.':
+        case '_':
+        case '~':  // unreserved
+        case '!':
+        case '$':
+        case '&':
+        case '\'':
+        case '(':
+        case ')':  // sub-delims
+        case '*':
+        case '+':
+        case ',':
+        case ';':
+        case '=':
           continue;
         case '%':  // pct-encoded
-          if (i + 2 < name.size() && absl::ascii_isxdigit(static_cast<unsigned char>(name[i + 1])) &&
+          if (i + 2 < name.size() &&
+              absl::ascii_isxdigit(static_cast<unsigned char>(name[i + 1])) &&
               absl::ascii_isxdigit(static_cast<unsigned char>(name[i + 2]))) {
             i += 2;
             continue;
@@ -111,6 +124,17 @@ absl::string_view TrimOws(absl::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
+}
+
+void SplitHostPort(absl::string_view host, absl::string_view& name, absl::string_view& port) {
+  name = host;
+  port = {};
+  size_t colon = host.rfind(':');
+  // A colon inside brackets is the IPv6 address's, not a port's.
+  if (colon == absl::string_view::npos || host.find(']', colon) != absl::string_view::npos) return;
+  if (!host.empty() && host[0] != '[' && host.find(':') != colon) return;  // bare IPv6: no port
+  name = host.substr(0, colon);
+  port = host.substr(colon + 1);
 }
 
 }  // namespace sockman

@@ -20,6 +20,10 @@ bool HttpListHasToken(absl::string_view list, absl::string_view token);
 // The empty value is valid (a URI without an authority).
 bool IsValidHost(absl::string_view host);
 
+// Splits a Host value into its host ("example.com", "[::1]") and port
+// ("8080", or "" when there is none).
+void SplitHostPort(absl::string_view host, absl::string_view& name, absl::string_view& port);
+
 // `s` without leading and trailing spaces and tabs (RFC 9110 5.6.3 OWS).
 absl::string_view TrimOws(absl::string_view s);
 

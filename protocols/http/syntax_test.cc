@@ -6,9 +6,9 @@ namespace sockman {
 namespace {
 
 TEST(HostTest, AcceptsTheAuthorityGrammar) {
-  for (const char* good : {"", "example.com", "example.com:8080", "127.0.0.1", "127.0.0.1:80",
-                           "[::1]", "[::1]:443", "[2001:db8::7]:1", "a-b_c~d.e", "x%41y",
-                           "sub!$&'()*+,;=delims", "host:"}) {
+  for (const char* good :
+       {"", "example.com", "example.com:8080", "127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443",
+        "[2001:db8::7]:1", "a-b_c~d.e", "x%41y", "sub!$&'()*+,;=delims", "host:"}) {
     EXPECT_TRUE(IsValidHost(good)) << good;
   }
 }
@@ -18,6 +18,20 @@ TEST(HostTest, RefusesWhatIsNoAuthority) {
                           "host:80:90", "host:123456", "ex\"ample", "a%zz", "a%4", "h\x80"}) {
     EXPECT_FALSE(IsValidHost(bad)) << bad;
   }
+}
+
+TEST(SyntaxTest, SplitHostPort) {
+  auto split = [](absl::string_view host) {
+    absl::string_view name, port;
+    SplitHostPort(host, name, port);
+    return std::string(name) + "|" + std::string(port);
+  };
+  EXPECT_EQ(split("example.com"), "example.com|");
+  EXPECT_EQ(split("example.com:8080"), "example.com|8080");
+  EXPECT_EQ(split("[::1]"), "[::1]|");
+  EXPECT_EQ(split("[::1]:80"), "[::1]|80");
+  EXPECT_EQ(split("10.0.0.1:443"), "10.0.0.1|443");
+  EXPECT_EQ(split(""), "|");
 }
 
 }  // namespace
