@@ -206,24 +206,22 @@ void StaticHandler::ServeFile(Connection& connection, const HttpRequest& request
   static const std::pair<Coding, const char*> kSiblings[] = {
       {Coding::kBrotli, ".br"}, {Coding::kZstd, ".zst"}, {Coding::kGzip, ".gz"}};
   Coding sibling = Coding::kIdentity;
-  if (absl::string_view accept = request.Header("Accept-Encoding"); !accept.empty()) {
-    std::vector<Coding> present;
-    UniqueFd fds[3];
-    struct stat stats[3];
-    for (int i = 0; i < 3; ++i) {
-      // Only the codings the client takes are worth an open.
-      if (NegotiateCoding(accept, {kSiblings[i].first}) == Coding::kIdentity) continue;
-      if (OpenBeneath(relative + kSiblings[i].second, fds[i]) == 0 &&
-          fstat(fds[i].get(), &stats[i]) == 0 && S_ISREG(stats[i].st_mode)) {
-        present.push_back(kSiblings[i].first);
-      }
+  // In the client's order of preference, the first sibling present: only
+  // the codings it takes cost an open.
+  static const std::vector<Coding> kOffered = {Coding::kBrotli, Coding::kZstd, Coding::kGzip};
+  for (Coding coding : RankCodings(request.Header("Accept-Encoding"), kOffered)) {
+    const char* extension = kSiblings[0].second;
+    for (const auto& [c, ext] : kSiblings) {
+      if (c == coding) extension = ext;
     }
-    sibling = NegotiateCoding(accept, present);
-    for (int i = 0; i < 3; ++i) {
-      if (sibling != Coding::kIdentity && kSiblings[i].first == sibling) {
-        file = std::move(fds[i]);
-        st = stats[i];
-      }
+    UniqueFd fd;
+    struct stat fd_st;
+    if (OpenBeneath(relative + extension, fd) == 0 && fstat(fd.get(), &fd_st) == 0 &&
+        S_ISREG(fd_st.st_mode)) {
+      file = std::move(fd);
+      st = fd_st;
+      sibling = coding;
+      break;
     }
   }
   bool gzip = sibling != Coding::kIdentity;  // precompressed

@@ -173,8 +173,9 @@ bool CompressionPolicy::Compressible(absl::string_view content_type) const {
   return false;
 }
 
-Coding NegotiateCoding(absl::string_view accept_encoding, const std::vector<Coding>& offered) {
-  if (accept_encoding.empty()) return Coding::kIdentity;
+std::vector<Coding> RankCodings(absl::string_view accept_encoding,
+                                const std::vector<Coding>& offered) {
+  if (accept_encoding.empty()) return {};
   // q per offered coding (-1: not named), and the q of "*".
   std::vector<double> q(offered.size(), -1);
   double any = -1;
@@ -209,16 +210,20 @@ Coding NegotiateCoding(absl::string_view accept_encoding, const std::vector<Codi
       if (offered[i] == coding) q[i] = std::max(q[i], weight);
     }
   }
-  Coding best = Coding::kIdentity;
-  double best_q = 0;
+  std::vector<size_t> order;
   for (size_t i = 0; i < offered.size(); ++i) {
-    double weight = q[i] >= 0 ? q[i] : any;
-    if (weight > best_q) {
-      best_q = weight;
-      best = offered[i];
-    }
+    if (q[i] < 0) q[i] = any;
+    if (q[i] > 0) order.push_back(i);
   }
-  return best;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return q[a] > q[b]; });
+  std::vector<Coding> ranked;
+  for (size_t i : order) ranked.push_back(offered[i]);
+  return ranked;
+}
+
+Coding NegotiateCoding(absl::string_view accept_encoding, const std::vector<Coding>& offered) {
+  std::vector<Coding> ranked = RankCodings(accept_encoding, offered);
+  return ranked.empty() ? Coding::kIdentity : ranked.front();
 }
 
 namespace {

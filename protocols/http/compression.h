@@ -44,6 +44,10 @@ struct CompressionPolicy {
 // order): the acceptable one with the highest q (ties: the first offered),
 // kIdentity when none is (or the header is absent).
 Coding NegotiateCoding(absl::string_view accept_encoding, const std::vector<Coding>& offered);
+// The acceptable codings of `offered`, best first (q, then offered order);
+// kIdentity is never among them.
+std::vector<Coding> RankCodings(absl::string_view accept_encoding,
+                                const std::vector<Coding>& offered);
 
 class Compressor {
  public:

@@ -77,6 +77,15 @@ TEST(CompressionTest, NegotiationFollowsQValuesThenServerPreference) {
   EXPECT_EQ(NegotiateCoding("gzip;q=abc", all), Coding::kIdentity);
   EXPECT_EQ(NegotiateCoding("br", {Coding::kGzip}), Coding::kIdentity);  // not offered
   EXPECT_EQ(NegotiateCoding(" , ;q=1, zstd", all), Coding::kZstd);
+  // (What static's gzip check, AcceptsContentCoding, took for gzip.)
+  EXPECT_EQ(NegotiateCoding("gzip, deflate", {Coding::kGzip}), Coding::kGzip);
+  EXPECT_EQ(NegotiateCoding("br;q=1.0, GZIP;q=0.5", {Coding::kGzip}), Coding::kGzip);
+  EXPECT_EQ(NegotiateCoding("gzip;q=0", {Coding::kGzip}), Coding::kIdentity);
+  EXPECT_EQ(NegotiateCoding("br", {Coding::kGzip}), Coding::kIdentity);
+  EXPECT_EQ(NegotiateCoding("", {Coding::kGzip}), Coding::kIdentity);
+  EXPECT_EQ(RankCodings("gzip;q=0.5, br, zstd;q=0", all),
+            (std::vector<Coding>{Coding::kBrotli, Coding::kGzip}));
+  EXPECT_TRUE(RankCodings("", all).empty());
 }
 
 TEST(CompressionTest, TypesWorthCompressing) {

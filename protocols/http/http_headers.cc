@@ -78,22 +78,6 @@ bool EtagMatches(absl::string_view header, absl::string_view etag) {
   return false;
 }
 
-bool AcceptsContentCoding(absl::string_view header, absl::string_view coding) {
-  for (absl::string_view item : absl::StrSplit(header, ',')) {
-    std::vector<absl::string_view> parts = absl::StrSplit(item, ';');
-    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parts[0]), coding)) continue;
-    for (size_t i = 1; i < parts.size(); ++i) {
-      absl::string_view q = absl::StripAsciiWhitespace(parts[i]);
-      if (absl::ConsumePrefix(&q, "q=") || absl::ConsumePrefix(&q, "Q=")) {
-        double value;
-        if (absl::SimpleAtod(q, &value) && value <= 0) return false;
-      }
-    }
-    return true;
-  }
-  return false;
-}
-
 ByteRange ParseByteRange(absl::string_view header, uint64_t size, uint64_t& first, uint64_t& last) {
   if (!absl::ConsumePrefix(&header, "bytes=")) return ByteRange::kNone;
   header = absl::StripAsciiWhitespace(header);

@@ -1,6 +1,6 @@
 // HTTP header semantics for handlers (RFC 9110): dates, conditional
-// requests, content codings, byte ranges, and the escaping of what pages
-// echo back. Pure functions, no connection.
+// requests, byte ranges, and the escaping of what pages echo back (content
+// codings are in compression.h). Pure functions, no connection.
 #ifndef SOCKMAN_PROTOCOLS_HTTP_HTTP_HEADERS_H_
 #define SOCKMAN_PROTOCOLS_HTTP_HTTP_HEADERS_H_
 
@@ -21,9 +21,6 @@ bool ParseHttpDate(absl::string_view text, time_t& out);
 // True if the If-None-Match list names `etag` (weak comparison) or is "*".
 bool EtagMatches(absl::string_view if_none_match, absl::string_view etag);
 
-// True if an Accept-Encoding value accepts `coding` ("gzip"): listed, and
-// not with q=0.
-bool AcceptsContentCoding(absl::string_view accept_encoding, absl::string_view coding);
 
 enum class ByteRange { kNone, kSatisfiable, kUnsatisfiable };
 // One "bytes=first-last" range of a `size`-byte representation (RFC 9110

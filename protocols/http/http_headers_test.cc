@@ -22,14 +22,6 @@ TEST(EtagTest, WeakComparisonAndStar) {
   EXPECT_FALSE(EtagMatches("", "\"b\""));
 }
 
-TEST(ContentCodingTest, HonoursQZero) {
-  EXPECT_TRUE(AcceptsContentCoding("gzip, deflate", "gzip"));
-  EXPECT_TRUE(AcceptsContentCoding("br;q=1.0, GZIP;q=0.5", "gzip"));
-  EXPECT_FALSE(AcceptsContentCoding("gzip;q=0", "gzip"));
-  EXPECT_FALSE(AcceptsContentCoding("br", "gzip"));
-  EXPECT_FALSE(AcceptsContentCoding("", "gzip"));
-}
-
 TEST(ByteRangeTest, ParsesOneRange) {
   uint64_t first = 0, last = 0;
   EXPECT_EQ(ParseByteRange("bytes=0-9", 100, first, last), ByteRange::kSatisfiable);
