@@ -117,7 +117,6 @@ struct RouteEntry {
   std::unique_ptr<HandlerFactory> factory;
   bool websocket = false;
   bool strip_prefix = false;
-  std::string prefix;
   // WebSocket routes: the codec options of the upgraded connection.
   std::shared_ptr<const ProtocolOptions> websocket_options;
   // basic_auth: the users, copied into each worker (which remembers good
@@ -167,52 +166,44 @@ class RouterFactory : public HandlerFactory {
 
 class Router : public Handler {
  public:
-  Router(const RouterFactory& factory, const WorkerContext& worker) : factory_(factory) {
-    for (size_t i = 0; i < factory.routes().size(); ++i) {
+  Router(const RouterFactory& factory, const WorkerContext& worker)
+      : factory_(factory), reactor_(worker.reactor), routes_(factory.routes().size()) {
+    for (size_t i = 0; i < routes_.size(); ++i) {
       const RouteEntry& route = factory.routes()[i];
-      handlers_.push_back(route.factory->NewHandler(worker));
-      CodecOptions options = worker.codec;
-      options.options = route.websocket_options.get();
-      LogAppender* log =
-          i < worker.route_access_logs.size() ? worker.route_access_logs[i] : nullptr;
-      codec_options_.push_back(options);
-      logs_.push_back(log);
-      auths_.push_back(route.auth != nullptr ? std::make_unique<BasicAuthFile>(*route.auth)
-                                             : nullptr);
+      Live& live = routes_[i];
+      live.handler = route.factory->NewHandler(worker);
+      live.codec = worker.codec;
+      live.codec.options = route.websocket_options.get();
+      if (route.auth != nullptr) live.auth = std::make_unique<BasicAuthFile>(*route.auth);
+      if (i < worker.route_access_logs.size()) live.log = worker.route_access_logs[i];
+      if (route.heartbeat_ms > 0) {
+        live.beat_timer = reactor_.AddRepeatingTimer(route.heartbeat_ms, [this, i] { Beat(i); });
+      }
     }
-    beats_.resize(factory.routes().size());
-    requests_.resize(factory.routes().size());
-    for (size_t i = 0; i < factory.routes().size(); ++i) {
-      const RouteEntry& route = factory.routes()[i];
-      if (route.heartbeat_ms <= 0) continue;
-      beats_[i].timer =
-          worker.reactor.AddRepeatingTimer(route.heartbeat_ms, [this, i] { Beat(i); });
-    }
-    reactor_ = &worker.reactor;
   }
   ~Router() override {
-    for (const Beats& beats : beats_) reactor_->CancelTimer(beats.timer);
+    for (const Live& live : routes_) reactor_.CancelTimer(live.beat_timer);
   }
 
   void OnWorkerStart(const WorkerContext& worker) override {
-    for (auto& handler : handlers_) handler->OnWorkerStart(worker);
+    for (Live& live : routes_) live.handler->OnWorkerStart(worker);
   }
   void OnWorkerStop() override {
-    for (auto& handler : handlers_) handler->OnWorkerStop();
+    for (Live& live : routes_) live.handler->OnWorkerStop();
   }
   void OnWorkerReload() override {
-    for (auto& handler : handlers_) handler->OnWorkerReload();
+    for (Live& live : routes_) live.handler->OnWorkerReload();
   }
   std::vector<std::pair<std::string, uint64_t>> route_requests() const override {
     std::vector<std::pair<std::string, uint64_t>> counts;
-    for (size_t i = 0; i < handlers_.size(); ++i) {
-      counts.emplace_back(factory_.routes()[i].name, requests_[i]);
+    for (size_t i = 0; i < routes_.size(); ++i) {
+      counts.emplace_back(factory_.routes()[i].name, routes_[i].requests);
     }
     return counts;
   }
   uint64_t backend_errors() const override {
     uint64_t sum = 0;
-    for (const auto& handler : handlers_) sum += handler->backend_errors();
+    for (const Live& live : routes_) sum += live.handler->backend_errors();
     return sum;
   }
 
@@ -220,15 +211,15 @@ class Router : public Handler {
     // The HTTP connection opens at accept (nothing to tell a route yet);
     // an upgraded one after its handshake.
     if (State* state = Find(connection); state != nullptr && state->owner >= 0) {
-      if (beats_[state->owner].timer != kNoTimer)
-        beats_[state->owner].connections.insert(&connection);
-      handlers_[state->owner]->OnOpen(connection);
+      Live& live = routes_[state->owner];
+      if (live.beat_timer != kNoTimer) live.beating.insert(&connection);
+      live.handler->OnOpen(connection);
     }
   }
 
   void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
     State& state = states_[&connection];
-    if (state.owner >= 0) return handlers_[state.owner]->OnMessage(connection, message, kind);
+    if (state.owner >= 0) return routes_[state.owner].handler->OnMessage(connection, message, kind);
     HttpCodec* codec = connection.codec_as<HttpCodec>();
     if (codec == nullptr) return;
     const HttpRequest& request = codec->request();
@@ -263,23 +254,23 @@ class Router : public Handler {
       return;
     }
     const RouteEntry& route = factory_.routes()[index];
-    ++requests_[index];
+    Live& live = routes_[index];
+    ++live.requests;
     if (preflight) return AnswerPreflight(connection, request, *route.cors, origin, announced);
-    if (BasicAuthFile* auth = auths_[index].get();
+    if (BasicAuthFile* auth = live.auth.get();
         auth != nullptr &&
         !auth->Allows(request.Header("Authorization"), connection.reactor().NowMs())) {
       SendHttpErrorPage(connection, 401, auth->challenge());
       return;
     }
-    Handler& handler = *handlers_[index];
+    Handler& handler = *live.handler;
     if (route.websocket) {
       // The route's own codec does the handshake (origins, subprotocols,
       // deflate) on this same request, then the route has the connection.
       state.owner = index;
       handler.OnConnect(connection);
       if (!connection.open()) return;
-      connection.SwitchProtocol(*factory_.websocket(),
-                                factory_.websocket()->NewCodec(codec_options_[index]));
+      connection.SwitchProtocol(*factory_.websocket(), factory_.websocket()->NewCodec(live.codec));
       return;
     }
     if (std::find(state.engaged.begin(), state.engaged.end(), index) == state.engaged.end()) {
@@ -289,11 +280,12 @@ class Router : public Handler {
       handler.OnOpen(connection);
       if (!connection.open()) return;
     }
-    if (route.strip_prefix && absl::StartsWith(path_, route.prefix)) {
-      path_ = absl::StrCat("/", absl::StripPrefix(path_.substr(route.prefix.size()), "/"));
+    if (route.strip_prefix) {  // a prefix route: path_ starts with the prefix
+      const std::string& prefix = factory_.table().spec(index).path;
+      path_ = absl::StrCat("/", absl::StripPrefix(path_.substr(prefix.size()), "/"));
     }
     codec->OverridePath(path_);
-    if (logs_[index] != nullptr) codec->SetAccessLog(logs_[index], connection.remote_address());
+    if (live.log != nullptr) codec->SetAccessLog(live.log, connection.remote_address());
     if (!route.response_headers.empty()) codec->AddResponseHeaders(route.response_headers);
     if (!route.removed_headers.empty()) codec->RemoveResponseHeaders(&route.removed_headers);
     if (route.compression != nullptr) {
@@ -313,7 +305,7 @@ class Router : public Handler {
     if (it == states_.end()) return;
     State state = std::move(it->second);
     states_.erase(it);
-    if (state.owner >= 0) beats_[state.owner].connections.erase(&connection);
+    if (state.owner >= 0) routes_[state.owner].beating.erase(&connection);
     ForEach(state, [&](Handler& h) { h.OnClose(connection); });
   }
   void OnBufferFull(Connection& connection) override {
@@ -367,10 +359,10 @@ class Router : public Handler {
   // interval, and closes those silent for interval * not_response_limit.
   void Beat(size_t index) {
     const RouteEntry& route = factory_.routes()[index];
-    int64_t now = reactor_->NowMs();
+    int64_t now = reactor_.NowMs();
     int64_t silence = route.heartbeat_ms * route.not_response_limit;
     std::vector<Connection*> silent;
-    for (Connection* connection : beats_[index].connections) {
+    for (Connection* connection : routes_[index].beating) {
       if (route.not_response_limit > 0 && now - connection->last_recv_ms() >= silence) {
         silent.push_back(connection);
       } else {
@@ -380,9 +372,15 @@ class Router : public Handler {
     for (Connection* connection : silent) connection->Destroy();  // OnClose forgets it
   }
 
-  struct Beats {
-    TimerId timer = kNoTimer;
-    absl::flat_hash_set<Connection*> connections;
+  // A route in this worker.
+  struct Live {
+    std::unique_ptr<Handler> handler;
+    CodecOptions codec;                        // WebSocket routes: the upgraded connection's
+    std::unique_ptr<BasicAuthFile> auth;       // remembers good passwords; null: none
+    LogAppender* log = nullptr;                // the route's access log; null: the service's
+    TimerId beat_timer = kNoTimer;             // heartbeat
+    absl::flat_hash_set<Connection*> beating;  // its open WebSocket connections
+    uint64_t requests = 0;                     // requests (upgrades included) it took
   };
 
   struct State {
@@ -395,20 +393,15 @@ class Router : public Handler {
   }
   template <typename F>
   void ForEach(const State& state, F f) {
-    if (state.owner >= 0) f(*handlers_[state.owner]);
-    for (uint16_t index : state.engaged) f(*handlers_[index]);
+    if (state.owner >= 0) f(*routes_[state.owner].handler);
+    for (uint16_t index : state.engaged) f(*routes_[index].handler);
   }
 
   const RouterFactory& factory_;
-  std::vector<std::unique_ptr<Handler>> handlers_;
-  std::vector<CodecOptions> codec_options_;
-  std::vector<std::unique_ptr<BasicAuthFile>> auths_;  // per route; null: none
-  std::vector<LogAppender*> logs_;                     // per route; null: the service's
+  Reactor& reactor_;
+  std::vector<Live> routes_;  // as factory_.routes()
   absl::flat_hash_map<const Connection*, State> states_;
-  std::string path_;                // the current request's normalised path
-  std::vector<Beats> beats_;        // per route
-  std::vector<uint64_t> requests_;  // per route: requests (upgrades included) it took
-  Reactor* reactor_ = nullptr;
+  std::string path_;  // the current request's normalised path
 };
 
 std::unique_ptr<Handler> RouterFactory::NewHandler(const WorkerContext& worker) const {
@@ -598,7 +591,6 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
       spec.path_kind = RouteSpec::kPrefix;
       spec.path = match.prefix();
       entry.strip_prefix = route.strip_prefix();
-      entry.prefix = match.prefix();
     } else if (match.has_regex()) {
       spec.path_kind = RouteSpec::kRegex;
       spec.path = match.regex();
