@@ -27,10 +27,8 @@ Reactor& HandlerHarness::reactor() {
 absl::StatusOr<std::unique_ptr<HandlerHarness>> HandlerHarness::Create(
     absl::string_view handler, absl::string_view options, absl::string_view scheme,
     absl::string_view service, std::string config_directory) {
-  std::unique_ptr<HandlerHarness> harness(new HandlerHarness());
-  harness->service_ = std::string(service);
-  harness->protocol_ = ProtocolRegistry::Global().Find(scheme);
-  if (harness->protocol_ == nullptr) {
+  const Protocol* protocol = ProtocolRegistry::Global().Find(scheme);
+  if (protocol == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("no protocol '", scheme, "'"));
   }
   Service config;
@@ -44,12 +42,22 @@ absl::StatusOr<std::unique_ptr<HandlerHarness>> HandlerHarness::Create(
     return absl::InvalidArgumentError(absl::StrCat("no handler '", handler, "'"));
   }
   HandlerConfig handler_config{config.GetReflection()->GetMessage(config, field),
-                               std::string(service), *harness->protocol_,
-                               !harness->protocol_->traits().stream,
+                               std::string(service), *protocol, !protocol->traits().stream,
                                std::move(config_directory)};
   absl::StatusOr<std::unique_ptr<HandlerFactory>> factory = (*creator)(handler_config);
   if (!factory.ok()) return factory.status();
-  harness->factory_ = std::move(*factory);
+  return FromFactory(std::move(*factory), scheme, service);
+}
+
+absl::StatusOr<std::unique_ptr<HandlerHarness>> HandlerHarness::FromFactory(
+    std::unique_ptr<HandlerFactory> factory, absl::string_view scheme, absl::string_view service) {
+  std::unique_ptr<HandlerHarness> harness(new HandlerHarness());
+  harness->service_ = std::string(service);
+  harness->protocol_ = ProtocolRegistry::Global().Find(scheme);
+  if (harness->protocol_ == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("no protocol '", scheme, "'"));
+  }
+  harness->factory_ = std::move(factory);
   WorkerContext context{reactor(), harness->service_, 1, nullptr, nullptr};
   harness->handler_ = harness->factory_->NewHandler(context);
   harness->handler_->OnWorkerStart(context);

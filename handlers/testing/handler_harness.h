@@ -33,6 +33,11 @@ class HandlerHarness {
                                                                 absl::string_view scheme = "text",
                                                                 absl::string_view service = "test",
                                                                 std::string config_directory = ".");
+  // A harness for a factory made another way (a service's routes, with
+  // CreateRouter), serving a service of `scheme` named `service`.
+  static absl::StatusOr<std::unique_ptr<HandlerHarness>> FromFactory(
+      std::unique_ptr<HandlerFactory> factory, absl::string_view scheme,
+      absl::string_view service = "test");
   ~HandlerHarness();
 
   // A new client, accepted (OnConnect, and OnOpen unless the protocol has a
