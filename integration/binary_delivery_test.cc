@@ -29,6 +29,19 @@ service { name: "chat" listen: "ws://127.0.0.1:0" count: 2 broadcast {} }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "chat" } }
 )";
 
+// The start of the test pages: what each message was (`describe`), the
+// messages seen, the clients closed, and the line the test reads (`show`).
+constexpr char kPageStart[] = R"(<!DOCTYPE html><html><body>
+<div id="result">pending</div>
+<script>
+const seen = [];
+let closed = 0;
+function show(text) { document.getElementById('result').textContent = text; }
+function describe(data) {
+  return typeof data === 'string' ? 'text:' + data : 'binary:' + new Uint8Array(data).join(',');
+}
+)";
+
 std::string Node(const std::string& args) {
   const char* modules = getenv("SOCKMAN_NODE_MODULES");
   return Shell(absl::StrCat("NODE_PATH=", modules != nullptr ? modules : "",
@@ -76,17 +89,8 @@ TEST(BinaryDeliveryTest, ChromiumGetsArrayBuffersWithTheExactBytes) {
       "binary_browser", ShortTempDir());
   ASSERT_TRUE(server.ok()) << server.status();
   std::ofstream(root + "/big.bin") << std::string(8 << 20, '\0');
-  std::ofstream(root + "/index.html") << absl::StrCat(R"(<!DOCTYPE html><html><body>
-<div id="result">pending</div>
-<script>
-const seen = [];
-let closed = 0;
-function show(text) { document.getElementById('result').textContent = text; }
-function describe(data) {
-  return typeof data === 'string' ? 'text:' + data : 'binary:' + new Uint8Array(data).join(',');
-}
-const url = 'ws://127.0.0.1:)",
-                                                      (*server)->port("chat"), R"(/';
+  std::ofstream(root + "/index.html")
+      << absl::StrCat(kPageStart, R"(const url = 'ws://127.0.0.1:)", (*server)->port("chat"), R"(/';
 const sender = new WebSocket(url);
 const receiver = new WebSocket(url);
 receiver.binaryType = 'arraybuffer';
@@ -163,21 +167,12 @@ TEST(BinaryDeliveryTest, ChromiumGetsWebhookRepliesAndClusterRelaysAsBinary) {
   ASSERT_TRUE(absl::EndsWith(subscribed, "\n4\n")) << subscribed;
 
   std::ofstream(root + "/big.bin") << std::string(8 << 20, '\0');
-  std::ofstream(root + "/index.html") << absl::StrCat(R"(<!DOCTYPE html><html><body>
-<div id="result">pending</div>
-<script>
-const seen = [];
-let closed = 0;
-function show(text) { document.getElementById('result').textContent = text; }
-function describe(data) {
-  return typeof data === 'string' ? 'text:' + data : 'binary:' + new Uint8Array(data).join(',');
-}
-const hook = new WebSocket('ws://127.0.0.1:)",
-                                                      (*a)->port("gw"), R"(/');
+  std::ofstream(root + "/index.html") << absl::StrCat(
+      kPageStart, R"(const hook = new WebSocket('ws://127.0.0.1:)", (*a)->port("gw"), R"(/');
 const sender = new WebSocket('ws://127.0.0.1:)",
-                                                      (*a)->port("chat"), R"(/');
+      (*a)->port("chat"), R"(/');
 const receiver = new WebSocket('ws://127.0.0.1:)",
-                                                      (*b)->port("chat"), R"(/');
+      (*b)->port("chat"), R"(/');
 for (const ws of [hook, sender, receiver]) {
   ws.binaryType = 'arraybuffer';
   ws.onclose = () => { closed++; };
