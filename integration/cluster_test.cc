@@ -8,8 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <functional>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/testing/local_servers.h"
@@ -132,11 +130,8 @@ TEST_F(ClusterTest, UidsAndGroupsSpanNodes) {
   EXPECT_EQ(Api(*b_, "PUT", "/clients/" + a_id + "/groups/vip"), "{\"joined\":1}\n 200");
   EXPECT_EQ(Api(*a_, "PUT", "/clients/" + b_id + "/uid", "bob"), "{\"bound\":1}\n 200");
   // Presence in Redis is written as the changes are applied: give it a moment.
-  std::string uids;
-  for (int i = 0; i < 40 && !absl::StrContains(uids, R"(["alice","bob"])"); ++i) {
-    usleep(50'000);
-    uids = Api(*a_, "GET", "/uids");
-  }
+  std::string uids =
+      PollUntilContains([&] { return Api(*a_, "GET", "/uids"); }, R"(["alice","bob"])");
   EXPECT_TRUE(absl::StrContains(uids, R"("count":2,"uids":["alice","bob"])")) << uids;
   EXPECT_TRUE(absl::StrContains(Api(*b_, "GET", "/uids/alice"), R"("online":true,"count":1)"));
   std::string vip = Api(*b_, "GET", "/groups/vip");
@@ -149,19 +144,6 @@ TEST_F(ClusterTest, UidsAndGroupsSpanNodes) {
   EXPECT_EQ(NextMessage(on_a), "vip only");
   EXPECT_EQ(Api(*a_, "POST", "/uids?uid=bob", "hi bob"), "{\"delivered\":1}\n 200");
   EXPECT_EQ(NextMessage(on_b), "hi bob");
-}
-
-// Calls `api` until its answer contains `expected` (a change made through
-// one node is applied by the client's node a Redis round trip later).
-std::string EventuallyContains(const std::function<std::string()>& api,
-                               const std::string& expected) {
-  std::string got;
-  for (int i = 0; i < 60; ++i) {
-    got = api();
-    if (absl::StrContains(got, expected)) break;
-    usleep(50'000);
-  }
-  return got;
 }
 
 // Sessions, client info, ungroup, closeClient and batches through one
@@ -179,11 +161,11 @@ TEST_F(ClusterTest, SessionsInfoUngroupCloseAndBatchSpanNodes) {
   EXPECT_EQ(Api(*b_, "PATCH", "/clients/" + a_id + "/session", R"({"level":2})"),
             "{\"updated\":1}\n 200");
   std::string session =
-      EventuallyContains([&] { return Api(*b_, "GET", "/clients/" + a_id + "/session"); }, "level");
+      PollUntilContains([&] { return Api(*b_, "GET", "/clients/" + a_id + "/session"); }, "level");
   EXPECT_EQ(session, "{\"name\":\"ann\",\"level\":2}\n 200");
   EXPECT_EQ(Api(*b_, "PUT", "/clients/" + a_id + "/uid", "ann"), "{\"bound\":1}\n 200");
   std::string info =
-      EventuallyContains([&] { return Api(*b_, "GET", "/clients/" + a_id); }, "\"ann\"");
+      PollUntilContains([&] { return Api(*b_, "GET", "/clients/" + a_id); }, "\"ann\"");
   EXPECT_TRUE(absl::StrContains(info, absl::StrCat(R"({"online":true,"client_id":")", a_id,
                                                    R"(","uid":"ann","groups":["r"],)")))
       << info;
@@ -206,7 +188,7 @@ TEST_F(ClusterTest, SessionsInfoUngroupCloseAndBatchSpanNodes) {
             "{\"results\":[{\"status\":200,\"result\":{\"joined\":1}},"
             "{\"status\":200,\"result\":{\"delivered\":1}}]}\n 200");
   EXPECT_EQ(NextMessage(on_b), "batched");
-  std::string late = EventuallyContains([&] { return Api(*a_, "GET", "/groups/late"); }, b_id);
+  std::string late = PollUntilContains([&] { return Api(*a_, "GET", "/groups/late"); }, b_id);
   EXPECT_TRUE(absl::StrContains(late, R"("count":1)")) << late;
 
   // sendToAll with an exclude list, and with a client list, through b.
@@ -232,16 +214,16 @@ TEST_F(ClusterTest, SessionsInfoUngroupCloseAndBatchSpanNodes) {
   // getAllGroupIdList, leaveGroup and unbindUid across nodes.
   EXPECT_EQ(Api(*a_, "GET", "/groups"), "{\"count\":2,\"groups\":[\"late\",\"r\"]}\n 200");
   EXPECT_EQ(Api(*a_, "DELETE", "/clients/" + b_id + "/groups/late"), "{\"left\":1}\n 200");
-  EXPECT_EQ(EventuallyContains([&] { return Api(*b_, "GET", "/groups"); }, R"("count":1)"),
+  EXPECT_EQ(PollUntilContains([&] { return Api(*b_, "GET", "/groups"); }, R"("count":1)"),
             "{\"count\":1,\"groups\":[\"r\"]}\n 200");
   EXPECT_EQ(Api(*b_, "DELETE", "/clients/" + a_id + "/uid"), "{\"unbound\":1}\n 200");
-  EXPECT_EQ(EventuallyContains([&] { return Api(*a_, "GET", "/uids"); }, R"("count":0)"),
+  EXPECT_EQ(PollUntilContains([&] { return Api(*a_, "GET", "/uids"); }, R"("count":0)"),
             "{\"count\":0,\"uids\":[]}\n 200");
 
   // ungroup through b: both nodes' clients leave r.
   EXPECT_EQ(Api(*b_, "DELETE", "/groups/r"), "{\"left\":2}\n 200");
   std::string emptied =
-      EventuallyContains([&] { return Api(*a_, "GET", "/groups/r"); }, R"("count":0)");
+      PollUntilContains([&] { return Api(*a_, "GET", "/groups/r"); }, R"("count":0)");
   EXPECT_TRUE(absl::StrContains(emptied, R"("count":0)")) << emptied;
   EXPECT_EQ(Api(*a_, "POST", "/groups/r", "nobody"), "{\"delivered\":0}\n 200");
 
@@ -251,7 +233,7 @@ TEST_F(ClusterTest, SessionsInfoUngroupCloseAndBatchSpanNodes) {
   EXPECT_EQ(on_a.NextFrame().first, 0x88);  // then the close
   on_a.Close();  // (the server waits for the closing handshake until then)
   std::string gone =
-      EventuallyContains([&] { return Api(*b_, "GET", "/clients/" + a_id); }, R"("online":false)");
+      PollUntilContains([&] { return Api(*b_, "GET", "/clients/" + a_id); }, R"("online":false)");
   EXPECT_EQ(gone, absl::StrCat(R"({"client_id":")", a_id, R"(","online":false})", "\n 200"));
 }
 

@@ -77,12 +77,7 @@ service { name: "ws" listen: "ws://127.0.0.1:0"
   // The access log, once the worker has written it (it flushes in the
   // background).
   std::string AccessLog(const std::string& name, const std::string& expected) {
-    std::string log;
-    for (int i = 0; i < 60 && !absl::StrContains(log, expected); ++i) {
-      usleep(50'000);
-      log = ReadFile(dir_ + "/" + name);
-    }
-    return log;
+    return PollUntilContains([&] { return ReadFile(dir_ + "/" + name); }, expected);
   }
 
   std::string dir_;
@@ -129,11 +124,7 @@ TEST_F(RealAddressTest, MissingMalformedOrLateHeadersFromTrustedPeersClose) {
   partial.Send("PROXY TCP4 ");
   EXPECT_TRUE(partial.WaitClosed(3000));
   // Logged (at most a line per 10 s: peers cannot flood the log) and counted.
-  std::string log;
-  for (int i = 0; i < 40 && !absl::StrContains(log, "required"); ++i) {
-    usleep(50'000);
-    log = ReadFile(dir_ + "/sockman.log");
-  }
+  std::string log = PollUntilContains([&] { return ReadFile(dir_ + "/sockman.log"); }, "required");
   EXPECT_TRUE(absl::StrContains(log, "connection from 127.0.0.1:")) << log;
   EXPECT_TRUE(absl::StrContains(log, "closed: no PROXY header (v1 or v2) where one is required"))
       << log;
@@ -146,11 +137,8 @@ TEST_F(RealAddressTest, UntrustedPeersAreThemselvesAndTheirHeadersRefused) {
   TestClient spoofing(server_->port("elsewhere"));
   spoofing.Send("PROXY TCP4 192.0.2.1 198.51.100.2 51000 443\r\nhello\n");
   EXPECT_TRUE(spoofing.WaitClosed(3000));
-  std::string log;
-  for (int i = 0; i < 40 && !absl::StrContains(log, "not in proxy_protocol.trusted"); ++i) {
-    usleep(50'000);
-    log = ReadFile(dir_ + "/sockman.log");
-  }
+  std::string log = PollUntilContains([&] { return ReadFile(dir_ + "/sockman.log"); },
+                                      "not in proxy_protocol.trusted");
   EXPECT_TRUE(absl::StrContains(
       log, "closed: a PROXY header from an address not in proxy_protocol.trusted"))
       << log;

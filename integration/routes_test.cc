@@ -297,12 +297,7 @@ service {
   Shell(absl::StrCat("curl -s -o /dev/null -H 'X-Forwarded-For: 1.2.3.4' ", base, "/api/one"));
   Shell(absl::StrCat("curl -s -o /dev/null ", base, "/other"));
   auto wait_for = [&](const std::string& file, const std::string& text) {
-    std::string log;
-    for (int i = 0; i < 60 && !absl::StrContains(log, text); ++i) {
-      usleep(50'000);
-      log = ReadFile(dir + "/" + file);
-    }
-    return log;
+    return PollUntilContains([&] { return ReadFile(dir + "/" + file); }, text);
   };
   std::string api = wait_for("api.log", "GET /api/one");
   EXPECT_TRUE(absl::StrContains(api, "127.0.0.1 - - [")) << api;

@@ -14,8 +14,8 @@
 #include <cstring>
 #include <fstream>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/read_file.h"
@@ -82,6 +82,16 @@ std::string ShortTempDir() {
 }
 
 std::string ReadFile(const std::string& path) { return ReadFileOrEmpty(path); }
+
+std::string PollUntilContains(const std::function<std::string()>& read, const std::string& text,
+                              int timeout_ms) {
+  std::string got = read();
+  for (int waited = 0; waited < timeout_ms && got.find(text) == std::string::npos; waited += 50) {
+    usleep(50'000);
+    got = read();
+  }
+  return got;
+}
 
 bool Exited(pid_t pid) {
   if (kill(pid, 0) != 0) return errno == ESRCH;

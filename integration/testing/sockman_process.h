@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,11 @@ std::string ShortTempDir();
 
 // The whole file ("" if it cannot be read).
 std::string ReadFile(const std::string& path);
+// Calls `read` every 50 ms until what it returns contains `text` or
+// `timeout_ms` pass; returns the last answer. For what a server writes a
+// moment later (access logs, a change applied by another node).
+std::string PollUntilContains(const std::function<std::string()>& read, const std::string& text,
+                              int timeout_ms = 3000);
 
 // `done_marker` must be text only the finished page has (not in its source).
 // Loads `url` in headless Chromium (a fresh profile under $TEST_TMPDIR) and
