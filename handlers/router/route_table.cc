@@ -26,13 +26,6 @@ struct RouteTable::Group {
 
 namespace {
 
-int Hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 bool IsUnreserved(unsigned char c) {
   return absl::ascii_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
@@ -136,7 +129,7 @@ int NormalizeRoutePath(absl::string_view raw, std::string& out) {
       continue;
     }
     if (i + 2 >= raw.size()) return 400;
-    int hi = Hex(raw[i + 1]), lo = Hex(raw[i + 2]);
+    int hi = HexDigitValue(raw[i + 1]), lo = HexDigitValue(raw[i + 2]);
     if (hi < 0 || lo < 0) return 400;
     i += 2;
     unsigned char byte = static_cast<unsigned char>(hi * 16 + lo);

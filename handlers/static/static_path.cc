@@ -1,19 +1,9 @@
 #include "handlers/static/static_path.h"
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
+#include "protocols/http/syntax.h"
 
 namespace sockman {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = absl::ascii_tolower(static_cast<unsigned char>(c));
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-}  // namespace
 
 SafePath ResolveUrlPath(absl::string_view url_path) {
   SafePath result;
@@ -31,8 +21,8 @@ SafePath ResolveUrlPath(absl::string_view url_path) {
           result.status = 400;
           return result;
         }
-        int hi = HexValue(raw[i + 1]);
-        int lo = HexValue(raw[i + 2]);
+        int hi = HexDigitValue(raw[i + 1]);
+        int lo = HexDigitValue(raw[i + 2]);
         if (hi < 0 || lo < 0) {
           result.status = 400;
           return result;

@@ -126,6 +126,13 @@ absl::string_view TrimOws(absl::string_view s) {
   return s;
 }
 
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
 void SplitHostPort(absl::string_view host, absl::string_view& name, absl::string_view& port) {
   name = host;
   port = {};

@@ -24,6 +24,10 @@ bool IsValidHost(absl::string_view host);
 // ("8080", or "" when there is none).
 void SplitHostPort(absl::string_view host, absl::string_view& name, absl::string_view& port);
 
+// The value of a hex digit ('0'-'9', 'a'-'f', 'A'-'F'), or -1: for
+// percent-escapes.
+int HexDigitValue(char c);
+
 // `s` without leading and trailing spaces and tabs (RFC 9110 5.6.3 OWS).
 absl::string_view TrimOws(absl::string_view s);
 
