@@ -305,6 +305,21 @@ DecodeResult HttpCodec::Decode(absl::string_view input) {
     }
     if (std::optional<HeadError> error = FinishHead(input)) return Fail(*error);
     if (phase_ == Phase::kHead) return Deliver(input, head_end_, {});
+    if (announce_heads_) {  // the head alone first (consuming nothing)
+      announced_ = true;
+      PrepareRequest(input, {});
+      body_part_ = BodyPart::kHead;
+      return DecodeResult::Message(0, {});
+    }
+  }
+  if (announced_) {
+    if (streaming_) return DecodeStreamed(input);
+    // Not streamed: the body is held whole, within max_package_size.
+    announced_ = false;
+    if (head_.has_length && (content_length_ > options_.max_package_size ||
+                             head_end_ + content_length_ > options_.max_package_size)) {
+      return Fail({413, "body larger than max_package_size"});
+    }
   }
   if (phase_ == Phase::kBody) {
     if (input.size() - head_end_ >= content_length_) {
@@ -452,8 +467,10 @@ std::optional<HttpCodec::HeadError> HttpCodec::FinishHead(absl::string_view inpu
   if (h.has_te && version_minor_ == 0) return HeadError{400, "Transfer-Encoding in HTTP/1.0"};
   if (version_minor_ == 1 && h.hosts == 0) return HeadError{400, "missing Host header"};
   if (h.hosts > 1) return HeadError{400, "more than one Host header"};
-  if (h.has_length && (content_length_ > options_.max_package_size ||
-                       head_end_ + content_length_ > options_.max_package_size)) {
+  // (With heads announced, checked once the handler did not stream it.)
+  if (h.has_length && !announce_heads_ &&
+      (content_length_ > options_.max_package_size ||
+       head_end_ + content_length_ > options_.max_package_size)) {
     return HeadError{413, "body larger than max_package_size"};
   }
   keep_alive_ =
@@ -483,6 +500,10 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
     case ChunkedDecoder::Status::kError:
       break;
   }
+  return FailChunked();
+}
+
+DecodeResult HttpCodec::FailChunked() {
   switch (chunked_.error()) {
     case ChunkedDecoder::Error::kTooLarge:
       return Fail({413, chunked_.reason()});
@@ -493,7 +514,62 @@ DecodeResult HttpCodec::DecodeChunked(absl::string_view input) {
   }
 }
 
-DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::string_view body) {
+bool HttpCodec::StreamBody(uint64_t max_body) {
+  if (!announced_ || streaming_) return false;
+  if (max_body > 0 && head_.has_length && content_length_ > max_body) return false;
+  streaming_ = true;
+  stream_started_ = false;
+  answered_early_ = false;
+  uint64_t limit = max_body > 0 ? max_body : UINT64_MAX;
+  chunked_ = ChunkedDecoder({.max_body = limit, .max_trailers = http_.max_header_size});
+  return true;
+}
+
+DecodeResult HttpCodec::DecodeStreamed(absl::string_view input) {
+  if (!stream_started_) {  // the head went out with the kHead message
+    stream_started_ = true;
+    DecodeResult used = DecodeResult::Consumed(head_end_);
+    if (expect_continue_ && input.size() == head_end_) used.reply = kContinue;
+    expect_continue_ = false;
+    pos_ = 0;
+    return used;
+  }
+  auto finish = [this] {
+    body_part_ = BodyPart::kLast;
+    announced_ = streaming_ = false;
+    chunked_ = ChunkedDecoder(
+        {.max_body = options_.max_package_size, .max_trailers = http_.max_header_size});
+    Reset();
+  };
+  if (phase_ == Phase::kBody) {
+    if (input.empty()) return DecodeResult::NeedMore();
+    size_t take = static_cast<size_t>(std::min<uint64_t>(input.size(), content_length_));
+    content_length_ -= take;
+    body_part_ = BodyPart::kPiece;
+    if (content_length_ == 0) finish();
+    return DecodeResult::Message(take, input.substr(0, take));
+  }
+  body_.clear();
+  switch (chunked_.Decode(input, pos_, body_)) {
+    case ChunkedDecoder::Status::kNeedMore: {
+      if (body_.empty()) return DecodeResult::NeedMore();  // pos_ keeps its place
+      size_t used = pos_;
+      pos_ = 0;
+      body_part_ = BodyPart::kPiece;
+      return DecodeResult::Message(used, body_);
+    }
+    case ChunkedDecoder::Status::kDone: {
+      size_t used = pos_;
+      finish();
+      return DecodeResult::Message(used, body_);
+    }
+    case ChunkedDecoder::Status::kError:
+      break;
+  }
+  return FailChunked();
+}
+
+void HttpCodec::PrepareRequest(absl::string_view input, absl::string_view body) {
   auto view = [&](Span s) { return input.substr(s.at, s.size); };
   request_.method = view(method_);
   request_.target = view(target_);
@@ -523,6 +599,11 @@ DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::strin
     logged_.Capture(request_.method, request_.target, request_.version_minor,
                     request_.Header("Referer"), request_.Header("User-Agent"));
   }
+}
+
+DecodeResult HttpCodec::Deliver(absl::string_view input, size_t end, absl::string_view body) {
+  PrepareRequest(input, body);
+  body_part_ = BodyPart::kWhole;
   Reset();
   return DecodeResult::Message(end, body);
 }
@@ -630,6 +711,10 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
     }
     compression_ = nullptr;
   }
+  if (streaming_) {  // answered before its body is in: the rest is not read as a request
+    answered_early_ = true;
+    close_after_send_ = true;
+  }
   out.reserve(out.size() + 128 + headers.size() + body.size());
   AppendStatusLine(status, out);
   bool has_body = status >= 200 && status != 204 && status != 304;
@@ -658,6 +743,10 @@ void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::str
     compression_ = nullptr;
   }
   if (!streaming_chunked_) close_after_send_ = true;  // HTTP/1.0: the close ends the body
+  if (streaming_) {  // answered before the request's body is in
+    answered_early_ = true;
+    close_after_send_ = true;
+  }
   AppendStatusLine(status, out);
   if (streaming_chunked_) out += "Transfer-Encoding: chunked\r\n";
   AppendHeadEnd(headers, out);
@@ -701,6 +790,7 @@ void HttpCodec::Encode(absl::string_view message, MessageKind, std::string& out)
 
 void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
   close_after_send_ = true;
+  if (streaming_ && answered_early_) return;  // a response is under way: just close
   extra_headers_.clear();  // not the bad request's: it has no route
   removed_ = nullptr;
   route_log_ = nullptr;

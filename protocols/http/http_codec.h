@@ -163,6 +163,25 @@ class HttpCodec final : public Codec {
   // Forces the connection to close after the next response.
   void set_close_after_send() { close_after_send_ = true; }
 
+  // Request bodies as they arrive (the reverse proxy), never held whole.
+  // With heads announced, a request with a body is first delivered as its
+  // head alone: body_part() kHead, an empty message, request() without a
+  // body. A handler that calls StreamBody() from that OnMessage then gets
+  // the body in pieces (kPiece..., then kLast, whose data may be empty),
+  // during which request() is no longer valid; a response encoded before
+  // kLast closes the connection after it. A handler that does not gets the
+  // same request again once its body is in, whole (kWhole), under the usual
+  // max_package_size. A request without a body is always kWhole.
+  enum class BodyPart : uint8_t { kWhole, kHead, kPiece, kLast };
+  void set_announce_heads(bool on) { announce_heads_ = on; }
+  BodyPart body_part() const { return body_part_; }
+  // From the OnMessage of a kHead: streams this request's body, of at most
+  // `max_body` bytes (0: no limit; a longer chunked body is answered 413).
+  // False, and nothing changes, when its Content-Length says it is longer.
+  bool StreamBody(uint64_t max_body);
+  // A streamed request's body is still arriving.
+  bool body_streaming() const { return streaming_; }
+
  private:
   enum class Phase { kHead, kBody, kChunked };
   // Offsets into the input of the parsed head, rebuilt as views on delivery.
@@ -190,6 +209,11 @@ class HttpCodec final : public Codec {
   // The request's client from its forwarding header (trusted peers only).
   void FindClient(absl::string_view input);
   DecodeResult DecodeChunked(absl::string_view input);
+  // The body of a request StreamBody() took, piece by piece.
+  DecodeResult DecodeStreamed(absl::string_view input);
+  DecodeResult FailChunked();
+  // Fills request() from the parsed head (its body `body`) for delivery.
+  void PrepareRequest(absl::string_view input, absl::string_view body);
   DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
   void Reset();
   // "HTTP/1.1 200 OK", Server and Date lines.
@@ -249,6 +273,13 @@ class HttpCodec final : public Codec {
   bool streaming_chunked_ = false;
   bool logging_error_ = false;  // no parsed request to log
   bool draining_ = false;       // every response closes the connection
+  // Streamed request bodies (see set_announce_heads).
+  bool announce_heads_ = false;
+  bool announced_ = false;       // the head of the request being read went out alone
+  bool streaming_ = false;       // StreamBody took it: pieces follow
+  bool stream_started_ = false;  // its head's bytes are consumed
+  bool answered_early_ = false;  // a response to it began before its last piece
+  BodyPart body_part_ = BodyPart::kWhole;
 };
 
 class HttpProtocol : public Protocol {

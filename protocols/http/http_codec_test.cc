@@ -485,5 +485,130 @@ TEST(HttpCodecTest, EveryErrorIsTheSameAtEverySplit) {
   }
 }
 
+// Drives a codec as Connection does: bytes arrive, messages are taken in
+// order, each recorded as "H target" (a head alone), "P data" (a piece),
+// "L data" (the last piece) or "W body" (a whole request).
+struct StreamDriver {
+  explicit StreamDriver(CodecOptions options, bool stream = true, uint64_t max_body = 0)
+      : codec(options), stream(stream), max_body(max_body) {
+    codec.set_announce_heads(true);
+  }
+  // Returns the HTTP error code, or 0.
+  int Feed(absl::string_view bytes) {
+    input.append(bytes.data(), bytes.size());
+    while (true) {
+      DecodeResult r = codec.Decode(input);
+      if (r.status == DecodeStatus::kError) return r.code;
+      replies.append(r.reply.data(), r.reply.size());
+      if (r.status == DecodeStatus::kNeedMore) return 0;
+      if (r.status == DecodeStatus::kMessage) {
+        std::string message(r.message);
+        switch (codec.body_part()) {
+          case HttpCodec::BodyPart::kHead:
+            events.push_back(absl::StrCat("H ", codec.request().target));
+            if (stream) streamed = codec.StreamBody(max_body);
+            break;
+          case HttpCodec::BodyPart::kPiece:
+            body += message;
+            ++pieces;
+            break;
+          case HttpCodec::BodyPart::kLast:
+            body += message;
+            events.push_back(absl::StrCat("L ", body));
+            body.clear();
+            break;
+          case HttpCodec::BodyPart::kWhole:
+            events.push_back(absl::StrCat("W ", codec.request().target, " ", message));
+            break;
+        }
+      }
+      input.erase(0, r.consumed);
+    }
+  }
+  HttpCodec codec;
+  bool stream;
+  uint64_t max_body;
+  bool streamed = false;
+  std::string input, body, replies;
+  int pieces = 0;
+  std::vector<std::string> events;
+};
+
+TEST(HttpCodecTest, StreamsContentLengthAndChunkedBodiesInPieces) {
+  std::string bytes =
+      "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\nhello world"
+      "POST /chunks HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"
+      "GET /next HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (unsigned seed = 0; seed < 50; ++seed) {
+    StreamDriver driver(Options(/*max_package=*/64));
+    for (const std::string& chunk : RandomChunks(bytes, seed)) ASSERT_EQ(driver.Feed(chunk), 0);
+    EXPECT_EQ(driver.events, (std::vector<std::string>{"H /up", "L hello world", "H /chunks",
+                                                       "L hello world", "W /next "}))
+        << seed;
+    EXPECT_TRUE(driver.input.empty());
+  }
+  StreamDriver whole(Options(64));  // in one read, each body is its last piece alone
+  ASSERT_EQ(whole.Feed(bytes), 0);
+  EXPECT_EQ(whole.pieces, 0);
+  EXPECT_EQ(whole.events.size(), 5u);
+}
+
+TEST(HttpCodecTest, StreamedBodiesAreNotBoundByMaxPackageSize) {
+  StreamDriver driver(Options(/*max_package=*/1024));
+  ASSERT_EQ(driver.Feed("PUT /big HTTP/1.1\r\nHost: h\r\nContent-Length: 1048576\r\n\r\n"), 0);
+  EXPECT_TRUE(driver.streamed);
+  std::string block(4096, 'x');
+  for (int i = 0; i < 256; ++i) ASSERT_EQ(driver.Feed(block), 0);
+  EXPECT_EQ(driver.events.size(), 2u);
+  EXPECT_EQ(driver.events[1].size(), 2 + 1048576u);
+}
+
+TEST(HttpCodecTest, HeadsNotStreamedGetTheWholeRequestUnderTheUsualLimits) {
+  StreamDriver driver(Options(/*max_package=*/256), /*stream=*/false);
+  ASSERT_EQ(driver.Feed("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"), 0);
+  EXPECT_EQ(driver.events, (std::vector<std::string>{"H /a", "W /a abc"}));
+  StreamDriver big(Options(/*max_package=*/256), /*stream=*/false);
+  EXPECT_EQ(big.Feed("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n"), 413);
+  EXPECT_EQ(big.events, (std::vector<std::string>{"H /a"}));
+  StreamDriver chunked(Options(/*max_package=*/256), /*stream=*/false);
+  ASSERT_EQ(chunked.Feed("POST /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "3\r\nabc\r\n0\r\n\r\n"),
+            0);
+  EXPECT_EQ(chunked.events, (std::vector<std::string>{"H /c", "W /c abc"}));
+}
+
+TEST(HttpCodecTest, StreamBodyHonoursItsLimit) {
+  StreamDriver declared(Options(), /*stream=*/true, /*max_body=*/10);
+  ASSERT_EQ(declared.Feed("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n"), 0);
+  EXPECT_FALSE(declared.streamed);  // the handler answers 413 itself
+  StreamDriver chunked(Options(), /*stream=*/true, /*max_body=*/10);
+  EXPECT_EQ(chunked.Feed("POST /a HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         "6\r\nabcdef\r\n6\r\nghijkl\r\n"),
+            413);
+}
+
+TEST(HttpCodecTest, StreamedBodyAnswersExpectContinue) {
+  StreamDriver driver(Options());
+  ASSERT_EQ(driver.Feed("PUT /a HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 2\r\n\r\n"),
+            0);
+  EXPECT_EQ(driver.replies, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_EQ(driver.Feed("ok"), 0);
+  EXPECT_EQ(driver.events.back(), "L ok");
+}
+
+TEST(HttpCodecTest, AnAnswerBeforeTheBodyEndsClosesTheConnection) {
+  StreamDriver driver(Options());
+  ASSERT_EQ(driver.Feed("POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc"), 0);
+  std::string out;
+  driver.codec.EncodeResponse(413, "", "too big", out);
+  EXPECT_TRUE(absl::StrContains(out, "Connection: close\r\n")) << out;
+  EXPECT_TRUE(driver.codec.CloseAfterSend());
+  std::string error;  // a broken body now adds nothing to the response under way
+  driver.codec.EncodeError(DecodeResult::Error(ProtocolError::kMalformed, "x", 400), error);
+  EXPECT_EQ(error, "");
+}
+
 }  // namespace
 }  // namespace sockman

@@ -56,11 +56,56 @@ bool HttpResponseParser::TakeBody(absl::string_view input, size_t* pos) {
   return remaining_ == 0;
 }
 
+HttpResponseParser::Result HttpResponseParser::Stream(absl::string_view input, size_t pos,
+                                                      size_t* consumed) {
+  *consumed = pos;
+  switch (phase_) {
+    case Phase::kBody: {
+      size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size() - pos));
+      if (take == 0) return Result::kNeedMore;
+      piece_ = input.substr(pos, take);
+      remaining_ -= take;
+      if (remaining_ == 0) phase_ = Phase::kDone;
+      *consumed = pos + take;
+      return Result::kData;
+    }
+    case Phase::kUntilClose:
+      if (pos == input.size()) return Result::kNeedMore;
+      piece_ = input.substr(pos);
+      *consumed = input.size();
+      return Result::kData;
+    case Phase::kChunked:
+      response_.body.clear();
+      switch (chunked_.Decode(input, pos, response_.body)) {
+        case ChunkedDecoder::Status::kNeedMore:
+          *consumed = pos;
+          if (response_.body.empty()) return Result::kNeedMore;
+          piece_ = response_.body;
+          return Result::kData;
+        case ChunkedDecoder::Status::kError:
+          return Fail(chunked_.reason());
+        case ChunkedDecoder::Status::kDone:
+          *consumed = pos;
+          phase_ = Phase::kDone;
+          if (response_.body.empty()) return Result::kDone;
+          piece_ = response_.body;
+          return Result::kData;  // kDone on the next call
+      }
+      break;
+    case Phase::kDone:
+      return Result::kDone;
+    case Phase::kHead:
+      break;
+  }
+  return Result::kNeedMore;
+}
+
 HttpResponseParser::Result HttpResponseParser::Parse(absl::string_view input, size_t* consumed) {
   *consumed = 0;
   if (!input.empty()) started_ = true;
   if (!error_.empty()) return Result::kError;
   size_t pos = 0;
+  if (stream_ && phase_ != Phase::kHead) return Stream(input, pos, consumed);
   while (true) {
     switch (phase_) {
       case Phase::kHead: {
@@ -91,6 +136,10 @@ HttpResponseParser::Result HttpResponseParser::Parse(absl::string_view input, si
         Result r = ParseHead(rest.substr(0, line_start - 1));  // without its last LF
         if (r == Result::kError) return r;
         pos += head_end;
+        if (stream_ && phase_ != Phase::kHead) {  // a final head, not an interim one
+          *consumed = pos;
+          return Result::kHead;
+        }
         break;
       }
       case Phase::kBody:

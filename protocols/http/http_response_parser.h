@@ -7,6 +7,10 @@
 //   size_t used = 0;
 //   switch (parser.Parse(input, &used)) { ... }   // consume `used` bytes
 //   ... at EOF: parser.Finish() completes a close-delimited body.
+//
+// With set_stream_body() the body is not held: Parse returns kHead once the
+// head is parsed (response() without a body), then kData for each piece of
+// body (piece()), then kDone.
 #ifndef SOCKMAN_PROTOCOLS_HTTP_HTTP_RESPONSE_PARSER_H_
 #define SOCKMAN_PROTOCOLS_HTTP_HTTP_RESPONSE_PARSER_H_
 
@@ -40,12 +44,22 @@ class HttpResponseParser {
   // Longest status line plus headers.
   static constexpr size_t kMaxHeadSize = 64 * 1024;
 
-  enum class Result { kNeedMore, kDone, kError };
+  enum class Result { kNeedMore, kDone, kError, kHead, kData };
 
   explicit HttpResponseParser(size_t max_body_size, bool head_request = false)
       : max_body_size_(max_body_size),
         head_request_(head_request),
         chunked_({.max_body = max_body_size, .max_trailers = kMaxHeadSize}) {}
+
+  // Bodies in pieces, of any length (see above); before the first Parse.
+  void set_stream_body() {
+    stream_ = true;
+    max_body_size_ = SIZE_MAX;
+    chunked_ = ChunkedDecoder({.max_body = UINT64_MAX, .max_trailers = kMaxHeadSize});
+  }
+  // kData: the piece of body; it may view the input, so use it before
+  // consuming the input or calling again.
+  absl::string_view piece() const { return piece_; }
 
   // Parses from the start of `input` (the bytes not yet consumed) and sets
   // `*consumed` to how many bytes the caller may drop.
@@ -74,8 +88,13 @@ class HttpResponseParser {
   // false if there is none yet.
   static bool NextLine(absl::string_view input, size_t* pos, absl::string_view* line);
 
+  // Streaming: the next step after a kHead or kData.
+  Result Stream(absl::string_view input, size_t pos, size_t* consumed);
+
   size_t max_body_size_;
   bool head_request_;
+  bool stream_ = false;
+  absl::string_view piece_;
   bool started_ = false;
   Phase phase_ = Phase::kHead;
   uint64_t remaining_ = 0;  // kBody: body bytes

@@ -162,5 +162,57 @@ TEST(HttpResponseParserTest, EarlyCloseIsAnError) {
   EXPECT_FALSE(parser.started());
 }
 
+// Streams `bytes` through a parser in `step`-byte reads; returns the
+// events ("head 200", then the body, then "done" or "error: why").
+std::string StreamAll(const std::string& bytes, size_t step, bool eof = false) {
+  HttpResponseParser parser(0);
+  parser.set_stream_body();
+  std::string input, out;
+  for (size_t at = 0;; at += step) {
+    bool last = at >= bytes.size();
+    if (!last) input += bytes.substr(at, step);
+    while (true) {
+      size_t used = 0;
+      HttpResponseParser::Result r = parser.Parse(input, &used);
+      std::string piece(parser.piece());  // a view into the input: taken before consuming
+      input.erase(0, used);
+      if (r == HttpResponseParser::Result::kHead) {
+        out += "head " + std::to_string(parser.response().status) + "|";
+      } else if (r == HttpResponseParser::Result::kData) {
+        out += piece;
+      } else if (r == HttpResponseParser::Result::kDone) {
+        return out + "|done";
+      } else if (r == HttpResponseParser::Result::kError) {
+        return out + "|error: " + parser.error();
+      } else {
+        break;
+      }
+    }
+    if (last) {
+      if (!eof) return out + "|cut";
+      return out + (parser.Finish() == HttpResponseParser::Result::kDone ? "|done" : "|cut");
+    }
+  }
+}
+
+TEST(HttpResponseParserTest, StreamsBodiesInPieces) {
+  for (size_t step : {1, 3, 7, 1000}) {
+    EXPECT_EQ(StreamAll("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", step),
+              "head 200|hello|done");
+    EXPECT_EQ(StreamAll("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+                        step),
+              "head 201|abcde|done");
+    EXPECT_EQ(StreamAll("HTTP/1.0 200 OK\r\n\r\nuntil close", step, /*eof=*/true),
+              "head 200|until close|done");
+    EXPECT_EQ(StreamAll("HTTP/1.1 204 No Content\r\n\r\n", step), "head 204||done");
+    EXPECT_EQ(StreamAll("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", step),
+              "head 200||error: bad chunk size");
+  }
+  // A body of any length: nothing is held.
+  std::string big = "HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + std::string(3000000, 'b');
+  EXPECT_EQ(StreamAll(big, 65536).size(), std::string("head 200||done").size() + 3000000);
+}
+
 }  // namespace
 }  // namespace sockman
