@@ -67,11 +67,17 @@ std::map<std::string, std::string> ParseFields(absl::string_view line) {
 }
 
 std::string WorkerStatusLine(const Server& server, const Reactor& reactor, uint64_t backend_errors,
-                             const std::vector<std::pair<std::string, uint64_t>>& route_requests) {
+                             const std::vector<std::pair<std::string, uint64_t>>& route_requests,
+                             const std::vector<UpstreamStatus>& upstreams) {
   const ServiceCounters& c = server.counters();
   std::string routes;
   for (const auto& [name, count] : route_requests) {
     absl::StrAppend(&routes, routes.empty() ? " routes=" : ",", name, ":", count);
+  }
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    const UpstreamStatus& u = upstreams[i];
+    absl::StrAppend(&routes, i == 0 ? " upstreams=" : ",", u.url, "|", u.up ? "up" : "down", "|",
+                    u.requests, "|", u.failures, "|", u.connections);
   }
   return absl::StrCat("connections=", server.connection_count(), " requests=", c.messages_in,
                       " send_failures=", c.send_failures, " protocol_errors=", c.protocol_errors,
@@ -145,6 +151,19 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
         }
         out += "}";
       }
+      if (auto ups = fields.find("upstreams"); ups != fields.end()) {
+        out += ",\"upstreams\":[";
+        size_t k = 0;
+        for (absl::string_view entry : absl::StrSplit(ups->second, ',', absl::SkipEmpty())) {
+          std::vector<std::string> parts = absl::StrSplit(entry, '|');
+          if (parts.size() != 5) continue;
+          absl::StrAppend(
+              &out, k++ ? "," : "", "{\"url\":", JsonString(parts[0]),
+              ",\"state\":", JsonString(parts[1]), ",\"requests\":", JsonValue(parts[2]),
+              ",\"failures\":", JsonValue(parts[3]), ",\"connections\":", JsonValue(parts[4]), "}");
+        }
+        out += "]";
+      }
       absl::StrAppend(&out, ",\"state\":",
                       JsonString(w.worker.pid == 0 ? "restarting"
                                  : w.answered      ? "idle"
@@ -188,6 +207,14 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
     if (auto routes = fields.find("routes"); routes != fields.end()) {
       absl::StrAppend(&out, "         routes: ",
                       absl::StrReplaceAll(routes->second, {{",", " "}, {":", "="}}), "\n");
+    }
+    if (auto ups = fields.find("upstreams"); ups != fields.end()) {
+      for (absl::string_view entry : absl::StrSplit(ups->second, ',', absl::SkipEmpty())) {
+        std::vector<std::string> parts = absl::StrSplit(entry, '|');
+        if (parts.size() != 5) continue;
+        absl::StrAppend(&out, "         upstream ", parts[0], " ", parts[1], " requests=", parts[2],
+                        " failures=", parts[3], " connections=", parts[4], "\n");
+      }
     }
   }
   return out;

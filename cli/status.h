@@ -11,15 +11,19 @@
 
 #include "engine/reactor.h"
 #include "engine/supervisor.h"
+#include "handlers/handler.h"
 #include "protocols/stream_server.h"
 
 namespace sockman {
 
-// Worker side: "connections=2 requests=10 send_failures=0 ...", and with
-// routes "routes=api:12,www:40" (route names need no escaping).
+// Worker side: "connections=2 requests=10 send_failures=0 ...", with
+// routes "routes=api:12,www:40" (route names need no escaping), with HTTP
+// proxy upstreams "upstreams=URL|up|REQUESTS|FAILURES|CONNECTIONS,..." (URLs
+// hold none of " ,|").
 std::string WorkerStatusLine(
     const Server& server, const Reactor& reactor, uint64_t backend_errors = 0,
-    const std::vector<std::pair<std::string, uint64_t>>& route_requests = {});
+    const std::vector<std::pair<std::string, uint64_t>>& route_requests = {},
+    const std::vector<UpstreamStatus>& upstreams = {});
 // Worker side: one record per open connection, records separated by ";".
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
                                   const std::string& service);

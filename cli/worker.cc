@@ -162,7 +162,7 @@ void Worker::OnChannelMessage(ChannelMessage message) {
     case ChannelCommand::kStatus:
       channel_->Send(ChannelCommand::kReply,
                      WorkerStatusLine(*server_, *reactor_, handler_->backend_errors(),
-                                      handler_->route_requests()));
+                                      handler_->route_requests(), handler_->upstreams()));
       return;
     case ChannelCommand::kConnections:
       channel_->Send(ChannelCommand::kReply,

@@ -74,6 +74,15 @@ inline const std::string& HubOf(const WorkerContext& worker, const std::string& 
   return service;
 }
 
+// One upstream of a proxy, for `status`.
+struct UpstreamStatus {
+  std::string url;
+  bool up = true;          // not marked down by passive or active health
+  uint64_t requests = 0;   // sent to it by this worker
+  uint64_t failures = 0;   // failed exchanges in this worker
+  size_t connections = 0;  // open (busy and idle) in this worker
+};
+
 class Handler : public ConnectionEvents {
  public:
   // After the worker's listeners are ready, before the first connection.
@@ -85,6 +94,13 @@ class Handler : public ConnectionEvents {
   // Failed exchanges with a backend (webhook requests, proxy upstreams), for
   // `status`.
   virtual uint64_t backend_errors() const { return 0; }
+  // The upstreams of an HTTP proxy and their health, for `status`.
+  virtual std::vector<UpstreamStatus> upstreams() const { return {}; }
+
+  // An HTTP handler that takes request bodies in pieces as they arrive
+  // (HttpCodec::StreamBody), so its service announces request heads.
+  virtual bool streams_request_bodies() const { return false; }
+
   // Requests each route took, in config order (a service with routes), for
   // `status`.
   virtual std::vector<std::pair<std::string, uint64_t>> route_requests() const { return {}; }

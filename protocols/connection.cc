@@ -57,6 +57,11 @@ void Connection::SwitchProtocol(const Protocol& protocol, std::unique_ptr<Codec>
   if (!protocol_->traits().handshake) Open();
 }
 
+void Connection::ContinueWithProtocol(const Protocol& protocol, std::unique_ptr<Codec> codec) {
+  SwitchProtocol(protocol, std::move(codec));
+  redecode_ = false;
+}
+
 void Connection::Open() {
   if (opened_ || !transport_->open()) return;
   opened_ = true;

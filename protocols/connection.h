@@ -161,6 +161,10 @@ class Connection : private PeerTransport::Delegate {
   // handshake). OnOpen follows once the new protocol's handshake is done.
   // Only from inside OnMessage; the old codec lives until the loop's pass ends.
   void SwitchProtocol(const Protocol& protocol, std::unique_ptr<Codec> codec);
+  // The same outside OnMessage, from the next byte on (a proxied Upgrade,
+  // once the upstream said 101): bytes already received and not yet
+  // decoded are decoded by the new codec.
+  void ContinueWithProtocol(const Protocol& protocol, std::unique_ptr<Codec> codec);
   // Sends bytes the codec produced, then closes if the codec asks for it.
   bool SendEncoded(absl::string_view bytes);
   bool SendEncoded(absl::Span<const absl::string_view> parts);

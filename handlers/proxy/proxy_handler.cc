@@ -18,6 +18,7 @@
 #include "engine/resolver.h"
 #include "engine/tcp_connection.h"
 #include "handlers/handler.h"
+#include "handlers/proxy/http_proxy.h"
 #include "protocols/http/http_response_parser.h"
 #include "protocols/tcp/tcp_protocol.h"
 #include "protocols/websocket/websocket.h"
@@ -429,9 +430,13 @@ class ProxyFactory : public HandlerFactory {
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const ProxyOptions& options,
                                                             const HandlerConfig& config) {
   const ProtocolTraits& traits = config.protocol.traits();
-  if (!traits.stream || traits.request_response) {
+  if (traits.stream && traits.request_response) return CreateHttpProxy(options, config);
+  if (!traits.stream) {
     return absl::InvalidArgumentError(
-        "proxies tcp://, text://, frame:// and websocket:// services");
+        "proxies http://, tcp://, text://, frame:// and websocket:// services");
+  }
+  if (!options.server().empty()) {
+    return absl::InvalidArgumentError("server: only for the HTTP proxy (an http service)");
   }
   ProxySettings settings;
   for (const std::string& uri : options.upstream()) {

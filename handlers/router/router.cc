@@ -179,6 +179,7 @@ class Router : public Handler {
       if (route.heartbeat_ms > 0) {
         live.beat_timer = reactor_.AddRepeatingTimer(route.heartbeat_ms, [this, i] { Beat(i); });
       }
+      streams_ |= live.handler->streams_request_bodies();
     }
   }
   ~Router() override {
@@ -201,10 +202,25 @@ class Router : public Handler {
     }
     return counts;
   }
+  std::vector<UpstreamStatus> upstreams() const override {
+    std::vector<UpstreamStatus> all;
+    for (const Live& live : routes_) {
+      std::vector<UpstreamStatus> some = live.handler->upstreams();
+      all.insert(all.end(), some.begin(), some.end());
+    }
+    return all;
+  }
   uint64_t backend_errors() const override {
     uint64_t sum = 0;
     for (const Live& live : routes_) sum += live.handler->backend_errors();
     return sum;
+  }
+
+  bool streams_request_bodies() const override { return streams_; }
+
+  void OnConnect(Connection& connection) override {
+    if (!streams_) return;
+    if (HttpCodec* codec = connection.codec_as<HttpCodec>()) codec->set_announce_heads(true);
   }
 
   void OnOpen(Connection& connection) override {
@@ -221,9 +237,25 @@ class Router : public Handler {
     State& state = states_[&connection];
     if (state.owner >= 0) return routes_[state.owner].handler->OnMessage(connection, message, kind);
     HttpCodec* codec = connection.codec_as<HttpCodec>();
-    if (codec == nullptr) return;
+    if (codec == nullptr) {  // the route that had the last request switched protocols
+      if (state.current >= 0) routes_[state.current].handler->OnMessage(connection, message, kind);
+      return;
+    }
+    HttpCodec::BodyPart part = codec->body_part();
+    if (part == HttpCodec::BodyPart::kPiece || part == HttpCodec::BodyPart::kLast) {
+      if (state.discarding) {  // the body of a request answered at its head
+        state.discarding = part != HttpCodec::BodyPart::kLast;
+      } else if (state.current >= 0) {
+        routes_[state.current].handler->OnMessage(connection, message, kind);
+      }
+      return;
+    }
+    // A head alone is taken only by a route that streams bodies; others get
+    // the whole request once its body is in.
+    bool head = part == HttpCodec::BodyPart::kHead;
     const HttpRequest& request = codec->request();
     if (int refused = NormalizeRoutePath(request.path, path_)) {
+      if (head) return;
       SendHttpErrorPage(connection, refused);
       return;
     }
@@ -245,6 +277,7 @@ class Router : public Handler {
       index =
           factory_.table().Match({request.host, path_, request.method, request.headers, upgrade});
     }
+    if (head && (index < 0 || !routes_[index].handler->streams_request_bodies())) return;
     if (index == RouteTable::kNotFound) {
       SendHttpErrorPage(connection, 404);
       return;
@@ -256,11 +289,16 @@ class Router : public Handler {
     const RouteEntry& route = factory_.routes()[index];
     Live& live = routes_[index];
     ++live.requests;
-    if (preflight) return AnswerPreflight(connection, request, *route.cors, origin, announced);
+    if (preflight) {
+      AnswerPreflight(connection, request, *route.cors, origin, announced);
+      if (head) Discard(*codec, state);
+      return;
+    }
     if (BasicAuthFile* auth = live.auth.get();
         auth != nullptr &&
         !auth->Allows(request.Header("Authorization"), connection.reactor().NowMs())) {
       SendHttpErrorPage(connection, 401, auth->challenge());
+      if (head) Discard(*codec, state);
       return;
     }
     Handler& handler = *live.handler;
@@ -297,6 +335,7 @@ class Router : public Handler {
       codec->AddResponseHeaders(route.cors->OriginHeaders(origin));
       if (!route.cors->expose.empty()) codec->AddResponseHeaders(route.cors->expose);
     }
+    state.current = index;
     handler.OnMessage(connection, message, kind);
   }
 
@@ -385,8 +424,15 @@ class Router : public Handler {
 
   struct State {
     int owner = -1;                            // the WebSocket route that has the connection
+    int current = -1;                          // the HTTP route that took the last request
+    bool discarding = false;                   // see Discard
     absl::InlinedVector<uint16_t, 2> engaged;  // HTTP routes that saw it
   };
+  // A request answered at its head: its body is read and dropped.
+  static void Discard(HttpCodec& codec, State& state) {
+    if (codec.StreamBody(0)) state.discarding = true;
+  }
+
   State* Find(const Connection& connection) {
     auto it = states_.find(&connection);
     return it == states_.end() ? nullptr : &it->second;
@@ -400,6 +446,7 @@ class Router : public Handler {
   const RouterFactory& factory_;
   Reactor& reactor_;
   std::vector<Live> routes_;  // as factory_.routes()
+  bool streams_ = false;      // some route's handler streams request bodies
   absl::flat_hash_map<const Connection*, State> states_;
   std::string path_;  // the current request's normalised path
 };
@@ -419,6 +466,13 @@ std::string RouteHandlerName(const Route& route) {
 bool IsWebSocketRoute(const Route& route) {
   std::string handler = RouteHandlerName(route);
   if (handler == "module") return route.has_websocket();
+  if (handler == "proxy") {  // http(s):// upstreams: the HTTP proxy (it passes upgrades itself)
+    const ProxyOptions& proxy = route.proxy();
+    const std::string& first = !proxy.upstream().empty() ? proxy.upstream(0)
+                               : !proxy.server().empty() ? proxy.server(0).url()
+                                                         : std::string();
+    return !(absl::StartsWith(first, "http://") || absl::StartsWith(first, "https://"));
+  }
   return std::find(std::begin(kWebSocketHandlers), std::end(kWebSocketHandlers), handler) !=
          std::end(kWebSocketHandlers);
 }

@@ -31,9 +31,7 @@ Line NextLine(absl::string_view input, size_t& pos, absl::string_view& line) {
 bool IsWs(char c) { return c == ' ' || c == '\t'; }
 
 // RFC 9110 5.6.2 tchar, as one byte.
-bool IsTchar(char c) {
-  return IsHttpToken(absl::string_view(&c, 1));
-}
+bool IsTchar(char c) { return IsHttpToken(absl::string_view(&c, 1)); }
 
 // RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name
 //                               [ BWS "=" BWS chunk-ext-val ] )

@@ -743,7 +743,7 @@ void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::str
     compression_ = nullptr;
   }
   if (!streaming_chunked_) close_after_send_ = true;  // HTTP/1.0: the close ends the body
-  if (streaming_) {  // answered before the request's body is in
+  if (streaming_) {                                   // answered before the request's body is in
     answered_early_ = true;
     close_after_send_ = true;
   }
@@ -791,7 +791,7 @@ void HttpCodec::Encode(absl::string_view message, MessageKind, std::string& out)
 void HttpCodec::EncodeError(const DecodeResult& error, std::string& out) {
   close_after_send_ = true;
   if (streaming_ && answered_early_) return;  // a response is under way: just close
-  extra_headers_.clear();  // not the bad request's: it has no route
+  extra_headers_.clear();                     // not the bad request's: it has no route
   removed_ = nullptr;
   route_log_ = nullptr;
   answering_head_ = false;

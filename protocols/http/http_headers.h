@@ -21,7 +21,6 @@ bool ParseHttpDate(absl::string_view text, time_t& out);
 // True if the If-None-Match list names `etag` (weak comparison) or is "*".
 bool EtagMatches(absl::string_view if_none_match, absl::string_view etag);
 
-
 enum class ByteRange { kNone, kSatisfiable, kUnsatisfiable };
 // One "bytes=first-last" range of a `size`-byte representation (RFC 9110
 // 14.1.2), clamped to it. kNone: no usable Range (absent, malformed, or

@@ -210,7 +210,8 @@ TEST(HttpResponseParserTest, StreamsBodiesInPieces) {
               "head 200||error: bad chunk size");
   }
   // A body of any length: nothing is held.
-  std::string big = "HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + std::string(3000000, 'b');
+  std::string big =
+      "HTTP/1.1 200 OK\r\nContent-Length: 3000000\r\n\r\n" + std::string(3000000, 'b');
   EXPECT_EQ(StreamAll(big, 65536).size(), std::string("head 200||done").size() + 3000000);
 }
 
