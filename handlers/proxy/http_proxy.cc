@@ -258,9 +258,9 @@ class Exchange {
   void Connect(size_t upstream);
   void Ready(Link* link);
   // The exchange failed before a response began: another upstream when it
-  // may, else `status` (502, 503, 504) to the client. `sent`: the request
+  // may, else `status` (502, 503, 504) to the client (see `sent_` for
   // reached the upstream.
-  void Failed(int status, const std::string& why, bool sent);
+  void Failed(int status, const std::string& why);
   void RespondHead(HttpClientResponse& response);
   void Tunnel(Buffer& input);
   // `clean`: nothing followed the response on its connection.
@@ -280,6 +280,7 @@ class Exchange {
   bool body_pending_ = false;  // pieces still to come from the client
   bool chunked_up_ = false;    // the body goes up chunked
   bool body_started_ = false;  // a piece went up: the request cannot be replayed
+  bool sent_ = false;          // the head went to the upstream of this try
   bool upgrade_ = false;
   uint64_t hash_ = 0;
   bool have_hash_ = false;
@@ -694,12 +695,23 @@ void Exchange::ArmTimer(int64_t ms) {
   timer_ = reactor.AddTimer(ms, [this] {
     timer_ = kNoTimer;
     switch (phase_) {
-      case Phase::kConnecting:
       case Phase::kSending:
+        if (!body_started_) {  // the client's body is late, not the upstream
+          LogWarning("proxy: the client sent no body in time; answering 408");
+          phase_ = Phase::kDone;
+          DropLink();
+          Connection& client = client_;
+          proxy_.Done(client);
+          if (HttpCodec* codec = client.codec_as<HttpCodec>()) codec->set_close_after_send();
+          SendHttpErrorPage(client, 408);
+          return;
+        }
+        [[fallthrough]];
+      case Phase::kConnecting:
       case Phase::kWaiting:
         proxy_.CountFailure(upstream_);
         DropLink();
-        Failed(504, "timed out", /*sent=*/phase_ != Phase::kConnecting);
+        Failed(504, "timed out");
         return;
       case Phase::kResponding:
         proxy_.CountFailure(upstream_);
@@ -833,13 +845,13 @@ void Exchange::Begin(const HttpRequest& request, HttpCodec& codec, absl::string_
       have_hash_ = true;
     }
   }
-  client_.PauseRecv();  // until an upstream takes the request
   Attempt();
 }
 
 void Exchange::Attempt() {
   const HttpProxySettings& s = proxy_.settings();
   phase_ = Phase::kConnecting;
+  client_.PauseRecv();  // no piece of a body arrives while no upstream takes it
   int pick = proxy_.Pick(tried_, have_hash_ ? &hash_ : nullptr);
   if (pick < 0) {
     bool any = std::find(tried_.begin(), tried_.end(), true) != tried_.end();
@@ -871,7 +883,7 @@ void Exchange::Connect(size_t upstream) {
   const HttpUpstream& to = s.upstreams[upstream];
   Resolver* resolver = proxy_.resolver();
   if (resolver == nullptr) {
-    Failed(502, "no resolver", false);
+    Failed(502, "no resolver");
     return;
   }
   ArmTimer(s.connect_timeout_ms + 1000);  // the resolver's part; the connector has its own
@@ -881,7 +893,7 @@ void Exchange::Connect(size_t upstream) {
         if (generation != resolve_generation_ || phase_ != Phase::kConnecting) return;
         if (!r.ok() || r->empty()) {
           proxy_.CountFailure(upstream);
-          Failed(502, absl::StrCat("cannot resolve: ", r.status().message()), false);
+          Failed(502, absl::StrCat("cannot resolve: ", r.status().message()));
           return;
         }
         connector_ = Connector::Connect(
@@ -892,7 +904,7 @@ void Exchange::Connect(size_t upstream) {
                                                    : absl::StatusOr<Link*>(fd.status());
               if (!link.ok()) {
                 proxy_.CountFailure(upstream);
-                Failed(502, absl::StrCat("connect: ", link.status().message()), false);
+                Failed(502, absl::StrCat("connect: ", link.status().message()));
                 return;
               }
               Ready(*link);
@@ -908,15 +920,19 @@ void Exchange::Ready(Link* link) {
   link_ = link;
   link->owner = this;
   phase_ = Phase::kSending;
-  link->tcp->Send(head_);
-  if (!body_.empty()) link->tcp->Send(body_);
+  sent_ = false;
   if (body_pending_) {
+    // The head leaves with the body's first piece: a body malformed from
+    // its start never reaches the upstream at all.
     ArmTimer(s.idle_timeout_ms);
     client_.ResumeRecv();  // the body's pieces follow
-  } else {
-    phase_ = Phase::kWaiting;
-    ArmTimer(s.response_timeout_ms);
+    return;
   }
+  absl::string_view parts[] = {head_, body_};
+  link->tcp->SendParts(parts);
+  sent_ = true;
+  phase_ = Phase::kWaiting;
+  ArmTimer(s.response_timeout_ms);
 }
 
 void Exchange::FromClient(absl::string_view data, bool last) {
@@ -930,7 +946,13 @@ void Exchange::FromClient(absl::string_view data, bool last) {
   } else {
     out_.append(data.data(), data.size());
   }
-  if (!out_.empty()) link_->tcp->Send(out_);
+  if (!sent_) {
+    absl::string_view parts[] = {head_, out_};
+    link_->tcp->SendParts(parts);
+    sent_ = true;
+  } else if (!out_.empty()) {
+    link_->tcp->Send(out_);
+  }
   if (last) {
     body_pending_ = false;
     client_.PauseRecv();  // no next request until this one is answered
@@ -976,7 +998,7 @@ void Exchange::ClientGone() {
   }
 }
 
-void Exchange::Failed(int status, const std::string& why, bool sent) {
+void Exchange::Failed(int status, const std::string& why) {
   const HttpProxySettings& s = proxy_.settings();
   const std::string& url = s.upstreams[upstream_].url;
   if (phase_ == Phase::kDone) return;
@@ -985,9 +1007,11 @@ void Exchange::Failed(int status, const std::string& why, bool sent) {
   EndAttempt();
   // Another upstream when the request did not reach this one, or it is
   // idempotent and nothing of its body is gone.
-  bool replayable = !sent || (idempotent_ && !body_started_);
+  bool replayable = !sent_ || (idempotent_ && !body_started_);
+  bool untried = std::find(tried_.begin(), tried_.end(), false) != tried_.end();
   int64_t elapsed = proxy_.reactor().NowMs() - started_ms_;
-  if (replayable && attempts_ <= s.retries && elapsed < s.retry_timeout_ms && client_.open()) {
+  if (replayable && untried && attempts_ <= s.retries && elapsed < s.retry_timeout_ms &&
+      client_.open()) {
     LogWarning(absl::StrCat("proxy: ", url, ": ", why, "; trying another upstream"));
     Attempt();
     return;
@@ -1028,7 +1052,7 @@ void Exchange::UpstreamData(Buffer& input) {
         }
         std::string why = parser_.error();
         DropLink();
-        Failed(502, absl::StrCat("bad response: ", why), /*sent=*/true);
+        Failed(502, absl::StrCat("bad response: ", why));
         return;
       }
       case HttpResponseParser::Result::kHead:
@@ -1070,7 +1094,7 @@ void Exchange::RespondHead(HttpClientResponse& response) {
   if (switching && !upgrade_) {
     proxy_.CountFailure(upstream_);
     DropLink();
-    Failed(502, "101 Switching Protocols to a request that did not ask", true);
+    Failed(502, "101 Switching Protocols to a request that did not ask");
     return;
   }
   std::string headers;
@@ -1148,17 +1172,12 @@ void Exchange::UpstreamClosed() {
   }
   if (link != nullptr && !link->tcp->tls_error().empty()) {
     proxy_.CountFailure(upstream_);
-    Failed(502, absl::StrCat("TLS: ", link->tcp->tls_error()), false);
+    Failed(502, absl::StrCat("TLS: ", link->tcp->tls_error()));
     return;
   }
   proxy_.CountFailure(upstream_);
-  // A reused connection the upstream closed before it read the request is
-  // like a failed connect, if nothing of a response arrived.
-  bool sent = phase_ != Phase::kConnecting;
-  Failed(
-      502,
-      parser_.started() ? "closed in the middle of the response head" : "closed without a response",
-      sent);
+  Failed(502, parser_.started() ? "closed in the middle of the response head"
+                                : "closed without a response");
 }
 
 void Exchange::Finish(bool clean) {
