@@ -3,6 +3,7 @@
 // limits, no validation, no timers; never expose it.
 //
 //   floor_server --mode http|ws [--port P]     (prints "port N" once listening)
+//   floor_server --mode proxy --upstream U [--port P]
 //
 // One thread, one epoll loop, edge-triggered. Per readable socket it reads
 // until a short read and answers everything found with one write, which is
@@ -17,8 +18,14 @@
 //   ws    the upgrade gets a 101; then every complete frame comes back as an
 //         unmasked frame of the same opcode (a close frame is echoed and the
 //         socket closed)
+//   proxy each client gets its own connection to 127.0.0.1:U, made at
+//         accept; bytes are relayed both ways as read, unparsed (the floor
+//         of an HTTP proxy: a read and a write per request each way, no
+//         pool, no parsing, no header rewriting)
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -41,8 +48,9 @@ constexpr char kHelloClose[] =
     "Content-Length: 12\r\nConnection: close\r\n\r\nhello world\n";
 
 struct Peer {
-  std::string in;   // bytes of an incomplete request or frame
-  std::string out;  // what the socket did not take yet
+  int partner = -1;  // proxy: the other side
+  std::string in;    // bytes of an incomplete request or frame
+  std::string out;   // what the socket did not take yet
   bool upgraded = false;
   bool close_after_write = false;
 };
@@ -114,22 +122,26 @@ size_t AnswerWebSocket(const char* in, size_t size, Peer& peer) {
 int main(int argc, char** argv) {
   std::string mode = "http";
   int port = 0;
+  int upstream = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--mode") {
       mode = argv[i + 1];
     } else if (flag == "--port") {
       port = atoi(argv[i + 1]);
+    } else if (flag == "--upstream") {
+      upstream = atoi(argv[i + 1]);
     } else {
       fprintf(stderr, "floor_server: unknown flag %s\n", argv[i]);
       return 2;
     }
   }
-  if (mode != "http" && mode != "ws") {
-    fprintf(stderr, "floor_server: --mode http|ws\n");
+  if ((mode != "http" && mode != "ws" && mode != "proxy") || (mode == "proxy") != (upstream > 0)) {
+    fprintf(stderr, "floor_server: --mode http|ws, or --mode proxy --upstream PORT\n");
     return 2;
   }
   bool http = mode == "http";
+  bool proxy = mode == "proxy";
 
   int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -158,8 +170,20 @@ int main(int argc, char** argv) {
   epoll_event events[512];
 
   auto drop = [&](int fd) {
+    auto it = peers.find(fd);
+    int partner = it == peers.end() ? -1 : it->second.partner;
     peers.erase(fd);
     close(fd);
+    if (partner >= 0 && peers.count(partner)) {
+      peers.erase(partner);
+      close(partner);
+    }
+  };
+  auto watch = [&](int fd) {
+    epoll_event e{};
+    e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    e.data.fd = fd;
+    epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &e);
   };
   auto flush = [&](int fd, Peer& peer) {
     while (!peer.out.empty()) {
@@ -177,15 +201,52 @@ int main(int argc, char** argv) {
       if (fd == listener) {
         int client;
         while ((client = accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-          epoll_event e{};
-          e.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-          e.data.fd = client;
-          epoll_ctl(epoll, EPOLL_CTL_ADD, client, &e);
-          peers[client];
+          if (proxy) {
+            int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in to{};
+            to.sin_family = AF_INET;
+            to.sin_port = htons(static_cast<uint16_t>(upstream));
+            to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (connect(up, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+              close(up);
+              close(client);
+              continue;
+            }
+            int flags = 1;
+            setsockopt(up, IPPROTO_TCP, TCP_NODELAY, &flags, sizeof(flags));
+            fcntl(up, F_SETFL, O_NONBLOCK);
+            peers[up].partner = client;
+            peers[client].partner = up;
+            watch(up);
+          } else {
+            peers[client];
+          }
+          watch(client);
         }
         continue;
       }
-      Peer& peer = peers[fd];
+      auto found = peers.find(fd);
+      if (found == peers.end()) continue;  // dropped with its partner this pass
+      Peer& peer = found->second;
+      if (proxy) {  // relay: what one side says goes to the other
+        bool alive = true;
+        for (;;) {
+          ssize_t n = read(fd, buffer, sizeof(buffer));
+          if (n <= 0) {
+            alive = n < 0 && errno == EAGAIN;
+            break;
+          }
+          Peer& other = peers[peer.partner];
+          other.out.append(buffer, static_cast<size_t>(n));
+          if (!flush(peer.partner, other)) {
+            alive = false;
+            break;
+          }
+          if (static_cast<size_t>(n) < sizeof(buffer)) break;
+        }
+        if (!alive || !flush(fd, peer)) drop(fd);
+        continue;
+      }
       if (!flush(fd, peer)) {
         drop(fd);
         continue;

@@ -21,6 +21,8 @@
 #              per-event round trip          vs the backend alone (the floor)
 #   routes     wrk: one handler vs the last of 20 routes (the cost of routing),
 #              and gzip of a 64 KiB JSON file                      vs nginx gzip
+#   proxy      wrk through the HTTP reverse proxy to a sockman upstream, keep-
+#              alive pools             vs nginx proxy_pass and a byte-relay floor
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -28,10 +30,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast webhook routes)
+suites=(http latency ws broadcast webhook routes proxy)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -111,7 +113,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast webhook routes; do
+for suite in http latency ws broadcast webhook routes proxy; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -142,6 +144,9 @@ for suite in http latency ws broadcast webhook routes; do
       ;;
     routes)
       chart "${csv}" 1 5 "Routing and gzip: requests per server CPU-second" "requests/CPU-s" "${OUT}/routes-per-cpu.png"
+      ;;
+    proxy)
+      chart "${csv}" 1 5 "HTTP reverse proxy: requests per proxy CPU-second" "requests/CPU-s" "${OUT}/proxy-per-cpu.png"
       ;;
   esac
 done

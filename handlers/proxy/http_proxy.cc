@@ -261,6 +261,7 @@ class Exchange {
   // may, else `status` (502, 503, 504) to the client (see `sent_` for
   // reached the upstream.
   void Failed(int status, const std::string& why);
+  void ParseUpstream(Buffer& input);
   void RespondHead(HttpClientResponse& response);
   void Tunnel(Buffer& input);
   // `clean`: nothing followed the response on its connection.
@@ -1032,6 +1033,15 @@ void Exchange::UpstreamData(Buffer& input) {
     Tunnel(input);
     return;
   }
+  // A response's head and body (of one read) leave in one write. The
+  // client Connection outlives this call even if it closes meanwhile.
+  Connection& client = client_;
+  client.Cork();
+  ParseUpstream(input);
+  client.Uncork();
+}
+
+void Exchange::ParseUpstream(Buffer& input) {
   const HttpProxySettings& s = proxy_.settings();
   while (link_ != nullptr && !link_->tcp->recv_paused() && phase_ != Phase::kDone) {
     size_t used = 0;
