@@ -461,6 +461,19 @@ class HttpProxy : public Handler {
     return best;
   }
 
+  // Whether an upstream not in `tried` is up but at pool.max_connections.
+  bool SomeFull(const std::vector<bool>& tried) const {
+    if (settings_.max_connections == 0) return false;
+    int64_t now = MonotonicMs();
+    for (size_t i = 0; i < live_.size(); ++i) {
+      if (!tried[i] && Healthy(i, now) && live_[i].open >= settings_.max_connections &&
+          live_[i].idle.empty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   // An idle connection to `upstream`, taken from the pool, or null.
   Link* TakeIdle(size_t upstream) {
     std::vector<Link*>& idle = live_[upstream].idle;
@@ -850,17 +863,19 @@ void Exchange::Begin(const HttpRequest& request, HttpCodec& codec, absl::string_
 }
 
 void Exchange::Attempt() {
-  const HttpProxySettings& s = proxy_.settings();
   phase_ = Phase::kConnecting;
   client_.PauseRecv();  // no piece of a body arrives while no upstream takes it
   int pick = proxy_.Pick(tried_, have_hash_ ? &hash_ : nullptr);
   if (pick < 0) {
-    bool any = std::find(tried_.begin(), tried_.end(), true) != tried_.end();
-    if (!any) {
+    // 503 when a live upstream was only full, 502 when none is live.
+    int status = proxy_.SomeFull(tried_) ? 503 : 502;
+    if (std::find(tried_.begin(), tried_.end(), true) == tried_.end()) {  // else Failed logged
       proxy_.CountError();
-      LogWarning("proxy: no live upstream");
+      LogWarning(absl::StrCat(
+          "proxy: ", status == 503 ? "every live upstream is full" : "no live upstream",
+          "; answering ", status));
     }
-    int status = any ? 502 : (s.max_connections > 0 ? 503 : 502);
+    phase_ = Phase::kDone;
     proxy_.Done(client_);  // this exchange is over: answer and let the client go on
     client_.ResumeRecv();
     SendHttpErrorPage(client_, status);
