@@ -21,6 +21,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 
@@ -345,6 +346,40 @@ service { name: "slow" listen: "http://127.0.0.1:0"
   std::string log = SockmanLog();
   EXPECT_TRUE(absl::StrContains(log, "Connection refused; answering 502")) << log;
   EXPECT_TRUE(absl::StrContains(log, "timed out; answering 504")) << log;
+}
+
+TEST_F(HttpProxyTest, HttpsUpstreamsByNameAreVerifiedAndFullPoolsAnswer503) {
+  ASSERT_TRUE(MakeTestCertificates(dir_));
+  Upstream slow(dir_, {"--delay-ms", "800"});
+  uint16_t tls_port = FreePort();
+  auto server =
+      Start(absl::StrCat(R"(service { name: "app" listen: "https://127.0.0.1:)", tls_port, R"("
+    tls { cert_file: "server.pem" key_file: "server.key" } respond { body: "over tls" } }
+service { name: "trusting" listen: "http://127.0.0.1:0"
+    proxy { upstream: "https://localhost:)",
+                         tls_port, R"(" ca_file: "ca.pem" } }
+service { name: "untrusting" listen: "http://127.0.0.1:0"
+    proxy { upstream: "https://localhost:)",
+                         tls_port, R"(" retries: 0 } }
+service { name: "full" listen: "http://127.0.0.1:0"
+    proxy { upstream: ")",
+                         slow.url(), R"(" pool { max_connections: 1 } } })"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  // A name (from /etc/hosts, through c-ares) and a certificate checked against ca_file.
+  EXPECT_EQ(Curl(absl::StrCat("http://127.0.0.1:", (*server)->port("trusting"), "/")), "over tls");
+  std::string refused = Curl(absl::StrCat(
+      "-o /dev/null -w '%{http_code}' http://127.0.0.1:", (*server)->port("untrusting"), "/"));
+  EXPECT_EQ(refused, "502");
+  EXPECT_TRUE(absl::StrContains(PollUntilContains([&] { return SockmanLog(); }, "TLS: "),
+                                "certificate verify failed"))
+      << SockmanLog();
+  // One connection to the slow upstream at a time: the second request at once is 503.
+  std::string port = std::to_string((*server)->port("full"));
+  std::string both = Shell(absl::StrCat(
+      "(curl -s -m 10 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:", port,
+      "/a & sleep 0.3; curl -s -m 10 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:", port,
+      "/b; wait) | sort | tr '\\n' ' '"));
+  EXPECT_EQ(both, "200 503 ") << both;
 }
 
 // Peak VmRSS of `pid` in KiB while `work` runs.

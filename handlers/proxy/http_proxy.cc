@@ -269,6 +269,8 @@ class Exchange {
   void DropLink();
   // The try on upstream_ is over (for least-connections' count).
   void EndAttempt();
+  // The connect under way for upstream_ is over (made, failed or dropped).
+  void EndConnecting();
   void ArmTimer(int64_t ms);
 
   HttpProxy& proxy_;
@@ -289,7 +291,8 @@ class Exchange {
   uint32_t attempts_ = 0;
   int64_t started_ms_ = 0;
   size_t upstream_ = 0;
-  bool counted_ = false;  // upstream_ counts this exchange as in flight
+  bool counted_ = false;     // upstream_ counts this exchange as in flight
+  bool connecting_ = false;  // upstream_ counts a connect of this exchange
   Link* link_ = nullptr;
   std::unique_ptr<Connector> connector_;
   uint64_t resolve_generation_ = 0;  // a resolve answer for an abandoned attempt is ignored
@@ -406,7 +409,8 @@ class HttpProxy : public Handler {
     size_t n = live_.size();
     auto usable = [&](size_t i) {
       return !tried[i] && Healthy(i, now) &&
-             (settings_.max_connections == 0 || live_[i].open < settings_.max_connections ||
+             (settings_.max_connections == 0 ||
+              live_[i].open + live_[i].connecting < settings_.max_connections ||
               !live_[i].idle.empty());
     };
     if (settings_.balance == ProxyOptions::HASH && hash != nullptr && !settings_.ring.empty()) {
@@ -466,7 +470,8 @@ class HttpProxy : public Handler {
     if (settings_.max_connections == 0) return false;
     int64_t now = MonotonicMs();
     for (size_t i = 0; i < live_.size(); ++i) {
-      if (!tried[i] && Healthy(i, now) && live_[i].open >= settings_.max_connections &&
+      if (!tried[i] && Healthy(i, now) &&
+          live_[i].open + live_[i].connecting >= settings_.max_connections &&
           live_[i].idle.empty()) {
         return true;
       }
@@ -566,6 +571,7 @@ class HttpProxy : public Handler {
   void CountRequest(size_t upstream) { ++live_[upstream].requests; }
   void CountError() { ++errors_; }
   void Active(size_t upstream, int delta) { live_[upstream].active += delta; }
+  void Connecting(size_t upstream, int delta) { live_[upstream].connecting += delta; }
 
   const HttpProxySettings& settings() const { return settings_; }
   Reactor& reactor() { return reactor_; }
@@ -639,9 +645,10 @@ class HttpProxy : public Handler {
   }
 
   struct Live {
-    int64_t current = 0;  // smooth round-robin
-    uint32_t active = 0;  // exchanges in flight
-    size_t open = 0;      // connections, busy and idle
+    int64_t current = 0;    // smooth round-robin
+    uint32_t active = 0;    // exchanges in flight
+    size_t open = 0;        // connections, busy and idle
+    size_t connecting = 0;  // connections being made
     std::vector<Link*> idle;
     uint64_t requests = 0;
     uint64_t failures = 0;
@@ -687,6 +694,7 @@ Exchange::Exchange(HttpProxy& proxy, Connection& client)
 Exchange::~Exchange() {
   proxy_.reactor().CancelTimer(timer_);
   connector_.reset();
+  EndConnecting();
   DropLink();
   EndAttempt();
 }
@@ -694,6 +702,11 @@ Exchange::~Exchange() {
 void Exchange::EndAttempt() {
   if (counted_) proxy_.Active(upstream_, -1);
   counted_ = false;
+}
+
+void Exchange::EndConnecting() {
+  if (connecting_) proxy_.Connecting(upstream_, -1);
+  connecting_ = false;
 }
 
 void Exchange::DropLink() {
@@ -903,11 +916,14 @@ void Exchange::Connect(size_t upstream) {
     return;
   }
   ArmTimer(s.connect_timeout_ms + 1000);  // the resolver's part; the connector has its own
+  proxy_.Connecting(upstream, +1);
+  connecting_ = true;
   uint64_t generation = ++resolve_generation_;
   resolver->Resolve(
       to.host, to.port, [this, upstream, generation](absl::StatusOr<std::vector<SocketAddress>> r) {
         if (generation != resolve_generation_ || phase_ != Phase::kConnecting) return;
         if (!r.ok() || r->empty()) {
+          EndConnecting();
           proxy_.CountFailure(upstream);
           Failed(502, absl::StrCat("cannot resolve: ", r.status().message()));
           return;
@@ -916,6 +932,7 @@ void Exchange::Connect(size_t upstream) {
             proxy_.reactor(), r->front(), proxy_.settings().connect_timeout_ms,
             [this, upstream](absl::StatusOr<UniqueFd> fd) {
               connector_.reset();  // the Connector touches nothing after this
+              EndConnecting();
               absl::StatusOr<Link*> link = fd.ok() ? proxy_.NewLink(upstream, std::move(*fd))
                                                    : absl::StatusOr<Link*>(fd.status());
               if (!link.ok()) {
@@ -1002,6 +1019,7 @@ void Exchange::ClientGone() {
   phase_ = Phase::kDone;
   connector_.reset();
   ++resolve_generation_;
+  EndConnecting();
   EndAttempt();
   if (link_ == nullptr) return;
   Link* link = link_;
@@ -1020,6 +1038,7 @@ void Exchange::Failed(int status, const std::string& why) {
   if (phase_ == Phase::kDone) return;
   connector_.reset();
   ++resolve_generation_;
+  EndConnecting();
   EndAttempt();
   // Another upstream when the request did not reach this one, or it is
   // idempotent and nothing of its body is gone.
@@ -1444,7 +1463,12 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateHttpProxy(const ProxyOptio
     return absl::InvalidArgumentError("ca_file: only for https:// upstreams");
   }
   if (tls) {
-    auto context = TlsClientContext::Create(options.ca_file(), {"http/1.1"});
+    // A relative ca_file is relative to the config file, as every path is.
+    std::string ca_file = options.ca_file();
+    if (!ca_file.empty() && ca_file[0] != '/') {
+      ca_file = absl::StrCat(config.config_directory, "/", ca_file);
+    }
+    auto context = TlsClientContext::Create(ca_file, {"http/1.1"});
     if (!context.ok()) return context.status();
     s.tls = *std::move(context);
   }

@@ -467,9 +467,14 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateProxy(const ProxyOptions& 
     return absl::InvalidArgumentError("ca_file is for tls:// and wss:// upstreams");
   }
   if (tls) {
-    auto context = TlsClientContext::Create(
-        options.ca_file(), settings.upstreams[0].websocket ? std::vector<std::string>{"http/1.1"}
-                                                           : std::vector<std::string>{});
+    // A relative ca_file is relative to the config file, as every path is.
+    std::string ca_file = options.ca_file();
+    if (!ca_file.empty() && ca_file[0] != '/') {
+      ca_file = absl::StrCat(config.config_directory, "/", ca_file);
+    }
+    auto context = TlsClientContext::Create(ca_file, settings.upstreams[0].websocket
+                                                         ? std::vector<std::string>{"http/1.1"}
+                                                         : std::vector<std::string>{});
     if (!context.ok()) return context.status();
     settings.tls = *std::move(context);
   }

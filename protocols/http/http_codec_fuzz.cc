@@ -1,6 +1,7 @@
 // Fuzz target for the HTTP request parser. The first two bytes pick limits,
-// the forwarding header a trusted peer's client address is read from, and
-// the coding responses are compressed with; the rest is fed in chunks whose
+// the forwarding header a trusted peer's client address is read from, the
+// coding responses are compressed with, and whether request heads are
+// announced and bodies streamed (the proxy's mode); the rest is fed in chunks whose
 // sizes come from the data, as a socket would deliver it. Checks the
 // codec's contract, not just the absence of crashes.
 //
@@ -44,9 +45,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   policy.min_size = 0;
   policy.types = {"text/"};
   Coding coding = static_cast<Coding>(data[1] % 4);
+  bool announce = (data[1] & 0x80) != 0;
+  bool stream = (data[0] & 1) != 0;  // take announced bodies in pieces
+  uint64_t max_body = (data[0] & 2) != 0 ? 0 : 300;
   data += 2;
   size -= 2;
   HttpCodec codec(options);
+  codec.set_announce_heads(announce);
+  uint64_t streamed = 0;  // bytes of the body being streamed
   codec.Attach(*SocketAddress::Parse("127.0.0.1", 4000));
   std::string pending;
   size_t at = 0;
@@ -67,6 +73,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Check(out.rfind("HTTP/1.1 ", 0) == 0);
         Check(codec.CloseAfterSend());
         return 0;
+      }
+      if (r.status == DecodeStatus::kConsumed) {  // a streamed body's head
+        Check(announce && r.consumed <= pending.size());
+        pending.erase(0, r.consumed);
+        continue;
+      }
+      HttpCodec::BodyPart part = codec.body_part();
+      Check(announce || part == HttpCodec::BodyPart::kWhole);
+      if (part == HttpCodec::BodyPart::kHead) {
+        Check(r.consumed == 0 && r.message.empty());
+        Check(codec.request().method.size() > 0);
+        if (stream && codec.StreamBody(max_body)) streamed = 0;
+        continue;
+      }
+      if (part == HttpCodec::BodyPart::kPiece || part == HttpCodec::BodyPart::kLast) {
+        Check(r.consumed <= pending.size());
+        Check(r.consumed > 0 || part == HttpCodec::BodyPart::kLast);
+        streamed += r.message.size();
+        Check(max_body == 0 || streamed <= max_body);
+        if (part == HttpCodec::BodyPart::kLast) {
+          Check(!codec.body_streaming());
+          std::string out;
+          codec.EncodeStreamHead(200, "Content-Type: text/plain\r\n", out);
+          codec.EncodeChunk("x", out);
+          codec.EncodeStreamEnd(out);
+          Check(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+        }
+        pending.erase(0, r.consumed);
+        continue;
       }
       Check(r.consumed > 0 && r.consumed <= pending.size());
       // pending was under max_package_size before the last chunk (at most
