@@ -20,6 +20,7 @@ BUILTIN_HANDLERS = {
     "broadcast": "//handlers/broadcast",
     "echo": "//handlers/echo",
     "exec": "//handlers/exec",
+    "metrics": "//handlers/metrics",
     "proxy": "//handlers/proxy",
     "push": "//handlers/push",
     "redirect": "//handlers/redirect",

@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/listeners.h"
+#include "cli/metrics.h"
 #include "cli/notify.h"
 #include "cli/reload.h"
 #include "cli/worker.h"
@@ -132,6 +134,9 @@ absl::Status Master::Start(Plan first) {
   SupervisorOptions supervisor_options;
   supervisor_options.stop_timeout_ms = stop_timeout_ms_;
   supervisor_options.on_membership_change = [this] { AnnouncePeers(); };
+  supervisor_options.on_worker_request = [this](pid_t pid, ChannelMessage message) {
+    if (message.command == ChannelCommand::kGatherMetrics) GatherMetrics(pid, message.payload);
+  };
   auto supervisor = Supervisor::Create(
       *reactor_, std::move(pools), supervisor_options,
       [this] { Reload(/*graceful=*/true, [](std::string) {}); }, [this] { ReopenLogs(); });
@@ -212,6 +217,25 @@ void Master::AnnouncePeers() {
   supervisor_->SendToAll(ChannelCommand::kPeers, WorkerBus::FormatPeers(peers));
 }
 
+void Master::GatherMetrics(pid_t pid, const std::string& request_id) {
+  supervisor_->Query(ChannelCommand::kMetrics, kQueryTimeoutMs,
+                     [this, pid, request_id](std::vector<WorkerReply> replies) {
+                       MasterMetrics master{options_.version, supervisor_->workers(),
+                                            supervisor_->exit_counts(), reloads_ok_,
+                                            reloads_failed_};
+                       std::string samples = absl::StrCat(request_id, "\n");
+                       for (const WorkerReply& reply : replies) {
+                         if (reply.answered) {
+                           samples += reply.reply;
+                         } else {
+                           ++master.missing;
+                         }
+                       }
+                       samples += MasterMetricSamples(master);
+                       supervisor_->SendToWorker(pid, ChannelCommand::kMetricsAnswer, samples);
+                     });
+}
+
 std::vector<ControlVerb> Master::ControlVerbs() {
   auto status = [this](bool json) {
     return [this, json](ControlReply reply) {
@@ -261,6 +285,7 @@ void Master::Reload(bool graceful, ControlReply reply) {
   SdNotify(options_.notify_socket, "RELOADING=1");
   ControlReply done = [this, reply](std::string text) {
     SdNotify(options_.notify_socket, "READY=1");
+    ++(absl::StartsWith(text, "error") ? reloads_failed_ : reloads_ok_);
     reply(std::move(text));
   };
   auto file = ConfigFile::Load(options_.config_path, options_.config_name);

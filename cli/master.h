@@ -85,6 +85,8 @@ class Master {
   void Reload(bool graceful, ControlReply reply);
   // SIGUSR1 (logrotate): every log file opened anew, handed to the workers.
   void ReopenLogs();
+  // A worker's scrape: every worker's samples and the master's, back to it.
+  void GatherMetrics(pid_t pid, const std::string& request_id);
 
   MasterOptions options_;
   std::unique_ptr<PidFile> pid_file_;
@@ -99,6 +101,8 @@ class Master {
   std::unique_ptr<ConfigWatcher> config_watcher_;
   MasterSummary summary_;
   int64_t stop_timeout_ms_ = 0;
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
 };
 
 }  // namespace sockman

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/listeners.h"
+#include "cli/metrics.h"
 #include "cli/status.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
@@ -80,6 +81,7 @@ absl::Status Worker::Start() {
   }
 
   StreamServerOptions options = service_.server;
+  options.codec.metrics = &protocol_metrics_;
   if (fds_.access_log >= 0) {
     access_log_ = std::make_unique<LogAppender>(UniqueFd(fds_.access_log));
     options.codec.access_log = access_log_.get();
@@ -101,7 +103,10 @@ absl::Status Worker::Start() {
   context_ = std::make_unique<WorkerContext>(
       WorkerContext{loop, service_.config.name(), worker_id_, bus_.get(),
                     service_.cluster.has_value() ? &*service_.cluster : nullptr,
-                    service_.hubs.get(), options.codec, route_logs});
+                    service_.hubs.get(), options.codec, route_logs,
+                    [this](std::function<void(std::string)> done) {
+                      GatherMetrics(std::move(done));
+                    }});
   handler_ = service_.handler->NewHandler(*context_);
   if (IsUdp(service_)) {
     auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler_);
@@ -168,6 +173,27 @@ void Worker::OnChannelMessage(ChannelMessage message) {
       channel_->Send(ChannelCommand::kReply,
                      WorkerConnectionsLine(*server_, *reactor_, service_.config.name()));
       return;
+    case ChannelCommand::kMetrics:
+      channel_->Send(ChannelCommand::kReply,
+                     WorkerMetricSamples(*server_, *handler_, protocol_metrics_,
+                                         service_.config.name(), worker_id_));
+      return;
+    case ChannelCommand::kMetricsAnswer: {
+      size_t newline = message.payload.find('\n');
+      uint64_t id = 0;
+      if (newline == std::string::npos ||
+          !absl::SimpleAtoi(absl::string_view(message.payload).substr(0, newline), &id)) {
+        return;
+      }
+      auto it = gathering_.find(id);
+      if (it == gathering_.end()) return;  // answered late: the scrape gave up
+      auto done = std::move(it->second);
+      gathering_.erase(it);
+      done(message.payload.substr(newline + 1));
+      return;
+    }
+    case ChannelCommand::kGatherMetrics:
+      return;  // the master's to answer
     case ChannelCommand::kPeers:
       bus_->SetPeers(WorkerBus::ParsePeers(message.payload));
       return;
@@ -180,6 +206,23 @@ void Worker::OnChannelMessage(ChannelMessage message) {
     case ChannelCommand::kReply:
       return;  // the master asks; it does not answer
   }
+}
+
+void Worker::GatherMetrics(std::function<void(std::string)> done) {
+  uint64_t id = next_gather_++;
+  if (channel_ == nullptr || !channel_->Send(ChannelCommand::kGatherMetrics, absl::StrCat(id))) {
+    reactor_->Defer([done = std::move(done)] { done(""); });
+    return;
+  }
+  gathering_[id] = std::move(done);
+  // The master answers within its query timeout; past this, give up.
+  reactor_->AddTimer(5000, [this, id] {
+    auto it = gathering_.find(id);
+    if (it == gathering_.end()) return;
+    auto late = std::move(it->second);
+    gathering_.erase(it);
+    late("");
+  });
 }
 
 void Worker::Reopen(const ChannelMessage& message) {

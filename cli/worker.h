@@ -11,6 +11,7 @@
 #ifndef SOCKMAN_CLI_WORKER_H_
 #define SOCKMAN_CLI_WORKER_H_
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -57,6 +58,8 @@ class Worker {
   void OnChannelMessage(ChannelMessage message);
   // "reopen": the master's fresh log files take over our descriptors.
   void Reopen(const ChannelMessage& message);
+  // A handler's scrape: the master gathers every process's samples.
+  void GatherMetrics(std::function<void(std::string)> done);
 
   const ServicePlan& service_;
   const int worker_id_;
@@ -73,6 +76,10 @@ class Worker {
   std::unique_ptr<Server> server_;
   std::unique_ptr<Channel> channel_;
   bool draining_ = false;
+  ProtocolMetrics protocol_metrics_;  // the codecs' figures (CodecOptions::metrics)
+  // Scrapes waiting for the master's answer, by request id.
+  std::map<uint64_t, std::function<void(std::string)>> gathering_;
+  uint64_t next_gather_ = 1;
 };
 
 }  // namespace sockman

@@ -17,7 +17,7 @@ constexpr size_t kHeaderSize = 6;
 
 bool KnownCommand(uint8_t command) {
   return command >= static_cast<uint8_t>(ChannelCommand::kStatus) &&
-         command <= static_cast<uint8_t>(ChannelCommand::kReply);
+         command <= static_cast<uint8_t>(ChannelCommand::kMetricsAnswer);
 }
 
 }  // namespace
@@ -36,6 +36,12 @@ absl::string_view ChannelCommandName(ChannelCommand command) {
       return "reopen";
     case ChannelCommand::kReply:
       return "reply";
+    case ChannelCommand::kMetrics:
+      return "metrics";
+    case ChannelCommand::kGatherMetrics:
+      return "gather-metrics";
+    case ChannelCommand::kMetricsAnswer:
+      return "metrics-answer";
   }
   return "unknown";
 }

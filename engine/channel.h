@@ -36,12 +36,16 @@ enum class ChannelCommand : uint8_t {
   // Master -> worker, answered with one kReply.
   kStatus = 1,       // the worker's figures (cli/status.h)
   kConnections = 2,  // one record per open connection
+  kMetrics = 7,      // the worker's metric samples (engine/metrics.h)
   // Master -> worker notices (no reply).
   kPeers = 3,   // payload: WorkerBus::FormatPeers
   kReload = 4,  // a reload started (Workerman's onWorkerReload)
   kReopen = 5,  // payload: "log", "access" or "log access"; the files attached in that order
   // Worker -> master.
-  kReply = 6,  // the answer to the oldest unanswered query
+  kReply = 6,          // the answer to the oldest unanswered query
+  kGatherMetrics = 8,  // a scrape: every process's samples, please (payload: a request id)
+  // Master -> worker.
+  kMetricsAnswer = 9,  // payload: the request id, "\n", then every process's samples
 };
 
 // Its name, for logs ("status").

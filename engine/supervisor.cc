@@ -211,6 +211,12 @@ void Supervisor::MembershipChanged() {
   });
 }
 
+bool Supervisor::SendToWorker(pid_t pid, ChannelCommand command, absl::string_view payload) {
+  auto it = slot_by_pid_.find(pid);
+  if (it == slot_by_pid_.end() || it->second->pid != pid || !it->second->channel) return false;
+  return it->second->channel->Send(command, payload);
+}
+
 void Supervisor::SendToAll(ChannelCommand command, absl::string_view payload) {
   for (auto& slot : slots_) {
     if (slot->pid > 0 && slot->channel) slot->channel->Send(command, payload);
@@ -598,9 +604,15 @@ void Supervisor::Query(ChannelCommand command, int64_t timeout_ms,
 }
 
 void Supervisor::OnChannelMessage(pid_t pid, ChannelMessage message) {
-  // Workers only answer; a reply from a worker no longer its slot's (a
-  // retired one) or to a query that timed out is dropped.
-  if (message.command != ChannelCommand::kReply || query_ == nullptr) return;
+  if (message.command != ChannelCommand::kReply) {  // a worker asks something
+    if (message.command == ChannelCommand::kGatherMetrics && options_.on_worker_request) {
+      options_.on_worker_request(pid, std::move(message));
+    }
+    return;
+  }
+  // A reply from a worker no longer its slot's (a retired one) or to a
+  // query that timed out is dropped.
+  if (query_ == nullptr) return;
   auto it = slot_by_pid_.find(pid);
   if (it == slot_by_pid_.end() || it->second->pid != pid) return;
   Slot* slot = it->second;

@@ -60,6 +60,9 @@ struct SupervisorOptions {
   // Runs (once per loop pass at most) after workers were forked or reaped:
   // the owner tells the workers who their peers are (see SendToAll).
   std::function<void()> on_membership_change;
+  // A request a worker made (a message other than kReply: kGatherMetrics);
+  // the owner answers with SendToWorker.
+  std::function<void(pid_t pid, ChannelMessage message)> on_worker_request;
 };
 
 struct WorkerInfo {
@@ -113,6 +116,8 @@ class Supervisor {
                   const std::vector<int>& fds);
   // Sends a notice to every live worker of every pool.
   void SendToAll(ChannelCommand command, absl::string_view payload = {});
+  // Sends a message to the live worker `pid`; false if there is none.
+  bool SendToWorker(pid_t pid, ChannelCommand command, absl::string_view payload);
 
   // Graceful stop: workers get SIGQUIT (stop accepting, finish what is in
   // flight), then SIGKILL after stop_timeout_ms; Run() returns when all exited.

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/metrics.h"
 #include "engine/reactor.h"
 #include "engine/worker_bus.h"
 #include "google/protobuf/message.h"
@@ -63,6 +64,10 @@ struct WorkerContext {
   // A service with routes: each route's own access log in this worker, in
   // route order (null: none, the service's applies).
   std::vector<LogAppender*> route_access_logs;
+  // Asks the master for every process's metric samples (a scrape); `done`
+  // runs on this loop with them, or with "" after a timeout. Empty outside
+  // a worker (tests).
+  std::function<void(std::function<void(std::string samples)> done)> gather_metrics;
 };
 
 // The client space `service` belongs to: its hub's name, or its own.
@@ -94,6 +99,10 @@ class Handler : public ConnectionEvents {
   // Failed exchanges with a backend (webhook requests, proxy upstreams), for
   // `status`.
   virtual uint64_t backend_errors() const { return 0; }
+  // The handler's own metric samples (engine/metrics.h), for a scrape; the
+  // samples carry the worker's labels already.
+  virtual void AppendMetrics(MetricSamples& samples) const {}
+
   // The upstreams of an HTTP proxy and their health, for `status`.
   virtual std::vector<UpstreamStatus> upstreams() const { return {}; }
 

@@ -93,8 +93,15 @@ bool Connection::SendEncoded(absl::Span<const absl::string_view> parts) {
   return sent;
 }
 
+absl::string_view CloseReasonName(CloseReason reason) {
+  static constexpr absl::string_view kNames[kCloseReasons] = {
+      "client", "server", "idle", "heartbeat", "protocol_error", "drain"};
+  return kNames[static_cast<int>(reason)];
+}
+
 void Connection::CloseIfCodecDone() {
   if (!codec_->CloseAfterSend()) return;
+  set_close_reason(CloseReason::kServer);
   if (codec_->PeerDoneSending()) {
     transport_->CloseWithoutLinger();
   } else {
@@ -133,6 +140,7 @@ void Connection::Close() { CloseWith(/*going_away=*/false); }
 
 void Connection::CloseWith(bool going_away) {
   if (!transport_->open()) return;
+  set_close_reason(going_away ? CloseReason::kDrain : CloseReason::kServer);
   // The protocol's goodbye (a WebSocket close frame), then the graceful TCP
   // close, which waits (close_timeout_ms) for the peer to finish its side.
   encoded_.clear();
@@ -152,7 +160,10 @@ void Connection::Close(absl::string_view last_message) {
   Close();
 }
 
-void Connection::Destroy() { transport_->Destroy(); }
+void Connection::Destroy() {
+  if (transport_->open()) set_close_reason(CloseReason::kServer);
+  transport_->Destroy();
+}
 
 void Connection::SendHeartbeat(absl::string_view ping_data) {
   if (!transport_->open()) return;
@@ -273,6 +284,8 @@ void Connection::UpdateDeadline(size_t pending_bytes) {
 
 void Connection::FailProtocol(const DecodeResult& result) {
   ++counters_.protocol_errors;
+  ++counters_.protocol_errors_by_kind[static_cast<int>(result.error) & 3];
+  set_close_reason(CloseReason::kProtocol);
   encoded_.clear();
   codec_->EncodeError(result, encoded_);
   if (!encoded_.empty()) transport_->Send(encoded_);
@@ -284,6 +297,9 @@ void Connection::OnBufferFull(PeerTransport&) { events_.OnBufferFull(*this); }
 void Connection::OnBufferDrain(PeerTransport&) { events_.OnBufferDrain(*this); }
 
 void Connection::OnClosed(PeerTransport&) {
+  ++counters_.closed[static_cast<int>(close_reason_)];
+  counters_.bytes_in += transport_->bytes_read();
+  counters_.bytes_out += transport_->bytes_written();
   for (TimerId timer : timers_) reactor_.CancelTimer(timer);
   timers_.clear();
   reactor_.CancelTimer(deadline_timer_);

@@ -58,6 +58,13 @@ class ConnectionEvents {
   virtual void OnError(Connection& connection, ConnectionError error, absl::string_view message) {}
 };
 
+// Why a connection closed, for metrics: the peer went (or the socket
+// failed), or the server closed it: at the handler's or protocol's wish, idle,
+// silent past its heartbeat, after a protocol error, or draining.
+enum class CloseReason : uint8_t { kClient, kServer, kIdle, kHeartbeat, kProtocol, kDrain };
+inline constexpr int kCloseReasons = 6;
+absl::string_view CloseReasonName(CloseReason reason);  // "client", "idle", ...
+
 // Per-worker counters shared by the connections of one service.
 struct ServiceCounters {
   uint64_t connections_accepted = 0;
@@ -72,6 +79,12 @@ struct ServiceCounters {
   // PROXY protocol: a trusted peer's header missing, malformed or late, or
   // a header from a peer not trusted to send one.
   uint64_t proxy_header_errors = 0;
+  uint64_t closed[kCloseReasons] = {};  // by CloseReason
+  // Protocol errors by ProtocolError (kMalformed, kTooLarge, kTimeout).
+  uint64_t protocol_errors_by_kind[4] = {};
+  // Bytes of connections already closed (open ones are added at a scrape).
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
 };
 
 class Connection : private PeerTransport::Delegate {
@@ -123,6 +136,12 @@ class Connection : private PeerTransport::Delegate {
   void CloseGoingAway() { CloseWith(/*going_away=*/true); }
   // Closes at once; queued output is lost.
   void Destroy();
+  // Why the server is about to close it (idle, heartbeat): what metrics
+  // count it as. Without one, a close the server makes is kServer, any other kClient.
+  void set_close_reason(CloseReason reason) {
+    if (!close_reason_set_) close_reason_ = reason;
+    close_reason_set_ = true;
+  }
   // The same without OnClose (for an owner that is going away itself).
   void DestroyQuietly() {
     quiet_ = true;
@@ -245,6 +264,8 @@ class Connection : private PeerTransport::Delegate {
   bool opened_ = false;
   bool refuse_proxy_header_ = false;  // until the first bytes show none
   bool redecode_ = false;             // SwitchProtocol: the message is not consumed
+  bool close_reason_set_ = false;
+  CloseReason close_reason_ = CloseReason::kClient;
   std::any user_data_;
 };
 

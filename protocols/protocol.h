@@ -26,6 +26,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "engine/metrics.h"
 #include "engine/log_appender.h"
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
@@ -79,6 +80,17 @@ const T* OptionsAs(const ProtocolOptions* options) {
                                                              : nullptr;
 }
 
+// HTTP and WebSocket figures of one service in this worker (CodecOptions::metrics).
+struct ProtocolMetrics {
+  // HTTP responses by status class (1xx..5xx: 0..4) and method (GET, HEAD,
+  // POST, PUT, DELETE, other).
+  static constexpr int kMethods = 6;
+  uint64_t http_requests[5][kMethods] = {};
+  LatencyHistogram http_duration;  // request decoded to response queued
+  uint64_t websocket_accepted = 0;
+  uint64_t websocket_refused = 0;
+};
+
 struct CodecOptions {
   // No message, framing included, may be larger than this.
   size_t max_package_size = 10 * 1024 * 1024;
@@ -88,6 +100,9 @@ struct CodecOptions {
   // The protocol's own settings; null for its defaults. Owned by the
   // service's plan, which outlives every codec of the service.
   const ProtocolOptions* options = nullptr;
+  // Where codecs count requests and handshakes; null for nowhere. Owned by
+  // the worker.
+  ProtocolMetrics* metrics = nullptr;
 };
 
 // kConsumed: `consumed` bytes were protocol traffic with no message for the

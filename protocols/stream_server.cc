@@ -45,7 +45,9 @@ void StreamServer::StartPolicies() {
           },
           [this](uint64_t id) {
             ++counters_.heartbeat_closes;
-            Find(id)->Destroy();
+            Connection* c = Find(id);
+            c->set_close_reason(CloseReason::kHeartbeat);
+            c->Destroy();
           });
     }
   }
@@ -60,7 +62,9 @@ void StreamServer::StartPolicies() {
         },
         [this](uint64_t id) {
           ++counters_.idle_closes;
-          Find(id)->Close();
+          Connection* c = Find(id);
+          c->set_close_reason(CloseReason::kIdle);
+          c->Close();
         });
   }
 }

@@ -284,6 +284,7 @@ class Exchange {
   bool chunked_up_ = false;    // the body goes up chunked
   bool body_started_ = false;  // a piece went up: the request cannot be replayed
   bool sent_ = false;          // the head went to the upstream of this try
+  int64_t sent_ns_ = 0;        // when (MonotonicNanos)
   bool upgrade_ = false;
   uint64_t hash_ = 0;
   bool have_hash_ = false;
@@ -333,6 +334,21 @@ class HttpProxy : public Handler {
 
   bool streams_request_bodies() const override { return true; }
   uint64_t backend_errors() const override { return errors_; }
+  void AppendMetrics(MetricSamples& samples) const override {
+    int64_t now = MonotonicMs();
+    for (size_t i = 0; i < live_.size(); ++i) {
+      const std::string& url = settings_.upstreams[i].url;
+      const Live& live = live_[i];
+      samples.Counter("sockman_upstream_requests", live.responses,
+                      {{"upstream", url}, {"result", "ok"}});
+      samples.Counter("sockman_upstream_requests", live.failures,
+                      {{"upstream", url}, {"result", "error"}});
+      samples.Histogram("sockman_upstream_response_seconds", live.latency, {{"upstream", url}});
+      samples.Gauge("sockman_upstream_up", Healthy(i, now) ? 1 : 0, {{"upstream", url}});
+      samples.Gauge("sockman_upstream_connections", static_cast<double>(live.open),
+                    {{"upstream", url}});
+    }
+  }
   std::vector<UpstreamStatus> upstreams() const override {
     std::vector<UpstreamStatus> out;
     int64_t now = MonotonicMs();
@@ -569,6 +585,11 @@ class HttpProxy : public Handler {
     }
   }
   void CountRequest(size_t upstream) { ++live_[upstream].requests; }
+  // A response head came `seconds` after the request went up.
+  void CountResponse(size_t upstream, double seconds) {
+    ++live_[upstream].responses;
+    live_[upstream].latency.Observe(seconds);
+  }
   void CountError() { ++errors_; }
   void Active(size_t upstream, int delta) { live_[upstream].active += delta; }
   void Connecting(size_t upstream, int delta) { live_[upstream].connecting += delta; }
@@ -652,6 +673,8 @@ class HttpProxy : public Handler {
     std::vector<Link*> idle;
     uint64_t requests = 0;
     uint64_t failures = 0;
+    uint64_t responses = 0;    // tries that got a response head
+    LatencyHistogram latency;  // request sent to response head
   };
 
   const HttpProxySettings& settings_;
@@ -964,6 +987,7 @@ void Exchange::Ready(Link* link) {
   absl::string_view parts[] = {head_, body_};
   link->tcp->SendParts(parts);
   sent_ = true;
+  sent_ns_ = MonotonicNanos();
   phase_ = Phase::kWaiting;
   ArmTimer(s.response_timeout_ms);
 }
@@ -983,6 +1007,7 @@ void Exchange::FromClient(absl::string_view data, bool last) {
     absl::string_view parts[] = {head_, out_};
     link_->tcp->SendParts(parts);
     sent_ = true;
+    sent_ns_ = MonotonicNanos();
   } else if (!out_.empty()) {
     link_->tcp->Send(out_);
   }
@@ -1157,6 +1182,7 @@ void Exchange::RespondHead(HttpClientResponse& response) {
   }
   if (s.via) absl::StrAppend(&headers, "Via: ", via, via.empty() ? "" : ", ", "1.1 sockman\r\n");
   phase_ = Phase::kResponding;
+  proxy_.CountResponse(upstream_, static_cast<double>(MonotonicNanos() - sent_ns_) / 1e9);
   out_.clear();
   if (switching) {
     absl::StrAppend(&headers, "Connection: upgrade\r\nUpgrade: ", response.Header("Upgrade"),

@@ -202,6 +202,9 @@ class Router : public Handler {
     }
     return counts;
   }
+  void AppendMetrics(MetricSamples& samples) const override {
+    for (const Live& live : routes_) live.handler->AppendMetrics(samples);
+  }
   std::vector<UpstreamStatus> upstreams() const override {
     std::vector<UpstreamStatus> all;
     for (const Live& live : routes_) {

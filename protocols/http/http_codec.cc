@@ -86,6 +86,15 @@ absl::string_view HttpDate::LogTime() {
 }
 
 void HttpCodec::LogExchange(int status, uint64_t body_bytes, bool have_request) {
+  if (ProtocolMetrics* metrics = options_.metrics) {
+    int klass = std::clamp(status / 100, 1, 5) - 1;
+    ++metrics->http_requests[klass][have_request ? method_class_ : ProtocolMetrics::kMethods - 1];
+    if (have_request && request_start_ns_ != 0) {
+      metrics->http_duration.Observe(static_cast<double>(MonotonicNanos() - request_start_ns_) /
+                                     1e9);
+      request_start_ns_ = 0;  // once per request (a stream's head, not its end)
+    }
+  }
   LogAppender* log = route_log_ != nullptr ? route_log_ : options_.access_log;
   if (log == nullptr) return;
   AppendAccessLog(*log, peer_host_, HttpDate::LogTime(), have_request ? &logged_ : nullptr, status,
@@ -572,6 +581,15 @@ DecodeResult HttpCodec::DecodeStreamed(absl::string_view input) {
 void HttpCodec::PrepareRequest(absl::string_view input, absl::string_view body) {
   auto view = [&](Span s) { return input.substr(s.at, s.size); };
   request_.method = view(method_);
+  if (options_.metrics != nullptr) {
+    static constexpr absl::string_view kMethods[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
+    method_class_ = ProtocolMetrics::kMethods - 1;
+    for (int i = 0; i < ProtocolMetrics::kMethods - 1; ++i) {
+      if (request_.method == kMethods[i]) method_class_ = static_cast<uint8_t>(i);
+    }
+    // From its head (an announced request is prepared twice when held whole).
+    if (request_start_ns_ == 0) request_start_ns_ = MonotonicNanos();
+  }
   request_.target = view(target_);
   request_.path = view(path_);
   request_.query = view(query_);

@@ -280,6 +280,10 @@ class HttpCodec final : public Codec {
   bool stream_started_ = false;  // its head's bytes are consumed
   bool answered_early_ = false;  // a response to it began before its last piece
   BodyPart body_part_ = BodyPart::kWhole;
+  // Metrics (options_.metrics): the current request's method class and when
+  // it was decoded.
+  uint8_t method_class_ = 0;
+  int64_t request_start_ns_ = 0;
 };
 
 class HttpProtocol : public Protocol {

@@ -90,6 +90,7 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
   const HttpRequest& q = http_.request();
   auto refuse = [&](int status, const char* reason) {
     handshake_status_ = status;
+    if (options_.metrics != nullptr) ++options_.metrics->websocket_refused;
     return DecodeResult::Error(ProtocolError::kMalformed, reason, static_cast<uint16_t>(status));
   };
   if (!HttpListHasToken(q.Header("Upgrade"), "websocket")) {
@@ -150,6 +151,7 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
   }
   reply_ += "\r\n";
   open_ = true;
+  if (options_.metrics != nullptr) ++options_.metrics->websocket_accepted;
   DecodeResult upgraded = DecodeResult::Consumed(r.consumed, reply_);
   upgraded.opened = true;
   return upgraded;
