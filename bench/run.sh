@@ -23,6 +23,8 @@
 #              and gzip of a 64 KiB JSON file                      vs nginx gzip
 #   proxy      wrk through the HTTP reverse proxy to a sockman upstream, keep-
 #              alive pools             vs nginx proxy_pass and a byte-relay floor
+#   metrics    wrk on respond while the metrics route is scraped every 100 ms
+#              vs nobody scraping
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -30,10 +32,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast webhook routes proxy)
+suites=(http latency ws broadcast webhook routes proxy metrics)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -113,7 +115,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast webhook routes proxy; do
+for suite in http latency ws broadcast webhook routes proxy metrics; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -147,6 +149,9 @@ for suite in http latency ws broadcast webhook routes proxy; do
       ;;
     proxy)
       chart "${csv}" 1 5 "HTTP reverse proxy: requests per proxy CPU-second" "requests/CPU-s" "${OUT}/proxy-per-cpu.png"
+      ;;
+    metrics)
+      chart "${csv}" 1 5 "respond requests per sockman CPU-second, scraped every 100 ms or not" "requests/CPU-s" "${OUT}/metrics-per-cpu.png"
       ;;
   esac
 done

@@ -94,6 +94,9 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
   EXPECT_TRUE(absl::StrContains(text, "sockman_scrape_workers_missing 0\n"));
   std::string file = WriteTempFile("scrape.txt", text);
   EXPECT_EQ(Shell(absl::StrCat("promtool check metrics < ", file, " 2>&1; echo rc=$?")), "rc=0\n");
+  // The documented alert rules load.
+  std::string rules = Shell("promtool check rules examples/prometheus/alerts.yml 2>&1; echo rc=$?");
+  EXPECT_TRUE(absl::EndsWith(rules, "rc=0\n")) << rules;
 
   std::string open = Scrape("-H 'Accept: application/openmetrics-text; version=1.0.0'");
   EXPECT_TRUE(absl::EndsWith(open, "# EOF\n"));
