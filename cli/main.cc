@@ -23,14 +23,16 @@
 #include "absl/strings/str_join.h"
 #include "cli/master.h"
 #include "cli/plan.h"
-#include "handlers/router/router.h"
 #include "cli/runtime.h"
 #include "config/config_file.h"
 #include "config/validate.h"
+#include "engine/base/logging.h"
+#include "engine/base/proctitle.h"
 #include "engine/base/read_file.h"
 #include "engine/fd_limit.h"
 #include "google/protobuf/text_format.h"
 #include "handlers/handler.h"
+#include "handlers/router/router.h"
 #include "protocols/protocol.h"
 
 namespace sockman {
@@ -44,7 +46,9 @@ constexpr char kUsage[] =
     "usage: sockman COMMAND -c FILE [options]\n"
     "\n"
     "commands:\n"
-    "  start   -c FILE [-d]       run the services (-d: as a daemon)\n"
+    "  start   -c FILE [-d] [--log-level LEVEL]\n"
+    "                             run the services (-d: as a daemon; LEVEL: debug,\n"
+    "                             info, warning, error, over global.log_level)\n"
     "  stop    -c FILE [-g]       stop (-g: gracefully, up to stop_timeout_ms)\n"
     "  restart -c FILE [-d]       stop, then start\n"
     "  reload  -c FILE [-g]       re-read FILE; replace changed services' workers one by one\n"
@@ -60,6 +64,7 @@ struct Args {
   bool daemon = false;
   bool graceful = false;
   bool json = false;
+  std::string log_level;  // start --log-level
 };
 
 int Usage(const std::string& error) {
@@ -158,7 +163,13 @@ int StopAndWait(const RuntimePaths& paths, bool graceful, int64_t stop_timeout_m
   if (!reply.ok()) kill(pid, graceful ? SIGQUIT : SIGTERM);  // no control socket: signal
   int64_t deadline = MonotonicMs() + stop_timeout_ms + 10000;
   while (MonotonicMs() < deadline) {
-    if (ProcessGone(pid) && ReadLivePid(paths.pid_file) != pid) return 0;
+    if (ProcessGone(pid) && ReadLivePid(paths.pid_file) != pid) {
+      if (!quiet_if_not_running) {
+        std::printf("sockman: stopped master %d%s\n", static_cast<int>(pid),
+                    graceful ? " (gracefully)" : "");
+      }
+      return 0;
+    }
     usleep(20000);
   }
   std::fprintf(stderr, "sockman: master %d did not stop in time\n", static_cast<int>(pid));
@@ -209,6 +220,9 @@ int Start(const Args& args) {
   options.config_path = target->path;
   options.config_name = target->name;
   options.cpu_count = CpuCount();
+  if (LogSeverity level; !args.log_level.empty() && ParseLogSeverity(args.log_level, &level)) {
+    options.log_level = level;
+  }
   if (const char* notify = std::getenv("NOTIFY_SOCKET"); notify != nullptr) {
     options.notify_socket = notify;
   }
@@ -322,6 +336,18 @@ int Main(int argc, char** argv) {
       args.graceful = true;
     } else if (arg == "--json") {
       args.json = true;
+    } else if (arg == "--log-level" || arg.rfind("--log-level=", 0) == 0) {
+      if (arg == "--log-level") {
+        if (i + 1 >= argc) return Usage("--log-level needs debug, info, warning or error");
+        args.log_level = argv[++i];
+      } else {
+        args.log_level = arg.substr(12);
+      }
+      LogSeverity ignored;
+      if (!ParseLogSeverity(args.log_level, &ignored)) {
+        return Usage(absl::StrCat("--log-level: '", args.log_level,
+                                  "' is not debug, info, warning or error"));
+      }
     } else {
       return Usage(absl::StrCat("unknown option '", arg, "'"));
     }
@@ -348,4 +374,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sockman
 
-int main(int argc, char** argv) { return sockman::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sockman::InitProcessTitle(argc, argv);  // argv is copied away first; the rest reads the copies
+  return sockman::Main(argc, argv);
+}

@@ -15,6 +15,7 @@
 #include "config/config_file.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
+#include "engine/base/proctitle.h"
 #include "engine/base/status_macros.h"
 #include "engine/redis_client.h"
 #include "engine/worker_bus.h"
@@ -66,9 +67,31 @@ absl::StatusOr<UniqueFd> Master::OpenAccessLog(const ServicePlan& service) {
   return opened;
 }
 
+void Master::ApplyLogSettings(const Plan& plan) {
+  const Global& global = plan.resolved.global();
+  LogSeverity level = LogSeverity::kInfo;
+  switch (global.log_level()) {
+    case Global::DEBUG:
+      level = LogSeverity::kDebug;
+      break;
+    case Global::WARNING:
+      level = LogSeverity::kWarning;
+      break;
+    case Global::ERROR:
+      level = LogSeverity::kError;
+      break;
+    default:
+      break;
+  }
+  SetLogLevel(options_.log_level.value_or(level));
+  SetLogFormat(global.log_format() == Global::JSON ? LogFormat::kJson : LogFormat::kText);
+}
+
 absl::Status Master::Start(Plan first) {
   signal(SIGPIPE, SIG_IGN);
   SetLogRole("master");
+  SetProcessTitle(absl::StrCat("sockman: master -c ", options_.config_path));
+  ApplyLogSettings(first);
   auto plan = std::make_shared<Plan>(std::move(first));
   const RuntimePaths& paths = options_.paths;
   if (!plan->services.empty() && plan->services[0].cluster.has_value()) {
@@ -242,6 +265,7 @@ std::vector<ControlVerb> Master::ControlVerbs() {
       supervisor_->Query(ChannelCommand::kStatus, kQueryTimeoutMs,
                          [this, json, reply](std::vector<WorkerReply> replies) {
                            summary_.now_wall_seconds = SystemClock().WallSeconds();
+                           summary_.now_ms = SystemClock().NowMs();
                            summary_.exits = supervisor_->exit_counts();
                            reply(RenderStatus(summary_, replies, json));
                          });
@@ -296,6 +320,7 @@ void Master::Reload(bool graceful, ControlReply reply) {
     done(absl::StrCat("error: ", loaded.status().message(), "\n"));
     return;
   }
+  ApplyLogSettings(*loaded);  // for the master and the workers forked from now on
   auto next = std::make_shared<Plan>(std::move(*loaded));
   // Workerman's onWorkerReload: every running worker hears of the reload
   // (those being replaced, and those of services kept as they run).
@@ -310,6 +335,10 @@ void Master::Reload(bool graceful, ControlReply reply) {
     will.push_back(ServiceVersion{&service.config, service.loaded_files});
   }
   ReloadPlan decided = PlanReload(was, will);
+  for (const std::string& name : decided.waiting_for_restart) {
+    LogWarning(absl::StrCat("reload: service '", name,
+                            "' changed but is reloadable: false; the change waits for a restart"));
+  }
 
   // New sockets are bound first, so a failure leaves everything as it was.
   std::map<std::string, BoundService> bound;

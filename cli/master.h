@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "cli/plan.h"
 #include "cli/runtime.h"
 #include "cli/status.h"
+#include "engine/base/logging.h"
 #include "engine/reactor.h"
 #include "engine/supervisor.h"
 
@@ -39,6 +41,8 @@ struct MasterOptions {
   bool daemon = false;        // already detached: redirect stdio once serving
   FILE* out = stdout;         // where the startup lines go
   std::string version;
+  // `start --log-level`: overrides global.log_level (and survives reloads).
+  std::optional<LogSeverity> log_level;
 };
 
 class Master {
@@ -85,6 +89,9 @@ class Master {
   void Reload(bool graceful, ControlReply reply);
   // SIGUSR1 (logrotate): every log file opened anew, handed to the workers.
   void ReopenLogs();
+  // global.log_level and log_format (or --log-level), for this process and
+  // the workers it forks from now on.
+  void ApplyLogSettings(const Plan& plan);
   // A worker's scrape: every worker's samples and the master's, back to it.
   void GatherMetrics(pid_t pid, const std::string& request_id);
 

@@ -26,6 +26,7 @@ ReloadPlan PlanReload(const std::map<std::string, ServiceVersion>& running,
                 old->second.loaded_files == service.loaded_files;
     if (same || !was.reloadable() || !service.config->reloadable()) {
       plan.fates[name] = ReloadFate::kKeep;
+      if (!same) plan.waiting_for_restart.push_back(name);
     } else if (SameSocket(was, *service.config)) {
       plan.fates[name] = ReloadFate::kSameSocket;
     } else {

@@ -31,6 +31,9 @@ struct ServiceVersion {
 struct ReloadPlan {
   std::map<std::string, ReloadFate> fates;  // every service of the new plan
   std::vector<std::string> removed;         // running, not in the new plan (sorted)
+  // Changed, but `reloadable: false` (before or after): kept as they run
+  // until a restart.
+  std::vector<std::string> waiting_for_restart;
 };
 
 ReloadPlan PlanReload(const std::map<std::string, ServiceVersion>& running,

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
@@ -75,6 +76,11 @@ TEST(PlanReloadTest, DecidesEachChangedService) {
     ASSERT_EQ(plan.fates.size(), 1u) << c.what;
     EXPECT_EQ(plan.fates["web"], c.fate) << c.what;
     EXPECT_TRUE(plan.removed.empty()) << c.what;
+    // A change a non-reloadable service keeps is reported as waiting.
+    bool waits = absl::StartsWith(c.what, "not reloadable");
+    EXPECT_EQ(plan.waiting_for_restart,
+              waits ? std::vector<std::string>{"web"} : std::vector<std::string>{})
+        << c.what;
   }
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,9 +45,16 @@ std::string EnsureDirectory(const std::string& path, const std::string& fallback
 
 RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& config_path, bool daemon,
                                 const std::string& runtime_dir_env) {
-  std::string base = config_path.substr(config_path.rfind('/') + 1);
+  // The canonical path: `./ex/../ex/x.textproto` and a symlink to it name
+  // the same running master.
+  std::string canonical = config_path;
+  if (char* real = realpath(config_path.c_str(), nullptr); real != nullptr) {
+    canonical = real;
+    free(real);
+  }
+  std::string base = canonical.substr(canonical.rfind('/') + 1);
   if (size_t dot = base.rfind('.'); dot != std::string::npos && dot > 0) base.resize(dot);
-  std::string tag = absl::StrFormat("%s-%08x", base, Fnv1a(config_path));
+  std::string tag = absl::StrFormat("%s-%08x", base, Fnv1a(canonical));
   std::string run_dir = "/tmp";
   if (!runtime_dir_env.empty() && IsWritableDirectory(runtime_dir_env)) run_dir = runtime_dir_env;
   std::string log_dir = run_dir;
@@ -63,7 +71,7 @@ RuntimePaths DeriveRuntimePaths(const ConfigFile& file, const std::string& confi
   if (global.has_log_file()) {
     paths.log_file = file.ResolvePath(global.log_file());
   } else if (daemon) {
-    paths.log_file = absl::StrCat(log_dir, "/", base, ".log");
+    paths.log_file = absl::StrCat(log_dir, "/", tag, ".log");
   }
   if (global.has_stdout_file()) paths.stdout_file = file.ResolvePath(global.stdout_file());
   return paths;

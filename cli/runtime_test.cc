@@ -1,6 +1,7 @@
 #include "cli/runtime.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -60,7 +61,30 @@ TEST(RuntimePathsTest, DefaultsAreNamedAfterTheConfigAndDistinct) {
   EXPECT_TRUE(absl::EndsWith(a.control_socket, ".sock"));
   EXPECT_NE(a.pid_file, b.pid_file) << "same name, different directories";
   EXPECT_EQ(a.log_file, "") << "foreground logs to stderr";
-  EXPECT_TRUE(absl::EndsWith(b.log_file, "/web.log")) << b.log_file;
+  EXPECT_TRUE(absl::StrContains(b.log_file, "/web-")) << b.log_file;
+  EXPECT_TRUE(absl::EndsWith(b.log_file, ".log")) << b.log_file;
+  RuntimePaths c = DeriveRuntimePaths(**file, "/etc/c/web.textproto", true, dir);
+  EXPECT_NE(b.log_file, c.log_file) << "two web.textproto share no daemon log";
+}
+
+TEST(RuntimePathsTest, AConfigIsKnownByItsCanonicalPath) {
+  auto file = ConfigFile::Parse("t", "");
+  ASSERT_TRUE(file.ok());
+  std::string dir = TempPath("canon");
+  mkdir(dir.c_str(), 0755);
+  std::string real = dir + "/x.textproto";
+  FILE* f = fopen(real.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  std::string link = dir + "/link.textproto";
+  unlink(link.c_str());
+  ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
+  RuntimePaths direct = DeriveRuntimePaths(**file, real, false, dir);
+  RuntimePaths dotted = DeriveRuntimePaths(**file, dir + "/../canon/./x.textproto", false, dir);
+  RuntimePaths linked = DeriveRuntimePaths(**file, link, false, dir);
+  EXPECT_EQ(dotted.pid_file, direct.pid_file);
+  EXPECT_EQ(linked.pid_file, direct.pid_file);
+  EXPECT_EQ(linked.control_socket, direct.control_socket);
 }
 
 TEST(ControlRequestTest, SendsOneLineAndReadsTheWholeReply) {

@@ -88,8 +88,45 @@ std::string WorkerStatusLine(const Server& server, const Reactor& reactor, uint6
                       " backend_errors=", backend_errors, routes);
 }
 
+namespace {
+
+// Field values in the worker's line: what would split it is %XX-encoded.
+std::string FieldEncode(absl::string_view value) {
+  std::string out;
+  for (unsigned char c : value) {
+    if (c <= ' ' || c == ';' || c == '=' || c == ',' || c == '%' || c == 0x7f) {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+std::string FieldDecode(absl::string_view value) {
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '%' && i + 2 < value.size() && hex(value[i + 1]) >= 0 &&
+        hex(value[i + 2]) >= 0) {
+      out += static_cast<char>(hex(value[i + 1]) * 16 + hex(value[i + 2]));
+      i += 2;
+    } else {
+      out += value[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
-                                  const std::string& service) {
+                                  const std::string& service, const Handler* handler) {
   std::vector<std::string> records;
   int64_t now = reactor.NowMs();
   server.ForEachConnection([&](Connection& c) {
@@ -100,12 +137,52 @@ std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
         " bytes_in=", c.bytes_read(), " bytes_out=", c.bytes_written(),
         " messages_in=", c.messages_in(), " messages_out=", c.messages_out(),
         " send_buffer=", c.send_buffer_size(), " age_ms=", now - c.created_ms()));
+    if (handler == nullptr) return;
+    if (std::optional<ClientDescription> client = handler->DescribeClient(c)) {
+      std::vector<std::string> groups;
+      for (const std::string& group : client->groups) groups.push_back(FieldEncode(group));
+      absl::StrAppend(&records.back(), " client_id=", FieldEncode(client->client_id),
+                      " uid=", client->uid.empty() ? "-" : FieldEncode(client->uid),
+                      " groups=", groups.empty() ? "-" : absl::StrJoin(groups, ","));
+    }
   });
   return absl::StrJoin(records, ";");
 }
 
+namespace {
+
+const char* StateOf(const WorkerReply& w) {
+  if (w.worker.pid == 0) return "restarting";
+  if (w.worker.draining) return "draining";
+  return w.answered ? "idle" : "busy";
+}
+
+// When a worker started, in wall-clock seconds.
+int64_t StartedWall(const MasterSummary& master, const WorkerInfo& worker) {
+  return master.now_wall_seconds - (master.now_ms - worker.started_ms) / 1000;
+}
+
+struct Totals {
+  int workers = 0;
+  int draining = 0;
+  uint64_t connections = 0;
+};
+
+Totals TotalsOf(const std::vector<WorkerReply>& workers) {
+  Totals t;
+  for (const WorkerReply& w : workers) {
+    (w.worker.draining ? t.draining : t.workers) += 1;
+    uint64_t n = 0;
+    if (absl::SimpleAtoi(Get(ParseFields(w.reply), "connections"), &n)) t.connections += n;
+  }
+  return t;
+}
+
+}  // namespace
+
 std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerReply>& workers,
                          bool json) {
+  Totals totals = TotalsOf(workers);
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   int64_t uptime = master.now_wall_seconds - master.start_wall_seconds;
@@ -115,6 +192,8 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
         ",\"start_time\":", JsonString(IsoTime(master.start_wall_seconds)),
         ",\"uptime_seconds\":", uptime,
         absl::StrFormat(",\"load_average\":[%.2f,%.2f,%.2f]", load[0], load[1], load[2]),
+        ",\"totals\":{\"services\":", master.services.size(), ",\"workers\":", totals.workers,
+        ",\"draining\":", totals.draining, ",\"connections\":", totals.connections, "}",
         ",\"services\":[");
     for (size_t i = 0; i < master.services.size(); ++i) {
       const ServiceSummary& s = master.services[i];
@@ -164,11 +243,9 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
         }
         out += "]";
       }
-      absl::StrAppend(&out, ",\"state\":",
-                      JsonString(w.worker.pid == 0 ? "restarting"
-                                 : w.answered      ? "idle"
-                                                   : "busy"),
-                      "}");
+      absl::StrAppend(&out, ",\"draining\":", w.worker.draining ? "true" : "false",
+                      ",\"started\":", JsonString(IsoTime(StartedWall(master, w.worker))),
+                      ",\"state\":", JsonString(StateOf(w)), "}");
     }
     return out + "]}\n";
   }
@@ -189,21 +266,25 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
                     absl::StrFormat("%-16s %-36s %-7d %s\n", s.name, s.listen, s.count, exits));
   }
   absl::StrAppend(&out, "\n",
-                  absl::StrFormat("%-8s %-16s %-4s %-10s %-11s %-10s %-9s %-9s %-6s %s\n", "PID",
-                                  "SERVICE", "ID", "RSS", "CONNECTIONS", "REQUESTS", "SEND_FAIL",
-                                  "PROTO_ERR", "TIMERS", "STATE"));
+                  absl::StrFormat("totals: %d services, %d workers (%d draining), %d connections\n",
+                                  master.services.size(), totals.workers + totals.draining,
+                                  totals.draining, totals.connections));
+  absl::StrAppend(
+      &out, "\n",
+      absl::StrFormat("%-8s %-16s %-4s %-10s %-11s %-10s %-9s %-9s %-11s %-6s %-8s %-20s %s\n",
+                      "PID", "SERVICE", "ID", "RSS", "CONNECTIONS", "REQUESTS", "SEND_FAIL",
+                      "PROTO_ERR", "BACKEND_ERR", "TIMERS", "RESTARTS", "STARTED", "STATE"));
   for (const WorkerReply& w : workers) {
     auto fields = ParseFields(w.reply);
     absl::StrAppend(
         &out,
-        absl::StrFormat(
-            "%-8d %-16s %-4d %-10s %-11s %-10s %-9s %-9s %-6s %s\n", w.worker.pid, w.worker.pool,
-            w.worker.id, absl::StrCat(w.worker.pid > 0 ? RssBytes(w.worker.pid) / 1024 : 0, "K"),
-            Get(fields, "connections"), Get(fields, "requests"), Get(fields, "send_failures"),
-            Get(fields, "protocol_errors"), Get(fields, "timers"),
-            w.worker.pid == 0 ? "restarting"
-            : w.answered      ? "idle"
-                              : "busy"));
+        absl::StrFormat("%-8d %-16s %-4d %-10s %-11s %-10s %-9s %-9s %-11s %-6s %-8d %-20s %s\n",
+                        w.worker.pid, w.worker.pool, w.worker.id,
+                        absl::StrCat(w.worker.pid > 0 ? RssBytes(w.worker.pid) / 1024 : 0, "K"),
+                        Get(fields, "connections"), Get(fields, "requests"),
+                        Get(fields, "send_failures"), Get(fields, "protocol_errors"),
+                        Get(fields, "backend_errors"), Get(fields, "timers"), w.worker.restarts,
+                        IsoTime(StartedWall(master, w.worker)), StateOf(w)));
     if (auto routes = fields.find("routes"); routes != fields.end()) {
       absl::StrAppend(&out, "         routes: ",
                       absl::StrReplaceAll(routes->second, {{",", " "}, {":", "="}}), "\n");
@@ -222,10 +303,13 @@ std::string RenderStatus(const MasterSummary& master, const std::vector<WorkerRe
 
 std::string RenderConnections(const std::vector<WorkerReply>& workers, bool json) {
   std::string out =
-      json ? "["
-           : absl::StrFormat("%-8s %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %s\n",
-                             "PID", "ID", "SERVICE", "PROTOCOL", "LOCAL", "REMOTE", "BYTES_IN",
-                             "BYTES_OUT", "MSG_IN", "MSG_OUT", "SENDBUF", "AGE_S");
+      json
+          ? "["
+          : absl::StrFormat(
+                "%-8s %-10s %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %-6s %-22s "
+                "%-16s %s\n",
+                "PID", "WORKER", "ID", "SERVICE", "PROTOCOL", "LOCAL", "REMOTE", "BYTES_IN",
+                "BYTES_OUT", "MSG_IN", "MSG_OUT", "SENDBUF", "AGE_S", "CLIENT_ID", "UID", "GROUPS");
   bool first = true;
   for (const WorkerReply& w : workers) {
     if (!w.answered || w.reply.empty()) continue;
@@ -234,20 +318,44 @@ std::string RenderConnections(const std::vector<WorkerReply>& workers, bool json
       if (json) {
         absl::StrAppend(&out, first ? "" : ",", "{\"worker_pid\":", w.worker.pid,
                         ",\"worker_id\":", w.worker.id);
+        absl::StrAppend(&out, ",\"worker_draining\":", w.worker.draining ? "true" : "false");
         for (const auto& [key, value] : f) {
-          absl::StrAppend(&out, ",\"", key, "\":", JsonValue(value));
+          if (key == "client_id" || key == "uid") {
+            absl::StrAppend(&out, ",\"", key,
+                            "\":", value == "-" ? "null" : JsonString(FieldDecode(value)));
+          } else if (key == "groups") {
+            out += ",\"groups\":[";
+            if (value != "-") {
+              size_t k = 0;
+              for (absl::string_view group : absl::StrSplit(value, ',')) {
+                absl::StrAppend(&out, k++ ? "," : "", JsonString(FieldDecode(group)));
+              }
+            }
+            out += "]";
+          } else {
+            absl::StrAppend(&out, ",\"", key, "\":", JsonValue(value));
+          }
         }
         out += "}";
       } else {
         int64_t age_ms = 0;
         if (!absl::SimpleAtoi(Get(f, "age_ms"), &age_ms)) age_ms = 0;  // shown as 0 if absent
+        std::string worker = absl::StrCat(w.worker.id, w.worker.draining ? " (draining)" : "");
+        std::string groups = Get(f, "groups");
+        if (groups != "-") {
+          std::vector<std::string> names;
+          for (absl::string_view g : absl::StrSplit(groups, ',')) names.push_back(FieldDecode(g));
+          groups = absl::StrJoin(names, ",");
+        }
         absl::StrAppend(
             &out,
-            absl::StrFormat("%-8d %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %d\n",
-                            w.worker.pid, Get(f, "id"), Get(f, "service"), Get(f, "protocol"),
-                            Get(f, "local"), Get(f, "remote"), Get(f, "bytes_in"),
-                            Get(f, "bytes_out"), Get(f, "messages_in"), Get(f, "messages_out"),
-                            Get(f, "send_buffer"), age_ms / 1000));
+            absl::StrFormat(
+                "%-8d %-10s %-6s %-14s %-9s %-22s %-22s %-10s %-10s %-8s %-8s %-8s %-6d %-22s "
+                "%-16s %s\n",
+                w.worker.pid, worker, Get(f, "id"), Get(f, "service"), Get(f, "protocol"),
+                Get(f, "local"), Get(f, "remote"), Get(f, "bytes_in"), Get(f, "bytes_out"),
+                Get(f, "messages_in"), Get(f, "messages_out"), Get(f, "send_buffer"), age_ms / 1000,
+                Get(f, "client_id"), FieldDecode(Get(f, "uid")), groups));
       }
       first = false;
     }

@@ -25,8 +25,10 @@ std::string WorkerStatusLine(
     const std::vector<std::pair<std::string, uint64_t>>& route_requests = {},
     const std::vector<UpstreamStatus>& upstreams = {});
 // Worker side: one record per open connection, records separated by ";".
+// With a handler that gives clients ids, each record adds client_id, uid
+// and groups (percent-encoded: no space, ";", "=", "," or "%" inside).
 std::string WorkerConnectionsLine(Server& server, const Reactor& reactor,
-                                  const std::string& service);
+                                  const std::string& service, const Handler* handler = nullptr);
 
 struct ServiceSummary {
   std::string name;
@@ -39,6 +41,7 @@ struct MasterSummary {
   int pid = 0;
   int64_t start_wall_seconds = 0;
   int64_t now_wall_seconds = 0;
+  int64_t now_ms = 0;  // Clock::NowMs() at the same moment (WorkerInfo::started_ms's clock)
   std::vector<ServiceSummary> services;
   std::map<std::string, std::map<std::string, int>> exits;  // service -> how -> count
 };

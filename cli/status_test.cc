@@ -58,6 +58,48 @@ TEST(StatusTest, TextTableShowsUptimeAndExits) {
   EXPECT_TRUE(absl::StrContains(text, "idle")) << text;
 }
 
+TEST(StatusTest, DrainingWorkersTotalsRestartsAndBackendErrorsAreShown) {
+  MasterSummary master = Master();
+  master.now_ms = 100'000;
+  WorkerReply old = Worker("web", 0, 99, true, "connections=4 backend_errors=7");
+  old.worker.draining = true;
+  old.worker.started_ms = 40'000;  // a minute before now
+  WorkerReply fresh = Worker("web", 0, 100, true, "connections=1 backend_errors=0");
+  fresh.worker.restarts = 3;
+  fresh.worker.started_ms = 99'000;
+  std::string text = RenderStatus(master, {fresh, old}, false);
+  EXPECT_TRUE(absl::StrContains(text, "totals: 1 services, 2 workers (1 draining), 5 connections"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "BACKEND_ERR")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "draining\n")) << text;
+  EXPECT_TRUE(absl::StrContains(text, " 7 ")) << text;  // the draining worker's backend errors
+  EXPECT_TRUE(absl::StrContains(text, "2023-11-14T23:13:21Z")) << text;  // started a minute ago
+  std::string json = RenderStatus(master, {fresh, old}, true);
+  EXPECT_TRUE(absl::StrContains(
+      json, "\"totals\":{\"services\":1,\"workers\":1,\"draining\":1,\"connections\":5}"))
+      << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"restarts\":3")) << json;
+  EXPECT_TRUE(absl::StrContains(json,
+                                "\"draining\":true,\"started\":\"2023-11-14T23:13:21Z\","
+                                "\"state\":\"draining\""))
+      << json;
+}
+
+TEST(StatusTest, ConnectionsShowClientIdsUidsAndGroupsDecoded) {
+  WorkerReply w = Worker("chat", 1, 100, true,
+                         "id=3 service=chat client_id=7f00000001 uid=ann%20b groups=a%2Cb,lobby");
+  w.worker.draining = true;
+  std::string json = RenderConnections({w}, true);
+  EXPECT_TRUE(absl::StrContains(json, "\"worker_id\":1,\"worker_draining\":true")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"client_id\":\"7f00000001\"")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"uid\":\"ann b\"")) << json;
+  EXPECT_TRUE(absl::StrContains(json, "\"groups\":[\"a,b\",\"lobby\"]")) << json;
+  std::string text = RenderConnections({w}, false);
+  EXPECT_TRUE(absl::StrContains(text, "1 (draining)")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "ann b")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "a,b,lobby")) << text;
+}
+
 TEST(StatusTest, ConnectionsJsonEscapesAndKeepsTypes) {
   std::vector<WorkerReply> workers = {
       Worker("web", 0, 100, true,
@@ -65,8 +107,10 @@ TEST(StatusTest, ConnectionsJsonEscapesAndKeepsTypes) {
       Worker("web", 1, 101, false, "id=9")};
   std::string json = RenderConnections(workers, true);
   EXPECT_EQ(json,
-            "[{\"worker_pid\":100,\"worker_id\":0,\"bytes_in\":7,\"id\":1,\"protocol\":\"http\","
-            "\"remote\":\"127.0.0.1:5\"},{\"worker_pid\":100,\"worker_id\":0,\"id\":2,"
+            "[{\"worker_pid\":100,\"worker_id\":0,\"worker_draining\":false,\"bytes_in\":7,\"id\":"
+            "1,\"protocol\":\"http\","
+            "\"remote\":\"127.0.0.1:5\"},{\"worker_pid\":100,\"worker_id\":0,\"worker_draining\":"
+            "false,\"id\":2,"
             "\"protocol\":\"we\\\"ird\"}]\n");
 }
 

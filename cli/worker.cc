@@ -3,8 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "cli/listeners.h"
@@ -12,6 +12,7 @@
 #include "cli/status.h"
 #include "engine/base/clock.h"
 #include "engine/base/logging.h"
+#include "engine/base/proctitle.h"
 #include "engine/credentials.h"
 #include "engine/fd_limit.h"
 #include "protocols/stream_server.h"
@@ -100,13 +101,11 @@ absl::Status Worker::Start() {
       }
     });
   }
-  context_ = std::make_unique<WorkerContext>(
-      WorkerContext{loop, service_.config.name(), worker_id_, bus_.get(),
-                    service_.cluster.has_value() ? &*service_.cluster : nullptr,
-                    service_.hubs.get(), options.codec, route_logs,
-                    [this](std::function<void(std::string)> done) {
-                      GatherMetrics(std::move(done));
-                    }});
+  context_ = std::make_unique<WorkerContext>(WorkerContext{
+      loop, service_.config.name(), worker_id_, bus_.get(),
+      service_.cluster.has_value() ? &*service_.cluster : nullptr, service_.hubs.get(),
+      options.codec, route_logs,
+      [this](std::function<void(std::string)> done) { GatherMetrics(std::move(done)); }});
   handler_ = service_.handler->NewHandler(*context_);
   if (IsUdp(service_)) {
     auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler_);
@@ -149,6 +148,8 @@ void Worker::OnSignal(int signo) {
 void Worker::Drain() {
   if (draining_) return;
   draining_ = true;
+  SetProcessTitle(
+      absl::StrCat("sockman: worker ", service_.config.name(), "/", worker_id_, " (draining)"));
   server_->Drain();
   // With reuse_port this worker's own socket would keep receiving
   // connections nobody accepts: close it now, so the kernel sends new ones
@@ -170,8 +171,9 @@ void Worker::OnChannelMessage(ChannelMessage message) {
                                       handler_->route_requests(), handler_->upstreams()));
       return;
     case ChannelCommand::kConnections:
-      channel_->Send(ChannelCommand::kReply,
-                     WorkerConnectionsLine(*server_, *reactor_, service_.config.name()));
+      channel_->Send(
+          ChannelCommand::kReply,
+          WorkerConnectionsLine(*server_, *reactor_, service_.config.name(), handler_.get()));
       return;
     case ChannelCommand::kMetrics:
       channel_->Send(ChannelCommand::kReply,

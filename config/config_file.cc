@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "google/protobuf/descriptor.h"
 #include "google/protobuf/io/tokenizer.h"
 
 namespace sockman {
@@ -18,6 +20,8 @@ namespace {
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
+
+std::string WithSuggestion(const std::string& message);
 
 // Keeps the first error (the one that matters) with its 1-based position.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
@@ -34,7 +38,7 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   void AddWarning(int, google::protobuf::io::ColumnNumber, const std::string&) override {}
 
   std::string Format(absl::string_view name) const {
-    return absl::StrCat(name, ":", line_ + 1, ":", column_ + 1, ": ", message_);
+    return absl::StrCat(name, ":", line_ + 1, ":", column_ + 1, ": ", WithSuggestion(message_));
   }
 
  private:
@@ -43,6 +47,61 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   int column_ = 0;
   std::string message_;
 };
+
+size_t EditDistance(absl::string_view a, absl::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// protobuf's `Message type "sockman.Service" has no field named "cont".`,
+// with the field meant: the snake_case spelling of a camelCase name
+// (Workerman's reusePort), or the nearest name by edits.
+std::string WithSuggestion(const std::string& message) {
+  static const std::string kType = "Message type \"";
+  static const std::string kField = "\" has no field named \"";
+  size_t type_at = message.find(kType);
+  size_t field_at = message.find(kField);
+  if (type_at == std::string::npos || field_at == std::string::npos || field_at < type_at) {
+    return message;
+  }
+  std::string type = message.substr(type_at + kType.size(), field_at - type_at - kType.size());
+  size_t name_at = field_at + kField.size();
+  std::string unknown = message.substr(name_at, message.find('"', name_at) - name_at);
+  const Descriptor* descriptor =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
+  if (descriptor == nullptr || unknown.empty()) return message;
+  std::string snake;
+  for (char c : unknown) {
+    if (c >= 'A' && c <= 'Z') {
+      if (!snake.empty()) snake += '_';
+      snake += static_cast<char>(c - 'A' + 'a');
+    } else {
+      snake += c == '-' ? '_' : c;
+    }
+  }
+  std::string best;
+  size_t best_distance = std::max<size_t>(2, unknown.size() / 3) + 1;
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const std::string& name = descriptor->field(i)->name();
+    size_t distance = name == snake ? 0 : EditDistance(snake, name);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = name;
+    }
+  }
+  if (best.empty()) return message;
+  return absl::StrCat(message, " (did you mean \"", best, "\"?)");
+}
 
 }  // namespace
 
@@ -89,7 +148,8 @@ std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree, const Desc
     if (tree == nullptr || descriptor == nullptr) break;
     // "route[2]": the third of a repeated field (the first without an index).
     int index = -1;
-    if (size_t open = part.find('['); open != absl::string_view::npos && absl::EndsWith(part, "]")) {
+    if (size_t open = part.find('[');
+        open != absl::string_view::npos && absl::EndsWith(part, "]")) {
       if (!absl::SimpleAtoi(part.substr(open + 1, part.size() - open - 2), &index)) index = 0;
       part = part.substr(0, open);
     }

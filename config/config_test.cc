@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "config/config_file.h"
 #include "config/validate.h"
 #include "gtest/gtest.h"
@@ -79,6 +80,22 @@ TEST(ConfigFileTest, UnknownFieldIsAnError) {
   EXPECT_NE(error.find("nmae"), std::string::npos) << error;
 }
 
+TEST(ConfigFileTest, UnknownFieldsSuggestTheFieldMeant) {
+  auto message = [](const std::string& text) {
+    return std::string(ConfigFile::Parse("t.textproto", text).status().message());
+  };
+  EXPECT_EQ(message("service { name: \"w\" cont: 2 }"),
+            "t.textproto:1:25: Message type \"sockman.Service\" has no field named \"cont\". "
+            "(did you mean \"count\"?)");
+  // Workerman's camelCase names find their snake_case fields.
+  EXPECT_TRUE(
+      absl::EndsWith(message("service { reusePort: true }"), "(did you mean \"reuse_port\"?)"));
+  EXPECT_TRUE(
+      absl::EndsWith(message("global { log_levle: DEBUG }"), "(did you mean \"log_level\"?)"));
+  // Nothing near: no guess.
+  EXPECT_FALSE(absl::StrContains(message("service { zzzzzzzz: 1 }"), "did you mean"));
+}
+
 TEST(ConfigFileTest, UnknownEnumValueIsAnError) {
   std::string error =
       ErrorOf("service { name: \"a\" listen: \"text://127.0.0.1:1\" transport: QUIC echo {} }");
@@ -98,6 +115,24 @@ TEST(ValidateTest, SemanticErrorsNameServiceFieldAndPosition) {
   EXPECT_EQ(ErrorOf("service {\n  name: \"web\"\n  listen: \"text://1.2.3:80\"\n  echo {}\n}\n"),
             "t.textproto:3:3: service 'web': listen: 'text://1.2.3:80': host '1.2.3' is not an "
             "IPv4 address, [IPv6] address or localhost (names are not resolved)");
+}
+
+TEST(ValidateTest, TwoServicesCannotShareAnAddressAndPort) {
+  EXPECT_EQ(ErrorOf("service { name: \"a\" listen: \"text://127.0.0.1:7000\" echo {} }\n"
+                    "service { name: \"b\" listen: \"text://127.0.0.1:7000\" echo {} }"),
+            "t.textproto:2:21: service 'b': listen: port 7000 on 127.0.0.1 is already service "
+            "'a''s (127.0.0.1:7000)");
+  // A wildcard address covers every address of its family.
+  EXPECT_NE(ErrorOf("service { name: \"a\" listen: \"text://0.0.0.0:7000\" echo {} }\n"
+                    "service { name: \"b\" listen: \"text://127.0.0.1:7000\" echo {} }"),
+            "");
+  // Other ports, other addresses, TCP beside UDP, and port 0 are fine.
+  EXPECT_EQ(ErrorOf("service { name: \"a\" listen: \"text://127.0.0.1:7000\" echo {} }\n"
+                    "service { name: \"b\" listen: \"text://127.0.0.2:7000\" echo {} }\n"
+                    "service { name: \"c\" listen: \"udp://127.0.0.1:7000\" echo {} }\n"
+                    "service { name: \"d\" listen: \"text://127.0.0.1:0\" echo {} }\n"
+                    "service { name: \"e\" listen: \"text://127.0.0.1:0\" echo {} }"),
+            "");
 }
 
 TEST(ValidateTest, RejectsBadServices) {

@@ -248,6 +248,16 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
   }
 
   absl::flat_hash_set<std::string> names;
+  // Addresses bound so far, for the check that no two services share one.
+  struct Bound {
+    int index;
+    std::string host;
+    uint16_t port;
+    bool udp;
+    bool ipv6;
+    bool ipv6_only;
+  };
+  std::vector<Bound> bound;
   for (int i = 0; i < config.service_size(); ++i) {
     const Service& service = config.service(i);
     if (!service.has_name()) return file.ServiceError(i, "name", "is required");
@@ -268,6 +278,26 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     const SchemeInfo* found = schemes.Find(uri->scheme);
     const SchemeInfo& scheme = found != nullptr ? *found : kUnknown;
     bool udp = !scheme.stream || service.transport() == UDP;
+    // Two services on one address and port: the second could not bind (or,
+    // with reuse_port, would take the first one's connections at random).
+    if (uri->port != 0) {
+      auto wildcard_over = [](const Bound& a, const Bound& b) {
+        bool any = a.host == "0.0.0.0" || a.host == "::";
+        return any && (a.ipv6 == b.ipv6 || (a.host == "::" && !a.ipv6_only));
+      };
+      Bound mine{i, uri->host, uri->port, udp, uri->ipv6, service.ipv6_only()};
+      for (const Bound& other : bound) {
+        if (other.port == mine.port && other.udp == mine.udp &&
+            (other.host == mine.host || wildcard_over(other, mine) || wildcard_over(mine, other))) {
+          return file.ServiceError(
+              i, "listen",
+              absl::StrCat("port ", mine.port, " on ", mine.host, " is already service '",
+                           config.service(other.index).name(), "''s (", other.host, ":", other.port,
+                           ")"));
+        }
+      }
+      bound.push_back(mine);
+    }
     if (udp) {
       if (!scheme.stream && service.has_transport() && service.transport() != UDP) {
         return file.ServiceError(i, "transport",

@@ -15,6 +15,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
+#include "engine/base/proctitle.h"
 
 namespace sockman {
 namespace {
@@ -188,6 +189,7 @@ absl::StatusOr<Supervisor::Spawned> Supervisor::Spawn(Slot& slot, int ready_fd) 
     }
   }
   SetLogRole(absl::StrCat("worker ", pool->name, "/", slot.id));
+  SetProcessTitle(absl::StrCat("sockman: worker ", pool->name, "/", slot.id));
   ReadySignal ready(ready_fd);
   int status = pool->run(slot.id, ready, channel[1]);
   _exit(status);
@@ -326,6 +328,8 @@ void Supervisor::ReapChildren() {
     if (auto old = retiring_.find(pid); old != retiring_.end()) {
       ++exit_counts_[old->second][DescribeExit(status)];
       retiring_.erase(old);
+      draining_.erase(pid);
+      ForgetInQuery(pid);
       if (auto channel = retired_channels_.find(pid); channel != retired_channels_.end()) {
         reactor_.DeleteLater(std::move(channel->second));
         retired_channels_.erase(channel);
@@ -345,7 +349,7 @@ void Supervisor::ReapChildren() {
     slot.pid = 0;
     // Its EOF may be pending in this very epoll batch: delete after the pass.
     if (slot.channel) reactor_.DeleteLater(std::move(slot.channel));
-    ForgetInQuery(&slot);
+    ForgetInQuery(pid);
     MembershipChanged();
     ++exit_counts_[slot.pool][DescribeExit(status)];
     if (stopping_ || starting_ || PoolNamed(slot.pool) == nullptr) continue;
@@ -379,13 +383,16 @@ void Supervisor::ScheduleRestart(Slot& slot, int status) {
   });
 }
 
-void Supervisor::Retire(pid_t pid, const std::string& pool, std::unique_ptr<Channel> channel,
-                        int signo) {
+void Supervisor::Retire(const Slot& slot, std::unique_ptr<Channel> channel, int signo) {
+  pid_t pid = slot.pid;
   // Answers still pending from it are not waited for.
   OnChannelClosed(pid);
   slot_by_pid_.erase(pid);
   if (channel) retired_channels_[pid] = std::move(channel);
-  retiring_[pid] = pool;
+  retiring_[pid] = slot.pool;
+  WorkerInfo info = InfoOf(slot);
+  info.draining = true;
+  draining_[pid] = info;
   kill(pid, signo);
   MembershipChanged();
 }
@@ -422,7 +429,7 @@ void Supervisor::Reload(std::vector<WorkerPool> pools, std::vector<std::string> 
       continue;
     }
     reactor_.CancelTimer(slot->restart_timer);
-    if (slot->pid > 0) Retire(slot->pid, slot->pool, std::move(slot->channel), signo);
+    if (slot->pid > 0) Retire(*slot, std::move(slot->channel), signo);
     reactor_.DeleteLater(std::move(slot));
   }
   slots_ = std::move(kept);
@@ -500,8 +507,7 @@ void Supervisor::ReplaceNext() {
           // The successor accepts; now the old worker stops accepting and
           // finishes what it has.
           if (slot->pid > 0 && slot->pid != new_pid) {
-            Retire(slot->pid, slot->pool, std::move(slot->channel),
-                   replace_graceful_ ? SIGQUIT : SIGTERM);
+            Retire(*slot, std::move(slot->channel), replace_graceful_ ? SIGQUIT : SIGTERM);
           }
           Adopt(*slot, std::move(*successor)).IgnoreError();
           slot->crash_streak = 0;
@@ -577,6 +583,12 @@ std::vector<WorkerInfo> Supervisor::workers() const {
   return result;
 }
 
+std::vector<WorkerInfo> Supervisor::draining_workers() const {
+  std::vector<WorkerInfo> result;
+  for (const auto& [pid, info] : draining_) result.push_back(info);
+  return result;
+}
+
 void Supervisor::Query(ChannelCommand command, int64_t timeout_ms,
                        std::function<void(std::vector<WorkerReply>)> done) {
   if (query_ != nullptr) {
@@ -590,7 +602,14 @@ void Supervisor::Query(ChannelCommand command, int64_t timeout_ms,
     reply.worker = InfoOf(*slot);
     bool sent = slot->pid > 0 && slot->channel != nullptr && slot->channel->Send(command);
     query_->replies.push_back(std::move(reply));
-    query_->slots.push_back(sent ? slot.get() : nullptr);
+    query_->pids.push_back(sent ? slot->pid : 0);
+    if (sent) ++query_->waiting;
+  }
+  for (const auto& [pid, info] : draining_) {
+    auto channel = retired_channels_.find(pid);
+    bool sent = channel != retired_channels_.end() && channel->second->Send(command);
+    query_->replies.push_back(WorkerReply{info});
+    query_->pids.push_back(sent ? pid : 0);
     if (sent) ++query_->waiting;
   }
   if (query_->waiting == 0) {
@@ -614,10 +633,10 @@ void Supervisor::OnChannelMessage(pid_t pid, ChannelMessage message) {
   // query that timed out is dropped.
   if (query_ == nullptr) return;
   auto it = slot_by_pid_.find(pid);
-  if (it == slot_by_pid_.end() || it->second->pid != pid) return;
-  Slot* slot = it->second;
-  for (size_t i = 0; i < query_->slots.size(); ++i) {
-    if (query_->slots[i] != slot || query_->replies[i].answered) continue;
+  bool current = it != slot_by_pid_.end() && it->second->pid == pid;
+  if (!current && !draining_.contains(pid)) return;
+  for (size_t i = 0; i < query_->pids.size(); ++i) {
+    if (query_->pids[i] != pid || query_->replies[i].answered) continue;
     query_->replies[i].answered = true;
     query_->replies[i].reply = std::move(message.payload);
     if (--query_->waiting == 0) FinishQuery();
@@ -625,16 +644,13 @@ void Supervisor::OnChannelMessage(pid_t pid, ChannelMessage message) {
   }
 }
 
-void Supervisor::OnChannelClosed(pid_t pid) {
-  auto it = slot_by_pid_.find(pid);
-  if (it != slot_by_pid_.end() && it->second->pid == pid) ForgetInQuery(it->second);
-}
+void Supervisor::OnChannelClosed(pid_t pid) { ForgetInQuery(pid); }
 
-void Supervisor::ForgetInQuery(Slot* slot) {
-  if (query_ == nullptr) return;
-  for (size_t i = 0; i < query_->slots.size(); ++i) {
-    if (query_->slots[i] == slot && !query_->replies[i].answered) {
-      query_->slots[i] = nullptr;
+void Supervisor::ForgetInQuery(pid_t pid) {
+  if (query_ == nullptr || pid <= 0) return;
+  for (size_t i = 0; i < query_->pids.size(); ++i) {
+    if (query_->pids[i] == pid && !query_->replies[i].answered) {
+      query_->pids[i] = 0;
       if (--query_->waiting == 0) {
         FinishQuery();
         return;

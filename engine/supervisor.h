@@ -71,6 +71,7 @@ struct WorkerInfo {
   pid_t pid = 0;  // 0 while waiting to be restarted
   int restarts = 0;
   int64_t started_ms = 0;  // Clock::NowMs() of the last fork
+  bool draining = false;   // replaced or removed by a reload, finishing its connections
 };
 
 // One worker's answer to Supervisor::Query.
@@ -103,10 +104,13 @@ class Supervisor {
   int Run();
 
   std::vector<WorkerInfo> workers() const;
+  // Old workers still finishing their connections after a reload.
+  std::vector<WorkerInfo> draining_workers() const;
 
-  // Sends the query `command` (kStatus, kConnections) to every live worker
-  // and calls `done` with every worker's reply once all answered or
-  // `timeout_ms` passed. Queries run one at a time; later ones wait.
+  // Sends the query `command` (kStatus, kConnections) to every live worker,
+  // draining ones included (last, marked), and calls `done` with every
+  // worker's reply once all answered or `timeout_ms` passed. Queries run one
+  // at a time; later ones wait.
   void Query(ChannelCommand command, int64_t timeout_ms,
              std::function<void(std::vector<WorkerReply>)> done);
 
@@ -157,7 +161,7 @@ class Supervisor {
   };
   struct PendingQuery {
     std::vector<WorkerReply> replies;
-    std::vector<Slot*> slots;  // who each reply is from (null: not asked)
+    std::vector<pid_t> pids;  // who each reply is from (0: not asked)
     size_t waiting = 0;
     TimerId timer = kNoTimer;
     std::function<void(std::vector<WorkerReply>)> done;
@@ -178,7 +182,7 @@ class Supervisor {
   void StopAll(int signo);
   void KillAll(int signo);
   // Sends `signo` to an old worker and stops counting it as its slot's.
-  void Retire(pid_t pid, const std::string& pool, std::unique_ptr<Channel> channel, int signo);
+  void Retire(const Slot& slot, std::unique_ptr<Channel> channel, int signo);
   void ReplaceNext();
   WorkerInfo InfoOf(const Slot& slot) const;
   const WorkerPool* PoolNamed(const std::string& name) const;
@@ -188,7 +192,7 @@ class Supervisor {
   void MembershipChanged();
   void OnChannelClosed(pid_t pid);
   // The pending query stops waiting for `slot`'s answer.
-  void ForgetInQuery(Slot* slot);
+  void ForgetInQuery(pid_t pid);
   void FinishQuery();
 
   Reactor& reactor_;
@@ -200,6 +204,7 @@ class Supervisor {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::map<pid_t, Slot*> slot_by_pid_;
   std::map<pid_t, std::string> retiring_;  // old workers finishing up: pid -> pool
+  std::map<pid_t, WorkerInfo> draining_;   // those retired by a reload or stop, as they were
   // Old workers' channels (no longer read for replies), until they are reaped.
   std::map<pid_t, std::unique_ptr<Channel>> retired_channels_;
   bool stopping_ = false;

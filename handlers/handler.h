@@ -23,6 +23,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -88,6 +89,14 @@ struct UpstreamStatus {
   size_t connections = 0;  // open (busy and idle) in this worker
 };
 
+// Who a connection is to a handler that gives clients ids (broadcast,
+// webhook), for `connections`.
+struct ClientDescription {
+  std::string client_id;
+  std::string uid;  // "" when none is bound
+  std::vector<std::string> groups;
+};
+
 class Handler : public ConnectionEvents {
  public:
   // After the worker's listeners are ready, before the first connection.
@@ -102,6 +111,11 @@ class Handler : public ConnectionEvents {
   // The handler's own metric samples (engine/metrics.h), for a scrape; the
   // samples carry the worker's labels already.
   virtual void AppendMetrics(MetricSamples& samples) const {}
+
+  // The client `connection` is to this handler, if it gives clients ids.
+  virtual std::optional<ClientDescription> DescribeClient(const Connection& connection) const {
+    return std::nullopt;
+  }
 
   // The upstreams of an HTTP proxy and their health, for `status`.
   virtual std::vector<UpstreamStatus> upstreams() const { return {}; }

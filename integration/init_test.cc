@@ -105,7 +105,7 @@ TEST_F(InitTest, SysvScriptActions) {
       absl::StrCat("DAEMON=", binary_, " CONFIG=", config_, " sh docs/sockman.init");
   EXPECT_EQ(Status(script + " status"), 3);  // not running
   EXPECT_EQ(Status(script + " start"), 0);
-  EXPECT_EQ(Status(script + " start"), 1);  // already running
+  EXPECT_EQ(Status(script + " start"), 0);  // already running: LSB says success
   EXPECT_EQ(Status(script + " status"), 0);
   EXPECT_EQ(Status(script + " reload"), 0);
   std::string before = ReadFile(dir_ + "/s.pid");
@@ -115,6 +115,7 @@ TEST_F(InitTest, SysvScriptActions) {
   EXPECT_NE(before, after);
   EXPECT_EQ(Status(script + " stop"), 0);
   EXPECT_EQ(Status(script + " status"), 3);
+  EXPECT_EQ(Status(script + " stop"), 0);  // already stopped: LSB says success
   EXPECT_EQ(Status(script + " bogus"), 2);
 }
 

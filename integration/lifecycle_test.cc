@@ -117,6 +117,7 @@ TEST_F(LifecycleTest, DaemonStartStatusConnectionsStop) {
 
   CommandResult stop = RunSockman({"stop", "-c", config});
   EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  EXPECT_EQ(stop.out, absl::StrCat("sockman: stopped master ", master, "\n"));
   EXPECT_TRUE(Exited(master)) << "master still alive";
   EXPECT_FALSE(Exists(pid_file_));
   EXPECT_FALSE(Exists(socket_));

@@ -283,6 +283,15 @@ void Connection::UpdateDeadline(size_t pending_bytes) {
 }
 
 void Connection::FailProtocol(const DecodeResult& result) {
+  // Said once per ten seconds per worker at most, with how many were not.
+  static RateLimitedLog* refusals = new RateLimitedLog();
+  if (LogEnabled(LogSeverity::kInfo)) {
+    refusals->Log(LogSeverity::kInfo, reactor_.NowMs(),
+                  absl::StrCat(protocol_->name(), " protocol error from ",
+                               transport_->peer().ToString(), ": ", result.reason,
+                               result.code != 0 ? absl::StrCat(" (", result.code, ")") : "",
+                               "; closing the connection"));
+  }
   ++counters_.protocol_errors;
   ++counters_.protocol_errors_by_kind[static_cast<int>(result.error) & 3];
   set_close_reason(CloseReason::kProtocol);

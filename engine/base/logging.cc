@@ -3,8 +3,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/base/json.h"
 
 namespace sockman {
 namespace {
@@ -15,9 +17,13 @@ std::string& Role() {
 }
 
 int log_fd = STDERR_FILENO;
+LogSeverity log_level = LogSeverity::kInfo;
+LogFormat log_format = LogFormat::kText;
 
 const char* SeverityName(LogSeverity severity) {
   switch (severity) {
+    case LogSeverity::kDebug:
+      return "debug";
     case LogSeverity::kInfo:
       return "info";
     case LogSeverity::kWarning:
@@ -31,18 +37,39 @@ const char* SeverityName(LogSeverity severity) {
 }  // namespace
 
 void SetLogRole(std::string role) { Role() = std::move(role); }
+void SetLogLevel(LogSeverity level) { log_level = level; }
+bool LogEnabled(LogSeverity severity) { return severity >= log_level; }
+void SetLogFormat(LogFormat format) { log_format = format; }
+
+bool ParseLogSeverity(absl::string_view name, LogSeverity* severity) {
+  for (LogSeverity s :
+       {LogSeverity::kDebug, LogSeverity::kInfo, LogSeverity::kWarning, LogSeverity::kError}) {
+    if (absl::EqualsIgnoreCase(name, SeverityName(s))) {
+      *severity = s;
+      return true;
+    }
+  }
+  return false;
+}
 void SetLogFd(int fd) { log_fd = fd; }
 int LogFd() { return log_fd; }
 
 void Log(LogSeverity severity, absl::string_view message) {
+  if (severity < log_level) return;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   tm parts;
   gmtime_r(&ts.tv_sec, &parts);
-  std::string line = absl::StrFormat(
-      "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s [%s %d] %s\n", parts.tm_year + 1900, parts.tm_mon + 1,
-      parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
-      static_cast<int>(ts.tv_nsec / 1'000'000), SeverityName(severity), Role(), getpid(), message);
+  std::string time = absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
+                                     parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min,
+                                     parts.tm_sec, static_cast<int>(ts.tv_nsec / 1'000'000));
+  std::string line =
+      log_format == LogFormat::kJson
+          ? absl::StrCat("{\"time\":\"", time, "\",\"level\":\"", SeverityName(severity),
+                         "\",\"role\":", JsonString(Role()), ",\"pid\":", getpid(),
+                         ",\"msg\":", JsonString(message), "}\n")
+          : absl::StrFormat("%s %s [%s %d] %s\n", time, SeverityName(severity), Role(), getpid(),
+                            message);
   // One write per line so lines from several processes do not interleave.
   ssize_t ignored = ::write(log_fd, line.data(), line.size());
   (void)ignored;

@@ -14,7 +14,18 @@
 
 namespace sockman {
 
-enum class LogSeverity { kInfo, kWarning, kError };
+enum class LogSeverity { kDebug, kInfo, kWarning, kError };
+enum class LogFormat { kText, kJson };
+
+// Lines less severe than `level` are not written (default kInfo).
+void SetLogLevel(LogSeverity level);
+bool LogEnabled(LogSeverity severity);
+// kText: "2026-12-01T14:00:00.123Z info [worker web/0 4711] message";
+// kJson: {"time":"2026-12-01T14:00:00.123Z","level":"info","role":"worker
+// web/0","pid":4711,"msg":"message"}
+void SetLogFormat(LogFormat format);
+// "debug", "info", "warning", "error" (any case) -> the severity.
+bool ParseLogSeverity(absl::string_view name, LogSeverity* severity);
 
 // Sets the role shown in every line ("master", "worker web/0"). Call after fork.
 void SetLogRole(std::string role);
@@ -24,6 +35,7 @@ void SetLogFd(int fd);
 int LogFd();
 
 void Log(LogSeverity severity, absl::string_view message);
+inline void LogDebug(absl::string_view message) { Log(LogSeverity::kDebug, message); }
 inline void LogInfo(absl::string_view message) { Log(LogSeverity::kInfo, message); }
 inline void LogWarning(absl::string_view message) { Log(LogSeverity::kWarning, message); }
 inline void LogError(absl::string_view message) { Log(LogSeverity::kError, message); }

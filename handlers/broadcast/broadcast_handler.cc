@@ -84,12 +84,15 @@ class BroadcastHandler : public Handler {
         format, {{"{client_id}", client_id}, {"{room}", room}, {"{message}", message}});
   }
   // A join or leave notice to `groups`.
-  void Notify(const std::string& format, Connection& connection,
-              std::vector<std::string> groups) {
+  void Notify(const std::string& format, Connection& connection, std::vector<std::string> groups) {
     if (format.empty() || groups.empty()) return;
-    std::string text =
-        Render(format, hub_.ClientId(connection), absl::StrJoin(groups, ","), "");
+    std::string text = Render(format, hub_.ClientId(connection), absl::StrJoin(groups, ","), "");
     hub_.Publish(service_, {Hub::Scope::kGroup, std::move(groups)}, text, MessageKind::kText);
+  }
+  std::optional<ClientDescription> DescribeClient(const Connection& connection) const override {
+    if (!hub_.Contains(connection)) return std::nullopt;
+    return ClientDescription{hub_.ClientId(connection), hub_.UidOf(connection),
+                             hub_.GroupsOf(connection)};
   }
   uint64_t backend_errors() const override { return webhook_ ? webhook_->errors() : 0; }
 

@@ -1324,7 +1324,9 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateHttpProxy(const ProxyOptio
     return absl::InvalidArgumentError("hash_key: only with balance: HASH");
   }
   if (s.balance == ProxyOptions::HASH) {
-    absl::string_view key = options.has_hash_key() ? options.hash_key() : "client_ip";
+    // (Both sides views: a std::string temporary would not outlive the line.)
+    absl::string_view key = options.has_hash_key() ? absl::string_view(options.hash_key())
+                                                   : absl::string_view("client_ip");
     if (key == "client_ip") {
       s.hash_kind = HashKind::kClientIp;
     } else if (absl::ConsumePrefix(&key, "header:") && IsHttpToken(key)) {

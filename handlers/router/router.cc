@@ -202,6 +202,11 @@ class Router : public Handler {
     }
     return counts;
   }
+  std::optional<ClientDescription> DescribeClient(const Connection& connection) const override {
+    auto it = states_.find(&connection);
+    if (it == states_.end() || it->second.owner < 0) return std::nullopt;
+    return routes_[it->second.owner].handler->DescribeClient(connection);
+  }
   void AppendMetrics(MetricSamples& samples) const override {
     for (const Live& live : routes_) live.handler->AppendMetrics(samples);
   }

@@ -37,6 +37,11 @@ class WebhookHandler : public Handler {
     webhook_.Closed(connection);
     hub_.Remove(connection);
   }
+  std::optional<ClientDescription> DescribeClient(const Connection& connection) const override {
+    if (!hub_.Contains(connection)) return std::nullopt;
+    return ClientDescription{hub_.ClientId(connection), hub_.UidOf(connection),
+                             hub_.GroupsOf(connection)};
+  }
   uint64_t backend_errors() const override { return webhook_.errors(); }
 
  private:
