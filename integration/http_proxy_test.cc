@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -577,14 +578,16 @@ TEST_F(HttpProxyTest, WebSocketThroughTheProxyFromNodeAndChromium) {
   const char* modules = getenv("SOCKMAN_NODE_MODULES");
   ASSERT_NE(modules, nullptr) << "run through ./bazelw, which installs Node's ws";
   uint16_t echo = FreePort(), chat = FreePort();
-  Shell(absl::StrCat("mkdir -p ", dir_, "/www && cat > ", dir_, "/www/page.html <<'EOF'\n",
-                     R"(<!doctype html><title>through the proxy</title><body><script>
+  Shell(absl::StrCat("mkdir -p ", dir_, "/www"));
+  {
+    std::ofstream page(dir_ + "/www/page.html");
+    page << R"(<!doctype html><title>through the proxy</title><body><script>
 const ws = new WebSocket('ws://' + location.host + '/ws/');
 ws.onopen = () => ws.send('hello through the proxy');
 ws.onmessage = (e) => { document.body.textContent = 'got: ' + e.data; ws.close(); };
 ws.onerror = () => { document.body.textContent = 'websocket error'; };
-</script>)",
-                     "\nEOF"));
+</script>)";
+  }
   Upstream app(dir_);
   Shell(absl::StrCat("printf 'ann:%s\\n' \"$(openssl passwd -6 -salt saltsalt secret)\" > ", dir_,
                      "/htpasswd"));
