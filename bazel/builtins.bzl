@@ -19,6 +19,7 @@ BUILTIN_PROTOCOLS = {
 BUILTIN_HANDLERS = {
     "broadcast": "//handlers/broadcast",
     "echo": "//handlers/echo",
+    "dashboard": "//handlers/dashboard",
     "exec": "//handlers/exec",
     "metrics": "//handlers/metrics",
     "proxy": "//handlers/proxy",
