@@ -15,6 +15,21 @@ cpu_ticks() {
 }
 hz="$(getconf CLK_TCK)"
 
+# wrk_per_cpu PID URL [wrk args...]: wrk -t1 -c$CONNECTIONS -d${DURATION}s
+# against URL -> "rps requests_per_cpu_second", the CPU being PID's and its
+# children's (utime+stime over the run).
+wrk_per_cpu() {
+  local pid="$1" url="$2"; shift 2
+  local before after out requests rps
+  before="$(cpu_ticks "${pid}")"
+  out="$(wrk -t1 -c"${CONNECTIONS}" -d"${DURATION}s" "$@" "${url}")"
+  after="$(cpu_ticks "${pid}")"
+  requests="$(awk '/requests in/ {print $1}' <<<"${out}")"
+  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"${out}")"
+  awk -v r="${requests}" -v rps="${rps}" -v t=$((after - before)) -v hz="${hz}" \
+    'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
+}
+
 # Median of the numbers on stdin, one per line.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
 

@@ -73,18 +73,6 @@ for port in "${proxy_port}" "${nginx_port}" "${floor_port}"; do
   [[ "${body}" == "hello from the upstream" ]] || { echo "bench: port ${port} answered '${body}'" >&2; exit 1; }
 done
 
-# run PID URL -> "rps rps_per_cpu_second"
-run_one() {
-  local pid="$1" url="$2"
-  local before after out requests rps
-  before="$(cpu_ticks "${pid}")"
-  out="$(wrk -t1 -c"${CONNECTIONS}" -d"${DURATION}s" "${url}")"
-  after="$(cpu_ticks "${pid}")"
-  requests="$(awk '/requests in/ {print $1}' <<<"${out}")"
-  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"${out}")"
-  awk -v r="${requests}" -v rps="${rps}" -v t=$((after - before)) -v hz="${hz}" \
-    'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
-}
 
 csv="$(csv_out proxy)"
 echo "suite,system,run,rps,rps_per_cpu_s" > "${csv}"
@@ -93,7 +81,7 @@ for run in $(seq "${RUNS}"); do
     pid="${sockman_pid}" port="${proxy_port}"
     [[ "${system}" == nginx ]] && pid="${nginx_pid}" port="${nginx_port}"
     [[ "${system}" == floor ]] && pid="${floor_pid}" port="${floor_port}"
-    read -r rps per_cpu < <(run_one "${pid}" "http://127.0.0.1:${port}/hello")
+    read -r rps per_cpu < <(wrk_per_cpu "${pid}" "http://127.0.0.1:${port}/hello")
     echo "proxy-keepalive,${system},${run},${rps},${per_cpu}" >> "${csv}"
     echo "  proxy ${system} run ${run}: ${rps} req/s, ${per_cpu} req per proxy CPU-second" >&2
   done

@@ -91,18 +91,6 @@ for port in "${gzip_port}" "${nginx_port}"; do
   [[ "${encoding}" == gzip ]] || { echo "bench: port ${port} did not gzip data.json" >&2; exit 1; }
 done
 
-# run PID URL [wrk args...] -> "rps rps_per_cpu_second"
-run_one() {
-  local pid="$1" url="$2"; shift 2
-  local before after out requests rps
-  before="$(cpu_ticks "${pid}")"
-  out="$(wrk -t1 -c"${CONNECTIONS}" -d"${DURATION}s" "$@" "${url}")"
-  after="$(cpu_ticks "${pid}")"
-  requests="$(awk '/requests in/ {print $1}' <<<"${out}")"
-  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"${out}")"
-  awk -v r="${requests}" -v rps="${rps}" -v t=$((after - before)) -v hz="${hz}" \
-    'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
-}
 
 csv="$(csv_out routes)"
 echo "suite,system,run,rps,rps_per_cpu_s" > "${csv}"
@@ -110,14 +98,14 @@ for run in $(seq "${RUNS}"); do
   for system in single routed; do
     port="${single_port}"
     [[ "${system}" == routed ]] && port="${routed_port}"
-    read -r rps per_cpu < <(run_one "${sockman_pid}" "http://127.0.0.1:${port}/hello")
+    read -r rps per_cpu < <(wrk_per_cpu "${sockman_pid}" "http://127.0.0.1:${port}/hello")
     echo "routing,${system},${run},${rps},${per_cpu}" >> "${csv}"
     echo "  routing ${system} run ${run}: ${rps} req/s, ${per_cpu} req per server CPU-second" >&2
   done
   for system in sockman nginx; do
     pid="${sockman_pid}" port="${gzip_port}"
     [[ "${system}" == nginx ]] && pid="${nginx_pid}" port="${nginx_port}"
-    read -r rps per_cpu < <(run_one "${pid}" "http://127.0.0.1:${port}/data.json" -H 'Accept-Encoding: gzip')
+    read -r rps per_cpu < <(wrk_per_cpu "${pid}" "http://127.0.0.1:${port}/data.json" -H 'Accept-Encoding: gzip')
     echo "gzip-64k,${system},${run},${rps},${per_cpu}" >> "${csv}"
     echo "  gzip-64k ${system} run ${run}: ${rps} req/s, ${per_cpu} req per server CPU-second" >&2
   done

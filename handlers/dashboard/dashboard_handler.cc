@@ -4,14 +4,13 @@
 // external scripts. The page opens `?events` on its own URL: Server-Sent
 // Events carrying, once a second, the same samples a metrics scrape gets
 // (gathered through the master, see handlers/metrics).
-#include <openssl/mem.h>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "config/sockman.pb.h"
 #include "engine/metrics.h"
+#include "handlers/access.h"
 #include "handlers/handler.h"
 #include "protocols/http/http.h"
 
@@ -74,24 +73,15 @@ class DashboardHandler : public Handler {
  private:
   bool Allowed(Connection& connection, const HttpRequest& request) {
     if (token_.empty()) {
-      std::string host = connection.remote_address().Host();
-      if (absl::StartsWith(host, "127.") || host == "::1" ||
-          absl::StartsWith(host, "::ffff:127.")) {
-        return true;
-      }
+      if (IsLoopbackClient(connection)) return true;
       SendHttpErrorPage(connection, 403);
       return false;
     }
     // A browser cannot set headers on an EventSource: the token may come
     // as ?token= too (or as the Authorization header).
-    std::string expected = absl::StrCat("Bearer ", token_);
-    absl::string_view header = request.Header("Authorization");
-    bool ok = header.size() == expected.size() &&
-              CRYPTO_memcmp(header.data(), expected.data(), expected.size()) == 0;
+    bool ok = BearerMatches(request.Header("Authorization"), token_);
     for (absl::string_view part : absl::StrSplit(request.query, '&')) {
-      if (!absl::ConsumePrefix(&part, "token=")) continue;
-      ok |= part.size() == token_.size() &&
-            CRYPTO_memcmp(part.data(), token_.data(), token_.size()) == 0;
+      ok |= absl::ConsumePrefix(&part, "token=") && SecretEquals(part, token_);
     }
     if (!ok) SendHttpErrorPage(connection, 401, "WWW-Authenticate: Bearer\r\n");
     return ok;

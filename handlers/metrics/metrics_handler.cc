@@ -3,13 +3,12 @@
 // its channel (each answers with its samples between two loop passes) and
 // adds its own; the answer is rendered here, as the text exposition format
 // 0.0.4 or, when the scraper's Accept asks for it, OpenMetrics 1.0.
-#include <openssl/mem.h>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "config/sockman.pb.h"
 #include "engine/metrics.h"
+#include "handlers/access.h"
 #include "handlers/handler.h"
 #include "protocols/http/http.h"
 
@@ -29,14 +28,11 @@ class MetricsHandler : public Handler {
       return;
     }
     if (token_.empty()) {
-      // Loopback: 127.0.0.0/8, ::1, and 127/8 mapped into IPv6.
-      std::string host = connection.remote_address().Host();
-      if (!absl::StartsWith(host, "127.") && host != "::1" &&
-          !absl::StartsWith(host, "::ffff:127.")) {
+      if (!IsLoopbackClient(connection)) {
         SendHttpErrorPage(connection, 403);
         return;
       }
-    } else if (!Authorized(request->Header("Authorization"))) {
+    } else if (!BearerMatches(request->Header("Authorization"), token_)) {
       SendHttpErrorPage(connection, 401, "WWW-Authenticate: Bearer\r\n");
       return;
     }
@@ -69,12 +65,6 @@ class MetricsHandler : public Handler {
   void OnClose(Connection& connection) override { waiting_.erase(connection.id()); }
 
  private:
-  bool Authorized(absl::string_view header) const {
-    std::string expected = absl::StrCat("Bearer ", token_);
-    return header.size() == expected.size() &&
-           CRYPTO_memcmp(header.data(), expected.data(), expected.size()) == 0;
-  }
-
   std::string token_;
   std::function<void(std::function<void(std::string)>)> gather_;
   absl::flat_hash_map<uint64_t, Connection*> waiting_;

@@ -38,6 +38,7 @@
 #include "absl/strings/strip.h"
 #include "config/sockman.pb.h"
 #include "engine/base/json.h"
+#include "handlers/access.h"
 #include "handlers/handler.h"
 #include "handlers/messaging/hub.h"
 #include "protocols/http/http.h"
@@ -49,10 +50,10 @@
 namespace sockman {
 namespace {
 
-constexpr size_t kMaxPage = 10000;        // GET /all: clients per page at most
+constexpr size_t kMaxPage = 10000;  // GET /all: clients per page at most
 constexpr size_t kDefaultPage = 1000;
-constexpr size_t kMaxBatch = 1000;        // operations per POST /batch
-constexpr size_t kMaxTargets = 10000;     // ids, groups or uids in one request
+constexpr size_t kMaxBatch = 1000;     // operations per POST /batch
+constexpr size_t kMaxTargets = 10000;  // ids, groups or uids in one request
 
 // Percent-decodes a path segment or query part ("%20" -> " "; in a query,
 // "+" too); false on a bad escape.
@@ -106,7 +107,7 @@ struct PushSettings {
 struct Call {
   std::string method;
   std::vector<std::string> path;  // decoded segments
-  bool trailing_slash = false;     // "/groups/": the default group
+  bool trailing_slash = false;    // "/groups/": the default group
   absl::flat_hash_map<std::string, std::vector<std::string>> query;
   std::string body;
   MessageKind kind = MessageKind::kText;
@@ -136,23 +137,20 @@ class PushHandler : public Handler {
     const HttpRequest* request = HttpRequestOf(connection);
     if (request == nullptr) return;
     if (settings_.token.empty()) {
-      // Loopback: 127.0.0.0/8, ::1, and 127/8 mapped into IPv6.
-      std::string host = connection.remote_address().Host();
-      bool loopback =
-          absl::StartsWith(host, "127.") || host == "::1" || absl::StartsWith(host, "::ffff:127.");
-      if (!loopback) {
+      if (!IsLoopbackClient(connection)) {
         Reply(connection, Error(403, "the push API without a token serves loopback only"));
         return;
       }
-    } else if (request->Header("Authorization") != absl::StrCat("Bearer ", settings_.token)) {
-      Reply(connection, Error(401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n"));
+    } else if (!BearerMatches(request->Header("Authorization"), settings_.token)) {
+      Reply(connection,
+            Error(401, "missing or wrong bearer token", "WWW-Authenticate: Bearer\r\n"));
       return;
     }
     Call call;
     call.method = std::string(request->method);
     call.body = std::string(body);
     call.kind = IsBinaryContentType(request->Header("Content-Type")) ? MessageKind::kBinary
-                                                                      : MessageKind::kText;
+                                                                     : MessageKind::kText;
     if (!ParseTarget(request->path, request->query, call)) {
       Reply(connection, Error(400, "bad percent-encoding"));
       return;
@@ -178,7 +176,8 @@ class PushHandler : public Handler {
       call.path.push_back(std::move(decoded));
     }
     for (absl::string_view part : absl::StrSplit(query, '&', absl::SkipEmpty())) {
-      std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(part, absl::MaxSplits('=', 1));
+      std::pair<absl::string_view, absl::string_view> kv =
+          absl::StrSplit(part, absl::MaxSplits('=', 1));
       std::string key, value;
       if (!Unescape(kv.first, key, true) || !Unescape(kv.second, value, true)) return false;
       call.query[key].push_back(std::move(value));
@@ -209,8 +208,8 @@ class PushHandler : public Handler {
     if (resource == "all" && p.size() == 1) {
       if (m == "POST") {
         const auto& clients = QueryList(call, "client");
-        Hub::Target target = clients.empty() ? Hub::Target::All()
-                                             : Hub::Target{Hub::Scope::kClient, clients};
+        Hub::Target target =
+            clients.empty() ? Hub::Target::All() : Hub::Target{Hub::Scope::kClient, clients};
         return Send(call, target, std::move(done));
       }
       if (m == "GET" && !QueryList(call, "info").empty()) {
@@ -246,13 +245,13 @@ class PushHandler : public Handler {
         return InfoList(Hub::Target::Group(group), std::move(done));
       }
       if (m == "GET") {
-        return hub_.Members(settings_.service, Hub::Target::Group(group),
-                            [group, done](std::vector<std::string> ids) {
-                              done(Answer{200, absl::StrCat(R"({"group":)", JsonString(group),
-                                                            R"(,"room":)", JsonString(group),
-                                                            R"(,"count":)", ids.size(),
-                                                            R"(,"clients":)", JsonList(ids), "}")});
-                            });
+        return hub_.Members(
+            settings_.service, Hub::Target::Group(group),
+            [group, done](std::vector<std::string> ids) {
+              done(Answer{200, absl::StrCat(R"({"group":)", JsonString(group), R"(,"room":)",
+                                            JsonString(group), R"(,"count":)", ids.size(),
+                                            R"(,"clients":)", JsonList(ids), "}")});
+            });
       }
       if (m == "DELETE") {
         return Change(Hub::Change::kDissolve, Hub::Target::Group(group), "", "left",
@@ -262,7 +261,8 @@ class PushHandler : public Handler {
     }
     if (resource == "uids") {
       if (p.size() == 1) {
-        if (m == "POST") return Send(call, {Hub::Scope::kUid, QueryList(call, "uid")}, std::move(done));
+        if (m == "POST")
+          return Send(call, {Hub::Scope::kUid, QueryList(call, "uid")}, std::move(done));
         if (m == "GET") return ListNames(Hub::Scope::kUid, std::move(done));
         return not_allowed("GET, POST");
       }
@@ -271,14 +271,12 @@ class PushHandler : public Handler {
       if (!Hub::ValidName(uid)) return done(BadName("uid"));
       if (m == "POST") return Send(call, Hub::Target::Uid(uid), std::move(done));
       if (m == "GET") {
-        return hub_.Members(settings_.service, Hub::Target::Uid(uid),
-                            [uid, done](std::vector<std::string> ids) {
-                              done(Answer{200, absl::StrCat(R"({"uid":)", JsonString(uid),
-                                                            R"(,"online":)",
-                                                            ids.empty() ? "false" : "true",
-                                                            R"(,"count":)", ids.size(),
-                                                            R"(,"clients":)", JsonList(ids), "}")});
-                            });
+        return hub_.Members(
+            settings_.service, Hub::Target::Uid(uid), [uid, done](std::vector<std::string> ids) {
+              done(Answer{200, absl::StrCat(R"({"uid":)", JsonString(uid), R"(,"online":)",
+                                            ids.empty() ? "false" : "true", R"(,"count":)",
+                                            ids.size(), R"(,"clients":)", JsonList(ids), "}")});
+            });
       }
       return not_allowed("GET, POST");
     }
@@ -327,7 +325,8 @@ class PushHandler : public Handler {
         if (!Hub::ValidName(uid)) return done(BadName("uid"));
         return Change(Hub::Change::kBind, client, uid, "bound", std::move(done));
       }
-      if (m == "DELETE") return Change(Hub::Change::kUnbind, client, "", "unbound", std::move(done));
+      if (m == "DELETE")
+        return Change(Hub::Change::kUnbind, client, "", "unbound", std::move(done));
       if (m == "GET") {
         return hub_.Info(settings_.service, client, [id, done](std::vector<std::string> infos) {
           if (infos.empty()) return done(Error(404, "no such client"));
@@ -336,7 +335,8 @@ class PushHandler : public Handler {
           std::string uid = info.HasMember("uid") && info["uid"].IsString()
                                 ? JsonString(info["uid"].GetString())
                                 : "null";
-          done(Answer{200, absl::StrCat(R"({"client_id":)", JsonString(id), R"(,"uid":)", uid, "}")});
+          done(Answer{200,
+                      absl::StrCat(R"({"client_id":)", JsonString(id), R"(,"uid":)", uid, "}")});
         });
       }
       return not_allowed("GET, PUT, DELETE");
@@ -349,8 +349,8 @@ class PushHandler : public Handler {
           return done(Error(400, "a session is a JSON object"));
         }
         if (call.body.size() > Hub::kMaxSessionLimit) {
-          return done(Error(413, absl::StrCat("a session is at most ", Hub::kMaxSessionLimit,
-                                              " bytes")));
+          return done(
+              Error(413, absl::StrCat("a session is at most ", Hub::kMaxSessionLimit, " bytes")));
         }
         return Change(m == "PUT" ? Hub::Change::kSetSession : Hub::Change::kUpdateSession, client,
                       call.body, "updated", std::move(done));
@@ -404,34 +404,33 @@ class PushHandler : public Handler {
   void Change(Hub::Change change, const Hub::Target& target, const std::string& argument,
               const char* field, Done done) {
     bool one_client = target.scope == Hub::Scope::kClient;
-    hub_.Apply(settings_.service, change, target, argument,
-               [one_client, field, done](int changed) {
-                 if (one_client && changed == 0) {
-                   return done(Error(404,
-                                     "no such client, or nothing to change (or over a limit: "
-                                     "groups per client, session size)"));
-                 }
-                 done(Answer{200, absl::StrCat("{", JsonString(field), ":", changed, "}")});
-               });
+    hub_.Apply(settings_.service, change, target, argument, [one_client, field, done](int changed) {
+      if (one_client && changed == 0) {
+        return done(Error(404,
+                          "no such client, or nothing to change (or over a limit: "
+                          "groups per client, session size)"));
+      }
+      done(Answer{200, absl::StrCat("{", JsonString(field), ":", changed, "}")});
+    });
   }
 
   void Info(const std::string& id, Done done) {
-    hub_.Info(settings_.service, Hub::Target::Client(id),
-              [this, id, done](std::vector<std::string> infos) {
-                if (!infos.empty()) {
-                  // {"client_id":..., ...} -> {"client_id":...,"online":true, ...}
-                  std::string json = infos[0];
-                  json.insert(1, R"("online":true,)");
-                  return done(Answer{200, json});
-                }
-                // No info (a cluster whose Redis lost it): online anywhere?
-                hub_.Members(settings_.service, Hub::Target::Client(id),
-                             [id, done](std::vector<std::string> ids) {
-                               done(Answer{200, absl::StrCat(R"({"client_id":)", JsonString(id),
-                                                             R"(,"online":)",
-                                                             ids.empty() ? "false" : "true", "}")});
-                             });
+    hub_.Info(
+        settings_.service, Hub::Target::Client(id),
+        [this, id, done](std::vector<std::string> infos) {
+          if (!infos.empty()) {
+            // {"client_id":..., ...} -> {"client_id":...,"online":true, ...}
+            std::string json = infos[0];
+            json.insert(1, R"("online":true,)");
+            return done(Answer{200, json});
+          }
+          // No info (a cluster whose Redis lost it): online anywhere?
+          hub_.Members(
+              settings_.service, Hub::Target::Client(id), [id, done](std::vector<std::string> ids) {
+                done(Answer{200, absl::StrCat(R"({"client_id":)", JsonString(id), R"(,"online":)",
+                                              ids.empty() ? "false" : "true", "}")});
               });
+        });
   }
 
   // GET /all?info=1, GET /groups/NAME?info=1: every client's info (from
@@ -447,22 +446,22 @@ class PushHandler : public Handler {
   void ListAll(const Call& call, Done done) {
     size_t limit = kDefaultPage;
     const auto& limits = QueryList(call, "limit");
-    if (!limits.empty() && (!absl::SimpleAtoi(limits.back(), &limit) || limit == 0 ||
-                            limit > kMaxPage)) {
+    if (!limits.empty() &&
+        (!absl::SimpleAtoi(limits.back(), &limit) || limit == 0 || limit > kMaxPage)) {
       return done(Error(400, absl::StrCat("limit is 1-", kMaxPage)));
     }
     const auto& cursors = QueryList(call, "cursor");
     std::string cursor = cursors.empty() ? "" : cursors.back();
-    hub_.Members(settings_.service, Hub::Target::All(),
-                 [limit, cursor, done](std::vector<std::string> ids) {
-                   auto from = cursor.empty() ? ids.begin()
-                                              : std::upper_bound(ids.begin(), ids.end(), cursor);
-                   size_t left = static_cast<size_t>(ids.end() - from);
-                   std::vector<std::string> page(from, from + std::min(left, limit));
-                   std::string next = left > limit ? JsonString(page.back()) : "null";
-                   done(Answer{200, absl::StrCat(R"({"count":)", ids.size(), R"(,"clients":)",
-                                                 JsonList(page), R"(,"next_cursor":)", next, "}")});
-                 });
+    hub_.Members(
+        settings_.service, Hub::Target::All(), [limit, cursor, done](std::vector<std::string> ids) {
+          auto from =
+              cursor.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), cursor);
+          size_t left = static_cast<size_t>(ids.end() - from);
+          std::vector<std::string> page(from, from + std::min(left, limit));
+          std::string next = left > limit ? JsonString(page.back()) : "null";
+          done(Answer{200, absl::StrCat(R"({"count":)", ids.size(), R"(,"clients":)",
+                                        JsonList(page), R"(,"next_cursor":)", next, "}")});
+        });
   }
 
   void ListNames(Hub::Scope scope, Done done) {
@@ -497,8 +496,7 @@ class PushHandler : public Handler {
       size_t question = target.find('?');
       absl::string_view query =
           question == absl::string_view::npos ? "" : target.substr(question + 1);
-      if (!absl::StartsWith(target, "/") ||
-          !ParseTarget(target.substr(0, question), query, call)) {
+      if (!absl::StartsWith(target, "/") || !ParseTarget(target.substr(0, question), query, call)) {
         return done(Error(400, "an operation's path is a percent-encoded /route"));
       }
       if (op.HasMember("body")) {
@@ -526,7 +524,8 @@ class PushHandler : public Handler {
       results->push_back(
           absl::StrCat(R"({"status":)", answer.status, R"(,"result":)", answer.json, "}"));
       // The next operation on the next loop pass: never deeper in the stack.
-      reactor_.Defer([this, calls, results, next, done] { RunBatch(calls, results, next + 1, done); });
+      reactor_.Defer(
+          [this, calls, results, next, done] { RunBatch(calls, results, next + 1, done); });
     });
   }
 

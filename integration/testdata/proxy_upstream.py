@@ -31,7 +31,18 @@ lock = threading.Lock()
 
 def read_body(handler):
     """Reads the body in pieces; returns (length, first 32 bytes)."""
-    total, first = 0, b""
+    seen = {"total": 0, "first": b""}
+
+    def take(left):  # reads and drops `left` bytes, keeping the first 32
+        while left:
+            piece = handler.rfile.read(min(left, 65536))
+            if not piece:
+                raise ConnectionError("body cut short")
+            if len(seen["first"]) < 32:
+                seen["first"] += piece[: 32 - len(seen["first"])]
+            seen["total"] += len(piece)
+            left -= len(piece)
+
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
         while True:
             line = handler.rfile.readline()
@@ -40,27 +51,11 @@ def read_body(handler):
                 while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass
                 break
-            left = size
-            while left:
-                piece = handler.rfile.read(min(left, 65536))
-                if not piece:
-                    raise ConnectionError("body cut short")
-                if len(first) < 32:
-                    first += piece[: 32 - len(first)]
-                total += len(piece)
-                left -= len(piece)
+            take(size)
             handler.rfile.readline()
     else:
-        left = int(handler.headers.get("Content-Length") or 0)
-        while left:
-            piece = handler.rfile.read(min(left, 65536))
-            if not piece:
-                raise ConnectionError("body cut short")
-            if len(first) < 32:
-                first += piece[: 32 - len(first)]
-            total += len(piece)
-            left -= len(piece)
-    return total, first
+        take(int(handler.headers.get("Content-Length") or 0))
+    return seen["total"], seen["first"]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
