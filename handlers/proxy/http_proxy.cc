@@ -1453,7 +1453,9 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateHttpProxy(const ProxyOptio
     size_t colon = line.find(':');
     absl::string_view name = absl::string_view(line).substr(0, colon);
     absl::string_view value =
-        colon == std::string::npos ? "" : absl::StripAsciiWhitespace(line.substr(colon + 1));
+        colon == std::string::npos
+            ? ""
+            : absl::StripAsciiWhitespace(absl::string_view(line).substr(colon + 1));
     if (colon == std::string::npos || !IsHttpToken(name) || !IsHttpFieldValue(value)) {
       return absl::InvalidArgumentError(
           absl::StrCat("set_header[", i, "]: '", line, "' is not a \"Name: value\" header line"));
