@@ -248,6 +248,9 @@ void Master::GatherMetrics(pid_t pid, const std::string& request_id) {
                                             reloads_failed_};
                        std::string samples = absl::StrCat(request_id, "\n");
                        for (const WorkerReply& reply : replies) {
+                         // A draining worker shares its successor's labels
+                         // (service, worker id): its series would clash.
+                         if (reply.worker.draining) continue;
                          if (reply.answered) {
                            samples += reply.reply;
                          } else {

@@ -89,6 +89,7 @@ global { stop_timeout_ms: 20000 }
 service { name: "lines" listen: "text://127.0.0.1:0" broadcast {} limits { max_package_size: 1000 } }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "lines" } }
 service { name: "fixed" listen: "text://127.0.0.1:0" reloadable: false echo {} }
+service { name: "mon" listen: "http://127.0.0.1:0" metrics {} }
 )";
   auto server = SockmanProcess::Start(config, "obs", dir);
   ASSERT_TRUE(server.ok()) << server.status();
@@ -98,7 +99,7 @@ service { name: "fixed" listen: "text://127.0.0.1:0" reloadable: false echo {} }
   for (pid_t worker : (*server)->WorkerPids()) titles.push_back(Cmdline(worker));
   std::sort(titles.begin(), titles.end());
   EXPECT_EQ(titles, (std::vector<std::string>{"sockman: worker api/0", "sockman: worker fixed/0",
-                                              "sockman: worker lines/0"}));
+                                              "sockman: worker lines/0", "sockman: worker mon/0"}));
 
   // A client with a uid and two groups, as the push API made it.
   TestClient client((*server)->port("lines"));
@@ -151,6 +152,18 @@ service { name: "fixed" listen: "text://127.0.0.1:0" reloadable: false echo {} }
   EXPECT_TRUE(absl::StrContains(listed, absl::StrCat("\"worker_pid\":", old_worker,
                                                      ",\"worker_id\":0,\"worker_draining\":true")))
       << listed;
+  // A scrape meanwhile has one series per label set: the draining worker,
+  // which shares its successor's labels, is left out.
+  std::string scrape =
+      Shell(absl::StrCat("curl -s http://127.0.0.1:", (*server)->port("mon"), "/"));
+  size_t series = 0;
+  for (size_t at = 0;
+       (at = scrape.find("\nsockman_connections_open{service=\"lines\",worker=\"0\"}", at)) !=
+       std::string::npos;
+       ++at) {
+    ++series;
+  }
+  EXPECT_EQ(series, 1u) << scrape;
   // `fixed` is reloadable: false: its change waits, and the log says so.
   EXPECT_TRUE(absl::StrContains(
       (*server)->Stderr(), "service 'fixed' changed but is reloadable: false; the change waits"))
