@@ -21,6 +21,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
@@ -381,6 +382,33 @@ service { name: "full" listen: "http://127.0.0.1:0"
       "/a & sleep 0.3; curl -s -m 10 -o /dev/null -w '%{http_code}\\n' http://127.0.0.1:", port,
       "/b; wait) | sort | tr '\\n' ' '"));
   EXPECT_EQ(both, "200 503 ") << both;
+}
+
+TEST_F(HttpProxyTest, AWorkerWithPooledConnectionsExitsCleanlyOnReload) {
+  Upstream up(dir_);
+  std::string config = absl::StrCat(R"(service { name: "front" listen: "http://127.0.0.1:0"
+    proxy { upstream: ")",
+                                    up.url(), R"(" } })");
+  auto server = Start(config);
+  ASSERT_TRUE(server.ok()) << server.status();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::StartsWith(
+        Curl(absl::StrCat("http://127.0.0.1:", (*server)->port("front"), "/x")), "port "));
+  }
+  // Replaced by a reload, the old worker exits with an idle link in its pool.
+  {
+    std::ofstream out((*server)->config_path(), std::ios::trunc);
+    out << "global { log_file: \"sockman.log\" }\n"
+        << absl::StrReplaceAll(config, {{"proxy {", "proxy { retries: 1"}});
+  }
+  ASSERT_EQ(RunSockman({"reload", "-c", (*server)->config_path()}).exit_code, 0);
+  std::string status;
+  for (int i = 0; i < 100; ++i) {
+    status = RunSockman({"status", "--json", "-c", (*server)->config_path()}).out;
+    if (absl::StrContains(status, "\"exits\":{\"")) break;
+    usleep(50'000);
+  }
+  EXPECT_TRUE(absl::StrContains(status, "\"exits\":{\"exited with status 0\":1}")) << status;
 }
 
 // Peak VmRSS of `pid` in KiB while `work` runs.

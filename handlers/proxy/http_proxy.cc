@@ -311,16 +311,21 @@ class HttpProxy : public Handler {
         live_(settings.upstreams.size()),
         rng_(static_cast<uint32_t>(getpid() ^ MonotonicMs())) {}
   ~HttpProxy() override {
-    exchanges_.clear();
-    for (auto& [raw, link] : links_) {
+    exchanges_.clear();  // each drops the link it holds
+    for (TimerId id : check_timers_) reactor_.CancelTimer(id);
+    // The rest are idle. Taken out of links_ first: closing one calls
+    // LinkClosed, which must not find it there.
+    auto links = std::move(links_);
+    links_.clear();
+    for (auto& [raw, link] : links) {
       reactor_.CancelTimer(link->idle_timer);
       link->owner = nullptr;
       if (link->tcp) {
         link->tcp->Destroy();
         reactor_.DeleteLater(std::move(link->tcp));
       }
+      reactor_.DeleteLater(std::move(link));
     }
-    for (TimerId id : check_timers_) reactor_.CancelTimer(id);
   }
 
   void OnWorkerStart(const WorkerContext& worker) override {
