@@ -28,6 +28,7 @@ class MetricsTest : public ::testing::Test {
     auto server = SockmanProcess::Start(R"(
 service { name: "web" listen: "http://127.0.0.1:0" count: 2 respond { body: "hello" } }
 service { name: "lines" listen: "text://127.0.0.1:0" echo {} }
+service { name: "room" listen: "text://127.0.0.1:0" broadcast {} }
 service { name: "front" listen: "http://127.0.0.1:0"
   route { name: "metrics" match { path: "/metrics" } metrics {} }
   route { name: "secret" match { path: "/secret-metrics" } metrics { token: "s3cret" } }
@@ -67,8 +68,16 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
     client->Send("ping\n");
     EXPECT_EQ(client->ReadLine(), "ping");
   }
+  TestClient alice(server_->port("room")), bob(server_->port("room"));
+  usleep(100'000);  // both joined
+  alice.Send("hi all\n");
+  EXPECT_TRUE(absl::StrContains(bob.ReadLine(), "hi all"));
   std::string text = Scrape();
   ASSERT_TRUE(absl::StartsWith(text, "# HELP sockman_build_info")) << text;
+  EXPECT_EQ(Sample(text, "sockman_broadcast_publishes_total{service=\"room\",worker=\"0\"}"), 1)
+      << text;
+  EXPECT_GE(Sample(text, "sockman_broadcast_deliveries_total{service=\"room\",worker=\"0\"}"), 1)
+      << text;
   EXPECT_EQ(Sample(text, "sockman_connections_open{service=\"lines\",worker=\"0\"}"), 3) << text;
   double web = Sample(
       text,
@@ -170,7 +179,7 @@ scrape_configs:
   std::string rate = query("sum(rate(sockman_http_requests_total{service=\"web\"}[10s])) > 0");
   EXPECT_TRUE(absl::StrContains(rate, "\"value\":[")) << rate;
   std::string workers = query("sum(sockman_workers{state=\"running\"})");
-  EXPECT_TRUE(absl::StrContains(workers, "\"4\"]")) << workers;
+  EXPECT_TRUE(absl::StrContains(workers, "\"5\"]")) << workers;
   std::string histogram = query(
       "histogram_quantile(0.99, sum by (le) (rate(sockman_http_request_duration_seconds_bucket"
       "{service=\"web\"}[10s])))");

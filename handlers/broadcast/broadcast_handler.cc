@@ -94,6 +94,10 @@ class BroadcastHandler : public Handler {
     return ClientDescription{hub_.ClientId(connection), hub_.UidOf(connection),
                              hub_.GroupsOf(connection)};
   }
+  void AppendMetrics(MetricSamples& samples) const override {
+    samples.Counter("sockman_broadcast_publishes", hub_.publishes());
+    samples.Counter("sockman_broadcast_deliveries", hub_.deliveries());
+  }
   uint64_t backend_errors() const override { return webhook_ ? webhook_->errors() : 0; }
 
   const BroadcastSettings& settings_;

@@ -82,8 +82,8 @@ std::string EncodeFrame(char op, uint64_t request, const Hub::Target& target,
 bool IsPublication(char op) { return op == 'p' || op == 'b'; }
 // Operations that change clients, which other nodes apply too.
 bool IsChange(char op) {
-  return op == 'x' || op == 'j' || op == 'l' || op == 'd' || op == 'B' || op == 'U' ||
-         op == 's' || op == 'S';
+  return op == 'x' || op == 'j' || op == 'l' || op == 'd' || op == 'B' || op == 'U' || op == 's' ||
+         op == 'S';
 }
 
 std::string Serialize(const rapidjson::Value& value) {
@@ -131,8 +131,8 @@ absl::StatusOr<Hub::ClientLimits> Hub::CheckLimits(bool has_groups, uint32_t gro
 
 Hub& Hub::ForWorker(const WorkerContext& worker) {
   static Hub* hub = [&] {
-    auto* made = new Hub(worker.reactor, worker.bus, HubOf(worker, worker.service),
-                         IdPrefix(worker));
+    auto* made =
+        new Hub(worker.reactor, worker.bus, HubOf(worker, worker.service), IdPrefix(worker));
     if (worker.hubs != nullptr) made->hubs_ = *worker.hubs;
     if (worker.cluster != nullptr) made->EnableCluster(*worker.cluster);
     return made;
@@ -144,8 +144,8 @@ std::string Hub::IdPrefix(const WorkerContext& worker) {
   // Worker start time and pid: no two live or past workers share both. Ids
   // carry the node too in a cluster: unique across its hosts.
   static const int64_t started = SystemClock().WallSeconds();
-  std::string prefix = absl::StrCat(absl::Hex(started, absl::kZeroPad8),
-                                    absl::Hex(getpid(), absl::kZeroPad6));
+  std::string prefix =
+      absl::StrCat(absl::Hex(started, absl::kZeroPad8), absl::Hex(getpid(), absl::kZeroPad6));
   if (worker.cluster != nullptr) prefix = absl::StrCat(worker.cluster->node_id, "-", prefix);
   return prefix;
 }
@@ -215,7 +215,8 @@ void Hub::RefreshPresence() {
   for (const char* set : {":clients", ":groups", ":uids", ":info"}) {
     redis_->Command({"EXPIRE", key + set, ttl});
   }
-  for (const auto& [group, members] : groups_) redis_->Command({"EXPIRE", key + ":room:" + group, ttl});
+  for (const auto& [group, members] : groups_)
+    redis_->Command({"EXPIRE", key + ":room:" + group, ttl});
   for (const auto& [uid, members] : uids_) redis_->Command({"EXPIRE", key + ":uid:" + uid, ttl});
 }
 
@@ -475,14 +476,15 @@ bool Hub::SetSession(Connection& connection, absl::string_view json_object, bool
 void Hub::Publish(const std::string& service, const Target& target, const std::string& payload,
                   MessageKind kind, const std::vector<std::string>& exclude,
                   std::function<void(int)> done) {
+  ++publishes_;
   Fan(service, kind == MessageKind::kBinary ? 'b' : 'p', target, exclude, payload,
       OnlineAnywhere(service, target, exclude, std::move(done)), nullptr);
 }
 
-void Hub::Close(const std::string& service, const Target& target,
-                const std::string& last_message, std::function<void(int)> done) {
-  Fan(service, 'x', target, {}, last_message,
-      OnlineAnywhere(service, target, {}, std::move(done)), nullptr);
+void Hub::Close(const std::string& service, const Target& target, const std::string& last_message,
+                std::function<void(int)> done) {
+  Fan(service, 'x', target, {}, last_message, OnlineAnywhere(service, target, {}, std::move(done)),
+      nullptr);
 }
 
 void Hub::Apply(const std::string& service, Change change, const Target& target,
@@ -492,15 +494,15 @@ void Hub::Apply(const std::string& service, Change change, const Target& target,
   if (change == Change::kDissolve && redis_ != nullptr && done) {
     // Every member leaves, on any node: count them (from presence) before
     // they do.
-    RedisQuery(service, 'm', target,
-               [this, service, target, done](std::optional<std::vector<std::string>> ids) {
-                 size_t members = ids.has_value() ? ids->size() : 0;
-                 Fan(service, static_cast<char>(Change::kDissolve), target, {}, "",
-                     [members, done](int count) {
-                       done(std::max(count, static_cast<int>(members)));
-                     },
-                     nullptr);
-               });
+    RedisQuery(
+        service, 'm', target,
+        [this, service, target, done](std::optional<std::vector<std::string>> ids) {
+          size_t members = ids.has_value() ? ids->size() : 0;
+          Fan(
+              service, static_cast<char>(Change::kDissolve), target, {}, "",
+              [members, done](int count) { done(std::max(count, static_cast<int>(members))); },
+              nullptr);
+        });
     return;
   }
   Fan(service, static_cast<char>(change), target, {}, argument,
@@ -711,6 +713,7 @@ int Hub::Run(char op, const Target& target, const std::vector<std::string>& excl
           }
         }
         connection->Send(payload, op == 'b' ? MessageKind::kBinary : MessageKind::kText);
+        ++deliveries_;
         break;
       case 'x':
         if (payload.empty()) {

@@ -78,11 +78,11 @@ class Hub {
   };
   // Changes to clients, applied wherever they are.
   enum class Change : char {
-    kJoin = 'j',      // the target clients join group `argument`
-    kLeave = 'l',     // ... leave it
-    kDissolve = 'd',  // every client of the target groups leaves them
-    kBind = 'B',      // the target clients get uid `argument`
-    kUnbind = 'U',    // ... lose their uid
+    kJoin = 'j',           // the target clients join group `argument`
+    kLeave = 'l',          // ... leave it
+    kDissolve = 'd',       // every client of the target groups leaves them
+    kBind = 'B',           // the target clients get uid `argument`
+    kUnbind = 'U',         // ... lose their uid
     kSetSession = 's',     // ... get session `argument` (a JSON object)
     kUpdateSession = 'S',  // ... get `argument`'s keys merged into theirs
   };
@@ -126,6 +126,11 @@ class Hub {
   }
   size_t max_groups_per_client() const { return max_groups_; }
   size_t max_session_size() const { return max_session_; }
+
+  // Messages published from this worker (Publish), and messages this
+  // worker delivered to its own clients (from any publisher), for metrics.
+  uint64_t publishes() const { return publishes_; }
+  uint64_t deliveries() const { return deliveries_; }
 
   // --- This worker's clients of its service ---
   // Registers a client, in `initial_group`.
@@ -223,7 +228,8 @@ class Hub {
   // are collected into a Pending.
   void Fan(const std::string& service, char op, const Target& target,
            const std::vector<std::string>& exclude, const std::string& payload,
-           std::function<void(int)> on_count, std::function<void(std::vector<std::string>)> on_lines);
+           std::function<void(int)> on_count,
+           std::function<void(std::vector<std::string>)> on_lines);
   // Applies an operation to this worker's clients; appends answer lines.
   int Run(char op, const Target& target, const std::vector<std::string>& exclude,
           const std::string& payload, std::vector<std::string>* lines);
@@ -243,8 +249,8 @@ class Hub {
   const std::string& Key(const std::string& service) const;
 
   Reactor& reactor_;
-  WorkerBus* bus_;       // null: a lone worker (tests)
-  std::string service_;  // this worker's client space: its service, or its hub
+  WorkerBus* bus_;                           // null: a lone worker (tests)
+  std::string service_;                      // this worker's client space: its service, or its hub
   std::map<std::string, std::string> hubs_;  // service -> hub
   size_t max_groups_ = kMaxGroupsPerClient;
   size_t max_session_ = kMaxSessionSize;
@@ -256,10 +262,12 @@ class Hub {
   absl::flat_hash_set<Connection*> corked_;  // sent to in this loop pass
   bool uncork_scheduled_ = false;
   uint64_t next_request_ = 1;
+  uint64_t publishes_ = 0;
+  uint64_t deliveries_ = 0;
   std::map<uint64_t, Pending> pending_;
   // Cluster (all null/empty without one).
   std::string node_id_;
-  const Client* removing_ = nullptr;  // being removed: its info is deleted, not rewritten
+  const Client* removing_ = nullptr;         // being removed: its info is deleted, not rewritten
   std::unique_ptr<RedisClient> redis_;       // commands
   std::unique_ptr<RedisClient> subscriber_;  // pub/sub
   TimerId refresh_timer_ = kNoTimer;
