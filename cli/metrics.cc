@@ -16,8 +16,8 @@
 namespace sockman {
 namespace {
 
-constexpr const char* kMethods[ProtocolMetrics::kMethods] = {"GET",  "HEAD",   "POST",
-                                                             "PUT",  "DELETE", "other"};
+constexpr const char* kMethods[ProtocolMetrics::kMethods] = {"GET", "HEAD",   "POST",
+                                                             "PUT", "DELETE", "other"};
 constexpr const char* kKinds[] = {"none", "malformed", "too_large", "timeout"};
 
 // Process figures of `pid` from /proc (false if it is gone).
@@ -85,8 +85,8 @@ void AddProcess(MetricSamples& samples, const ProcessFigures& p, MetricSamples::
 std::string WorkerMetricSamples(Server& server, const Handler& handler,
                                 const ProtocolMetrics& protocol, const std::string& service,
                                 int worker_id) {
-  MetricSamples samples(absl::StrCat("service=\"", EscapeLabelValue(service), "\",worker=\"",
-                                     worker_id, "\""));
+  MetricSamples samples(
+      absl::StrCat("service=\"", EscapeLabelValue(service), "\",worker=\"", worker_id, "\""));
   const ServiceCounters& c = server.counters();
   uint64_t bytes_in = c.bytes_in, bytes_out = c.bytes_out;
   server.ForEachConnection([&](Connection& connection) {
@@ -123,6 +123,15 @@ std::string WorkerMetricSamples(Server& server, const Handler& handler,
     }
   }
   if (http) samples.Histogram("sockman_http_request_duration_seconds", protocol.http_duration);
+  if (c.tls_established[0] + c.tls_established[1] + c.tls_failed > 0) {
+    samples.Counter("sockman_tls_handshakes", c.tls_established[0],
+                    {{"result", "ok"}, {"version", "TLSv1.2"}});
+    samples.Counter("sockman_tls_handshakes", c.tls_established[1],
+                    {{"result", "ok"}, {"version", "TLSv1.3"}});
+    samples.Counter("sockman_tls_handshakes", c.tls_failed,
+                    {{"result", "failed"}, {"version", ""}});
+    samples.Counter("sockman_tls_resumptions", c.tls_resumed);
+  }
   if (protocol.websocket_accepted + protocol.websocket_refused > 0) {
     samples.Counter("sockman_websocket_handshakes", protocol.websocket_accepted,
                     {{"result", "accepted"}});

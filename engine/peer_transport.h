@@ -41,6 +41,15 @@ class PeerTransport {
 
   virtual ~PeerTransport() = default;
 
+  // TLS: how far the handshake got, for metrics.
+  struct TlsState {
+    bool tls = false;          // a TLS connection at all
+    bool established = false;  // the handshake finished
+    bool resumed = false;      // ... resuming an earlier session
+    int version = 0;           // 0x0303 TLS 1.2, 0x0304 TLS 1.3 (when established)
+  };
+  virtual TlsState tls_state() const { return {}; }
+
   virtual SendResult Send(absl::string_view bytes) = 0;
   // Sends the parts one after another, as one message: all or none is
   // queued. Stream transports write them with one gathering call, without

@@ -471,6 +471,18 @@ void TcpConnection::Destroy() {
 
 void TcpConnection::PauseRecv() { recv_paused_ = true; }
 
+PeerTransport::TlsState TcpConnection::tls_state() const {
+  TlsState state;
+  if (ssl_ == nullptr) return state;
+  state.tls = true;
+  state.established = SSL_is_init_finished(ssl_.get()) != 0;
+  if (state.established) {
+    state.resumed = SSL_session_reused(ssl_.get()) != 0;
+    state.version = SSL_version(ssl_.get());
+  }
+  return state;
+}
+
 void TcpConnection::ResumeRecv() {
   if (!recv_paused_) return;
   recv_paused_ = false;

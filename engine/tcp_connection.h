@@ -114,6 +114,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   Reactor& reactor() { return reactor_; }
   // The TLS session (nullptr on plain TCP), e.g. for the negotiated protocol.
   const ::SSL* ssl() const { return ssl_.get(); }
+  TlsState tls_state() const override;
 
   void OnEvents(uint32_t events) override;
 

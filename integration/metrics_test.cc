@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 
@@ -25,7 +26,10 @@ class MetricsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = ShortTempDir();
+    ASSERT_TRUE(MakeTestCertificates(dir_));
     auto server = SockmanProcess::Start(R"(
+service { name: "secure" listen: "https://127.0.0.1:0"
+  tls { cert_file: "server.pem" key_file: "server.key" } respond { body: "over tls" } }
 service { name: "web" listen: "http://127.0.0.1:0" count: 2 respond { body: "hello" } }
 service { name: "lines" listen: "text://127.0.0.1:0" echo {} }
 service { name: "room" listen: "text://127.0.0.1:0" broadcast {} }
@@ -68,6 +72,18 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
     client->Send("ping\n");
     EXPECT_EQ(client->ReadLine(), "ping");
   }
+  // TLS: a 1.3 and a 1.2 handshake, and one that never finishes.
+  uint16_t secure = server_->port("secure");
+  EXPECT_EQ(Curl(absl::StrCat("--cacert ", dir_, "/ca.pem https://localhost:", secure, "/")),
+            "over tls");
+  EXPECT_EQ(Curl(absl::StrCat("--cacert ", dir_, "/ca.pem --tls-max 1.2 https://localhost:", secure,
+                              "/")),
+            "over tls");
+  {
+    TestClient plain(secure);
+    plain.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");  // not a ClientHello
+    plain.WaitClosed(3000);
+  }
   TestClient alice(server_->port("room")), bob(server_->port("room"));
   usleep(100'000);  // both joined
   alice.Send("hi all\n");
@@ -76,6 +92,10 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
   ASSERT_TRUE(absl::StartsWith(text, "# HELP sockman_build_info")) << text;
   EXPECT_EQ(Sample(text, "sockman_broadcast_publishes_total{service=\"room\",worker=\"0\"}"), 1)
       << text;
+  const std::string tls = "sockman_tls_handshakes_total{service=\"secure\",worker=\"0\",";
+  EXPECT_EQ(Sample(text, tls + "result=\"ok\",version=\"TLSv1.3\"}"), 1) << text;
+  EXPECT_EQ(Sample(text, tls + "result=\"ok\",version=\"TLSv1.2\"}"), 1) << text;
+  EXPECT_EQ(Sample(text, tls + "result=\"failed\",version=\"\"}"), 1) << text;
   EXPECT_GE(Sample(text, "sockman_broadcast_deliveries_total{service=\"room\",worker=\"0\"}"), 1)
       << text;
   EXPECT_EQ(Sample(text, "sockman_connections_open{service=\"lines\",worker=\"0\"}"), 3) << text;
@@ -179,7 +199,7 @@ scrape_configs:
   std::string rate = query("sum(rate(sockman_http_requests_total{service=\"web\"}[10s])) > 0");
   EXPECT_TRUE(absl::StrContains(rate, "\"value\":[")) << rate;
   std::string workers = query("sum(sockman_workers{state=\"running\"})");
-  EXPECT_TRUE(absl::StrContains(workers, "\"5\"]")) << workers;
+  EXPECT_TRUE(absl::StrContains(workers, "\"6\"]")) << workers;
   std::string histogram = query(
       "histogram_quantile(0.99, sum by (le) (rate(sockman_http_request_duration_seconds_bucket"
       "{service=\"web\"}[10s])))");

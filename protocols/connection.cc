@@ -216,8 +216,23 @@ bool Connection::CheckNoProxyHeader(Buffer& input) {
   return false;
 }
 
+void Connection::CountTls(bool closing) {
+  PeerTransport::TlsState tls = transport_->tls_state();
+  if (!tls.tls) {
+    tls_counted_ = true;
+  } else if (tls.established) {
+    ++counters_.tls_established[tls.version >= 0x0304 ? 1 : 0];
+    counters_.tls_resumed += tls.resumed;
+    tls_counted_ = true;
+  } else if (closing) {
+    ++counters_.tls_failed;
+    tls_counted_ = true;
+  }
+}
+
 void Connection::OnData(PeerTransport& tcp, Buffer& input) {
   last_recv_ms_ = reactor_.NowMs();
+  if (!tls_counted_) CountTls(/*closing=*/false);
   if (refuse_proxy_header_) {
     if (!CheckNoProxyHeader(input)) return;
     if (refuse_proxy_header_) return;  // wait for enough bytes to tell
@@ -306,6 +321,7 @@ void Connection::OnBufferFull(PeerTransport&) { events_.OnBufferFull(*this); }
 void Connection::OnBufferDrain(PeerTransport&) { events_.OnBufferDrain(*this); }
 
 void Connection::OnClosed(PeerTransport&) {
+  if (!tls_counted_) CountTls(/*closing=*/true);
   ++counters_.closed[static_cast<int>(close_reason_)];
   counters_.bytes_in += transport_->bytes_read();
   counters_.bytes_out += transport_->bytes_written();

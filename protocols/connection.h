@@ -85,6 +85,11 @@ struct ServiceCounters {
   // Bytes of connections already closed (open ones are added at a scrape).
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  // TLS handshakes: finished (by version: TLS 1.2, TLS 1.3), resumed, and
+  // connections that closed before theirs finished.
+  uint64_t tls_established[2] = {};
+  uint64_t tls_resumed = 0;
+  uint64_t tls_failed = 0;
 };
 
 class Connection : private PeerTransport::Delegate {
@@ -239,6 +244,8 @@ class Connection : private PeerTransport::Delegate {
   void FailProtocol(const DecodeResult& result);
   // RefuseProxyHeader's check of the first bytes: false when it closed.
   bool CheckNoProxyHeader(Buffer& input);
+  // Counts the TLS handshake once it finished, or (`closing`) failed.
+  void CountTls(bool closing);
   // Arms or cancels the codec's deadline for an incomplete message.
   void UpdateDeadline(size_t pending_bytes);
 
@@ -265,6 +272,7 @@ class Connection : private PeerTransport::Delegate {
   bool refuse_proxy_header_ = false;  // until the first bytes show none
   bool redecode_ = false;             // SwitchProtocol: the message is not consumed
   bool close_reason_set_ = false;
+  bool tls_counted_ = false;  // its TLS handshake (or that it has none) is in counters_
   CloseReason close_reason_ = CloseReason::kClient;
   std::any user_data_;
 };
