@@ -27,17 +27,22 @@ class MetricsTest : public ::testing::Test {
   void SetUp() override {
     dir_ = ShortTempDir();
     ASSERT_TRUE(MakeTestCertificates(dir_));
-    auto server = SockmanProcess::Start(R"(
+    uint16_t web = FreePort();
+    auto server = SockmanProcess::Start(absl::StrCat(R"(
 service { name: "secure" listen: "https://127.0.0.1:0"
   tls { cert_file: "server.pem" key_file: "server.key" } respond { body: "over tls" } }
-service { name: "web" listen: "http://127.0.0.1:0" count: 2 respond { body: "hello" } }
+service { name: "web" listen: "http://127.0.0.1:)",
+                                                     web, R"(" count: 2 respond { body: "hello" } }
+service { name: "hooked" listen: "text://127.0.0.1:0" webhook { url: "http://127.0.0.1:)",
+                                                     web,
+                                                     R"(/" } }
 service { name: "lines" listen: "text://127.0.0.1:0" echo {} }
 service { name: "room" listen: "text://127.0.0.1:0" broadcast {} }
 service { name: "front" listen: "http://127.0.0.1:0"
   route { name: "metrics" match { path: "/metrics" } metrics {} }
   route { name: "secret" match { path: "/secret-metrics" } metrics { token: "s3cret" } }
   route { name: "app" proxy { upstream: "http://127.0.0.1:9" retries: 0 } } }
-)",
+)"),
                                         "metrics", dir_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -84,6 +89,10 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
     plain.Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");  // not a ClientHello
     plain.WaitClosed(3000);
   }
+  // A webhook client's message: its backend (the web service) answers.
+  TestClient hooked(server_->port("hooked"));
+  hooked.Send("ping\n");
+  EXPECT_EQ(hooked.ReadLine(), "hello");
   TestClient alice(server_->port("room")), bob(server_->port("room"));
   usleep(100'000);  // both joined
   alice.Send("hi all\n");
@@ -91,6 +100,14 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
   std::string text = Scrape();
   ASSERT_TRUE(absl::StartsWith(text, "# HELP sockman_build_info")) << text;
   EXPECT_EQ(Sample(text, "sockman_broadcast_publishes_total{service=\"room\",worker=\"0\"}"), 1)
+      << text;
+  EXPECT_GE(Sample(text,
+                   "sockman_webhook_requests_total{service=\"hooked\",worker=\"0\","
+                   "result=\"answered\"}"),
+            1)
+      << text;
+  EXPECT_GE(Sample(text, "sockman_webhook_response_seconds_count{service=\"hooked\",worker=\"0\"}"),
+            1)
       << text;
   const std::string tls = "sockman_tls_handshakes_total{service=\"secure\",worker=\"0\",";
   EXPECT_EQ(Sample(text, tls + "result=\"ok\",version=\"TLSv1.3\"}"), 1) << text;
@@ -199,7 +216,7 @@ scrape_configs:
   std::string rate = query("sum(rate(sockman_http_requests_total{service=\"web\"}[10s])) > 0");
   EXPECT_TRUE(absl::StrContains(rate, "\"value\":[")) << rate;
   std::string workers = query("sum(sockman_workers{state=\"running\"})");
-  EXPECT_TRUE(absl::StrContains(workers, "\"6\"]")) << workers;
+  EXPECT_TRUE(absl::StrContains(workers, "\"7\"]")) << workers;
   std::string histogram = query(
       "histogram_quantile(0.99, sum by (le) (rate(sockman_http_request_duration_seconds_bucket"
       "{service=\"web\"}[10s])))");

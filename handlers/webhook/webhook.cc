@@ -393,10 +393,20 @@ void Webhook::Pump(uint64_t key) {
   h += settings_.headers;
   h += event.headers;
   request.body = event.body;  // the event is kept: a backend down means another try
-  backend->http.Send(std::move(request), [this, key, backend, event = std::move(event)](
+  int64_t sent_ns = MonotonicNanos();
+  backend->http.Send(std::move(request), [this, key, backend, sent_ns, event = std::move(event)](
                                              absl::StatusOr<HttpClientResponse> response) mutable {
+    ++(response.ok() ? answered_ : unanswered_);
+    latency_.Observe(static_cast<double>(MonotonicNanos() - sent_ns) / 1e9);
     Answered(key, *backend, std::move(event), std::move(response));
   });
+}
+
+void Webhook::AppendMetrics(MetricSamples& samples) const {
+  samples.Counter("sockman_webhook_requests", answered_, {{"result", "answered"}});
+  samples.Counter("sockman_webhook_requests", unanswered_, {{"result", "error"}});
+  samples.Counter("sockman_webhook_events_dropped", dropped_);
+  samples.Histogram("sockman_webhook_response_seconds", latency_);
 }
 
 void Webhook::Answered(uint64_t key, Backend& backend, Event event,

@@ -77,13 +77,15 @@ class Webhook {
   void Closed(Connection& connection);
 
   uint64_t errors() const { return errors_; }
+  // Requests to the backends by result, and their round trips, for metrics.
+  void AppendMetrics(MetricSamples& samples) const;
 
  private:
   enum class Kind { kConnect, kMessage, kClose };
   struct Event {
     Kind kind;
     std::string body;
-    std::string headers;  // event-specific, rendered
+    std::string headers;       // event-specific, rendered
     int64_t first_try_ms = 0;  // when it was queued (retries give up retry_ms later)
   };
   // One backend url and its keep-alive pool; skipped while down.
@@ -133,7 +135,10 @@ class Webhook {
   absl::flat_hash_map<uint64_t, std::unique_ptr<Client>> clients_;  // by connection id
   size_t waiting_ = 0;  // events queued, over all clients
   uint64_t errors_ = 0;
-  uint64_t dropped_ = 0;  // events given up on: no backend within retry_ms
+  uint64_t dropped_ = 0;      // events given up on: no backend within retry_ms
+  uint64_t answered_ = 0;     // requests a backend answered (any status)
+  uint64_t unanswered_ = 0;   // requests that got no answer (unreachable, timed out)
+  LatencyHistogram latency_;  // request sent to its answer
   RateLimitedLog log_;
 };
 

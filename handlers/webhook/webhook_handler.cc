@@ -45,6 +45,7 @@ class WebhookHandler : public Handler {
   void AppendMetrics(MetricSamples& samples) const override {
     samples.Counter("sockman_broadcast_publishes", hub_.publishes());
     samples.Counter("sockman_broadcast_deliveries", hub_.deliveries());
+    webhook_.AppendMetrics(samples);
   }
   uint64_t backend_errors() const override { return webhook_.errors(); }
 
