@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/base/json.h"
 #include "engine/base/read_file.h"
+#include "protocols/http/syntax.h"
 
 namespace sockman {
 namespace {
@@ -104,17 +105,15 @@ std::string FieldEncode(absl::string_view value) {
 }
 
 std::string FieldDecode(absl::string_view value) {
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   std::string out;
   for (size_t i = 0; i < value.size(); ++i) {
-    if (value[i] == '%' && i + 2 < value.size() && hex(value[i + 1]) >= 0 &&
-        hex(value[i + 2]) >= 0) {
-      out += static_cast<char>(hex(value[i + 1]) * 16 + hex(value[i + 2]));
+    int hi = -1, lo = -1;
+    if (value[i] == '%' && i + 2 < value.size()) {
+      hi = HexDigitValue(value[i + 1]);
+      lo = HexDigitValue(value[i + 2]);
+    }
+    if (hi >= 0 && lo >= 0) {
+      out += static_cast<char>(hi * 16 + lo);
       i += 2;
     } else {
       out += value[i];

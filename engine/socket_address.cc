@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace sockman {
@@ -79,6 +81,25 @@ std::string SocketAddress::Host() const {
 std::string SocketAddress::ToString() const {
   if (is_ipv6()) return absl::StrCat("[", Host(), "]:", port());
   return absl::StrCat(Host(), ":", port());
+}
+
+AuthorityError SplitAuthority(absl::string_view authority, uint16_t default_port, std::string* host,
+                              uint16_t* port) {
+  absl::string_view name = authority;
+  uint32_t number = default_port;
+  size_t colon = authority.rfind(':');
+  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
+    if (!absl::SimpleAtoi(authority.substr(colon + 1), &number) || number > 65535) number = 0;
+    name = authority.substr(0, colon);
+  }
+  if (number == 0) return AuthorityError::kBadPort;
+  if (absl::StartsWith(name, "[") && absl::EndsWith(name, "]")) {
+    name = name.substr(1, name.size() - 2);
+  }
+  if (name.empty()) return AuthorityError::kNoHost;
+  *host = std::string(name);
+  *port = static_cast<uint16_t>(number);
+  return AuthorityError::kNone;
 }
 
 }  // namespace sockman

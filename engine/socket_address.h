@@ -45,6 +45,13 @@ class SocketAddress {
   socklen_t length_ = 0;
 };
 
+// A URL's authority, split: "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT"
+// (brackets dropped). Without a port, `default_port`; a default of 0 makes
+// the port required (its absence is kBadPort). Callers word the errors.
+enum class AuthorityError { kNone, kBadPort, kNoHost };
+AuthorityError SplitAuthority(absl::string_view authority, uint16_t default_port, std::string* host,
+                              uint16_t* port);
+
 }  // namespace sockman
 
 #endif  // SOCKMAN_ENGINE_SOCKET_ADDRESS_H_

@@ -29,5 +29,27 @@ TEST(SocketAddressTest, RejectsNames) {
   EXPECT_FALSE(SocketAddress::Parse("", 80).ok());
 }
 
+TEST(SplitAuthorityTest, HostsPortsBracketsAndDefaults) {
+  std::string host;
+  uint16_t port = 0;
+  EXPECT_EQ(SplitAuthority("example.com:8080", 80, &host, &port), AuthorityError::kNone);
+  EXPECT_EQ(host, "example.com");
+  EXPECT_EQ(port, 8080);
+  EXPECT_EQ(SplitAuthority("example.com", 443, &host, &port), AuthorityError::kNone);
+  EXPECT_EQ(port, 443);
+  EXPECT_EQ(SplitAuthority("[::1]:9", 80, &host, &port), AuthorityError::kNone);
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 9);
+  EXPECT_EQ(SplitAuthority("[::1]", 80, &host, &port), AuthorityError::kNone);
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, 80);
+  EXPECT_EQ(SplitAuthority("h", 0, &host, &port), AuthorityError::kBadPort);  // required
+  EXPECT_EQ(SplitAuthority("h:0", 80, &host, &port), AuthorityError::kBadPort);
+  EXPECT_EQ(SplitAuthority("h:65536", 80, &host, &port), AuthorityError::kBadPort);
+  EXPECT_EQ(SplitAuthority("h:x", 80, &host, &port), AuthorityError::kBadPort);
+  EXPECT_EQ(SplitAuthority(":80", 80, &host, &port), AuthorityError::kNoHost);
+  EXPECT_EQ(SplitAuthority("[]:80", 80, &host, &port), AuthorityError::kNoHost);
+}
+
 }  // namespace
 }  // namespace sockman

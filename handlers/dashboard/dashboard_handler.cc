@@ -61,12 +61,10 @@ class DashboardHandler : public Handler {
       return;
     }
     SendHttpChunk(connection, absl::StrCat("retry: ", interval_ms_ * 2, "\n\n"));
-    uint64_t id = connection.id();
-    streams_.insert(id);
+    streams_.insert(connection.id());
     Push(connection);
     // The connection's timers end with it.
     connection.AddRepeatingTimer(interval_ms_, [this, &connection] { Push(connection); });
-    (void)id;
   }
   void OnClose(Connection& connection) override { streams_.erase(connection.id()); }
 

@@ -75,21 +75,14 @@ absl::StatusOr<HttpUpstream> ParseHttpUpstream(const std::string& url) {
     return absl::InvalidArgumentError(absl::StrCat(
         "'", url, "': an upstream is HOST:PORT only (the request's path is passed as it is)"));
   }
-  absl::string_view host = rest;
-  uint32_t port = upstream.tls ? 443 : 80;
-  size_t colon = rest.rfind(':');
-  if (colon != absl::string_view::npos && rest.find(']', colon) == absl::string_view::npos) {
-    if (!absl::SimpleAtoi(rest.substr(colon + 1), &port) || port == 0 || port > 65535) {
+  switch (SplitAuthority(rest, upstream.tls ? 443 : 80, &upstream.host, &upstream.port)) {
+    case AuthorityError::kBadPort:
       return absl::InvalidArgumentError(absl::StrCat("'", url, "' needs a port 1-65535"));
-    }
-    host = rest.substr(0, colon);
+    case AuthorityError::kNoHost:
+      return absl::InvalidArgumentError(absl::StrCat("'", url, "' has no host"));
+    case AuthorityError::kNone:
+      break;
   }
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) return absl::InvalidArgumentError(absl::StrCat("'", url, "' has no host"));
-  upstream.host = std::string(host);
-  upstream.port = static_cast<uint16_t>(port);
   upstream.url = url;
   return upstream;
 }
@@ -186,8 +179,9 @@ bool IsIdempotent(absl::string_view method) {
 }
 
 // A node of RFC 7239's Forwarded: an IPv6 address quoted in brackets.
-std::string ForwardedNode(const SocketAddress& address) {
-  return address.is_ipv6() ? absl::StrCat("\"[", address.Host(), "]\"") : address.Host();
+// (`host`: the address, formatted once per request.)
+std::string ForwardedNode(const SocketAddress& address, const std::string& host) {
+  return address.is_ipv6() ? absl::StrCat("\"[", host, "]\"") : host;
 }
 
 // A Forwarded parameter value: a token, or else a quoted string.
@@ -639,7 +633,6 @@ class HttpProxy : public Handler {
   }
   void Check(size_t i) {
     if (i >= checkers_.size() || checkers_[i]->in_flight() + checkers_[i]->queued() > 0) return;
-    const HttpUpstream& to = settings_.upstreams[i];
     HttpClientRequest request{.method = "GET",
                               .target = settings_.check_path,
                               .headers = "User-Agent: sockman-health-check\r\n",
@@ -667,7 +660,6 @@ class HttpProxy : public Handler {
                              " health checks in a row: back in"));
       }
     });
-    (void)to;
   }
 
   struct Live {
@@ -853,12 +845,13 @@ void Exchange::Begin(const HttpRequest& request, HttpCodec& codec, absl::string_
   }
   // The hop this request came from joins the chains.
   const SocketAddress& hop = client_.peer_address();
+  std::string hop_host = hop.Host();
   absl::StrAppend(&head_, "X-Forwarded-For: ", forwarded_for, forwarded_for.empty() ? "" : ", ",
-                  hop.Host(), "\r\n");
+                  hop_host, "\r\n");
   absl::StrAppend(&head_, "X-Forwarded-Proto: ", s.scheme, "\r\n");
   if (!client_host.empty()) absl::StrAppend(&head_, "X-Forwarded-Host: ", client_host, "\r\n");
   absl::StrAppend(&head_, "Forwarded: ", forwarded, forwarded.empty() ? "" : ", ",
-                  "for=", ForwardedNode(hop),
+                  "for=", ForwardedNode(hop, hop_host),
                   client_host.empty() ? "" : absl::StrCat(";host=", ForwardedValue(client_host)),
                   ";proto=", s.scheme, "\r\n");
   if (s.via) {

@@ -57,19 +57,14 @@ absl::StatusOr<Upstream> ParseUpstream(const std::string& uri) {
     return absl::InvalidArgumentError(absl::StrCat(
         "upstream '", uri, "' must be tcp://HOST:PORT, tls://HOST:PORT or ws[s]://HOST:PORT/PATH"));
   }
-  size_t colon = rest.rfind(':');
-  uint32_t port = 0;
-  if (colon == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(colon + 1), &port) ||
-      port == 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' needs a port 1-65535"));
+  switch (SplitAuthority(rest, /*default_port=*/0, &upstream.host, &upstream.port)) {
+    case AuthorityError::kBadPort:
+      return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' needs a port 1-65535"));
+    case AuthorityError::kNoHost:
+      return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' has no host"));
+    case AuthorityError::kNone:
+      break;
   }
-  absl::string_view host = rest.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
-    host = host.substr(1, host.size() - 2);
-  if (host.empty())
-    return absl::InvalidArgumentError(absl::StrCat("upstream '", uri, "' has no host"));
-  upstream.host = std::string(host);
-  upstream.port = static_cast<uint16_t>(port);
   upstream.text = uri;
   return upstream;
 }

@@ -109,25 +109,16 @@ absl::StatusOr<WebhookEndpoint> ParseEndpoint(const std::string& url, const std:
           absl::StrCat("webhook.url '", url, "' has a space, control byte or '#' in its path"));
     }
   }
-  absl::string_view host = authority;
-  size_t colon = authority.rfind(':');
-  if (colon != absl::string_view::npos && authority.find(']', colon) == absl::string_view::npos) {
-    uint32_t port = 0;
-    if (!absl::SimpleAtoi(authority.substr(colon + 1), &port) || port == 0 || port > 65535) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("webhook.url '", url, "' needs a port 1-65535"));
-    }
-    endpoint.port = static_cast<uint16_t>(port);
-    host = authority.substr(0, colon);
+  AuthorityError split = SplitAuthority(authority, endpoint.port, &endpoint.host, &endpoint.port);
+  if (split == AuthorityError::kBadPort) {
+    return absl::InvalidArgumentError(absl::StrCat("webhook.url '", url, "' needs a port 1-65535"));
   }
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
-    host = host.substr(1, host.size() - 2);
-  if (host.empty() || !std::all_of(host.begin(), host.end(), [](unsigned char c) {
+  if (split == AuthorityError::kNoHost ||
+      !std::all_of(endpoint.host.begin(), endpoint.host.end(), [](unsigned char c) {
         return absl::ascii_isalnum(c) || c == '.' || c == '-' || c == ':' || c == '_';
       })) {
     return absl::InvalidArgumentError(absl::StrCat("webhook.url '", url, "' has no valid host"));
   }
-  endpoint.host = std::string(host);
   if (https) {
     auto tls = TlsClientContext::Create(ca_file, {"http/1.1"});
     if (!tls.ok()) {

@@ -729,10 +729,7 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
     }
     compression_ = nullptr;
   }
-  if (streaming_) {  // answered before its body is in: the rest is not read as a request
-    answered_early_ = true;
-    close_after_send_ = true;
-  }
+  NoteAnswerBegins();
   out.reserve(out.size() + 128 + headers.size() + body.size());
   AppendStatusLine(status, out);
   bool has_body = status >= 200 && status != 204 && status != 304;
@@ -743,6 +740,13 @@ void HttpCodec::EncodeResponse(int status, absl::string_view headers, absl::stri
   AppendHeadEnd(headers, out);
   if (has_body && !answering_head_) out.append(body.data(), body.size());
   LogExchange(status, has_body && !answering_head_ ? length : 0, !logging_error_);
+}
+
+void HttpCodec::NoteAnswerBegins() {
+  if (!streaming_) return;
+  // Answered before its body is in: the rest is not read as a request.
+  answered_early_ = true;
+  close_after_send_ = true;
 }
 
 void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::string& out) {
@@ -761,10 +765,7 @@ void HttpCodec::EncodeStreamHead(int status, absl::string_view headers, std::str
     compression_ = nullptr;
   }
   if (!streaming_chunked_) close_after_send_ = true;  // HTTP/1.0: the close ends the body
-  if (streaming_) {                                   // answered before the request's body is in
-    answered_early_ = true;
-    close_after_send_ = true;
-  }
+  NoteAnswerBegins();
   AppendStatusLine(status, out);
   if (streaming_chunked_) out += "Transfer-Encoding: chunked\r\n";
   AppendHeadEnd(headers, out);

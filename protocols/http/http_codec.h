@@ -212,6 +212,9 @@ class HttpCodec final : public Codec {
   // The body of a request StreamBody() took, piece by piece.
   DecodeResult DecodeStreamed(absl::string_view input);
   DecodeResult FailChunked();
+  // A response to the current request begins (a streamed request still
+  // sending its body gets Connection: close).
+  void NoteAnswerBegins();
   // Fills request() from the parsed head (its body `body`) for delivery.
   void PrepareRequest(absl::string_view input, absl::string_view body);
   DecodeResult Deliver(absl::string_view input, size_t end, absl::string_view body);
