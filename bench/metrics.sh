@@ -30,7 +30,13 @@ start_sockman "${sockman}"
 web_port="$(sockman_port "${work}/sockman.out" web)"
 mon_port="$(sockman_port "${work}/sockman.out" mon)"
 [[ -n "${web_port}" && -n "${mon_port}" ]] || { cat "${work}/sockman.err"; exit 1; }
-curl -s "http://127.0.0.1:${mon_port}/" | grep -q '^sockman_build_info' || { echo "bench: no metrics" >&2; exit 1; }
+# The first scrape, given a few seconds on a busy machine; what it got if none came.
+for _ in $(seq 50); do
+  probe="$(curl -s -m 5 -w '\nHTTP %{http_code}' "http://127.0.0.1:${mon_port}/" 2>&1)"
+  grep -q '^sockman_build_info' <<<"${probe}" && break
+  sleep 0.1
+done
+grep -q '^sockman_build_info' <<<"${probe}" || { echo "bench: no metrics: ${probe:0:500}" >&2; cat "${work}/sockman.err" >&2; exit 1; }
 
 # run SCRAPE -> "rps rps_per_cpu_second scrapes"
 run_one() {

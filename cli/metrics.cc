@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/base/read_file.h"
 #include "engine/metrics.h"
+#include "handlers/messaging/hub.h"
 
 namespace sockman {
 namespace {
@@ -82,11 +83,12 @@ void AddProcess(MetricSamples& samples, const ProcessFigures& p, MetricSamples::
 
 }  // namespace
 
-std::string WorkerMetricSamples(Server& server, const Handler& handler,
-                                const ProtocolMetrics& protocol, const std::string& service,
-                                int worker_id) {
-  MetricSamples samples(
-      absl::StrCat("service=\"", EscapeLabelValue(service), "\",worker=\"", worker_id, "\""));
+std::string WorkerMetricSamples(const WorkerMetricSources& sources) {
+  Server& server = sources.server;
+  const Handler& handler = sources.handler;
+  const ProtocolMetrics& protocol = sources.protocol_metrics;
+  MetricSamples samples(absl::StrCat("service=\"", EscapeLabelValue(sources.service),
+                                     "\",worker=\"", sources.worker_id, "\""));
   const ServiceCounters& c = server.counters();
   uint64_t bytes_in = c.bytes_in, bytes_out = c.bytes_out;
   server.ForEachConnection([&](Connection& connection) {
@@ -103,10 +105,22 @@ std::string WorkerMetricSamples(Server& server, const Handler& handler,
     samples.Counter("sockman_protocol_errors", c.protocol_errors_by_kind[kind],
                     {{"kind", kKinds[kind]}});
   }
-  samples.Counter("sockman_messages_received", c.messages_in);
-  samples.Counter("sockman_messages_sent", c.messages_out);
-  samples.Counter("sockman_received_bytes", bytes_in);
-  samples.Counter("sockman_sent_bytes", bytes_out);
+  std::string name(sources.protocol.name());
+  if (sources.protocol.traits().message_kinds) {  // text and binary apart
+    samples.Counter("sockman_messages_received", c.messages_in - c.messages_in_binary,
+                    {{"protocol", name}, {"kind", "text"}});
+    samples.Counter("sockman_messages_received", c.messages_in_binary,
+                    {{"protocol", name}, {"kind", "binary"}});
+    samples.Counter("sockman_messages_sent", c.messages_out - c.messages_out_binary,
+                    {{"protocol", name}, {"kind", "text"}});
+    samples.Counter("sockman_messages_sent", c.messages_out_binary,
+                    {{"protocol", name}, {"kind", "binary"}});
+  } else {
+    samples.Counter("sockman_messages_received", c.messages_in, {{"protocol", name}});
+    samples.Counter("sockman_messages_sent", c.messages_out, {{"protocol", name}});
+  }
+  samples.Counter("sockman_received_bytes", bytes_in, {{"protocol", name}});
+  samples.Counter("sockman_sent_bytes", bytes_out, {{"protocol", name}});
   samples.Counter("sockman_send_drops", c.send_failures);
   samples.Counter("sockman_accept_pauses", c.accept_pauses);
   samples.Counter("sockman_proxy_header_errors", c.proxy_header_errors);
@@ -142,6 +156,14 @@ std::string WorkerMetricSamples(Server& server, const Handler& handler,
     samples.Counter("sockman_route_requests", count, {{"route", route}});
   }
   handler.AppendMetrics(samples);
+  if (const Hub* hub = Hub::IfMade()) hub->AppendMetrics(samples);
+  if (sources.bus != nullptr) {
+    samples.Counter("sockman_bus_frames", sources.bus->frames_sent(), {{"direction", "sent"}});
+    samples.Counter("sockman_bus_frames", sources.bus->frames_received(),
+                    {{"direction", "received"}});
+    samples.Counter("sockman_bus_frames", sources.bus->frames_dropped(),
+                    {{"direction", "dropped"}});
+  }
   return samples.text();
 }
 

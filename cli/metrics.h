@@ -10,15 +10,27 @@
 #include <vector>
 
 #include "engine/supervisor.h"
+#include "engine/worker_bus.h"
 #include "handlers/handler.h"
+#include "protocols/protocol.h"
 #include "protocols/server.h"
 
 namespace sockman {
 
-// This worker's samples, labelled service="NAME",worker="ID".
-std::string WorkerMetricSamples(Server& server, const Handler& handler,
-                                const ProtocolMetrics& protocol, const std::string& service,
-                                int worker_id);
+// What a worker's samples are made of.
+struct WorkerMetricSources {
+  Server& server;
+  const Handler& handler;
+  const Protocol& protocol;
+  const ProtocolMetrics& protocol_metrics;  // its codecs' figures
+  const WorkerBus* bus = nullptr;           // null: none
+  const std::string& service;
+  int worker_id = 0;
+};
+
+// This worker's samples, labelled service="NAME",worker="ID", with the
+// figures of this process's hub if it has one.
+std::string WorkerMetricSamples(const WorkerMetricSources& sources);
 
 struct MasterMetrics {
   std::string version;

@@ -177,8 +177,13 @@ void Worker::OnChannelMessage(ChannelMessage message) {
       return;
     case ChannelCommand::kMetrics:
       channel_->Send(ChannelCommand::kReply,
-                     WorkerMetricSamples(*server_, *handler_, protocol_metrics_,
-                                         service_.config.name(), worker_id_));
+                     WorkerMetricSamples({.server = *server_,
+                                          .handler = *handler_,
+                                          .protocol = *service_.protocol,
+                                          .protocol_metrics = protocol_metrics_,
+                                          .bus = bus_.get(),
+                                          .service = service_.config.name(),
+                                          .worker_id = worker_id_}));
       return;
     case ChannelCommand::kMetricsAnswer: {
       size_t newline = message.payload.find('\n');

@@ -141,18 +141,20 @@ TcpConnection* WorkerBus::Outbound(pid_t pid) {
 }
 
 bool WorkerBus::SendTo(pid_t pid, absl::string_view frame) {
-  if (frame.size() > kMaxFrame) return false;
-  TcpConnection* connection = Outbound(pid);
-  if (connection == nullptr) return false;
+  TcpConnection* connection = frame.size() > kMaxFrame ? nullptr : Outbound(pid);
+  // Both parts or neither: a dropped frame must not leave half of itself.
+  if (connection == nullptr || connection->send_buffer_size() + frame.size() + 4 > kMaxQueued) {
+    ++frames_dropped_;
+    return false;
+  }
   uint32_t size = static_cast<uint32_t>(frame.size());
   char header[4] = {static_cast<char>(size >> 24), static_cast<char>(size >> 16),
                     static_cast<char>(size >> 8), static_cast<char>(size)};
-  // Both parts or neither: a dropped frame must not leave half of itself.
-  if (connection->send_buffer_size() + frame.size() + 4 > kMaxQueued) return false;
   connection->Cork();
   connection->Send(absl::string_view(header, 4));
   connection->Send(frame);
   connection->Uncork();
+  ++frames_sent_;
   return true;
 }
 
@@ -193,6 +195,7 @@ void WorkerBus::OnData(PeerTransport& transport, Buffer& input) {
       return;
     }
     if (bytes.size() < 4 + size) return;
+    ++frames_received_;
     if (on_frame_) on_frame_(bytes.substr(4, size));
     input.Consume(4 + size);
     if (!transport.open()) return;

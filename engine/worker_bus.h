@@ -63,6 +63,12 @@ class WorkerBus : private PeerTransport::Delegate {
   static std::string FormatPeers(const Peers& peers);
   static Peers ParsePeers(absl::string_view line);
 
+  // Frames handed to a peer, received, and dropped (the peer gone, not
+  // listening, or too far behind), for metrics.
+  uint64_t frames_sent() const { return frames_sent_; }
+  uint64_t frames_received() const { return frames_received_; }
+  uint64_t frames_dropped() const { return frames_dropped_; }
+
  private:
   WorkerBus(Reactor& reactor, OnFrame on_frame)
       : reactor_(reactor), on_frame_(std::move(on_frame)) {}
@@ -82,6 +88,9 @@ class WorkerBus : private PeerTransport::Delegate {
   std::map<pid_t, std::unique_ptr<TcpConnection>> outbound_;
   std::vector<std::unique_ptr<TcpConnection>> inbound_;
   uint64_t refused_ = 0;
+  uint64_t frames_sent_ = 0;
+  uint64_t frames_received_ = 0;
+  uint64_t frames_dropped_ = 0;
   int64_t last_refusal_log_ms_ = 0;
 };
 

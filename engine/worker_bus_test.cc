@@ -63,6 +63,9 @@ TEST(WorkerBusTest, FramesBetweenTwoWorkersArriveOnceInOrder) {
   ASSERT_EQ(received.size(), 1u) << "the child never answered";
   EXPECT_EQ(received[0], "echo:knock");
   received.clear();
+  uint64_t knocks = bus->frames_sent(), dropped = bus->frames_dropped();
+  EXPECT_GE(knocks + dropped, 1u);
+  EXPECT_EQ(bus->frames_received(), 1u);
 
   for (int i = 0; i < kFrames; ++i) {
     ASSERT_EQ(bus->SendToService("svc", absl::StrCat("frame ", i, std::string(i % 50, 'x'))), 1);
@@ -75,6 +78,9 @@ TEST(WorkerBusTest, FramesBetweenTwoWorkersArriveOnceInOrder) {
   for (int i = 0; i < kFrames; ++i) {
     ASSERT_EQ(received[i], absl::StrCat("echo:frame ", i, std::string(i % 50, 'x')));
   }
+  EXPECT_EQ(bus->frames_sent(), knocks + kFrames);
+  EXPECT_EQ(bus->frames_received(), 1u + kFrames);
+  EXPECT_EQ(bus->frames_dropped(), dropped);
   int status = 0;
   ASSERT_EQ(waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
@@ -105,6 +111,8 @@ TEST(WorkerBusTest, NobodyOutsideThePeersGetsIn) {
   EXPECT_EQ(received, 0);
   // Sending to a pid that is not a peer fails at once.
   EXPECT_FALSE(bus->SendTo(child, "x"));
+  EXPECT_EQ(bus->frames_dropped(), 1u);
+  EXPECT_EQ(bus->frames_sent(), 0u);
 }
 
 }  // namespace

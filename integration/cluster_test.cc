@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "engine/testing/local_servers.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
@@ -37,7 +39,21 @@ service {
   broadcast { rooms_from_path: true notify_join: "join {client_id}" }
 }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "chat" } }
+service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
 )");
+}
+
+// The sum of a node's samples whose line starts with `prefix` (every worker).
+double Metric(SockmanProcess& node, const std::string& prefix) {
+  std::string text =
+      Shell(absl::StrCat("curl -s -m 5 http://127.0.0.1:", node.port("metrics"), "/metrics"));
+  double sum = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, prefix)) continue;
+    double value = 0;
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) sum += value;
+  }
+  return sum;
 }
 
 std::string Api(SockmanProcess& node, const std::string& method, const std::string& path,
@@ -80,6 +96,13 @@ TEST_F(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   on_a.Send("hello from a");
   EXPECT_EQ(on_a.Next(), "hello from a");
   EXPECT_EQ(NextMessage(on_b), "hello from a");
+  // Relay figures: a's publication left through Redis and reached b.
+  const std::string chat = "{service=\"chat\",";
+  EXPECT_GE(Metric(*a_, "sockman_cluster_messages_total" + chat), 1);
+  EXPECT_GE(Metric(*b_, "sockman_cluster_relay_lag_seconds_count" + chat), 1);
+  EXPECT_GE(Metric(*b_, "sockman_cluster_messages_total" + chat), 1);
+  // Both Redis connections of both chat workers are up.
+  EXPECT_EQ(Metric(*a_, "sockman_redis_up" + chat), 4);
 
   // Presence is cluster-wide, through either node's push API.
   std::string room = Api(*b_, "GET", "/rooms/r");
@@ -99,6 +122,8 @@ TEST_F(ClusterTest, NodesShareDeliveryAndPresenceAndSurviveRedisRestarts) {
   on_a.Send("local only");
   EXPECT_EQ(on_a.Next(), "local only");
   EXPECT_EQ(second_a.Next(), "local only");
+  EXPECT_LT(Metric(*a_, "sockman_redis_up" + chat), 4);
+  EXPECT_GE(Metric(*a_, "sockman_cluster_messages_unrelayed_total" + chat), 1);
 
   // Redis back (empty): nodes reconnect, write their presence again, and
   // cross-node delivery resumes.

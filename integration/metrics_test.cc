@@ -37,7 +37,8 @@ service { name: "hooked" listen: "text://127.0.0.1:0" webhook { url: "http://127
                                                      web,
                                                      R"(/" } }
 service { name: "lines" listen: "text://127.0.0.1:0" echo {} }
-service { name: "room" listen: "text://127.0.0.1:0" broadcast {} }
+service { name: "room" listen: "text://127.0.0.1:0" count: 2 broadcast {} }
+service { name: "ws" listen: "websocket://127.0.0.1:0" echo {} }
 service { name: "front" listen: "http://127.0.0.1:0"
   route { name: "metrics" match { path: "/metrics" } metrics {} }
   route { name: "secret" match { path: "/secret-metrics" } metrics { token: "s3cret" } }
@@ -53,6 +54,15 @@ service { name: "front" listen: "http://127.0.0.1:0"
   std::string dir_;
   std::unique_ptr<SockmanProcess> server_;
 };
+
+// A masked client frame (mask 0: the payload as is), at most 125 bytes.
+std::string ClientFrame(int opcode, const std::string& payload) {
+  std::string frame;
+  frame.push_back(static_cast<char>(0x80 | opcode));
+  frame.push_back(static_cast<char>(0x80 | payload.size()));
+  frame.append(4, '\0');
+  return frame + payload;
+}
 
 // The value of the first sample line starting with `prefix`, or -1.
 double Sample(const std::string& text, const std::string& prefix) {
@@ -93,14 +103,58 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
   TestClient hooked(server_->port("hooked"));
   hooked.Send("ping\n");
   EXPECT_EQ(hooked.ReadLine(), "hello");
+  // Two room workers: a publication crosses the worker bus unless both
+  // clients landed on one worker.
   TestClient alice(server_->port("room")), bob(server_->port("room"));
   usleep(100'000);  // both joined
   alice.Send("hi all\n");
   EXPECT_TRUE(absl::StrContains(bob.ReadLine(), "hi all"));
+  // WebSocket messages by kind: one text and two binary, echoed.
+  TestClient ws(server_->port("ws"));
+  ws.Send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  for (std::string line = ws.ReadLine(); line != "\r" && !ws.eof(); line = ws.ReadLine()) {
+  }
+  ws.Send(ClientFrame(1, "text") + ClientFrame(2, "bin1") + ClientFrame(2, "bin2"));
+  EXPECT_EQ(ws.ReadExactly(18),
+            "\x81\x04text\x82\x04"
+            "bin1\x82\x04"
+            "bin2");
   std::string text = Scrape();
   ASSERT_TRUE(absl::StartsWith(text, "# HELP sockman_build_info")) << text;
-  EXPECT_EQ(Sample(text, "sockman_broadcast_publishes_total{service=\"room\",worker=\"0\"}"), 1)
+  auto both = [&](const std::string& family, const std::string& labels) {
+    return std::max(Sample(text, family + "{service=\"room\",worker=\"0\"" + labels), 0.0) +
+           std::max(Sample(text, family + "{service=\"room\",worker=\"1\"" + labels), 0.0);
+  };
+  EXPECT_EQ(both("sockman_broadcast_publishes_total", "}"), 1) << text;
+  // Alice and Bob both get it: on one worker or on two.
+  EXPECT_EQ(both("sockman_broadcast_deliveries_total", "}"), 2) << text;
+  double fanned = both("sockman_broadcast_fanout_seconds_count", "}");
+  double crossed = both("sockman_bus_frames_total", ",direction=\"sent\"}");
+  EXPECT_EQ(crossed, both("sockman_bus_frames_total", ",direction=\"received\"}")) << text;
+  EXPECT_EQ(crossed, 1) << text;  // to the other room worker
+  // Each worker with recipients observes it once.
+  double workers_with_clients =
+      (Sample(text, "sockman_connections_open{service=\"room\",worker=\"0\"}") > 0) +
+      (Sample(text, "sockman_connections_open{service=\"room\",worker=\"1\"}") > 0);
+  EXPECT_EQ(fanned, workers_with_clients) << text;
+  EXPECT_EQ(both("sockman_bus_frames_total", ",direction=\"dropped\"}"), 0) << text;
+  EXPECT_EQ(both("sockman_broadcast_fanout_seconds_bucket", ",le=\"+Inf\"}"), fanned) << text;
+  const std::string ws_in =
+      "sockman_messages_received_total{service=\"ws\",worker=\"0\",protocol=\"websocket\",";
+  const std::string ws_out =
+      "sockman_messages_sent_total{service=\"ws\",worker=\"0\",protocol=\"websocket\",";
+  EXPECT_EQ(Sample(text, ws_in + "kind=\"text\"}"), 1) << text;
+  EXPECT_EQ(Sample(text, ws_in + "kind=\"binary\"}"), 2) << text;
+  EXPECT_EQ(Sample(text, ws_out + "kind=\"text\"}"), 1) << text;
+  EXPECT_EQ(Sample(text, ws_out + "kind=\"binary\"}"), 2) << text;
+  EXPECT_EQ(Sample(text,
+                   "sockman_messages_received_total{service=\"lines\",worker=\"0\","
+                   "protocol=\"text\"}"),
+            3)
       << text;
+  EXPECT_FALSE(absl::StrContains(text, "sockman_redis_up")) << "no cluster, no Redis";
   EXPECT_GE(Sample(text,
                    "sockman_webhook_requests_total{service=\"hooked\",worker=\"0\","
                    "result=\"answered\"}"),
@@ -113,8 +167,6 @@ TEST_F(MetricsTest, EveryProcessIsScrapedAndTheExpositionPassesPromtool) {
   EXPECT_EQ(Sample(text, tls + "result=\"ok\",version=\"TLSv1.3\"}"), 1) << text;
   EXPECT_EQ(Sample(text, tls + "result=\"ok\",version=\"TLSv1.2\"}"), 1) << text;
   EXPECT_EQ(Sample(text, tls + "result=\"failed\",version=\"\"}"), 1) << text;
-  EXPECT_GE(Sample(text, "sockman_broadcast_deliveries_total{service=\"room\",worker=\"0\"}"), 1)
-      << text;
   EXPECT_EQ(Sample(text, "sockman_connections_open{service=\"lines\",worker=\"0\"}"), 3) << text;
   double web = Sample(
       text,
@@ -216,7 +268,7 @@ scrape_configs:
   std::string rate = query("sum(rate(sockman_http_requests_total{service=\"web\"}[10s])) > 0");
   EXPECT_TRUE(absl::StrContains(rate, "\"value\":[")) << rate;
   std::string workers = query("sum(sockman_workers{state=\"running\"})");
-  EXPECT_TRUE(absl::StrContains(workers, "\"7\"]")) << workers;
+  EXPECT_TRUE(absl::StrContains(workers, "\"9\"]")) << workers;
   std::string histogram = query(
       "histogram_quantile(0.99, sum by (le) (rate(sockman_http_request_duration_seconds_bucket"
       "{service=\"web\"}[10s])))");

@@ -80,6 +80,7 @@ bool Connection::Send(absl::string_view message, MessageKind kind) {
     sent = SendEncoded(encoded_);
   }
   if (encoded_.capacity() > 64 * 1024) std::string().swap(encoded_);
+  counters_.messages_out_binary += sent && kind == MessageKind::kBinary;
   return sent;
 }
 
@@ -264,6 +265,7 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
       continue;
     }
     ++counters_.messages_in;
+    counters_.messages_in_binary += result.kind == MessageKind::kBinary;
     ++messages_received_;
     if (deadline_timer_ != kNoTimer) {  // the next message gets its own deadline
       reactor_.CancelTimer(deadline_timer_);

@@ -70,6 +70,9 @@ struct ServiceCounters {
   uint64_t connections_accepted = 0;
   uint64_t messages_in = 0;
   uint64_t messages_out = 0;
+  // Of those, binary ones (protocols that tell text from binary).
+  uint64_t messages_in_binary = 0;
+  uint64_t messages_out_binary = 0;
   uint64_t send_failures = 0;
   uint64_t protocol_errors = 0;
   uint64_t heartbeat_closes = 0;   // silent past heartbeat interval * not_response_limit

@@ -95,8 +95,6 @@ class BroadcastHandler : public Handler {
                              hub_.GroupsOf(connection)};
   }
   void AppendMetrics(MetricSamples& samples) const override {
-    samples.Counter("sockman_broadcast_publishes", hub_.publishes());
-    samples.Counter("sockman_broadcast_deliveries", hub_.deliveries());
     if (webhook_) webhook_->AppendMetrics(samples);
   }
   uint64_t backend_errors() const override { return webhook_ ? webhook_->errors() : 0; }

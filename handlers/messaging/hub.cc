@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "engine/base/clock.h"
 #include "engine/base/json.h"
 #include "protocols/websocket/frame.h"
@@ -25,13 +26,14 @@ constexpr int64_t kRefreshMs = 5000;
 constexpr int64_t kPresenceTtlMs = 15000;
 
 // Bus frames (and, prefixed with the node id and a newline, cluster messages):
-//   op(1) request(8) reply_to(4) scope(1) names exclude payload
+//   op(1) request(8) reply_to(4) sent_at(8) scope(1) names exclude payload
 //   'A' request(8) count(4) lines
 // names and exclude are lists (see PutList); answer lines are '\n'-joined
 // (ids, names without control bytes, JSON without raw newlines).
 // Operations: 'p' publish text, 'b' publish binary, 'x' close, Change values
 // (join, leave, ...), and queries 'm' members, 'i' info, 'G' group names,
-// 'K' uids.
+// 'K' uids. sent_at: when the operation began, in wall-clock nanoseconds
+// (one clock for a node's workers), for the fan-out and relay latencies.
 void PutInt(std::string& out, uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>(value >> (8 * i)));
 }
@@ -65,13 +67,14 @@ void PutList(std::string& out, const std::vector<std::string>& list) {
   }
 }
 
-std::string EncodeFrame(char op, uint64_t request, const Hub::Target& target,
+std::string EncodeFrame(char op, uint64_t request, int64_t sent_at, const Hub::Target& target,
                         const std::vector<std::string>& exclude, const std::string& payload) {
   std::string frame;
-  frame.reserve(32 + payload.size());
+  frame.reserve(40 + payload.size());
   frame.push_back(op);
   PutInt(frame, request, 8);
   PutInt(frame, static_cast<uint64_t>(getpid()), 4);
+  PutInt(frame, static_cast<uint64_t>(sent_at), 8);
   frame.push_back(static_cast<char>(target.scope));
   PutList(frame, target.names);
   PutList(frame, exclude);
@@ -80,6 +83,11 @@ std::string EncodeFrame(char op, uint64_t request, const Hub::Target& target,
 }
 
 bool IsPublication(char op) { return op == 'p' || op == 'b'; }
+
+// Seconds from `since` (wall-clock nanoseconds) to now; 0 if the clocks disagree.
+double SecondsSince(int64_t since) {
+  return static_cast<double>(std::max<int64_t>(absl::GetCurrentTimeNanos() - since, 0)) / 1e9;
+}
 // Operations that change clients, which other nodes apply too.
 bool IsChange(char op) {
   return op == 'x' || op == 'j' || op == 'l' || op == 'd' || op == 'B' || op == 'U' || op == 's' ||
@@ -129,15 +137,33 @@ absl::StatusOr<Hub::ClientLimits> Hub::CheckLimits(bool has_groups, uint32_t gro
   return limits;
 }
 
+namespace {
+Hub* worker_hub = nullptr;  // this process's (made on first use)
+}  // namespace
+
 Hub& Hub::ForWorker(const WorkerContext& worker) {
-  static Hub* hub = [&] {
-    auto* made =
+  if (worker_hub == nullptr) {
+    worker_hub =
         new Hub(worker.reactor, worker.bus, HubOf(worker, worker.service), IdPrefix(worker));
-    if (worker.hubs != nullptr) made->hubs_ = *worker.hubs;
-    if (worker.cluster != nullptr) made->EnableCluster(*worker.cluster);
-    return made;
-  }();
-  return *hub;
+    if (worker.hubs != nullptr) worker_hub->hubs_ = *worker.hubs;
+    if (worker.cluster != nullptr) worker_hub->EnableCluster(*worker.cluster);
+  }
+  return *worker_hub;
+}
+
+const Hub* Hub::IfMade() { return worker_hub; }
+
+void Hub::AppendMetrics(MetricSamples& samples) const {
+  samples.Counter("sockman_broadcast_publishes", publishes_);
+  samples.Counter("sockman_broadcast_deliveries", deliveries_);
+  samples.Histogram("sockman_broadcast_fanout_seconds", fanout_);
+  if (redis_ == nullptr) return;
+  samples.Gauge("sockman_redis_up", redis_->connected() ? 1 : 0, {{"client", "commands"}});
+  samples.Gauge("sockman_redis_up", subscriber_->connected() ? 1 : 0, {{"client", "subscriber"}});
+  samples.Counter("sockman_cluster_messages", cluster_out_, {{"direction", "out"}});
+  samples.Counter("sockman_cluster_messages", cluster_in_, {{"direction", "in"}});
+  samples.Counter("sockman_cluster_messages_unrelayed", cluster_unrelayed_);
+  samples.Histogram("sockman_cluster_relay_lag_seconds", relay_lag_);
 }
 
 std::string Hub::IdPrefix(const WorkerContext& worker) {
@@ -224,7 +250,8 @@ void Hub::OnClusterMessage(const std::string& payload) {
   size_t newline = payload.find('\n');
   if (newline == std::string::npos) return;
   if (absl::string_view(payload).substr(0, newline) == node_id_) return;  // ours: sent by the bus
-  OnFrame(absl::string_view(payload).substr(newline + 1));
+  ++cluster_in_;
+  OnFrame(absl::string_view(payload).substr(newline + 1), /*from_node=*/true);
 }
 
 void Hub::RedisQuery(const std::string& named, char op, const Target& target,
@@ -610,20 +637,25 @@ void Hub::Fan(const std::string& named, char op, const Target& target,
   const std::string& service = Key(named);
   bool answer = on_count || on_lines;
   uint64_t request = answer ? next_request_++ : 0;
-  bool cluster = redis_ != nullptr && (IsPublication(op) || IsChange(op)) && redis_->connected();
+  int64_t began = absl::GetCurrentTimeNanos();
+  bool relay = redis_ != nullptr && (IsPublication(op) || IsChange(op));
+  bool cluster = relay && redis_->connected();
+  if (relay && !cluster) ++cluster_unrelayed_;
   bool remote = (bus_ != nullptr && bus_->PeerCount(service) > 0) || cluster;
   // A lone worker (no peers, no cluster) has nothing to encode.
-  std::string frame = remote ? EncodeFrame(op, request, target, exclude, payload) : "";
+  std::string frame = remote ? EncodeFrame(op, request, began, target, exclude, payload) : "";
   int sent = remote && bus_ != nullptr ? bus_->SendToService(service, frame) : 0;
-  if (cluster && subscriber_ != nullptr) {
+  if (cluster) {
     // Other nodes: the same operation, answered by nobody.
     std::string relayed = frame;
     for (int i = 1; i <= 8; ++i) relayed[i] = 0;
     redis_->Command({"PUBLISH", "sockman:" + service, absl::StrCat(node_id_, "\n", relayed)});
+    ++cluster_out_;
   }
   Pending pending;
   if (service == service_) {
     pending.count = Run(op, target, exclude, payload, on_lines ? &pending.lines : nullptr);
+    if (IsPublication(op) && pending.count > 0) fanout_.Observe(SecondsSince(began));
   }
   if (!answer) return;
   pending.waiting = sent;
@@ -762,7 +794,7 @@ int Hub::Run(char op, const Target& target, const std::vector<std::string>& excl
   return count;
 }
 
-void Hub::OnFrame(absl::string_view frame) {
+void Hub::OnFrame(absl::string_view frame, bool from_node) {
   if (frame.empty()) return;
   char op = frame[0];
   frame.remove_prefix(1);
@@ -783,8 +815,10 @@ void Hub::OnFrame(absl::string_view frame) {
     if (--pending.waiting <= 0) Finish(request);
     return;
   }
-  uint64_t reply_to = 0;
-  if (!GetInt(frame, 4, reply_to) || frame.empty()) return;
+  uint64_t reply_to = 0, sent_at = 0;
+  if (!GetInt(frame, 4, reply_to) || !GetInt(frame, 8, sent_at) || frame.empty()) return;
+  // Another node's clock: how long the relay took (as far as clocks agree).
+  if (from_node) relay_lag_.Observe(SecondsSince(static_cast<int64_t>(sent_at)));
   Target target;
   target.scope = static_cast<Scope>(frame[0]);
   frame.remove_prefix(1);
@@ -793,6 +827,11 @@ void Hub::OnFrame(absl::string_view frame) {
   std::vector<std::string> lines;
   bool query = op == 'm' || op == 'i' || op == 'G' || op == 'K';
   int count = Run(op, target, exclude, std::string(frame), query ? &lines : nullptr);
+  // From this node (one clock): from the publisher's call to the last
+  // recipient here.
+  if (!from_node && IsPublication(op) && count > 0) {
+    fanout_.Observe(SecondsSince(static_cast<int64_t>(sent_at)));
+  }
   if (request == 0) return;
   std::string answer;
   answer.push_back('A');

@@ -46,6 +46,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/metrics.h"
 #include "engine/reactor.h"
 #include "engine/redis_client.h"
 #include "engine/worker_bus.h"
@@ -127,10 +128,16 @@ class Hub {
   size_t max_groups_per_client() const { return max_groups_; }
   size_t max_session_size() const { return max_session_; }
 
+  // This process's hub, or null if nothing made one.
+  static const Hub* IfMade();
+
   // Messages published from this worker (Publish), and messages this
   // worker delivered to its own clients (from any publisher), for metrics.
   uint64_t publishes() const { return publishes_; }
   uint64_t deliveries() const { return deliveries_; }
+  // Publications, deliveries, the fan-out latency and, in a cluster, Redis
+  // and relay figures (docs/metrics.md).
+  void AppendMetrics(MetricSamples& samples) const;
 
   // --- This worker's clients of its service ---
   // Registers a client, in `initial_group`.
@@ -240,7 +247,8 @@ class Hub {
   void Leave(Client& client, std::string group);
   void Unbind(Client& client);
   std::string InfoJson(const Client& client) const;
-  void OnFrame(absl::string_view frame);
+  // A bus frame, or (from_node) another node's operation relayed by Redis.
+  void OnFrame(absl::string_view frame, bool from_node = false);
   void Answer(uint64_t request, int count, const std::vector<std::string>& lines);
   void Finish(uint64_t request);
   void UncorkAll();
@@ -264,6 +272,9 @@ class Hub {
   uint64_t next_request_ = 1;
   uint64_t publishes_ = 0;
   uint64_t deliveries_ = 0;
+  // Publications this worker delivered from this node: from Publish (here
+  // or in another worker) to the last recipient here.
+  LatencyHistogram fanout_;
   std::map<uint64_t, Pending> pending_;
   // Cluster (all null/empty without one).
   std::string node_id_;
@@ -271,6 +282,10 @@ class Hub {
   std::unique_ptr<RedisClient> redis_;       // commands
   std::unique_ptr<RedisClient> subscriber_;  // pub/sub
   TimerId refresh_timer_ = kNoTimer;
+  uint64_t cluster_out_ = 0;        // operations published to the other nodes
+  uint64_t cluster_in_ = 0;         // ... received from them
+  uint64_t cluster_unrelayed_ = 0;  // ... not published: Redis was down
+  LatencyHistogram relay_lag_;      // another node's Publish to its arrival here
 };
 
 }  // namespace sockman

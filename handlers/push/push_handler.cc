@@ -133,10 +133,6 @@ class PushHandler : public Handler {
   void OnConnect(Connection& connection) override { live_.insert(connection.id()); }
   void OnClose(Connection& connection) override { live_.erase(connection.id()); }
 
-  void AppendMetrics(MetricSamples& samples) const override {
-    samples.Counter("sockman_broadcast_publishes", hub_.publishes());
-    samples.Counter("sockman_broadcast_deliveries", hub_.deliveries());
-  }
   void OnMessage(Connection& connection, absl::string_view body, MessageKind) override {
     const HttpRequest* request = HttpRequestOf(connection);
     if (request == nullptr) return;

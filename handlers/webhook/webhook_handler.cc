@@ -42,11 +42,7 @@ class WebhookHandler : public Handler {
     return ClientDescription{hub_.ClientId(connection), hub_.UidOf(connection),
                              hub_.GroupsOf(connection)};
   }
-  void AppendMetrics(MetricSamples& samples) const override {
-    samples.Counter("sockman_broadcast_publishes", hub_.publishes());
-    samples.Counter("sockman_broadcast_deliveries", hub_.deliveries());
-    webhook_.AppendMetrics(samples);
-  }
+  void AppendMetrics(MetricSamples& samples) const override { webhook_.AppendMetrics(samples); }
   uint64_t backend_errors() const override { return webhook_.errors(); }
 
  private:
