@@ -28,9 +28,9 @@
 namespace sockman {
 namespace {
 
-constexpr const char* kAlgorithmNames[kJwtAlgorithms] = {
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
-    "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"};
+constexpr const char* kAlgorithmNames[kJwtAlgorithms] = {"HS256", "HS384", "HS512", "RS256",
+                                                         "RS384", "RS512", "PS256", "PS384",
+                                                         "PS512", "ES256", "ES384", "EdDSA"};
 
 enum class KeyKind : uint8_t { kSecret, kRsa, kP256, kP384, kEd25519 };
 
@@ -108,10 +108,10 @@ absl::StatusOr<bssl::UniquePtr<RSA>> RsaFromJwk(const rapidjson::Value& jwk) {
       eb.empty()) {
     return absl::InvalidArgumentError("RSA key needs base64url \"n\" and \"e\"");
   }
-  bssl::UniquePtr<BIGNUM> bn_n(BN_bin2bn(reinterpret_cast<const uint8_t*>(nb.data()), nb.size(),
-                                         nullptr));
-  bssl::UniquePtr<BIGNUM> bn_e(BN_bin2bn(reinterpret_cast<const uint8_t*>(eb.data()), eb.size(),
-                                         nullptr));
+  bssl::UniquePtr<BIGNUM> bn_n(
+      BN_bin2bn(reinterpret_cast<const uint8_t*>(nb.data()), nb.size(), nullptr));
+  bssl::UniquePtr<BIGNUM> bn_e(
+      BN_bin2bn(reinterpret_cast<const uint8_t*>(eb.data()), eb.size(), nullptr));
   bssl::UniquePtr<RSA> rsa(RSA_new());
   if (rsa == nullptr || bn_n == nullptr || bn_e == nullptr ||
       RSA_set0_key(rsa.get(), bn_n.get(), bn_e.get(), nullptr) != 1) {
@@ -434,9 +434,9 @@ JwtVerifier::JwtVerifier(JwtKeys keys, JwtRules rules)
     : keys_(std::move(keys)), rules_(std::move(rules)) {
   std::vector<JwtAlgorithm> usable = keys_.Algorithms();
   for (JwtAlgorithm a : usable) {
-    bool listed = rules_.algorithms.empty() ||
-                  std::find(rules_.algorithms.begin(), rules_.algorithms.end(), a) !=
-                      rules_.algorithms.end();
+    bool listed =
+        rules_.algorithms.empty() ||
+        std::find(rules_.algorithms.begin(), rules_.algorithms.end(), a) != rules_.algorithms.end();
     allowed_[static_cast<int>(a)] = listed;
   }
 }
@@ -501,7 +501,8 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, int64_t n
   const double t = static_cast<double>(now), leeway = static_cast<double>(rules_.leeway_s);
   if (absl::Status s = time_claim("exp", exp); s.ok()) {
     if (t > exp + leeway) return Unauthenticated("token expired");
-    claims.expires_at = static_cast<int64_t>(exp);
+    // Not expired: at least now - leeway; at most what an int64 holds.
+    claims.expires_at = exp < 9e18 ? static_cast<int64_t>(exp) : INT64_MAX;
   } else if (!absl::IsNotFound(s)) {
     return s;
   } else if (rules_.require_exp) {

@@ -30,10 +30,17 @@
 namespace sockman {
 
 enum class JwtAlgorithm : uint8_t {
-  kHS256, kHS384, kHS512,
-  kRS256, kRS384, kRS512,
-  kPS256, kPS384, kPS512,
-  kES256, kES384,
+  kHS256,
+  kHS384,
+  kHS512,
+  kRS256,
+  kRS384,
+  kRS512,
+  kPS256,
+  kPS384,
+  kPS512,
+  kES256,
+  kES384,
   kEdDSA,
 };
 inline constexpr int kJwtAlgorithms = 12;

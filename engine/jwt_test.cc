@@ -110,8 +110,7 @@ struct Signers {
     if (alg[0] == 'E' && alg[1] == 'S') {
       bool p = alg == "ES256";
       size_t half = p ? 32 : 48;
-      bssl::UniquePtr<ECDSA_SIG> sig(
-          ECDSA_do_sign(d, digest.size(), p ? p256.get() : p384.get()));
+      bssl::UniquePtr<ECDSA_SIG> sig(ECDSA_do_sign(d, digest.size(), p ? p256.get() : p384.get()));
       std::string out(2 * half, '\0');
       BN_bn2bin_padded(reinterpret_cast<uint8_t*>(out.data()), half, ECDSA_SIG_get0_r(sig.get()));
       BN_bn2bin_padded(reinterpret_cast<uint8_t*>(out.data()) + half, half,
@@ -125,9 +124,9 @@ struct Signers {
 
   std::string Token(absl::string_view alg, absl::string_view claims,
                     absl::string_view extra_header = "") const {
-    std::string input = absl::StrCat(
-        B64(absl::StrCat(R"({"alg":")", alg, R"(","typ":"JWT")", extra_header, "}")), ".",
-        B64(claims));
+    std::string input =
+        absl::StrCat(B64(absl::StrCat(R"({"alg":")", alg, R"(","typ":"JWT")", extra_header, "}")),
+                     ".", B64(claims));
     return absl::StrCat(input, ".", B64(Sign(alg, input)));
   }
 };
@@ -197,7 +196,8 @@ TEST(JwtTest, NoneAndAlgorithmConfusionAreRefused) {
   unsigned size = 0;
   HMAC(EVP_sha256(), pem.data(), pem.size(), reinterpret_cast<const uint8_t*>(input.data()),
        input.size(), mac, &size);
-  std::string confused = absl::StrCat(input, ".", B64(std::string(reinterpret_cast<char*>(mac), 32)));
+  std::string confused =
+      absl::StrCat(input, ".", B64(std::string(reinterpret_cast<char*>(mac), 32)));
   EXPECT_EQ(verifier.Verify(confused, kNow).status().message(), "token algorithm not accepted");
   // An algorithm the rules leave out.
   JwtKeys keys = AllKeys();
@@ -275,9 +275,18 @@ TEST(JwtTest, MalformedTokensAreRefusedNeverCrash) {
     return absl::StrCat(in, ".", B64(Keys().Sign("HS256", in)));
   };
   for (const std::string& token : std::vector<std::string>{
-           "", ".", "..", "a.b", "a.b.c.d", good + ".", input + "." + sig + "=",
-           input + ".+/" + sig.substr(2), "!!!." + input, std::string(9000, 'a'),
-           signed_with("not json", Claims()), signed_with(R"({"alg":"HS256"})", "[1,2]"),
+           "",
+           ".",
+           "..",
+           "a.b",
+           "a.b.c.d",
+           good + ".",
+           input + "." + sig + "=",
+           input + ".+/" + sig.substr(2),
+           "!!!." + input,
+           std::string(9000, 'a'),
+           signed_with("not json", Claims()),
+           signed_with(R"({"alg":"HS256"})", "[1,2]"),
            signed_with(R"({"alg":"HS256"})", "{\"sub\":\"a\",\"sub\":\"b\"}"),
            signed_with(R"({"alg":"HS256","alg":"none"})", Claims()),
            signed_with(R"({"alg":"HS256","crit":["exp"]})", Claims()),
@@ -329,13 +338,13 @@ TEST(JwtTest, JwksKeysByKid) {
   // A kid naming another key's id.
   EXPECT_FALSE(verifier.Verify(k.Token("ES256", Claims(), R"(,"kid":"d1")"), kNow).ok());
 
-  for (const char* bad : {
-           "[]", R"({"keys":{}})", R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})",
-           R"({"keys":[{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}]})",
-           R"({"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}]})",
-           R"({"keys":[{"kty":"oct","k":"c2hvcnQ"}]})", R"({"keys":[{"kty":"magic"}]})",
-           R"({"keys":[{"kty":"oct","alg":"RS256","k":"c3NzcXNzcXNzcXNzcXNzcXNzcXNzcXNzcXNzcXNz"}]})",
-           R"({"keys":[]})"}) {
+  for (const char* bad :
+       {"[]", R"({"keys":{}})", R"({"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]})",
+        R"({"keys":[{"kty":"EC","crv":"P-521","x":"AA","y":"AA"}]})",
+        R"({"keys":[{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}]})",
+        R"({"keys":[{"kty":"oct","k":"c2hvcnQ"}]})", R"({"keys":[{"kty":"magic"}]})",
+        R"({"keys":[{"kty":"oct","alg":"RS256","k":"c3NzcXNzcXNzcXNzcXNzcXNzcXNzcXNzcXNzcXNz"}]})",
+        R"({"keys":[]})"}) {
     JwtKeys none;
     EXPECT_FALSE(none.AddJwks(bad).ok()) << bad;
   }
