@@ -15,6 +15,8 @@
 #include "openssl/mem.h"
 #include "openssl/sha.h"
 #include "protocols/binding.h"
+#include "protocols/http/jwt_config.h"
+#include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
 namespace {
@@ -198,6 +200,23 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     if (const ProtocolBinding* binding = BindingRegistry::Global().Find(sp.protocol->name())) {
       sp.protocol_options = binding->Options(service);
       sp.server.codec.options = sp.protocol_options.get();
+    }
+    if (service.has_jwt()) {
+      if (sp.protocol->name() != "websocket") {
+        return file.ServiceError(i, "jwt",
+                                 "is for websocket:// services; on http:// put it in a route");
+      }
+      absl::StatusOr<std::shared_ptr<const JwtGate>> gate =
+          JwtGateFromConfig(service.jwt(), file.directory());
+      if (!gate.ok()) return file.ServiceError(i, "jwt", gate.status().message());
+      const auto* ws = dynamic_cast<const WebSocketOptions*>(sp.protocol_options.get());
+      auto options = ws != nullptr ? std::make_shared<WebSocketOptions>(*ws)
+                                   : std::make_shared<WebSocketOptions>();
+      options->jwt = std::move(*gate);
+      AddJwtSubprotocol(service.jwt(), options->subprotocols);
+      sp.protocol_options = std::move(options);
+      sp.server.codec.options = sp.protocol_options.get();
+      sp.loaded_files += JwtKeyFilesDigest(service.jwt(), file.directory());
     }
     sp.hubs = hubs;
     plan.services.push_back(std::move(sp));

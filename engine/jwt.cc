@@ -24,6 +24,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace sockman {
 namespace {
@@ -572,7 +574,11 @@ absl::StatusOr<JwtClaims> JwtVerifier::Verify(absl::string_view token, int64_t n
       }
     }
   }
-  claims.payload = std::move(payload_json);
+  // One line of JSON (a token's payload may hold newlines between values).
+  rapidjson::StringBuffer compact;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(compact);
+  payload.Accept(writer);
+  claims.payload.assign(compact.GetString(), compact.GetSize());
   return claims;
 }
 

@@ -97,7 +97,7 @@ struct JwtClaims {
                                     // space-separated string)
   bool has_groups = false;          // the token had the groups claim
   int64_t expires_at = 0;           // "exp" (0: none)
-  std::string payload;              // the claims, as JSON
+  std::string payload;              // the claims, as one line of JSON
 };
 
 class JwtVerifier {

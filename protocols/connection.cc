@@ -261,7 +261,12 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
         tcp.Close();
         break;
       }
-      if (result.opened) Open();
+      if (result.opened) {
+        if (std::unique_ptr<ClientIdentity> identity = codec_->TakeIdentity()) {
+          identity_ = std::move(identity);
+        }
+        Open();
+      }
       continue;
     }
     ++counters_.messages_in;

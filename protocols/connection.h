@@ -201,6 +201,10 @@ class Connection : private PeerTransport::Delegate {
   // place that policy lives: call it after a whole response is queued.
   void CloseIfCodecDone();
 
+  // Who the client proved to be at connect (a verified token), or null.
+  const ClientIdentity* identity() const { return identity_.get(); }
+  void set_identity(std::unique_ptr<ClientIdentity> identity) { identity_ = std::move(identity); }
+
   // Whatever the handler keeps with this connection (Workerman's dynamic
   // properties): c.user_data() = Session{...}; std::any_cast<Session>(&c.user_data()).
   std::any& user_data() { return user_data_; }
@@ -278,6 +282,7 @@ class Connection : private PeerTransport::Delegate {
   bool tls_counted_ = false;  // its TLS handshake (or that it has none) is in counters_
   CloseReason close_reason_ = CloseReason::kClient;
   std::any user_data_;
+  std::unique_ptr<ClientIdentity> identity_;
 };
 
 }  // namespace sockman

@@ -26,8 +26,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
-#include "engine/metrics.h"
 #include "engine/log_appender.h"
+#include "engine/metrics.h"
 #include "engine/reactor.h"
 #include "engine/socket_address.h"
 
@@ -149,10 +149,24 @@ struct DecodeResult {
   }
 };
 
+// Who a client proved to be when it connected (a verified token), for the
+// handlers that give clients uids and groups (docs/security.md).
+struct ClientIdentity {
+  std::string uid;                  // "" when the token named none
+  std::vector<std::string> groups;  // the token's groups claim
+  // The client may join only `groups`; else it is placed in them at open.
+  bool restrict_groups = false;
+  std::string claims;  // the token's claims, as one line of JSON
+};
+
 // One per connection; may keep state across calls (partial scans).
 class Codec {
  public:
   virtual ~Codec() = default;
+
+  // Who the client proved to be during an opening handshake that just
+  // succeeded (DecodeResult::opened), handed over once; null: nobody.
+  virtual std::unique_ptr<ClientIdentity> TakeIdentity() { return nullptr; }
 
   // Told once, before any Decode, who the peer is (for logs).
   virtual void Attach(const SocketAddress& peer) {}

@@ -353,6 +353,18 @@ const Hub::Client* Hub::Find(const Connection& connection) const {
   return it == by_connection_.end() ? nullptr : it->second;
 }
 
+namespace {
+
+// Whether a token's restriction (groups_claim with restrict_groups) lets
+// the client into `group`; the default group is everyone's.
+bool MayJoin(const Connection& connection, const std::string& group) {
+  const ClientIdentity* who = connection.identity();
+  return who == nullptr || !who->restrict_groups || group.empty() ||
+         std::find(who->groups.begin(), who->groups.end(), group) != who->groups.end();
+}
+
+}  // namespace
+
 void Hub::Add(Connection& connection, const std::string& initial_group) {
   if (Find(connection) != nullptr) return;
   std::string id = ClientId(connection);
@@ -361,11 +373,23 @@ void Hub::Add(Connection& connection, const std::string& initial_group) {
   client.id = id;
   client.connected_at = SystemClock().WallSeconds();
   by_connection_[&connection] = &client;
-  client.groups.insert(initial_group);
-  groups_[initial_group].insert(&client);
+  // A room the client's token does not allow: it starts in the default group.
+  const std::string& group = MayJoin(connection, initial_group) ? initial_group : "";
+  client.groups.insert(group);
+  groups_[group].insert(&client);
   bool first = clients_.size() == 1;
   WritePresence(client);
   if (first) RefreshPresence();
+  // Who a verified token says the client is: its uid, and the groups it is
+  // placed in (unless they only restrict where it may go).
+  if (const ClientIdentity* who = connection.identity()) {
+    if (ValidName(who->uid)) BindUid(connection, who->uid);
+    if (!who->restrict_groups) {
+      for (const std::string& named : who->groups) {
+        if (ValidName(named)) JoinGroup(connection, named);
+      }
+    }
+  }
 }
 
 void Hub::Remove(Connection& connection) {
@@ -386,7 +410,7 @@ bool Hub::Contains(const Connection& connection) const { return Find(connection)
 
 bool Hub::JoinGroup(Connection& connection, const std::string& group) {
   Client* client = Find(connection);
-  if (client == nullptr) return false;
+  if (client == nullptr || !MayJoin(connection, group)) return false;
   if (client->groups.contains(group)) return true;
   // Joining a named group from the default group alone is a move.
   if (!group.empty() && client->groups.size() == 1 && client->groups.contains("")) {

@@ -195,15 +195,6 @@ std::string ForwardedValue(absl::string_view value) {
   return quoted + "\"";
 }
 
-// The value of cookie `name` in a Cookie header, or "".
-absl::string_view CookieValue(absl::string_view header, absl::string_view name) {
-  for (absl::string_view pair : absl::StrSplit(header, ';')) {
-    pair = absl::StripAsciiWhitespace(pair);
-    if (absl::ConsumePrefix(&pair, name) && absl::ConsumePrefix(&pair, "=")) return pair;
-  }
-  return {};
-}
-
 class HttpProxy;
 class Exchange;
 

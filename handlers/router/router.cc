@@ -12,11 +12,14 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "handlers/module.h"
 #include "handlers/router/basic_auth.h"
 #include "protocols/binding.h"
 #include "protocols/http/compression.h"
 #include "protocols/http/http.h"
+#include "protocols/http/jwt_config.h"
 #include "protocols/http/syntax.h"
 #include "protocols/websocket/websocket_codec.h"
 
@@ -122,6 +125,9 @@ struct RouteEntry {
   // basic_auth: the users, copied into each worker (which remembers good
   // passwords in its copy).
   std::shared_ptr<const BasicAuthFile> auth;
+  // jwt: requests need a valid token; upgraded clients keep who it says.
+  std::shared_ptr<const JwtGate> jwt;
+  std::string jwt_digest;  // of its key files, for reload
   std::shared_ptr<const CorsPolicy> cors;
   std::string response_headers;  // rendered lines
   std::shared_ptr<const CompressionPolicy> compression;
@@ -152,6 +158,7 @@ class RouterFactory : public HandlerFactory {
     std::string digests;
     for (const RouteEntry& route : routes_) {
       if (route.auth != nullptr) digests += route.auth->digest();
+      digests += route.jwt_digest;
     }
     return digests;
   }
@@ -309,11 +316,22 @@ class Router : public Handler {
       if (head) Discard(*codec, state);
       return;
     }
+    std::unique_ptr<ClientIdentity> identity;
+    if (route.jwt != nullptr) {
+      JwtGate::Verdict verdict = route.jwt->Admit(request, absl::ToUnixSeconds(absl::Now()));
+      if (verdict.status != 0) {
+        SendHttpErrorPage(connection, verdict.status, verdict.headers);
+        if (head) Discard(*codec, state);
+        return;
+      }
+      identity = std::move(verdict.identity);
+    }
     Handler& handler = *live.handler;
     if (route.websocket) {
       // The route's own codec does the handshake (origins, subprotocols,
       // deflate) on this same request, then the route has the connection.
       state.owner = index;
+      if (identity != nullptr) connection.set_identity(std::move(identity));
       handler.OnConnect(connection);
       if (!connection.open()) return;
       connection.SwitchProtocol(*factory_.websocket(), factory_.websocket()->NewCodec(live.codec));
@@ -642,6 +660,13 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
       if (!loaded.ok()) return fail(i, "basic_auth.htpasswd_file", loaded.status().message());
       entry.auth = std::move(*loaded);
     }
+    if (route.has_jwt()) {
+      absl::StatusOr<std::shared_ptr<const JwtGate>> gate =
+          JwtGateFromConfig(route.jwt(), config_directory);
+      if (!gate.ok()) return fail(i, "jwt", gate.status().message());
+      entry.jwt = std::move(*gate);
+      entry.jwt_digest = JwtKeyFilesDigest(route.jwt(), config_directory);
+    }
 
     RouteSpec spec;
     spec.name = entry.name;
@@ -690,6 +715,13 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
       // service with this websocket block (and the service's real_ip).
       Service as_service;
       *as_service.mutable_websocket() = route.websocket();
+      if (route.has_jwt()) {
+        std::vector<std::string> offered(route.websocket().subprotocols().begin(),
+                                         route.websocket().subprotocols().end());
+        AddJwtSubprotocol(route.jwt(), offered);
+        as_service.mutable_websocket()->mutable_subprotocols()->Assign(offered.begin(),
+                                                                       offered.end());
+      }
       if (service.has_real_ip()) *as_service.mutable_real_ip() = service.real_ip();
       if (std::optional<FieldError> bad = websocket_binding->Check(as_service)) {
         return fail(i, bad->field, bad->message);

@@ -274,6 +274,10 @@ void Webhook::Opened(Connection& connection, const std::string& room) {
       if (!value.empty()) AddHeader(event.headers, absl::StrCat("X-Sockman-", name), value);
     }
   }
+  // A verified token's claims (jwt), one line of JSON.
+  if (const ClientIdentity* who = connection.identity()) {
+    AddHeader(event.headers, "X-Sockman-Auth-Claims", who->claims);
+  }
   Enqueue(c, std::move(event));
 }
 
@@ -371,6 +375,12 @@ void Webhook::Pump(uint64_t key) {
   if (c.connection != nullptr && hub_.Contains(*c.connection)) {
     c.groups = hub_.GroupsOf(*c.connection);
     c.session = hub_.SessionOf(*c.connection);
+    c.uid = hub_.UidOf(*c.connection);
+  }
+  if (!c.uid.empty()) {
+    h += "X-Sockman-Uid: ";
+    AppendFormEncoded(h, c.uid);
+    h += "\r\n";
   }
   if (!(c.groups.empty() || (c.groups.size() == 1 && c.groups[0].empty()))) {
     h += "X-Sockman-Room: ";

@@ -106,6 +106,7 @@ class Webhook {
     // As the hub last had them (kept for the close event).
     std::vector<std::string> groups;
     std::string session = "{}";
+    std::string uid;  // as it is now (as it last was, once closed)
     std::deque<Event> events;
     bool busy = false;  // an event in flight
   };

@@ -133,6 +133,36 @@ int HexDigitValue(char c) {
   return -1;
 }
 
+absl::string_view CookieValue(absl::string_view header, absl::string_view name) {
+  for (absl::string_view pair : absl::StrSplit(header, ';')) {
+    pair = absl::StripAsciiWhitespace(pair);
+    if (absl::ConsumePrefix(&pair, name) && absl::ConsumePrefix(&pair, "=")) return pair;
+  }
+  return {};
+}
+
+bool QueryParameter(absl::string_view query, absl::string_view name, std::string& value) {
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    if (!absl::ConsumePrefix(&pair, name) || !absl::ConsumePrefix(&pair, "=")) continue;
+    value.clear();
+    for (size_t i = 0; i < pair.size(); ++i) {
+      if (pair[i] == '+') {
+        value += ' ';
+      } else if (pair[i] != '%') {
+        value += pair[i];
+      } else {
+        int high = i + 2 < pair.size() ? HexDigitValue(pair[i + 1]) : -1;
+        int low = high >= 0 ? HexDigitValue(pair[i + 2]) : -1;
+        if (low < 0) return false;
+        value += static_cast<char>(high * 16 + low);
+        i += 2;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
 void SplitHostPort(absl::string_view host, absl::string_view& name, absl::string_view& port) {
   name = host;
   port = {};

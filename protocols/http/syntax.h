@@ -3,6 +3,8 @@
 #ifndef SOCKMAN_PROTOCOLS_HTTP_SYNTAX_H_
 #define SOCKMAN_PROTOCOLS_HTTP_SYNTAX_H_
 
+#include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace sockman {
@@ -30,6 +32,13 @@ int HexDigitValue(char c);
 
 // `s` without leading and trailing spaces and tabs (RFC 9110 5.6.3 OWS).
 absl::string_view TrimOws(absl::string_view s);
+
+// The value of cookie `name` in a Cookie header (RFC 6265 5.4), or "".
+absl::string_view CookieValue(absl::string_view header, absl::string_view name);
+
+// The first value of parameter `name` in a query ("a=1&b=2"), percent-
+// and plus-decoded; false when it is absent or badly escaped.
+bool QueryParameter(absl::string_view query, absl::string_view name, std::string& value);
 
 }  // namespace sockman
 

@@ -34,5 +34,22 @@ TEST(SyntaxTest, SplitHostPort) {
   EXPECT_EQ(split(""), "|");
 }
 
+TEST(SyntaxTest, CookieValue) {
+  EXPECT_EQ(CookieValue("a=1; token=xyz; b=2", "token"), "xyz");
+  EXPECT_EQ(CookieValue("tokenx=1;token=2", "token"), "2");
+  EXPECT_EQ(CookieValue("a=1", "token"), "");
+}
+
+TEST(SyntaxTest, QueryParameter) {
+  std::string value;
+  EXPECT_TRUE(QueryParameter("a=1&token=x%2Ey+z&token=2", "token", value));
+  EXPECT_EQ(value, "x.y z");
+  EXPECT_TRUE(QueryParameter("token=", "token", value));
+  EXPECT_EQ(value, "");
+  EXPECT_FALSE(QueryParameter("tokens=1&atoken=2", "token", value));
+  EXPECT_FALSE(QueryParameter("token=%zz", "token", value));
+  EXPECT_FALSE(QueryParameter("token=%4", "token", value));
+}
+
 }  // namespace
 }  // namespace sockman

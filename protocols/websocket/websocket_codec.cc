@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "openssl/sha.h"
 
 namespace sockman {
@@ -121,6 +123,15 @@ DecodeResult WebSocketCodec::Handshake(absl::string_view input) {
           ws_->allowed_origins.end()) {
     return refuse(403, "origin not allowed");
   }
+  if (ws_->jwt != nullptr) {
+    JwtGate::Verdict verdict = ws_->jwt->Admit(q, absl::ToUnixSeconds(absl::Now()));
+    if (verdict.status != 0) {
+      refusal_reason_ = std::move(verdict.reason);
+      refusal_headers_ = std::move(verdict.headers);
+      return refuse(verdict.status, refusal_reason_.c_str());
+    }
+    identity_ = std::move(verdict.identity);
+  }
   subprotocol_.clear();
   absl::string_view offered = q.Header("Sec-WebSocket-Protocol");
   for (const std::string& mine : ws_->subprotocols) {
@@ -197,8 +208,8 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
   if (input.size() - header < length) {
     // Fail fast: check the text that has arrived of an incomplete frame, so
     // invalid UTF-8 closes (1007) at once, not when the frame completes.
-    bool text = opcode == kText ||
-                (opcode == kContinuation && !message_binary_ && !message_compressed_);
+    bool text =
+        opcode == kText || (opcode == kContinuation && !message_binary_ && !message_compressed_);
     if (text && !rsv1) {
       if (partial_checked_ == 0) partial_utf8_ = opcode == kContinuation ? utf8_ : Utf8Validator();
       size_t have = input.size() - header;
@@ -301,8 +312,7 @@ DecodeResult WebSocketCodec::DecodeFrame(absl::string_view input, char* writable
   }
   // ASCII after a complete character is valid UTF-8 as it stands.
   bool checked = ascii && utf8_.Complete();
-  if (!message_binary_ && !checked &&
-      !utf8_.Feed(absl::string_view(message_).substr(feed_from))) {
+  if (!message_binary_ && !checked && !utf8_.Feed(absl::string_view(message_).substr(feed_from))) {
     return Fail(1007, "text message is not UTF-8");
   }
   if (!fin) return DecodeResult::Consumed(total);
@@ -384,6 +394,7 @@ void WebSocketCodec::EncodeError(const DecodeResult& error, std::string& out) {
     if (handshake_status_ == 426) {
       headers += "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
     }
+    headers += refusal_headers_;
     http_.EncodeResponse(handshake_status_, headers,
                          absl::StrCat(handshake_status_, " ", HttpReason(handshake_status_), ": ",
                                       error.reason, "\n"),

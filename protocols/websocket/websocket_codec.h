@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "protocols/http/http_codec.h"
+#include "protocols/http/jwt_gate.h"
 #include "protocols/protocol.h"
 #include "protocols/websocket/frame.h"
 #include "protocols/websocket/permessage_deflate.h"
@@ -33,6 +34,8 @@ struct WebSocketOptions final : ProtocolOptions {
   bool binary = false;                       // Send() sends binary frames
   bool deflate = false;                      // accept permessage-deflate offers
   HttpOptions handshake;                     // bounds the upgrade request
+  // The upgrade must carry a valid token (null: no authentication).
+  std::shared_ptr<const JwtGate> jwt;
 };
 
 // "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" for "dGhlIHNhbXBsZSBub25jZQ==" (RFC 6455 1.3).
@@ -79,6 +82,8 @@ class WebSocketCodec final : public Codec {
   void Attach(const SocketAddress& peer) override { http_.Attach(peer); }
   // The client a trusted proxy named in the upgrade request (real_ip).
   const SocketAddress* ClientAddress() const override { return http_.ClientAddress(); }
+  // Who a verified token says the client is (WebSocketOptions::jwt).
+  std::unique_ptr<ClientIdentity> TakeIdentity() override { return std::move(identity_); }
 
   bool open() const { return open_; }
   const HttpRequest& handshake() const { return http_.request(); }
@@ -109,6 +114,10 @@ class WebSocketCodec final : public Codec {
   std::string reply_;  // a 101, a pong or a close, until the next Decode
   std::string subprotocol_;
   int handshake_status_ = 0;  // the HTTP status of a refused handshake
+  // A refusal by the token check: its reason (the error's text) and headers.
+  std::string refusal_reason_;
+  std::string refusal_headers_;
+  std::unique_ptr<ClientIdentity> identity_;
   struct Deflate;
   std::unique_ptr<Deflate> deflate_;  // set when permessage-deflate was negotiated
   // The message being reassembled.
