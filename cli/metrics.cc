@@ -124,6 +124,12 @@ std::string WorkerMetricSamples(const WorkerMetricSources& sources) {
   samples.Counter("sockman_send_drops", c.send_failures);
   samples.Counter("sockman_accept_pauses", c.accept_pauses);
   samples.Counter("sockman_proxy_header_errors", c.proxy_header_errors);
+  if (c.ip_connection_refusals + c.ip_rate_refusals > 0) {  // exported once there was one
+    samples.Counter("sockman_ip_limit_refusals", c.ip_connection_refusals,
+                    {{"limit", "max_connections_per_ip"}});
+    samples.Counter("sockman_ip_limit_refusals", c.ip_rate_refusals,
+                    {{"limit", "new_connections_per_ip_per_second"}});
+  }
   samples.Counter("sockman_datagrams_dropped", c.datagrams_dropped);
   samples.Counter("sockman_backend_errors", handler.backend_errors());
   bool http = false;

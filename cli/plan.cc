@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/read_file.h"
+#include "engine/ip_limits.h"
 #include "engine/networks.h"
 #include "engine/tls.h"
 #include "handlers/router/router.h"
@@ -155,6 +156,18 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
     sp.server.idle_timeout_ms = limits.idle_timeout_ms();
+    if (limits.max_connections_per_ip() > 0 || limits.new_connections_per_ip_per_second() > 0) {
+      if (service.transport() == UDP) {
+        return file.ServiceError(i, "limits.max_connections_per_ip",
+                                 "is for stream services (UDP has no connections)");
+      }
+      // Mapped here, before fork: every worker of the service shares it.
+      absl::StatusOr<std::shared_ptr<IpLimits>> ip_limits =
+          IpLimits::Create({.max_per_ip = limits.max_connections_per_ip(),
+                            .new_per_second = limits.new_connections_per_ip_per_second()});
+      if (!ip_limits.ok()) return file.ServiceError(i, "limits", ip_limits.status().message());
+      sp.server.ip_limits = std::move(*ip_limits);
+    }
     if (plan.resolved.global().has_cluster()) {
       const Cluster& cluster = plan.resolved.global().cluster();
       ListenUri redis = *ParseRedisUri(cluster.redis());  // validated above

@@ -32,7 +32,7 @@ constexpr MetricFamily kFamilies[] = {
     {"sockman_connections_accepted", T::kCounter, "Client connections accepted."},
     {"sockman_connections_closed", T::kCounter,
      "Client connections closed, by reason (client, server, idle, heartbeat, protocol_error, "
-     "drain)."},
+     "drain, limit, auth)."},
     {"sockman_protocol_errors", T::kCounter,
      "Connections closed for breaking their protocol, by kind (malformed, too_large, timeout)."},
     {"sockman_messages_received", T::kCounter,
@@ -45,6 +45,8 @@ constexpr MetricFamily kFamilies[] = {
     {"sockman_accept_pauses", T::kCounter, "Times max_connections stopped accepting."},
     {"sockman_proxy_header_errors", T::kCounter,
      "PROXY protocol headers missing, malformed, late or from an untrusted peer."},
+    {"sockman_ip_limit_refusals", T::kCounter,
+     "Connections refused at accept by a per-IP limit, by limit."},
     {"sockman_datagrams_dropped", T::kCounter, "UDP datagrams over max_package_size."},
     {"sockman_backend_errors", T::kCounter,
      "Failed exchanges with backends (webhook requests, proxy upstreams)."},
@@ -64,6 +66,8 @@ constexpr MetricFamily kFamilies[] = {
      "Published messages this worker delivered to its own clients (from any publisher)."},
     {"sockman_broadcast_fanout_seconds", T::kHistogram,
      "From a publication on this node to its last recipient in this worker."},
+    {"sockman_auth_timeouts", T::kCounter,
+     "Clients closed for not authenticating within auth_timeout_ms."},
     {"sockman_bus_frames", T::kCounter,
      "Worker bus frames to and from the node's other workers, by direction (sent, received, "
      "dropped)."},

@@ -206,5 +206,62 @@ TEST_F(JwtTest, RoutesRefuseBeforeTheirHandler) {
       "HTTP/1.1 401"));
 }
 
+// auth_timeout_ms: a client that neither brought a token nor got a uid in
+// time is closed with 1008; a uid bound through the push API stops the clock.
+TEST(AuthTimeoutTest, UnauthenticatedClientsAreClosedWith1008) {
+  auto server = SockmanProcess::Start(R"(
+service { name: "lobby" listen: "ws://127.0.0.1:0"
+  broadcast { auth_timeout_ms: 400 notify_join: "join {client_id}" } }
+service { name: "api" listen: "http://127.0.0.1:0" push { service: "lobby" } }
+service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
+)",
+                                      "auth_timeout", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto open = [&](TestClient& client) {
+    client.Send(
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    for (std::string line = client.ReadLine(); line != "\r" && !client.eof();
+         line = client.ReadLine()) {
+    }
+    std::string header = client.ReadExactly(2);  // "join ID" (text, < 126 bytes)
+    return client.ReadExactly(static_cast<unsigned char>(header[1]));
+  };
+  TestClient anonymous((*server)->port("lobby")), bound((*server)->port("lobby"));
+  open(anonymous);
+  std::string id = open(bound).substr(5);
+  std::string bind = Shell(absl::StrCat("curl -s -m 5 -X PUT --data-binary dave http://127.0.0.1:",
+                                        (*server)->port("api"), "/clients/", id, "/uid"));
+  EXPECT_TRUE(absl::StrContains(bind, "1")) << bind;
+  // The anonymous one (after bound's join notice): a close frame, 1008
+  // with the reason, then EOF.
+  std::string frame;
+  for (int i = 0; i < 3 && (frame.empty() || frame[0] != '\x88'); ++i) {
+    frame = anonymous.ReadExactly(2, 3000);
+    if (frame.size() < 2) break;
+    frame += anonymous.ReadExactly(static_cast<unsigned char>(frame[1]) & 0x7f, 3000);
+  }
+  EXPECT_EQ(frame, std::string("\x88\x18\x03\xf0"
+                               "authentication timeout",
+                               26));
+  EXPECT_TRUE(anonymous.WaitClosed(3000));
+  // The bound one stays, past the deadline.
+  usleep(600'000);
+  bound.Send(std::string("\x81\x82\0\0\0\0hi", 8));
+  EXPECT_EQ(bound.ReadExactly(4, 3000), "\x81\x02hi");
+  anonymous.Close();  // its side of the close: the server's connection ends
+  auto scrape = [&] {
+    return Shell(
+        absl::StrCat("curl -s -m 5 http://127.0.0.1:", (*server)->port("metrics"), "/metrics"));
+  };
+  const std::string closed =
+      "sockman_connections_closed_total{service=\"lobby\",worker=\"0\",reason=\"auth\"} 1\n";
+  std::string metrics = PollUntilContains(scrape, closed);
+  EXPECT_TRUE(absl::StrContains(metrics, closed)) << metrics;
+  EXPECT_TRUE(
+      absl::StrContains(metrics, "sockman_auth_timeouts_total{service=\"lobby\",worker=\"0\"} 1\n"))
+      << metrics;
+}
+
 }  // namespace
 }  // namespace sockman::testing

@@ -96,7 +96,7 @@ bool Connection::SendEncoded(absl::Span<const absl::string_view> parts) {
 
 absl::string_view CloseReasonName(CloseReason reason) {
   static constexpr absl::string_view kNames[kCloseReasons] = {
-      "client", "server", "idle", "heartbeat", "protocol_error", "drain"};
+      "client", "server", "idle", "heartbeat", "protocol_error", "drain", "limit", "auth"};
   return kNames[static_cast<int>(reason)];
 }
 
@@ -146,6 +146,15 @@ void Connection::CloseWith(bool going_away) {
   // close, which waits (close_timeout_ms) for the peer to finish its side.
   encoded_.clear();
   codec_->EncodeClose(going_away, encoded_);
+  if (!encoded_.empty()) transport_->Send(encoded_);
+  transport_->Close();
+}
+
+void Connection::CloseWithStatus(uint16_t code, absl::string_view reason, CloseReason why) {
+  if (!transport_->open()) return;
+  set_close_reason(why);
+  encoded_.clear();
+  codec_->EncodeCloseStatus(code, reason, encoded_);
   if (!encoded_.empty()) transport_->Send(encoded_);
   transport_->Close();
 }

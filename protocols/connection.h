@@ -61,8 +61,18 @@ class ConnectionEvents {
 // Why a connection closed, for metrics: the peer went (or the socket
 // failed), or the server closed it: at the handler's or protocol's wish, idle,
 // silent past its heartbeat, after a protocol error, or draining.
-enum class CloseReason : uint8_t { kClient, kServer, kIdle, kHeartbeat, kProtocol, kDrain };
-inline constexpr int kCloseReasons = 6;
+// A limit (rate, per-IP) or a missing authentication closed it too.
+enum class CloseReason : uint8_t {
+  kClient,
+  kServer,
+  kIdle,
+  kHeartbeat,
+  kProtocol,
+  kDrain,
+  kLimit,
+  kAuth
+};
+inline constexpr int kCloseReasons = 8;
 absl::string_view CloseReasonName(CloseReason reason);  // "client", "idle", ...
 
 // Per-worker counters shared by the connections of one service.
@@ -82,6 +92,10 @@ struct ServiceCounters {
   // PROXY protocol: a trusted peer's header missing, malformed or late, or
   // a header from a peer not trusted to send one.
   uint64_t proxy_header_errors = 0;
+  // Connections refused at accept by per-IP limits: max_connections_per_ip,
+  // new_connections_per_ip_per_second.
+  uint64_t ip_connection_refusals = 0;
+  uint64_t ip_rate_refusals = 0;
   uint64_t closed[kCloseReasons] = {};  // by CloseReason
   // Protocol errors by ProtocolError (kMalformed, kTooLarge, kTimeout).
   uint64_t protocol_errors_by_kind[4] = {};
@@ -142,6 +156,9 @@ class Connection : private PeerTransport::Delegate {
   void Close(absl::string_view last_message);
   // The same, saying the server is going away (WebSocket 1001).
   void CloseGoingAway() { CloseWith(/*going_away=*/true); }
+  // The same, saying why (a WebSocket close frame with `code` and
+  // `reason`), counted in metrics as `why`.
+  void CloseWithStatus(uint16_t code, absl::string_view reason, CloseReason why);
   // Closes at once; queued output is lost.
   void Destroy();
   // Why the server is about to close it (idle, heartbeat): what metrics

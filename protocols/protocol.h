@@ -229,6 +229,11 @@ class Codec {
   // (a WebSocket close frame: 1001 when `going_away`, the worker stopping;
   // 1000 otherwise). Nothing by default.
   virtual void EncodeClose(bool going_away, std::string& out) {}
+  // The same, saying why: a WebSocket close frame with `code` (a policy's,
+  // e.g. 1008) and `reason` (at most 123 bytes). By default EncodeClose's.
+  virtual void EncodeCloseStatus(uint16_t code, absl::string_view reason, std::string& out) {
+    EncodeClose(/*going_away=*/false, out);
+  }
   // True when a draining worker should close this connection at once (after
   // EncodeClose) rather than wait for it to finish on its own.
   virtual bool CloseOnDrain() const { return false; }
@@ -265,7 +270,17 @@ class Protocol {
   // Runs once in each worker that serves this protocol, before its first
   // connection (per-process state such as HTTP's cached Date header).
   virtual void StartWorker(Reactor& reactor) const {}
+
+  // What a connection refused at accept by a per-client limit is told
+  // before it is closed (HTTP: a 429), on plain TCP only; "" by default.
+  virtual absl::string_view RefusalAtAccept() const { return {}; }
 };
+
+// The 429 an HTTP-speaking protocol answers a refused connection with.
+inline constexpr absl::string_view kHttpTooManyConnections =
+    "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: 50\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    "429 Too Many Requests: too many connections from you\n";
 
 // Protocols by scheme. Filled by static registration before main(); read-only
 // afterwards.

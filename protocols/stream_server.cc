@@ -6,6 +6,8 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "protocols/proxy_header.h"
 
 namespace sockman {
@@ -161,6 +163,10 @@ void StreamServer::FinishWait(uint64_t id, const char* error, std::optional<Sock
 }
 
 void StreamServer::Start(UniqueFd fd, const SocketAddress& peer, bool refuse_proxy_header) {
+  if (options_.ip_limits != nullptr) {
+    IpLimits::Verdict verdict = options_.ip_limits->Admit(peer, absl::ToUnixSeconds(absl::Now()));
+    if (verdict != IpLimits::kAdmitted) return RefuseAtAccept(std::move(fd), peer, verdict);
+  }
   uint64_t id = next_id_++;
   auto connection = Connection::Create(
       reactor_, id, *options_.protocol, options_.codec, events_, counters_,
@@ -183,9 +189,31 @@ void StreamServer::Start(UniqueFd fd, const SocketAddress& peer, bool refuse_pro
   ref.Accepted();
 }
 
+void StreamServer::RefuseAtAccept(UniqueFd fd, const SocketAddress& peer,
+                                  IpLimits::Verdict verdict) {
+  bool rate = verdict == IpLimits::kTooFast;
+  ++(rate ? counters_.ip_rate_refusals : counters_.ip_connection_refusals);
+  limit_log_.Log(LogSeverity::kInfo, reactor_.NowMs(),
+                 absl::StrCat("connection from ", peer.ToString(), " refused: ",
+                              rate ? "new_connections_per_ip_per_second" : "max_connections_per_ip",
+                              " reached"));
+  absl::string_view refusal = options_.protocol->RefusalAtAccept();
+  if (!refusal.empty() && options_.tls == nullptr) {
+    // Best effort, never waiting: a fresh socket's buffer takes it whole.
+    (void)::send(fd.get(), refusal.data(), refusal.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd.get(), SHUT_WR);
+    // Unread input makes close() reset the connection, which can destroy
+    // the answer in flight: take what arrived so far.
+    char sink[4096];
+    while (::recv(fd.get(), sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+    }
+  }
+}  // `fd` closes here
+
 void StreamServer::Remove(Connection& connection) {
   auto it = connections_.find(connection.id());
   if (it == connections_.end()) return;
+  if (options_.ip_limits != nullptr) options_.ip_limits->Release(connection.peer_address());
   reactor_.DeleteLater(std::move(it->second));
   connections_.erase(it);
   if (!stopping_ && options_.max_connections > 0 && open_count() < options_.max_connections) {

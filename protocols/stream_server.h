@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/base/logging.h"
+#include "engine/ip_limits.h"
 #include "engine/listener.h"
 #include "engine/networks.h"
 #include "engine/reactor.h"
@@ -55,6 +56,9 @@ struct StreamServerOptions {
   HeartbeatOptions heartbeat;
   std::shared_ptr<const TlsContext> tls;  // set: connections speak TLS
   ProxyProtocolOptions proxy_protocol;
+  // Per-client-address limits shared by the service's workers (null: none):
+  // a connection over them is refused at accept, after any PROXY header.
+  std::shared_ptr<IpLimits> ip_limits;
 };
 
 class StreamServer : public Server {
@@ -96,6 +100,9 @@ class StreamServer : public Server {
   // trusted to send one, else starts the connection.
   void Accept(UniqueFd fd, const SocketAddress& peer);
   void Start(UniqueFd fd, const SocketAddress& peer, bool refuse_proxy_header);
+  // A connection a per-IP limit refused: counted, logged (at a rate), told
+  // so if the protocol has words for it, closed.
+  void RefuseAtAccept(UniqueFd fd, const SocketAddress& peer, IpLimits::Verdict verdict);
   // A trusted peer's socket until its PROXY header has arrived (peeked, so
   // that nothing after it is read: TLS starts clean).
   class HeaderWait : public Reactor::Watcher {
@@ -128,6 +135,7 @@ class StreamServer : public Server {
   absl::flat_hash_map<uint64_t, std::unique_ptr<HeaderWait>> waiting_;
   uint64_t next_wait_id_ = 1;
   RateLimitedLog proxy_log_;
+  RateLimitedLog limit_log_;
   ServiceCounters counters_;
   uint64_t next_id_ = 1;
   bool stopping_ = false;

@@ -157,6 +157,7 @@ void Hub::AppendMetrics(MetricSamples& samples) const {
   samples.Counter("sockman_broadcast_publishes", publishes_);
   samples.Counter("sockman_broadcast_deliveries", deliveries_);
   samples.Histogram("sockman_broadcast_fanout_seconds", fanout_);
+  samples.Counter("sockman_auth_timeouts", auth_timeouts_);
   if (redis_ == nullptr) return;
   samples.Gauge("sockman_redis_up", redis_->connected() ? 1 : 0, {{"client", "commands"}});
   samples.Gauge("sockman_redis_up", subscriber_->connected() ? 1 : 0, {{"client", "subscriber"}});
@@ -390,12 +391,14 @@ void Hub::Add(Connection& connection, const std::string& initial_group) {
       }
     }
   }
+  if (auth_timeout_ms_ > 0) RequireAuthentication(connection, auth_timeout_ms_);
 }
 
 void Hub::Remove(Connection& connection) {
   Client* client = Find(connection);
   if (client == nullptr) return;
   removing_ = client;
+  reactor_.CancelTimer(client->auth_timer);
   while (!client->groups.empty()) Leave(*client, *client->groups.begin());
   Unbind(*client);
   removing_ = nullptr;
@@ -454,9 +457,30 @@ std::vector<std::string> Hub::GroupsOf(const Connection& connection) const {
   return std::vector<std::string>(client->groups.begin(), client->groups.end());
 }
 
+void Hub::RequireAuthentication(Connection& connection, int64_t timeout_ms) {
+  Client* client = Find(connection);
+  if (client == nullptr || connection.identity() != nullptr || !client->uid.empty()) return;
+  client->auth_timer = reactor_.AddTimer(timeout_ms, [this, id = client->id] {
+    auto it = clients_.find(id);
+    if (it == clients_.end()) return;
+    it->second.auth_timer = kNoTimer;
+    ++auth_timeouts_;
+    it->second.connection->CloseWithStatus(1008, "authentication timeout", CloseReason::kAuth);
+  });
+}
+
+void Hub::MarkAuthenticated(Connection& connection) {
+  Client* client = Find(connection);
+  if (client == nullptr || client->auth_timer == kNoTimer) return;
+  reactor_.CancelTimer(client->auth_timer);
+  client->auth_timer = kNoTimer;
+}
+
 void Hub::BindUid(Connection& connection, const std::string& uid) {
   Client* client = Find(connection);
-  if (client == nullptr || client->uid == uid) return;
+  if (client == nullptr) return;
+  MarkAuthenticated(connection);  // a uid is who the client is
+  if (client->uid == uid) return;
   Unbind(*client);
   client->uid = uid;
   uids_[uid].insert(client);

@@ -111,19 +111,31 @@ class Hub {
   struct ClientLimits {
     size_t max_groups_per_client = kMaxGroupsPerClient;
     size_t max_session_size = kMaxSessionSize;
+    // A client must authenticate within this (RequireAuthentication); 0: never.
+    int64_t auth_timeout_ms = 0;
   };
   // The limits a handler's options (BroadcastOptions, WebhookOptions) set:
-  // groups 1-4096, session 16-1048576 bytes; unset fields keep the defaults.
+  // groups 1-4096, session 16-1048576 bytes, auth_timeout_ms 0-3600000;
+  // unset fields keep the defaults.
   template <typename Options>
   static absl::StatusOr<ClientLimits> LimitsFrom(const Options& options) {
-    return CheckLimits(options.has_max_groups_per_client(), options.max_groups_per_client(),
-                       options.has_max_session_size(), options.max_session_size());
+    absl::StatusOr<ClientLimits> limits =
+        CheckLimits(options.has_max_groups_per_client(), options.max_groups_per_client(),
+                    options.has_max_session_size(), options.max_session_size());
+    if (limits.ok() && options.has_auth_timeout_ms()) {
+      if (options.auth_timeout_ms() > 3'600'000) {
+        return absl::InvalidArgumentError("auth_timeout_ms must be at most 3600000 (an hour)");
+      }
+      limits->auth_timeout_ms = options.auth_timeout_ms();
+    }
+    return limits;
   }
 
   // Sets this worker's per-client limits (its handler's config).
   void SetLimits(const ClientLimits& limits) {
     max_groups_ = limits.max_groups_per_client;
     max_session_ = limits.max_session_size;
+    auth_timeout_ms_ = limits.auth_timeout_ms;
   }
   size_t max_groups_per_client() const { return max_groups_; }
   size_t max_session_size() const { return max_session_; }
@@ -150,6 +162,13 @@ class Hub {
   // The client's groups, sorted (empty if not added).
   std::vector<std::string> GroupsOf(const Connection& connection) const;
   void BindUid(Connection& connection, const std::string& uid);
+  // Closes the client (WebSocket 1008 "authentication timeout") unless it
+  // authenticates within `timeout_ms`: a verified token at connect, a uid
+  // bound (BindUid), or MarkAuthenticated (a webhook's X-Sockman-Auth: ok).
+  void RequireAuthentication(Connection& connection, int64_t timeout_ms);
+  void MarkAuthenticated(Connection& connection);
+  // Clients closed so, for metrics.
+  uint64_t auth_timeouts() const { return auth_timeouts_; }
   void UnbindUid(Connection& connection);
   std::string UidOf(const Connection& connection) const;
   // The client's session, a JSON object ("{}" when empty or not added).
@@ -191,7 +210,8 @@ class Hub {
     std::set<std::string> groups;
     std::string uid;
     std::string session = "{}";
-    int64_t connected_at = 0;  // unix seconds
+    int64_t connected_at = 0;       // unix seconds
+    TimerId auth_timer = kNoTimer;  // RequireAuthentication's deadline
   };
   struct Pending {
     int waiting = 0;
@@ -262,6 +282,7 @@ class Hub {
   std::map<std::string, std::string> hubs_;  // service -> hub
   size_t max_groups_ = kMaxGroupsPerClient;
   size_t max_session_ = kMaxSessionSize;
+  int64_t auth_timeout_ms_ = 0;
   std::string id_prefix_;
   absl::node_hash_map<std::string, Client> clients_;  // by client id
   absl::flat_hash_map<const Connection*, Client*> by_connection_;
@@ -272,6 +293,7 @@ class Hub {
   uint64_t next_request_ = 1;
   uint64_t publishes_ = 0;
   uint64_t deliveries_ = 0;
+  uint64_t auth_timeouts_ = 0;
   // Publications this worker delivered from this node: from Publish (here
   // or in another worker) to the last recipient here.
   LatencyHistogram fanout_;

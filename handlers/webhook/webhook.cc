@@ -444,6 +444,10 @@ void Webhook::Answered(uint64_t key, Backend& backend, Event event,
 
 void Webhook::Apply(Client& client, const HttpClientResponse& response) {
   Connection& connection = *client.connection;
+  // The backend vouches for the client (auth_timeout_ms stops counting).
+  if (absl::EqualsIgnoreCase(response.Header("X-Sockman-Auth"), "ok")) {
+    hub_.MarkAuthenticated(connection);
+  }
   std::vector<absl::string_view> updates = response.Headers("X-Sockman-Set-Session");
   if (!updates.empty()) {
     // "key=value&gone=" -> {"key":"value","gone":null}, merged into the session.

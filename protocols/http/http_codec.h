@@ -297,6 +297,7 @@ class HttpProtocol : public Protocol {
   }
   const ProtocolTraits& traits() const override;
   void StartWorker(Reactor& reactor) const override;
+  absl::string_view RefusalAtAccept() const override { return kHttpTooManyConnections; }
 };
 
 }  // namespace sockman

@@ -369,6 +369,16 @@ void WebSocketCodec::EncodeClose(bool going_away, std::string& out) {
   EncodeFrame(kClose, absl::string_view(payload, 2), out);
 }
 
+void WebSocketCodec::EncodeCloseStatus(uint16_t code, absl::string_view reason, std::string& out) {
+  if (!open_) return;
+  // RFC 6455 5.5: a control payload is at most 125 bytes; the reason is text.
+  reason = reason.substr(0, 123);
+  while (!reason.empty() && !IsUtf8(reason)) reason.remove_suffix(1);
+  std::string payload = {static_cast<char>(code >> 8), static_cast<char>(code)};
+  payload.append(reason.data(), reason.size());
+  EncodeFrame(kClose, payload, out);
+}
+
 void WebSocketCodec::EncodeHeartbeat(absl::string_view ping_data, std::string& out) {
   if (!open_) return;
   if (ping_data.empty()) {

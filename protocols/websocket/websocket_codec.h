@@ -72,6 +72,7 @@ class WebSocketCodec final : public Codec {
   void EncodeError(const DecodeResult& error, std::string& out) override;
   // Once open: a close frame, 1000 or (going away) 1001.
   void EncodeClose(bool going_away, std::string& out) override;
+  void EncodeCloseStatus(uint16_t code, absl::string_view reason, std::string& out) override;
   // Open WebSocket connections are long-lived: a draining worker closes them
   // (1001) so clients reconnect to a live worker.
   bool CloseOnDrain() const override { return open_; }
@@ -144,6 +145,7 @@ class WebSocketProtocol : public Protocol {
   }
   const ProtocolTraits& traits() const override;
   void StartWorker(Reactor& reactor) const override;
+  absl::string_view RefusalAtAccept() const override { return kHttpTooManyConnections; }
 };
 
 }  // namespace sockman
