@@ -124,6 +124,11 @@ std::string WorkerMetricSamples(const WorkerMetricSources& sources) {
   samples.Counter("sockman_send_drops", c.send_failures);
   samples.Counter("sockman_accept_pauses", c.accept_pauses);
   samples.Counter("sockman_proxy_header_errors", c.proxy_header_errors);
+  if (c.rate_dropped + c.rate_paused + c.rate_closed > 0) {  // exported once there was one
+    samples.Counter("sockman_rate_limited", c.rate_dropped, {{"action", "drop"}});
+    samples.Counter("sockman_rate_limited", c.rate_paused, {{"action", "pause"}});
+    samples.Counter("sockman_rate_limited", c.rate_closed, {{"action", "close"}});
+  }
   if (c.ip_connection_refusals + c.ip_rate_refusals > 0) {  // exported once there was one
     samples.Counter("sockman_ip_limit_refusals", c.ip_connection_refusals,
                     {{"limit", "max_connections_per_ip"}});

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 
 #include "absl/strings/match.h"
@@ -30,6 +31,49 @@ std::string FileDigest(const std::string& path) {
   SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
   OPENSSL_cleanse(content.data(), content.size());
   return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
+}
+
+}  // namespace
+
+namespace {
+
+// `rate_limit { ... }` checked and turned into the connections' policy.
+absl::StatusOr<RateLimitPolicy> RatePolicyFromConfig(const RateLimit& config,
+                                                     const Protocol& protocol, bool udp) {
+  if (protocol.traits().request_response || udp) {
+    return absl::InvalidArgumentError(
+        "is for message protocols over streams (websocket, text, frame, tcp)");
+  }
+  RateLimitPolicy policy;
+  double rate = config.messages_per_second();
+  if (!(rate >= 0 && rate <= 1e6)) {
+    return absl::InvalidArgumentError("messages_per_second must be between 0 and 1000000");
+  }
+  if (config.bytes_per_second() > (uint64_t{1} << 30)) {
+    return absl::InvalidArgumentError("bytes_per_second must be at most 1073741824");
+  }
+  if (rate == 0 && config.bytes_per_second() == 0) {
+    return absl::InvalidArgumentError("needs messages_per_second or bytes_per_second");
+  }
+  policy.messages_per_second = rate;
+  policy.message_burst = config.has_burst() ? config.burst() : std::max(1.0, std::ceil(rate));
+  if (rate > 0 && policy.message_burst < 1) {
+    return absl::InvalidArgumentError("burst must be at least 1");
+  }
+  policy.bytes_per_second = static_cast<double>(config.bytes_per_second());
+  policy.byte_burst = static_cast<double>(config.has_bytes_burst() ? config.bytes_burst()
+                                                                   : config.bytes_per_second());
+  switch (config.action()) {
+    case RateLimit::PAUSE:
+      policy.action = RateLimitPolicy::Action::kPause;
+      break;
+    case RateLimit::CLOSE:
+      policy.action = RateLimitPolicy::Action::kClose;
+      break;
+    default:
+      policy.action = RateLimitPolicy::Action::kDrop;
+  }
+  return policy;
 }
 
 }  // namespace
@@ -156,6 +200,12 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
     sp.server.idle_timeout_ms = limits.idle_timeout_ms();
+    if (service.has_rate_limit()) {
+      absl::StatusOr<RateLimitPolicy> policy =
+          RatePolicyFromConfig(service.rate_limit(), *sp.protocol, service.transport() == UDP);
+      if (!policy.ok()) return file.ServiceError(i, "rate_limit", policy.status().message());
+      sp.server.rate_limit = std::make_shared<const RateLimitPolicy>(*policy);
+    }
     if (limits.max_connections_per_ip() > 0 || limits.new_connections_per_ip_per_second() > 0) {
       if (service.transport() == UDP) {
         return file.ServiceError(i, "limits.max_connections_per_ip",

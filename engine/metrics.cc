@@ -45,6 +45,9 @@ constexpr MetricFamily kFamilies[] = {
     {"sockman_accept_pauses", T::kCounter, "Times max_connections stopped accepting."},
     {"sockman_proxy_header_errors", T::kCounter,
      "PROXY protocol headers missing, malformed, late or from an untrusted peer."},
+    {"sockman_rate_limited", T::kCounter,
+     "Messages over a connection's rate_limit, by action (drop: dropped; pause: reading "
+     "paused; close: connection closed)."},
     {"sockman_ip_limit_refusals", T::kCounter,
      "Connections refused at accept by a per-IP limit, by limit."},
     {"sockman_datagrams_dropped", T::kCounter, "UDP datagrams over max_package_size."},

@@ -186,6 +186,57 @@ void Connection::SendHeartbeat(absl::string_view ping_data) {
   transport_->Send(encoded_);
 }
 
+void Connection::set_rate_limit(const RateLimitPolicy* policy) {
+  if (policy == nullptr) {
+    rate_.reset();
+    return;
+  }
+  rate_ = std::make_unique<RateBuckets>(
+      RateBuckets{policy, policy->message_burst, policy->byte_burst, reactor_.NowMs()});
+}
+
+bool Connection::AdmitRate(size_t size) {
+  RateBuckets& b = *rate_;
+  const RateLimitPolicy& p = *b.policy;
+  int64_t now = reactor_.NowMs();
+  double seconds = static_cast<double>(now - b.refilled_ms) / 1000.0;
+  b.refilled_ms = now;
+  if (p.messages_per_second > 0) {
+    b.messages = std::min(p.message_burst, b.messages + seconds * p.messages_per_second);
+  }
+  if (p.bytes_per_second > 0) {
+    b.bytes = std::min(p.byte_burst, b.bytes + seconds * p.bytes_per_second);
+  }
+  double cost = static_cast<double>(size);
+  bool enough = (p.messages_per_second <= 0 || b.messages >= 1) &&
+                (p.bytes_per_second <= 0 || b.bytes >= cost);
+  if (p.action != RateLimitPolicy::Action::kPause && !enough) {
+    if (p.action == RateLimitPolicy::Action::kDrop) {
+      ++counters_.rate_dropped;
+    } else {
+      ++counters_.rate_closed;
+      CloseWithStatus(1008, "rate limit exceeded", CloseReason::kLimit);
+    }
+    return false;
+  }
+  if (p.messages_per_second > 0) b.messages -= 1;
+  if (p.bytes_per_second > 0) b.bytes -= cost;
+  if (p.action == RateLimitPolicy::Action::kPause && (b.messages < 0 || b.bytes < 0)) {
+    // In debt: read nothing more until the buckets are back at zero.
+    double wait = 0;
+    if (b.messages < 0) wait = -b.messages / p.messages_per_second;
+    if (b.bytes < 0) wait = std::max(wait, -b.bytes / p.bytes_per_second);
+    ++counters_.rate_paused;
+    rate_paused_ = true;
+    transport_->PauseRecv();
+    AddTimer(static_cast<int64_t>(wait * 1000.0) + 1, [this] {
+      rate_paused_ = false;
+      if (!handler_paused_) transport_->ResumeRecv();
+    });
+  }
+  return true;
+}
+
 TimerId Connection::AddTimer(int64_t delay_ms, std::function<void()> callback) {
   if (timers_.size() >= 16) {
     // Forget timers that already fired so the list stays short.
@@ -276,6 +327,11 @@ void Connection::OnData(PeerTransport& tcp, Buffer& input) {
         }
         Open();
       }
+      continue;
+    }
+    if (rate_ != nullptr && !AdmitRate(result.message.size())) {
+      if (!tcp.open()) break;
+      input.Consume(result.consumed);  // dropped
       continue;
     }
     ++counters_.messages_in;

@@ -75,6 +75,22 @@ enum class CloseReason : uint8_t {
 inline constexpr int kCloseReasons = 8;
 absl::string_view CloseReasonName(CloseReason reason);  // "client", "idle", ...
 
+// Token buckets on what one connection may send (config `rate_limit`): a
+// message costs one message token and its size in byte tokens; buckets
+// refill at their rate up to their burst.
+struct RateLimitPolicy {
+  enum class Action : uint8_t {
+    kDrop,   // a message without tokens is dropped (counted)
+    kPause,  // every message is delivered; reading stops until the debt is paid
+    kClose,  // the connection is closed (WebSocket 1008 "rate limit exceeded")
+  };
+  double messages_per_second = 0;  // 0: messages unlimited
+  double message_burst = 0;
+  double bytes_per_second = 0;  // 0: bytes unlimited
+  double byte_burst = 0;
+  Action action = Action::kDrop;
+};
+
 // Per-worker counters shared by the connections of one service.
 struct ServiceCounters {
   uint64_t connections_accepted = 0;
@@ -96,6 +112,10 @@ struct ServiceCounters {
   // new_connections_per_ip_per_second.
   uint64_t ip_connection_refusals = 0;
   uint64_t ip_rate_refusals = 0;
+  // rate_limit: messages dropped, pauses, connections closed.
+  uint64_t rate_dropped = 0;
+  uint64_t rate_paused = 0;
+  uint64_t rate_closed = 0;
   uint64_t closed[kCloseReasons] = {};  // by CloseReason
   // Protocol errors by ProtocolError (kMalformed, kTooLarge, kTimeout).
   uint64_t protocol_errors_by_kind[4] = {};
@@ -183,8 +203,16 @@ class Connection : private PeerTransport::Delegate {
   void Uncork() { transport_->Uncork(); }
 
   // Stop and restart delivering messages (flow control).
-  void PauseRecv() { transport_->PauseRecv(); }
-  void ResumeRecv() { transport_->ResumeRecv(); }
+  // The handler's backpressure. Reading resumes once neither the handler
+  // nor a rate_limit pause holds it.
+  void PauseRecv() {
+    handler_paused_ = true;
+    transport_->PauseRecv();
+  }
+  void ResumeRecv() {
+    handler_paused_ = false;
+    if (!rate_paused_) transport_->ResumeRecv();
+  }
 
   // Timers that are cancelled automatically when the connection closes.
   TimerId AddTimer(int64_t delay_ms, std::function<void()> callback);
@@ -217,6 +245,10 @@ class Connection : private PeerTransport::Delegate {
   // for close; without lingering when the peer sends nothing more). The one
   // place that policy lives: call it after a whole response is queued.
   void CloseIfCodecDone();
+
+  // Applies a rate limit to the messages the peer sends from now on (null:
+  // none); `policy` must outlive the connection.
+  void set_rate_limit(const RateLimitPolicy* policy);
 
   // Who the client proved to be at connect (a verified token), or null.
   const ClientIdentity* identity() const { return identity_.get(); }
@@ -300,6 +332,19 @@ class Connection : private PeerTransport::Delegate {
   CloseReason close_reason_ = CloseReason::kClient;
   std::any user_data_;
   std::unique_ptr<ClientIdentity> identity_;
+  // rate_limit's buckets (null: no limit).
+  struct RateBuckets {
+    const RateLimitPolicy* policy;
+    double messages;  // tokens (negative: a pause's debt)
+    double bytes;
+    int64_t refilled_ms;
+  };
+  std::unique_ptr<RateBuckets> rate_;
+  bool handler_paused_ = false;  // PauseRecv
+  bool rate_paused_ = false;     // rate_limit PAUSE, until its timer
+  // Whether a message of `size` bytes may be delivered now; applies the
+  // policy's action when it may not (or, pausing, when it ran into debt).
+  bool AdmitRate(size_t size);
 };
 
 }  // namespace sockman

@@ -179,6 +179,7 @@ void StreamServer::Start(UniqueFd fd, const SocketAddress& peer, bool refuse_pro
   ++counters_.connections_accepted;
   Connection& ref = **connection;
   if (refuse_proxy_header) ref.RefuseProxyHeader();
+  if (options_.rate_limit != nullptr) ref.set_rate_limit(options_.rate_limit.get());
   connections_.emplace(id, std::move(*connection));
   if (silence_) silence_->Add(id, ref.last_recv_ms());
   if (idle_) idle_->Add(id, ref.last_active_ms());

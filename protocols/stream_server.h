@@ -59,6 +59,8 @@ struct StreamServerOptions {
   // Per-client-address limits shared by the service's workers (null: none):
   // a connection over them is refused at accept, after any PROXY header.
   std::shared_ptr<IpLimits> ip_limits;
+  // Token buckets on every connection's messages (null: none).
+  std::shared_ptr<const RateLimitPolicy> rate_limit;
 };
 
 class StreamServer : public Server {

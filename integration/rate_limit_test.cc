@@ -1,0 +1,128 @@
+// Per-connection rate limits on the real binary, each action measured: a
+// flooding client gets its burst and its rate and no more (within 5%),
+// PAUSE delivers everything at the rate, CLOSE closes a WebSocket with 1008.
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "integration/testing/sockman_process.h"
+
+namespace sockman::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// Echoed lines until none comes for `quiet_ms`.
+int CountEchoes(TestClient& client, int quiet_ms = 500) {
+  int n = 0;
+  while (!client.ReadLine(quiet_ms).empty()) ++n;
+  return n;
+}
+
+class RateLimitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = SockmanProcess::Start(R"(
+service { name: "drop" listen: "text://127.0.0.1:0"
+  rate_limit { messages_per_second: 50 burst: 10 } echo {} }
+service { name: "pause" listen: "text://127.0.0.1:0"
+  rate_limit { messages_per_second: 100 burst: 10 action: PAUSE } echo {} }
+service { name: "close" listen: "ws://127.0.0.1:0"
+  rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} }
+service { name: "bytes" listen: "text://127.0.0.1:0"
+  rate_limit { bytes_per_second: 1000 bytes_burst: 1000 } echo {} }
+service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
+)",
+                                        "rate_limit", ShortTempDir());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+  std::unique_ptr<SockmanProcess> server_;
+};
+
+TEST_F(RateLimitTest, DropKeepsTheBurstAndTheRate) {
+  TestClient flood(server_->port("drop"));
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&burst, "m", i, "\n");
+  flood.Send(burst);
+  const int first = CountEchoes(flood);
+  EXPECT_GE(first, 10);
+  EXPECT_LE(first, 12);  // the burst, and what 50/s refills while it is read
+  // Paced at 250/s for two seconds, after a second of quiet (a full bucket).
+  sleep(1);
+  auto start = Clock::now(), last = start;
+  int sent = 0;
+  for (; Seconds(start, Clock::now()) < 2.0; ++sent) {
+    flood.Send(absl::StrCat("p", sent, "\n"));
+    last = Clock::now();
+    auto next = start + std::chrono::microseconds(4000 * (sent + 1));
+    std::this_thread::sleep_until(next);
+  }
+  int got = CountEchoes(flood);
+  double expected = 10 + 50 * Seconds(start, last);
+  EXPECT_LE(got, expected * 1.05 + 1) << sent << " sent";
+  EXPECT_GE(got, expected * 0.95 - 1) << sent << " sent";
+  std::string metrics =
+      Shell(absl::StrCat("curl -s -m 5 http://127.0.0.1:", server_->port("metrics"), "/metrics"));
+  std::string line = "sockman_rate_limited_total{service=\"drop\",worker=\"0\",action=\"drop\"} ";
+  size_t at = metrics.find(line);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  // Every message not echoed was dropped, and counted.
+  EXPECT_EQ(std::stoi(metrics.substr(at + line.size())), 1000 + sent - first - got);
+}
+
+TEST_F(RateLimitTest, PauseDeliversEverythingAtTheRate) {
+  TestClient client(server_->port("pause"));
+  std::string burst;
+  for (int i = 0; i < 310; ++i) absl::StrAppend(&burst, "m", i, "\n");
+  client.Send(burst);
+  EXPECT_EQ(client.ReadLine(), "m0");
+  auto first = Clock::now();
+  int got = 1;
+  std::string line;
+  while (!(line = client.ReadLine(1000)).empty()) {
+    EXPECT_EQ(line, absl::StrCat("m", got));  // in order, none lost
+    ++got;
+  }
+  auto end = Clock::now();
+  EXPECT_EQ(got, 310);
+  // 10 of burst, then 300 at 100/s: 3 s. No faster than the rate (5%).
+  double elapsed = Seconds(first, end) - 1.0;  // the last second was the quiet wait
+  EXPECT_GE(elapsed, 300 / 100.0 / 1.05) << elapsed;
+}
+
+TEST_F(RateLimitTest, CloseEndsAWebSocketWith1008) {
+  TestClient ws(server_->port("close"));
+  ws.Send(
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  for (std::string l = ws.ReadLine(); l != "\r" && !ws.eof(); l = ws.ReadLine()) {
+  }
+  std::string frames;
+  for (int i = 0; i < 10; ++i) frames += std::string("\x81\x81\0\0\0\0", 6) + "x";
+  ws.Send(frames);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(ws.ReadExactly(3), "\x81\x01x") << i;
+  EXPECT_EQ(ws.ReadExactly(23), std::string("\x88\x15\x03\xf0", 4) + "rate limit exceeded");
+  EXPECT_TRUE(ws.WaitClosed(3000));
+}
+
+TEST_F(RateLimitTest, BytesBucket) {
+  TestClient client(server_->port("bytes"));
+  std::string lines;
+  for (int i = 0; i < 10; ++i) lines += std::string(200, 'a' + i) + "\n";
+  client.Send(lines);
+  EXPECT_EQ(CountEchoes(client), 5);  // 1000 bytes of burst: five 200-byte messages
+}
+
+}  // namespace
+}  // namespace sockman::testing
