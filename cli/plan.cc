@@ -237,6 +237,13 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
             {c.server_name(), file.ResolvePath(c.cert_file()), file.ResolvePath(c.key_file())});
       }
       options.alpn = sp.protocol->traits().alpn;
+      if (tls.has_client_ca_file()) {
+        options.client_ca_file = file.ResolvePath(tls.client_ca_file());
+        options.require_client_certificate = tls.verify_client() == Tls::REQUIRE;
+        absl::StrAppend(&sp.loaded_files, FileDigest(options.client_ca_file));
+      } else if (tls.has_verify_client()) {
+        return file.ServiceError(i, "tls.verify_client", "needs tls.client_ca_file");
+      }
       absl::StatusOr<std::shared_ptr<TlsContext>> context = TlsContext::Create(options);
       if (!context.ok()) return file.ServiceError(i, "tls", context.status().message());
       for (const TlsCertificate& c : options.certificates) {

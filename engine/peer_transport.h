@@ -28,6 +28,9 @@ class PeerTransport {
     virtual void OnData(PeerTransport& transport, Buffer& input) = 0;
     virtual void OnBufferFull(PeerTransport& transport) {}
     virtual void OnBufferDrain(PeerTransport& transport) {}
+    // TLS: the handshake finished. Once, on a later turn of the loop than
+    // the read or write that finished it (data may reach OnData first).
+    virtual void OnSecured(PeerTransport& transport) {}
     // The transport is closed. Called exactly once, possibly from inside
     // Send(), Close() or Destroy().
     virtual void OnClosed(PeerTransport& transport) = 0;
@@ -49,6 +52,11 @@ class PeerTransport {
     int version = 0;           // 0x0303 TLS 1.2, 0x0304 TLS 1.3 (when established)
   };
   virtual TlsState tls_state() const { return {}; }
+  // TLS: the client's verified certificate (mTLS), if it presented one:
+  // its subject (RFC 2253) and SHA-256 fingerprint (hex).
+  virtual bool client_certificate(std::string& subject, std::string& fingerprint) const {
+    return false;
+  }
 
   virtual SendResult Send(absl::string_view bytes) = 0;
   // Sends the parts one after another, as one message: all or none is

@@ -139,6 +139,10 @@ ssize_t TcpConnection::TlsResult(int result, bool reading) {
   if (handshake_timer_ != kNoTimer && SSL_is_init_finished(ssl_.get())) {
     reactor_.CancelTimer(handshake_timer_);
     handshake_timer_ = kNoTimer;
+    // Never from inside a read or write the delegate is in the middle of.
+    reactor_.Defer([this] {
+      if (state_ == State::kOpen) delegate_->OnSecured(*this);
+    });
   }
   if (result > 0) return result;
   switch (SSL_get_error(ssl_.get(), result)) {
@@ -470,6 +474,15 @@ void TcpConnection::Destroy() {
 }
 
 void TcpConnection::PauseRecv() { recv_paused_ = true; }
+
+bool TcpConnection::client_certificate(std::string& subject, std::string& fingerprint) const {
+  if (ssl_ == nullptr || !SSL_is_init_finished(ssl_.get())) return false;
+  ClientCertificate cert;
+  if (!PeerCertificate(ssl_.get(), cert)) return false;
+  subject = std::move(cert.subject);
+  fingerprint = std::move(cert.fingerprint);
+  return true;
+}
 
 PeerTransport::TlsState TcpConnection::tls_state() const {
   TlsState state;

@@ -115,6 +115,7 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   // The TLS session (nullptr on plain TCP), e.g. for the negotiated protocol.
   const ::SSL* ssl() const { return ssl_.get(); }
   TlsState tls_state() const override;
+  bool client_certificate(std::string& subject, std::string& fingerprint) const override;
 
   void OnEvents(uint32_t events) override;
 

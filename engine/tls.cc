@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "openssl/err.h"
@@ -133,9 +134,45 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsOptions&
     if (!context->alpn_wire_.empty()) {
       SSL_CTX_set_alpn_select_cb(c, SelectAlpn, &context->alpn_wire_);
     }
+    if (!options.client_ca_file.empty()) {
+      const std::string& ca = options.client_ca_file;
+      if (absl::Status s = Readable(ca, "client_ca_file"); !s.ok()) return s;
+      bssl::UniquePtr<STACK_OF(X509_NAME)> names(SSL_load_client_CA_file(ca.c_str()));
+      if (names == nullptr || !SSL_CTX_load_verify_locations(c, ca.c_str(), nullptr)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "client_ca_file: ", ca, " is not a PEM bundle of certificates (", SslErrors(), ")"));
+      }
+      // The authorities named in the CertificateRequest, for clients that pick.
+      SSL_CTX_set_client_CA_list(c, names.release());
+      SSL_CTX_set_verify(
+          c,
+          SSL_VERIFY_PEER |
+              (options.require_client_certificate ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+          nullptr);
+      // Resumed sessions keep the verified certificate; a context id scopes them.
+      static constexpr unsigned char kContext[] = "sockman-mtls";
+      SSL_CTX_set_session_id_context(c, kContext, sizeof(kContext) - 1);
+    }
     context->entries_.push_back({absl::AsciiStrToLower(certificate.server_name), std::move(ctx)});
   }
   return context;
+}
+
+bool PeerCertificate(const ::SSL* ssl, ClientCertificate& out) {
+  bssl::UniquePtr<X509> cert(SSL_get_peer_certificate(ssl));
+  if (cert == nullptr) return false;
+  bssl::UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
+  X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert.get()), 0, XN_FLAG_RFC2253);
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  BIO_mem_contents(bio.get(), &data, &size);
+  out.subject.assign(reinterpret_cast<const char*>(data), size);
+  uint8_t digest[EVP_MAX_MD_SIZE];
+  unsigned digest_size = 0;
+  X509_digest(cert.get(), EVP_sha256(), digest, &digest_size);
+  out.fingerprint =
+      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), digest_size));
+  return true;
 }
 
 TlsContext::~TlsContext() = default;

@@ -29,7 +29,20 @@ struct TlsCertificate {
 struct TlsOptions {
   std::vector<TlsCertificate> certificates;  // the first is the default
   std::vector<std::string> alpn;             // offered protocols, e.g. {"http/1.1"}
+  // Client certificates (mTLS): a PEM bundle of the authorities that sign
+  // them ("" for none), and whether a client must present one. A
+  // certificate presented is always verified (a bad one fails the handshake).
+  std::string client_ca_file;
+  bool require_client_certificate = true;
 };
+
+// A verified client certificate, as handlers and logs show it.
+struct ClientCertificate {
+  std::string subject;      // RFC 2253: "CN=alice,O=Example"
+  std::string fingerprint;  // SHA-256 of the DER, lower-case hex
+};
+// The peer's certificate on an established server-side SSL, if it sent one.
+bool PeerCertificate(const ::SSL* ssl, ClientCertificate& out);
 
 // Note: BoringSSL's types are spelled ::SSL here, since sockman::SSL is the
 // config's Transport value.

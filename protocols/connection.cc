@@ -44,6 +44,12 @@ Connection::~Connection() {
 
 void Connection::Accepted() {
   events_.OnConnect(*this);
+  // Over TLS, the connection opens once the TLS handshake is done (its
+  // client certificate known): at OnSecured, or at the first data.
+  if (!protocol_->traits().handshake && !transport_->tls_state().tls) Open();
+}
+
+void Connection::OnSecured(PeerTransport&) {
   if (!protocol_->traits().handshake) Open();
 }
 
@@ -294,6 +300,7 @@ void Connection::CountTls(bool closing) {
 void Connection::OnData(PeerTransport& tcp, Buffer& input) {
   last_recv_ms_ = reactor_.NowMs();
   if (!tls_counted_) CountTls(/*closing=*/false);
+  if (!opened_ && !protocol_->traits().handshake) Open();  // TLS data before OnSecured
   if (refuse_proxy_header_) {
     if (!CheckNoProxyHeader(input)) return;
     if (refuse_proxy_header_) return;  // wait for enough bytes to tell

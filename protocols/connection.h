@@ -250,6 +250,11 @@ class Connection : private PeerTransport::Delegate {
   // none); `policy` must outlive the connection.
   void set_rate_limit(const RateLimitPolicy* policy);
 
+  // The client's verified TLS certificate (mTLS), if it presented one.
+  bool client_certificate(std::string& subject, std::string& fingerprint) const {
+    return transport_->client_certificate(subject, fingerprint);
+  }
+
   // Who the client proved to be at connect (a verified token), or null.
   const ClientIdentity* identity() const { return identity_.get(); }
   void set_identity(std::unique_ptr<ClientIdentity> identity) { identity_ = std::move(identity); }
@@ -292,6 +297,7 @@ class Connection : private PeerTransport::Delegate {
   void OnData(PeerTransport& tcp, Buffer& input) override;
   void OnBufferFull(PeerTransport& tcp) override;
   void OnBufferDrain(PeerTransport& tcp) override;
+  void OnSecured(PeerTransport& tcp) override;
   void OnClosed(PeerTransport& tcp) override;
 
   void CloseWith(bool going_away);

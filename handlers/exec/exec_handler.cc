@@ -9,8 +9,9 @@
 //
 // Environment (besides `env` and PATH): REMOTE_ADDR, REMOTE_PORT,
 // SERVER_NAME (the service), CLIENT_ID (the global client id, as the push
-// API and webhooks see it), WORKER_ID, and for WebSocket the upgrade's
-// REQUEST_URI and HTTP_ORIGIN.
+// API and webhooks see it), WORKER_ID, for WebSocket the upgrade's
+// REQUEST_URI and HTTP_ORIGIN, and for a verified client certificate
+// (mTLS) SSL_CLIENT_S_DN and SSL_CLIENT_FINGERPRINT.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,9 +23,9 @@
 #include "absl/strings/str_cat.h"
 #include "config/sockman.pb.h"
 #include "engine/base/logging.h"
-#include "handlers/messaging/hub.h"
 #include "engine/base/unique_fd.h"
 #include "handlers/handler.h"
+#include "handlers/messaging/hub.h"
 #include "protocols/websocket/websocket.h"
 
 extern char** environ;
@@ -133,6 +134,10 @@ class ExecHandler : public Handler {
     env.push_back("SERVER_NAME=" + worker_.service);
     env.push_back("CLIENT_ID=" + Hub::GlobalClientId(worker_, connection));
     env.push_back(absl::StrCat("WORKER_ID=", worker_.worker_id));
+    if (std::string subject, fingerprint; connection.client_certificate(subject, fingerprint)) {
+      env.push_back("SSL_CLIENT_S_DN=" + subject);  // as nginx's $ssl_client_s_dn
+      env.push_back("SSL_CLIENT_FINGERPRINT=" + fingerprint);
+    }
     if (const HttpRequest* request = WebSocketHandshake(connection)) {
       env.push_back(absl::StrCat("REQUEST_URI=", request->target));
       env.push_back(absl::StrCat("HTTP_ORIGIN=", request->Header("Origin")));

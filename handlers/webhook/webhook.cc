@@ -274,6 +274,11 @@ void Webhook::Opened(Connection& connection, const std::string& room) {
       if (!value.empty()) AddHeader(event.headers, absl::StrCat("X-Sockman-", name), value);
     }
   }
+  // A verified client certificate (mTLS).
+  if (std::string subject, fingerprint; connection.client_certificate(subject, fingerprint)) {
+    AddHeader(event.headers, "X-Sockman-Client-Cert-Subject", subject);
+    AddHeader(event.headers, "X-Sockman-Client-Cert-Fingerprint", fingerprint);
+  }
   // A verified token's claims (jwt), one line of JSON.
   if (const ClientIdentity* who = connection.identity()) {
     AddHeader(event.headers, "X-Sockman-Auth-Claims", who->claims);
