@@ -124,6 +124,10 @@ std::string WorkerMetricSamples(const WorkerMetricSources& sources) {
   samples.Counter("sockman_send_drops", c.send_failures);
   samples.Counter("sockman_accept_pauses", c.accept_pauses);
   samples.Counter("sockman_proxy_header_errors", c.proxy_header_errors);
+  if (c.slow_readers + c.slow_senders > 0) {  // exported once there was one
+    samples.Counter("sockman_slow_peers", c.slow_readers, {{"kind", "reader"}});
+    samples.Counter("sockman_slow_peers", c.slow_senders, {{"kind", "sender"}});
+  }
   if (c.rate_dropped + c.rate_paused + c.rate_closed > 0) {  // exported once there was one
     samples.Counter("sockman_rate_limited", c.rate_dropped, {{"action", "drop"}});
     samples.Counter("sockman_rate_limited", c.rate_paused, {{"action", "pause"}});

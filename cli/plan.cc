@@ -200,6 +200,14 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.server.limits.max_send_buffer_size = limits.max_send_buffer_size();
     sp.server.max_connections = limits.max_connections();
     sp.server.idle_timeout_ms = limits.idle_timeout_ms();
+    sp.server.min_send_rate = limits.min_send_rate();
+    sp.server.min_receive_rate = limits.min_receive_rate();
+    if (limits.has_min_rate_window_ms()) {
+      if (limits.min_rate_window_ms() < 1000 || limits.min_rate_window_ms() > 600000) {
+        return file.ServiceError(i, "limits.min_rate_window_ms", "must be between 1000 and 600000");
+      }
+      sp.server.min_rate_window_ms = limits.min_rate_window_ms();
+    }
     if (service.has_rate_limit()) {
       absl::StatusOr<RateLimitPolicy> policy =
           RatePolicyFromConfig(service.rate_limit(), *sp.protocol, service.transport() == UDP);

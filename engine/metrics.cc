@@ -45,6 +45,8 @@ constexpr MetricFamily kFamilies[] = {
     {"sockman_accept_pauses", T::kCounter, "Times max_connections stopped accepting."},
     {"sockman_proxy_header_errors", T::kCounter,
      "PROXY protocol headers missing, malformed, late or from an untrusted peer."},
+    {"sockman_slow_peers", T::kCounter,
+     "Connections cut off for min_send_rate (reader) or min_receive_rate (sender)."},
     {"sockman_rate_limited", T::kCounter,
      "Messages over a connection's rate_limit, by action (drop: dropped; pause: reading "
      "paused; close: connection closed)."},

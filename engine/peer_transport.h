@@ -83,6 +83,10 @@ class PeerTransport {
   virtual void PauseRecv() {}
   virtual void ResumeRecv() {}
   virtual bool recv_paused() const { return false; }
+  // Output queued (files being sent included) that has not left yet.
+  virtual bool output_pending() const { return send_buffer_size() > 0; }
+  // Received bytes the delegate has not consumed yet.
+  virtual size_t buffered_input() const { return 0; }
 
   virtual bool open() const = 0;
   virtual bool closed() const = 0;

@@ -101,6 +101,8 @@ class TcpConnection : public PeerTransport, public Reactor::Watcher {
   void PauseRecv() override;
   void ResumeRecv() override;
   bool recv_paused() const override { return recv_paused_; }
+  size_t buffered_input() const override { return input_.size(); }
+  bool output_pending() const override { return !QueueEmpty(); }
 
   bool open() const override { return state_ == State::kOpen; }
   bool closed() const override { return state_ == State::kClosed; }

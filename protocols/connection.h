@@ -116,6 +116,9 @@ struct ServiceCounters {
   uint64_t rate_dropped = 0;
   uint64_t rate_paused = 0;
   uint64_t rate_closed = 0;
+  // min_send_rate and min_receive_rate: slow readers closed, slow senders timed out.
+  uint64_t slow_readers = 0;
+  uint64_t slow_senders = 0;
   uint64_t closed[kCloseReasons] = {};  // by CloseReason
   // Protocol errors by ProtocolError (kMalformed, kTooLarge, kTimeout).
   uint64_t protocol_errors_by_kind[4] = {};
@@ -249,6 +252,21 @@ class Connection : private PeerTransport::Delegate {
   // Applies a rate limit to the messages the peer sends from now on (null:
   // none); `policy` must outlive the connection.
   void set_rate_limit(const RateLimitPolicy* policy);
+
+  // Whether output (a file being sent included) is waiting to leave.
+  bool sending() const { return transport_->output_pending(); }
+  // Whether a message from the peer is under way (bytes of it buffered, or
+  // the protocol in the middle of one, an HTTP body) and reading it is not
+  // paused by our side.
+  bool receiving() const {
+    return !transport_->recv_paused() &&
+           (transport_->buffered_input() > 0 || codec_->InMessage());
+  }
+  // Closes a peer that sends too slowly as the protocol times out a late
+  // message (HTTP: 408), counted as a protocol timeout.
+  void FailSlowSender(const char* reason) {
+    FailProtocol(DecodeResult::Error(ProtocolError::kTimeout, reason));
+  }
 
   // The client's verified TLS certificate (mTLS), if it presented one.
   bool client_certificate(std::string& subject, std::string& fingerprint) const {

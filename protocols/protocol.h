@@ -175,6 +175,10 @@ class Codec {
   // as its remote address from then on. Null: the peer itself.
   virtual const SocketAddress* ClientAddress() const { return nullptr; }
 
+  // Whether a message has begun arriving and is not complete (an HTTP body
+  // being received), beyond bytes still buffered: for min_receive_rate.
+  virtual bool InMessage() const { return false; }
+
   // The worker is draining (graceful stop or reload): finish what is in
   // flight and close at the next message boundary the protocol allows (HTTP:
   // answer the next request with "Connection: close").

@@ -53,6 +53,11 @@ void StreamServer::StartPolicies() {
           });
     }
   }
+  if (options_.min_send_rate > 0 || options_.min_receive_rate > 0) {
+    // Four looks per window: a slow peer goes at most a quarter late.
+    rate_timer_ = reactor_.AddRepeatingTimer(std::max<int64_t>(options_.min_rate_window_ms / 4, 10),
+                                             [this] { CheckRates(); });
+  }
   if (options_.idle_timeout_ms > 0) {
     // Checked ten times per timeout: closes at most 10% late.
     idle_ = std::make_unique<ActivityWheel>(
@@ -71,6 +76,57 @@ void StreamServer::StartPolicies() {
   }
 }
 
+void StreamServer::CheckRates() {
+  int64_t now = reactor_.NowMs();
+  std::vector<uint64_t> slow_readers, slow_senders;
+  for (auto& [id, c] : connections_) {
+    if (!c->open()) {  // closing already: nothing more is owed to it
+      rate_marks_.erase(id);
+      continue;
+    }
+    bool sending = options_.min_send_rate > 0 && c->sending();
+    bool receiving = options_.min_receive_rate > 0 && c->receiving();
+    if (!sending && !receiving) {
+      rate_marks_.erase(id);
+      continue;
+    }
+    auto [it, fresh] = rate_marks_.try_emplace(id);
+    RateMark& mark = it->second;
+    RateMark current{now, c->bytes_written(), c->bytes_read(), sending, receiving};
+    if (fresh || mark.sending != sending || mark.receiving != receiving) {
+      mark = current;  // a new window
+      continue;
+    }
+    if (now - mark.since_ms < options_.min_rate_window_ms) continue;
+    double seconds = static_cast<double>(now - mark.since_ms) / 1000.0;
+    if (sending &&
+        static_cast<double>(current.written - mark.written) < options_.min_send_rate * seconds) {
+      slow_readers.push_back(id);
+    } else if (receiving && static_cast<double>(current.read - mark.read) <
+                                options_.min_receive_rate * seconds) {
+      slow_senders.push_back(id);
+    } else {
+      mark = current;
+    }
+  }
+  // Closed after the pass: closing edits connections_.
+  for (uint64_t id : slow_readers) {
+    rate_marks_.erase(id);
+    if (Connection* c = Find(id)) {
+      ++counters_.slow_readers;
+      c->set_close_reason(CloseReason::kLimit);
+      c->Destroy();  // its output is not leaving: nothing more would
+    }
+  }
+  for (uint64_t id : slow_senders) {
+    rate_marks_.erase(id);
+    if (Connection* c = Find(id)) {
+      ++counters_.slow_senders;
+      c->FailSlowSender("message arriving slower than min_receive_rate");
+    }
+  }
+}
+
 Connection* StreamServer::Find(uint64_t id) const {
   auto it = connections_.find(id);
   return it == connections_.end() ? nullptr : it->second.get();
@@ -80,6 +136,7 @@ StreamServer::~StreamServer() {
   stopping_ = true;
   acceptor_.reset();
   reactor_.CancelTimer(ping_timer_);
+  reactor_.CancelTimer(rate_timer_);
   silence_.reset();
   idle_.reset();
   // Take the map so Remove() (called from each OnClose) finds nothing; the
@@ -215,6 +272,7 @@ void StreamServer::Remove(Connection& connection) {
   auto it = connections_.find(connection.id());
   if (it == connections_.end()) return;
   if (options_.ip_limits != nullptr) options_.ip_limits->Release(connection.peer_address());
+  rate_marks_.erase(connection.id());
   reactor_.DeleteLater(std::move(it->second));
   connections_.erase(it);
   if (!stopping_ && options_.max_connections > 0 && open_count() < options_.max_connections) {

@@ -61,6 +61,13 @@ struct StreamServerOptions {
   std::shared_ptr<IpLimits> ip_limits;
   // Token buckets on every connection's messages (null: none).
   std::shared_ptr<const RateLimitPolicy> rate_limit;
+  // Slow peers, in bytes per second over `min_rate_window_ms` (0: no
+  // check): a connection whose queued output leaves slower than
+  // min_send_rate is closed (a slow reader); one whose message under way
+  // arrives slower than min_receive_rate is timed out (a slow sender).
+  uint32_t min_send_rate = 0;
+  uint32_t min_receive_rate = 0;
+  int64_t min_rate_window_ms = 10000;
 };
 
 class StreamServer : public Server {
@@ -143,6 +150,18 @@ class StreamServer : public Server {
   bool stopping_ = false;
   std::unique_ptr<ActivityWheel> silence_;  // heartbeat: closes silent peers
   std::unique_ptr<ActivityWheel> idle_;     // idle_timeout_ms
+  // min_send_rate / min_receive_rate: where each connection under watch
+  // (output waiting, or a message under way) stood when its window began.
+  struct RateMark {
+    int64_t since_ms = 0;
+    uint64_t written = 0;
+    uint64_t read = 0;
+    bool sending = false;
+    bool receiving = false;
+  };
+  absl::flat_hash_map<uint64_t, RateMark> rate_marks_;
+  TimerId rate_timer_ = kNoTimer;
+  void CheckRates();
   TimerId ping_timer_ = kNoTimer;
 };
 

@@ -111,6 +111,7 @@ class HttpCodec final : public Codec {
   int64_t PendingTimeoutMs() const override {
     return phase_ == Phase::kHead ? http_.header_timeout_ms : 0;
   }
+  bool InMessage() const override { return phase_ != Phase::kHead; }
 
   // The request most recently decoded (valid during its OnMessage).
   const HttpRequest& request() const { return request_; }
