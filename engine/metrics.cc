@@ -71,6 +71,9 @@ constexpr MetricFamily kFamilies[] = {
      "Published messages this worker delivered to its own clients (from any publisher)."},
     {"sockman_broadcast_fanout_seconds", T::kHistogram,
      "From a publication on this node to its last recipient in this worker."},
+    {"sockman_broadcast_conflated", T::kCounter,
+     "Publications not delivered because a later one to the same target replaced them "
+     "(conflate_ms)."},
     {"sockman_auth_timeouts", T::kCounter,
      "Clients closed for not authenticating within auth_timeout_ms."},
     {"sockman_bus_frames", T::kCounter,

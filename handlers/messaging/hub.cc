@@ -158,6 +158,7 @@ void Hub::AppendMetrics(MetricSamples& samples) const {
   samples.Counter("sockman_broadcast_deliveries", deliveries_);
   samples.Histogram("sockman_broadcast_fanout_seconds", fanout_);
   samples.Counter("sockman_auth_timeouts", auth_timeouts_);
+  samples.Counter("sockman_broadcast_conflated", conflated_away_);
   if (redis_ == nullptr) return;
   samples.Gauge("sockman_redis_up", redis_->connected() ? 1 : 0, {{"client", "commands"}});
   samples.Gauge("sockman_redis_up", subscriber_->connected() ? 1 : 0, {{"client", "subscriber"}});
@@ -758,6 +759,48 @@ std::string Hub::InfoJson(const Client& client) const {
 
 int Hub::Run(char op, const Target& target, const std::vector<std::string>& exclude,
              const std::string& payload, std::vector<std::string>* lines) {
+  bool conflatable =
+      target.scope == Scope::kAll || (target.scope == Scope::kGroup && target.names.size() == 1);
+  if (conflate_ms_ > 0 && IsPublication(op) && conflatable) {
+    return Conflate(op, target, exclude, payload);
+  }
+  return RunNow(op, target, exclude, payload, lines);
+}
+
+int Hub::Conflate(char op, const Target& target, const std::vector<std::string>& exclude,
+                  const std::string& payload) {
+  // "*" for everyone, "g" + name for a group: never the same key.
+  std::string key = target.scope == Scope::kAll ? "*" : "g" + target.names[0];
+  auto [it, fresh] = conflated_.try_emplace(key);
+  Conflated& held = it->second;
+  if (fresh) {  // nothing went out in the last window: this goes now, and one begins
+    held.timer = reactor_.AddTimer(conflate_ms_, [this, key] { FlushConflated(key); });
+    return RunNow(op, target, exclude, payload, nullptr);
+  }
+  if (held.pending) ++conflated_away_;  // replaced by the latest
+  held.pending = true;
+  held.op = op;
+  held.target = target;
+  held.exclude = exclude;
+  held.payload = payload;
+  return static_cast<int>(Resolve(target).size());  // who will get the latest
+}
+
+void Hub::FlushConflated(const std::string& key) {
+  auto it = conflated_.find(key);
+  if (it == conflated_.end()) return;
+  if (!it->second.pending) {  // a quiet window: the next message goes at once
+    conflated_.erase(it);
+    return;
+  }
+  Conflated held = std::move(it->second);
+  it->second = Conflated();
+  it->second.timer = reactor_.AddTimer(conflate_ms_, [this, key] { FlushConflated(key); });
+  RunNow(held.op, held.target, held.exclude, held.payload, nullptr);
+}
+
+int Hub::RunNow(char op, const Target& target, const std::vector<std::string>& exclude,
+                const std::string& payload, std::vector<std::string>* lines) {
   if (op == 'G' || op == 'K') {
     if (lines != nullptr) {
       for (const auto& [name, members] : op == 'G' ? groups_ : uids_) lines->push_back(name);

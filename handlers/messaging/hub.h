@@ -113,6 +113,9 @@ class Hub {
     size_t max_session_size = kMaxSessionSize;
     // A client must authenticate within this (RequireAuthentication); 0: never.
     int64_t auth_timeout_ms = 0;
+    // Publications to everyone or to a group: at most one per this, the
+    // latest (dashboards, tickers); 0: every one.
+    int64_t conflate_ms = 0;
   };
   // The limits a handler's options (BroadcastOptions, WebhookOptions) set:
   // groups 1-4096, session 16-1048576 bytes, auth_timeout_ms 0-3600000;
@@ -128,6 +131,12 @@ class Hub {
       }
       limits->auth_timeout_ms = options.auth_timeout_ms();
     }
+    if (limits.ok() && options.has_conflate_ms()) {
+      if (options.conflate_ms() > 60'000) {
+        return absl::InvalidArgumentError("conflate_ms must be at most 60000");
+      }
+      limits->conflate_ms = options.conflate_ms();
+    }
     return limits;
   }
 
@@ -136,6 +145,7 @@ class Hub {
     max_groups_ = limits.max_groups_per_client;
     max_session_ = limits.max_session_size;
     auth_timeout_ms_ = limits.auth_timeout_ms;
+    conflate_ms_ = limits.conflate_ms;
   }
   size_t max_groups_per_client() const { return max_groups_; }
   size_t max_session_size() const { return max_session_; }
@@ -258,8 +268,17 @@ class Hub {
            std::function<void(int)> on_count,
            std::function<void(std::vector<std::string>)> on_lines);
   // Applies an operation to this worker's clients; appends answer lines.
+  // Publications to everyone or to one group go through Conflate when the
+  // service conflates (conflate_ms).
   int Run(char op, const Target& target, const std::vector<std::string>& exclude,
           const std::string& payload, std::vector<std::string>* lines);
+  int RunNow(char op, const Target& target, const std::vector<std::string>& exclude,
+             const std::string& payload, std::vector<std::string>* lines);
+  // At most one publication per conflate_ms per target, the latest: the
+  // first at once, then what came last in each window at its end.
+  int Conflate(char op, const Target& target, const std::vector<std::string>& exclude,
+               const std::string& payload);
+  void FlushConflated(const std::string& key);
   // This worker's clients in `target`, each once.
   std::vector<Client*> Resolve(const Target& target);
   Client* Find(const Connection& connection);
@@ -283,6 +302,18 @@ class Hub {
   size_t max_groups_ = kMaxGroupsPerClient;
   size_t max_session_ = kMaxSessionSize;
   int64_t auth_timeout_ms_ = 0;
+  int64_t conflate_ms_ = 0;
+  // Conflation: per target, the publication held for the end of its window.
+  struct Conflated {
+    bool pending = false;
+    char op = 'p';
+    Target target;
+    std::vector<std::string> exclude;
+    std::string payload;
+    TimerId timer = kNoTimer;
+  };
+  absl::flat_hash_map<std::string, Conflated> conflated_;
+  uint64_t conflated_away_ = 0;  // publications replaced by a later one
   std::string id_prefix_;
   absl::node_hash_map<std::string, Client> clients_;  // by client id
   absl::flat_hash_map<const Connection*, Client*> by_connection_;
