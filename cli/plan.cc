@@ -73,6 +73,12 @@ absl::StatusOr<RateLimitPolicy> RatePolicyFromConfig(const RateLimit& config,
     default:
       policy.action = RateLimitPolicy::Action::kDrop;
   }
+  if (config.per_ip()) {
+    // Mapped here, before fork: every worker of the service shares them.
+    absl::StatusOr<std::shared_ptr<SharedBuckets>> shared = SharedBuckets::Create();
+    if (!shared.ok()) return shared.status();
+    policy.shared = std::move(*shared);
+  }
   return policy;
 }
 

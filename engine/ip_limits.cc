@@ -48,7 +48,7 @@ IpLimits::IpLimits(Options options, void* memory, size_t size)
 
 IpLimits::~IpLimits() { munmap(memory_, size_); }
 
-uint64_t IpLimits::Hash(const SocketAddress& peer) {
+uint64_t AddressKey(const SocketAddress& peer) {
   const uint8_t* bytes = nullptr;
   size_t length = 0;
   uint8_t family = 4;
@@ -69,9 +69,19 @@ uint64_t IpLimits::Hash(const SocketAddress& peer) {
   }
   uint64_t h = 0xcbf29ce484222325ULL ^ family;  // FNV-1a, then mixed
   for (size_t i = 0; i < length; ++i) h = (h ^ bytes[i]) * 0x100000001b3ULL;
-  h = Mix(h) >> kCountBits;  // 40 bits
-  return h == 0 ? 1 : h;     // 0 marks an empty slot
+  h = Mix(h);
+  return h == 0 ? 1 : h;
 }
+
+namespace {
+
+// 40 bits of the address key, never 0 (0 marks an empty slot).
+uint64_t Hash(const SocketAddress& peer) {
+  uint64_t h = AddressKey(peer) >> kCountBits;
+  return h == 0 ? 1 : h;
+}
+
+}  // namespace
 
 IpLimits::Slot* IpLimits::Find(uint64_t hash) const {
   uint32_t mask = options_.slots - 1;

@@ -25,6 +25,10 @@
 
 namespace sockman {
 
+// A client address as a 64-bit key, the same in every process (IPv4-mapped
+// IPv6 as its IPv4 address; the port ignored), never 0.
+uint64_t AddressKey(const SocketAddress& peer);
+
 class IpLimits {
  public:
   struct Options {
@@ -60,7 +64,6 @@ class IpLimits {
     std::atomic<uint64_t> window{0};     // second (32 bits) << 32 | new connections in it
   };
   IpLimits(Options options, void* memory, size_t size);
-  static uint64_t Hash(const SocketAddress& peer);
   Slot* Find(uint64_t hash) const;
 
   Options options_;

@@ -41,6 +41,8 @@ service { name: "close" listen: "ws://127.0.0.1:0"
   rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} }
 service { name: "bytes" listen: "text://127.0.0.1:0"
   rate_limit { bytes_per_second: 1000 bytes_burst: 1000 } echo {} }
+service { name: "perip" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
+  rate_limit { messages_per_second: 10 burst: 20 per_ip: true } echo {} }
 service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
 )",
                                         "rate_limit", ShortTempDir());
@@ -122,6 +124,25 @@ TEST_F(RateLimitTest, BytesBucket) {
   for (int i = 0; i < 10; ++i) lines += std::string(200, 'a' + i) + "\n";
   client.Send(lines);
   EXPECT_EQ(CountEchoes(client), 5);  // 1000 bytes of burst: five 200-byte messages
+}
+
+TEST_F(RateLimitTest, PerIpBucketsSpanConnectionsAndWorkers) {
+  // Four connections from 127.0.0.1, across two workers, 20 lines each:
+  // together they get the address's burst of 20 (and what 10/s refills).
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 4; ++i)
+    clients.push_back(std::make_unique<TestClient>(server_->port("perip")));
+  auto start = Clock::now();
+  for (auto& client : clients) {
+    std::string lines;
+    for (int i = 0; i < 20; ++i) absl::StrAppend(&lines, "m", i, "\n");
+    client->Send(lines);
+  }
+  int got = 0;
+  for (auto& client : clients) got += CountEchoes(*client, 300);
+  double seconds = Seconds(start, Clock::now());
+  EXPECT_GE(got, 20);
+  EXPECT_LE(got, 20 + 10 * seconds + 1) << seconds;
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
+#include "engine/ip_limits.h"
 #include "protocols/proxy_header.h"
 
 namespace sockman {
@@ -197,14 +198,33 @@ void Connection::set_rate_limit(const RateLimitPolicy* policy) {
     rate_.reset();
     return;
   }
-  rate_ = std::make_unique<RateBuckets>(
-      RateBuckets{policy, policy->message_burst, policy->byte_burst, reactor_.NowMs()});
+  rate_ =
+      std::make_unique<RateBuckets>(RateBuckets{policy, policy->message_burst, policy->byte_burst,
+                                                reactor_.NowMs(), AddressKey(peer_address())});
 }
 
 bool Connection::AdmitRate(size_t size) {
   RateBuckets& b = *rate_;
   const RateLimitPolicy& p = *b.policy;
   int64_t now = reactor_.NowMs();
+  double cost = static_cast<double>(size);
+  bool pause = p.action == RateLimitPolicy::Action::kPause;
+  if (p.shared != nullptr) {
+    // The address's buckets, in shared memory: taken (or refused) there.
+    double messages = p.messages_per_second <= 0
+                          ? 0
+                          : p.shared->Take(b.key, SharedBuckets::kMessages, p.messages_per_second,
+                                           p.message_burst, 1, now, pause);
+    double bytes = p.bytes_per_second <= 0 || (!pause && messages < 0)
+                       ? 0
+                       : p.shared->Take(b.key, SharedBuckets::kBytes, p.bytes_per_second,
+                                        p.byte_burst, cost, now, pause);
+    b.messages = messages;
+    b.bytes = bytes;
+    if (!pause && (messages < 0 || bytes < 0)) return RefuseRate();
+    if (pause && (messages < 0 || bytes < 0)) PauseForRate();
+    return true;
+  }
   double seconds = static_cast<double>(now - b.refilled_ms) / 1000.0;
   b.refilled_ms = now;
   if (p.messages_per_second > 0) {
@@ -213,34 +233,39 @@ bool Connection::AdmitRate(size_t size) {
   if (p.bytes_per_second > 0) {
     b.bytes = std::min(p.byte_burst, b.bytes + seconds * p.bytes_per_second);
   }
-  double cost = static_cast<double>(size);
   bool enough = (p.messages_per_second <= 0 || b.messages >= 1) &&
                 (p.bytes_per_second <= 0 || b.bytes >= cost);
-  if (p.action != RateLimitPolicy::Action::kPause && !enough) {
-    if (p.action == RateLimitPolicy::Action::kDrop) {
-      ++counters_.rate_dropped;
-    } else {
-      ++counters_.rate_closed;
-      CloseWithStatus(1008, "rate limit exceeded", CloseReason::kLimit);
-    }
-    return false;
-  }
+  if (!pause && !enough) return RefuseRate();
   if (p.messages_per_second > 0) b.messages -= 1;
   if (p.bytes_per_second > 0) b.bytes -= cost;
-  if (p.action == RateLimitPolicy::Action::kPause && (b.messages < 0 || b.bytes < 0)) {
-    // In debt: read nothing more until the buckets are back at zero.
-    double wait = 0;
-    if (b.messages < 0) wait = -b.messages / p.messages_per_second;
-    if (b.bytes < 0) wait = std::max(wait, -b.bytes / p.bytes_per_second);
-    ++counters_.rate_paused;
-    rate_paused_ = true;
-    transport_->PauseRecv();
-    AddTimer(static_cast<int64_t>(wait * 1000.0) + 1, [this] {
-      rate_paused_ = false;
-      if (!handler_paused_) transport_->ResumeRecv();
-    });
-  }
+  if (pause && (b.messages < 0 || b.bytes < 0)) PauseForRate();
   return true;
+}
+
+bool Connection::RefuseRate() {
+  if (rate_->policy->action == RateLimitPolicy::Action::kDrop) {
+    ++counters_.rate_dropped;
+  } else {
+    ++counters_.rate_closed;
+    CloseWithStatus(1008, "rate limit exceeded", CloseReason::kLimit);
+  }
+  return false;
+}
+
+void Connection::PauseForRate() {
+  // In debt: read nothing more until the buckets are back at zero.
+  const RateBuckets& b = *rate_;
+  const RateLimitPolicy& p = *b.policy;
+  double wait = 0;
+  if (b.messages < 0) wait = -b.messages / p.messages_per_second;
+  if (b.bytes < 0) wait = std::max(wait, -b.bytes / p.bytes_per_second);
+  ++counters_.rate_paused;
+  rate_paused_ = true;
+  transport_->PauseRecv();
+  AddTimer(static_cast<int64_t>(wait * 1000.0) + 1, [this] {
+    rate_paused_ = false;
+    if (!handler_paused_) transport_->ResumeRecv();
+  });
 }
 
 TimerId Connection::AddTimer(int64_t delay_ms, std::function<void()> callback) {

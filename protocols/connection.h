@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/peer_transport.h"
 #include "engine/reactor.h"
+#include "engine/shared_buckets.h"
 #include "engine/socket_address.h"
 #include "engine/tcp_connection.h"
 #include "protocols/protocol.h"
@@ -89,6 +90,9 @@ struct RateLimitPolicy {
   double bytes_per_second = 0;  // 0: bytes unlimited
   double byte_burst = 0;
   Action action = Action::kDrop;
+  // Set: the buckets are per client address, shared by every connection
+  // from it in every worker of the service; null: per connection.
+  std::shared_ptr<SharedBuckets> shared;
 };
 
 // Per-worker counters shared by the connections of one service.
@@ -259,8 +263,7 @@ class Connection : private PeerTransport::Delegate {
   // the protocol in the middle of one, an HTTP body) and reading it is not
   // paused by our side.
   bool receiving() const {
-    return !transport_->recv_paused() &&
-           (transport_->buffered_input() > 0 || codec_->InMessage());
+    return !transport_->recv_paused() && (transport_->buffered_input() > 0 || codec_->InMessage());
   }
   // Closes a peer that sends too slowly as the protocol times out a late
   // message (HTTP: 408), counted as a protocol timeout.
@@ -359,9 +362,10 @@ class Connection : private PeerTransport::Delegate {
   // rate_limit's buckets (null: no limit).
   struct RateBuckets {
     const RateLimitPolicy* policy;
-    double messages;  // tokens (negative: a pause's debt)
+    double messages;  // tokens (negative: a pause's debt); per connection
     double bytes;
     int64_t refilled_ms;
+    uint64_t key;  // policy->shared: the client address's
   };
   std::unique_ptr<RateBuckets> rate_;
   bool handler_paused_ = false;  // PauseRecv
@@ -369,6 +373,8 @@ class Connection : private PeerTransport::Delegate {
   // Whether a message of `size` bytes may be delivered now; applies the
   // policy's action when it may not (or, pausing, when it ran into debt).
   bool AdmitRate(size_t size);
+  bool RefuseRate();    // the action for a message without tokens; false
+  void PauseForRate();  // PAUSE in debt: stop reading until it is paid
 };
 
 }  // namespace sockman

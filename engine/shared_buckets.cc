@@ -1,0 +1,105 @@
+#include "engine/shared_buckets.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <new>
+
+#include "absl/strings/str_cat.h"
+
+namespace sockman {
+namespace {
+
+constexpr int kProbes = 32;
+constexpr int64_t kForgetMs = 60'000;  // a key idle this long gives up its slot
+constexpr double kUnits[2] = {1000.0, 1.0};
+constexpr double kMaxUnits = 2147483647.0;
+
+uint32_t Stamp(int64_t now_ms) { return static_cast<uint32_t>(now_ms) | 1; }  // 0: never used
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<SharedBuckets>> SharedBuckets::Create(uint32_t slots) {
+  if (slots == 0 || (slots & (slots - 1)) != 0) {
+    return absl::InvalidArgumentError("slots must be a power of two");
+  }
+  size_t size = sizeof(Header) + sizeof(Slot) * slots;
+  void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot map ", size, " bytes for shared rate limits: ", strerror(errno)));
+  }
+  return std::shared_ptr<SharedBuckets>(new SharedBuckets(slots, memory, size));
+}
+
+SharedBuckets::SharedBuckets(uint32_t slots, void* memory, size_t size)
+    : slots_(slots), memory_(memory), size_(size) {
+  header_ = new (memory_) Header();
+  table_ = reinterpret_cast<Slot*>(static_cast<char*>(memory_) + sizeof(Header));
+  for (uint32_t i = 0; i < slots_; ++i) new (&table_[i]) Slot();
+}
+
+SharedBuckets::~SharedBuckets() { munmap(memory_, size_); }
+
+SharedBuckets::Slot* SharedBuckets::Claim(uint64_t key, int64_t now_ms) {
+  if (key == 0) key = 1;
+  uint32_t mask = slots_ - 1;
+  for (int i = 0; i < kProbes; ++i) {
+    Slot& slot = table_[(key + static_cast<uint64_t>(i)) & mask];
+    if (slot.key.load(std::memory_order_acquire) == key) return &slot;
+  }
+  for (int i = 0; i < kProbes; ++i) {
+    Slot& slot = table_[(key + static_cast<uint64_t>(i)) & mask];
+    uint64_t held = slot.key.load(std::memory_order_acquire);
+    if (held != 0) {
+      // Taken: reusable once both its buckets have been idle a while.
+      bool idle = true;
+      for (auto& state : slot.state) {
+        uint64_t s = state.load(std::memory_order_relaxed);
+        uint32_t then = static_cast<uint32_t>(s);
+        if (s != 0 && static_cast<uint32_t>(Stamp(now_ms) - then) < kForgetMs) idle = false;
+      }
+      if (!idle) continue;
+    }
+    if (slot.key.compare_exchange_strong(held, key, std::memory_order_acq_rel)) {
+      for (auto& state : slot.state) state.store(0, std::memory_order_relaxed);
+      return &slot;
+    }
+  }
+  return nullptr;
+}
+
+double SharedBuckets::Take(uint64_t key, Bucket bucket, double rate, double burst, double cost,
+                           int64_t now_ms, bool allow_debt) {
+  Slot* slot = Claim(key, now_ms);
+  if (slot == nullptr) {
+    header_->unlimited.fetch_add(1, std::memory_order_relaxed);
+    return burst;
+  }
+  const double units = kUnits[bucket];
+  const double cap = std::min(burst * units, kMaxUnits);
+  const double want = cost * units;
+  std::atomic<uint64_t>& state = slot->state[bucket];
+  uint64_t old = state.load(std::memory_order_acquire);
+  for (;;) {
+    double tokens = cap;  // never used: full
+    if (old != 0) {
+      uint32_t then = static_cast<uint32_t>(old);
+      double elapsed = static_cast<double>(static_cast<uint32_t>(Stamp(now_ms) - then)) / 1000.0;
+      tokens = std::min(
+          cap, static_cast<double>(static_cast<int32_t>(old >> 32)) + elapsed * rate * units);
+    }
+    if (tokens < want && !allow_debt) return (tokens - want) / units;
+    double left = std::max(tokens - want, -kMaxUnits);
+    uint64_t next =
+        (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(left))))
+         << 32) |
+        Stamp(now_ms);
+    if (state.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return left / units;
+  }
+}
+
+}  // namespace sockman

@@ -1,0 +1,65 @@
+// Token buckets shared by a service's workers, one pair (messages, bytes)
+// per key (a client address), in memory the master maps (MAP_SHARED) before
+// it forks. Lock-free: each bucket is one 64-bit word (tokens and the time
+// they were counted) updated with compare-and-swap, so a worker that dies
+// mid-update leaves nothing locked.
+//
+//   auto buckets = SharedBuckets::Create();
+//   double left = buckets->Take(key, SharedBuckets::kMessages, rate, burst, 1, now_ms, debt);
+//
+// Keys are 64-bit hashes; when every slot near a key's is in use by
+// addresses active within a refill time, the key is not limited (counted).
+#ifndef SOCKMAN_ENGINE_SHARED_BUCKETS_H_
+#define SOCKMAN_ENGINE_SHARED_BUCKETS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+
+namespace sockman {
+
+class SharedBuckets {
+ public:
+  enum Bucket { kMessages = 0, kBytes = 1 };
+
+  // `slots`: keys tracked at once, a power of two.
+  static absl::StatusOr<std::shared_ptr<SharedBuckets>> Create(uint32_t slots = 65536);
+  ~SharedBuckets();
+  SharedBuckets(const SharedBuckets&) = delete;
+  SharedBuckets& operator=(const SharedBuckets&) = delete;
+
+  // Refills `bucket` of `key` at `rate` per second up to `burst`, then takes
+  // `cost` if there is that much (or always, when `allow_debt`: the bucket
+  // goes negative). Returns the tokens left after taking, or a negative
+  // shortfall (-1: none taken) when refused; with allow_debt, what is left,
+  // possibly negative. Unlimited keys (no slot) always get their tokens.
+  // Tokens are whole bytes for kBytes and thousandths for kMessages; a
+  // burst is at most 2^31 - 1 of those units.
+  double Take(uint64_t key, Bucket bucket, double rate, double burst, double cost, int64_t now_ms,
+              bool allow_debt);
+
+  uint64_t unlimited() const { return header_->unlimited.load(std::memory_order_relaxed); }
+
+ private:
+  struct Header {
+    std::atomic<uint64_t> unlimited{0};
+  };
+  struct Slot {
+    std::atomic<uint64_t> key{0};
+    std::atomic<uint64_t> state[2] = {};  // tokens (int32, units) << 32 | time (ms, uint32)
+  };
+  SharedBuckets(uint32_t slots, void* memory, size_t size);
+  Slot* Claim(uint64_t key, int64_t now_ms);
+
+  uint32_t slots_;
+  void* memory_;
+  size_t size_;
+  Header* header_;
+  Slot* table_;
+};
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_ENGINE_SHARED_BUCKETS_H_
