@@ -18,6 +18,7 @@
 #include "openssl/sha.h"
 #include "protocols/binding.h"
 #include "protocols/http/jwt_config.h"
+#include "protocols/rate_limit_config.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
@@ -31,55 +32,6 @@ std::string FileDigest(const std::string& path) {
   SHA256(reinterpret_cast<const unsigned char*>(content.data()), content.size(), digest);
   OPENSSL_cleanse(content.data(), content.size());
   return std::string(reinterpret_cast<char*>(digest), sizeof(digest));
-}
-
-}  // namespace
-
-namespace {
-
-// `rate_limit { ... }` checked and turned into the connections' policy.
-absl::StatusOr<RateLimitPolicy> RatePolicyFromConfig(const RateLimit& config,
-                                                     const Protocol& protocol, bool udp) {
-  if (protocol.traits().request_response || udp) {
-    return absl::InvalidArgumentError(
-        "is for message protocols over streams (websocket, text, frame, tcp)");
-  }
-  RateLimitPolicy policy;
-  double rate = config.messages_per_second();
-  if (!(rate >= 0 && rate <= 1e6)) {
-    return absl::InvalidArgumentError("messages_per_second must be between 0 and 1000000");
-  }
-  if (config.bytes_per_second() > (uint64_t{1} << 30)) {
-    return absl::InvalidArgumentError("bytes_per_second must be at most 1073741824");
-  }
-  if (rate == 0 && config.bytes_per_second() == 0) {
-    return absl::InvalidArgumentError("needs messages_per_second or bytes_per_second");
-  }
-  policy.messages_per_second = rate;
-  policy.message_burst = config.has_burst() ? config.burst() : std::max(1.0, std::ceil(rate));
-  if (rate > 0 && policy.message_burst < 1) {
-    return absl::InvalidArgumentError("burst must be at least 1");
-  }
-  policy.bytes_per_second = static_cast<double>(config.bytes_per_second());
-  policy.byte_burst = static_cast<double>(config.has_bytes_burst() ? config.bytes_burst()
-                                                                   : config.bytes_per_second());
-  switch (config.action()) {
-    case RateLimit::PAUSE:
-      policy.action = RateLimitPolicy::Action::kPause;
-      break;
-    case RateLimit::CLOSE:
-      policy.action = RateLimitPolicy::Action::kClose;
-      break;
-    default:
-      policy.action = RateLimitPolicy::Action::kDrop;
-  }
-  if (config.per_ip()) {
-    // Mapped here, before fork: every worker of the service shares them.
-    absl::StatusOr<std::shared_ptr<SharedBuckets>> shared = SharedBuckets::Create();
-    if (!shared.ok()) return shared.status();
-    policy.shared = std::move(*shared);
-  }
-  return policy;
 }
 
 }  // namespace
@@ -215,8 +167,13 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       sp.server.min_rate_window_ms = limits.min_rate_window_ms();
     }
     if (service.has_rate_limit()) {
-      absl::StatusOr<RateLimitPolicy> policy =
-          RatePolicyFromConfig(service.rate_limit(), *sp.protocol, service.transport() == UDP);
+      if (sp.protocol->traits().request_response || service.transport() == UDP) {
+        return file.ServiceError(
+            i, "rate_limit",
+            "is for message protocols over streams (websocket, text, frame, tcp); put it in a "
+            "WebSocket route on http://");
+      }
+      absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(service.rate_limit());
       if (!policy.ok()) return file.ServiceError(i, "rate_limit", policy.status().message());
       sp.server.rate_limit = std::make_shared<const RateLimitPolicy>(*policy);
     }

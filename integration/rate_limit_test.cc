@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -41,6 +43,9 @@ service { name: "close" listen: "ws://127.0.0.1:0"
   rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} }
 service { name: "bytes" listen: "text://127.0.0.1:0"
   rate_limit { bytes_per_second: 1000 bytes_burst: 1000 } echo {} }
+service { name: "site" listen: "http://127.0.0.1:0"
+  route { name: "ws" match { path: "/ws" } websocket {}
+    rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} } }
 service { name: "perip" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
   rate_limit { messages_per_second: 10 burst: 20 per_ip: true } echo {} }
 service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
@@ -104,18 +109,24 @@ TEST_F(RateLimitTest, PauseDeliversEverythingAtTheRate) {
 }
 
 TEST_F(RateLimitTest, CloseEndsAWebSocketWith1008) {
-  TestClient ws(server_->port("close"));
-  ws.Send(
-      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  for (std::string l = ws.ReadLine(); l != "\r" && !ws.eof(); l = ws.ReadLine()) {
+  // A websocket:// service's, and an http:// service's WebSocket route's.
+  for (const auto& [service, path] :
+       std::vector<std::pair<std::string, std::string>>{{"close", "/"}, {"site", "/ws"}}) {
+    TestClient ws(server_->port(service));
+    ws.Send(absl::StrCat("GET ", path,
+                         " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\n\r\n"));
+    for (std::string l = ws.ReadLine(); l != "\r" && !ws.eof(); l = ws.ReadLine()) {
+    }
+    std::string frames;
+    for (int i = 0; i < 10; ++i) frames += std::string("\x81\x81\0\0\0\0", 6) + "x";
+    ws.Send(frames);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(ws.ReadExactly(3), "\x81\x01x") << service << i;
+    EXPECT_EQ(ws.ReadExactly(23), std::string("\x88\x15\x03\xf0", 4) + "rate limit exceeded")
+        << service;
+    EXPECT_TRUE(ws.WaitClosed(3000));
   }
-  std::string frames;
-  for (int i = 0; i < 10; ++i) frames += std::string("\x81\x81\0\0\0\0", 6) + "x";
-  ws.Send(frames);
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(ws.ReadExactly(3), "\x81\x01x") << i;
-  EXPECT_EQ(ws.ReadExactly(23), std::string("\x88\x15\x03\xf0", 4) + "rate limit exceeded");
-  EXPECT_TRUE(ws.WaitClosed(3000));
 }
 
 TEST_F(RateLimitTest, BytesBucket) {

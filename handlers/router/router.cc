@@ -21,6 +21,7 @@
 #include "protocols/http/http.h"
 #include "protocols/http/jwt_config.h"
 #include "protocols/http/syntax.h"
+#include "protocols/rate_limit_config.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
@@ -128,6 +129,8 @@ struct RouteEntry {
   // jwt: requests need a valid token; upgraded clients keep who it says.
   std::shared_ptr<const JwtGate> jwt;
   std::string jwt_digest;  // of its key files, for reload
+  // WebSocket routes: rate_limit on the upgraded connections (null: none).
+  std::shared_ptr<const RateLimitPolicy> rate_limit;
   std::shared_ptr<const CorsPolicy> cors;
   std::string response_headers;  // rendered lines
   std::shared_ptr<const CompressionPolicy> compression;
@@ -332,6 +335,7 @@ class Router : public Handler {
       // deflate) on this same request, then the route has the connection.
       state.owner = index;
       if (identity != nullptr) connection.set_identity(std::move(identity));
+      if (route.rate_limit != nullptr) connection.set_rate_limit(route.rate_limit.get());
       handler.OnConnect(connection);
       if (!connection.open()) return;
       connection.SwitchProtocol(*factory_.websocket(), factory_.websocket()->NewCodec(live.codec));
@@ -659,6 +663,12 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
           BasicAuthFile::Load(path, auth.realm());
       if (!loaded.ok()) return fail(i, "basic_auth.htpasswd_file", loaded.status().message());
       entry.auth = std::move(*loaded);
+    }
+    if (route.has_rate_limit()) {
+      if (!entry.websocket) return fail(i, "rate_limit", "is for WebSocket routes");
+      absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(route.rate_limit());
+      if (!policy.ok()) return fail(i, "rate_limit", policy.status().message());
+      entry.rate_limit = std::make_shared<const RateLimitPolicy>(std::move(*policy));
     }
     if (route.has_jwt()) {
       absl::StatusOr<std::shared_ptr<const JwtGate>> gate =

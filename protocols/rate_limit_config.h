@@ -1,0 +1,17 @@
+// A `rate_limit { ... }` block (of a service or a WebSocket route) checked
+// and turned into the policy its connections apply (RateLimitPolicy).
+#ifndef SOCKMAN_PROTOCOLS_RATE_LIMIT_CONFIG_H_
+#define SOCKMAN_PROTOCOLS_RATE_LIMIT_CONFIG_H_
+
+#include "absl/status/statusor.h"
+#include "config/sockman.pb.h"
+#include "protocols/connection.h"
+
+namespace sockman {
+
+// per_ip maps its shared buckets here: call it in the master, before fork.
+absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config);
+
+}  // namespace sockman
+
+#endif  // SOCKMAN_PROTOCOLS_RATE_LIMIT_CONFIG_H_
