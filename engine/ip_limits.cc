@@ -1,12 +1,10 @@
 #include "engine/ip_limits.h"
 
 #include <netinet/in.h>
-#include <sys/mman.h>
 
 #include <cstring>
 #include <new>
 
-#include "absl/strings/str_cat.h"
 
 namespace sockman {
 namespace {
@@ -29,24 +27,20 @@ absl::StatusOr<std::shared_ptr<IpLimits>> IpLimits::Create(const Options& option
   if (options.slots == 0 || (options.slots & (options.slots - 1)) != 0) {
     return absl::InvalidArgumentError("slots must be a power of two");
   }
-  size_t size = sizeof(Header) + sizeof(Slot) * options.slots;
-  void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot map ", size, " bytes for per-IP limits: ", strerror(errno)));
-  }
-  return std::shared_ptr<IpLimits>(new IpLimits(options, memory, size));
+  absl::StatusOr<std::unique_ptr<SharedMemory>> memory =
+      SharedMemory::Map(sizeof(Header) + sizeof(Slot) * options.slots, "per-IP limits");
+  if (!memory.ok()) return memory.status();
+  return std::shared_ptr<IpLimits>(new IpLimits(options, std::move(*memory)));
 }
 
-IpLimits::IpLimits(Options options, void* memory, size_t size)
-    : options_(options), memory_(memory), size_(size) {
-  // Fresh anonymous memory is zero: every slot empty.
-  header_ = new (memory_) Header();
-  slots_ = reinterpret_cast<Slot*>(static_cast<char*>(memory_) + sizeof(Header));
+IpLimits::IpLimits(Options options, std::unique_ptr<SharedMemory> memory)
+    : options_(options), memory_(std::move(memory)) {
+  header_ = new (memory_->data()) Header();
+  slots_ = reinterpret_cast<Slot*>(static_cast<char*>(memory_->data()) + sizeof(Header));
   for (uint32_t i = 0; i < options_.slots; ++i) new (&slots_[i]) Slot();
 }
 
-IpLimits::~IpLimits() { munmap(memory_, size_); }
+IpLimits::~IpLimits() = default;
 
 uint64_t AddressKey(const SocketAddress& peer) {
   const uint8_t* bytes = nullptr;

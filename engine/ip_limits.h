@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "engine/shared_memory.h"
 #include "engine/socket_address.h"
 
 namespace sockman {
@@ -63,12 +64,11 @@ class IpLimits {
     std::atomic<uint64_t> key_count{0};  // hash (40 bits) << 24 | open connections (24 bits)
     std::atomic<uint64_t> window{0};     // second (32 bits) << 32 | new connections in it
   };
-  IpLimits(Options options, void* memory, size_t size);
+  IpLimits(Options options, std::unique_ptr<SharedMemory> memory);
   Slot* Find(uint64_t hash) const;
 
   Options options_;
-  void* memory_;
-  size_t size_;
+  std::unique_ptr<SharedMemory> memory_;
   Header* header_;
   Slot* slots_;
 };

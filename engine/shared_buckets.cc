@@ -1,14 +1,10 @@
 #include "engine/shared_buckets.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <new>
 
-#include "absl/strings/str_cat.h"
 
 namespace sockman {
 namespace {
@@ -26,23 +22,20 @@ absl::StatusOr<std::shared_ptr<SharedBuckets>> SharedBuckets::Create(uint32_t sl
   if (slots == 0 || (slots & (slots - 1)) != 0) {
     return absl::InvalidArgumentError("slots must be a power of two");
   }
-  size_t size = sizeof(Header) + sizeof(Slot) * slots;
-  void* memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (memory == MAP_FAILED) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("cannot map ", size, " bytes for shared rate limits: ", strerror(errno)));
-  }
-  return std::shared_ptr<SharedBuckets>(new SharedBuckets(slots, memory, size));
+  absl::StatusOr<std::unique_ptr<SharedMemory>> memory =
+      SharedMemory::Map(sizeof(Header) + sizeof(Slot) * slots, "shared rate limits");
+  if (!memory.ok()) return memory.status();
+  return std::shared_ptr<SharedBuckets>(new SharedBuckets(slots, std::move(*memory)));
 }
 
-SharedBuckets::SharedBuckets(uint32_t slots, void* memory, size_t size)
-    : slots_(slots), memory_(memory), size_(size) {
-  header_ = new (memory_) Header();
-  table_ = reinterpret_cast<Slot*>(static_cast<char*>(memory_) + sizeof(Header));
+SharedBuckets::SharedBuckets(uint32_t slots, std::unique_ptr<SharedMemory> memory)
+    : slots_(slots), memory_(std::move(memory)) {
+  header_ = new (memory_->data()) Header();
+  table_ = reinterpret_cast<Slot*>(static_cast<char*>(memory_->data()) + sizeof(Header));
   for (uint32_t i = 0; i < slots_; ++i) new (&table_[i]) Slot();
 }
 
-SharedBuckets::~SharedBuckets() { munmap(memory_, size_); }
+SharedBuckets::~SharedBuckets() = default;
 
 SharedBuckets::Slot* SharedBuckets::Claim(uint64_t key, int64_t now_ms) {
   if (key == 0) key = 1;

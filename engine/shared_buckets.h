@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "engine/shared_memory.h"
 
 namespace sockman {
 
@@ -50,12 +51,11 @@ class SharedBuckets {
     std::atomic<uint64_t> key{0};
     std::atomic<uint64_t> state[2] = {};  // tokens (int32, units) << 32 | time (ms, uint32)
   };
-  SharedBuckets(uint32_t slots, void* memory, size_t size);
+  SharedBuckets(uint32_t slots, std::unique_ptr<SharedMemory> memory);
   Slot* Claim(uint64_t key, int64_t now_ms);
 
   uint32_t slots_;
-  void* memory_;
-  size_t size_;
+  std::unique_ptr<SharedMemory> memory_;
   Header* header_;
   Slot* table_;
 };

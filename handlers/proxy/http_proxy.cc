@@ -1,6 +1,5 @@
 #include "handlers/proxy/http_proxy.h"
 
-#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "engine/base/logging.h"
 #include "engine/connector.h"
 #include "engine/resolver.h"
+#include "engine/shared_memory.h"
 #include "engine/tcp_connection.h"
 #include "engine/tls.h"
 #include "protocols/http/chunked.h"
@@ -101,20 +101,18 @@ static_assert(std::atomic<int64_t>::is_always_lock_free);
 class SharedHealthTable {
  public:
   static absl::StatusOr<std::shared_ptr<SharedHealthTable>> Create(size_t count) {
-    size_t bytes = std::max<size_t>(count, 1) * sizeof(SharedHealth);
-    void* page = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (page == MAP_FAILED) return absl::InternalError("cannot map the upstream health table");
-    auto* slots = static_cast<SharedHealth*>(page);
+    absl::StatusOr<std::unique_ptr<SharedMemory>> memory = SharedMemory::Map(
+        std::max<size_t>(count, 1) * sizeof(SharedHealth), "the upstream health table");
+    if (!memory.ok()) return memory.status();
+    auto* slots = static_cast<SharedHealth*>((*memory)->data());
     for (size_t i = 0; i < count; ++i) new (&slots[i]) SharedHealth();
-    return std::shared_ptr<SharedHealthTable>(new SharedHealthTable(slots, bytes));
+    return std::shared_ptr<SharedHealthTable>(new SharedHealthTable(std::move(*memory)));
   }
-  ~SharedHealthTable() { munmap(slots_, bytes_); }
-  SharedHealth& at(size_t i) const { return slots_[i]; }
+  SharedHealth& at(size_t i) const { return static_cast<SharedHealth*>(memory_->data())[i]; }
 
  private:
-  SharedHealthTable(SharedHealth* slots, size_t bytes) : slots_(slots), bytes_(bytes) {}
-  SharedHealth* slots_;
-  size_t bytes_;
+  explicit SharedHealthTable(std::unique_ptr<SharedMemory> memory) : memory_(std::move(memory)) {}
+  std::unique_ptr<SharedMemory> memory_;
 };
 
 enum class HashKind { kClientIp, kHeader, kCookie };
