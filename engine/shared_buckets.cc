@@ -5,7 +5,6 @@
 #include <cstring>
 #include <new>
 
-
 namespace sockman {
 namespace {
 
@@ -17,6 +16,17 @@ constexpr double kMaxUnits = 2147483647.0;
 uint32_t Stamp(int64_t now_ms) { return static_cast<uint32_t>(now_ms) | 1; }  // 0: never used
 
 }  // namespace
+
+uint64_t NameKey(absl::string_view name) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ 0x75;  // FNV-1a (apart from addresses), then mixed
+  for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebULL;
+  h ^= h >> 31;
+  return h == 0 ? 1 : h;
+}
 
 absl::StatusOr<std::shared_ptr<SharedBuckets>> SharedBuckets::Create(uint32_t slots) {
   if (slots == 0 || (slots & (slots - 1)) != 0) {

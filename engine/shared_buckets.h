@@ -17,9 +17,13 @@
 #include <memory>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/shared_memory.h"
 
 namespace sockman {
+
+// A name (a uid) as a bucket key, the same in every process, never 0.
+uint64_t NameKey(absl::string_view name);
 
 class SharedBuckets {
  public:

@@ -48,6 +48,10 @@ service { name: "site" listen: "http://127.0.0.1:0"
     rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} } }
 service { name: "perip" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
   rate_limit { messages_per_second: 10 burst: 20 per_ip: true } echo {} }
+service { name: "room" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
+  rate_limit { messages_per_second: 1 burst: 10 per_uid: true }
+  broadcast { notify_join: "join {client_id}" } }
+service { name: "api" listen: "http://127.0.0.1:0" push { service: "room" } }
 service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
 )",
                                         "rate_limit", ShortTempDir());
@@ -154,6 +158,32 @@ TEST_F(RateLimitTest, PerIpBucketsSpanConnectionsAndWorkers) {
   double seconds = Seconds(start, Clock::now());
   EXPECT_GE(got, 20);
   EXPECT_LE(got, 20 + 10 * seconds + 1) << seconds;
+}
+
+TEST_F(RateLimitTest, PerUidBucketsSpanTheUidsConnections) {
+  // Two connections (on either worker) bound to one uid share its burst of
+  // 10; an observer counts what reaches the room.
+  TestClient observer(server_->port("room"));
+  EXPECT_TRUE(absl::StartsWith(observer.ReadLine(), "join "));
+  std::vector<std::unique_ptr<TestClient>> alice;
+  for (int i = 0; i < 2; ++i) {
+    alice.push_back(std::make_unique<TestClient>(server_->port("room")));
+    std::string id = alice.back()->ReadLine().substr(5);  // its own join notice
+    EXPECT_TRUE(absl::StartsWith(observer.ReadLine(), "join "));
+    std::string bound =
+        Shell(absl::StrCat("curl -s -m 5 -X PUT --data-binary alice "
+                           "http://127.0.0.1:",
+                           server_->port("api"), "/clients/", id, "/uid"));
+    EXPECT_TRUE(absl::StrContains(bound, "1")) << bound;
+  }
+  for (auto& client : alice) {
+    std::string lines;
+    for (int i = 0; i < 20; ++i) absl::StrAppend(&lines, "m", i, "\n");
+    client->Send(lines);
+  }
+  int got = CountEchoes(observer, 500);
+  EXPECT_GE(got, 10);
+  EXPECT_LE(got, 13);  // 10 of burst and a refill of 1/s: not 2 x 10, not 40
 }
 
 }  // namespace

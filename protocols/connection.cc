@@ -198,9 +198,19 @@ void Connection::set_rate_limit(const RateLimitPolicy* policy) {
     rate_.reset();
     return;
   }
-  rate_ =
-      std::make_unique<RateBuckets>(RateBuckets{policy, policy->message_burst, policy->byte_burst,
-                                                reactor_.NowMs(), AddressKey(peer_address())});
+  uint64_t ip = policy->per_ip ? AddressKey(peer_address()) : 0;
+  rate_ = std::make_unique<RateBuckets>(
+      RateBuckets{policy, policy->message_burst, policy->byte_burst, reactor_.NowMs(), ip, ip});
+}
+
+void Connection::set_rate_uid(absl::string_view uid) {
+  if (rate_ == nullptr || !rate_->policy->per_uid) return;
+  rate_->key = uid.empty() ? rate_->ip_key : NameKey(uid);
+  if (rate_->key == 0) {  // back to its own buckets, full
+    rate_->messages = rate_->policy->message_burst;
+    rate_->bytes = rate_->policy->byte_burst;
+    rate_->refilled_ms = reactor_.NowMs();
+  }
 }
 
 bool Connection::AdmitRate(size_t size) {
@@ -209,8 +219,8 @@ bool Connection::AdmitRate(size_t size) {
   int64_t now = reactor_.NowMs();
   double cost = static_cast<double>(size);
   bool pause = p.action == RateLimitPolicy::Action::kPause;
-  if (p.shared != nullptr) {
-    // The address's buckets, in shared memory: taken (or refused) there.
+  if (b.key != 0) {
+    // The address's or uid's buckets, in shared memory: taken (or refused) there.
     double messages = p.messages_per_second <= 0
                           ? 0
                           : p.shared->Take(b.key, SharedBuckets::kMessages, p.messages_per_second,

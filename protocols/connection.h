@@ -90,9 +90,12 @@ struct RateLimitPolicy {
   double bytes_per_second = 0;  // 0: bytes unlimited
   double byte_burst = 0;
   Action action = Action::kDrop;
-  // Set: the buckets are per client address, shared by every connection
-  // from it in every worker of the service; null: per connection.
+  // Set: the buckets are shared by the service's workers, keyed by the
+  // client address (per_ip) and/or, once the client has one, its uid
+  // (per_uid); null: per connection.
   std::shared_ptr<SharedBuckets> shared;
+  bool per_ip = false;
+  bool per_uid = false;
 };
 
 // Per-worker counters shared by the connections of one service.
@@ -256,6 +259,9 @@ class Connection : private PeerTransport::Delegate {
   // Applies a rate limit to the messages the peer sends from now on (null:
   // none); `policy` must outlive the connection.
   void set_rate_limit(const RateLimitPolicy* policy);
+  // A per_uid rate limit: the client now is `uid` ("" none), whose buckets it
+  // shares with the uid's other connections in every worker.
+  void set_rate_uid(absl::string_view uid);
 
   // Whether output (a file being sent included) is waiting to leave.
   bool sending() const { return transport_->output_pending(); }
@@ -365,7 +371,8 @@ class Connection : private PeerTransport::Delegate {
     double messages;  // tokens (negative: a pause's debt); per connection
     double bytes;
     int64_t refilled_ms;
-    uint64_t key;  // policy->shared: the client address's
+    uint64_t key;     // the shared buckets' key (0: the connection's own buckets)
+    uint64_t ip_key;  // per_ip: the client address's key
   };
   std::unique_ptr<RateBuckets> rate_;
   bool handler_paused_ = false;  // PauseRecv

@@ -36,7 +36,9 @@ absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config) {
     default:
       policy.action = RateLimitPolicy::Action::kDrop;
   }
-  if (config.per_ip()) {
+  policy.per_ip = config.per_ip();
+  policy.per_uid = config.per_uid();
+  if (config.per_ip() || config.per_uid()) {
     // Mapped here, before fork: every worker of the service shares them.
     absl::StatusOr<std::shared_ptr<SharedBuckets>> shared = SharedBuckets::Create();
     if (!shared.ok()) return shared.status();

@@ -484,6 +484,7 @@ void Hub::BindUid(Connection& connection, const std::string& uid) {
   if (client->uid == uid) return;
   Unbind(*client);
   client->uid = uid;
+  connection.set_rate_uid(uid);
   uids_[uid].insert(client);
   std::string key = WorkerKey(service_);
   Presence({"SADD", key + ":uid:" + uid, client->id});
@@ -498,6 +499,7 @@ void Hub::UnbindUid(Connection& connection) {
 
 void Hub::Unbind(Client& client) {
   if (client.uid.empty()) return;
+  client.connection->set_rate_uid("");
   std::string key = WorkerKey(service_);
   Presence({"SREM", key + ":uid:" + client.uid, client.id});
   auto it = uids_.find(client.uid);
