@@ -71,6 +71,8 @@ constexpr MetricFamily kFamilies[] = {
      "Published messages this worker delivered to its own clients (from any publisher)."},
     {"sockman_broadcast_fanout_seconds", T::kHistogram,
      "From a publication on this node to its last recipient in this worker."},
+    {"sockman_group_rate_limited", T::kCounter,
+     "Client messages not published to a group whose group_rate_limit was spent."},
     {"sockman_broadcast_conflated", T::kCounter,
      "Publications not delivered because a later one to the same target replaced them "
      "(conflate_ms)."},

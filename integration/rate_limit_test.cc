@@ -52,6 +52,8 @@ service { name: "room" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
   rate_limit { messages_per_second: 1 burst: 10 per_uid: true }
   broadcast { notify_join: "join {client_id}" } }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "room" } }
+service { name: "groups" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
+  broadcast { group_rate_limit { messages_per_second: 1 burst: 5 } } }
 service { name: "metrics" listen: "http://127.0.0.1:0" metrics {} }
 )",
                                         "rate_limit", ShortTempDir());
@@ -184,6 +186,31 @@ TEST_F(RateLimitTest, PerUidBucketsSpanTheUidsConnections) {
   int got = CountEchoes(observer, 500);
   EXPECT_GE(got, 10);
   EXPECT_LE(got, 13);  // 10 of burst and a refill of 1/s: not 2 x 10, not 40
+}
+
+TEST_F(RateLimitTest, GroupRateLimitSpansSendersAndWorkers) {
+  // Three clients in the default group, on either worker; two of them send
+  // 10 messages each: the group takes its burst of 5 (and 1/s), no more.
+  TestClient observer(server_->port("groups")), a(server_->port("groups")),
+      b(server_->port("groups"));
+  usleep(200'000);  // all joined
+  std::string lines;
+  for (int i = 0; i < 10; ++i) absl::StrAppend(&lines, "m", i, "\n");
+  a.Send(lines);
+  b.Send(lines);
+  int got = CountEchoes(observer, 500);
+  EXPECT_GE(got, 5);
+  EXPECT_LE(got, 7);
+  std::string metrics =
+      Shell(absl::StrCat("curl -s -m 5 http://127.0.0.1:", server_->port("metrics"), "/metrics"));
+  double dropped = 0;
+  for (const char* worker : {"0", "1"}) {
+    std::string line = absl::StrCat("sockman_group_rate_limited_total{service=\"groups\",worker=\"",
+                                    worker, "\"} ");
+    size_t at = metrics.find(line);
+    if (at != std::string::npos) dropped += std::stod(metrics.substr(at + line.size()));
+  }
+  EXPECT_EQ(dropped, 20 - got) << metrics;
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 // webhook }: every message a client sends reaches every client of the service
 // in every worker (or of its room), through the worker's Hub; with a webhook,
 // a backend hears of every event too (see handlers/webhook/webhook.h).
+#include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "config/sockman.pb.h"
+#include "engine/shared_buckets.h"
 #include "handlers/handler.h"
 #include "handlers/messaging/hub.h"
 #include "handlers/webhook/webhook.h"
@@ -24,6 +27,10 @@ struct BroadcastSettings {
   std::string notify_leave;
   std::optional<WebhookSettings> webhook;
   Hub::ClientLimits limits;
+  // group_rate_limit: buckets per group, shared by the workers (null: none).
+  std::shared_ptr<SharedBuckets> group_buckets;
+  double group_rate = 0;
+  double group_burst = 0;
 };
 
 class BroadcastHandler : public Handler {
@@ -61,9 +68,22 @@ class BroadcastHandler : public Handler {
                            ? hub_.ClientId(connection)
                            : std::string();
       std::string rendered = Render(settings_.format, id, absl::StrJoin(groups, ","), message);
+      if (settings_.group_buckets != nullptr) {
+        // Each group takes a token; a group out of them does not get this one.
+        int64_t now = connection.reactor().NowMs();
+        std::erase_if(groups, [&](const std::string& group) {
+          bool refused = settings_.group_buckets->Take(
+                             NameKey("g:" + group), SharedBuckets::kMessages, settings_.group_rate,
+                             settings_.group_burst, 1, now, false) < 0;
+          group_rate_dropped_ += refused;
+          return refused;
+        });
+      }
       std::vector<std::string> exclude;
       if (settings_.exclude_sender) exclude.push_back(id);
-      hub_.Publish(service_, {Hub::Scope::kGroup, std::move(groups)}, rendered, kind, exclude);
+      if (!groups.empty()) {
+        hub_.Publish(service_, {Hub::Scope::kGroup, std::move(groups)}, rendered, kind, exclude);
+      }
     }
     if (webhook_) webhook_->Message(connection, message, kind);
   }
@@ -95,6 +115,9 @@ class BroadcastHandler : public Handler {
                              hub_.GroupsOf(connection)};
   }
   void AppendMetrics(MetricSamples& samples) const override {
+    if (settings_.group_buckets != nullptr) {
+      samples.Counter("sockman_group_rate_limited", group_rate_dropped_);
+    }
     if (webhook_) webhook_->AppendMetrics(samples);
   }
   uint64_t backend_errors() const override { return webhook_ ? webhook_->errors() : 0; }
@@ -103,6 +126,7 @@ class BroadcastHandler : public Handler {
   std::string service_;
   Hub& hub_;
   std::unique_ptr<Webhook> webhook_;
+  uint64_t group_rate_dropped_ = 0;  // publications a group_rate_limit withheld
 };
 
 class BroadcastFactory : public HandlerFactory {
@@ -142,6 +166,23 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateBroadcast(const BroadcastO
   settings.rooms_from_path = options.rooms_from_path();
   settings.notify_join = options.notify_join();
   settings.notify_leave = options.notify_leave();
+  if (options.has_group_rate_limit()) {
+    const GroupRateLimit& group = options.group_rate_limit();
+    double rate = group.messages_per_second();
+    if (!(rate > 0 && rate <= 1e6)) {
+      return absl::InvalidArgumentError(
+          "group_rate_limit.messages_per_second must be above 0 and at most 1000000");
+    }
+    if (group.has_burst() && group.burst() < 1) {
+      return absl::InvalidArgumentError("group_rate_limit.burst must be at least 1");
+    }
+    // Mapped here, in the master before fork: every worker shares the buckets.
+    absl::StatusOr<std::shared_ptr<SharedBuckets>> buckets = SharedBuckets::Create();
+    if (!buckets.ok()) return buckets.status();
+    settings.group_buckets = std::move(*buckets);
+    settings.group_rate = rate;
+    settings.group_burst = group.has_burst() ? group.burst() : std::max(1.0, std::ceil(rate));
+  }
   if (options.has_webhook()) {
     absl::StatusOr<WebhookSettings> webhook =
         ParseWebhookSettings(options.webhook(), config.protocol);
