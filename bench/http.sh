@@ -107,14 +107,7 @@ run_one() {
   local pid="${sockman_pid}"
   [[ "${system}" == nginx ]] && pid="${nginx_pid}"
   [[ "${system}" == floor ]] && pid="${floor_pid}"
-  local before after out requests rps
-  before="$(cpu_ticks "${pid}")"
-  out="$(wrk -t1 -c"${CONNECTIONS}" -d"${DURATION}s" "$@" "${url}")"
-  after="$(cpu_ticks "${pid}")"
-  requests="$(awk '/requests in/ {print $1}' <<<"${out}")"
-  rps="$(awk '/^Requests\/sec/ {print $2}' <<<"${out}")"
-  awk -v r="${requests}" -v rps="${rps}" -v t=$((after - before)) -v hz="${hz}" \
-    'BEGIN { cpu = t / hz; printf "%.0f %.0f\n", rps, (cpu > 0 ? r / cpu : 0) }'
+  wrk_per_cpu "${pid}" "${url}" "$@"
 }
 
 declare -A urls_sockman urls_nginx urls_floor extra

@@ -17,8 +17,8 @@
 #include "openssl/mem.h"
 #include "openssl/sha.h"
 #include "protocols/binding.h"
-#include "protocols/http/jwt_config.h"
-#include "protocols/rate_limit_config.h"
+#include "handlers/policy/jwt_config.h"
+#include "handlers/policy/rate_limit_config.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {

@@ -268,7 +268,42 @@ absl::Status JwtKeys::AddSecret(absl::string_view secret, std::string kid) {
 namespace {
 
 // The key of an EVP_PKEY, checked (RSA >= 2048 bits, EC P-256/P-384, Ed25519).
-absl::Status FromPublicKey(EVP_PKEY* pkey, JwtKeys::Key& key);
+absl::Status FromPublicKey(EVP_PKEY* pkey, JwtKeys::Key& key) {
+  switch (EVP_PKEY_id(pkey)) {
+    case EVP_PKEY_RSA: {
+      key.kind = KeyKind::kRsa;
+      key.rsa.reset(EVP_PKEY_get1_RSA(pkey));
+      if (RSA_bits(key.rsa.get()) < 2048) {
+        return absl::InvalidArgumentError("RSA keys need at least 2048 bits");
+      }
+      return absl::OkStatus();
+    }
+    case EVP_PKEY_EC: {
+      key.ec.reset(EVP_PKEY_get1_EC_KEY(pkey));
+      int nid = EC_GROUP_get_curve_name(EC_KEY_get0_group(key.ec.get()));
+      if (nid == NID_X9_62_prime256v1) {
+        key.kind = KeyKind::kP256;
+      } else if (nid == NID_secp384r1) {
+        key.kind = KeyKind::kP384;
+      } else {
+        return absl::InvalidArgumentError("EC keys must be on P-256 or P-384");
+      }
+      return absl::OkStatus();
+    }
+    case EVP_PKEY_ED25519: {
+      key.kind = KeyKind::kEd25519;
+      uint8_t raw[32];
+      size_t size = sizeof(raw);
+      if (EVP_PKEY_get_raw_public_key(pkey, raw, &size) != 1 || size != 32) {
+        return absl::InvalidArgumentError("bad Ed25519 key");
+      }
+      key.bytes.assign(reinterpret_cast<const char*>(raw), 32);
+      return absl::OkStatus();
+    }
+    default:
+      return absl::InvalidArgumentError("not an RSA, EC or Ed25519 public key");
+  }
+}
 
 }  // namespace
 
@@ -313,47 +348,6 @@ absl::Status JwtKeys::AddPem(absl::string_view pem) {
   if (added == 0) return absl::InvalidArgumentError("no PUBLIC KEY or CERTIFICATE block in it");
   return absl::OkStatus();
 }
-
-namespace {
-
-absl::Status FromPublicKey(EVP_PKEY* pkey, JwtKeys::Key& key) {
-  switch (EVP_PKEY_id(pkey)) {
-    case EVP_PKEY_RSA: {
-      key.kind = KeyKind::kRsa;
-      key.rsa.reset(EVP_PKEY_get1_RSA(pkey));
-      if (RSA_bits(key.rsa.get()) < 2048) {
-        return absl::InvalidArgumentError("RSA keys need at least 2048 bits");
-      }
-      return absl::OkStatus();
-    }
-    case EVP_PKEY_EC: {
-      key.ec.reset(EVP_PKEY_get1_EC_KEY(pkey));
-      int nid = EC_GROUP_get_curve_name(EC_KEY_get0_group(key.ec.get()));
-      if (nid == NID_X9_62_prime256v1) {
-        key.kind = KeyKind::kP256;
-      } else if (nid == NID_secp384r1) {
-        key.kind = KeyKind::kP384;
-      } else {
-        return absl::InvalidArgumentError("EC keys must be on P-256 or P-384");
-      }
-      return absl::OkStatus();
-    }
-    case EVP_PKEY_ED25519: {
-      key.kind = KeyKind::kEd25519;
-      uint8_t raw[32];
-      size_t size = sizeof(raw);
-      if (EVP_PKEY_get_raw_public_key(pkey, raw, &size) != 1 || size != 32) {
-        return absl::InvalidArgumentError("bad Ed25519 key");
-      }
-      key.bytes.assign(reinterpret_cast<const char*>(raw), 32);
-      return absl::OkStatus();
-    }
-    default:
-      return absl::InvalidArgumentError("not an RSA, EC or Ed25519 public key");
-  }
-}
-
-}  // namespace
 
 absl::Status JwtKeys::AddJwks(absl::string_view json) {
   rapidjson::Document document;

@@ -19,9 +19,9 @@
 #include "protocols/binding.h"
 #include "protocols/http/compression.h"
 #include "protocols/http/http.h"
-#include "protocols/http/jwt_config.h"
+#include "handlers/policy/jwt_config.h"
 #include "protocols/http/syntax.h"
-#include "protocols/rate_limit_config.h"
+#include "handlers/policy/rate_limit_config.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {

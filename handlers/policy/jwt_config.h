@@ -1,7 +1,7 @@
 // A `jwt { ... }` block (of a websocket:// service or a route) turned into a
 // JwtGate, its key files read relative to the config file's directory.
-#ifndef SOCKMAN_PROTOCOLS_HTTP_JWT_CONFIG_H_
-#define SOCKMAN_PROTOCOLS_HTTP_JWT_CONFIG_H_
+#ifndef SOCKMAN_HANDLERS_POLICY_JWT_CONFIG_H_
+#define SOCKMAN_HANDLERS_POLICY_JWT_CONFIG_H_
 
 #include <memory>
 #include <string>
@@ -27,4 +27,4 @@ std::string JwtKeyFilesDigest(const Jwt& config, const std::string& directory);
 
 }  // namespace sockman
 
-#endif  // SOCKMAN_PROTOCOLS_HTTP_JWT_CONFIG_H_
+#endif  // SOCKMAN_HANDLERS_POLICY_JWT_CONFIG_H_

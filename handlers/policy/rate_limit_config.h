@@ -1,7 +1,7 @@
 // A `rate_limit { ... }` block (of a service or a WebSocket route) checked
 // and turned into the policy its connections apply (RateLimitPolicy).
-#ifndef SOCKMAN_PROTOCOLS_RATE_LIMIT_CONFIG_H_
-#define SOCKMAN_PROTOCOLS_RATE_LIMIT_CONFIG_H_
+#ifndef SOCKMAN_HANDLERS_POLICY_RATE_LIMIT_CONFIG_H_
+#define SOCKMAN_HANDLERS_POLICY_RATE_LIMIT_CONFIG_H_
 
 #include "absl/status/statusor.h"
 #include "config/sockman.pb.h"
@@ -14,4 +14,4 @@ absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config);
 
 }  // namespace sockman
 
-#endif  // SOCKMAN_PROTOCOLS_RATE_LIMIT_CONFIG_H_
+#endif  // SOCKMAN_HANDLERS_POLICY_RATE_LIMIT_CONFIG_H_

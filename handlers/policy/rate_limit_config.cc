@@ -1,4 +1,4 @@
-#include "protocols/rate_limit_config.h"
+#include "handlers/policy/rate_limit_config.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "protocols/http/jwt_config.h"
+#include "handlers/policy/jwt_config.h"
 
 #include <openssl/mem.h>
 #include <openssl/sha.h>
