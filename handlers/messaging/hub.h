@@ -153,12 +153,9 @@ class Hub {
   // This process's hub, or null if nothing made one.
   static const Hub* IfMade();
 
-  // Messages published from this worker (Publish), and messages this
-  // worker delivered to its own clients (from any publisher), for metrics.
-  uint64_t publishes() const { return publishes_; }
-  uint64_t deliveries() const { return deliveries_; }
-  // Publications, deliveries, the fan-out latency and, in a cluster, Redis
-  // and relay figures (docs/metrics.md).
+  // Publications from this worker, deliveries to its clients (from any
+  // publisher), the fan-out latency, authentication timeouts, conflation
+  // and, in a cluster, Redis and relay figures (docs/metrics.md).
   void AppendMetrics(MetricSamples& samples) const;
 
   // --- This worker's clients of its service ---
@@ -177,8 +174,6 @@ class Hub {
   // bound (BindUid), or MarkAuthenticated (a webhook's X-Sockman-Auth: ok).
   void RequireAuthentication(Connection& connection, int64_t timeout_ms);
   void MarkAuthenticated(Connection& connection);
-  // Clients closed so, for metrics.
-  uint64_t auth_timeouts() const { return auth_timeouts_; }
   void UnbindUid(Connection& connection);
   std::string UidOf(const Connection& connection) const;
   // The client's session, a JSON object ("{}" when empty or not added).
