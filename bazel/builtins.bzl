@@ -9,6 +9,7 @@ the real binary registered every name listed.
 
 BUILTIN_PROTOCOLS = {
     "frame": "//protocols/frame",
+    "framing": "//protocols/framing:config",
     "http": "//protocols/http:config",
     "tcp": "//protocols/tcp",
     "text": "//protocols/text",

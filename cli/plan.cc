@@ -13,12 +13,12 @@
 #include "engine/ip_limits.h"
 #include "engine/networks.h"
 #include "engine/tls.h"
+#include "handlers/policy/jwt_config.h"
+#include "handlers/policy/rate_limit_config.h"
 #include "handlers/router/router.h"
 #include "openssl/mem.h"
 #include "openssl/sha.h"
 #include "protocols/binding.h"
-#include "handlers/policy/jwt_config.h"
-#include "handlers/policy/rate_limit_config.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
@@ -56,7 +56,7 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
     sp.config = service;
     sp.uri = *ParseListenUri(service.listen());  // validated above
 
-    sp.protocol = ProtocolRegistry::Global().Find(sp.uri.scheme);
+    sp.protocol = ProtocolRegistry::Global().Find(RegisteredScheme(file.config(), sp.uri.scheme));
     if (sp.protocol == nullptr) {
       return file.ServiceError(
           i, "listen",

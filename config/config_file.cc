@@ -195,4 +195,22 @@ absl::Status ConfigFile::GlobalError(absl::string_view field, absl::string_view 
   return absl::InvalidArgumentError(absl::StrCat(where, ": global: ", field, ": ", message));
 }
 
+absl::Status ConfigFile::FramingError(int index, absl::string_view field,
+                                      absl::string_view message) const {
+  const FieldDescriptor* framing_field = Config::descriptor()->FindFieldByName("framing");
+  auto location = locations_.GetLocation(framing_field, index);
+  std::string where = name_;
+  if (location.line >= 0) {
+    where = absl::StrCat(name_, ":", location.line + 1, ":", location.column + 1);
+  }
+  where = Locate(locations_.GetTreeForNested(framing_field, index), Framing::descriptor(), field,
+                 where);
+  const Framing& framing = config_.framing(index);
+  std::string who = framing.has_name() && !framing.name().empty()
+                        ? absl::StrCat("framing '", framing.name(), "'")
+                        : absl::StrCat("framing #", index + 1);
+  std::string what = field.empty() ? "" : absl::StrCat(field, ": ");
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", who, ": ", what, message));
+}
+
 }  // namespace sockman

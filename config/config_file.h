@@ -47,6 +47,8 @@ class ConfigFile {
   absl::Status ServiceError(int index, absl::string_view field, absl::string_view message) const;
   // The same for a field of `global`.
   absl::Status GlobalError(absl::string_view field, absl::string_view message) const;
+  // The same for a field of the top-level framing declaration `index`.
+  absl::Status FramingError(int index, absl::string_view field, absl::string_view message) const;
 
  private:
   ConfigFile() = default;

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace sockman {
 namespace {
@@ -196,7 +197,41 @@ std::vector<std::string> DslHandlerNames() {
   return names;
 }
 
+const Framing* DeclaredFraming(const Config& config, absl::string_view scheme) {
+  for (const Framing& framing : config.framing()) {
+    if (framing.name() == scheme) return &framing;
+  }
+  return nullptr;
+}
+
+absl::string_view RegisteredScheme(const Config& config, absl::string_view scheme) {
+  return DeclaredFraming(config, scheme) != nullptr ? absl::string_view("framing") : scheme;
+}
+
+Service WithDeclaredFraming(const Config& config, const Service& service) {
+  Service expanded = service;
+  absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
+  if (!uri.ok()) return expanded;
+  if (const Framing* declared = DeclaredFraming(config, uri->scheme)) {
+    *expanded.mutable_framing() = *declared;
+    expanded.mutable_framing()->clear_name();
+  }
+  return expanded;
+}
+
 namespace {
+
+// A framing's name, which services use as their listen scheme.
+bool ValidFramingName(absl::string_view name) {
+  if (name.empty() || name.size() > 32 ||
+      !absl::ascii_islower(static_cast<unsigned char>(name[0]))) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_islower(static_cast<unsigned char>(c)) ||
+           absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
 
 // Whether a service has clients a push can reach: a broadcast or webhook
 // handler, or routes with one.
@@ -242,6 +277,38 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       }
     }
   }
+  absl::flat_hash_set<std::string> framings;
+  for (int j = 0; j < config.framing_size(); ++j) {
+    const Framing& framing = config.framing(j);
+    if (!framing.has_name()) return file.FramingError(j, "name", "is required");
+    const std::string& name = framing.name();
+    if (!ValidFramingName(name)) {
+      return file.FramingError(
+          j, "name",
+          absl::StrCat("'", name,
+                       "' must be 1-32 characters of [a-z0-9_-] starting with a letter (it is "
+                       "the services' listen scheme)"));
+    }
+    if (schemes.Find(name) != nullptr) {
+      return file.FramingError(j, "name", absl::StrCat("'", name, "' is a built-in scheme"));
+    }
+    if (!framings.insert(name).second) {
+      return file.FramingError(j, "name", "duplicate framing name");
+    }
+    const SchemeInfo* protocol = schemes.Find("framing");
+    if (protocol == nullptr || protocol->fields == nullptr) {
+      return file.FramingError(j, "", "this build has no framing protocol");
+    }
+    // Its settings, as a service with the default limits uses them.
+    Service probe;
+    *probe.mutable_framing() = framing;
+    probe.mutable_framing()->clear_name();
+    if (std::optional<FieldError> error = protocol->fields->Check(probe)) {
+      absl::string_view field = error->field;
+      absl::ConsumePrefix(&field, "framing.");
+      return file.FramingError(j, field, error->message);
+    }
+  }
   if (config.service_size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat(file.name(), ": no service defined (add a service { ... } block)"));
@@ -275,8 +342,14 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
     // An unknown scheme is reported by the caller; its checks here are a
     // stream protocol's with no fields of its own.
     static const SchemeInfo kUnknown;
-    const SchemeInfo* found = schemes.Find(uri->scheme);
+    const Framing* declared = DeclaredFraming(config, uri->scheme);
+    const SchemeInfo* found = schemes.Find(RegisteredScheme(config, uri->scheme));
     const SchemeInfo& scheme = found != nullptr ? *found : kUnknown;
+    if (declared != nullptr && service.has_framing()) {
+      return file.ServiceError(i, "framing",
+                               absl::StrCat("listen names the declared framing '", uri->scheme,
+                                            "': remove this block, or listen with framing://"));
+    }
     bool udp = !scheme.stream || service.transport() == UDP;
     // Two services on one address and port: the second could not bind (or,
     // with reuse_port, would take the first one's connections at random).
@@ -394,7 +467,8 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       }
     }
     if (scheme.fields != nullptr) {
-      if (std::optional<FieldError> error = scheme.fields->Check(service)) {
+      if (std::optional<FieldError> error = scheme.fields->Check(
+              declared != nullptr ? WithDeclaredFraming(config, service) : service)) {
         return file.ServiceError(i, error->field, error->message);
       }
     }
@@ -528,8 +602,10 @@ Config WithDefaults(const Config& config, const SchemeCatalog& schemes, int cpu_
   if (!global->has_stop_timeout_ms()) global->set_stop_timeout_ms(kDefaultStopTimeoutMs);
   if (!global->has_watch_config()) global->set_watch_config(false);
   for (Service& service : *resolved.mutable_service()) {
+    service = WithDeclaredFraming(config, service);
     absl::StatusOr<ListenUri> uri = ParseListenUri(service.listen());
-    const SchemeInfo* scheme = uri.ok() ? schemes.Find(uri->scheme) : nullptr;
+    const SchemeInfo* scheme =
+        uri.ok() ? schemes.Find(RegisteredScheme(config, uri->scheme)) : nullptr;
     if (!service.has_transport()) {
       service.set_transport(scheme == nullptr ? TCP
                             : scheme->tls     ? SSL

@@ -98,6 +98,15 @@ std::vector<std::string> DslHandlerNames();
 // SERVICE-N (N counts from 1).
 std::string RouteName(const Service& service, int index);
 
+// The framing declared in `config` under `scheme`'s name, or null.
+const Framing* DeclaredFraming(const Config& config, absl::string_view scheme);
+// The registered scheme a listen scheme stands for: itself, or "framing"
+// for the name of a declared framing.
+absl::string_view RegisteredScheme(const Config& config, absl::string_view scheme);
+// `service` as its protocol sees it: with a declared framing's settings
+// copied into `framing` when its scheme names one (else unchanged).
+Service WithDeclaredFraming(const Config& config, const Service& service);
+
 // Everything that can be checked from the config and the schemes' rules:
 // names, listen URIs, counts, limits, the protocols' own fields. Returns the
 // first error, located: "FILE:LINE:COL: service 'web': FIELD: message". An

@@ -230,7 +230,7 @@ TEST(StartTest, BadConfigExitsTwoWithLocationAndBindsNothing) {
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_EQ(result.err, absl::StrCat(path,
                                      ":3:3: service 'web': listen: unknown scheme 'htp' "
-                                     "(expected one of: tcp, text, frame, http, websocket, ws, "
+                                     "(expected one of: tcp, text, frame, framing, http, websocket, ws, "
                                      "https, wss, udp)\n"));
   EXPECT_EQ(result.out, "");
 

@@ -11,7 +11,7 @@ namespace {
 TEST(RegisteredSchemesTest, EverySchemeWithItsProtocolsRules) {
   const SchemeCatalog& schemes = RegisteredSchemes();
   EXPECT_EQ(absl::StrJoin(schemes.Schemes(), ", "),
-            "tcp, text, frame, http, websocket, ws, https, wss, udp");
+            "tcp, text, frame, framing, http, websocket, ws, https, wss, udp");
   const SchemeInfo* https = schemes.Find("https");
   ASSERT_NE(https, nullptr);
   EXPECT_EQ(https->protocol, "http");

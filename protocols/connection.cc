@@ -76,6 +76,12 @@ void Connection::Open() {
 }
 
 bool Connection::Send(absl::string_view message, MessageKind kind) {
+  if (!codec_->Encodable(message, kind)) {
+    ++counters_.send_failures;
+    events_.OnError(*this, ConnectionError::kSendFail,
+                    "message does not fit the protocol's framing, not sent");
+    return false;
+  }
   encoded_.clear();
   suffix_.clear();
   bool sent;

@@ -191,6 +191,11 @@ class Connection : private PeerTransport::Delegate {
   void CloseWithStatus(uint16_t code, absl::string_view reason, CloseReason why);
   // Closes at once; queued output is lost.
   void Destroy();
+  // UDP: keep this datagram's connection after OnMessage, so the handler can
+  // answer the sender later (a webhook's reply); it lives until the handler
+  // closes it. Nothing for stream connections, which live anyway.
+  void Retain() { retained_ = true; }
+  bool retained() const { return retained_; }
   // Why the server is about to close it (idle, heartbeat): what metrics
   // count it as. Without one, a close the server makes is kServer, any other kClient.
   void set_close_reason(CloseReason reason) {
@@ -377,6 +382,7 @@ class Connection : private PeerTransport::Delegate {
   std::unique_ptr<RateBuckets> rate_;
   bool handler_paused_ = false;  // PauseRecv
   bool rate_paused_ = false;     // rate_limit PAUSE, until its timer
+  bool retained_ = false;        // Retain
   // Whether a message of `size` bytes may be delivered now; applies the
   // policy's action when it may not (or, pausing, when it ran into debt).
   bool AdmitRate(size_t size);

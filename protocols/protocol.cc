@@ -44,7 +44,7 @@ bool ProtocolRegistry::IsTlsScheme(absl::string_view scheme) const {
 
 std::vector<std::string> ProtocolRegistry::Schemes() const {
   // Error messages list schemes in this order (config/testdata goldens).
-  static constexpr absl::string_view kBuiltinOrder[] = {"tcp",  "text",      "frame",
+  static constexpr absl::string_view kBuiltinOrder[] = {"tcp",  "text",      "frame", "framing",
                                                         "http", "websocket", "udp"};
   auto rank = [](const Protocol* p) {
     for (size_t i = 0; i < std::size(kBuiltinOrder); ++i) {

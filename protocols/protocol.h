@@ -210,6 +210,10 @@ class Codec {
                              std::string& suffix) {
     return false;
   }
+  // False when `message` cannot be framed (too long for a length field or a
+  // fixed record): Connection::Send then refuses it as a send failure
+  // instead of sending a frame the peer would misread. True by default.
+  virtual bool Encodable(absl::string_view message, MessageKind kind) const { return true; }
   // The kind Connection::Send(message) sends (WebSocket: text, or binary
   // with `websocket { binary: true }`).
   virtual MessageKind default_kind() const { return MessageKind::kBinary; }

@@ -28,6 +28,10 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(Reactor& reactor, i
 
 UdpServer::~UdpServer() {
   if (watching_) reactor_.Unwatch(fd_);
+  // Their OnClose lets the handler forget them.
+  auto retained = std::move(retained_);
+  retained_.clear();
+  for (auto& [id, connection] : retained) connection->Close();
 }
 
 void UdpServer::Drain() {
@@ -62,7 +66,12 @@ void UdpServer::Handle(Buffer& datagram, const SocketAddress& sender) {
   UdpPeer* peer = nullptr;
   auto connection = Connection::Create(
       reactor_, next_id_++, *options_.protocol, options_.codec, events_, counters_,
-      [](Connection&) {},
+      [this](Connection& closed) {
+        auto it = retained_.find(closed.id());
+        if (it == retained_.end()) return;
+        reactor_.DeleteLater(std::move(it->second));
+        retained_.erase(it);
+      },
       [&](PeerTransport::Delegate& delegate) -> absl::StatusOr<std::unique_ptr<PeerTransport>> {
         auto owned = std::make_unique<UdpPeer>(fd_, sender, delegate);
         peer = owned.get();
@@ -71,6 +80,11 @@ void UdpServer::Handle(Buffer& datagram, const SocketAddress& sender) {
   if (!connection.ok()) return;
   ++counters_.connections_accepted;
   peer->Deliver(datagram);
+  if ((*connection)->retained() && peer->open()) {
+    uint64_t id = (*connection)->id();
+    retained_.emplace(id, std::move(*connection));
+    return;
+  }
   // Freed after this loop pass, so nothing the handler started this pass
   // dangles; it must not keep the connection beyond that.
   reactor_.DeleteLater(std::move(*connection));

@@ -6,13 +6,17 @@
 // are counted as datagrams_dropped and dropped.
 //
 // The Connection lives for its datagram: OnMessage may reply, but must not
-// keep it for later. OnConnect and OnClose are not called (Workerman's UDP).
+// keep it for later unless it calls Connection::Retain(); a retained one
+// lives until the handler closes it (OnClose runs then, and for those still
+// retained when the server goes). OnConnect is not called, nor OnClose for
+// the others (Workerman's UDP).
 #ifndef SOCKMAN_PROTOCOLS_UDP_SERVER_H_
 #define SOCKMAN_PROTOCOLS_UDP_SERVER_H_
 
 #include <memory>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "engine/reactor.h"
 #include "protocols/connection.h"
@@ -51,6 +55,8 @@ class UdpServer : public Server, private Reactor::Watcher {
   ConnectionEvents& events_;
   ServiceCounters counters_;
   Buffer datagram_;
+  // Connections the handler retained, until they close.
+  absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> retained_;
   uint64_t next_id_ = 1;
   bool watching_ = false;
 };

@@ -132,14 +132,29 @@ absl::StatusOr<WebhookEndpoint> ParseEndpoint(const std::string& url, const std:
 }  // namespace
 
 absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
-                                                     const Protocol& protocol) {
+                                                     const Protocol& protocol, bool datagrams) {
   WebhookSettings settings;
   const ProtocolTraits& traits = protocol.traits();
-  // Every event is one message: not raw bytes, not HTTP requests.
-  if (!traits.stream || traits.request_response || !traits.message_boundaries) {
-    return absl::InvalidArgumentError("webhooks serve text://, frame:// and websocket:// services");
+  // Events are messages (over tcp://, what one read returned), not HTTP
+  // requests.
+  if (traits.request_response) {
+    return absl::InvalidArgumentError(
+        "webhooks serve message services (websocket, text, frame, tcp, framings), not HTTP");
   }
   settings.message_kinds = traits.message_kinds;
+  settings.datagrams = datagrams;
+  if (datagrams) {
+    settings.on_connect = settings.on_close = false;
+    for (int event : options.events()) {
+      if (event != WebhookOptions::MESSAGE) {
+        return absl::InvalidArgumentError(
+            "webhook.events: a UDP service has only MESSAGE events (no connections)");
+      }
+    }
+    if (options.has_auth_timeout_ms()) {
+      return absl::InvalidArgumentError("webhook.auth_timeout_ms does not apply to UDP services");
+    }
+  }
   if (options.url_size() == 0) return absl::InvalidArgumentError("webhook.url is required");
   bool any_https = false;
   for (const std::string& url : options.url()) {
@@ -161,7 +176,7 @@ absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& optio
     settings.retry_ms = options.retry_ms();
   }
 
-  if (options.events_size() > 0) {
+  if (options.events_size() > 0 && !datagrams) {
     settings.on_connect = settings.on_message = settings.on_close = false;
     for (int event : options.events()) {
       if (event == WebhookOptions::CONNECT) settings.on_connect = true;
@@ -292,9 +307,7 @@ void Webhook::Message(Connection& connection, absl::string_view message, Message
   if (it == clients_.end()) return;
   Event event{Kind::kMessage, std::string(message), ""};
   bool text = kind == MessageKind::kText;
-  if (settings_.message_kinds) {
-    AddHeader(event.headers, "X-Sockman-Message-Type", text ? "text" : "binary");
-  }
+  AddHeader(event.headers, "X-Sockman-Message-Type", text ? "text" : "binary");
   AddHeader(event.headers, "Content-Type",
             text ? "text/plain; charset=utf-8" : "application/octet-stream");
   Enqueue(*it->second, std::move(event));
@@ -355,7 +368,12 @@ void Webhook::Pump(uint64_t key) {
                        c.id, " was dropped (", dropped_, " dropped so far)"));
   }
   if (c.events.empty()) {
-    if (c.connection == nullptr) clients_.erase(it);
+    if (c.connection == nullptr) {
+      clients_.erase(it);
+    } else if (settings_.datagrams) {
+      // A datagram's event is answered: its OnClose forgets the client.
+      c.connection->Close();
+    }
     return;
   }
   Event event = std::move(c.events.front());

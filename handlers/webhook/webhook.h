@@ -51,16 +51,20 @@ struct WebhookSettings {
   size_t max_queue = 10'000;
   std::string headers;  // rendered extra request headers
   bool rooms_from_path = false;
-  // The service's protocol tells text from binary (WebSocket): events say
-  // which in X-Sockman-Message-Type, and so may replies.
+  // The service's protocol tells text from binary (WebSocket): replies may
+  // say which they are in X-Sockman-Message-Type.
   bool message_kinds = false;
+  // A UDP service: every datagram is a client of its own with one message
+  // event, answered by the reply's body; no connect or close events.
+  bool datagrams = false;
   Hub::ClientLimits limits;
 };
 
 // Checks and resolves the config (in the master, before fork) for a service
-// of `protocol`.
+// of `protocol` (over UDP: `datagrams`).
 absl::StatusOr<WebhookSettings> ParseWebhookSettings(const WebhookOptions& options,
-                                                     const Protocol& protocol);
+                                                     const Protocol& protocol,
+                                                     bool datagrams = false);
 
 class Webhook {
  public:

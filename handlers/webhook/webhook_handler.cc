@@ -30,6 +30,13 @@ class WebhookHandler : public Handler {
     Open(connection, room);
   }
   void OnMessage(Connection& connection, absl::string_view message, MessageKind kind) override {
+    if (settings_.datagrams) {
+      // A datagram is a client of its own until its events are answered.
+      if (!hub_.Contains(connection)) {
+        Open(connection, "");
+        connection.Retain();
+      }
+    }
     webhook_.Message(connection, message, kind);
   }
   void OnClose(Connection& connection) override {
@@ -69,11 +76,8 @@ class WebhookFactory : public HandlerFactory {
 
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateWebhook(const WebhookOptions& options,
                                                               const HandlerConfig& config) {
-  if (config.datagrams) {
-    return absl::InvalidArgumentError(
-        "webhooks hold connections; a UDP service has none (use transport: TCP)");
-  }
-  absl::StatusOr<WebhookSettings> settings = ParseWebhookSettings(options, config.protocol);
+  absl::StatusOr<WebhookSettings> settings =
+      ParseWebhookSettings(options, config.protocol, config.datagrams);
   if (!settings.ok()) return settings.status();
   return std::make_unique<WebhookFactory>(std::move(*settings));
 }

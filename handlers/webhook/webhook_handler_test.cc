@@ -7,10 +7,10 @@ namespace sockman::testing {
 namespace {
 
 TEST(WebhookHandlerTest, AnUnreachableBackendIsCountedNotFatal) {
-  auto harness = HandlerHarness::Create(
-      "webhook",
-      absl::StrCat("url: 'http://127.0.0.1:", FreeLoopbackPort(), "/events' timeout_ms: 500 retry_ms: 0"),
-      "text");
+  auto harness = HandlerHarness::Create("webhook",
+                                        absl::StrCat("url: 'http://127.0.0.1:", FreeLoopbackPort(),
+                                                     "/events' timeout_ms: 500 retry_ms: 0"),
+                                        "text");
   ASSERT_TRUE(harness.ok()) << harness.status();
   auto client = (*harness)->Connect();
   client->Send("hello\n");
@@ -21,10 +21,10 @@ TEST(WebhookHandlerTest, AnUnreachableBackendIsCountedNotFatal) {
 // With time to retry, an event waiting for a backend is not lost yet: no
 // error, until retry_ms passes.
 TEST(WebhookHandlerTest, AnEventWaitsForABackendUntilRetryMs) {
-  auto harness = HandlerHarness::Create(
-      "webhook",
-      absl::StrCat("url: 'http://127.0.0.1:", FreeLoopbackPort(), "/events' events: MESSAGE retry_ms: 1500"),
-      "text");
+  auto harness = HandlerHarness::Create("webhook",
+                                        absl::StrCat("url: 'http://127.0.0.1:", FreeLoopbackPort(),
+                                                     "/events' events: MESSAGE retry_ms: 1500"),
+                                        "text");
   ASSERT_TRUE(harness.ok()) << harness.status();
   auto client = (*harness)->Connect();
   client->Send("hello\n");
