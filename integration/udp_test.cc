@@ -140,7 +140,7 @@ TEST(UdpConfigTest, WhatDoesNotApplyToDatagramsIsAnError) {
       absl::StrContains(check("listen: \"udp://127.0.0.1:0\" limits { max_connections: 5 }"),
                         "limits.max_connections: does not apply to UDP services"));
   EXPECT_TRUE(absl::StrContains(check("listen: \"ws://127.0.0.1:0\" transport: UDP"),
-                                "UDP carries udp://, text:// and frame:// services, not ws://"));
+                                "UDP carries udp://, text://, frame:// and framing:// services, not ws://"));
   EXPECT_TRUE(absl::StrContains(check("listen: \"udp://127.0.0.1:0\" transport: TCP"),
                                 "transport: udp:// services are datagrams"));
 }

@@ -21,6 +21,7 @@ class WebhookHandler : public Handler {
   // Clients are there once they can carry messages (WebSocket: after the
   // upgrade).
   void OnOpen(Connection& connection) override {
+    if (settings_.datagrams) return;  // a datagram is a client at its first message
     std::string room;
     if (settings_.rooms_from_path) {
       if (const HttpRequest* request = WebSocketHandshake(connection)) {

@@ -38,7 +38,10 @@ TEST(WebhookHandlerConfigTest, RefusesBadSettings) {
   EXPECT_EQ(HandlerHarness::Create("webhook", "", "text").status().message(),
             "webhook.url is required");
   EXPECT_FALSE(HandlerHarness::Create("webhook", "url: 'ftp://x/'", "text").ok());
-  EXPECT_FALSE(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/'", "udp").ok());
+  // UDP: one message event per datagram, no connections.
+  EXPECT_TRUE(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/'", "udp").ok());
+  EXPECT_FALSE(
+      HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/' events: CONNECT", "udp").ok());
   EXPECT_FALSE(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/'", "http").ok());
   EXPECT_EQ(HandlerHarness::Create("webhook", "url: 'http://127.0.0.1:1/' timeout_ms: 1", "text")
                 .status()

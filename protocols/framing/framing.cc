@@ -156,6 +156,10 @@ uint64_t FramingSpec::MinFrame() const {
 }
 
 std::optional<FramingSpecError> FramingSpec::Finish() {
+  if (kind != Kind::kDelimiter) {  // those settings are the delimiter's alone
+    delimiters.clear();
+    keep_delimiter = opening = escaping = false;
+  }
   switch (kind) {
     case Kind::kLengthField: {
       if (length_size < 1 || (length_size > 4 && length_size != 8)) {
@@ -196,6 +200,12 @@ std::optional<FramingSpecError> FramingSpec::Finish() {
             return FramingSpecError{"delimiter.escape", "needs single-byte delimiters"};
           if (escaped[static_cast<uint8_t>(d[0])] < 0) {
             return FramingSpecError{"delimiter.escape", "needs a rule for every delimiter byte"};
+          }
+          if (static_cast<uint8_t>(d[0]) == escape) {
+            return FramingSpecError{"delimiter.escape.escape", "may not be a delimiter"};
+          }
+          if (unescaped[static_cast<uint8_t>(d[0])] >= 0) {
+            return FramingSpecError{"delimiter.escape.rule", "a code may not be a delimiter"};
           }
         }
         if (escaped[escape] < 0)
@@ -497,12 +507,16 @@ uint64_t FrameSize(const FramingSpec& spec, size_t message, size_t check_size) {
 
 bool FramingCodec::Encodable(absl::string_view message, MessageKind) const {
   const FramingSpec& spec = spec_;
+  // Not stripped, the magic is the message's to carry.
+  if (spec.strip == 0 && !absl::StartsWith(message, spec.magic)) return false;
   if (spec.kind == FramingSpec::Kind::kFixed) {
     return uint64_t{spec.strip} + message.size() + check_size_ <= spec.fixed_size;
   }
   uint64_t frame = FrameSize(spec, message.size(), check_size_);
   if (frame < spec.MinFrame()) return false;
   if (spec.kind == FramingSpec::Kind::kLengthField) return frame <= max_;
+  // Between opening delimiters an empty frame is no frame.
+  if (spec.opening && frame == 0) return false;
   // Delimited: what decode would count against the limit.
   uint64_t wire = frame + spec.delimiters[0].size();
   if (spec.escaping) {
