@@ -3,7 +3,7 @@
 
 usage: iot_backend.py [PORT [PUSH_URL]]     (default 8095, http://127.0.0.1:8094)
 
-Devices (frame://) and dashboards (ws://) share one hub, "iot":
+Devices (the `device` framing) and dashboards (ws://) share one hub, "iot":
   device   "hello ID"      -> bound to uid "device:ID", answered "ok ID"
   device   anything else   -> "ID: message" to every dashboard
   dashboard connect        -> joins group "dashboards"

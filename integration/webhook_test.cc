@@ -55,6 +55,8 @@ service {
 }
 service { name: "lines" listen: "text://127.0.0.1:0" webhook { url: ")",
                      url, R"(" events: MESSAGE } }
+service { name: "raw" listen: "tcp://127.0.0.1:0" webhook { url: ")",
+                     url, R"(" events: MESSAGE } }
 service { name: "api" listen: "http://127.0.0.1:0" push { service: "gw" } }
 service { name: "proxied" listen: "ws://127.0.0.1:0" real_ip { trusted: "127.0.0.1" }
           webhook { url: ")",
@@ -230,6 +232,19 @@ TEST_F(WebhookTest, TextServicesAndChosenEvents) {
       events, "\"X-Sockman-Event\": \"message\", \"X-Sockman-Service\": \"lines\""));
   std::string status = Shell(SockmanBinary() + " status --json -c " + server_->config_path());
   EXPECT_TRUE(absl::StrContains(status, "\"backend_errors\":1")) << status;
+}
+
+// tcp://: what one read returns is one message event, marked binary; the
+// reply's bytes go back as they are.
+TEST_F(WebhookTest, RawTcpServicesPostEachRead) {
+  TestClient raw(server_->port("raw"));
+  ASSERT_TRUE(raw.Send("hex:00ff7e0a"));
+  EXPECT_EQ(raw.ReadExactly(4), std::string("\x00\xff\x7e\x0a", 4));
+  std::string events = backend_->Get("/events");
+  EXPECT_TRUE(
+      absl::StrContains(events, "\"X-Sockman-Event\": \"message\", \"X-Sockman-Service\": \"raw\""))
+      << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"X-Sockman-Message-Type\": \"binary\"")) << events;
 }
 
 TEST_F(WebhookTest, ABackendThatIsDownCostsOnlyItsEvents) {
