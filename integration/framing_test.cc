@@ -66,6 +66,52 @@ TEST_P(FramingTest, DeviceSimulatorThroughEveryHandler) {
 
 INSTANTIATE_TEST_SUITE_P(Framings, FramingTest, ::testing::Values("len2", "jt808", "modbus"));
 
+std::string Len2(const std::string& payload) {
+  return std::string{static_cast<char>(payload.size() >> 8), static_cast<char>(payload.size())} +
+         payload;
+}
+
+std::string NextLen2(TestClient& client) {
+  std::string header = client.ReadExactly(2);
+  if (header.size() != 2) return "<none>";
+  size_t n = (static_cast<unsigned char>(header[0]) << 8) | static_cast<unsigned char>(header[1]);
+  return client.ReadExactly(n);
+}
+
+// The other handlers that take messages: push targets, proxy (the payload
+// goes up as bytes) and exec (a line per message).
+TEST(FramingHandlersTest, PushProxyAndExec) {
+  uint16_t upstream = FreePort();
+  auto server = SockmanProcess::Start(absl::StrCat(kFramings, R"(
+service { name: "devices" listen: "len2://127.0.0.1:0" broadcast {} }
+service { name: "api" listen: "http://127.0.0.1:0" push { service: "devices" } }
+service { name: "up" listen: "tcp://127.0.0.1:)",
+                                                   upstream, R"(" echo {} }
+service { name: "bridge" listen: "len2://127.0.0.1:0" proxy { upstream: "tcp://127.0.0.1:)",
+                                                   upstream, R"(" } }
+service { name: "shell" listen: "len2://127.0.0.1:0" exec { command: "/bin/cat" } }
+)"),
+                                      "framing-handlers", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+
+  TestClient device((*server)->port("devices"));
+  ASSERT_TRUE(device.Send(Len2("hi")));
+  EXPECT_EQ(NextLen2(device), "hi");  // broadcast to itself too
+  std::string delivered = Shell(absl::StrCat(
+      "curl -s --data-binary 'to all' http://127.0.0.1:", (*server)->port("api"), "/all"));
+  EXPECT_TRUE(absl::StrContains(delivered, "\"delivered\":1")) << delivered;
+  EXPECT_EQ(NextLen2(device), "to all");
+
+  TestClient bridged((*server)->port("bridge"));
+  ASSERT_TRUE(bridged.Send(Len2("ping up")));
+  EXPECT_EQ(NextLen2(bridged), "ping up");  // up as bytes, echoed, framed again
+
+  TestClient shell((*server)->port("shell"));
+  ASSERT_TRUE(shell.Send(Len2("line one") + Len2("line two")));
+  EXPECT_EQ(NextLen2(shell), "line one");
+  EXPECT_EQ(NextLen2(shell), "line two");
+}
+
 TEST(FramingConfigTest, CheckShowsTheResolvedFraming) {
   std::string path = WriteTempFile(
       "framing.textproto",
