@@ -25,6 +25,8 @@
 #              alive pools             vs nginx proxy_pass and a byte-relay floor
 #   metrics    wrk on respond while the metrics route is scraped every 100 ms
 #              vs nobody scraping
+#   framing    bench/codec_rate: config framings' decode rate, messages per
+#              CPU-second                      vs the built-in frame protocol
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -32,10 +34,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast webhook routes proxy metrics)
+suites=(http latency ws broadcast webhook routes proxy metrics framing)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics framing)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -53,6 +55,9 @@ for suite in "${suites[@]}"; do
   echo "== ${suite}" >&2
   case "${suite}" in
     latency) RATES="${RATES_LATENCY:-${RATES:-2000 10000}}" "${root}/bench/latency.sh" ;;
+    framing)
+      chart "${csv}" 2 4 "Config framings: messages decoded per CPU-second" "messages/CPU-s" "${OUT}/framing.png" log
+      ;;
     broadcast) RATES="${RATES_BROADCAST:-${RATES:-100 1000 10000}}" "${root}/bench/broadcast.sh" ;;
     ws)
       if [[ -n "${SMOKE:-}" ]]; then
@@ -115,7 +120,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast webhook routes proxy metrics; do
+for suite in http latency ws broadcast webhook routes proxy metrics framing; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in

@@ -251,13 +251,46 @@ std::optional<FramingSpecError> FramingSpec::Finish() {
 FramingCodec::FramingCodec(const FramingSpec& spec, size_t max_package_size)
     : spec_(spec),
       max_(std::min<uint64_t>(spec.max_frame, max_package_size)),
+      min_frame_(spec.MinFrame()),
       check_size_(CheckSize(spec.check)) {
   for (const std::string& d : spec.delimiters) max_delimiter_ = std::max(max_delimiter_, d.size());
+  if (spec.kind == FramingSpec::Kind::kLengthField) {
+    field_end_ = spec.length_offset + spec.length_size;
+    length_delta_ =
+        spec.adjustment + (spec.counts_whole_frame ? 0 : static_cast<int64_t>(field_end_));
+    if (spec.magic.empty() && check_size_ == 0 && !spec.datagram && !spec.length_little &&
+        (spec.length_size == 2 || spec.length_size == 4)) {
+      fast_length_ = spec.length_size;
+    }
+  }
 }
 
 DecodeResult FramingCodec::Decode(absl::string_view input) { return DecodeFrom(input, nullptr); }
 
 DecodeResult FramingCodec::DecodeInPlace(absl::Span<char> input) {
+  if (fast_length_ != 0) {
+    // A plain big-endian 2- or 4-byte length over a stream, no magic or
+    // check: as few steps as the built-in frame protocol takes.
+    size_t have = input.size();
+    if (have < field_end_) return DecodeResult::NeedMore();
+    const auto* p = reinterpret_cast<const unsigned char*>(input.data() + spec_.length_offset);
+    int64_t value = fast_length_ == 4
+                        ? static_cast<int64_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                                               (uint32_t{p[2]} << 8) | p[3])
+                        : static_cast<int64_t>((uint32_t{p[0]} << 8) | p[1]);
+    int64_t total = value + length_delta_;
+    if (total < static_cast<int64_t>(min_frame_)) {
+      return DecodeResult::Error(ProtocolError::kMalformed,
+                                 "frame length below its header and check");
+    }
+    if (static_cast<uint64_t>(total) > max_) {
+      return DecodeResult::Error(ProtocolError::kTooLarge, "frame larger than max_frame_length");
+    }
+    if (have < static_cast<size_t>(total)) return DecodeResult::NeedMore();
+    size_t strip = spec_.strip;
+    return DecodeResult::Message(static_cast<size_t>(total),
+                                 absl::string_view(input.data() + strip, total - strip));
+  }
   return DecodeFrom(absl::string_view(input.data(), input.size()), input.data());
 }
 
@@ -281,22 +314,34 @@ DecodeResult FramingCodec::DecodeLength(absl::string_view input) {
       std::memcmp(input.data(), magic.data(), std::min(have, magic.size())) != 0) {
     return DecodeResult::Error(ProtocolError::kMalformed, "frame without its magic");
   }
-  size_t field_end = spec_.length_offset + spec_.length_size;
-  if (have < field_end) {
+  size_t offset = spec_.length_offset, size = spec_.length_size;
+  if (have < offset + size) {
     if (spec_.datagram) {
       return DecodeResult::Error(ProtocolError::kMalformed, "datagram shorter than its header");
     }
     return DecodeResult::NeedMore();
   }
-  uint64_t value =
-      ReadUint(input.data() + spec_.length_offset, spec_.length_size, spec_.length_little);
-  __int128 total = __int128{value} + spec_.adjustment +
-                   (spec_.counts_whole_frame ? 0 : static_cast<int64_t>(field_end));
-  if (total < static_cast<__int128>(spec_.MinFrame())) {
+  const auto* p = reinterpret_cast<const unsigned char*>(input.data() + offset);
+  uint64_t value;
+  if (!spec_.length_little && size == 4) {  // the common cases, without a loop
+    value = (uint64_t{p[0]} << 24) | (uint64_t{p[1]} << 16) | (uint64_t{p[2]} << 8) | p[3];
+  } else if (!spec_.length_little && size == 2) {
+    value = (uint64_t{p[0]} << 8) | p[1];
+  } else {
+    value = ReadUint(input.data() + offset, size, spec_.length_little);
+  }
+  // Far above any frame allowed (max_ is at most max_package_size), and
+  // small enough that the sums below cannot overflow.
+  if (value > (uint64_t{1} << 62)) {
+    return DecodeResult::Error(ProtocolError::kTooLarge, "frame larger than max_frame_length");
+  }
+  int64_t total = static_cast<int64_t>(value) + spec_.adjustment +
+                  (spec_.counts_whole_frame ? 0 : static_cast<int64_t>(offset + size));
+  if (total < static_cast<int64_t>(min_frame_)) {
     return DecodeResult::Error(ProtocolError::kMalformed,
                                "frame length below its header and check");
   }
-  if (total > static_cast<__int128>(max_)) {
+  if (static_cast<uint64_t>(total) > max_) {
     return DecodeResult::Error(ProtocolError::kTooLarge, "frame larger than max_frame_length");
   }
   size_t length = static_cast<size_t>(total);
@@ -305,7 +350,7 @@ DecodeResult FramingCodec::DecodeLength(absl::string_view input) {
                                "datagram size does not match its length field");
   }
   if (have < length) return DecodeResult::NeedMore();
-  return Deliver(input.substr(0, length), length);
+  return Deliver(absl::string_view(input.data(), length), length);
 }
 
 DecodeResult FramingCodec::DecodeFixed(absl::string_view input) {
@@ -398,7 +443,7 @@ DecodeResult FramingCodec::DecodeDelimited(absl::string_view input, char* writab
   absl::string_view frame = input.substr(start, end - start);
   if (spec_.keep_delimiter) {
     absl::string_view with = input.substr(start, consumed - start);
-    if (!absl::StartsWith(with, spec_.magic) || with.size() < spec_.MinFrame()) {
+    if (!absl::StartsWith(with, spec_.magic) || with.size() < min_frame_) {
       return DecodeResult::Error(ProtocolError::kMalformed, "frame without its magic");
     }
     return DecodeResult::Message(consumed, with.substr(spec_.strip));
@@ -432,24 +477,28 @@ DecodeResult FramingCodec::DecodeDelimited(absl::string_view input, char* writab
 }
 
 DecodeResult FramingCodec::Deliver(absl::string_view frame, size_t consumed) {
-  if (frame.size() < spec_.MinFrame()) {
+  size_t size = frame.size();
+  if (size < min_frame_) {
     return DecodeResult::Error(ProtocolError::kMalformed,
                                "frame shorter than its header and check");
   }
-  if (!absl::StartsWith(frame, spec_.magic)) {
+  const std::string& magic = spec_.magic;
+  if (!magic.empty() && std::memcmp(frame.data(), magic.data(), magic.size()) != 0) {
     return DecodeResult::Error(ProtocolError::kMalformed, "frame without its magic");
   }
-  size_t body = frame.size() - check_size_;
+  size_t body = size - check_size_;  // min_frame_ covers the check, strip and check_from
   if (check_size_ > 0) {
     uint32_t stored =
         static_cast<uint32_t>(ReadUint(frame.data() + body, check_size_, spec_.check_little));
+    size_t from = spec_.check_from;
     uint32_t computed =
-        ComputeCheck(spec_.check, frame.substr(spec_.check_from, body - spec_.check_from));
+        ComputeCheck(spec_.check, absl::string_view(frame.data() + from, body - from));
     if (stored != computed) {
       return DecodeResult::Error(ProtocolError::kMalformed, "frame check failed");
     }
   }
-  return DecodeResult::Message(consumed, frame.substr(spec_.strip, body - spec_.strip));
+  size_t strip = spec_.strip;
+  return DecodeResult::Message(consumed, absl::string_view(frame.data() + strip, body - strip));
 }
 
 // ---- Encoding ----
@@ -513,7 +562,7 @@ bool FramingCodec::Encodable(absl::string_view message, MessageKind) const {
     return uint64_t{spec.strip} + message.size() + check_size_ <= spec.fixed_size;
   }
   uint64_t frame = FrameSize(spec, message.size(), check_size_);
-  if (frame < spec.MinFrame()) return false;
+  if (frame < min_frame_) return false;
   if (spec.kind == FramingSpec::Kind::kLengthField) return frame <= max_;
   // Between opening delimiters an empty frame is no frame.
   if (spec.opening && frame == 0) return false;

@@ -143,7 +143,14 @@ class FramingCodec final : public Codec {
   void AppendHeader(uint64_t total, std::string& out) const;
 
   const FramingSpec& spec_;
-  uint64_t max_;                // spec.max_frame, bounded by max_package_size
+  uint64_t max_;        // spec.max_frame, bounded by max_package_size
+  uint64_t min_frame_;  // spec.MinFrame()
+  // Length fields: the field's end, what to add to its value for the frame's
+  // size, and 2 or 4 for a plain big-endian field with nothing else to check
+  // (the fast path), else 0.
+  size_t field_end_ = 0;
+  int64_t length_delta_ = 0;
+  uint32_t fast_length_ = 0;
   size_t check_size_;           // CheckSize(spec.check)
   size_t scanned_ = 0;          // delimiter: bytes searched before, from the input's start
   size_t max_delimiter_ = 0;    // the longest delimiter
