@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 
@@ -110,6 +111,37 @@ service { name: "shell" listen: "len2://127.0.0.1:0" exec { command: "/bin/cat" 
   ASSERT_TRUE(shell.Send(Len2("line one") + Len2("line two")));
   EXPECT_EQ(NextLen2(shell), "line one");
   EXPECT_EQ(NextLen2(shell), "line two");
+}
+
+// Over TLS (transport: SSL), with Python's ssl module as the device.
+TEST(FramingTlsTest, FramesOverTls) {
+  std::string dir = ShortTempDir();
+  ASSERT_TRUE(MakeTestCertificates(dir));
+  auto server = SockmanProcess::Start(absl::StrCat(kFramings, R"(
+service {
+  name: "secure" listen: "jt808://127.0.0.1:0" transport: SSL echo {}
+  tls { cert_file: "server.pem" key_file: "server.key" }
+})"),
+                                      "framing-tls", dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::string output = Shell(absl::StrCat(
+      "timeout 20 python3 - <<'EOF'\n"
+      "import socket, ssl\n"
+      "ctx = ssl.create_default_context(cafile='",
+      dir, "/ca.pem')\n", "s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', ",
+      (*server)->port("secure"),
+      ")), server_hostname='localhost')\n"
+      "body = b'\\x30\\x7e\\x08\\x7d\\x55'\n"
+      "x = 0\n"
+      "for b in body: x ^= b\n"
+      "wire = b'\\x7e' + (body + bytes([x])).replace(b'\\x7d', b'\\x7d\\x01')"
+      ".replace(b'\\x7e', b'\\x7d\\x02') + b'\\x7e'\n"
+      "s.sendall(wire)\n"
+      "got = b''\n"
+      "while got.count(b'\\x7e') < 2: got += s.recv(100)\n"
+      "print('echoed' if got == wire else 'different: %r' % got)\n"
+      "EOF\n"));
+  EXPECT_TRUE(absl::StrContains(output, "echoed")) << output;
 }
 
 TEST(FramingConfigTest, CheckShowsTheResolvedFraming) {
