@@ -55,9 +55,6 @@ for suite in "${suites[@]}"; do
   echo "== ${suite}" >&2
   case "${suite}" in
     latency) RATES="${RATES_LATENCY:-${RATES:-2000 10000}}" "${root}/bench/latency.sh" ;;
-    framing)
-      chart "${csv}" 2 4 "Config framings: messages decoded per CPU-second" "messages/CPU-s" "${OUT}/framing.png" log
-      ;;
     broadcast) RATES="${RATES_BROADCAST:-${RATES:-100 1000 10000}}" "${root}/bench/broadcast.sh" ;;
     ws)
       if [[ -n "${SMOKE:-}" ]]; then
@@ -141,6 +138,9 @@ for suite in http latency ws broadcast webhook routes proxy metrics framing; do
       { head -n1 "${csv}"; grep '^idle-' "${csv}" || true; } > "${OUT}/ws-idle.csv"
       chart "${OUT}/ws-idle.csv" 1 4 "Memory per idle WebSocket connection (lower is better)" "KiB" "${OUT}/ws-idle.png"
       rm -f "${OUT}/ws-echo.csv" "${OUT}/ws-idle.csv"
+      ;;
+    framing)
+      chart "${csv}" 2 4 "Config framings: messages decoded per CPU-second" "messages/CPU-s" "${OUT}/framing.png" log
       ;;
     broadcast)
       chart "${csv}" 1 4 "Broadcast deliveries per second, by publish rate" "deliveries/s" "${OUT}/broadcast-rate.png" log

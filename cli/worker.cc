@@ -108,7 +108,9 @@ absl::Status Worker::Start() {
       [this](std::function<void(std::string)> done) { GatherMetrics(std::move(done)); }});
   handler_ = service_.handler->NewHandler(*context_);
   if (IsUdp(service_)) {
-    auto udp = UdpServer::Create(loop, listen_fd, {options.protocol, options.codec}, *handler_);
+    auto udp = UdpServer::Create(loop, listen_fd,
+                                 {options.protocol, options.codec, options.proxy_protocol.trusted},
+                                 *handler_);
     if (!udp.ok()) return udp.status();
     server_ = std::move(*udp);
   } else {

@@ -71,9 +71,10 @@ std::vector<std::pair<std::string, std::string>> OwnedFields(const SchemeCatalog
 }
 
 // The Service fields that do not apply over UDP, in Service field order: TLS,
-// heartbeats, and the fields of protocols that do not run over UDP.
+// heartbeats, and the fields of protocols that do not run over UDP (the
+// PROXY protocol does: v2 headers on datagrams).
 std::vector<std::string> StreamOnlyFields(const SchemeCatalog& schemes) {
-  std::vector<std::string> fields = {"tls", "heartbeat", "proxy_protocol"};
+  std::vector<std::string> fields = {"tls", "heartbeat"};
   // A field several protocols share (real_ip) is stream-only when all are.
   std::map<std::string, bool> datagrams;
   for (const auto& [field, owner] : OwnedFields(schemes)) {
@@ -116,8 +117,9 @@ absl::StatusOr<ListenUri> ParseRedisUri(absl::string_view uri) {
   }
   absl::StatusOr<ListenUri> parsed = ParseListenUri(uri);
   if (!parsed.ok()) return parsed.status();
-  if (parsed->port == 0)
+  if (parsed->port == 0) {
     return absl::InvalidArgumentError(absl::StrCat("'", uri, "' needs a port"));
+  }
   return parsed;
 }
 
@@ -494,6 +496,12 @@ absl::Status ValidateStructure(const ConfigFile& file, const SchemeCatalog& sche
       }
       if (proxy.has_timeout_ms() && (proxy.timeout_ms() < 1 || proxy.timeout_ms() > 60000)) {
         return file.ServiceError(i, "proxy_protocol.timeout_ms", "must be between 1 and 60000");
+      }
+      bool datagrams = !(found != nullptr ? found->stream : true) || service.transport() == UDP;
+      if (datagrams && proxy.has_timeout_ms()) {
+        return file.ServiceError(
+            i, "proxy_protocol.timeout_ms",
+            "does not apply to UDP services (each datagram carries its header)");
       }
     }
     if (service.has_limits()) {

@@ -24,8 +24,8 @@ PeerTransport::SendResult UdpPeer::Send(absl::string_view bytes) {
   if (closed_) return SendResult::kClosed;
   ssize_t n;
   do {
-    n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, peer_.sockaddr_ptr(),
-                 peer_.length());
+    n = ::sendto(fd_, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
+                 reply_to_.sockaddr_ptr(), reply_to_.length());
   } while (n < 0 && errno == EINTR);
   if (n < 0) return SendResult::kDropped;  // full socket buffer, too big, unreachable
   bytes_written_ += static_cast<uint64_t>(n);

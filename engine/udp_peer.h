@@ -20,9 +20,12 @@ absl::StatusOr<UniqueFd> BindUdpSocket(const ListenOptions& options);
 
 class UdpPeer : public PeerTransport {
  public:
-  // `fd` is the service's socket, borrowed.
-  UdpPeer(int fd, const SocketAddress& peer, Delegate& delegate)
-      : fd_(fd), peer_(peer), delegate_(delegate) {}
+  // `fd` is the service's socket, borrowed; replies go to `peer`, the
+  // datagram's sender. `client`, when a trusted proxy's PROXY header named
+  // one, is who peer() reports instead.
+  UdpPeer(int fd, const SocketAddress& peer, Delegate& delegate,
+          const SocketAddress* client = nullptr)
+      : fd_(fd), reply_to_(peer), peer_(client != nullptr ? *client : peer), delegate_(delegate) {}
 
   // Hands one datagram to the delegate.
   void Deliver(Buffer& datagram);
@@ -42,6 +45,7 @@ class UdpPeer : public PeerTransport {
 
  private:
   int fd_;
+  SocketAddress reply_to_;
   SocketAddress peer_;
   Delegate& delegate_;
   bool closed_ = false;

@@ -18,6 +18,7 @@
 #include "engine/testing/test_certificates.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
+#include "integration/testing/webhook_backend.h"
 
 namespace sockman::testing {
 namespace {
@@ -280,6 +281,54 @@ TEST_F(RealAddressTest, HaproxyAsTheSender) {
   EXPECT_TRUE(absl::StrContains(web_log, "127.0.0.2 - - [")) << web_log;
   kill(haproxy, SIGTERM);
   waitpid(haproxy, nullptr, 0);
+}
+
+// A v2 PROXY header for a datagram from 203.0.113.7:4444 (INET, DGRAM), or
+// with `transport` 1 for a stream.
+std::string V2Datagram(int transport = 2) {
+  std::string block = {static_cast<char>(203), 0, 113, 7, 127, 0, 0, 1, 0x11, 0x5c, 0, 53};
+  return kV2Signature + std::string{0x21, static_cast<char>(0x10 | transport), 0, 12} + block;
+}
+
+// UDP: a trusted sender's datagrams carry a PROXY v2 header naming the
+// client, which the webhook reports; replies go back to the sender. A
+// datagram without one, with a stream header, or with v1, is dropped and
+// counted; an untrusted sender's header is refused, its plain datagrams served.
+TEST(RealAddressUdpTest, ProxyV2OnDatagrams) {
+  WebhookBackend backend;
+  ASSERT_NE(backend.port(), 0);
+  std::string url = absl::StrCat("http://127.0.0.1:", backend.port(), "/events");
+  auto server = SockmanProcess::Start(absl::StrCat(R"(
+service { name: "udp" listen: "text://127.0.0.1:0" transport: UDP
+          proxy_protocol { trusted: "127.0.0.1" } webhook { url: ")",
+                                                   url, R"(" } }
+service { name: "udp-untrusted" listen: "text://127.0.0.1:0" transport: UDP
+          proxy_protocol { trusted: "10.0.0.0/8" } echo { prefix: "plain " } }
+)"),
+                                      "udp-proxy", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  auto exchange = [&](const std::string& service, const std::string& datagram) {
+    std::string hex;
+    for (unsigned char c : datagram) absl::StrAppend(&hex, absl::Hex(c, absl::kZeroPad2));
+    return Shell(absl::StrCat(
+        "timeout 10 python3 -c \"import socket; u = socket.socket(socket.AF_INET, "
+        "socket.SOCK_DGRAM); u.settimeout(1.5); u.sendto(bytes.fromhex('",
+        hex, "'), ('127.0.0.1', ", (*server)->port(service),
+        "))\ntry: print(u.recvfrom(1000)[0].decode())\nexcept socket.timeout: print('none')\""));
+  };
+  EXPECT_EQ(exchange("udp", V2Datagram() + "hello\n"), "echo: hello\n\n");
+  std::string events = backend.Get("/events");
+  EXPECT_TRUE(absl::StrContains(events, "\"X-Sockman-Remote-Addr\": \"203.0.113.7\"")) << events;
+  EXPECT_TRUE(absl::StrContains(events, "\"X-Sockman-Remote-Port\": \"4444\"")) << events;
+  EXPECT_EQ(exchange("udp", "no header\n"), "none\n");
+  EXPECT_EQ(exchange("udp", V2Datagram(1) + "stream header\n"), "none\n");
+  EXPECT_EQ(exchange("udp", "PROXY TCP4 203.0.113.7 127.0.0.1 4444 53\r\nv1\n"), "none\n");
+  EXPECT_EQ(exchange("udp-untrusted", V2Datagram() + "hello\n"), "none\n");
+  EXPECT_EQ(exchange("udp-untrusted", "hello\n"), "plain hello\n\n");
+  std::string status =
+      Shell(absl::StrCat(SockmanBinary(), " status --json -c ", (*server)->config_path()));
+  EXPECT_TRUE(absl::StrContains(status, "\"proxy_header_errors\":3")) << status;
+  EXPECT_TRUE(absl::StrContains(status, "\"proxy_header_errors\":1")) << status;
 }
 
 }  // namespace

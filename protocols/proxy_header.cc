@@ -49,7 +49,7 @@ ProxyHeader ParseV1(absl::string_view bytes) {
     char c = bytes[i];
     if (c == '\r') {
       if (i + 2 > ProxyHeader::kMaxV1Size) break;  // no room for the LF
-      if (i + 1 == bytes.size()) break;             // the LF may follow
+      if (i + 1 == bytes.size()) break;            // the LF may follow
       if (bytes[i + 1] != '\n') return Error(1, "PROXY v1: CR without LF");
       end = i;
       break;
@@ -101,7 +101,7 @@ ProxyHeader ParseV1(absl::string_view bytes) {
   return h;
 }
 
-ProxyHeader ParseV2(absl::string_view bytes) {
+ProxyHeader ParseV2(absl::string_view bytes, bool datagram) {
   ProxyHeader more;
   more.version = 2;
   if (bytes.size() < kV2HeaderSize) {
@@ -156,7 +156,8 @@ ProxyHeader ParseV2(absl::string_view bytes) {
   h.size = header.size();
   if (command == 0) return h;  // LOCAL: the proxy's own connection (health checks)
   if (family == 1 || family == 2) {
-    if (transport != 1) return Error(2, "PROXY v2: not a stream (TCP) connection");
+    if (!datagram && transport != 1) return Error(2, "PROXY v2: not a stream (TCP) connection");
+    if (datagram && transport != 2) return Error(2, "PROXY v2: not a datagram (UDP) header");
     const char* a = header.data() + kV2HeaderSize;
     sockaddr_storage storage{};
     socklen_t size;
@@ -190,9 +191,21 @@ ProxyHeader::Status LooksLikeProxyHeader(absl::string_view bytes) {
   return ProxyHeader::kError;
 }
 
-ProxyHeader ParseProxyHeader(absl::string_view bytes) {
+ProxyHeader ParseProxyHeader(absl::string_view bytes, bool datagram) {
+  if (datagram) {
+    if (absl::StartsWith(bytes, kV1Signature)) {
+      return Error(1, "PROXY v1 header on a datagram (v1 is for TCP; send v2)");
+    }
+    if (!absl::StartsWith(bytes, kV2Signature)) {
+      return Error(0, "no PROXY v2 header where one is required");
+    }
+    ProxyHeader h = ParseV2(bytes, true);
+    if (h.status == ProxyHeader::kNeedMore)
+      return Error(2, "PROXY v2: datagram shorter than its header");
+    return h;
+  }
   if (absl::StartsWith(bytes, kV1Signature)) return ParseV1(bytes);
-  if (absl::StartsWith(bytes, kV2Signature)) return ParseV2(bytes);
+  if (absl::StartsWith(bytes, kV2Signature)) return ParseV2(bytes, false);
   if (LooksLikeProxyHeader(bytes) == ProxyHeader::kNeedMore) return ProxyHeader{};
   return Error(0, "no PROXY header (v1 or v2) where one is required");
 }

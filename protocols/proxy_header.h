@@ -35,15 +35,18 @@ struct ProxyHeader {
   static constexpr size_t kMaxV1Size = 107;
 
   Status status = kNeedMore;
-  int version = 0;                     // 1 or 2, once known
-  size_t size = 0;                     // kDone: the header's bytes
+  int version = 0;                      // 1 or 2, once known
+  size_t size = 0;                      // kDone: the header's bytes
   std::optional<SocketAddress> source;  // kDone: the client, when the header names one
-  const char* error = "";              // kError: why, for the log
+  const char* error = "";               // kError: why, for the log
 };
 
 // `bytes`: the first bytes of the connection (all that has arrived).
 // kNeedMore while they are a prefix of a header that could still be valid.
-ProxyHeader ParseProxyHeader(absl::string_view bytes);
+// With `datagram` (a UDP service: `bytes` is a whole datagram), only a v2
+// header for a DGRAM transport is valid (v1 carries TCP alone), and an
+// incomplete one is an error.
+ProxyHeader ParseProxyHeader(absl::string_view bytes, bool datagram = false);
 
 // Whether `bytes` start a PROXY header (or could, given more): for refusing
 // one from a peer that is not trusted to send it. kError: they cannot.

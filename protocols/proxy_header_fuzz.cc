@@ -40,5 +40,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } else {
     Check(input.size() < sockman::ProxyHeader::kMaxSize + 16);
   }
+  // As a datagram: complete or an error, never more needed.
+  sockman::ProxyHeader datagram = sockman::ParseProxyHeader(input, /*datagram=*/true);
+  Check(datagram.status != sockman::ProxyHeader::kNeedMore);
+  if (datagram.status == sockman::ProxyHeader::kDone) {
+    Check(datagram.version == 2 && datagram.size > 0 && datagram.size <= input.size());
+  } else {
+    Check(datagram.error != nullptr && datagram.error[0] != '\0');
+  }
   return 0;
 }

@@ -176,6 +176,28 @@ TEST(ProxyHeaderTest, BadVersion2HeadersAreErrors) {
   }
 }
 
+// UDP: a datagram holds a whole v2 header for a DGRAM transport, or none.
+TEST(ProxyHeaderTest, Datagrams) {
+  std::string dgram = V2(0x21, 0x12, V4Block()) + "payload";
+  ProxyHeader h = ParseProxyHeader(dgram, /*datagram=*/true);
+  ASSERT_EQ(h.status, ProxyHeader::kDone) << h.error;
+  EXPECT_EQ(h.size, dgram.size() - 7);
+  ASSERT_TRUE(h.source.has_value());
+  EXPECT_EQ(h.source->ToString(), "192.0.2.1:51000");
+  // A stream header, v1, a truncated header and no header are errors.
+  EXPECT_EQ(ParseProxyHeader(V2(0x21, 0x11, V4Block()), true).status, ProxyHeader::kError);
+  EXPECT_EQ(ParseProxyHeader("PROXY TCP4 192.0.2.1 198.51.100.2 51000 443\r\n", true).status,
+            ProxyHeader::kError);
+  EXPECT_EQ(ParseProxyHeader(dgram.substr(0, 20), true).status, ProxyHeader::kError);
+  EXPECT_EQ(ParseProxyHeader("payload", true).status, ProxyHeader::kError);
+  // And a DGRAM header on a stream is refused, as before.
+  EXPECT_EQ(ParseProxyHeader(V2(0x21, 0x12, V4Block())).status, ProxyHeader::kError);
+  // LOCAL: the proxy's own datagram, no client named.
+  h = ParseProxyHeader(V2(0x20, 0x00, ""), true);
+  EXPECT_EQ(h.status, ProxyHeader::kDone);
+  EXPECT_FALSE(h.source.has_value());
+}
+
 TEST(ProxyHeaderTest, LooksLikeProxyHeader) {
   EXPECT_EQ(LooksLikeProxyHeader(""), ProxyHeader::kNeedMore);
   EXPECT_EQ(LooksLikeProxyHeader("PRO"), ProxyHeader::kNeedMore);

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "engine/udp_peer.h"
+#include "protocols/proxy_header.h"
 
 namespace sockman {
 namespace {
@@ -58,11 +60,38 @@ void UdpServer::OnEvents(uint32_t events) {
       continue;
     }
     datagram_.CommitWrite(static_cast<size_t>(n));
-    Handle(datagram_, SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&from), from_length));
+    SocketAddress sender =
+        SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&from), from_length);
+    std::optional<SocketAddress> client;
+    if (options_.proxy_trusted != nullptr && !ProxyHeaderOf(datagram_, sender, client)) continue;
+    Handle(datagram_, sender, client ? &*client : nullptr);
   }
 }
 
-void UdpServer::Handle(Buffer& datagram, const SocketAddress& sender) {
+bool UdpServer::ProxyHeaderOf(Buffer& datagram, const SocketAddress& sender,
+                              std::optional<SocketAddress>& client) {
+  absl::string_view bytes(datagram.data(), datagram.size());
+  const char* error = nullptr;
+  if (options_.proxy_trusted->Contains(sender)) {
+    ProxyHeader header = ParseProxyHeader(bytes, /*datagram=*/true);
+    if (header.status == ProxyHeader::kDone) {
+      datagram.Consume(header.size);
+      client = header.source;  // none for LOCAL (the proxy's own health checks)
+      return true;
+    }
+    error = header.error;
+  } else if (LooksLikeProxyHeader(bytes) == ProxyHeader::kDone) {
+    error = "PROXY header from a sender not trusted to send one";
+  } else {
+    return true;
+  }
+  ++counters_.proxy_header_errors;
+  proxy_log_.Log(LogSeverity::kWarning, reactor_.NowMs(),
+                 absl::StrCat("datagram from ", sender.ToString(), " dropped: ", error));
+  return false;
+}
+
+void UdpServer::Handle(Buffer& datagram, const SocketAddress& sender, const SocketAddress* client) {
   UdpPeer* peer = nullptr;
   auto connection = Connection::Create(
       reactor_, next_id_++, *options_.protocol, options_.codec, events_, counters_,
@@ -73,7 +102,7 @@ void UdpServer::Handle(Buffer& datagram, const SocketAddress& sender) {
         retained_.erase(it);
       },
       [&](PeerTransport::Delegate& delegate) -> absl::StatusOr<std::unique_ptr<PeerTransport>> {
-        auto owned = std::make_unique<UdpPeer>(fd_, sender, delegate);
+        auto owned = std::make_unique<UdpPeer>(fd_, sender, delegate, client);
         peer = owned.get();
         return owned;
       });

@@ -14,10 +14,13 @@
 #define SOCKMAN_PROTOCOLS_UDP_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/base/logging.h"
+#include "engine/networks.h"
 #include "engine/reactor.h"
 #include "protocols/connection.h"
 #include "protocols/protocol.h"
@@ -28,6 +31,11 @@ namespace sockman {
 struct UdpServerOptions {
   const Protocol* protocol = nullptr;
   CodecOptions codec;  // codec.max_package_size bounds datagrams
+  // Datagrams from these addresses must start with a PROXY v2 header (DGRAM),
+  // which names the client (replies still go to the sender); from others a
+  // header is refused. Null: off. Refused datagrams count as
+  // proxy_header_errors.
+  std::shared_ptr<const NetworkList> proxy_trusted;
 };
 
 class UdpServer : public Server, private Reactor::Watcher {
@@ -47,13 +55,18 @@ class UdpServer : public Server, private Reactor::Watcher {
   UdpServer(Reactor& reactor, int fd, UdpServerOptions options, ConnectionEvents& events)
       : reactor_(reactor), fd_(fd), options_(options), events_(events) {}
   void OnEvents(uint32_t events) override;
-  void Handle(Buffer& datagram, const SocketAddress& sender);
+  // With the PROXY protocol on: strips a trusted sender's header (setting
+  // `client`); false when the datagram is dropped (logged, counted).
+  bool ProxyHeaderOf(Buffer& datagram, const SocketAddress& sender,
+                     std::optional<SocketAddress>& client);
+  void Handle(Buffer& datagram, const SocketAddress& sender, const SocketAddress* client);
 
   Reactor& reactor_;
   int fd_;
   UdpServerOptions options_;
   ConnectionEvents& events_;
   ServiceCounters counters_;
+  RateLimitedLog proxy_log_;
   Buffer datagram_;
   // Connections the handler retained, until they close.
   absl::flat_hash_map<uint64_t, std::unique_ptr<Connection>> retained_;

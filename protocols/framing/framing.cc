@@ -165,8 +165,9 @@ std::optional<FramingSpecError> FramingSpec::Finish() {
       if (length_size < 1 || (length_size > 4 && length_size != 8)) {
         return FramingSpecError{"length_field.size", "must be 1, 2, 3, 4 or 8"};
       }
-      if (length_offset > 1024)
+      if (length_offset > 1024) {
         return FramingSpecError{"length_field.offset", "must be at most 1024"};
+      }
       if (adjustment < -(int64_t{1} << 32) || adjustment > (int64_t{1} << 32)) {
         return FramingSpecError{"length_field.adjustment",
                                 "must be between -4294967296 and 4294967296"};
@@ -185,19 +186,22 @@ std::optional<FramingSpecError> FramingSpec::Finish() {
       break;
     }
     case Kind::kDelimiter: {
-      if (delimiters.empty())
+      if (delimiters.empty()) {
         return FramingSpecError{"delimiter.delimiter", "needs at least one byte string"};
+      }
       for (const std::string& d : delimiters) {
-        if (d.empty() || d.size() > 16)
+        if (d.empty() || d.size() > 16) {
           return FramingSpecError{"delimiter.delimiter", "must be 1-16 bytes each"};
+        }
       }
       if (keep_delimiter && (escaping || check != FramingCheckKind::kNone || opening)) {
         return FramingSpecError{"delimiter.keep", "does not go with escape, check or opening"};
       }
       if (escaping) {
         for (const std::string& d : delimiters) {
-          if (d.size() != 1)
+          if (d.size() != 1) {
             return FramingSpecError{"delimiter.escape", "needs single-byte delimiters"};
+          }
           if (escaped[static_cast<uint8_t>(d[0])] < 0) {
             return FramingSpecError{"delimiter.escape", "needs a rule for every delimiter byte"};
           }
@@ -208,8 +212,9 @@ std::optional<FramingSpecError> FramingSpec::Finish() {
             return FramingSpecError{"delimiter.escape.rule", "a code may not be a delimiter"};
           }
         }
-        if (escaped[escape] < 0)
+        if (escaped[escape] < 0) {
           return FramingSpecError{"delimiter.escape", "needs a rule for the escape byte itself"};
+        }
       }
       break;
     }
@@ -222,8 +227,9 @@ std::optional<FramingSpecError> FramingSpec::Finish() {
   }
   if (check_from > 1024) return FramingSpecError{"check.from", "must be at most 1024"};
   if (strip > 1024) return FramingSpecError{"strip", "must be at most 1024"};
-  if (strip != 0 && strip < magic.size())
+  if (strip != 0 && strip < magic.size()) {
     return FramingSpecError{"strip", "must be 0 or cover the whole magic"};
+  }
   if (magic.size() > 64) return FramingSpecError{"magic", "must be at most 64 bytes"};
   if (header.size() > strip) return FramingSpecError{"header", "must be at most strip bytes long"};
   if (!header.empty() && !absl::StartsWith(header, magic) && strip >= magic.size()) {
@@ -465,8 +471,9 @@ DecodeResult FramingCodec::DecodeDelimited(absl::string_view input, char* writab
                                      "escape byte at the end of a frame");
         }
         int16_t raw = spec_.unescaped[static_cast<uint8_t>(frame[i])];
-        if (raw < 0)
+        if (raw < 0) {
           return DecodeResult::Error(ProtocolError::kMalformed, "invalid escape sequence");
+        }
         c = static_cast<uint8_t>(raw);
       }
       out[n++] = static_cast<char>(c);
