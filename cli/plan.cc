@@ -89,10 +89,17 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
       sp.credentials = *credentials;
     }
 
+    if (plan.resolved.global().has_cluster()) {
+      const Cluster& cluster = plan.resolved.global().cluster();
+      ListenUri redis = *ParseRedisUri(cluster.redis());  // validated above
+      absl::StatusOr<SocketAddress> address = SocketAddress::Parse(redis.host, redis.port);
+      if (!address.ok()) return file.GlobalError("cluster.redis", address.status().message());
+      sp.cluster = ClusterOptions{*address, cluster.node_id()};
+    }
     if (service.route_size() > 0) {
       RouterError error;
-      absl::StatusOr<std::unique_ptr<HandlerFactory>> router =
-          CreateRouter(service, *sp.protocol, file.directory(), &error);
+      absl::StatusOr<std::unique_ptr<HandlerFactory>> router = CreateRouter(
+          service, *sp.protocol, file.directory(), &error, sp.cluster ? &*sp.cluster : nullptr);
       if (!router.ok()) return file.ServiceError(i, error.field, error.message);
       sp.handler = std::move(*router);
       sp.loaded_files += RouterLoadedFiles(*sp.handler);
@@ -173,7 +180,8 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
             "is for message protocols over streams (websocket, text, frame, tcp); put it in a "
             "WebSocket route on http://");
       }
-      absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(service.rate_limit());
+      absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(
+          service.rate_limit(), sp.cluster ? &*sp.cluster : nullptr, service.name());
       if (!policy.ok()) return file.ServiceError(i, "rate_limit", policy.status().message());
       sp.server.rate_limit = std::make_shared<const RateLimitPolicy>(*policy);
     }
@@ -188,13 +196,6 @@ absl::StatusOr<Plan> BuildPlan(const ConfigFile& file, int cpu_count) {
                             .new_per_second = limits.new_connections_per_ip_per_second()});
       if (!ip_limits.ok()) return file.ServiceError(i, "limits", ip_limits.status().message());
       sp.server.ip_limits = std::move(*ip_limits);
-    }
-    if (plan.resolved.global().has_cluster()) {
-      const Cluster& cluster = plan.resolved.global().cluster();
-      ListenUri redis = *ParseRedisUri(cluster.redis());  // validated above
-      absl::StatusOr<SocketAddress> address = SocketAddress::Parse(redis.host, redis.port);
-      if (!address.ok()) return file.GlobalError("cluster.redis", address.status().message());
-      sp.cluster = ClusterOptions{*address, cluster.node_id()};
     }
     if (service.transport() == SSL) {
       // Loaded here, in the master before fork: a bad certificate or key is a

@@ -69,10 +69,71 @@ SharedBuckets::Slot* SharedBuckets::Claim(uint64_t key, int64_t now_ms) {
     }
     if (slot.key.compare_exchange_strong(held, key, std::memory_order_acq_rel)) {
       for (auto& state : slot.state) state.store(0, std::memory_order_relaxed);
+      for (auto& lease : slot.lease) lease.store(0, std::memory_order_relaxed);
       return &slot;
     }
   }
   return nullptr;
+}
+
+SharedBuckets::Slot* SharedBuckets::Find(uint64_t key, int64_t now_ms) {
+  Slot* slot = Claim(key, now_ms);
+  if (slot == nullptr) header_->unlimited.fetch_add(1, std::memory_order_relaxed);
+  return slot;
+}
+
+double SharedBuckets::TakeCredit(uint64_t key, Bucket bucket, double cost, double initial,
+                                 int64_t now_ms, bool allow_debt) {
+  Slot* slot = Find(key, now_ms);
+  if (slot == nullptr) return initial;
+  const double units = kUnits[bucket];
+  const double want = cost * units;
+  std::atomic<uint64_t>& state = slot->state[bucket];
+  uint64_t old = state.load(std::memory_order_acquire);
+  for (;;) {
+    double tokens = old == 0 ? std::min(initial * units, kMaxUnits)
+                             : static_cast<double>(static_cast<int32_t>(old >> 32));
+    if (tokens < want && !allow_debt) return (tokens - want) / units;
+    double left = std::max(tokens - want, -kMaxUnits);
+    uint64_t next =
+        (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(left))))
+         << 32) |
+        Stamp(now_ms);
+    if (state.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return left / units;
+  }
+}
+
+void SharedBuckets::AddCredit(uint64_t key, Bucket bucket, double amount, int64_t now_ms) {
+  Slot* slot = Find(key, now_ms);
+  if (slot == nullptr) return;
+  const double units = kUnits[bucket];
+  std::atomic<uint64_t>& state = slot->state[bucket];
+  uint64_t old = state.load(std::memory_order_acquire);
+  for (;;) {
+    double tokens = old == 0 ? 0 : static_cast<double>(static_cast<int32_t>(old >> 32));
+    double sum = std::min(tokens + amount * units, kMaxUnits);
+    uint64_t next =
+        (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(sum))))
+         << 32) |
+        Stamp(now_ms);
+    if (state.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return;
+  }
+}
+
+bool SharedBuckets::StartLease(uint64_t key, Bucket bucket, int64_t now_ms) {
+  Slot* slot = Find(key, now_ms);
+  if (slot == nullptr) return false;
+  std::atomic<uint32_t>& lease = slot->lease[bucket];
+  uint32_t until = lease.load(std::memory_order_acquire);
+  uint32_t now = Stamp(now_ms);
+  if (until != 0 && static_cast<int32_t>(until - now) > 0) return false;
+  return lease.compare_exchange_strong(until, Stamp(now_ms + 2000), std::memory_order_acq_rel);
+}
+
+void SharedBuckets::EndLease(uint64_t key, Bucket bucket, int64_t now_ms, int64_t retry_ms) {
+  Slot* slot = Find(key, now_ms);
+  if (slot == nullptr) return;
+  slot->lease[bucket].store(retry_ms > 0 ? Stamp(now_ms + retry_ms) : 0, std::memory_order_release);
 }
 
 double SharedBuckets::Take(uint64_t key, Bucket bucket, double rate, double burst, double cost,

@@ -45,6 +45,21 @@ class SharedBuckets {
   double Take(uint64_t key, Bucket bucket, double rate, double burst, double cost, int64_t now_ms,
               bool allow_debt);
 
+  // Cluster mode (rate_limit `cluster`): tokens come from leases granted by
+  // Redis (AddCredit), not from the clock. TakeCredit takes `cost` from
+  // `bucket`'s credit (a key never used starts with `initial`, so its first
+  // message does not wait for the first lease); like Take, it returns what
+  // is left, or a negative shortfall with nothing taken unless `allow_debt`.
+  double TakeCredit(uint64_t key, Bucket bucket, double cost, double initial, int64_t now_ms,
+                    bool allow_debt);
+  void AddCredit(uint64_t key, Bucket bucket, double amount, int64_t now_ms);
+  // Whether the caller should ask for a lease of `bucket` of `key` now: none
+  // in flight in any process (one older than 2 s is taken as lost) and none
+  // refused within its retry time. True marks one in flight.
+  bool StartLease(uint64_t key, Bucket bucket, int64_t now_ms);
+  // The lease was answered; none is asked for again for `retry_ms`.
+  void EndLease(uint64_t key, Bucket bucket, int64_t now_ms, int64_t retry_ms);
+
   uint64_t unlimited() const { return header_->unlimited.load(std::memory_order_relaxed); }
 
  private:
@@ -54,7 +69,11 @@ class SharedBuckets {
   struct Slot {
     std::atomic<uint64_t> key{0};
     std::atomic<uint64_t> state[2] = {};  // tokens (int32, units) << 32 | time (ms, uint32)
+    // Cluster mode: 0, or until when (ms, uint32) no new lease is asked for.
+    std::atomic<uint32_t> lease[2] = {};
   };
+  // The slot `key` has (claimed if need be), or null when the table is full there.
+  Slot* Find(uint64_t key, int64_t now_ms);
   SharedBuckets(uint32_t slots, std::unique_ptr<SharedMemory> memory);
   Slot* Claim(uint64_t key, int64_t now_ms);
 

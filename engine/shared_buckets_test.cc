@@ -66,5 +66,42 @@ TEST(SharedBucketsTest, WorkersShareBucketsAcrossFork) {
   EXPECT_EQ(total, 100);  // 800 attempts at once, exactly the burst got through
 }
 
+// Cluster mode: credit only from leases; a new key starts with one lease.
+TEST(SharedBucketsTest, CreditComesFromLeasesNotTheClock) {
+  auto buckets = SharedBuckets::Create(1024);
+  ASSERT_TRUE(buckets.ok());
+  SharedBuckets& b = **buckets;
+  const uint64_t key = 42;
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_GE(b.TakeCredit(key, SharedBuckets::kMessages, 1, 5, 1000, false), 0) << i;
+  }
+  EXPECT_LT(b.TakeCredit(key, SharedBuckets::kMessages, 1, 5, 1000, false), 0);
+  // Time alone refills nothing.
+  EXPECT_LT(b.TakeCredit(key, SharedBuckets::kMessages, 1, 5, 60'000, false), 0);
+  b.AddCredit(key, SharedBuckets::kMessages, 2, 60'000);
+  EXPECT_GE(b.TakeCredit(key, SharedBuckets::kMessages, 1, 5, 60'000, false), 0);
+  EXPECT_GE(b.TakeCredit(key, SharedBuckets::kMessages, 1, 5, 60'000, false), 0);
+  EXPECT_LT(b.TakeCredit(key, SharedBuckets::kMessages, 1, 5, 60'000, false), 0);
+  // Debt (PAUSE) goes below zero and leases pay it back.
+  EXPECT_DOUBLE_EQ(b.TakeCredit(key, SharedBuckets::kBytes, 300, 100, 60'000, true), -200);
+  b.AddCredit(key, SharedBuckets::kBytes, 250, 60'000);
+  EXPECT_DOUBLE_EQ(b.TakeCredit(key, SharedBuckets::kBytes, 50, 100, 60'000, false), 0);
+}
+
+TEST(SharedBucketsTest, OneLeaseInFlightPerKey) {
+  auto buckets = SharedBuckets::Create(1024);
+  ASSERT_TRUE(buckets.ok());
+  SharedBuckets& b = **buckets;
+  EXPECT_TRUE(b.StartLease(7, SharedBuckets::kMessages, 1000));
+  EXPECT_FALSE(b.StartLease(7, SharedBuckets::kMessages, 1001));  // in flight
+  EXPECT_TRUE(b.StartLease(7, SharedBuckets::kBytes, 1001));      // the other bucket's own
+  EXPECT_TRUE(b.StartLease(7, SharedBuckets::kMessages, 3001));   // lost after 2 s
+  b.EndLease(7, SharedBuckets::kMessages, 3002, 100);             // refused: wait 100 ms
+  EXPECT_FALSE(b.StartLease(7, SharedBuckets::kMessages, 3050));
+  EXPECT_TRUE(b.StartLease(7, SharedBuckets::kMessages, 3103));
+  b.EndLease(7, SharedBuckets::kMessages, 3104, 0);
+  EXPECT_TRUE(b.StartLease(7, SharedBuckets::kMessages, 3104));
+}
+
 }  // namespace
 }  // namespace sockman

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
+#include "engine/cluster_buckets.h"
 #include "engine/ip_limits.h"
 #include "protocols/proxy_header.h"
 
@@ -219,9 +220,77 @@ void Connection::set_rate_uid(absl::string_view uid) {
   }
 }
 
+namespace {
+
+// A cluster lease: 50 ms of the rate (at least one message, or one message's
+// bytes), at most the burst.
+double LeaseSize(double rate, double burst, double least) {
+  return std::min(std::max(rate * 0.05, least), std::max(burst, least));
+}
+
+}  // namespace
+
+bool Connection::AdmitClusterRate(size_t size) {
+  RateBuckets& b = *rate_;
+  const RateLimitPolicy& p = *b.policy;
+  int64_t now = reactor_.NowMs();
+  double cost = static_cast<double>(size);
+  bool pause = p.action == RateLimitPolicy::Action::kPause;
+  double messages = 0, bytes = 0;
+  if (p.messages_per_second > 0) {
+    double lease = LeaseSize(p.messages_per_second, p.message_burst, 1);
+    messages = p.shared->TakeCredit(b.key, SharedBuckets::kMessages, 1, lease, now, pause);
+    if (messages < lease / 2) {
+      LeaseMore(SharedBuckets::kMessages, p.messages_per_second, p.message_burst, lease);
+    }
+  }
+  if (p.bytes_per_second > 0 && (pause || messages >= 0)) {
+    double lease = LeaseSize(p.bytes_per_second, p.byte_burst, cost);
+    bytes = p.shared->TakeCredit(b.key, SharedBuckets::kBytes, cost, lease, now, pause);
+    if (bytes < lease / 2)
+      LeaseMore(SharedBuckets::kBytes, p.bytes_per_second, p.byte_burst, lease);
+  }
+  b.messages = messages;
+  b.bytes = bytes;
+  if (messages < 0 || bytes < 0) {
+    if (!pause) return RefuseRate();
+    PauseForRate();
+  }
+  return true;
+}
+
+void Connection::LeaseMore(SharedBuckets::Bucket bucket, double rate, double burst, double want) {
+  const RateLimitPolicy& p = *rate_->policy;
+  uint64_t key = rate_->key;
+  if (!p.shared->StartLease(key, bucket, reactor_.NowMs())) return;
+  std::string name = absl::StrCat("sockman:rl:", p.cluster_namespace, ":",
+                                  bucket == SharedBuckets::kMessages ? "m" : "b", ":",
+                                  absl::Hex(key, absl::kZeroPad16));
+  // The connection may be gone when the answer comes: only the shared table
+  // (kept alive here) is touched.
+  std::shared_ptr<SharedBuckets> shared = p.shared;
+  Reactor& reactor = reactor_;
+  ClusterBuckets::ForProcess(reactor_, *p.cluster_redis)
+      .Lease(name, rate, burst, want, [shared, key, bucket, rate, want, &reactor](double granted) {
+        int64_t now = reactor.NowMs();
+        // What Redis holds refills at `rate`: another lease is worth asking
+        // for once that much has come back. Unreachable, the node grants
+        // itself leases at the rate: it limits on its own until Redis is back.
+        int64_t refill_ms = static_cast<int64_t>(want / rate * 1000.0) + 1;
+        if (granted < 0) {
+          shared->AddCredit(key, bucket, want, now);
+          shared->EndLease(key, bucket, now, refill_ms);
+          return;
+        }
+        if (granted > 0) shared->AddCredit(key, bucket, granted, now);
+        shared->EndLease(key, bucket, now, granted >= want ? 0 : refill_ms);
+      });
+}
+
 bool Connection::AdmitRate(size_t size) {
   RateBuckets& b = *rate_;
   const RateLimitPolicy& p = *b.policy;
+  if (b.key != 0 && p.cluster_redis.has_value()) return AdmitClusterRate(size);
   int64_t now = reactor_.NowMs();
   double cost = static_cast<double>(size);
   bool pause = p.action == RateLimitPolicy::Action::kPause;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -96,6 +97,10 @@ struct RateLimitPolicy {
   std::shared_ptr<SharedBuckets> shared;
   bool per_ip = false;
   bool per_uid = false;
+  // Set: the shared buckets are the cluster's, in this Redis (leased from:
+  // see engine/cluster_buckets.h), named "sockman:rl:NAMESPACE:...".
+  std::optional<SocketAddress> cluster_redis;
+  std::string cluster_namespace;
 };
 
 // Per-worker counters shared by the connections of one service.
@@ -386,6 +391,10 @@ class Connection : private PeerTransport::Delegate {
   // Whether a message of `size` bytes may be delivered now; applies the
   // policy's action when it may not (or, pausing, when it ran into debt).
   bool AdmitRate(size_t size);
+  // AdmitRate for buckets shared by the cluster: spends leased credit, and
+  // asks for more when it runs low.
+  bool AdmitClusterRate(size_t size);
+  void LeaseMore(SharedBuckets::Bucket bucket, double rate, double burst, double want);
   bool RefuseRate();    // the action for a message without tokens; false
   void PauseForRate();  // PAUSE in debt: stop reading until it is paid
 };

@@ -6,7 +6,9 @@
 
 namespace sockman {
 
-absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config) {
+absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config,
+                                                    const ClusterOptions* cluster,
+                                                    const std::string& name) {
   RateLimitPolicy policy;
   double rate = config.messages_per_second();
   if (!(rate >= 0 && rate <= 1e6)) {
@@ -43,6 +45,17 @@ absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config) {
     absl::StatusOr<std::shared_ptr<SharedBuckets>> shared = SharedBuckets::Create();
     if (!shared.ok()) return shared.status();
     policy.shared = std::move(*shared);
+  }
+  if (config.cluster()) {
+    if (!config.per_ip() && !config.per_uid()) {
+      return absl::InvalidArgumentError(
+          "cluster shares per_ip or per_uid buckets across nodes: set one of them");
+    }
+    if (cluster == nullptr) {
+      return absl::InvalidArgumentError("cluster needs `global { cluster { redis node_id } }`");
+    }
+    policy.cluster_redis = cluster->redis;
+    policy.cluster_namespace = name;
   }
   return policy;
 }

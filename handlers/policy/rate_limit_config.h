@@ -5,12 +5,18 @@
 
 #include "absl/status/statusor.h"
 #include "config/sockman.pb.h"
+#include "handlers/handler.h"
 #include "protocols/connection.h"
 
 namespace sockman {
 
 // per_ip maps its shared buckets here: call it in the master, before fork.
-absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config);
+// `cluster`: the config's `global { cluster }` (null: none), for `cluster:
+// true`, whose Redis buckets are named after `name` (the service, or
+// SERVICE/ROUTE).
+absl::StatusOr<RateLimitPolicy> RateLimitFromConfig(const RateLimit& config,
+                                                    const ClusterOptions* cluster = nullptr,
+                                                    const std::string& name = "");
 
 }  // namespace sockman
 

@@ -15,13 +15,13 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "handlers/module.h"
+#include "handlers/policy/jwt_config.h"
+#include "handlers/policy/rate_limit_config.h"
 #include "handlers/router/basic_auth.h"
 #include "protocols/binding.h"
 #include "protocols/http/compression.h"
 #include "protocols/http/http.h"
-#include "handlers/policy/jwt_config.h"
 #include "protocols/http/syntax.h"
-#include "handlers/policy/rate_limit_config.h"
 #include "protocols/websocket/websocket_codec.h"
 
 namespace sockman {
@@ -510,7 +510,8 @@ bool IsWebSocketRoute(const Route& route) {
 absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& service,
                                                              const Protocol& protocol,
                                                              const std::string& config_directory,
-                                                             RouterError* error) {
+                                                             RouterError* error,
+                                                             const ClusterOptions* cluster) {
   auto fail = [&](int index, absl::string_view field, absl::string_view message) {
     std::string path = absl::StrCat("route[", index, "]", field.empty() ? "" : ".", field);
     std::string text = absl::StrCat("route '", RouteName(service, index), "': ", message);
@@ -666,7 +667,8 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
     }
     if (route.has_rate_limit()) {
       if (!entry.websocket) return fail(i, "rate_limit", "is for WebSocket routes");
-      absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(route.rate_limit());
+      absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(
+          route.rate_limit(), cluster, absl::StrCat(service.name(), "/", RouteName(service, i)));
       if (!policy.ok()) return fail(i, "rate_limit", policy.status().message());
       entry.rate_limit = std::make_shared<const RateLimitPolicy>(std::move(*policy));
     }

@@ -34,11 +34,11 @@ struct RouterError {
 };
 
 // The handler factory of a service with routes (validated: an http://
-// service, every route with a handler). `protocol` is the service's.
-absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& service,
-                                                             const Protocol& protocol,
-                                                             const std::string& config_directory,
-                                                             RouterError* error);
+// service, every route with a handler). `protocol` is the service's;
+// `cluster`, the config's `global { cluster }` (null: none).
+absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(
+    const Service& service, const Protocol& protocol, const std::string& config_directory,
+    RouterError* error, const ClusterOptions* cluster = nullptr);
 
 // The routes in the order a request considers them, one line each, for
 // `sockman check`.
