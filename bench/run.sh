@@ -27,6 +27,8 @@
 #              vs nobody scraping
 #   framing    bench/codec_rate: config framings' decode rate, messages per
 #              CPU-second                      vs the built-in frame protocol
+#   policy     a well-behaved WebSocket client's round trips while rate-
+#              limited clients flood the same worker          vs no flood
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -34,10 +36,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast webhook routes proxy metrics framing)
+suites=(http latency ws broadcast webhook routes proxy metrics framing policy)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics framing)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics framing policy)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -117,7 +119,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast webhook routes proxy metrics framing; do
+for suite in http latency ws broadcast webhook routes proxy metrics framing policy; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -138,6 +140,9 @@ for suite in http latency ws broadcast webhook routes proxy metrics framing; do
       { head -n1 "${csv}"; grep '^idle-' "${csv}" || true; } > "${OUT}/ws-idle.csv"
       chart "${OUT}/ws-idle.csv" 1 4 "Memory per idle WebSocket connection (lower is better)" "KiB" "${OUT}/ws-idle.png"
       rm -f "${OUT}/ws-echo.csv" "${OUT}/ws-idle.csv"
+      ;;
+    policy)
+      chart "${csv}" 2 5 "Well-behaved client's p99 round trip, quiet and beside a rate-limited flood" "microseconds" "${OUT}/policy-p99.png"
       ;;
     framing)
       chart "${csv}" 2 4 "Config framings: messages decoded per CPU-second" "messages/CPU-s" "${OUT}/framing.png" log

@@ -10,7 +10,12 @@
 //                127.0.0.1 .. 127.0.0.K (each has its own ephemeral ports,
 //                so more than ~28,000 connections fit on loopback)
 //
-//   pingpong  one message in flight per connection: send, wait for the echo
+//   pingpong  one message in flight per connection: send, wait for the echo;
+//             with --rate R, each connection sends at most R a second; every
+//             round trip's latency is recorded
+//   blast     clients write messages as fast as the socket takes them and
+//             never wait for echoes (read and counted when they come): a
+//             flooder, for rate limits that drop
 //   flood     clients keep sending without waiting for echoes, up to a
 //             window of unanswered messages per connection (default: 64 KiB
 //             worth, 2..128 messages), refilled in one write when half of
@@ -23,7 +28,8 @@
 //
 // Prints one line: "messages=N seconds=S msgs_per_sec=R bytes_per_sec=B
 // connections=C errors=E" (echoed messages counted on receipt); fanout adds
-// "published=P p50_us=.. p99_us=.. p999_us=..".
+// "published=P p50_us=.. p99_us=.. p999_us=..", pingpong "p50_us=.. p99_us=..
+// p999_us=..".
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -54,7 +60,7 @@ struct Options {
   std::string mode = "pingpong";
   double seconds = 10;
   int window = 0;
-  int rate = 1000;  // fanout: messages published per second
+  int rate = 0;  // fanout: messages published per second (default 1000); pingpong: pace
   int sources = 1;
 };
 
@@ -72,6 +78,8 @@ struct Conn {
   uint64_t payload_left = 0;
   bool in_payload = false;
   std::string stamp;  // fanout: the first bytes of the payload (the send time)
+  long long sent_ns = 0;  // pingpong: when the message in flight left
+  long sent = 0;          // pingpong with --rate: messages sent
 };
 
 [[noreturn]] void Die(const char* what) {
@@ -108,15 +116,17 @@ Options Parse(int argc, char** argv) {
     }
   }
   if (o.port <= 0 || o.connections <= 0 ||
-      (o.mode != "pingpong" && o.mode != "flood" && o.mode != "idle" && o.mode != "fanout")) {
+      (o.mode != "pingpong" && o.mode != "flood" && o.mode != "idle" && o.mode != "fanout" &&
+       o.mode != "blast")) {
     std::fprintf(stderr,
                  "usage: ws_load --port P [--connections N] [--size B] "
-                 "[--mode pingpong|flood|idle|fanout] [--seconds S] [--window W] "
+                 "[--mode pingpong|flood|idle|fanout|blast] [--seconds S] [--window W] "
                  "[--rate R]\n");
     std::exit(2);
   }
+  if (o.mode == "fanout" && o.rate <= 0) o.rate = 1000;
   if (o.window <= 0) {
-    o.window = o.mode == "flood"
+    o.window = o.mode == "flood" || o.mode == "blast"
                    ? static_cast<int>(std::max<size_t>(
                          2, std::min<size_t>(128, 65536 / std::max<size_t>(1, o.size))))
                    : 1;
@@ -170,6 +180,14 @@ int main(int argc, char** argv) {
     epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
   }
 
+  auto now_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+        .count();
+  };
+  long messages = 0;
+  Clock::time_point start;
+  bool pingpong = o.mode == "pingpong";
+  std::vector<uint32_t> latencies_us;
   auto flush = [&](Conn& c, uint32_t index) {
     while (c.out_offset < c.out_size) {
       ssize_t n = write(c.fd, batch.data() + c.out_offset, c.out_size - c.out_offset);
@@ -190,25 +208,35 @@ int main(int argc, char** argv) {
   };
   auto refill = [&](Conn& c, uint32_t index) {
     if (o.mode == "idle" || o.mode == "fanout" || c.out_offset < c.out_size) return;
+    if (o.mode == "blast") {  // until the socket takes no more (EPOLLOUT resumes it)
+      while (c.out_offset == c.out_size) {
+        c.out_offset = 0;
+        c.out_size = batch.size();
+        long before = errors;
+        flush(c, index);
+        if (errors != before) return;
+      }
+      return;
+    }
+    if (pingpong && o.rate > 0 && c.in_flight == 0) {
+      // Paced: the next message is due at sent / rate seconds.
+      auto due = start + std::chrono::microseconds(c.sent * 1'000'000L / o.rate);
+      if (Clock::now() < due) return;
+      ++c.sent;
+    }
     int room = o.window - c.in_flight;
     if (room <= 0 || (c.in_flight > 0 && room < (o.window + 1) / 2)) return;
     c.out_offset = 0;
     c.out_size = frame.size() * static_cast<size_t>(room);
     c.in_flight += room;
+    if (pingpong) c.sent_ns = now_ns();
     flush(c, index);
   };
 
-  long messages = 0;
-  Clock::time_point start;
   bool running = false;
   // fanout: the publisher's schedule and every delivery's latency.
   bool fanout = o.mode == "fanout";
   long published = 0;
-  std::vector<uint32_t> latencies_us;
-  auto now_ns = [] {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
-        .count();
-  };
   auto publish_due = [&](Clock::time_point now) {
     long due = static_cast<long>(std::chrono::duration<double>(now - start).count() * o.rate);
     std::string frames;
@@ -233,7 +261,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     if (running && fanout) publish_due(now);
-    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()), fanout ? 1 : 100);
+    bool paced = running && pingpong && o.rate > 0;
+    if (paced) {
+      for (uint32_t i = 0; i < conns.size(); ++i) refill(conns[i], i);
+    }
+    int n = epoll_wait(ep, events.data(), static_cast<int>(events.size()),
+                       fanout || paced ? 1 : 100);
     for (int e = 0; e < n; ++e) {
       uint32_t index = events[e].data.u32;
       Conn& c = conns[index];
@@ -244,6 +277,7 @@ int main(int argc, char** argv) {
           ev.events = EPOLLIN;
           ev.data.u32 = index;
           epoll_ctl(ep, EPOLL_CTL_MOD, c.fd, &ev);
+          if (running && o.mode == "blast") refill(c, index);
         }
       }
       if (!(events[e].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) continue;
@@ -290,6 +324,9 @@ int main(int argc, char** argv) {
             c.in_payload = false;
             ++messages;
             --c.in_flight;
+            if (pingpong && running) {
+              latencies_us.push_back(static_cast<uint32_t>((now_ns() - c.sent_ns) / 1000));
+            }
             if (fanout && c.stamp.size() == 17 && c.stamp[0] == 't') {
               long long sent = std::strtoll(c.stamp.c_str() + 1, nullptr, 16);
               latencies_us.push_back(static_cast<uint32_t>((now_ns() - sent) / 1000));
@@ -321,6 +358,9 @@ int main(int argc, char** argv) {
             c.in_payload = false;
             ++messages;
             --c.in_flight;
+            if (pingpong && running) {
+              latencies_us.push_back(static_cast<uint32_t>((now_ns() - c.sent_ns) / 1000));
+            }
           }
         }
         if (running) refill(c, index);
@@ -334,7 +374,7 @@ int main(int argc, char** argv) {
       "errors=%ld",
       messages, seconds, messages / seconds, messages * static_cast<double>(o.size) / seconds,
       opened, errors);
-  if (fanout) {
+  if (fanout || pingpong) {
     std::sort(latencies_us.begin(), latencies_us.end());
     auto pct = [&](double q) {
       return latencies_us.empty()
@@ -342,8 +382,8 @@ int main(int argc, char** argv) {
                  : latencies_us[std::min(latencies_us.size() - 1,
                                          static_cast<size_t>(q * latencies_us.size()))];
     };
-    std::printf(" published=%ld p50_us=%u p99_us=%u p999_us=%u", published, pct(0.5), pct(0.99),
-                pct(0.999));
+    if (fanout) std::printf(" published=%ld", published);
+    std::printf(" p50_us=%u p99_us=%u p999_us=%u", pct(0.5), pct(0.99), pct(0.999));
   }
   std::printf("\n");
   return errors == 0 ? 0 : 1;

@@ -87,7 +87,7 @@ TEST_F(SlowPeersTest, SlowlorisAndATricklingBodyGet408) {
 
 TEST_F(SlowPeersTest, NormalClientsSeeNoErrorMeanwhile) {
   if (Shell("command -v wrk").empty()) GTEST_SKIP() << "wrk is not installed";
-  // Three slow readers and a slowloris at work while wrk runs 100 clients.
+  // Three slow readers and a slowloris at work while wrk runs 1,000 clients.
   std::vector<std::unique_ptr<TestClient>> slow;
   for (int i = 0; i < 3; ++i) {
     slow.push_back(std::make_unique<TestClient>(server_->port("web")));
@@ -97,7 +97,7 @@ TEST_F(SlowPeersTest, NormalClientsSeeNoErrorMeanwhile) {
   }
   TestClient loris(server_->port("web"));
   loris.Send("GET / HTTP/1.1\r\n");
-  std::string out = Shell(absl::StrCat("wrk -t1 -c100 -d3s http://127.0.0.1:", server_->port("web"),
+  std::string out = Shell(absl::StrCat("wrk -t1 -c1000 -d3s http://127.0.0.1:", server_->port("web"),
                                        "/index.html 2>&1"));
   EXPECT_TRUE(absl::StrContains(out, "requests in")) << out;
   EXPECT_FALSE(absl::StrContains(out, "Socket errors")) << out;
