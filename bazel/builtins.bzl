@@ -24,6 +24,7 @@ BUILTIN_HANDLERS = {
     "exec": "//handlers/exec",
     "metrics": "//handlers/metrics",
     "proxy": "//handlers/proxy",
+    "pusher": "//handlers/pusher",
     "push": "//handlers/push",
     "redirect": "//handlers/redirect",
     "respond": "//handlers/respond",

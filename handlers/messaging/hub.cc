@@ -407,7 +407,16 @@ void Hub::Remove(Connection& connection) {
   Presence({"HDEL", WorkerKey(service_) + ":info", client->id});
   by_connection_.erase(&connection);
   corked_.erase(&connection);
+  if (!client->alias.empty()) aliases_.erase(client->alias);
   clients_.erase(client->id);
+}
+
+void Hub::SetAlias(Connection& connection, const std::string& alias) {
+  Client* client = Find(connection);
+  if (client == nullptr) return;
+  if (!client->alias.empty()) aliases_.erase(client->alias);
+  client->alias = alias;
+  aliases_[alias] = client->id;
 }
 
 bool Hub::Contains(const Connection& connection) const { return Find(connection) != nullptr; }
@@ -818,6 +827,10 @@ int Hub::RunNow(char op, const Target& target, const std::vector<std::string>& e
   absl::flat_hash_set<const Connection*> skip;
   for (const std::string& id : exclude) {
     auto it = clients_.find(id);
+    if (it == clients_.end()) {
+      auto alias = aliases_.find(id);
+      if (alias != aliases_.end()) it = clients_.find(alias->second);
+    }
     if (it != clients_.end()) skip.insert(it->second.connection);
   }
   int count = 0;

@@ -16,7 +16,7 @@
 // It starts in its initial group (a WebSocket path's room, or the default
 // group ""); joining a named group while in the default group alone leaves
 // the default group (a move, as a single room used to be). Group names and
-// uids are 1-128 bytes of UTF-8 without control characters.
+// uids are 1-256 bytes of UTF-8 without control characters.
 //
 // Order: messages from one worker reach each other worker in the order they
 // were published. A slow client is handled by its own send buffer rules and
@@ -57,7 +57,7 @@ namespace sockman {
 
 class Hub {
  public:
-  static constexpr size_t kMaxNameSize = 128;
+  static constexpr size_t kMaxNameSize = 256;
   // Defaults of the per-client limits (config: max_groups_per_client,
   // max_session_size of broadcast and webhook).
   static constexpr size_t kMaxGroupsPerClient = 64;
@@ -88,7 +88,7 @@ class Hub {
     kUpdateSession = 'S',  // ... get `argument`'s keys merged into theirs
   };
 
-  // A group name or uid: 1-128 bytes of UTF-8 without control characters.
+  // A group name or uid: 1-256 bytes of UTF-8 without control characters.
   static bool ValidName(absl::string_view name);
 
   // The room a WebSocket request path names: its last segment
@@ -174,6 +174,9 @@ class Hub {
   // bound (BindUid), or MarkAuthenticated (a webhook's X-Sockman-Auth: ok).
   void RequireAuthentication(Connection& connection, int64_t timeout_ms);
   void MarkAuthenticated(Connection& connection);
+  // A second name for the client, which `exclude` lists may use instead of
+  // its id (a Pusher socket id); unique, like ids. Forgotten at Remove.
+  void SetAlias(Connection& connection, const std::string& alias);
   void UnbindUid(Connection& connection);
   std::string UidOf(const Connection& connection) const;
   // The client's session, a JSON object ("{}" when empty or not added).
@@ -217,6 +220,7 @@ class Hub {
     std::string session = "{}";
     int64_t connected_at = 0;       // unix seconds
     TimerId auth_timer = kNoTimer;  // RequireAuthentication's deadline
+    std::string alias;              // SetAlias's, or empty
   };
   struct Pending {
     int waiting = 0;
@@ -310,7 +314,8 @@ class Hub {
   absl::flat_hash_map<std::string, Conflated> conflated_;
   uint64_t conflated_away_ = 0;  // publications replaced by a later one
   std::string id_prefix_;
-  absl::node_hash_map<std::string, Client> clients_;  // by client id
+  absl::node_hash_map<std::string, Client> clients_;       // by client id
+  absl::flat_hash_map<std::string, std::string> aliases_;  // SetAlias: alias -> client id
   absl::flat_hash_map<const Connection*, Client*> by_connection_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<Client*>> groups_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<Client*>> uids_;
