@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -30,7 +31,8 @@ constexpr int64_t kPresenceTtlMs = 15000;
 //   'A' request(8) count(4) lines
 // names and exclude are lists (see PutList); answer lines are '\n'-joined
 // (ids, names without control bytes, JSON without raw newlines).
-// Operations: 'p' publish text, 'b' publish binary, 'x' close, Change values
+// Operations: 'p' publish text, 'b' publish binary, 'x' close, 'X' close
+// with a status (payload: CODE \n REASON \n LAST_MESSAGE), Change values
 // (join, leave, ...), and queries 'm' members, 'i' info, 'G' group names,
 // 'K' uids. sent_at: when the operation began, in wall-clock nanoseconds
 // (one clock for a node's workers), for the fan-out and relay latencies.
@@ -90,8 +92,8 @@ double SecondsSince(int64_t since) {
 }
 // Operations that change clients, which other nodes apply too.
 bool IsChange(char op) {
-  return op == 'x' || op == 'j' || op == 'l' || op == 'd' || op == 'B' || op == 'U' || op == 's' ||
-         op == 'S';
+  return op == 'x' || op == 'X' || op == 'j' || op == 'l' || op == 'd' || op == 'B' || op == 'U' ||
+         op == 's' || op == 'S';
 }
 
 std::string Serialize(const rapidjson::Value& value) {
@@ -574,6 +576,13 @@ void Hub::Close(const std::string& service, const Target& target, const std::str
       nullptr);
 }
 
+void Hub::CloseWithStatus(const std::string& service, const Target& target, uint16_t code,
+                          const std::string& reason, const std::string& last_message,
+                          std::function<void(int)> done) {
+  Fan(service, 'X', target, {}, absl::StrCat(code, "\n", reason, "\n", last_message),
+      OnlineAnywhere(service, target, {}, std::move(done)), nullptr);
+}
+
 void Hub::Apply(const std::string& service, Change change, const Target& target,
                 const std::string& argument, std::function<void(int)> done) {
   // Changes to a client elsewhere count once it exists (presence).
@@ -860,6 +869,15 @@ int Hub::RunNow(char op, const Target& target, const std::vector<std::string>& e
           connection->Close(payload);
         }
         break;
+      case 'X': {
+        std::vector<absl::string_view> parts = absl::StrSplit(payload, absl::MaxSplits('\n', 2));
+        uint32_t code = 1000;
+        if (parts.size() < 3 || !absl::SimpleAtoi(parts[0], &code) || code > 4999) code = 1000;
+        if (parts.size() == 3 && !parts[2].empty()) connection->Send(parts[2], MessageKind::kText);
+        connection->CloseWithStatus(static_cast<uint16_t>(code), parts.size() > 1 ? parts[1] : "",
+                                    CloseReason::kServer);
+        break;
+      }
       case 'j':
         if (!JoinGroup(*connection, payload)) --count;
         break;

@@ -197,6 +197,11 @@ class Hub {
   // `done` gets how many were found.
   void Close(const std::string& service, const Target& target, const std::string& last_message,
              std::function<void(int)> done);
+  // The same, with a close status (a WebSocket close code and reason), after
+  // `last_message` (text) if not empty.
+  void CloseWithStatus(const std::string& service, const Target& target, uint16_t code,
+                       const std::string& reason, const std::string& last_message,
+                       std::function<void(int)> done);
   // Applies `change` to the target clients; `done` gets how many changed.
   void Apply(const std::string& service, Change change, const Target& target,
              const std::string& argument, std::function<void(int)> done);

@@ -171,7 +171,14 @@ class PusherHandler : public Handler {
     double tokens = 0;  // client events
     int64_t refilled_ms = 0;
     bool pinged = false;
+    std::string user_id;  // pusher:signin's, or empty
   };
+
+  static constexpr absl::string_view kUserChannel = "#server-to-user-";
+  // The hub uid of a signed-in user of `app`.
+  static std::string Uid(const App& app, absl::string_view user) {
+    return absl::StrCat(app.id, ":", user);
+  }
 
   const App* AppByKey(absl::string_view key) const {
     for (const App& app : settings_.apps) {
@@ -278,6 +285,17 @@ class PusherHandler : public Handler {
         parts[2] == "users") {
       return ChannelUsers(*app, std::string(parts[1]), reply);
     }
+    if (request.method == "POST" && parts.size() == 3 && parts[0] == "users" &&
+        parts[2] == "terminate_connections") {
+      std::string user(parts[1]);
+      if (user.empty() || user.size() > 128)
+        return reply(400, R"({"error":"user id: 1-128 bytes"})");
+      // 4009: pusher-js does not reconnect.
+      hub_.CloseWithStatus(service_, Hub::Target::Uid(Uid(*app, user)), 4009,
+                           "You got disconnected by the app.",
+                           pusher::Error(4009, "You got disconnected by the app."), nullptr);
+      return reply(200, "{}");
+    }
     reply(404, R"({"error":"no such API call"})");
   }
 
@@ -308,7 +326,11 @@ class PusherHandler : public Handler {
       return absl::StrCat("at most ", kMaxEventChannels, " channels per event");
     }
     for (const std::string& c : channels) {
-      if (!pusher::ValidChannelName(c)) return absl::StrCat("invalid channel name '", c, "'");
+      bool user = absl::StartsWith(c, kUserChannel) && c.size() > kUserChannel.size() &&
+                  c.size() <= kUserChannel.size() + 128;
+      if (!user && !pusher::ValidChannelName(c)) {
+        return absl::StrCat("invalid channel name '", c, "'");
+      }
     }
     std::vector<std::string> exclude;
     if (StringMember(event, "socket_id", socket_id)) {
@@ -497,6 +519,8 @@ class PusherHandler : public Handler {
       if (data != nullptr && StringMember(*data, "channel", channel)) {
         Unsubscribe(connection, client, channel);
       }
+    } else if (event == "pusher:signin") {
+      Signin(connection, client, data);
     } else if (absl::StartsWith(event, "client-")) {
       ClientEvent(connection, client, event, doc);
     } else if (absl::StartsWith(event, "pusher:")) {
@@ -517,6 +541,19 @@ class PusherHandler : public Handler {
     std::string channel, auth, channel_data;
     if (data == nullptr || !StringMember(*data, "channel", channel)) {
       connection.Send(pusher::Error(0, "pusher:subscribe needs data.channel"), MessageKind::kText);
+      return;
+    }
+    if (absl::StartsWith(channel, kUserChannel)) {
+      // The signed-in user's own channel (server-to-user events), no other.
+      if (client.user_id.empty() || channel.substr(kUserChannel.size()) != client.user_id) {
+        return SubscriptionError(connection, channel, "AuthError",
+                                 "sign in as this user first (pusher:signin)", 4009);
+      }
+      if (client.channels.insert(channel).second) {
+        hub_.JoinGroup(connection, Group(*client.app, channel));
+      }
+      connection.Send(pusher::Envelope("pusher_internal:subscription_succeeded", channel, "\"{}\""),
+                      MessageKind::kText);
       return;
     }
     if (!pusher::ValidChannelName(channel)) {
@@ -672,6 +709,41 @@ class PusherHandler : public Handler {
                            JsonString(absl::StrCat("{\"user_id\":", JsonString(user), "}"))),
           MessageKind::kText);
     });
+  }
+
+  // pusher:signin {auth, user_data}: auth signs "SOCKET_ID::user::USER_DATA";
+  // user_data is JSON with a string id. The connection is then the user's
+  // (the hub uid APPID:ID): server-to-user events, terminate_connections.
+  void Signin(Connection& connection, Client& client, const rapidjson::Value* data) {
+    const App& app = *client.app;
+    std::string auth, user_data;
+    if (data == nullptr || !StringMember(*data, "auth", auth) ||
+        !StringMember(*data, "user_data", user_data)) {
+      connection.Send(pusher::Error(0, "pusher:signin needs data.auth and data.user_data"),
+                      MessageKind::kText);
+      return;
+    }
+    std::string expected = absl::StrCat(
+        app.key, ":",
+        pusher::Sign(app.secret, absl::StrCat(client.socket_id, "::user::", user_data)));
+    rapidjson::Document user;
+    user.Parse<kJsonFlags>(user_data.data(), user_data.size());
+    std::string id;
+    if (!pusher::SafeEquals(auth, expected)) {
+      connection.Send(pusher::Error(4009, "Invalid signature for pusher:signin"),
+                      MessageKind::kText);
+      return;
+    }
+    if (user.HasParseError() || !StringMember(user, "id", id) || id.empty() || id.size() > 128) {
+      connection.Send(pusher::Error(4009, "user_data must be JSON with a string id"),
+                      MessageKind::kText);
+      return;
+    }
+    client.user_id = id;
+    hub_.BindUid(connection, Uid(app, id));
+    connection.Send(pusher::Envelope("pusher:signin_success", "",
+                                     absl::StrCat("{\"user_data\":", JsonString(user_data), "}")),
+                    MessageKind::kText);
   }
 
   void ClientEvent(Connection& connection, Client& client, const std::string& event,

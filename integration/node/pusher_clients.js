@@ -10,7 +10,17 @@ const Pusher = require("pusher-js");
 const PusherServer = require("pusher");
 
 const [port, appId, key, secret] = process.argv.slice(2);
-const server = new PusherServer({ appId, key, secret, host: "127.0.0.1", port, useTLS: false });
+// 32 bytes: end-to-end encrypted channels' master key (never sent to sockman).
+const encryptionMasterKeyBase64 = Buffer.alloc(32, 7).toString("base64");
+const server = new PusherServer({
+  appId,
+  key,
+  secret,
+  host: "127.0.0.1",
+  port,
+  useTLS: false,
+  encryptionMasterKeyBase64,
+});
 const forged = new PusherServer({
   appId,
   key,
@@ -28,6 +38,10 @@ const timer = setTimeout(() => fail("timed out"), 30000);
 
 function client(user, appKey = key) {
   return new Pusher(appKey, {
+    userAuthentication: {
+      customHandler: (params, callback) =>
+        callback(null, server.authenticateUser(params.socketId, { id: user, name: "user " + user })),
+    },
     wsHost: "127.0.0.1",
     wsPort: Number(port),
     forceTLS: false,
@@ -167,6 +181,46 @@ async function main() {
   if (code !== 4001) fail("unknown key: " + JSON.stringify(error));
   stranger.disconnect();
   console.log("ok unknown app key: 4001");
+
+  // End-to-end encrypted channel: sockman relays what it cannot read.
+  const [ea] = await subscribed(a, "private-encrypted-vault");
+  got = next(ea, "secret");
+  await server.trigger("private-encrypted-vault", "secret", { plain: "text" });
+  if ((await got)[0].plain !== "text") fail("encrypted channel");
+  console.log("ok private-encrypted channel");
+
+  // User authentication: signin, an event to the user, then the app
+  // terminates the user's connections (4009: no reconnect).
+  const signedIn = new Promise((resolve) => d.user.bind("pusher:signin_success", resolve));
+  const toUser = new Promise((resolve) => d.user.bind("note", resolve));
+  d.signin();
+  await d.user.signinDonePromise;
+  await new Promise((resolve) => setTimeout(resolve, 300));  // its #server-to-user channel
+  await server.sendToUser("4", "note", { for: "you" });
+  if ((await toUser).for !== "you") fail("server-to-user event");
+  const closed = new Promise((resolve) => d.connection.bind("state_change", (s) => {
+    if (s.current === "failed" || s.current === "disconnected" || s.current === "unavailable") resolve(s);
+  }));
+  await server.terminateUserConnections("4");
+  await closed;
+  console.log("ok signin, server-to-user events, terminate_connections");
+  void signedIn;
+
+  // Laravel Echo on pusher-js: public and private channels.
+  // laravel-echo 2 is an ES module (which NODE_PATH does not reach): by path.
+  const path = require("path");
+  const { pathToFileURL } = require("url");
+  const echoPath = (process.env.NODE_PATH || "").split(":").map((d) => path.join(d, "laravel-echo/dist/echo.js"))
+    .find((f) => require("fs").existsSync(f));
+  if (!echoPath) fail("laravel-echo is not installed");
+  const Echo = (await import(pathToFileURL(echoPath).href)).default;
+  const echo = new Echo({ broadcaster: "pusher", client: client("7") });
+  const shipped = new Promise((resolve) => echo.channel("orders").listen(".OrderShipped", resolve));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await server.trigger("orders", "OrderShipped", { order: 42 });
+  if ((await shipped).order !== 42) fail("laravel-echo");
+  echo.disconnect();
+  console.log("ok laravel-echo");
 
   for (const x of clients) x.disconnect();
   clearTimeout(timer);
