@@ -485,46 +485,28 @@ class PusherHandler : public Handler {
   // ---- WebSocket clients ----
 
   void OnClientMessage(Connection& connection, Client& client, absl::string_view message) {
-    if (message.size() > kMaxClientMessage) {
-      connection.Send(pusher::Error(0, "Message too large"), MessageKind::kText);
-      return;
-    }
-    rapidjson::Document doc;
-    doc.Parse<kJsonFlags>(message.data(), message.size());
-    std::string event;
-    if (doc.HasParseError() || !doc.IsObject() || !StringMember(doc, "event", event)) {
-      connection.Send(pusher::Error(0, "Invalid message: a JSON object with an event"),
+    pusher::ClientMessage m;
+    std::string error;
+    if (!pusher::ParseClientMessage(message, kMaxClientMessage, m, error)) {
+      connection.Send(pusher::Error(0, absl::StrCat("Invalid message: ", error)),
                       MessageKind::kText);
       return;
     }
-    // data: an object, or (some clients) the same as a JSON string.
-    rapidjson::Document inner;
-    const rapidjson::Value* data = nullptr;
-    auto member = doc.FindMember("data");
-    if (member != doc.MemberEnd()) {
-      data = &member->value;
-      if (member->value.IsString() && !absl::StartsWith(event, "client-")) {
-        inner.Parse<kJsonFlags>(member->value.GetString(), member->value.GetStringLength());
-        if (!inner.HasParseError() && inner.IsObject()) data = &inner;
-      }
-    }
+    const std::string& event = m.event;
     if (event == "pusher:ping") {
       connection.Send(pusher::Envelope("pusher:pong", "", "{}"), MessageKind::kText);
     } else if (event == "pusher:pong") {
       // An answer to our ping: being here was enough.
     } else if (event == "pusher:subscribe") {
-      Subscribe(connection, client, data);
+      Subscribe(connection, client, m);
     } else if (event == "pusher:unsubscribe") {
-      std::string channel;
-      if (data != nullptr && StringMember(*data, "channel", channel)) {
-        Unsubscribe(connection, client, channel);
-      }
+      if (!m.data_channel.empty()) Unsubscribe(connection, client, m.data_channel);
     } else if (event == "pusher:signin") {
-      Signin(connection, client, data);
+      Signin(connection, client, m);
     } else if (absl::StartsWith(event, "client-")) {
-      ClientEvent(connection, client, event, doc);
+      ClientEvent(connection, client, m);
     } else if (absl::StartsWith(event, "pusher:")) {
-      connection.Send(pusher::Error(0, absl::StrCat("Unsupported event ", event)),
+      connection.Send(pusher::Error(0, absl::StrCat("Unsupported event ", event.substr(0, 200))),
                       MessageKind::kText);
     }
   }
@@ -537,9 +519,11 @@ class PusherHandler : public Handler {
                     MessageKind::kText);
   }
 
-  void Subscribe(Connection& connection, Client& client, const rapidjson::Value* data) {
-    std::string channel, auth, channel_data;
-    if (data == nullptr || !StringMember(*data, "channel", channel)) {
+  void Subscribe(Connection& connection, Client& client, const pusher::ClientMessage& m) {
+    const std::string& channel = m.data_channel;
+    const std::string& auth = m.auth;
+    const std::string& channel_data = m.channel_data;
+    if (channel.empty()) {
       connection.Send(pusher::Error(0, "pusher:subscribe needs data.channel"), MessageKind::kText);
       return;
     }
@@ -575,8 +559,6 @@ class PusherHandler : public Handler {
     }
     pusher::ChannelKind kind = pusher::KindOf(channel);
     if (kind != pusher::ChannelKind::kPublic) {
-      StringMember(*data, "auth", auth);
-      StringMember(*data, "channel_data", channel_data);
       if (!pusher::ChannelAuthValid(app.key, app.secret, client.socket_id, channel, channel_data,
                                     auth)) {
         return SubscriptionError(connection, channel, "AuthError",
@@ -714,11 +696,11 @@ class PusherHandler : public Handler {
   // pusher:signin {auth, user_data}: auth signs "SOCKET_ID::user::USER_DATA";
   // user_data is JSON with a string id. The connection is then the user's
   // (the hub uid APPID:ID): server-to-user events, terminate_connections.
-  void Signin(Connection& connection, Client& client, const rapidjson::Value* data) {
+  void Signin(Connection& connection, Client& client, const pusher::ClientMessage& m) {
     const App& app = *client.app;
-    std::string auth, user_data;
-    if (data == nullptr || !StringMember(*data, "auth", auth) ||
-        !StringMember(*data, "user_data", user_data)) {
+    const std::string& auth = m.auth;
+    const std::string& user_data = m.user_data;
+    if (auth.empty() || user_data.empty()) {
       connection.Send(pusher::Error(0, "pusher:signin needs data.auth and data.user_data"),
                       MessageKind::kText);
       return;
@@ -746,16 +728,16 @@ class PusherHandler : public Handler {
                     MessageKind::kText);
   }
 
-  void ClientEvent(Connection& connection, Client& client, const std::string& event,
-                   const rapidjson::Document& doc) {
+  void ClientEvent(Connection& connection, Client& client, const pusher::ClientMessage& m) {
     const App& app = *client.app;
-    std::string channel;
+    const std::string& event = m.event;
+    const std::string& channel = m.channel;
     if (!app.client_events) {
       connection.Send(pusher::Error(0, "Client events are not enabled for this app"),
                       MessageKind::kText);
       return;
     }
-    if (!StringMember(doc, "channel", channel) || client.channels.count(channel) == 0) {
+    if (channel.empty() || client.channels.count(channel) == 0) {
       connection.Send(pusher::Error(0, "Client event on a channel not subscribed to"),
                       MessageKind::kText);
       return;
@@ -766,8 +748,7 @@ class PusherHandler : public Handler {
                       MessageKind::kText);
       return;
     }
-    auto data = doc.FindMember("data");
-    std::string data_json = data == doc.MemberEnd() ? std::string("null") : Json(data->value);
+    const std::string& data_json = m.data_json;
     if (data_json.size() > app.max_event_size) {
       connection.Send(pusher::Error(0, absl::StrCat("Client event data is over ",
                                                     app.max_event_size, " bytes")),

@@ -14,6 +14,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/json.h"
+#include "rapidjson/document.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace sockman::pusher {
 namespace {
@@ -191,6 +195,88 @@ std::string CheckApiRequest(absl::string_view method, absl::string_view path,
       Sign(secret, absl::StrCat(method, "\n", path, "\n", absl::StrJoin(signed_params, "&")));
   if (!SafeEquals(absl::AsciiStrToLower(signature), expected)) return "invalid auth_signature";
   return "";
+}
+
+namespace {
+
+constexpr unsigned kJsonFlags =
+    rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+constexpr int kMaxDepth = 32;
+
+std::string Compact(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+int Depth(const rapidjson::Value& value, int limit) {
+  if (limit <= 0) return 0;
+  int deepest = 0;
+  if (value.IsObject()) {
+    for (const auto& m : value.GetObject()) deepest = std::max(deepest, Depth(m.value, limit - 1));
+    return deepest + 1;
+  }
+  if (value.IsArray()) {
+    for (const auto& v : value.GetArray()) deepest = std::max(deepest, Depth(v, limit - 1));
+    return deepest + 1;
+  }
+  return 0;
+}
+
+void Take(const rapidjson::Value& object, const char* name, std::string& out) {
+  auto it = object.FindMember(name);
+  if (it != object.MemberEnd() && it->value.IsString()) {
+    out.assign(it->value.GetString(), it->value.GetStringLength());
+  }
+}
+
+}  // namespace
+
+bool ParseClientMessage(absl::string_view message, size_t max_size, ClientMessage& out,
+                        std::string& error) {
+  out = ClientMessage();
+  if (message.size() > max_size) {
+    error = absl::StrCat("message over ", max_size, " bytes");
+    return false;
+  }
+  rapidjson::Document doc;
+  doc.Parse<kJsonFlags>(message.data(), message.size());
+  if (doc.HasParseError()) {
+    error = absl::StrCat("invalid JSON: ", rapidjson::GetParseError_En(doc.GetParseError()));
+    return false;
+  }
+  if (!doc.IsObject()) {
+    error = "a message is a JSON object";
+    return false;
+  }
+  if (Depth(doc, kMaxDepth + 1) > kMaxDepth) {
+    error = "JSON nested too deep";
+    return false;
+  }
+  auto event = doc.FindMember("event");
+  if (event == doc.MemberEnd() || !event->value.IsString() || event->value.GetStringLength() == 0) {
+    error = "a message needs an \"event\" string";
+    return false;
+  }
+  out.event.assign(event->value.GetString(), event->value.GetStringLength());
+  Take(doc, "channel", out.channel);
+  auto data = doc.FindMember("data");
+  if (data == doc.MemberEnd()) return true;
+  out.data_json = Compact(data->value);
+  const rapidjson::Value* fields = &data->value;
+  rapidjson::Document inner;
+  if (data->value.IsString() && !absl::StartsWith(out.event, "client-")) {
+    inner.Parse<kJsonFlags>(data->value.GetString(), data->value.GetStringLength());
+    if (!inner.HasParseError() && inner.IsObject()) fields = &inner;
+  }
+  if (fields->IsObject()) {
+    Take(*fields, "channel", out.data_channel);
+    Take(*fields, "auth", out.auth);
+    Take(*fields, "channel_data", out.channel_data);
+    Take(*fields, "user_data", out.user_data);
+  }
+  return true;
 }
 
 std::string Envelope(absl::string_view event, absl::string_view channel,

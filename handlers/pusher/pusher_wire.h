@@ -53,6 +53,21 @@ std::string CheckApiRequest(absl::string_view method, absl::string_view path,
 // on a bad escape.
 bool ParseQuery(absl::string_view query, std::vector<std::pair<std::string, std::string>>& params);
 
+// A message from a client, as far as sockman reads it.
+struct ClientMessage {
+  std::string event;
+  std::string channel;             // top-level "channel" (client events), or ""
+  std::string data_json = "null";  // "data" as compact JSON text
+  // Of data (an object, or a string holding a JSON object), for pusher:*
+  // events: its "channel", "auth", "channel_data" and "user_data" strings.
+  std::string data_channel, auth, channel_data, user_data;
+};
+// Parses a client's WebSocket message (a JSON object with a string
+// "event"; at most `max_size` bytes, nested at most 32 deep). False with
+// the reason in `error` otherwise.
+bool ParseClientMessage(absl::string_view message, size_t max_size, ClientMessage& out,
+                        std::string& error);
+
 // {"event":EVENT[,"channel":CHANNEL],"data":DATA}: `data_json` is already
 // JSON (a string literal for most events, an object for client events).
 std::string Envelope(absl::string_view event, absl::string_view channel,
