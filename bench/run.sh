@@ -29,6 +29,8 @@
 #              CPU-second                      vs the built-in frame protocol
 #   policy     a well-behaved WebSocket client's round trips while rate-
 #              limited clients flood the same worker          vs no flood
+#   pusher     pusher: 1,000 subscribers, 1,000 SDK triggers/s, delivery
+#              latency                                    (the goal: p99 < 20 ms)
 #
 # Output in bench/results/DATE/: one CSV per suite (every run, not only
 # medians) and PNG charts (gnuplot) of throughput and latency per suite and
@@ -36,10 +38,10 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-suites=(http latency ws broadcast webhook routes proxy metrics framing policy)
+suites=(http latency ws broadcast webhook routes proxy metrics framing policy pusher)
 [[ $# -gt 0 ]] && suites=("$@")
 for suite in "${suites[@]}"; do
-  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics framing policy)" >&2; exit 2; }
+  [[ -x "${root}/bench/${suite}.sh" ]] || { echo "bench: no suite '${suite}' (have: http latency ws broadcast webhook routes proxy metrics framing policy pusher)" >&2; exit 2; }
 done
 
 export OUT="${OUT:-${root}/bench/results/$(date -u +%Y-%m-%dT%H%MZ)}"
@@ -48,7 +50,7 @@ if [[ -n "${SMOKE:-}" ]]; then
   # Seconds, not minutes: every script, every suite, every chart, tiny loads.
   export DURATION=1 RUNS=1 STRACE_SECONDS=1
   export RATES_LATENCY="200" RATES_BROADCAST="50" SUBSCRIBERS=20 IDLE_CONNECTIONS="200 1000"
-  export CONNECTIONS=10 EVENTS=50
+  export CONNECTIONS=10 EVENTS=50 SUBSCRIBERS_PUSHER=50
 fi
 
 command -v gnuplot >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null
@@ -119,7 +121,7 @@ PLOT
 
 # Charts for every suite with results in OUT (also those of an earlier
 # invocation with the same OUT).
-for suite in http latency ws broadcast webhook routes proxy metrics framing policy; do
+for suite in http latency ws broadcast webhook routes proxy metrics framing policy pusher; do
   csv="${OUT}/${suite}-last.csv"
   [[ -f "${csv}" ]] || continue
   case "${suite}" in
@@ -140,6 +142,9 @@ for suite in http latency ws broadcast webhook routes proxy metrics framing poli
       { head -n1 "${csv}"; grep '^idle-' "${csv}" || true; } > "${OUT}/ws-idle.csv"
       chart "${OUT}/ws-idle.csv" 1 4 "Memory per idle WebSocket connection (lower is better)" "KiB" "${OUT}/ws-idle.png"
       rm -f "${OUT}/ws-echo.csv" "${OUT}/ws-idle.csv"
+      ;;
+    pusher)
+      chart "${csv}" 1 8 "Pusher trigger-to-delivery p99 (1,000 subscribers)" "microseconds" "${OUT}/pusher-p99.png"
       ;;
     policy)
       chart "${csv}" 2 5 "Well-behaved client's p99 round trip, quiet and beside a rate-limited flood" "microseconds" "${OUT}/policy-p99.png"

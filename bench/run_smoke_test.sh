@@ -20,7 +20,7 @@ check() {
     fail=1
   fi
 }
-for pair in http:nginx latency:nginx ws:ws broadcast:ws webhook:backend routes:nginx routes:routed proxy:nginx proxy:floor metrics:quiet metrics:scraped framing:frame framing:framing-frame policy:quiet policy:flooded; do
+for pair in http:nginx latency:nginx ws:ws broadcast:ws webhook:backend routes:nginx routes:routed proxy:nginx proxy:floor metrics:quiet metrics:scraped framing:frame framing:framing-frame policy:quiet policy:flooded pusher:sockman; do
   suite="${pair%%:*}" peer="${pair#*:}"
   csv="${OUT}/${suite}-last.csv"
   check "[[ -s '${csv}' ]]" "${suite}: no CSV"
@@ -34,10 +34,10 @@ for suite in hello pipelined close https static-4k static-1m; do
 done
 check "grep -q '^idle-1000,sockman,1,[0-9]' '${OUT}/ws-last.csv'" "ws: idle memory not measured"
 for png in http-rps http-per-cpu latency-p50 latency-p99 latency-p99.9 ws-rate ws-per-cpu ws-idle \
-           broadcast-rate broadcast-p99 webhook-median routes-per-cpu proxy-per-cpu metrics-per-cpu framing policy-p99; do
+           broadcast-rate broadcast-p99 webhook-median routes-per-cpu proxy-per-cpu metrics-per-cpu framing policy-p99 pusher-p99; do
   check "[[ -s '${OUT}/${png}.png' ]] && file '${OUT}/${png}.png' | grep -q PNG" "chart ${png}.png missing"
 done
-for heading in "## HTTP," "## HTTP latency at a fixed rate" "## WebSocket echo" "## Broadcast" "## One event through a webhook" "## Routes and compression" "## HTTP reverse proxy" "## Metrics scrapes" "## Config framings" "## Rate-limited flood beside a well-behaved client"; do
+for heading in "## HTTP," "## HTTP latency at a fixed rate" "## WebSocket echo" "## Broadcast" "## One event through a webhook" "## Routes and compression" "## HTTP reverse proxy" "## Metrics scrapes" "## Config framings" "## Rate-limited flood beside a well-behaved client" "## Pusher triggers to subscribers"; do
   check "grep -q '^${heading}' '${RESULTS}'" "RESULTS.md lacks '${heading}'"
 done
 if [[ "${fail}" != 0 ]]; then
