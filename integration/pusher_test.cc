@@ -2,7 +2,10 @@
 // libraries from npm (integration/node/pusher_clients.js): pusher-js as the
 // clients, the `pusher` server SDK for triggers, channel authorization and
 // HTTP API queries; two workers, so subscribers sit on either.
+#include <sys/stat.h>
+
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -76,6 +79,60 @@ TEST(PusherTest, RawProtocol) {
   std::string unknown = Shell(
       absl::StrCat("curl -s -w ' %{http_code}' http://127.0.0.1:", port, "/apps/other/channels"));
   EXPECT_TRUE(absl::EndsWith(unknown, " 404")) << unknown;
+}
+
+// A headless Chromium page using pusher-js (its browser build, from a local
+// file) subscribes and receives server events.
+TEST(PusherTest, ChromiumWithPusherJs) {
+  const char* modules = getenv("SOCKMAN_NODE_MODULES");
+  ASSERT_NE(modules, nullptr);
+  std::string root = absl::StrCat(getenv("TEST_TMPDIR"), "/pusher-site");
+  mkdir(root.c_str(), 0755);
+  std::ifstream library(absl::StrCat(modules, "/pusher-js/dist/web/pusher.min.js"));
+  ASSERT_TRUE(library.good());
+  std::ofstream(root + "/pusher.min.js") << library.rdbuf();
+  auto server = SockmanProcess::Start(
+      absl::StrCat(kConfig,
+                   "service { name: \"site\" listen: \"http://127.0.0.1:0\" static { root: \"",
+                   root, "\" } }\n"),
+      "pusher", ShortTempDir());
+  ASSERT_TRUE(server.ok()) << server.status();
+  uint16_t port = (*server)->port("pusher");
+  // Two pusher-js clients in the page: both subscribe to a private channel
+  // (authorized in the page with WebCrypto's HMAC, as a backend would), and
+  // one's client event reaches the other.
+  std::ofstream(root + "/index.html") << absl::StrCat(R"(<!DOCTYPE html><html><body>
+<div id="result">pending</div>
+<script src="/pusher.min.js"></script>
+<script>
+async function sign(data) {
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode('secret-one-123'),
+      { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data)));
+  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+function client() {
+  return new Pusher('key1', { wsHost: '127.0.0.1', wsPort: )",
+                                                      port, R"(, forceTLS: false,
+    enabledTransports: ['ws'], cluster: 'mt1',
+    channelAuthorization: { customHandler: (p, done) =>
+        sign(p.socketId + ':' + p.channelName).then((s) => done(null, { auth: 'key1:' + s })) } });
+}
+const a = client(), b = client();
+let ready = 0;
+const ca = a.subscribe('private-browser'), cb = b.subscribe('private-browser');
+cb.bind('client-hello', (data) => {
+  document.getElementById('result').textContent = 'pusher' + '-ok from ' + data.from +
+      ' to ' + b.connection.socket_id;
+});
+const go = () => { if (++ready == 2) ca.trigger('client-hello', { from: a.connection.socket_id }); };
+ca.bind('pusher:subscription_succeeded', go);
+cb.bind('pusher:subscription_succeeded', go);
+</script></body></html>
+)");
+  std::string dom = ChromiumDumpDom(absl::StrCat("http://127.0.0.1:", (*server)->port("site"), "/"),
+                                    "pusher-ok from");
+  EXPECT_TRUE(absl::StrContains(dom, "pusher-ok from ")) << dom;
 }
 
 }  // namespace
