@@ -170,22 +170,26 @@ std::string ConfigFile::Locate(const TextFormat::ParseInfoTree* tree, const Desc
   return where;
 }
 
-absl::Status ConfigFile::ServiceError(int index, absl::string_view field,
-                                      absl::string_view message) const {
-  const FieldDescriptor* service_field = Config::descriptor()->FindFieldByName("service");
-  auto service_location = locations_.GetLocation(service_field, index);
+absl::Status ConfigFile::EntryError(absl::string_view list, int index, absl::string_view noun,
+                                    const std::string& entry_name, absl::string_view field,
+                                    absl::string_view message) const {
+  const FieldDescriptor* list_field = Config::descriptor()->FindFieldByName(std::string(list));
+  auto location = locations_.GetLocation(list_field, index);
   std::string where = name_;
-  if (service_location.line >= 0) {
-    where = absl::StrCat(name_, ":", service_location.line + 1, ":", service_location.column + 1);
+  if (location.line >= 0) {
+    where = absl::StrCat(name_, ":", location.line + 1, ":", location.column + 1);
   }
-  where = Locate(locations_.GetTreeForNested(service_field, index), Service::descriptor(), field,
+  where = Locate(locations_.GetTreeForNested(list_field, index), list_field->message_type(), field,
                  where);
-  const Service& service = config_.service(index);
-  std::string who = service.has_name() && !service.name().empty()
-                        ? absl::StrCat("service '", service.name(), "'")
-                        : absl::StrCat("service #", index + 1);
+  std::string who = entry_name.empty() ? absl::StrCat(noun, " #", index + 1)
+                                       : absl::StrCat(noun, " '", entry_name, "'");
   std::string what = field.empty() ? "" : absl::StrCat(field, ": ");
   return absl::InvalidArgumentError(absl::StrCat(where, ": ", who, ": ", what, message));
+}
+
+absl::Status ConfigFile::ServiceError(int index, absl::string_view field,
+                                      absl::string_view message) const {
+  return EntryError("service", index, "service", config_.service(index).name(), field, message);
 }
 
 absl::Status ConfigFile::GlobalError(absl::string_view field, absl::string_view message) const {
@@ -197,20 +201,7 @@ absl::Status ConfigFile::GlobalError(absl::string_view field, absl::string_view 
 
 absl::Status ConfigFile::FramingError(int index, absl::string_view field,
                                       absl::string_view message) const {
-  const FieldDescriptor* framing_field = Config::descriptor()->FindFieldByName("framing");
-  auto location = locations_.GetLocation(framing_field, index);
-  std::string where = name_;
-  if (location.line >= 0) {
-    where = absl::StrCat(name_, ":", location.line + 1, ":", location.column + 1);
-  }
-  where = Locate(locations_.GetTreeForNested(framing_field, index), Framing::descriptor(), field,
-                 where);
-  const Framing& framing = config_.framing(index);
-  std::string who = framing.has_name() && !framing.name().empty()
-                        ? absl::StrCat("framing '", framing.name(), "'")
-                        : absl::StrCat("framing #", index + 1);
-  std::string what = field.empty() ? "" : absl::StrCat(field, ": ");
-  return absl::InvalidArgumentError(absl::StrCat(where, ": ", who, ": ", what, message));
+  return EntryError("framing", index, "framing", config_.framing(index).name(), field, message);
 }
 
 }  // namespace sockman

@@ -52,6 +52,11 @@ class ConfigFile {
 
  private:
   ConfigFile() = default;
+  // "NAME:LINE:COL: NOUN 'ENTRY_NAME': FIELD: MESSAGE" for entry `index` of
+  // the top-level list `list` ("service", "framing").
+  absl::Status EntryError(absl::string_view list, int index, absl::string_view noun,
+                          const std::string& entry_name, absl::string_view field,
+                          absl::string_view message) const;
   std::string Locate(const google::protobuf::TextFormat::ParseInfoTree* tree,
                      const google::protobuf::Descriptor* descriptor, absl::string_view path,
                      std::string fallback) const;

@@ -15,6 +15,13 @@ constexpr double kMaxUnits = 2147483647.0;
 
 uint32_t Stamp(int64_t now_ms) { return static_cast<uint32_t>(now_ms) | 1; }  // 0: never used
 
+// A bucket's word: whole units (int32) above the time they were counted.
+uint64_t Pack(double units, int64_t now_ms) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(units))))
+          << 32) |
+         Stamp(now_ms);
+}
+
 }  // namespace
 
 uint64_t NameKey(absl::string_view name) {
@@ -95,10 +102,7 @@ double SharedBuckets::TakeCredit(uint64_t key, Bucket bucket, double cost, doubl
                              : static_cast<double>(static_cast<int32_t>(old >> 32));
     if (tokens < want && !allow_debt) return (tokens - want) / units;
     double left = std::max(tokens - want, -kMaxUnits);
-    uint64_t next =
-        (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(left))))
-         << 32) |
-        Stamp(now_ms);
+    uint64_t next = Pack(left, now_ms);
     if (state.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return left / units;
   }
 }
@@ -112,10 +116,7 @@ void SharedBuckets::AddCredit(uint64_t key, Bucket bucket, double amount, int64_
   for (;;) {
     double tokens = old == 0 ? 0 : static_cast<double>(static_cast<int32_t>(old >> 32));
     double sum = std::min(tokens + amount * units, kMaxUnits);
-    uint64_t next =
-        (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(sum))))
-         << 32) |
-        Stamp(now_ms);
+    uint64_t next = Pack(sum, now_ms);
     if (state.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return;
   }
 }
@@ -158,10 +159,7 @@ double SharedBuckets::Take(uint64_t key, Bucket bucket, double rate, double burs
     }
     if (tokens < want && !allow_debt) return (tokens - want) / units;
     double left = std::max(tokens - want, -kMaxUnits);
-    uint64_t next =
-        (static_cast<uint64_t>(static_cast<uint32_t>(static_cast<int32_t>(std::floor(left))))
-         << 32) |
-        Stamp(now_ms);
+    uint64_t next = Pack(left, now_ms);
     if (state.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return left / units;
   }
 }

@@ -67,7 +67,7 @@ TEST(BroadcastHandlerTest, ThePathNamesTheInitialGroupWhenItCan) {
   ASSERT_NE(lobby, nullptr);
   EXPECT_EQ(hub.GroupsOf(lobby->connection()), std::vector<std::string>{"lobby"});
   // Longer than a group name may be: the default group instead.
-  auto odd = (*harness)->ConnectWebSocket("/rooms/" + std::string(200, 'x'));
+  auto odd = (*harness)->ConnectWebSocket("/rooms/" + std::string(300, 'x'));
   ASSERT_NE(odd, nullptr);
   EXPECT_EQ(hub.GroupsOf(odd->connection()), std::vector<std::string>{""});
 }

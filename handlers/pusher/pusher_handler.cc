@@ -830,6 +830,19 @@ class PusherFactory : public HandlerFactory {
   PusherSettings settings_;
 };
 
+// A field set to a value in [least, most] goes to `out`; unset, `out`
+// keeps its default.
+template <typename T>
+absl::Status Bounded(bool has, uint64_t value, uint64_t least, uint64_t most,
+                     absl::string_view name, T& out) {
+  if (!has) return absl::OkStatus();
+  if (value < least || value > most) {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": ", least, "-", most));
+  }
+  out = static_cast<T>(value);
+  return absl::OkStatus();
+}
+
 bool ValidIdentifier(absl::string_view s, size_t most) {
   if (s.empty() || s.size() > most) return false;
   for (char c : s) {
@@ -881,23 +894,14 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreatePusher(const PusherOptions
         return absl::InvalidArgumentError("pusher.app: ids and keys must be unique");
       }
     }
-    if (a.has_max_event_size()) {
-      if (a.max_event_size() < 1 || a.max_event_size() > (1u << 20)) {
-        return absl::InvalidArgumentError("pusher.app.max_event_size: 1-1048576");
-      }
-      app.max_event_size = a.max_event_size();
-    }
-    if (a.has_max_presence_members()) {
-      if (a.max_presence_members() < 1 || a.max_presence_members() > 100000) {
-        return absl::InvalidArgumentError("pusher.app.max_presence_members: 1-100000");
-      }
-      app.max_presence_members = a.max_presence_members();
-    }
-    if (a.has_max_channels_per_connection()) {
-      if (a.max_channels_per_connection() < 1 || a.max_channels_per_connection() > 4000) {
-        return absl::InvalidArgumentError("pusher.app.max_channels_per_connection: 1-4000");
-      }
-      app.max_channels = a.max_channels_per_connection();
+    for (absl::Status bounded :
+         {Bounded(a.has_max_event_size(), a.max_event_size(), 1, 1 << 20,
+                  "pusher.app.max_event_size", app.max_event_size),
+          Bounded(a.has_max_presence_members(), a.max_presence_members(), 1, 100000,
+                  "pusher.app.max_presence_members", app.max_presence_members),
+          Bounded(a.has_max_channels_per_connection(), a.max_channels_per_connection(), 1, 4000,
+                  "pusher.app.max_channels_per_connection", app.max_channels)}) {
+      if (!bounded.ok()) return bounded;
     }
     if (a.has_client_events()) app.client_events = a.client_events();
     if (a.has_client_events_per_second()) {
@@ -909,17 +913,12 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreatePusher(const PusherOptions
     }
     settings.apps.push_back(std::move(app));
   }
-  if (options.has_activity_timeout_s()) {
-    if (options.activity_timeout_s() < 10 || options.activity_timeout_s() > 3600) {
-      return absl::InvalidArgumentError("pusher.activity_timeout_s: 10-3600");
-    }
-    settings.activity_timeout_s = options.activity_timeout_s();
-  }
-  if (options.has_timestamp_window_s()) {
-    if (options.timestamp_window_s() < 1 || options.timestamp_window_s() > 3600) {
-      return absl::InvalidArgumentError("pusher.timestamp_window_s: 1-3600");
-    }
-    settings.timestamp_window_s = options.timestamp_window_s();
+  for (absl::Status bounded :
+       {Bounded(options.has_activity_timeout_s(), options.activity_timeout_s(), 10, 3600,
+                "pusher.activity_timeout_s", settings.activity_timeout_s),
+        Bounded(options.has_timestamp_window_s(), options.timestamp_window_s(), 1, 3600,
+                "pusher.timestamp_window_s", settings.timestamp_window_s)}) {
+    if (!bounded.ok()) return bounded;
   }
   // The upgrade: the WebSocket protocol, with its defaults (any path).
   settings.websocket = ProtocolRegistry::Global().Find("websocket");

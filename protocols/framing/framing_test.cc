@@ -33,9 +33,8 @@ FramingSpec TwoByteLength() {
   return Finished(spec);
 }
 
-// JT808: 0x7e ... 0x7e, 0x7e and 0x7d escaped as 0x7d 0x02 / 0x7d 0x01,
-// an XOR check over the unescaped frame before the closing 0x7e.
-FramingSpec Jt808() {
+// 0x7e ... 0x7e frames with 0x7d byte stuffing: each rule is {raw, code}.
+FramingSpec Stuffed7e(std::initializer_list<std::pair<int, int>> rules, FramingCheckKind check) {
   FramingSpec spec;
   spec.kind = FramingSpec::Kind::kDelimiter;
   spec.delimiters = {"\x7e"};
@@ -44,13 +43,17 @@ FramingSpec Jt808() {
   spec.escape = 0x7d;
   spec.escaped.fill(-1);
   spec.unescaped.fill(-1);
-  spec.escaped[0x7e] = 0x02;
-  spec.unescaped[0x02] = 0x7e;
-  spec.escaped[0x7d] = 0x01;
-  spec.unescaped[0x01] = 0x7d;
-  spec.check = FramingCheckKind::kXor;
+  for (auto [raw, code] : rules) {
+    spec.escaped[raw] = static_cast<int16_t>(code);
+    spec.unescaped[code] = static_cast<int16_t>(raw);
+  }
+  spec.check = check;
   return Finished(spec);
 }
+
+// JT808: 0x7e and 0x7d escaped as 0x7d 0x02 / 0x7d 0x01, an XOR check over
+// the unescaped frame before the closing 0x7e.
+FramingSpec Jt808() { return Stuffed7e({{0x7e, 0x02}, {0x7d, 0x01}}, FramingCheckKind::kXor); }
 
 // Modbus-style: magic 0xaa 0x55, a 2-byte little-endian payload length,
 // payload, CRC-16/MODBUS (little-endian) over everything before it.
@@ -128,21 +131,8 @@ FramingSpec Lines() {  // "\r\n" or "\n"
   return Finished(spec);
 }
 
-FramingSpec HdlcLike() {  // 0x7e flags, 0x7d escapes with XOR 0x20, CRC-16/XMODEM
-  FramingSpec spec;
-  spec.kind = FramingSpec::Kind::kDelimiter;
-  spec.delimiters = {"\x7e"};
-  spec.opening = true;
-  spec.escaping = true;
-  spec.escape = 0x7d;
-  spec.escaped.fill(-1);
-  spec.unescaped.fill(-1);
-  for (int raw : {0x7e, 0x7d}) {
-    spec.escaped[raw] = static_cast<int16_t>(raw ^ 0x20);
-    spec.unescaped[raw ^ 0x20] = static_cast<int16_t>(raw);
-  }
-  spec.check = FramingCheckKind::kCrc16Xmodem;
-  return Finished(spec);
+FramingSpec HdlcLike() {  // 0x7d escapes with XOR 0x20, CRC-16/XMODEM
+  return Stuffed7e({{0x7e, 0x5e}, {0x7d, 0x5d}}, FramingCheckKind::kCrc16Xmodem);
 }
 
 std::string EncodeAll(FramingCodec& codec, const std::vector<std::string>& messages,
