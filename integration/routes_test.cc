@@ -366,6 +366,10 @@ service {
     }
   }
   EXPECT_EQ(echoed, "hi");
+  // The silent one counts as a heartbeat close, as a service's do.
+  std::string status =
+      Shell(absl::StrCat(SockmanBinary(), " status --json -c ", (*server)->config_path()));
+  EXPECT_TRUE(absl::StrContains(status, "\"heartbeat_closes\":1")) << status;
 }
 
 // No route can be reached, or bypassed, by spelling its path differently.

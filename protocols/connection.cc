@@ -189,6 +189,12 @@ void Connection::Destroy() {
   transport_->Destroy();
 }
 
+void Connection::DestroySilent() {
+  ++counters_.heartbeat_closes;
+  set_close_reason(CloseReason::kHeartbeat);
+  Destroy();
+}
+
 void Connection::SendHeartbeat(absl::string_view ping_data) {
   if (!transport_->open()) return;
   encoded_.clear();

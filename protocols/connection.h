@@ -196,6 +196,9 @@ class Connection : private PeerTransport::Delegate {
   void CloseWithStatus(uint16_t code, absl::string_view reason, CloseReason why);
   // Closes at once; queued output is lost.
   void Destroy();
+  // Destroy, for a peer silent past its heartbeat: counted as a heartbeat
+  // close (heartbeat_closes, reason "heartbeat").
+  void DestroySilent();
   // UDP: keep this datagram's connection after OnMessage, so the handler can
   // answer the sender later (a webhook's reply); it lives until the handler
   // closes it. Nothing for stream connections, which live anyway.

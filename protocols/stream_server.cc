@@ -45,12 +45,7 @@ void StreamServer::StartPolicies() {
             if (c == nullptr) return std::nullopt;
             return c->last_recv_ms();
           },
-          [this](uint64_t id) {
-            ++counters_.heartbeat_closes;
-            Connection* c = Find(id);
-            c->set_close_reason(CloseReason::kHeartbeat);
-            c->Destroy();
-          });
+          [this](uint64_t id) { Find(id)->DestroySilent(); });
     }
   }
   if (options_.min_send_rate > 0 || options_.min_receive_rate > 0) {

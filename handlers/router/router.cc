@@ -438,7 +438,7 @@ class Router : public Handler {
         connection->SendHeartbeat(route.ping_data);
       }
     }
-    for (Connection* connection : silent) connection->Destroy();  // OnClose forgets it
+    for (Connection* connection : silent) connection->DestroySilent();  // OnClose forgets it
   }
 
   // A route in this worker.
