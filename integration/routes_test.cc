@@ -288,6 +288,8 @@ service {
   listen: "http://127.0.0.1:0"
   access_log: "service.log"
   route { name: "api" match { prefix: "/api/" } access_log: "api.log" respond { body: "api" } }
+  route { name: "live" match { path: "/live" } access_log: "live.log" websocket {}
+          echo { prefix: "echo: " } }
   route { name: "rest" respond { body: "rest" } }
 }
 )",
@@ -306,6 +308,28 @@ service {
   std::string service = wait_for("service.log", "/other");
   EXPECT_TRUE(absl::StrContains(service, "\"GET /other HTTP/1.1\" 200 4")) << service;
   EXPECT_FALSE(absl::StrContains(service, "/api/one")) << service;
+  // A WebSocket route's upgrades: one line each when the connection ends,
+  // 101 and the bytes sent (the 101 response and an echo); a refused one
+  // with its status.
+  {
+    TestClient ws((*server)->port("logged"));
+    ws.Send(
+        "GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+        "User-Agent: ws-test\r\n\r\n");
+    EXPECT_TRUE(absl::StartsWith(ws.ReadLine(3000), "HTTP/1.1 101"));
+  }
+  {
+    TestClient refused((*server)->port("logged"));
+    refused.Send(
+        "GET /live HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n");  // no key
+    EXPECT_TRUE(absl::StartsWith(refused.ReadLine(3000), "HTTP/1.1 400"));
+  }
+  std::string live = wait_for("live.log", "\" 400 ");
+  EXPECT_TRUE(absl::StrContains(live, "\"GET /live HTTP/1.1\" 101 ")) << live;
+  EXPECT_TRUE(absl::StrContains(live, "\"ws-test\"")) << live;
+  EXPECT_FALSE(absl::StrContains(service, "/live")) << service;
   // logrotate: move the file, SIGUSR1, and new lines go to a new api.log.
   ASSERT_EQ(rename((dir + "/api.log").c_str(), (dir + "/api.log.1").c_str()), 0);
   kill((*server)->pid(), SIGUSR1);
@@ -538,8 +562,6 @@ TEST(RoutesCheckTest, BadRoutesAreErrorsAtTheirLine) {
   EXPECT_TRUE(
       absl::StartsWith(check("  route { cors { allowed_origins: \"https://a/\" } respond {} }\n"),
                        "bad.textproto:4:18: service 's': route[0].cors.allowed_origins:"));
-  EXPECT_TRUE(absl::StrContains(check("  route { access_log: \"x.log\" echo {} }\n"),
-                                "route[0].access_log: route 's-1': access lines are for HTTP"));
   EXPECT_TRUE(absl::StrContains(check("  route { heartbeat { interval_ms: 100 } respond {} }\n"),
                                 "route[0].heartbeat: route 's-1': pings WebSocket clients"));
   EXPECT_TRUE(absl::StrContains(check("  route { remove_response_header: \"Date\" respond {} }\n"),

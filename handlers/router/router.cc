@@ -19,6 +19,7 @@
 #include "handlers/policy/rate_limit_config.h"
 #include "handlers/router/basic_auth.h"
 #include "protocols/binding.h"
+#include "protocols/http/access_log.h"
 #include "protocols/http/compression.h"
 #include "protocols/http/http.h"
 #include "protocols/http/syntax.h"
@@ -334,6 +335,11 @@ class Router : public Handler {
       // The route's own codec does the handshake (origins, subprotocols,
       // deflate) on this same request, then the route has the connection.
       state.owner = index;
+      if (live.log != nullptr) {
+        state.upgrade_log = std::make_unique<AccessLogRequest>();
+        state.upgrade_log->Capture(request.method, request.target, request.version_minor,
+                                   request.Header("Referer"), request.Header("User-Agent"));
+      }
       if (identity != nullptr) connection.set_identity(std::move(identity));
       if (route.rate_limit != nullptr) connection.set_rate_limit(route.rate_limit.get());
       handler.OnConnect(connection);
@@ -375,6 +381,15 @@ class Router : public Handler {
     State state = std::move(it->second);
     states_.erase(it);
     if (state.owner >= 0) routes_[state.owner].beating.erase(&connection);
+    if (state.upgrade_log != nullptr && routes_[state.owner].log != nullptr) {
+      // As nginx logs an upgrade: when the connection ends, 101 (or the
+      // refusal; 499 when the client left first) and every byte sent.
+      const WebSocketCodec* ws = connection.codec_as<WebSocketCodec>();
+      int status = ws != nullptr ? ws->handshake_status() : 0;
+      AppendAccessLog(*routes_[state.owner].log, connection.remote_address().Host(),
+                      HttpDate::LogTime(), state.upgrade_log.get(), status == 0 ? 499 : status,
+                      connection.bytes_written());
+    }
     ForEach(state, [&](Handler& h) { h.OnClose(connection); });
   }
   void OnBufferFull(Connection& connection) override {
@@ -453,8 +468,11 @@ class Router : public Handler {
   };
 
   struct State {
-    int owner = -1;                            // the WebSocket route that has the connection
-    int current = -1;                          // the HTTP route that took the last request
+    int owner = -1;    // the WebSocket route that has the connection
+    int current = -1;  // the HTTP route that took the last request
+    // A WebSocket route with an access log: the upgrade request's line,
+    // written when the connection closes.
+    std::unique_ptr<AccessLogRequest> upgrade_log;
     bool discarding = false;                   // see Discard
     absl::InlinedVector<uint16_t, 2> engaged;  // HTTP routes that saw it
   };
@@ -572,11 +590,6 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
     }
     if (route.has_access_log() && route.access_log().empty()) {
       return fail(i, "access_log", "must be a file path");
-    }
-    if (route.has_access_log() && entry.websocket) {
-      return fail(i, "access_log",
-                  "access lines are for HTTP exchanges: a WebSocket route's upgrades are not "
-                  "logged");
     }
     if (route.has_heartbeat()) {
       const Heartbeat& heartbeat = route.heartbeat();

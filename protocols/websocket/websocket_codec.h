@@ -87,6 +87,9 @@ class WebSocketCodec final : public Codec {
   std::unique_ptr<ClientIdentity> TakeIdentity() override { return std::move(identity_); }
 
   bool open() const { return open_; }
+  // The handshake's HTTP status: 101 once open, a refusal's status (400,
+  // 403, 401...), or 0 while undecided.
+  int handshake_status() const { return open_ ? 101 : handshake_status_; }
   const HttpRequest& handshake() const { return http_.request(); }
   const std::string& subprotocol() const { return subprotocol_; }
   bool deflate() const { return deflate_ != nullptr; }
