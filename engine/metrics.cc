@@ -65,6 +65,8 @@ constexpr MetricFamily kFamilies[] = {
     {"sockman_websocket_handshakes", T::kCounter,
      "WebSocket upgrade requests, by result (accepted, refused)."},
     {"sockman_route_requests", T::kCounter, "Requests (upgrades included) each route took."},
+    {"sockman_route_rate_limited", T::kCounter,
+     "HTTP requests a route's rate_limit answered with 429."},
     {"sockman_broadcast_publishes", T::kCounter,
      "Messages published from this worker (broadcasts, pushes) to a service's clients."},
     {"sockman_broadcast_deliveries", T::kCounter,

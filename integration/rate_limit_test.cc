@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "integration/testing/sockman_process.h"
 
@@ -45,7 +46,9 @@ service { name: "bytes" listen: "text://127.0.0.1:0"
   rate_limit { bytes_per_second: 1000 bytes_burst: 1000 } echo {} }
 service { name: "site" listen: "http://127.0.0.1:0"
   route { name: "ws" match { path: "/ws" } websocket {}
-    rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} } }
+    rate_limit { messages_per_second: 5 burst: 5 action: CLOSE } echo {} }
+  route { name: "limited-api" match { prefix: "/api" }
+    rate_limit { messages_per_second: 2 burst: 5 per_ip: true } respond { body: "ok" } } }
 service { name: "perip" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
   rate_limit { messages_per_second: 10 burst: 20 per_ip: true } echo {} }
 service { name: "room" listen: "text://127.0.0.1:0" count: 2 reuse_port: true
@@ -141,6 +144,30 @@ TEST_F(RateLimitTest, BytesBucket) {
   for (int i = 0; i < 10; ++i) lines += std::string(200, 'a' + i) + "\n";
   client.Send(lines);
   EXPECT_EQ(CountEchoes(client), 5);  // 1000 bytes of burst: five 200-byte messages
+}
+
+// An HTTP route: requests per client address, as nginx's limit_req; over
+// the budget, 429 with Retry-After, counted per route.
+TEST_F(RateLimitTest, HttpRoutesAnswer429OverTheLimit) {
+  std::string codes = Shell(absl::StrCat(
+      "for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:",
+      server_->port("site"), "/api/x; done"));
+  int ok = 0, limited = 0;
+  for (absl::string_view code : absl::StrSplit(codes, ' ', absl::SkipEmpty())) {
+    ok += code == "200";
+    limited += code == "429";
+  }
+  EXPECT_GE(ok, 5) << codes;  // the burst, and what 2/s refills meanwhile
+  EXPECT_LE(ok, 7) << codes;
+  EXPECT_EQ(ok + limited, 12) << codes;
+  std::string refused = Shell(
+      absl::StrCat("curl -s -D - -o /dev/null http://127.0.0.1:", server_->port("site"), "/api/y"));
+  EXPECT_TRUE(absl::StrContains(refused, "429")) << refused;
+  EXPECT_TRUE(absl::StrContains(refused, "Retry-After: 1")) << refused;
+  std::string metrics =
+      Shell(absl::StrCat("curl -s -m 5 http://127.0.0.1:", server_->port("metrics"), "/metrics"));
+  EXPECT_TRUE(absl::StrContains(metrics, "sockman_route_rate_limited_total{service=\"site\""))
+      << metrics;
 }
 
 TEST_F(RateLimitTest, PerIpBucketsSpanConnectionsAndWorkers) {

@@ -1,6 +1,7 @@
 #include "handlers/router/router.h"
 
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/ip_limits.h"
 #include "handlers/module.h"
 #include "handlers/policy/jwt_config.h"
 #include "handlers/policy/rate_limit_config.h"
@@ -130,7 +132,9 @@ struct RouteEntry {
   // jwt: requests need a valid token; upgraded clients keep who it says.
   std::shared_ptr<const JwtGate> jwt;
   std::string jwt_digest;  // of its key files, for reload
-  // WebSocket routes: rate_limit on the upgraded connections (null: none).
+  // rate_limit (null: none): on a WebSocket route, of the upgraded
+  // connections' messages; on an HTTP route, of requests per client address
+  // (over it: 429).
   std::shared_ptr<const RateLimitPolicy> rate_limit;
   std::shared_ptr<const CorsPolicy> cors;
   std::string response_headers;  // rendered lines
@@ -219,7 +223,13 @@ class Router : public Handler {
     return routes_[it->second.owner].handler->DescribeClient(connection);
   }
   void AppendMetrics(MetricSamples& samples) const override {
-    for (const Live& live : routes_) live.handler->AppendMetrics(samples);
+    for (size_t i = 0; i < routes_.size(); ++i) {
+      routes_[i].handler->AppendMetrics(samples);
+      if (factory_.routes()[i].rate_limit != nullptr && !factory_.routes()[i].websocket) {
+        samples.Counter("sockman_route_rate_limited", routes_[i].rate_limited,
+                        {{"route", factory_.routes()[i].name}});
+      }
+    }
   }
   std::vector<UpstreamStatus> upstreams() const override {
     std::vector<UpstreamStatus> all;
@@ -330,6 +340,11 @@ class Router : public Handler {
       }
       identity = std::move(verdict.identity);
     }
+    if (!route.websocket && route.rate_limit != nullptr &&
+        !AdmitRequest(connection, index, route)) {
+      if (head) Discard(*codec, state);
+      return;
+    }
     Handler& handler = *live.handler;
     if (route.websocket) {
       // The route's own codec does the handshake (origins, subprotocols,
@@ -439,6 +454,24 @@ class Router : public Handler {
     SendHttpResponse(connection, 204, headers, "");
   }
 
+  // An HTTP route's rate_limit: a request over its client address's budget
+  // is answered 429 (and with CLOSE, the connection closed); false then.
+  bool AdmitRequest(Connection& connection, size_t index, const RouteEntry& route) {
+    const RateLimitPolicy& p = *route.rate_limit;
+    double left = p.shared->Take(AddressKey(connection.remote_address()), SharedBuckets::kMessages,
+                                 p.messages_per_second, p.message_burst, 1, reactor_.NowMs(),
+                                 /*allow_debt=*/false);
+    if (left >= 0) return true;
+    ++routes_[index].rate_limited;
+    bool close = p.action == RateLimitPolicy::Action::kClose;
+    int retry = static_cast<int>(std::ceil(-left / p.messages_per_second));
+    SendHttpErrorPage(connection, 429,
+                      absl::StrCat("Retry-After: ", std::max(retry, 1), "\r\n",
+                                   close ? "Connection: close\r\n" : ""));
+    if (close) connection.Close();
+    return false;
+  }
+
   // A WebSocket route's heartbeat: pings each of its open connections every
   // interval, and closes those silent for interval * not_response_limit.
   void Beat(size_t index) {
@@ -463,6 +496,7 @@ class Router : public Handler {
     std::unique_ptr<BasicAuthFile> auth;       // remembers good passwords; null: none
     LogAppender* log = nullptr;                // the route's access log; null: the service's
     TimerId beat_timer = kNoTimer;             // heartbeat
+    uint64_t rate_limited = 0;                 // HTTP requests answered 429 by rate_limit
     absl::flat_hash_set<Connection*> beating;  // its open WebSocket connections
     uint64_t requests = 0;                     // requests (upgrades included) it took
   };
@@ -679,7 +713,20 @@ absl::StatusOr<std::unique_ptr<HandlerFactory>> CreateRouter(const Service& serv
       entry.auth = std::move(*loaded);
     }
     if (route.has_rate_limit()) {
-      if (!entry.websocket) return fail(i, "rate_limit", "is for WebSocket routes");
+      const RateLimit& limit = route.rate_limit();
+      if (!entry.websocket) {
+        // HTTP routes: requests per client address, as nginx's limit_req.
+        if (!limit.per_ip()) {
+          return fail(i, "rate_limit.per_ip",
+                      "HTTP routes limit requests per client address: set per_ip: true");
+        }
+        if (limit.per_uid() || limit.cluster() || limit.bytes_per_second() > 0 ||
+            limit.action() == RateLimit::PAUSE) {
+          return fail(i, "rate_limit",
+                      "HTTP routes take messages_per_second, burst and DROP or CLOSE (per_uid, "
+                      "cluster, bytes and PAUSE are for WebSocket routes)");
+        }
+      }
       absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(
           route.rate_limit(), cluster, absl::StrCat(service.name(), "/", RouteName(service, i)));
       if (!policy.ok()) return fail(i, "rate_limit", policy.status().message());
