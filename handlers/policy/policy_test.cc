@@ -85,5 +85,23 @@ TEST(RateLimitConfigTest, DefaultsAndErrors) {
   EXPECT_EQ(RateLimitFromConfig(config).status().message(), "burst must be at least 1");
 }
 
+TEST(RateLimitConfigTest, ClusterBucketsNeedSharedKeysAndACluster) {
+  RateLimit config;
+  config.set_messages_per_second(10);
+  config.set_cluster(true);
+  ClusterOptions cluster{*SocketAddress::Parse("127.0.0.1", 6379), "a"};
+  EXPECT_EQ(RateLimitFromConfig(config, &cluster, "chat").status().message(),
+            "cluster shares per_ip or per_uid buckets across nodes: set one of them");
+  config.set_per_ip(true);
+  EXPECT_EQ(RateLimitFromConfig(config, nullptr, "chat").status().message(),
+            "cluster needs `global { cluster { redis node_id } }`");
+  absl::StatusOr<RateLimitPolicy> policy = RateLimitFromConfig(config, &cluster, "chat");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  ASSERT_TRUE(policy->cluster_redis.has_value());
+  EXPECT_EQ(policy->cluster_redis->ToString(), "127.0.0.1:6379");
+  EXPECT_EQ(policy->cluster_namespace, "chat");
+  EXPECT_NE(policy->shared, nullptr);
+}
+
 }  // namespace
 }  // namespace sockman

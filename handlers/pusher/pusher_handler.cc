@@ -64,22 +64,7 @@ struct PusherSettings {
   std::shared_ptr<const ProtocolOptions> websocket_options;
 };
 
-std::string Json(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
-// A string member of `object`, or "" (and false) when missing or not a string.
-bool StringMember(const rapidjson::Value& object, const char* name, std::string& out) {
-  out.clear();
-  if (!object.IsObject()) return false;
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return false;
-  out.assign(it->value.GetString(), it->value.GetStringLength());
-  return true;
-}
+using pusher::StringMember;
 
 class PusherHandler : public Handler {
  public:
@@ -393,19 +378,8 @@ class PusherHandler : public Handler {
     hub_.Info(service_, Hub::Target::Group(Group(app, channel)),
               [channel, done = std::move(done)](std::vector<std::string> infos) {
                 std::map<std::string, std::string> members;
-                for (const std::string& line : infos) {
-                  rapidjson::Document info;
-                  info.Parse<kJsonFlags>(line.data(), line.size());
-                  if (info.HasParseError() || !info.IsObject()) continue;
-                  auto session = info.FindMember("session");
-                  if (session == info.MemberEnd() || !session->value.IsObject()) continue;
-                  auto member = session->value.FindMember(channel.c_str());
-                  if (member == session->value.MemberEnd() || !member->value.IsObject()) continue;
-                  std::string user;
-                  if (!StringMember(member->value, "user_id", user)) continue;
-                  auto user_info = member->value.FindMember("user_info");
-                  members[user] = user_info == member->value.MemberEnd() ? std::string("null")
-                                                                         : Json(user_info->value);
+                for (pusher::PresenceMember& m : pusher::PresenceMembersOf(infos, channel)) {
+                  members[m.user_id] = std::move(m.user_info);
                 }
                 done(std::move(members), infos.size());
               });
@@ -579,12 +553,12 @@ class PusherHandler : public Handler {
                                  "channel_data must be JSON with a user_id", 400);
       }
       user = id->value.IsString() ? std::string(id->value.GetString(), id->value.GetStringLength())
-                                  : Json(id->value);
+                                  : pusher::CompactJson(id->value);
       if (user.empty() || user.size() > 128) {
         return SubscriptionError(connection, channel, "AuthError", "user_id: 1-128 bytes", 400);
       }
       auto info = member.FindMember("user_info");
-      if (info != member.MemberEnd()) user_info = Json(info->value);
+      if (info != member.MemberEnd()) user_info = pusher::CompactJson(info->value);
     }
     if (!hub_.JoinGroup(connection, Group(app, channel))) {
       return SubscriptionError(connection, channel, "LimitReached", "too many channels", 4004);
@@ -650,18 +624,8 @@ class PusherHandler : public Handler {
     hub_.Info(service_, Hub::Target::Group(Group(app, channel)),
               [channel, user, done = std::move(done)](std::vector<std::string> infos) {
                 size_t count = 0;
-                for (const std::string& line : infos) {
-                  rapidjson::Document info;
-                  info.Parse<kJsonFlags>(line.data(), line.size());
-                  if (info.HasParseError() || !info.IsObject()) continue;
-                  auto session = info.FindMember("session");
-                  if (session == info.MemberEnd() || !session->value.IsObject()) continue;
-                  auto member = session->value.FindMember(channel.c_str());
-                  std::string id;
-                  if (member != session->value.MemberEnd() &&
-                      StringMember(member->value, "user_id", id) && id == user) {
-                    ++count;
-                  }
+                for (const pusher::PresenceMember& m : pusher::PresenceMembersOf(infos, channel)) {
+                  count += m.user_id == user;
                 }
                 done(count);
               });

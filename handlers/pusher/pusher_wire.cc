@@ -203,13 +203,6 @@ constexpr unsigned kJsonFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 constexpr int kMaxDepth = 32;
 
-std::string Compact(const rapidjson::Value& value) {
-  rapidjson::StringBuffer buffer;
-  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
-  value.Accept(writer);
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 int Depth(const rapidjson::Value& value, int limit) {
   if (limit <= 0) return 0;
   int deepest = 0;
@@ -224,14 +217,44 @@ int Depth(const rapidjson::Value& value, int limit) {
   return 0;
 }
 
-void Take(const rapidjson::Value& object, const char* name, std::string& out) {
-  auto it = object.FindMember(name);
-  if (it != object.MemberEnd() && it->value.IsString()) {
-    out.assign(it->value.GetString(), it->value.GetStringLength());
-  }
+}  // namespace
+
+std::string CompactJson(const rapidjson::Value& value) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  value.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-}  // namespace
+bool StringMember(const rapidjson::Value& object, const char* name, std::string& out) {
+  out.clear();
+  if (!object.IsObject()) return false;
+  auto it = object.FindMember(name);
+  if (it == object.MemberEnd() || !it->value.IsString()) return false;
+  out.assign(it->value.GetString(), it->value.GetStringLength());
+  return true;
+}
+
+std::vector<PresenceMember> PresenceMembersOf(const std::vector<std::string>& infos,
+                                              absl::string_view channel) {
+  std::vector<PresenceMember> members;
+  for (const std::string& line : infos) {
+    rapidjson::Document info;
+    info.Parse<kJsonFlags>(line.data(), line.size());
+    if (info.HasParseError() || !info.IsObject()) continue;
+    auto session = info.FindMember("session");
+    if (session == info.MemberEnd() || !session->value.IsObject()) continue;
+    auto member = session->value.FindMember(
+        rapidjson::Value(channel.data(), static_cast<rapidjson::SizeType>(channel.size())));
+    if (member == session->value.MemberEnd()) continue;
+    PresenceMember m;
+    if (!StringMember(member->value, "user_id", m.user_id)) continue;
+    auto user_info = member->value.FindMember("user_info");
+    if (user_info != member->value.MemberEnd()) m.user_info = CompactJson(user_info->value);
+    members.push_back(std::move(m));
+  }
+  return members;
+}
 
 bool ParseClientMessage(absl::string_view message, size_t max_size, ClientMessage& out,
                         std::string& error) {
@@ -260,10 +283,10 @@ bool ParseClientMessage(absl::string_view message, size_t max_size, ClientMessag
     return false;
   }
   out.event.assign(event->value.GetString(), event->value.GetStringLength());
-  Take(doc, "channel", out.channel);
+  StringMember(doc, "channel", out.channel);
   auto data = doc.FindMember("data");
   if (data == doc.MemberEnd()) return true;
-  out.data_json = Compact(data->value);
+  out.data_json = CompactJson(data->value);
   const rapidjson::Value* fields = &data->value;
   rapidjson::Document inner;
   if (data->value.IsString() && !absl::StartsWith(out.event, "client-")) {
@@ -271,10 +294,10 @@ bool ParseClientMessage(absl::string_view message, size_t max_size, ClientMessag
     if (!inner.HasParseError() && inner.IsObject()) fields = &inner;
   }
   if (fields->IsObject()) {
-    Take(*fields, "channel", out.data_channel);
-    Take(*fields, "auth", out.auth);
-    Take(*fields, "channel_data", out.channel_data);
-    Take(*fields, "user_data", out.user_data);
+    StringMember(*fields, "channel", out.data_channel);
+    StringMember(*fields, "auth", out.auth);
+    StringMember(*fields, "channel_data", out.channel_data);
+    StringMember(*fields, "user_data", out.user_data);
   }
   return true;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "rapidjson/document.h"
 
 namespace sockman::pusher {
 
@@ -67,6 +68,23 @@ struct ClientMessage {
 // the reason in `error` otherwise.
 bool ParseClientMessage(absl::string_view message, size_t max_size, ClientMessage& out,
                         std::string& error);
+
+// `value` as compact JSON text.
+std::string CompactJson(const rapidjson::Value& value);
+// A string member of `object` in `out`; false (and "") when missing or not a
+// string, or `object` is not an object.
+bool StringMember(const rapidjson::Value& object, const char* name, std::string& out);
+
+// A presence channel's subscriber, as its hub session holds it.
+struct PresenceMember {
+  std::string user_id;
+  std::string user_info = "null";  // JSON
+};
+// From hub Info lines (one JSON object per client, with its "session"): the
+// member each subscriber is in `channel`, one entry per subscriber (a user
+// with several connections appears as often); clients with none are left out.
+std::vector<PresenceMember> PresenceMembersOf(const std::vector<std::string>& infos,
+                                              absl::string_view channel);
 
 // {"event":EVENT[,"channel":CHANNEL],"data":DATA}: `data_json` is already
 // JSON (a string literal for most events, an object for client events).

@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   size_t cut = input.find('\n');
   std::string query = input.substr(0, cut);
   std::string body = cut == std::string::npos ? "" : input.substr(cut + 1);
-  std::string why = sockman::pusher::CheckApiRequest("POST", "/apps/1/events", query, body,
-                                                     "key", "secret-secret", 1700000000, 600);
+  std::string why = sockman::pusher::CheckApiRequest("POST", "/apps/1/events", query, body, "key",
+                                                     "secret-secret", 1700000000, 600);
   // Passing needs the HMAC of the secret: fuzzed bytes cannot have it.
   Check(!why.empty());
   std::vector<std::pair<std::string, std::string>> params;

@@ -103,6 +103,23 @@ TEST(PusherWireTest, ApiRequests) {
             "");
 }
 
+// Hub Info lines to presence members: one per subscriber with a member in
+// the channel, malformed lines and other channels left out.
+TEST(PusherWireTest, PresenceMembersFromHubInfo) {
+  std::vector<std::string> infos = {
+      R"({"client_id":"a","session":{"presence-x":{"user_id":"1","user_info":{"n":1}}}})",
+      R"({"client_id":"b","session":{"presence-x":{"user_id":"1"}}})",
+      R"({"client_id":"c","session":{"presence-y":{"user_id":"2"}}})",
+      R"({"client_id":"d","session":{}})",
+      "not json",
+  };
+  std::vector<PresenceMember> members = PresenceMembersOf(infos, "presence-x");
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].user_id, "1");
+  EXPECT_EQ(members[0].user_info, R"({"n":1})");
+  EXPECT_EQ(members[1].user_info, "null");
+}
+
 TEST(PusherWireTest, Envelopes) {
   EXPECT_EQ(Envelope("pusher:pong", "", "{}"), R"({"event":"pusher:pong","data":{}})");
   EXPECT_EQ(Envelope("e", "c", "\"x\""), R"({"event":"e","channel":"c","data":"x"})");
